@@ -1,0 +1,76 @@
+"""Shared personas and real-process fixtures.
+
+Personas (as in healthchecks): alice is admin of workspace A, bob a member of
+A, charlie admin of workspace B.
+"""
+
+import os
+
+import pytest
+from django.test import Client
+
+from workspaces.models import Membership, Workspace
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+
+pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.browser"]
+
+
+def make_user(username: str):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=username, email=username, password="correct horse battery"
+    )
+
+
+@pytest.fixture
+def workspace_a(db) -> Workspace:
+    return Workspace.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def workspace_b(db) -> Workspace:
+    return Workspace.objects.create(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def alice(workspace_a):
+    user = make_user("alice@acme.test")
+    Membership.objects.create(workspace=workspace_a, user=user, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def bob(workspace_a):
+    user = make_user("bob@acme.test")
+    Membership.objects.create(workspace=workspace_a, user=user, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def charlie(workspace_b):
+    user = make_user("charlie@globex.test")
+    Membership.objects.create(workspace=workspace_b, user=user, role=Membership.Role.ADMIN)
+    return user
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie) -> Client:
+    return client_for(charlie)

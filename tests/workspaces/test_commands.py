@@ -1,0 +1,30 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from workspaces.models import Membership, Workspace
+
+
+def test_create_workspace_makes_the_workspace_and_its_admin(db, capsys):
+    call_command("create_workspace", "Acme Corp", "--admin-email", "ada@acme.test")
+
+    workspace = Workspace.objects.get(slug="acme-corp")
+    membership = Membership.objects.get(workspace=workspace)
+    assert membership.user.username == "ada@acme.test"
+    assert membership.role == Membership.Role.ADMIN
+    assert "with password" in capsys.readouterr().out
+
+
+def test_create_workspace_reuses_an_existing_user_and_a_free_slug(db, alice, workspace_a):
+    call_command("create_workspace", "Acme", "--admin-email", "ALICE@acme.test")
+
+    assert Workspace.objects.filter(slug="acme-2").exists()
+    assert get_user_model().objects.count() == 1
+
+
+def test_create_workspace_refuses_an_unknown_time_zone(db):
+    with pytest.raises(CommandError, match="not a known IANA time zone"):
+        call_command(
+            "create_workspace", "X", "--admin-email", "x@x.test", "--time-zone", "Mars/Base"
+        )
+    assert not Workspace.objects.exists()

@@ -1,0 +1,16 @@
+from typing import Any
+
+from workspaces.models import Membership, Workspace
+
+
+def workspace_default_for_user(user: Any) -> Workspace | None:
+    membership = (
+        Membership.objects.filter(user=user).select_related("workspace").order_by("created_at")
+    ).first()
+    return membership.workspace if membership else None
+
+
+def workspace_users(*, workspace: Workspace) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(memberships__workspace=workspace).order_by("username")

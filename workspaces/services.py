@@ -1,0 +1,54 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.text import slugify
+
+from workspaces.models import AuditEntry, Membership, Workspace
+
+
+@transaction.atomic
+def workspace_create(
+    *, name: str, admin_email: str, admin_password: str | None, time_zone: str = "UTC"
+) -> tuple[Workspace, Any, bool]:
+    """Create a workspace with its first admin; reuse the user if the email exists.
+
+    Returns (workspace, user, user_created).
+    """
+    User = get_user_model()
+    base = slugify(name)[:40] or "workspace"
+    slug, n = base, 1
+    while Workspace.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    workspace = Workspace(name=name, slug=slug, time_zone=time_zone)
+    workspace.full_clean()
+    workspace.save()
+    user = User.objects.filter(username__iexact=admin_email).first()
+    created = user is None
+    if created:
+        user = User.objects.create_user(
+            username=admin_email, email=admin_email, password=admin_password
+        )
+    Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.ADMIN)
+    return workspace, user, created
+
+
+def audit_record(
+    *,
+    workspace: Workspace,
+    actor: Any,
+    action: str,
+    target: Any,
+    details: dict | None = None,
+) -> AuditEntry:
+    """Write one audit entry. `details` must hold display values only, never secrets."""
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        target_type=target._meta.model_name,
+        target_id=str(target.pk),
+        target_label=str(target)[:255],
+        details=details or {},
+    )
