@@ -1,9 +1,174 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
 
-from workspaces.access import workspace_view
+from connections import selectors, services, testing
+from connections.forms import ConnectionForm
+from connections.models import Connection
+from workspaces.access import get_in_workspace, workspace_view
+
+PAGE_SIZE = 25
 
 
 @workspace_view
+@require_http_methods(["GET", "HEAD"])
 def connection_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "connections/list.html", {"connections": []})
+    filterset = selectors.connections_for_dashboard(workspace=request.workspace, params=request.GET)
+    queryset = filterset.qs if filterset.is_valid() else Connection.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "connections/list.html",
+        {"filterset": filterset, "page": page, "filtered": bool(filterset.form.changed_data)},
+    )
+
+
+def _form_page(request: HttpRequest, form: ConnectionForm, **context) -> HttpResponse:
+    return render(request, "connections/form.html", {"form": form, **context})
+
+
+@workspace_view(admin_only=True)
+@sensitive_post_parameters("key_text")
+@require_http_methods(["GET", "POST"])
+def connection_add(request: HttpRequest) -> HttpResponse:
+    form = ConnectionForm(request.POST or None, request.FILES or None, workspace=request.workspace)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_create(
+                workspace=request.workspace,
+                created_by=request.user,
+                name=form.cleaned_data["name"],
+                project_id=form.cleaned_data["project_id"],
+                dataset_id=form.cleaned_data["dataset_id"],
+                key=form.key,
+            )
+        except services.ConnectionNameTaken:
+            form.add_error("name", "Connection name is already used by another connection.")
+        else:
+            messages.success(request, f"Connection “{connection.name}” saved.")
+            if form.key_project_note:
+                messages.info(request, form.key_project_note)
+            return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
+    return _form_page(request, form)
+
+
+@workspace_view(admin_only=True)
+@sensitive_post_parameters("key_text")
+@require_POST
+def connection_add_test(request: HttpRequest) -> HttpResponse:
+    """Test Connection on the typed values, before saving."""
+    form = ConnectionForm(request.POST, request.FILES, workspace=request.workspace)
+    return _test_typed_values(request, form)
+
+
+@workspace_view(admin_only=True)
+@sensitive_post_parameters("key_text")
+@require_POST
+def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
+    connection = get_in_workspace(Connection, request.workspace, pk=pk)
+    form = ConnectionForm(
+        request.POST, request.FILES, workspace=request.workspace, instance=connection
+    )
+    return _test_typed_values(request, form, connection=connection)
+
+
+def _test_typed_values(
+    request: HttpRequest, form: ConnectionForm, connection: Connection | None = None
+) -> HttpResponse:
+    if form.is_valid():
+        key_info = form.key.info if form.key else services.connection_key_info(connection)
+        result = testing.run_connection_test(
+            key_info=key_info,
+            project_id=form.cleaned_data["project_id"],
+            dataset_id=form.cleaned_data["dataset_id"],
+        )
+    else:
+        result = testing.offline_failure(form.errors)
+    if request.htmx:
+        return render(request, "connections/_checklist.html", {"result": result})
+    return _form_page(request, form, connection=connection, result=result)
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def connection_detail(request: HttpRequest, pk) -> HttpResponse:
+    connection = get_in_workspace(
+        Connection.objects.select_related("created_by"), request.workspace, pk=pk
+    )
+    return render(
+        request,
+        "connections/detail.html",
+        {
+            "connection": connection,
+            "result": connection.last_test_result,
+            "audit_entries": selectors.connection_audit_entries(connection=connection),
+        },
+    )
+
+
+@workspace_view(admin_only=True)
+@require_POST
+def connection_test(request: HttpRequest, pk) -> HttpResponse:
+    """Test a saved connection and store the result on it."""
+    connection = get_in_workspace(Connection, request.workspace, pk=pk)
+    result = testing.run_connection_test(
+        key_info=services.connection_key_info(connection),
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+    )
+    services.connection_record_test(connection=connection, result=result)
+    if request.htmx:
+        return render(
+            request, "connections/_checklist.html", {"result": result, "connection": connection}
+        )
+    if result["ok"]:
+        messages.success(request, "Test Connection passed.")
+    else:
+        messages.error(request, f"Test Connection failed. {result['summary']}")
+    return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
+
+
+@workspace_view(admin_only=True)
+@sensitive_post_parameters("key_text")
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HttpRequest, pk) -> HttpResponse:
+    connection = get_in_workspace(Connection, request.workspace, pk=pk)
+    form = ConnectionForm(
+        request.POST or None,
+        request.FILES or None,
+        workspace=request.workspace,
+        instance=connection,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connection_update(
+                connection=connection,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                project_id=form.cleaned_data["project_id"],
+                dataset_id=form.cleaned_data["dataset_id"],
+                key=form.key,
+            )
+        except services.ConnectionNameTaken:
+            form.add_error("name", "Connection name is already used by another connection.")
+        else:
+            messages.success(request, f"Connection “{connection.name}” updated.")
+            if form.key:
+                messages.info(request, "The key was replaced. Run Test Connection to check it.")
+            return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
+    return _form_page(request, form, connection=connection)
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def connection_delete(request: HttpRequest, pk) -> HttpResponse:
+    connection = get_in_workspace(Connection, request.workspace, pk=pk)
+    if request.method == "POST":
+        name = connection.name
+        services.connection_delete(connection=connection, actor=request.user)
+        messages.success(request, f"Connection “{name}” deleted.")
+        return redirect("connections:list", ws=request.workspace.slug)
+    return render(request, "connections/delete.html", {"connection": connection})

@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
 from workspaces.models import Membership, Workspace
 
@@ -55,7 +56,9 @@ def workspace_view(
                 raise PermissionDenied
             request.workspace = membership.workspace
             request.membership = membership
-            return func(request, *args, **kwargs)
+            # Dates on the pages and in filters are the workspace's local dates.
+            with timezone.override(membership.workspace.time_zone):
+                return func(request, *args, **kwargs)
 
         wrapper.workspace_view = True  # lets the access sweep find every scoped view
         wrapper.admin_only = admin_only

@@ -1,0 +1,56 @@
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+
+from connections.models import Connection
+from workspaces.selectors import workspace_users
+
+
+class ConnectionFilter(django_filters.FilterSet):
+    """Dashboard filters; all in the query string, so a filtered list can be bookmarked."""
+
+    q = django_filters.CharFilter(
+        label="Search",
+        method="search",
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, project or dataset"}),
+    )
+    connected_on = django_filters.DateFromToRangeFilter(
+        label="Connected On",
+        field_name="created_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    connected_by = django_filters.ModelChoiceFilter(
+        label="Connected By", field_name="created_by", queryset=None, empty_label="Anyone"
+    )
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Connection.Status.choices, empty_label="Any status"
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("project_id", "project"),
+            ("dataset_id", "dataset"),
+            ("status", "status"),
+            ("created_at", "connected_on"),
+            ("created_by__username", "connected_by"),
+        ),
+    )
+
+    class Meta:
+        model = Connection
+        fields: list[str] = []
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["connected_by"].queryset = workspace_users(workspace=workspace)
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(project_id__icontains=value)
+            | Q(dataset_id__icontains=value)
+        )

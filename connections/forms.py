@@ -1,0 +1,171 @@
+"""The Add Database / edit form: validates every field before any network call."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from connections.identifiers import validate_dataset_id, validate_project_id
+from connections.keyfile import (
+    MAX_KEY_BYTES,
+    KeyFileError,
+    ServiceAccountKey,
+    parse_service_account_key,
+)
+from connections.models import Connection
+from workspaces.models import Workspace
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea that never renders a value back: a key must not be echoed into a page."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+def _required(label: str) -> dict[str, str]:
+    return {
+        "required": f"{label} is required.",
+        "null_characters_not_allowed": f"{label} must not contain control characters.",
+    }
+
+
+class ConnectionForm(forms.Form):
+    name = forms.CharField(
+        label="Connection name",
+        max_length=100,
+        error_messages={
+            **_required("Connection name"),
+            "max_length": "Connection name must be at most %(limit_value)d characters.",
+        },
+    )
+    project_id = forms.CharField(
+        label="Project ID",
+        max_length=255,
+        error_messages={
+            **_required("Project ID"),
+            "max_length": "Project ID must be at most 30 characters (plus a domain prefix).",
+        },
+        help_text="For example my-project-123, or example.com:my-project for a legacy project.",
+    )
+    dataset_id = forms.CharField(
+        label="Dataset ID",
+        max_length=1024,
+        error_messages={
+            **_required("Dataset ID"),
+            "max_length": "Dataset ID must be at most 1,024 characters.",
+        },
+        help_text="Letters, digits and underscores, e.g. analytics_prod.",
+    )
+    key_file = forms.FileField(
+        label="Upload JSON file",
+        required=False,
+        error_messages={
+            "empty": "The uploaded key file is empty.",
+            "invalid": "The uploaded key file could not be read; choose the file again.",
+        },
+        widget=forms.ClearableFileInput(attrs={"accept": "application/json,.json"}),
+    )
+    key_text = forms.CharField(
+        label="Custom key",
+        required=False,
+        strip=False,
+        widget=SecretTextarea(
+            attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
+                   "placeholder": '{"type": "service_account", ...}'}
+        ),
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *args: Any,
+        workspace: Workspace,
+        instance: Connection | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.workspace = workspace
+        self.instance = instance
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "name": instance.name,
+                "project_id": instance.project_id,
+                "dataset_id": instance.dataset_id,
+            }
+        super().__init__(*args, **kwargs)
+        self.key: ServiceAccountKey | None = None
+
+    @property
+    def key_required(self) -> bool:
+        return self.instance is None
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ValidationError(
+                "Connection name must not contain control characters.", code="control"
+            )
+        taken = Connection.objects.filter(workspace=self.workspace, name__iexact=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError(
+                "Connection name is already used by another connection in this workspace.",
+                code="name_taken",
+            )
+        return name
+
+    def clean_project_id(self) -> str:
+        return validate_project_id(self.cleaned_data["project_id"])
+
+    def clean_dataset_id(self) -> str:
+        return validate_dataset_id(self.cleaned_data["dataset_id"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        upload = cleaned.get("key_file")
+        pasted = cleaned.get("key_text") or ""
+        has_paste = bool(pasted.strip())
+        if upload and has_paste:
+            raise ValidationError(
+                "Google Service Account Key: give the key either as an uploaded JSON file or "
+                "as a custom key, not both.",
+                code="key_both",
+            )
+        if not upload and not has_paste:
+            if self.key_required and "key_file" not in self.errors:
+                self.add_error(
+                    "key_file",
+                    ValidationError(
+                        "Google Service Account Key is required: upload the JSON file or paste "
+                        "it as a custom key.",
+                        code="key_missing",
+                    ),
+                )
+            return cleaned
+        field = "key_file" if upload else "key_text"
+        try:
+            raw = _read_upload(upload) if upload else pasted
+            self.key = parse_service_account_key(
+                raw, allowed_token_uris=settings.KEY_TOKEN_URI_ALLOWLIST
+            )
+        except KeyFileError as exc:
+            self.add_error(field, exc)
+        return cleaned
+
+    @property
+    def key_project_note(self) -> str:
+        """Shown, not refused: a key may legitimately come from another project."""
+        project_id = self.cleaned_data.get("project_id") if hasattr(self, "cleaned_data") else None
+        if self.key and project_id and self.key.project_id != project_id:
+            return (
+                f"The key belongs to project {self.key.project_id}, not {project_id}. That is fine "
+                f"when the service account was granted access to {project_id}."
+            )
+        return ""
+
+
+def _read_upload(upload: Any) -> bytes:
+    """Read at most one byte past the limit: enough for the parser to refuse a huge file."""
+    upload.seek(0)
+    return upload.read(MAX_KEY_BYTES + 1)

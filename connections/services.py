@@ -1,0 +1,169 @@
+"""Writes to connections. Every change is audited; no secret ever reaches the audit log."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connections import crypto
+from connections.keyfile import ServiceAccountKey
+from connections.models import Connection
+from workspaces.models import Workspace
+from workspaces.services import audit_record
+
+
+class ConnectionNameTaken(Exception):
+    """Another connection of the workspace won the race for the same name."""
+
+
+def _apply_key(connection: Connection, key: ServiceAccountKey) -> None:
+    connection.encrypted_key = crypto.encrypt_key(key.to_json_bytes())
+    connection.client_email = key.client_email
+    connection.private_key_id = key.private_key_id
+    connection.key_project_id = key.project_id
+
+
+def connection_create(
+    *,
+    workspace: Workspace,
+    created_by: Any,
+    name: str,
+    project_id: str,
+    dataset_id: str,
+    key: ServiceAccountKey,
+) -> Connection:
+    connection = Connection(
+        workspace=workspace,
+        created_by=created_by,
+        name=name,
+        project_id=project_id,
+        dataset_id=dataset_id,
+    )
+    _apply_key(connection, key)
+    try:
+        with transaction.atomic():
+            connection.save()
+            audit_record(
+                workspace=workspace,
+                actor=created_by,
+                action="connection.created",
+                target=connection,
+                details={
+                    "project_id": project_id,
+                    "dataset_id": dataset_id,
+                    "client_email": key.client_email,
+                    "private_key_id": key.private_key_id,
+                },
+            )
+    except IntegrityError as exc:
+        raise ConnectionNameTaken from exc
+    return connection
+
+
+def connection_update(
+    *,
+    connection: Connection,
+    actor: Any,
+    name: str,
+    project_id: str,
+    dataset_id: str,
+    key: ServiceAccountKey | None,
+) -> Connection:
+    """Change names/IDs and optionally replace the key; a changed target needs a new test."""
+    changes = {
+        field: {"from": getattr(connection, field), "to": value}
+        for field, value in (("name", name), ("project_id", project_id), ("dataset_id", dataset_id))
+        if getattr(connection, field) != value
+    }
+    old_key_id = connection.private_key_id
+    old_email = connection.client_email
+    connection.name, connection.project_id, connection.dataset_id = name, project_id, dataset_id
+    if key is not None:
+        _apply_key(connection, key)
+    if "project_id" in changes or "dataset_id" in changes or key is not None:
+        connection.status = Connection.Status.UNTESTED
+        connection.status_reason = ""
+        connection.location = ""
+    try:
+        with transaction.atomic():
+            connection.save()
+            if changes:
+                audit_record(
+                    workspace=connection.workspace,
+                    actor=actor,
+                    action="connection.updated",
+                    target=connection,
+                    details=changes,
+                )
+            if key is not None:
+                audit_record(
+                    workspace=connection.workspace,
+                    actor=actor,
+                    action="connection.key_rotated",
+                    target=connection,
+                    details={
+                        "from": {"client_email": old_email, "private_key_id": old_key_id},
+                        "to": {
+                            "client_email": key.client_email,
+                            "private_key_id": key.private_key_id,
+                        },
+                    },
+                )
+    except IntegrityError as exc:
+        raise ConnectionNameTaken from exc
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, actor: Any) -> None:
+    audit_record(
+        workspace=connection.workspace,
+        actor=actor,
+        action="connection.deleted",
+        target=connection,
+        details={"project_id": connection.project_id, "dataset_id": connection.dataset_id},
+    )
+    connection.delete()
+
+
+def connection_key_info(connection: Connection) -> dict[str, Any]:
+    """The decrypted key JSON, for the BigQuery seam only. Never render or log it."""
+    import json
+
+    return json.loads(crypto.decrypt_key(connection.encrypted_key))
+
+
+def connection_record_test(*, connection: Connection, result: dict[str, Any]) -> Connection:
+    """Store a Test Connection result on the connection (status ok / failing)."""
+    connection.last_test_result = result
+    connection.last_tested_at = timezone.now()
+    connection.status = Connection.Status.OK if result["ok"] else Connection.Status.FAILING
+    connection.status_reason = "" if result["ok"] else result.get("summary", "")[:500]
+    if result.get("location"):
+        connection.location = result["location"]
+    connection.save(
+        update_fields=[
+            "last_test_result", "last_tested_at", "status", "status_reason", "location",
+            "updated_at",
+        ]
+    )  # fmt: skip
+    return connection
+
+
+def connections_reencrypt(*, batch_size: int = 500) -> int:
+    """Re-encrypt every stored key under the newest FERNET_KEYS entry; returns the count."""
+    done = 0
+    last_pk = None
+    while True:
+        with transaction.atomic():
+            batch = Connection.objects.select_for_update().order_by("pk")
+            if last_pk is not None:
+                batch = batch.filter(pk__gt=last_pk)
+            rows = list(batch.only("pk", "encrypted_key")[:batch_size])
+            if not rows:
+                return done
+            for row in rows:
+                row.encrypted_key = crypto.rotate(row.encrypted_key)
+            Connection.objects.bulk_update(rows, ["encrypted_key"])
+            done += len(rows)
+            last_pk = rows[-1].pk

@@ -1,0 +1,108 @@
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from connections import crypto
+from connections.models import Connection
+from tests.factories import key_info, key_json, pem_lines
+from workspaces.models import AuditEntry
+
+ADD = "/w/acme/settings/partners/bigquery/add/"
+
+
+def post(client, url=ADD, *, upload=None, follow=False, **data):
+    payload = {"name": "Warehouse", "project_id": "analytics-prod", "dataset_id": "events_v2"}
+    payload.update(data)
+    if upload is not None:
+        payload["key_file"] = SimpleUploadedFile("key.json", upload, "application/json")
+    return client.post(url, payload, follow=follow)
+
+
+def test_it_saves_a_connection_from_an_uploaded_key(alice_client, alice):
+    info = key_info()
+
+    response = post(alice_client, upload=json.dumps(info).encode())
+
+    connection = Connection.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/w/acme/settings/partners/bigquery/{connection.pk}/"
+    assert connection.name == "Warehouse"
+    assert connection.client_email == info["client_email"]
+    assert connection.private_key_id == info["private_key_id"]
+    assert connection.created_by == alice
+    assert connection.status == Connection.Status.UNTESTED
+    assert (
+        json.loads(crypto.decrypt_key(connection.encrypted_key))["private_key"]
+        == info["private_key"]
+    )
+
+
+def test_it_saves_a_connection_from_a_pasted_key_with_a_bom(alice_client):
+    response = post(alice_client, key_text="\ufeff" + key_json())
+
+    assert response.status_code == 302
+    assert Connection.objects.count() == 1
+
+
+def test_the_stored_column_holds_ciphertext_only(alice_client):
+    info = key_info()
+    post(alice_client, key_text=json.dumps(info))
+
+    stored = Connection.objects.values_list("encrypted_key", flat=True).get()
+    assert stored.startswith("gAAAAA")  # a Fernet token
+    assert "PRIVATE KEY" not in stored
+    assert all(line not in stored for line in pem_lines(info))
+    assert info["client_email"] not in stored
+
+
+def test_create_writes_an_audit_entry_without_secrets(alice_client, alice):
+    info = key_info()
+    post(alice_client, key_text=json.dumps(info))
+
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor, entry.target_label) == (
+        "connection.created",
+        alice,
+        "Warehouse",
+    )
+    assert entry.details["private_key_id"] == info["private_key_id"]
+    assert "PRIVATE KEY" not in json.dumps(entry.details)
+
+
+def test_a_failed_submit_keeps_the_typed_values_but_never_the_key(alice_client):
+    info = key_info()
+    response = post(alice_client, project_id="Bad_Project", key_text=json.dumps(info))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="Warehouse"' in page
+    assert 'value="events_v2"' in page
+    assert "PRIVATE KEY" not in page
+    assert all(line not in page for line in pem_lines(info))
+    assert not Connection.objects.exists()
+
+
+def test_a_key_from_another_project_is_accepted_with_a_note(alice_client):
+    response = post(alice_client, key_text=key_json(project_id="other-project"), follow=True)
+
+    assert Connection.objects.count() == 1
+    assert (
+        "The key belongs to project other-project, not analytics-prod" in response.content.decode()
+    )
+
+
+def test_a_member_cannot_add(bob_client):
+    assert bob_client.get(ADD).status_code == 403
+    assert post(bob_client, key_text=key_json()).status_code == 403
+    assert not Connection.objects.exists()
+
+
+def test_another_workspace_cannot_add_here(charlie_client):
+    assert post(charlie_client, key_text=key_json()).status_code == 404
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_other_methods_are_refused(alice_client, method):
+    assert getattr(alice_client, method)(ADD).status_code == 405
