@@ -167,3 +167,23 @@ def connections_reencrypt(*, batch_size: int = 500) -> int:
             Connection.objects.bulk_update(rows, ["encrypted_key"])
             done += len(rows)
             last_pk = rows[-1].pk
+
+
+TEST_RATE_LIMIT = 10  # Test Connection runs per user per minute
+
+
+def connection_test_allowed(*, user: Any) -> bool:
+    """Count one Test Connection for `user`; False once the minute's allowance is used.
+
+    Each test makes several calls to Google on the customer's quota, so a stuck
+    button or a script must not hammer it.
+    """
+    from django.core.cache import cache
+
+    bucket = f"connection-test:{user.pk}:{int(timezone.now().timestamp() // 60)}"
+    cache.add(bucket, 0, timeout=120)
+    try:
+        return cache.incr(bucket) <= TEST_RATE_LIMIT
+    except ValueError:  # the key expired between add and incr
+        cache.set(bucket, 1, timeout=120)
+        return True

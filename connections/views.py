@@ -75,9 +75,22 @@ def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
     return _test_typed_values(request, form, connection=connection)
 
 
+RATE_LIMITED = (
+    f"You ran Test Connection more than {services.TEST_RATE_LIMIT} times in a minute. "
+    "Wait a minute and try again."
+)
+
+
 def _test_typed_values(
     request: HttpRequest, form: ConnectionForm, connection: Connection | None = None
 ) -> HttpResponse:
+    if not services.connection_test_allowed(user=request.user):
+        if request.htmx:
+            return render(request, "connections/_rate_limited.html", {"message": RATE_LIMITED})
+        form.is_valid()
+        response = _form_page(request, form, connection=connection, rate_limited=RATE_LIMITED)
+        response.status_code = 429
+        return response
     if form.is_valid():
         key_info = form.key.info if form.key else services.connection_key_info(connection)
         result = testing.run_connection_test(
@@ -114,6 +127,11 @@ def connection_detail(request: HttpRequest, pk) -> HttpResponse:
 def connection_test(request: HttpRequest, pk) -> HttpResponse:
     """Test a saved connection and store the result on it."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
+    if not services.connection_test_allowed(user=request.user):
+        if request.htmx:
+            return render(request, "connections/_rate_limited.html", {"message": RATE_LIMITED})
+        messages.error(request, RATE_LIMITED)
+        return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     result = testing.run_connection_test(
         key_info=services.connection_key_info(connection),
         project_id=connection.project_id,

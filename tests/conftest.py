@@ -13,7 +13,7 @@ from workspaces.models import Membership, Workspace
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
-pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.browser", "tests.fixtures.google"]
 
 
 def make_user(username: str):

@@ -1,0 +1,249 @@
+"""The one seam to Google: credentials, the BigQuery client, and error classification.
+
+Nothing else imports google.auth or google.cloud.bigquery. Every call has a
+per-request timeout and a short retry deadline (the client's defaults retry for
+ten minutes with no timeout), credentials always use the token address from
+settings (never the key's), and failures come out as GoogleCallError, whose
+`kind` the callers translate into their own words. Google's message text is
+kept only for the server log: it can carry a response body from elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import google.auth.exceptions
+import requests
+from django.conf import settings
+from google.api_core import exceptions as api_exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth.transport.requests import AuthorizedSession, Request
+from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
+from google.oauth2 import service_account
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+REQUEST_TIMEOUT = 5.0
+RETRY_DEADLINE = 8.0
+SHORT_RETRY = DEFAULT_RETRY.with_deadline(RETRY_DEADLINE)
+
+
+@dataclass
+class GoogleCallError(Exception):
+    """A failed call to Google, classified.
+
+    kind: invalid_signature | account_missing | clock_skew | auth_refused | unauthorized |
+    unreachable | api_disabled | project_missing | dataset_missing | table_missing |
+    access_denied | rate_limited | quota_exceeded | backend_error | bad_request | unknown
+    """
+
+    kind: str
+    permanent: bool
+    status: int | None = None
+    reason: str = ""
+    permission: str = ""
+    project_number: str = ""
+    internal_message: str = field(default="", repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.kind} (status={self.status}, reason={self.reason or '-'})"
+
+
+class _BoundedRequest(Request):
+    """google-auth's transport, but every token request has our timeout (its default is 120 s)."""
+
+    def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        return super().__call__(url, method, body, headers, timeout=REQUEST_TIMEOUT, **kwargs)
+
+
+_PERMISSION_RE = re.compile(r"(bigquery\.[a-zA-Z]+\.[a-zA-Z]+)")
+_PROJECT_NUMBER_RE = re.compile(r"project (\d+)")
+
+
+def classify(exc: BaseException) -> GoogleCallError:
+    """Map any exception from google-auth / google-cloud-bigquery / requests to a kind."""
+    if isinstance(exc, GoogleCallError):
+        return exc
+    if isinstance(exc, api_exceptions.RetryError) and exc.cause is not None:
+        inner = classify(exc.cause)
+        inner.permanent = False
+        return inner
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return _classify_refresh(exc)
+    if isinstance(exc, google.auth.exceptions.TransportError | requests.RequestException):
+        return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
+    if isinstance(exc, api_exceptions.RetryError | TimeoutError | ConnectionError):
+        return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return _classify_api(exc)
+    return GoogleCallError("unknown", permanent=True, internal_message=repr(exc))
+
+
+def _classify_refresh(exc: google.auth.exceptions.RefreshError) -> GoogleCallError:
+    body = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+    error = str(body.get("error", ""))
+    description = str(body.get("error_description", ""))
+    text = f"{error} {description}".lower()
+    message = str(exc.args[0]) if exc.args else ""
+    if "invalid jwt signature" in text:
+        kind = "invalid_signature"
+    elif "account not found" in text or "disabled" in text or "robot" in text:
+        kind = "account_missing"
+    elif "timeframe" in text or "iat" in text or "exp" in text:
+        kind = "clock_skew"
+    elif error:
+        kind = "auth_refused"
+    else:
+        # No OAuth error body: the endpoint answered with something else (5xx, HTML).
+        return GoogleCallError("unreachable", permanent=False, internal_message=message)
+    return GoogleCallError(kind, permanent=True, reason=error, internal_message=message)
+
+
+def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
+    errors = getattr(exc, "errors", None) or []
+    reason = str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
+    message = getattr(exc, "message", "") or str(exc)
+    status = getattr(exc, "code", None)
+    permission_match = _PERMISSION_RE.search(message)
+    permission = permission_match.group(1) if permission_match else ""
+    # BigQuery reports rate and quota limits as 403 with a reason, not as 429.
+    if reason == "rateLimitExceeded" or status == 429:
+        kind, permanent = "rate_limited", False
+    elif reason == "quotaExceeded":
+        kind, permanent = "quota_exceeded", False
+    elif reason == "accessNotConfigured" or "has not been used in project" in message:
+        number = _PROJECT_NUMBER_RE.search(message)
+        return GoogleCallError(
+            "api_disabled",
+            permanent=True,
+            status=status,
+            reason=reason,
+            project_number=number.group(1) if number else "",
+            internal_message=message,
+        )
+    elif status == 401:
+        kind, permanent = "unauthorized", True
+    elif status == 404 and "Not found: Project" in message:
+        kind, permanent = "project_missing", True
+    elif status == 404 and "Not found: Dataset" in message:
+        kind, permanent = "dataset_missing", True
+    elif status == 404 and "Not found: Table" in message:
+        kind, permanent = "table_missing", True
+    elif status == 403:
+        kind, permanent = "access_denied", True
+    elif status is not None and status >= 500:
+        kind, permanent = "backend_error", False
+    elif status == 400:
+        kind, permanent = "bad_request", True
+    else:
+        kind, permanent = "unknown", True
+    return GoogleCallError(
+        kind,
+        permanent=permanent,
+        status=status,
+        reason=reason,
+        permission=permission,
+        internal_message=message,
+    )
+
+
+class BigQuerySession:
+    """Credentials and a client for one service-account key and one project."""
+
+    def __init__(self, key_info: dict[str, Any], project_id: str) -> None:
+        if key_info.get("token_uri") not in settings.KEY_TOKEN_URI_ALLOWLIST:
+            # Stored keys were checked on save; checked again in case the allow-list shrank.
+            raise GoogleCallError("auth_refused", permanent=True, reason="token_uri")
+        self.client_email: str = key_info["client_email"]
+        self.project_id = project_id
+        # Never the key's token_uri: the server must not POST where an uploaded file says.
+        self.credentials = service_account.Credentials.from_service_account_info(
+            key_info, scopes=list(SCOPES)
+        ).with_token_uri(settings.GOOGLE_TOKEN_URI)
+        self._auth_request = _BoundedRequest()
+        self.http = AuthorizedSession(self.credentials, auth_request=self._auth_request)
+        self.client = bigquery.Client(
+            project=project_id,
+            credentials=self.credentials,
+            client_options=ClientOptions(api_endpoint=settings.BIGQUERY_API_ENDPOINT),
+            _http=self.http,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.http.close()
+
+    def __enter__(self) -> BigQuerySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def authenticate(self) -> None:
+        """Exchange the signed JWT for an access token (the real OAuth round trip)."""
+        try:
+            self.credentials.refresh(self._auth_request)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def get_dataset(self, dataset_id: str) -> bigquery.Dataset:
+        ref = bigquery.DatasetReference(self.project_id, dataset_id)
+        try:
+            return self.client.get_dataset(ref, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def dry_run(self, sql: str, *, location: str | None) -> bigquery.QueryJob:
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        try:
+            return self.client.query(
+                sql,
+                job_config=config,
+                project=self.project_id,
+                location=location or None,
+                retry=SHORT_RETRY,
+                timeout=REQUEST_TIMEOUT,
+                job_retry=None,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def project_permissions(self, permissions: list[str]) -> set[str]:
+        """Cloud Resource Manager testIamPermissions: the project-level grants the caller holds."""
+        url = (
+            f"{settings.RESOURCE_MANAGER_ENDPOINT}/v1/projects/{self.project_id}:testIamPermissions"
+        )
+        try:
+            response = self.http.post(
+                url, json={"permissions": permissions}, timeout=REQUEST_TIMEOUT
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        if response.status_code != 200:
+            raise classify(api_exceptions.from_http_response(response))
+        return set(response.json().get("permissions", []))
+
+    def first_table(self, dataset_id: str) -> bigquery.TableReference | None:
+        ref = bigquery.DatasetReference(self.project_id, dataset_id)
+        try:
+            for item in self.client.list_tables(
+                ref, max_results=1, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            ):
+                return item.reference
+        except Exception as exc:
+            raise classify(exc) from exc
+        return None
+
+    def table_permissions(self, table: bigquery.TableReference, permissions: list[str]) -> set[str]:
+        try:
+            answer = self.client.test_iam_permissions(
+                table, permissions, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return set(answer.get("permissions", []))

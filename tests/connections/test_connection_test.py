@@ -1,0 +1,314 @@
+"""Test Connection, end to end: the real google-auth and google-cloud-bigquery talk HTTP to
+the local stand-ins (token endpoint, permission gate, BigQuery emulator)."""
+
+import json
+import time
+
+import pytest
+
+from connections.models import Connection
+from tests.connections.conftest import make_connection
+from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
+
+TEST_URL = "/w/acme/settings/partners/bigquery/add/test/"
+HTMX = {"HX-Request": "true"}
+
+
+def run_test(client, google, *, key=None, project=PROJECT, dataset=DATASET, key_json=None):
+    started = time.monotonic()
+    response = client.post(
+        TEST_URL,
+        {
+            "name": "Warehouse",
+            "project_id": project,
+            "dataset_id": dataset,
+            "key_text": key_json or (key or google.key).to_json(),
+        },
+        headers=HTMX,
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    result = response.context["result"]
+    result["elapsed"] = elapsed
+    result["html"] = response.content.decode()
+    return result
+
+
+def statuses(result):
+    return {c["id"]: c["status"] for c in result["checks"]}
+
+
+def check(result, check_id):
+    return next(c for c in result["checks"] if c["id"] == check_id)
+
+
+def test_all_checks_pass(alice_client, google):
+    result = run_test(alice_client, google)
+
+    assert statuses(result) == {
+        "key": "pass", "auth": "pass", "dataset": "pass", "job_user": "pass", "data_editor": "pass",
+    }  # fmt: skip
+    assert result["ok"] is True
+    assert result["location"] == LOCATION
+    assert f"found in location {LOCATION}" in check(result, "dataset")["detail"]
+    assert "Test Connection" in result["html"] and "Passed" in result["html"]
+    assert not Connection.objects.exists()  # testing before saving saves nothing
+
+
+def test_a_deleted_key_is_reported_with_how_to_make_a_new_one(alice_client, google):
+    google.stack.token_server.delete_key(google.key.key_id)
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result) == {
+        "key": "pass", "auth": "fail", "dataset": "skipped", "job_user": "skipped",
+        "data_editor": "skipped",
+    }  # fmt: skip
+    auth = check(result, "auth")
+    assert auth["detail"] == "Google rejected the key: it was deleted or replaced in Google Cloud."
+    assert f"Create a new JSON key for {google.key.email}" in auth["fix"]
+
+
+def test_a_disabled_account(alice_client, google):
+    google.stack.token_server.disable_account(google.key.email)
+
+    auth = check(run_test(alice_client, google), "auth")
+
+    assert auth["status"] == "fail"
+    assert auth["detail"] == f"The service account {google.key.email} is deleted or disabled."
+    assert auth["fix"].startswith(f"Enable {google.key.email}")
+
+
+def test_a_deleted_account(alice_client, google):
+    google.stack.token_server.delete_account(google.key.email)
+
+    auth = check(run_test(alice_client, google), "auth")
+
+    assert auth["detail"] == f"The service account {google.key.email} is deleted or disabled."
+
+
+def test_clock_skew(alice_client, google, monkeypatch):
+    monkeypatch.setattr(google.stack.token_server, "clock", lambda: time.time() + 2 * 3600)
+
+    auth = check(run_test(alice_client, google), "auth")
+
+    assert auth["status"] == "fail"
+    assert auth["detail"] == "Google refused the sign-in because this server's clock is wrong."
+    assert "NTP" in auth["fix"]
+
+
+def test_bigquery_api_not_enabled(alice_client, google):
+    google.stack.policy.set_api_enabled(PROJECT, False)
+
+    result = run_test(alice_client, google)
+
+    dataset = check(result, "dataset")
+    number = google.stack.policy.project(PROJECT).number
+    assert dataset["status"] == "fail"
+    assert dataset["detail"] == f"The BigQuery API is not enabled in project {number}."
+    assert "APIs & Services > Library > BigQuery API > Enable" in dataset["fix"]
+    assert statuses(result)["job_user"] == "skipped"
+
+
+def test_project_missing(alice_client, google):
+    result = run_test(alice_client, google, project="no-such-project")
+
+    dataset = check(result, "dataset")
+    assert dataset["status"] == "fail"
+    assert dataset["detail"].startswith("Project no-such-project does not exist")
+
+
+def test_dataset_missing(alice_client, google):
+    # Google answers 404 only to a caller who may list the project's datasets
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+
+    result = run_test(alice_client, google, dataset="no_such_dataset")
+
+    dataset = check(result, "dataset")
+    assert dataset["detail"] == f"Dataset no_such_dataset was not found in project {PROJECT}."
+    assert "case-sensitive" in dataset["fix"]
+
+
+def test_no_access_to_the_dataset(alice_client, google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+
+    dataset = check(run_test(alice_client, google), "dataset")
+
+    assert dataset["status"] == "fail"
+    assert dataset["detail"] == (
+        f"{google.key.email} has no access to dataset {PROJECT}:{DATASET}, or the dataset does "
+        "not exist (bigquery.datasets.get is missing)."
+    )
+    assert dataset["fix"] == (
+        f"Check the Dataset ID, and grant {google.key.email} the BigQuery Data Editor role on "
+        f"dataset {DATASET} (BigQuery > dataset > Sharing > Permissions) or on project {PROJECT}."
+    )
+
+
+def test_no_job_user(alice_client, google):
+    google.stack.revoke(google.key.email, "roles/bigquery.jobUser", project=PROJECT)
+
+    result = run_test(alice_client, google)
+
+    job = check(result, "job_user")
+    assert job["status"] == "fail"
+    assert "bigquery.jobs.create is missing" in job["detail"]
+    assert job["fix"] == (
+        f"Grant {google.key.email} the BigQuery Job User role on project {PROJECT} "
+        "(IAM & Admin > IAM > Grant access)."
+    )
+    assert statuses(result)["data_editor"] == "pass"  # independent of the job check
+
+
+def test_data_editor_granted_at_project_level(alice_client, google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+
+    editor = check(run_test(alice_client, google), "data_editor")
+
+    assert editor["status"] == "pass"
+    assert editor["detail"] == f"{google.key.email} can read and write tables in project {PROJECT}."
+
+
+def test_data_editor_granted_on_the_dataset(alice_client, google):
+    editor = check(run_test(alice_client, google), "data_editor")
+
+    assert editor["status"] == "pass"
+    assert "has write access (WRITER) on dataset crm" in editor["detail"]
+
+
+def test_data_editor_neither_is_could_not_confirm(alice_client, google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=DATASET
+    )
+
+    result = run_test(alice_client, google)
+
+    editor = check(result, "data_editor")
+    assert editor["status"] == "unconfirmed"
+    assert (
+        editor["detail"]
+        == f"Could not confirm that {google.key.email} can write to dataset {DATASET}."
+    )
+    assert "Could not confirm" in result["html"]
+    assert result["ok"] is False
+
+
+def test_the_token_endpoint_not_answering_finishes_within_the_time_bound(alice_client, google):
+    google.stack.token_server.inject("hang", times=None, seconds=60)
+
+    result = run_test(alice_client, google)
+
+    assert result["elapsed"] < 20
+    auth = check(result, "auth")
+    assert auth["status"] == "unconfirmed"
+    assert auth["detail"] == "Google did not answer in time, or answered with a temporary error."
+
+
+def test_a_rate_limit_during_a_check_is_retried(alice_client, google):
+    google.stack.gate.inject("rate_limit", times=1, match="datasets.get")
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["dataset"] == "pass"
+    assert google.stack.gate.operations().count("datasets.get") == 2
+
+
+def test_a_503_during_a_check_is_retried(alice_client, google):
+    google.stack.gate.inject("backend_error", times=2, match="jobs.insert")
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["job_user"] == "pass"
+
+
+def test_a_lasting_503_is_could_not_confirm_within_the_bound(alice_client, google):
+    google.stack.gate.inject("backend_error", times=None, match="datasets.get")
+
+    result = run_test(alice_client, google)
+
+    assert result["elapsed"] < 20
+    assert check(result, "dataset")["status"] == "unconfirmed"
+    assert check(result, "dataset")["fix"].startswith("Try again in a minute")
+
+
+def test_a_key_with_an_internal_token_uri_is_refused_and_nothing_is_called(alice_client, google):
+    info = dict(google.key.info, token_uri=google.stack.token_uri)
+
+    result = run_test(alice_client, google, key_json=json.dumps(info))
+
+    assert statuses(result)["key"] == "fail"
+    assert "token_uri must be Google's token endpoint" in check(result, "key")["detail"]
+    assert google.stack.token_server.requests == []
+    assert google.stack.gate.requests == []
+
+
+def test_a_key_for_another_universe_is_refused(alice_client, google):
+    info = dict(google.key.info, universe_domain="apis-tpczero.goog")
+
+    result = run_test(alice_client, google, key_json=json.dumps(info))
+
+    assert check(result, "key")["detail"] == "Sovereign cloud keys are not supported."
+    assert google.stack.token_server.requests == []
+
+
+def test_the_app_never_posts_to_the_keys_token_uri(alice_client, google):
+    """The key says Google; the app uses its configured token address instead."""
+    assert google.key.info["token_uri"] == "https://oauth2.googleapis.com/token"
+
+    run_test(alice_client, google)
+
+    assert len(google.stack.token_server.requests) == 1
+
+
+def test_a_saved_connection_stores_its_result(alice_client, alice, workspace_a, google):
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+
+    response = alice_client.post(
+        f"/w/acme/settings/partners/bigquery/{connection.pk}/test/", follow=True
+    )
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    assert connection.location == LOCATION
+    assert connection.last_tested_at is not None
+    assert connection.last_test_result["ok"] is True
+    assert "Test Connection passed." in response.content.decode()
+
+
+def test_a_failing_saved_connection_shows_failing_with_the_reason(
+    alice_client, alice, workspace_a, google
+):
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id="gone"
+    )
+
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.FAILING
+    assert connection.status_reason.startswith(
+        f"Project and dataset: {google.key.email} has no access to dataset {PROJECT}:gone"
+    )
+    listing = alice_client.get("/w/acme/settings/partners/bigquery/").content.decode()
+    assert "Failing" in listing
+
+
+def test_test_connection_is_rate_limited_per_user(alice_client, google, stack):
+    stack.token_server.inject("drop", times=None)  # fast failures; the limit is what we test
+    for _ in range(10):
+        assert "rate-limited" not in alice_client.post(TEST_URL, {}, headers=HTMX).content.decode()
+
+    response = alice_client.post(TEST_URL, {}, headers=HTMX)
+
+    assert "more than 10 times in a minute" in response.content.decode()
+
+
+@pytest.fixture(autouse=True)
+def clear_rate_limits():
+    from django.core.cache import cache
+
+    cache.clear()
