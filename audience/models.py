@@ -1,0 +1,55 @@
+from django.db import models
+
+
+class Profile(models.Model):
+    """A user profile, upserted by (workspace, identity)."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="profiles"
+    )
+    identity = models.CharField(max_length=255)
+    properties = models.JSONField(default=dict)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    updated_by_run = models.ForeignKey(
+        "imports.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "identity"], name="profile_unique_identity"
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "-last_seen"], name="profile_ws_last_seen")]
+
+    def __str__(self) -> str:
+        return self.identity
+
+
+class Event(models.Model):
+    """An event; `dedupe_key` (a hash of its content) makes re-imports harmless."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="events"
+    )
+    identity = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(default=dict)
+    dedupe_key = models.CharField(max_length=64)
+    imported_by_run = models.ForeignKey(
+        "imports.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "dedupe_key"], name="event_unique_dedupe")
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-timestamp"], name="event_ws_timestamp"),
+            models.Index(fields=["workspace", "identity"], name="event_ws_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} by {self.identity}"

@@ -231,11 +231,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.dispatch_due_imports",
         "schedule": env.float("DISPATCH_INTERVAL_SECONDS", default=30.0),
     },
+    "reap-import-runs": {
+        "task": "imports.tasks.reap_runs",
+        "schedule": env.float("REAPER_INTERVAL_SECONDS", default=60.0),
+    },
     "record-worker-heartbeat": {
         "task": "imports.tasks.record_worker_heartbeat",
         "schedule": 60.0,
     },
 }
+
+# Imports. A worker renews its lease on a run with every page; a run whose lease
+# expired is re-sent by the reaper. Queued runs not picked up are re-sent too.
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=300)
+IMPORT_REQUEUE_AFTER_SECONDS = env.int("IMPORT_REQUEUE_AFTER_SECONDS", default=120)
+IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=10_000)
 
 # Google. Tests and the demo point these at the local stand-ins.
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")

@@ -14,3 +14,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 30,
     "socket_connect_timeout": 2,
 }
+
+# Lets several checkouts run the suite against one server at once.
+if os.environ.get("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}  # noqa: F405

@@ -247,3 +247,150 @@ class BigQuerySession:
         except Exception as exc:
             raise classify(exc) from exc
         return set(answer.get("permissions", []))
+
+
+def query_parameter(name: str, type_: str, value: Any) -> bigquery.ScalarQueryParameter:
+    return bigquery.ScalarQueryParameter(name, type_, value)
+
+
+class ImportReader:
+    """Runs an import's source query into a result table and reads it back page by page.
+
+    REST paging (tabledata.list with start_index) lets a crashed run resume from its
+    committed offset in the same result table.
+    """
+
+    def __init__(self, session: BigQuerySession) -> None:
+        self.session = session
+        self.client = session.client
+
+    def dataset_location(self, dataset_id: str) -> str:
+        return self.session.get_dataset(dataset_id).location or ""
+
+    def scalar(self, sql: str, params: list, *, location: str, timeout: float = 300.0) -> Any:
+        """One value from a small query (e.g. the MAX of the cursor column)."""
+        job = self._start(sql, params, location=location)
+        rows = self._wait(job, timeout=timeout)
+        for row in rows:
+            return row[0]
+        return None
+
+    def start_query(self, sql: str, params: list, *, location: str) -> bigquery.QueryJob:
+        return self._start(sql, params, location=location)
+
+    def wait(self, job: bigquery.QueryJob, *, timeout: float, on_wait=None) -> None:
+        self._wait(job, timeout=timeout, on_wait=on_wait)
+
+    def _start(self, sql: str, params: list, *, location: str) -> bigquery.QueryJob:
+        config = bigquery.QueryJobConfig(query_parameters=params, use_legacy_sql=False)
+        try:
+            return self.client.query(
+                sql,
+                job_config=config,
+                project=self.session.project_id,
+                location=location or None,
+                retry=SHORT_RETRY,
+                timeout=REQUEST_TIMEOUT,
+                job_retry=None,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def _wait(self, job: bigquery.QueryJob, *, timeout: float, on_wait=None):
+        import time
+
+        deadline = time.monotonic() + timeout
+        try:
+            while not job.done(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT):
+                if time.monotonic() > deadline:
+                    raise GoogleCallError("unreachable", permanent=False, reason="job_timeout")
+                if on_wait is not None:
+                    on_wait()
+                time.sleep(0.5)
+            return job.result(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT, job_retry=None)
+        except GoogleCallError:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def job(self, job_id: str, *, location: str) -> bigquery.QueryJob:
+        try:
+            return self.client.get_job(
+                job_id, location=location or None, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def table_rows(self, table: str) -> int:
+        try:
+            return self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT).num_rows
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def pages(self, table: str, *, start_index: int, page_size: int):
+        """Yield lists of row dicts from `start_index` on; memory holds one page."""
+        try:
+            iterator = self.client.list_rows(
+                table,
+                start_index=start_index,
+                page_size=page_size,
+                retry=SHORT_RETRY,
+                timeout=60.0,
+            )
+            for page in iterator.pages:
+                # Indexing by position, not Row.items(), which deep-copies every cell.
+                names = [field.name for field in iterator.schema]
+                positions = range(len(names))
+                yield [{names[i]: row[i] for i in positions} for row in page]
+        except GoogleCallError:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+
+
+class DatasetBrowser:
+    """Read-only browsing of one dataset for Create Import: table names, details, a preview.
+
+    Every call has the session's timeout and short retry; errors come out as GoogleCallError.
+    """
+
+    # tables.list returns at most 1,000 tables per page whatever maxResults asks for.
+    LIST_PAGE_SIZE = 1000
+
+    def __init__(self, session: BigQuerySession, dataset_id: str) -> None:
+        self.session = session
+        self.client = session.client
+        self.dataset = bigquery.DatasetReference(session.project_id, dataset_id)
+
+    def table_names(self, *, limit: int | None = None) -> list[tuple[str, str]]:
+        """(table name, table type) of every table, one tables.list call per 1,000 tables."""
+        try:
+            iterator = self.client.list_tables(
+                self.dataset,
+                page_size=self.LIST_PAGE_SIZE,
+                max_results=limit,
+                retry=SHORT_RETRY,
+                timeout=REQUEST_TIMEOUT,
+            )
+            return [(item.table_id, item.table_type or "TABLE") for item in iterator]
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def table(self, table_id: str) -> bigquery.Table:
+        """tables.get: schema, num_rows, num_bytes, modified."""
+        try:
+            return self.client.get_table(
+                self.dataset.table(table_id), retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def preview_rows(self, table: bigquery.Table, *, max_results: int = 10) -> list[tuple]:
+        """The first rows of a table (tabledata.list), as tuples in schema order."""
+        try:
+            rows = self.client.list_rows(
+                table, max_results=max_results, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+            return [tuple(row.values()) for row in rows]
+        except Exception as exc:
+            raise classify(exc) from exc

@@ -1,18 +1,28 @@
 from typing import Any
 
-from django.db.models import IntegerField, QuerySet, Value
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from connections.filters import ConnectionFilter
 from connections.models import Connection
+from imports.models import Import
 from workspaces.models import AuditEntry, Workspace
 
 
 def connections_for_workspace(*, workspace: Workspace) -> QuerySet[Connection]:
-    # import_count becomes a real count once imports exist.
+    # A correlated count keeps the list one query and avoids a GROUP BY over the
+    # joined user columns that Count("imports") would need.
+    import_count = (
+        Import.objects.filter(connection=OuterRef("pk"))
+        .order_by()
+        .values("connection")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
     return (
         Connection.objects.filter(workspace=workspace)
         .select_related("created_by")
-        .annotate(import_count=Value(0, output_field=IntegerField()))
+        .annotate(import_count=Coalesce(Subquery(import_count, output_field=IntegerField()), 0))
         .order_by("-created_at", "pk")
     )
 
@@ -31,4 +41,15 @@ def connection_audit_entries(*, connection: Connection, limit: int = 50) -> list
             target_type="connection",
             target_id=str(connection.pk),
         ).select_related("actor")[:limit]
+    )
+
+
+def connection_active_imports(*, connection: Connection) -> list:
+    """Imports that deleting the connection would stop: ready, scheduled, paused or running."""
+    from imports.models import Import
+
+    return list(
+        Import.objects.filter(connection=connection, status__in=Import.ACTIVE_STATUSES).order_by(
+            "name"
+        )
     )

@@ -115,15 +115,30 @@ def connection_update(
 
 
 @transaction.atomic
-def connection_delete(*, connection: Connection, actor: Any) -> None:
+def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
+    """Stop the connection's active imports, then delete it with its imports and their runs.
+
+    One transaction: a crash leaves either everything or nothing. A running run is
+    cancelled cooperatively; a page being written holds its run's row lock, so the
+    delete waits for that page and the worker then finds its run gone and stops.
+    """
+    from imports.services import imports_stop_for_connection
+
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    stopped = imports_stop_for_connection(connection=connection, actor=actor)
     audit_record(
         workspace=connection.workspace,
         actor=actor,
         action="connection.deleted",
         target=connection,
-        details={"project_id": connection.project_id, "dataset_id": connection.dataset_id},
+        details={
+            "project_id": connection.project_id,
+            "dataset_id": connection.dataset_id,
+            "stopped_imports": stopped,
+        },
     )
     connection.delete()
+    return stopped
 
 
 def connection_key_info(connection: Connection) -> dict[str, Any]:

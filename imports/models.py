@@ -1,4 +1,221 @@
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class Import(models.Model):
+    """What to read from a connection's dataset, where it goes, and when."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped"
+
+    ACTIVE_STATUSES = (Status.READY, Status.SCHEDULED, Status.PAUSED, Status.RUNNING)
+
+    class SourceKind(models.TextChoices):
+        TABLE = "table", "Table"
+        QUERY = "query", "SQL query"
+
+    class Target(models.TextChoices):
+        PROFILES = "profiles", "User Profiles"
+        EVENTS = "events", "Events"
+
+    class SyncMode(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class ScheduleKind(models.TextChoices):
+        NONE = "none", "No schedule (run manually)"
+        NOW = "now", "Once, now"
+        ONCE = "once", "Once, at a date and time"
+        HOURLY = "hourly", "Hourly"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        CRON = "cron", "Cron expression"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="imports"
+    )
+    # Deleting a connection stops and deletes its imports (and their runs) with it.
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="imports"
+    )
+    name = models.CharField(max_length=100)
+
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
+    source_table = models.CharField(max_length=1024, blank=True)
+    source_query = models.TextField(blank=True)
+    source_schema = models.JSONField(default=list, help_text="[{name, type}] of the source.")
+
+    target = models.CharField(max_length=10, choices=Target.choices)
+    identity_column = models.CharField(max_length=300)
+    event_name_column = models.CharField(max_length=300, blank=True)
+    event_name_fixed = models.CharField(max_length=255, blank=True)
+    timestamp_column = models.CharField(max_length=300, blank=True)
+    # [{"column": "plan", "property": "plan", "include": true}]
+    column_mapping = models.JSONField(default=list)
+
+    sync_mode = models.CharField(max_length=12, choices=SyncMode.choices, default=SyncMode.FULL)
+    cursor_column = models.CharField(max_length=300, blank=True)
+    cursor_type = models.CharField(max_length=20, blank=True)
+    # The highest cursor value fully imported, as text (ISO date/time or integer).
+    watermark = models.CharField(max_length=64, blank=True)
+
+    schedule_kind = models.CharField(
+        max_length=10, choices=ScheduleKind.choices, default=ScheduleKind.NONE
+    )
+    schedule_at = models.DateTimeField(null=True, blank=True)
+    schedule_time = models.TimeField(null=True, blank=True)
+    schedule_weekday = models.PositiveSmallIntegerField(null=True, blank=True)
+    schedule_cron = models.CharField(max_length=100, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(source_kind="table") | ~Q(source_table=""),
+                name="import_table_source_has_table",
+            ),
+            models.CheckConstraint(
+                condition=~Q(source_kind="query") | ~Q(source_query=""),
+                name="import_query_source_has_query",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_run_at"], name="import_due"),
+            models.Index(fields=["workspace", "status"], name="import_ws_status"),
+            models.Index(fields=["workspace", "created_at"], name="import_ws_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("imports:detail", kwargs={"ws": self.workspace.slug, "pk": self.pk})
+
+
+class ImportRun(models.Model):
+    """One execution of an import. PostgreSQL holds its truth; the broker only wakes workers."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Run now"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    import_obj = models.ForeignKey(
+        Import, on_delete=models.CASCADE, related_name="runs", db_column="import_id"
+    )
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="import_runs"
+    )
+    scheduled_for = models.DateTimeField()
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Fencing: only the worker holding an unexpired lease may write for this run.
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    rows_expected = models.BigIntegerField(null=True, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    bytes_scanned = models.BigIntegerField(null=True, blank=True)
+    committed_offset = models.BigIntegerField(
+        default=0, help_text="Rows of the result table already written."
+    )
+    watermark_from = models.CharField(max_length=64, blank=True)
+    watermark_to = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(max_length=1024, blank=True)
+    result_table = models.CharField(max_length=1024, blank=True)
+    read_path = models.CharField(max_length=20, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["import_obj", "scheduled_for"], name="importrun_unique_slot"
+            ),
+            models.UniqueConstraint(
+                fields=["import_obj"],
+                condition=Q(status__in=["queued", "running"]),
+                name="importrun_one_active_per_import",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "lease_until"], name="importrun_status_lease"),
+            models.Index(fields=["import_obj", "-created_at"], name="importrun_import_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.import_obj_id} at {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+    @property
+    def progress(self) -> float | None:
+        if self.status == self.Status.SUCCEEDED:
+            return 1.0
+        if not self.rows_expected:
+            return None
+        return min(1.0, self.committed_offset / self.rows_expected)
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class RejectedRow(models.Model):
+    """The first rejected rows of a run, with why (downloadable as CSV)."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="rejected_rows")
+    row_number = models.BigIntegerField()
+    reason = models.CharField(max_length=255)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "row_number"], name="rejectedrow_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"
 
 
 class WorkerHeartbeat(models.Model):

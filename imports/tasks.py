@@ -1,12 +1,55 @@
-from celery import shared_task
+"""Celery entry points: a few lines each around a service. The broker only wakes
+workers; every decision is made on the database rows."""
 
-from imports import services
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from imports import runner, services
+from imports.models import ImportRun
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_run(run_id: str) -> None:
+    """Send the run to a worker; if the broker is down the reaper sends it again later."""
+    try:
+        run_import.delay(run_id)
+    except Exception:
+        logger.warning("could not enqueue run %s; the reaper will retry", run_id, exc_info=True)
+
+
+@shared_task(name="imports.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
+def run_import(run_id: str) -> str:
+    return runner.execute_run(run_id)
 
 
 @shared_task(name="imports.tasks.dispatch_due_imports")
 def dispatch_due_imports() -> int:
-    """Beat tick that starts due imports. No imports exist yet: nothing to claim."""
-    return 0
+    return services.imports_dispatch_due()
+
+
+@shared_task(name="imports.tasks.reap_runs")
+def reap_runs() -> int:
+    """Re-send runs whose message was lost (queued too long) or whose worker died."""
+    now = timezone.now()
+    stale_queue = now - dt.timedelta(seconds=settings.IMPORT_REQUEUE_AFTER_SECONDS)
+    run_ids = list(
+        ImportRun.objects.filter(
+            Q(status=ImportRun.Status.QUEUED, enqueued_at__lt=stale_queue)
+            | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
+        ).values_list("pk", flat=True)[:500]
+    )
+    if run_ids:
+        ImportRun.objects.filter(pk__in=run_ids).update(enqueued_at=now)
+        for run_id in run_ids:
+            enqueue_run(str(run_id))
+        logger.info("reaper re-sent %d runs", len(run_ids))
+    return len(run_ids)
 
 
 @shared_task(name="imports.tasks.record_worker_heartbeat", bind=True)

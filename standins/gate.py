@@ -466,9 +466,11 @@ class Gate(LoopbackService):
         }
         if op in simple_dataset:
             need_dataset(simple_dataset[op])
+        elif op in ("tabledata.list", "tables.get") and (
+            d == RESULTS_DATASET and self.job_owner(p, t or "") == email
+        ):
+            return  # a job's creator may read its anonymous results (and their metadata)
         elif op == "tabledata.list":
-            if d == RESULTS_DATASET and self.job_owner(p, t or "") == email:
-                return  # a job's creator may read its anonymous results
             need_table("bigquery.tables.getData")
         elif op in simple_table:
             need_table(simple_table[op])

@@ -13,7 +13,34 @@ from workspaces.models import Membership, Workspace
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
-pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.browser", "tests.fixtures.google"]
+pytest_plugins = [
+    "tests.fixtures.processes",
+    "tests.fixtures.browser",
+    "tests.fixtures.google",
+    "tests.fixtures.connections",
+]
+
+
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_outgoing_network():
+    """Nothing in the suite may leave the machine: Google is reached only through the
+    stand-ins on loopback. A lookup of any other host fails loudly."""
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def loopback_only(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if not name.startswith(LOOPBACK):
+            raise OSError(f"tests may not reach {name}: use the local stand-ins")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.getaddrinfo = loopback_only
+    yield
+    socket.getaddrinfo = real_getaddrinfo
 
 
 def make_user(username: str):

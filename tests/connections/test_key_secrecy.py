@@ -6,7 +6,9 @@ import logging
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections.models import Connection
+from imports.services import run_create
 from tests.factories import key_info, pem_lines
+from tests.imports.conftest import make_import
 
 
 def all_patterns(resolver=None, prefix=""):
@@ -18,11 +20,15 @@ def all_patterns(resolver=None, prefix=""):
             yield prefix + str(entry.pattern), entry
 
 
-def concrete(route: str, connection: Connection) -> str | None:
+IMPORT_ROUTES = "w/<slug:ws>/settings/partners/bigquery/imports/"
+
+
+def concrete(route: str, connection: Connection, objects: dict[str, str]) -> str | None:
     """Fill the app's URL parameters; None for routes we cannot fill (the admin's own)."""
-    path = route.replace("<slug:ws>", connection.workspace.slug).replace(
-        "<uuid:pk>", str(connection.pk)
-    )
+    pk = objects["import"] if route.startswith(IMPORT_ROUTES) else str(connection.pk)
+    path = route.replace("<slug:ws>", connection.workspace.slug).replace("<uuid:pk>", pk)
+    path = path.replace("<uuid:run_pk>", objects["run"])
+    path = path.replace("<uuid:connection_pk>", str(connection.pk))
     return None if "<" in path or "^" in path or "(?P" in path else "/" + path
 
 
@@ -32,7 +38,13 @@ def assert_secret_free(body: str, info: dict, where: str) -> None:
         assert line not in body, where
 
 
-def test_no_page_of_the_app_shows_the_saved_key(alice_client, caplog, alice):
+def body_of(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+def test_no_page_of_the_app_shows_the_saved_key(alice_client, caplog, alice, google):
     info = key_info()
     caplog.set_level(logging.DEBUG)
     add = "/w/acme/settings/partners/bigquery/add/"
@@ -45,20 +57,23 @@ def test_no_page_of_the_app_shows_the_saved_key(alice_client, caplog, alice):
     ]  # fmt: skip
     connection = Connection.objects.get()
     responses.append(alice_client.post(f"{add[:-4]}{connection.pk}/test/", follow=True))
+    import_obj = make_import(connection, alice, table="users")
+    run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
+    objects = {"import": str(import_obj.pk), "run": str(run.pk)}
 
     visited = []
     for route, _ in all_patterns():
-        path = concrete(route, connection)
+        path = concrete(route, connection, objects)
         if path is None:
             continue
         response = alice_client.get(path, follow=True)
         visited.append(path)
         assert response.status_code in (200, 405), path
-        assert_secret_free(response.content.decode(), info, path)
+        assert_secret_free(body_of(response), info, path)
     for response in responses:
-        assert_secret_free(response.content.decode(), info, response.request["PATH_INFO"])
+        assert_secret_free(body_of(response), info, response.request["PATH_INFO"])
     assert_secret_free("\n".join(r.getMessage() for r in caplog.records), info, "logs")
-    assert len(visited) >= 8
+    assert len(visited) >= 15
 
 
 def test_the_admin_shows_no_key(client, connection_a, saved_key, django_user_model):

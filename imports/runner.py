@@ -1,0 +1,355 @@
+"""Executes one ImportRun: source query → result table → pages → map → write.
+
+Every page is written in one transaction together with the run's committed
+offset and counters, and only while this worker holds the run's lease
+(`... WHERE lease_owner = me`), so a stale duplicate delivery writes nothing.
+Stop is cooperative: the run's row is re-read between pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from audience import writers
+from connections import bigquery
+from connections import services as connection_services
+from connections.identifiers import quote_identifier
+from connections.testing import explain
+from imports import mapping as mapping_module
+from imports import schedules
+from imports.models import Import, ImportRun, RejectedRow
+
+logger = logging.getLogger(__name__)
+
+REJECTED_KEPT = 1000
+TRANSIENT_RETRIES = 5
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "IMPORT_LEASE_SECONDS", 300))
+
+
+def page_size() -> int:
+    return int(getattr(settings, "IMPORT_PAGE_SIZE", 10_000))
+
+
+class LeaseLost(Exception):
+    """Another worker owns this run now (or it was deleted): stop without writing."""
+
+
+class RunCancelled(Exception):
+    pass
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_claim(*, run_id: str, owner: str) -> ImportRun | None:
+    """Take the run if it is queued, or running with an expired lease; None otherwise."""
+    now = timezone.now()
+    claimed = (
+        ImportRun.objects.filter(pk=run_id)
+        .filter(
+            Q(status=ImportRun.Status.QUEUED)
+            | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
+        )
+        .update(
+            status=ImportRun.Status.RUNNING,
+            lease_owner=owner,
+            lease_until=now + dt.timedelta(seconds=lease_seconds()),
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    if not claimed:
+        return None
+    return ImportRun.objects.select_related(
+        "import_obj", "import_obj__connection", "import_obj__workspace"
+    ).get(pk=run_id)
+
+
+def _fenced(run: ImportRun, owner: str):
+    return ImportRun.objects.filter(pk=run.pk, lease_owner=owner, status=ImportRun.Status.RUNNING)
+
+
+def _renew(run: ImportRun, owner: str, **fields: Any) -> None:
+    updated = _fenced(run, owner).update(
+        lease_until=timezone.now() + dt.timedelta(seconds=lease_seconds()), **fields
+    )
+    if not updated:
+        raise LeaseLost
+
+
+# -- SQL -----------------------------------------------------------------------------------------
+
+CURSOR_PARAM_TYPES = {
+    "TIMESTAMP": "TIMESTAMP",
+    "DATETIME": "DATETIME",
+    "DATE": "DATE",
+    "INT64": "INT64",
+    "INTEGER": "INT64",
+}
+
+
+def _source_sql(import_obj: Import) -> str:
+    if import_obj.source_kind == Import.SourceKind.QUERY:
+        return import_obj.source_query.strip().rstrip(";")
+    connection = import_obj.connection
+    table = quote_identifier(connection.project_id, connection.dataset_id, import_obj.source_table)
+    return f"SELECT * FROM {table}"  # noqa: S608 - identifiers validated and quoted
+
+
+def parse_watermark(text: str, cursor_type: str) -> Any:
+    if text == "":
+        return None
+    kind = CURSOR_PARAM_TYPES[cursor_type]
+    if kind == "INT64":
+        return int(text)
+    if kind == "DATE":
+        return dt.date.fromisoformat(text)
+    value = dt.datetime.fromisoformat(text)
+    return value
+
+
+def format_watermark(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass
+class Window:
+    sql: str
+    params: list
+    lo: str
+    hi: str
+
+
+def _window(import_obj: Import, reader: bigquery.ImportReader, location: str) -> Window:
+    """Freeze the run's window once: rows with watermark <= cursor <= hi."""
+    base = _source_sql(import_obj)
+    if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
+        return Window(sql=base, params=[], lo="", hi="")
+    column = quote_identifier(import_obj.cursor_column)
+    kind = CURSOR_PARAM_TYPES[import_obj.cursor_type]
+    hi = reader.scalar(
+        f"SELECT MAX({column}) FROM ({base})",  # noqa: S608 - quoted identifier
+        [],
+        location=location,
+    )
+    lo_text = import_obj.watermark
+    conditions, params = [f"{column} <= @hi"], [bigquery.query_parameter("hi", kind, hi)]
+    if lo_text:
+        # >= and not >: rows that arrive late with the boundary value are not lost;
+        # the destination's keys make the re-read rows harmless.
+        conditions.insert(0, f"{column} >= @lo")
+        params.append(
+            bigquery.query_parameter("lo", kind, parse_watermark(lo_text, import_obj.cursor_type))
+        )
+    if hi is None:
+        conditions = ["FALSE"]
+        params = []
+    sql = f"SELECT * FROM ({base}) WHERE {' AND '.join(conditions)}"  # noqa: S608
+    return Window(sql=sql, params=params, lo=lo_text, hi=format_watermark(hi))
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def execute_run(run_id: str) -> str:
+    """Claim and execute a run; returns its final status (or 'skipped' if not claimed)."""
+    owner = new_owner()
+    run = run_claim(run_id=run_id, owner=owner)
+    if run is None:
+        logger.info("run %s not claimed (finished, cancelled or owned by another worker)", run_id)
+        return "skipped"
+    import_obj = run.import_obj
+    connection = import_obj.connection
+    email, project, dataset = connection.client_email, connection.project_id, connection.dataset_id
+    try:
+        if run.cancel_requested:
+            raise RunCancelled
+        key_info = connection_services.connection_key_info(connection)
+        with bigquery.BigQuerySession(key_info, project) as session:
+            _execute(run, owner, session)
+    except LeaseLost:
+        logger.warning("run %s: lease lost; another worker owns it now", run_id)
+        return "lease_lost"
+    except RunCancelled:
+        _finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
+        return ImportRun.Status.CANCELLED
+    except mapping_module.MappingError as error:
+        _finish(run, owner, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}")
+        return ImportRun.Status.FAILED
+    except bigquery.GoogleCallError as error:
+        detail, fix, _ = explain(error, email=email, project_id=project, dataset_id=dataset)
+        logger.warning("run %s failed: %s %s", run_id, error, error.internal_message)
+        _finish(run, owner, ImportRun.Status.FAILED, f"{detail} {fix}")
+        return ImportRun.Status.FAILED
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
+        _finish(
+            run, owner, ImportRun.Status.FAILED,
+            f"The import failed unexpectedly. Reference: {reference} (in the server log).",
+        )  # fmt: skip
+        return ImportRun.Status.FAILED
+    return ImportRun.Status.SUCCEEDED
+
+
+def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> None:
+    import_obj = run.import_obj
+    session.authenticate()  # a key deleted since the last test is reported as such
+    reader = bigquery.ImportReader(session)
+    location = reader.dataset_location(import_obj.connection.dataset_id)
+    if not run.result_table:
+        window = _window(import_obj, reader, location)
+        job = reader.start_query(window.sql, window.params, location=location)
+        _renew(run, owner, job_id=job.job_id, watermark_from=window.lo, watermark_to=window.hi)
+        reader.wait(job, timeout=6 * 3600, on_wait=lambda: _renew(run, owner))
+        destination = job.destination
+        run.result_table = f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
+        run.rows_expected = reader.table_rows(run.result_table)
+        run.watermark_to = window.hi
+        _renew(
+            run, owner,
+            result_table=run.result_table,
+            rows_expected=run.rows_expected,
+            bytes_scanned=job.total_bytes_processed,
+            read_path="rest",
+        )  # fmt: skip
+        logger.info(
+            "run %s: %s rows in %s; reading with REST paging", run.pk, run.rows_expected,
+            run.result_table,
+        )  # fmt: skip
+    _read_pages(run, owner, reader)
+    _succeed(run, owner)
+
+
+def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> None:
+    import_obj = run.import_obj
+    page_mapping = mapping_module.Mapping.from_import(import_obj)
+    failures = 0
+    while True:
+        offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
+        if run.rows_expected is not None and offset >= run.rows_expected:
+            return
+        try:
+            for rows in reader.pages(run.result_table, start_index=offset, page_size=page_size()):
+                if not rows:
+                    continue
+                _check_cancel(run)
+                _write_page(run, owner, import_obj, page_mapping, rows, offset)
+                offset += len(rows)
+                failures = 0
+            return
+        except bigquery.GoogleCallError as error:
+            if error.permanent or failures >= TRANSIENT_RETRIES:
+                raise
+            failures += 1
+            pause = min(30, 2**failures)
+            logger.warning("run %s: transient %s; retrying from row %s in %s s", run.pk, error,
+                           offset, pause)  # fmt: skip
+            time.sleep(pause)
+            _renew(run, owner)
+
+
+def _check_cancel(run: ImportRun) -> None:
+    if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+        raise RunCancelled
+
+
+def _write_page(run, owner, import_obj, page_mapping, rows, offset) -> None:
+    mapped, rejected = mapping_module.map_page(
+        page_mapping, rows, first_row_number=offset + 1, now=timezone.now()
+    )
+    with transaction.atomic():
+        # The fenced update comes first: it locks the run row, so a stale worker
+        # waits here and then finds the lease gone.
+        _renew(
+            run, owner,
+            committed_offset=F("committed_offset") + len(rows),
+            rows_read=F("rows_read") + len(rows),
+            rows_rejected=F("rows_rejected") + len(rejected),
+        )  # fmt: skip
+        write = (
+            writers.write_profiles
+            if import_obj.target == Import.Target.PROFILES
+            else writers.write_events
+        )
+        # Counts what changed: a replayed page or a duplicate event adds nothing.
+        written = write(workspace_id=import_obj.workspace_id, run_id=run.pk, rows=mapped)
+        if written:
+            _fenced(run, owner).update(rows_written=F("rows_written") + written)
+        kept = RejectedRow.objects.filter(run=run).count() if rejected else 0
+        if rejected and kept < REJECTED_KEPT:
+            RejectedRow.objects.bulk_create(
+                [
+                    RejectedRow(run=run, row_number=r.row_number, reason=r.reason, data=r.data)
+                    for r in rejected[: REJECTED_KEPT - kept]
+                ],
+                ignore_conflicts=True,
+            )
+
+
+def _recurring(import_obj: Import) -> bool:
+    return import_obj.schedule_kind in {"hourly", "daily", "weekly", "cron"}
+
+
+@transaction.atomic
+def _succeed(run: ImportRun, owner: str) -> None:
+    now = timezone.now()
+    if not _fenced(run, owner).update(status=ImportRun.Status.SUCCEEDED, finished_at=now):
+        raise LeaseLost
+    import_obj = Import.objects.select_for_update().get(pk=run.import_obj_id)
+    if import_obj.sync_mode == Import.SyncMode.INCREMENTAL and run.watermark_to:
+        import_obj.watermark = run.watermark_to
+    import_obj.last_error = ""
+    _after_run(import_obj, failed=False)
+    import_obj.save()
+
+
+@transaction.atomic
+def _finish(run: ImportRun, owner: str, status: str, message: str) -> None:
+    now = timezone.now()
+    if not _fenced(run, owner).update(status=status, finished_at=now, error_message=message):
+        return
+    import_obj = Import.objects.select_for_update().filter(pk=run.import_obj_id).first()
+    if import_obj is None:
+        return
+    if status == ImportRun.Status.FAILED:
+        import_obj.last_error = message
+    _after_run(import_obj, failed=status == ImportRun.Status.FAILED)
+    import_obj.save()
+
+
+def _after_run(import_obj: Import, *, failed: bool) -> None:
+    """Where the import goes after a run: a recurring one stays scheduled even after a failure."""
+    if import_obj.status != Import.Status.RUNNING:
+        return  # stopped or paused meanwhile: keep what the admin chose
+    if _recurring(import_obj):
+        if import_obj.next_run_at is None:
+            schedule = schedules.Schedule.from_import(import_obj, import_obj.workspace.time_zone)
+            import_obj.next_run_at = schedules.next_run_after(schedule, timezone.now())
+        import_obj.status = Import.Status.SCHEDULED
+    elif failed:
+        import_obj.status = Import.Status.FAILED
+    else:
+        import_obj.status = Import.Status.COMPLETED
+        import_obj.next_run_at = None

@@ -1,0 +1,347 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+
+from audience import writers
+from audience.models import Event, Profile
+from imports.mapping import EventRow, ProfileRow, event_dedupe_key
+from imports.models import Import, ImportRun
+from tests.connections.conftest import make_connection
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+T2 = T0 + timedelta(hours=2)
+
+# Every behaviour holds for the COPY path and for the ORM fallback used on SQLite.
+PROFILE_WRITERS = pytest.mark.parametrize(
+    "write_profiles",
+    [writers.write_profiles, writers._write_profiles_orm],
+    ids=["copy", "orm"],
+)
+EVENT_WRITERS = pytest.mark.parametrize(
+    "write_events",
+    [writers.write_events, writers._write_events_orm],
+    ids=["copy", "orm"],
+)
+
+
+def make_run(workspace, user, target: str) -> ImportRun:
+    import_obj = Import.objects.create(
+        workspace=workspace,
+        connection=make_connection(workspace, user, name=f"Warehouse {uuid.uuid4().hex[:8]}"),
+        name=f"{target} import",
+        source_kind="table",
+        source_table="t",
+        target=target,
+        identity_column="id",
+        timestamp_column="ts" if target == "events" else "",
+        event_name_fixed="Purchased" if target == "events" else "",
+    )
+    return ImportRun.objects.create(
+        import_obj=import_obj, workspace=workspace, scheduled_for=T0, status="running"
+    )
+
+
+@pytest.fixture
+def profile_run(workspace_a, alice) -> ImportRun:
+    return make_run(workspace_a, alice, "profiles")
+
+
+@pytest.fixture
+def event_run(workspace_a, alice) -> ImportRun:
+    return make_run(workspace_a, alice, "events")
+
+
+def profile(identity: str, seen_at: datetime = T0, **properties) -> ProfileRow:
+    return ProfileRow(identity=identity, properties=properties, seen_at=seen_at)
+
+
+def event(identity: str, timestamp: datetime = T0, name: str = "Purchased", **properties):
+    return EventRow(
+        identity=identity,
+        name=name,
+        timestamp=timestamp,
+        properties=properties,
+        dedupe_key=event_dedupe_key(identity, name, timestamp, properties),
+    )
+
+
+def stored_profiles(workspace) -> dict[str, Profile]:
+    return {p.identity: p for p in Profile.objects.filter(workspace=workspace)}
+
+
+def row_versions() -> dict[int, str]:
+    """Each profile's xmin: it changes whenever PostgreSQL writes a new version of the row."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, xmin::text FROM audience_profile")
+        return dict(cursor.fetchall())
+
+
+# --- Profiles ------------------------------------------------------------------------
+
+
+@PROFILE_WRITERS
+def test_it_inserts_profiles_with_first_and_last_seen(write_profiles, profile_run, workspace_a):
+    written = write_profiles(
+        workspace_id=workspace_a.pk,
+        run_id=profile_run.pk,
+        rows=[profile("u1", plan="pro"), profile("u2", plan="free", seats=3)],
+    )
+
+    assert written == 2
+    stored = stored_profiles(workspace_a)
+    assert stored["u1"].properties == {"plan": "pro"}
+    assert stored["u2"].properties == {"plan": "free", "seats": 3}
+    assert stored["u1"].first_seen == stored["u1"].last_seen == T0
+    assert stored["u1"].updated_by_run_id == profile_run.pk
+
+
+@PROFILE_WRITERS
+def test_an_upsert_merges_properties_and_keeps_first_seen(
+    write_profiles, profile_run, workspace_a, alice
+):
+    write_profiles(
+        workspace_id=workspace_a.pk,
+        run_id=profile_run.pk,
+        rows=[profile("u1", T0, plan="free", email="a@x.test")],
+    )
+    later_run = make_run(workspace_a, alice, "profiles")
+    later_run.status = "succeeded"
+    later_run.save()
+
+    written = write_profiles(
+        workspace_id=workspace_a.pk,
+        run_id=later_run.pk,
+        rows=[profile("u1", T1, plan="pro", seats=5)],
+    )
+
+    assert written == 1
+    stored = Profile.objects.get(workspace=workspace_a, identity="u1")
+    assert stored.properties == {"plan": "pro", "email": "a@x.test", "seats": 5}
+    assert stored.first_seen == T0
+    assert stored.last_seen == T1
+    assert stored.updated_by_run_id == later_run.pk
+
+
+@PROFILE_WRITERS
+def test_an_older_page_does_not_move_last_seen_back(write_profiles, profile_run, workspace_a):
+    write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", T2)])
+
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", T1, plan="x")]
+    )
+
+    stored = Profile.objects.get(workspace=workspace_a, identity="u1")
+    assert stored.properties == {"plan": "x"}
+    assert stored.last_seen == T2
+
+
+@PROFILE_WRITERS
+def test_the_last_row_of_an_identity_in_a_page_wins(write_profiles, profile_run, workspace_a):
+    written = write_profiles(
+        workspace_id=workspace_a.pk,
+        run_id=profile_run.pk,
+        rows=[
+            profile("u1", plan="free", seats=1),
+            profile("u2", plan="team"),
+            profile("u1", plan="pro", seats=2),
+            profile("u1", plan="enterprise", seats=3),
+        ],
+    )
+
+    assert written == 2
+    stored = stored_profiles(workspace_a)
+    assert stored["u1"].properties == {"plan": "enterprise", "seats": 3}
+    assert stored["u2"].properties == {"plan": "team"}
+
+
+@PROFILE_WRITERS
+def test_replaying_a_profile_page_changes_nothing(write_profiles, profile_run, workspace_a):
+    rows = [profile(f"u{i}", T0, plan="pro", n=i) for i in range(50)] + [profile("u1", T0, n=-1)]
+    assert write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows) == 50
+    before = {p.pk: (p.properties, p.first_seen, p.last_seen) for p in Profile.objects.all()}
+    xmin_before = row_versions()
+
+    assert write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows) == 0
+
+    after = {p.pk: (p.properties, p.first_seen, p.last_seen) for p in Profile.objects.all()}
+    assert after == before
+    # Not even rewritten with equal values: an unchanged profile costs no new row version.
+    assert row_versions() == xmin_before
+
+
+@PROFILE_WRITERS
+def test_an_unchanged_profile_seen_again_later_is_not_rewritten(
+    write_profiles, profile_run, workspace_a
+):
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", T0, plan="pro")]
+    )
+
+    written = write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", T2, plan="pro")]
+    )
+
+    assert written == 0
+    assert Profile.objects.get(identity="u1").last_seen == T0
+
+
+@PROFILE_WRITERS
+def test_the_same_identity_in_two_workspaces_is_two_profiles(
+    write_profiles, profile_run, workspace_a, workspace_b, charlie
+):
+    run_b = make_run(workspace_b, charlie, "profiles")
+
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", plan="a")]
+    )
+    written = write_profiles(
+        workspace_id=workspace_b.pk, run_id=run_b.pk, rows=[profile("u1", plan="b")]
+    )
+
+    assert written == 1
+    assert Profile.objects.get(workspace=workspace_a, identity="u1").properties == {"plan": "a"}
+    assert Profile.objects.get(workspace=workspace_b, identity="u1").properties == {"plan": "b"}
+
+
+@PROFILE_WRITERS
+def test_json_values_round_trip(write_profiles, profile_run, workspace_a):
+    properties = {
+        "text": "naïve ☃ 🎉",
+        "quote": 'say "hi"\n\\',
+        "big": 2**63 + 1,
+        "price": 19.99,
+        "nested": {"tags": ["a", None, True], "at": "2026-01-01T00:00:00+00:00"},
+        "none": None,
+    }
+
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", **properties)]
+    )
+
+    assert Profile.objects.get(identity="u1").properties == properties
+
+
+# --- Events --------------------------------------------------------------------------
+
+
+@EVENT_WRITERS
+def test_it_stores_events(write_events, event_run, workspace_a):
+    row = event("u1", T1, name="Signed up", plan="pro")
+
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=[row]) == 1
+
+    stored = Event.objects.get(workspace=workspace_a)
+    assert (stored.identity, stored.name, stored.timestamp) == ("u1", "Signed up", T1)
+    assert stored.properties == {"plan": "pro"}
+    assert stored.dedupe_key == row.dedupe_key
+    assert stored.imported_by_run_id == event_run.pk
+
+
+@EVENT_WRITERS
+def test_events_dedupe_within_a_page_across_pages_and_on_replay(
+    write_events, event_run, workspace_a
+):
+    page_1 = [event("u1", T0, amount=1), event("u2", T0, amount=2), event("u1", T0, amount=1)]
+    page_2 = [event("u2", T0, amount=2), event("u3", T1, amount=3)]
+
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=page_1) == 2
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=page_2) == 1
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=page_1) == 0
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=page_2) == 0
+
+    assert sorted(Event.objects.values_list("identity", flat=True)) == ["u1", "u2", "u3"]
+
+
+@EVENT_WRITERS
+def test_the_same_event_in_two_workspaces_is_two_events(
+    write_events, event_run, workspace_a, workspace_b, charlie
+):
+    run_b = make_run(workspace_b, charlie, "events")
+    row = event("u1", T0, amount=1)
+
+    assert write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=[row]) == 1
+    assert write_events(workspace_id=workspace_b.pk, run_id=run_b.pk, rows=[row]) == 1
+
+    assert Event.objects.filter(workspace=workspace_a).count() == 1
+    assert Event.objects.filter(workspace=workspace_b).count() == 1
+
+
+def test_empty_pages_write_nothing(profile_run, workspace_a, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert writers.write_profiles(workspace_id=workspace_a.pk, run_id=None, rows=[]) == 0
+        assert writers.write_events(workspace_id=workspace_a.pk, run_id=None, rows=[]) == 0
+
+
+# --- Bulk ----------------------------------------------------------------------------
+
+
+def test_a_10000_row_profile_page_is_a_bounded_number_of_queries(
+    profile_run, workspace_a, django_assert_max_num_queries
+):
+    rows = [profile(f"user-{i}", plan="pro", n=i) for i in range(10_000)]
+
+    with django_assert_max_num_queries(5):
+        written = writers.write_profiles(
+            workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows
+        )
+
+    assert written == 10_000
+    assert Profile.objects.filter(workspace=workspace_a).count() == 10_000
+
+
+def test_a_10000_row_event_page_is_a_bounded_number_of_queries(
+    event_run, workspace_a, django_assert_max_num_queries
+):
+    rows = [event(f"user-{i % 100}", T0 + timedelta(seconds=i), n=i) for i in range(10_000)]
+
+    with django_assert_max_num_queries(5) as captured:
+        written = writers.write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows)
+
+    assert written == 10_000
+    assert any(q["sql"].startswith("COPY") for q in captured.captured_queries)
+    assert Event.objects.filter(workspace=workspace_a).count() == 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_in_one_transaction_and_in_separate_transactions(workspace_a, alice):
+    """The temp table must be reusable within a transaction and gone after it."""
+    profile_run = make_run(workspace_a, alice, "profiles")
+    event_run = make_run(workspace_a, alice, "events")
+    ws = workspace_a.pk
+
+    with transaction.atomic():
+        assert writers.write_profiles(workspace_id=ws, run_id=profile_run.pk, rows=[profile("a")])
+        assert writers.write_profiles(workspace_id=ws, run_id=profile_run.pk, rows=[profile("b")])
+        assert writers.write_events(workspace_id=ws, run_id=event_run.pk, rows=[event("a")]) == 1
+        assert writers.write_events(workspace_id=ws, run_id=event_run.pk, rows=[event("b")]) == 1
+    with transaction.atomic():
+        assert writers.write_profiles(workspace_id=ws, run_id=profile_run.pk, rows=[profile("c")])
+        assert writers.write_events(workspace_id=ws, run_id=event_run.pk, rows=[event("a")]) == 0
+    # Outside any transaction (autocommit) the writer opens its own.
+    assert writers.write_profiles(workspace_id=ws, run_id=profile_run.pk, rows=[profile("d")])
+    assert writers.write_events(workspace_id=ws, run_id=event_run.pk, rows=[event("d")]) == 1
+
+    assert sorted(Profile.objects.values_list("identity", flat=True)) == ["a", "b", "c", "d"]
+    assert sorted(Event.objects.values_list("identity", flat=True)) == ["a", "b", "d"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass('pg_temp._import_profile_page'),"
+            " to_regclass('pg_temp._import_event_page')"
+        )
+        assert cursor.fetchone() == (None, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_page_leaves_nothing_and_can_be_written_again(workspace_a, alice):
+    run = make_run(workspace_a, alice, "events")
+    rows = [event("a"), event("b")]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        writers.write_events(workspace_id=workspace_a.pk, run_id=run.pk, rows=rows)
+        raise RuntimeError("the run's fenced update found the lease gone")
+
+    assert Event.objects.count() == 0
+    assert writers.write_events(workspace_id=workspace_a.pk, run_id=run.pk, rows=rows) == 2

@@ -1,0 +1,53 @@
+from imports.models import Import, ImportRun
+from imports.services import import_pause, run_create
+from tests.imports.conftest import make_import
+from workspaces.models import AuditEntry
+
+
+def url(connection, suffix=""):
+    return f"/w/acme/settings/partners/bigquery/{connection.pk}/{suffix}"
+
+
+def test_delete_lists_the_active_imports_then_stops_and_deletes_them(
+    alice_client, alice, connection_a
+):
+    ready = make_import(connection_a, alice, table="users", name="Ready one")
+    scheduled = make_import(
+        connection_a, alice, table="users", name="Nightly", schedule_kind="hourly"
+    )
+    paused = make_import(
+        connection_a, alice, table="users", name="Paused one", schedule_kind="hourly"
+    )
+    paused = import_pause(import_obj=paused, actor=alice)
+    running = make_import(connection_a, alice, table="users", name="Running one")
+    run = run_create(import_obj=running, scheduled_for=running.created_at, trigger="manual")
+    running.save()
+    done = make_import(connection_a, alice, table="users", name="Old one")
+    Import.objects.filter(pk=done.pk).update(status=Import.Status.COMPLETED)
+    assert {i.status for i in (ready, scheduled, paused, running)} == {
+        "ready",
+        "scheduled",
+        "paused",
+        "running",
+    }
+
+    page = alice_client.get(url(connection_a, "delete/")).content.decode()
+
+    assert "4 active imports will be stopped." in page
+    for name in ("Ready one", "Nightly", "Paused one", "Running one"):
+        assert name in page
+    assert "Old one" not in page  # not active: listed in the count only
+    assert "5 imports and their run history will be deleted" in page
+
+    response = alice_client.post(url(connection_a, "delete/"), follow=True)
+
+    assert "4 active import(s) were stopped and deleted." in response.content.decode()
+    assert not Import.objects.exists()
+    assert not ImportRun.objects.filter(pk=run.pk).exists()
+    entry = AuditEntry.objects.get(action="connection.deleted")
+    assert sorted(entry.details["stopped_imports"]) == [
+        "Nightly",
+        "Paused one",
+        "Ready one",
+        "Running one",
+    ]

@@ -1,0 +1,113 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from imports import services
+from imports.models import Import, ImportRun
+from imports.services import IllegalTransition
+from tests.imports.conftest import make_import
+
+
+@pytest.fixture
+def hourly(connection_a, alice):
+    return make_import(connection_a, alice, table="users", schedule_kind="hourly")
+
+
+def test_a_new_import_without_schedule_is_ready_and_with_one_is_scheduled(
+    connection_a, alice, hourly
+):
+    ready = make_import(connection_a, alice, table="users", name="manual")
+
+    assert (ready.status, ready.next_run_at) == (Import.Status.READY, None)
+    assert hourly.status == Import.Status.SCHEDULED
+    assert hourly.next_run_at > timezone.now()
+
+
+def test_pause_resume_and_stop(hourly, alice):
+    paused = services.import_pause(import_obj=hourly, actor=alice)
+    assert paused.status == Import.Status.PAUSED
+    assert services.imports_dispatch_due(now=paused.next_run_at + dt.timedelta(minutes=1)) == 0
+
+    resumed = services.import_resume(import_obj=paused, actor=alice)
+    assert resumed.status == Import.Status.SCHEDULED
+
+    stopped = services.import_stop(import_obj=resumed, actor=alice)
+    assert (stopped.status, stopped.next_run_at) == (Import.Status.STOPPED, None)
+
+
+@pytest.mark.parametrize(
+    "action, message",
+    [
+        ("import_resume", "Only a paused import can be resumed; this one is running."),
+        ("import_pause", "Only a scheduled import can be paused; this one is running."),
+        ("import_run_now", "The import is already running."),
+    ],
+)
+def test_illegal_transitions_on_a_running_import_are_refused(hourly, alice, action, message):
+    services.import_run_now(import_obj=hourly, actor=alice)
+
+    with pytest.raises(IllegalTransition, match=message):
+        getattr(services, action)(import_obj=hourly, actor=alice)
+    assert ImportRun.objects.filter(import_obj=hourly).count() == 1
+
+
+def test_stop_on_a_stopped_import_is_refused(hourly, alice):
+    services.import_stop(import_obj=hourly, actor=alice)
+
+    with pytest.raises(IllegalTransition, match="already stopped"):
+        services.import_stop(import_obj=hourly, actor=alice)
+
+
+def test_stop_cancels_a_queued_run_and_asks_a_running_one_to_stop(hourly, connection_a, alice):
+    run = services.import_run_now(import_obj=hourly, actor=alice)
+    services.import_stop(import_obj=hourly, actor=alice)
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.CANCELLED
+
+    other = make_import(connection_a, alice, table="users", name="other")
+    running = services.import_run_now(import_obj=other, actor=alice)
+    ImportRun.objects.filter(pk=running.pk).update(status=ImportRun.Status.RUNNING)
+    services.import_stop(import_obj=other, actor=alice)
+    running.refresh_from_db()
+    assert (running.status, running.cancel_requested) == (ImportRun.Status.RUNNING, True)
+
+
+def test_the_database_allows_one_active_run_per_import(hourly):
+    from django.db import IntegrityError, transaction
+
+    ImportRun.objects.create(
+        import_obj=hourly, workspace=hourly.workspace, scheduled_for=timezone.now()
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ImportRun.objects.create(
+            import_obj=hourly,
+            workspace=hourly.workspace,
+            scheduled_for=timezone.now() + dt.timedelta(1),
+        )
+
+
+def test_the_dispatcher_catches_up_missed_ticks_with_one_run(hourly):
+    Import.objects.filter(pk=hourly.pk).update(next_run_at=timezone.now() - dt.timedelta(hours=5))
+
+    assert services.imports_dispatch_due() == 1
+
+    hourly.refresh_from_db()
+    assert hourly.status == Import.Status.RUNNING
+    assert hourly.next_run_at > timezone.now()
+    assert hourly.runs.count() == 1
+
+
+def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alice):
+    other = make_import(connection_a, alice, table="users", name="fine", schedule_kind="hourly")
+    past = timezone.now() - dt.timedelta(minutes=1)
+    Import.objects.filter(pk=hourly.pk).update(
+        schedule_kind="cron", schedule_cron="bad", next_run_at=past
+    )
+    Import.objects.filter(pk=other.pk).update(next_run_at=past)
+
+    assert services.imports_dispatch_due() == 1
+
+    hourly.refresh_from_db()
+    assert hourly.status == Import.Status.FAILED
+    assert hourly.last_error.startswith("The schedule is not valid:")
