@@ -15,5 +15,7 @@ urlpatterns = [
     ),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
+    path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
+    path("w/<slug:ws>/audience/", include("audience.urls")),
     path("admin/", admin.site.urls),
 ]

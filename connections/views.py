@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+import imports.selectors
 from connections import selectors, services, testing
 from connections.forms import ConnectionForm
 from connections.models import Connection
@@ -118,6 +119,7 @@ def connection_detail(request: HttpRequest, pk) -> HttpResponse:
             "connection": connection,
             "result": connection.last_test_result,
             "audit_entries": selectors.connection_audit_entries(connection=connection),
+            "imports": imports.selectors.imports_for_connection(connection=connection),
         },
     )
 
@@ -186,7 +188,16 @@ def connection_delete(request: HttpRequest, pk) -> HttpResponse:
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
     if request.method == "POST":
         name = connection.name
-        services.connection_delete(connection=connection, actor=request.user)
-        messages.success(request, f"Connection “{name}” deleted.")
+        stopped = services.connection_delete(connection=connection, actor=request.user)
+        note = f" {len(stopped)} active import(s) were stopped and deleted." if stopped else ""
+        messages.success(request, f"Connection “{name}” deleted.{note}")
         return redirect("connections:list", ws=request.workspace.slug)
-    return render(request, "connections/delete.html", {"connection": connection})
+    return render(
+        request,
+        "connections/delete.html",
+        {
+            "connection": connection,
+            "active_imports": selectors.connection_active_imports(connection=connection),
+            "import_total": connection.imports.count(),
+        },
+    )

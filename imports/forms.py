@@ -1,0 +1,661 @@
+"""The Create Import steps: source, target, sync, schedule and review, each a form.
+
+Forms are offline: they check what was typed against the source's schema (which the
+server fetched, never the browser), and return model field values. Calls to BigQuery
+(table details, dry runs) are made by the view through imports.browse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from connections.identifiers import validate_table_id
+from imports import schedules
+from imports.browse import type_name
+from imports.mapping import MAX_PROPERTIES
+from imports.models import Import
+
+MAX_QUERY_CHARS = 100_000
+MAX_PROPERTY_NAME = 255
+MAX_EVENT_NAME = 255
+
+IDENTITY_TYPES = frozenset({"STRING", "INT64"})
+EVENT_NAME_TYPES = frozenset({"STRING"})
+TIMESTAMP_TYPES = frozenset({"TIMESTAMP", "DATETIME", "DATE", "INT64"})
+CURSOR_TYPES = frozenset({"TIMESTAMP", "DATETIME", "DATE", "INT64"})
+
+ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
+
+
+def _errors(label: str, **extra: str) -> dict[str, str]:
+    return {"required": f"{label} is required.", **extra}
+
+
+def _error(form: forms.Form, field: str | None, message: str, code: str) -> None:
+    form.add_error(field, ValidationError(message, code=code))
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for char in text)
+
+
+# -- SQL -----------------------------------------------------------------------------------------
+
+DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE"})
+DDL = frozenset({"CREATE", "DROP", "ALTER", "UNDROP", "GRANT", "REVOKE", "EXPORT", "LOAD"})
+SCRIPTING = frozenset({
+    "DECLARE", "SET", "BEGIN", "END", "IF", "LOOP", "WHILE", "REPEAT", "FOR", "BREAK", "LEAVE",
+    "CONTINUE", "ITERATE", "RETURN", "RAISE", "CALL", "EXECUTE", "COMMIT", "ROLLBACK",
+    "ASSERT", "CASE",
+})  # fmt: skip
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class _Token:
+    kind: str  # word | punct | string | ident
+    text: str
+    end: int
+
+
+def _tokens(sql: str) -> list[_Token]:
+    """GoogleSQL's code tokens, comments dropped; raises ValidationError if one is left open."""
+    tokens: list[_Token] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char.isspace():
+            i += 1
+        elif char == "#" or sql.startswith("--", i):
+            newline = sql.find("\n", i)
+            i = n if newline < 0 else newline + 1
+        elif sql.startswith("/*", i):
+            close = sql.find("*/", i + 2)
+            if close < 0:
+                raise ValidationError("The query has a /* comment that is never closed.",
+                                      code="sql_unclosed")  # fmt: skip
+            i = close + 2
+        elif char in "'\"`":
+            end = _quoted_end(sql, i)
+            tokens.append(_Token("ident" if char == "`" else "string", sql[i:end], end))
+            i = end
+        elif match := _WORD.match(sql, i):
+            tokens.append(_Token("word", match.group(), match.end()))
+            i = match.end()
+        else:
+            tokens.append(_Token("punct", char, i + 1))
+            i += 1
+    return tokens
+
+
+def _quoted_end(sql: str, start: int) -> int:
+    """The index after the string or `identifier` starting at `start` (\\ escapes)."""
+    quote = sql[start]
+    delimiter = quote * 3 if quote != "`" and sql.startswith(quote * 3, start) else quote
+    i = start + len(delimiter)
+    while i < len(sql):
+        if sql[i] == "\\":
+            i += 2
+            continue
+        if sql.startswith(delimiter, i):
+            return i + len(delimiter)
+        if len(delimiter) == 1 and sql[i] == "\n" and quote != "`":
+            break  # a single-quoted string cannot span lines
+        i += 1
+    what = "quoted identifier" if quote == "`" else "string"
+    raise ValidationError(f"The query has a {what} that is never closed.", code="sql_unclosed")
+
+
+def validate_select_query(sql: str) -> str:
+    """Return the query trimmed after its last token (no trailing ; or comment), or refuse it.
+
+    Only one SELECT (or WITH … SELECT) statement passes: the runner wraps it as
+    `SELECT * FROM (<query>)`, so a trailing comment or `;` would break that, and
+    anything else would change data or run a script with the connection's key.
+    """
+    if re.match(r"\s*#\s*legacysql\b", sql, re.IGNORECASE):
+        raise ValidationError(
+            "Legacy SQL is not supported: write the query in GoogleSQL (standard SQL).",
+            code="sql_legacy",
+        )
+    tokens = _tokens(sql)
+    if all(token.text == ";" for token in tokens):
+        raise ValidationError("Enter a SELECT query.", code="sql_empty")
+    first = next((t for t in tokens if t.text != "("), tokens[0])
+    keyword = first.text.upper() if first.kind == "word" else ""
+    if keyword not in {"SELECT", "WITH"}:
+        if keyword in DML:
+            message = f"{keyword} changes data. {ONLY_SELECT}"
+        elif keyword in DDL:
+            message = f"{keyword} statements change the dataset or its access. {ONLY_SELECT}"
+        elif keyword in SCRIPTING:
+            message = f"{keyword} starts a script, and scripts are not allowed. {ONLY_SELECT}"
+        else:
+            message = f"The query must start with SELECT or WITH. {ONLY_SELECT}"
+        raise ValidationError(message, code="sql_not_select")
+    semicolons = [index for index, token in enumerate(tokens) if token.text == ";"]
+    if semicolons and any(t.text != ";" for t in tokens[semicolons[0] :]):
+        raise ValidationError(
+            f"The query has more than one statement: nothing may follow “;”. {ONLY_SELECT}",
+            code="sql_multiple",
+        )
+    code = tokens[: semicolons[0]] if semicolons else tokens
+    return sql[: code[-1].end].strip()
+
+
+# -- step 1: source ----------------------------------------------------------------------------
+
+
+class SourceForm(forms.Form):
+    source_kind = forms.ChoiceField(
+        label="Source",
+        choices=[("table", "A table of the dataset"), ("query", "A SQL query")],
+        widget=forms.RadioSelect,
+        error_messages=_errors("Source", invalid_choice="Choose a table or a SQL query."),
+    )
+    table = forms.CharField(label="Table", required=False, max_length=1024, strip=False)
+    query = forms.CharField(
+        label="SQL query",
+        required=False,
+        strip=False,
+        max_length=MAX_QUERY_CHARS,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 10,
+                "spellcheck": "false",
+                "placeholder": "SELECT user_id, email FROM crm.users",
+            }
+        ),
+        error_messages={"max_length": "The query must be at most %(limit_value)d characters."},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("source_kind")
+        if kind == "table":
+            table = cleaned.get("table") or ""
+            if not table:
+                self.add_error("table", ValidationError("Choose a table.", code="required"))
+            else:
+                try:
+                    cleaned["table"] = validate_table_id(table)
+                except ValidationError as exc:
+                    self.add_error("table", exc)
+            cleaned["query"] = ""
+        elif kind == "query":
+            try:
+                cleaned["query"] = validate_select_query(cleaned.get("query") or "")
+            except ValidationError as exc:
+                self.add_error("query", exc)
+            cleaned["table"] = ""
+        return cleaned
+
+
+# -- step 2: target ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int
+    name: str
+    type: str
+    mode: str = "NULLABLE"
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+    def fits(self, types: frozenset[str]) -> bool:
+        return not self.repeated and self.type in types
+
+    @property
+    def type_label(self) -> str:
+        return f"ARRAY<{self.type}>" if self.repeated else self.type
+
+
+def columns_of(schema: list[dict[str, str]]) -> list[Column]:
+    return [
+        Column(i, c["name"], type_name(c.get("type", "")), (c.get("mode") or "NULLABLE").upper())
+        for i, c in enumerate(schema)
+    ]
+
+
+def _column_choices(columns: list[Column], types: frozenset[str]) -> list[tuple[str, str]]:
+    return [("", "Choose a column")] + [
+        (c.name, f"{c.name} ({c.type})") for c in columns if c.fits(types)
+    ]
+
+
+_IDENTITY_GUESSES = ("user_id", "userid", "customer_id", "distinct_id", "id", "email")
+
+
+class TargetForm(forms.Form):
+    target = forms.ChoiceField(
+        label="Import into",
+        choices=Import.Target.choices,
+        widget=forms.RadioSelect,
+        error_messages=_errors("Target", invalid_choice="Choose User Profiles or Events."),
+    )
+    identity_column = forms.CharField(
+        label="Identity column", required=False,
+        help_text="Identifies the user: a STRING or INT64 column.",
+    )  # fmt: skip
+    event_name_source = forms.ChoiceField(
+        label="Event name",
+        choices=[("column", "From a column"), ("fixed", "A fixed name")],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    event_name_column = forms.CharField(label="Event name column", required=False)
+    event_name_fixed = forms.CharField(label="Fixed event name", required=False)
+    timestamp_column = forms.CharField(
+        label="Timestamp column", required=False,
+        help_text="When the event happened: TIMESTAMP, DATETIME, DATE, or INT64 seconds, "
+        "milliseconds or microseconds since 1970.",
+    )  # fmt: skip
+
+    def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
+        self.columns = columns_of(schema)
+        super().__init__(data, initial=None if data is not None else self._guess())
+        self.by_name = {c.name: c for c in self.columns}
+        self.fields["identity_column"].widget = forms.Select(
+            choices=_column_choices(self.columns, IDENTITY_TYPES)
+        )
+        self.fields["event_name_column"].widget = forms.Select(
+            choices=_column_choices(self.columns, EVENT_NAME_TYPES)
+        )
+        self.fields["timestamp_column"].widget = forms.Select(
+            choices=_column_choices(self.columns, TIMESTAMP_TYPES)
+        )
+        for column in self.columns:
+            self.fields[f"include_{column.index}"] = forms.BooleanField(
+                label=f"Import {column.name}", required=False, initial=True
+            )
+            self.fields[f"property_{column.index}"] = forms.CharField(
+                label=f"Property name for {column.name}", required=False, initial=column.name,
+                strip=True,
+            )  # fmt: skip
+
+    def _guess(self) -> dict[str, Any]:
+        initial: dict[str, Any] = {"target": Import.Target.PROFILES, "event_name_source": "column"}
+        names = {c.name.lower(): c for c in self.columns if c.fits(IDENTITY_TYPES)}
+        for guess in _IDENTITY_GUESSES:
+            if guess in names:
+                initial["identity_column"] = names[guess].name
+                break
+        stamp = next((c for c in self.columns if c.fits(frozenset({"TIMESTAMP"}))), None)
+        if stamp:
+            initial["timestamp_column"] = stamp.name
+        named = next((c for c in self.columns if c.name.lower() in ("event", "event_name", "name")
+                      and c.fits(EVENT_NAME_TYPES)), None)  # fmt: skip
+        if named:
+            initial["event_name_column"] = named.name
+        return initial
+
+    @property
+    def mapping_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "column": c,
+                "include": self[f"include_{c.index}"],
+                "property": self[f"property_{c.index}"],
+            }
+            for c in self.columns
+        ]
+
+    def _column(self, field: str, label: str, types: frozenset[str], rule: str) -> str:
+        name = self.cleaned_data.get(field) or ""
+        if not name:
+            self.add_error(field, ValidationError(f"Choose the {label}.", code="required"))
+            return ""
+        column = self.by_name.get(name)
+        if column is None:
+            _error(
+                self,
+                field,
+                f"Column “{name}” is not in the source.",
+                "unknown_column",
+            )
+            return ""
+        if not column.fits(types):
+            _error(
+                self,
+                field,
+                f"The {label} must be {rule}; “{name}” is {column.type_label}.",
+                "wrong_type",
+            )
+            return ""
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        target = cleaned.get("target")
+        identity = self._column(
+            "identity_column", "identity column", IDENTITY_TYPES, "a STRING or INT64 column"
+        )
+        name_column = fixed = timestamp = ""
+        if target == Import.Target.EVENTS:
+            source = cleaned.get("event_name_source") or "column"
+            if source == "column":
+                name_column = self._column(
+                    "event_name_column", "event name column", EVENT_NAME_TYPES, "a STRING column"
+                )
+            else:
+                fixed = (cleaned.get("event_name_fixed") or "").strip()
+                if not fixed:
+                    _error(
+                        self,
+                        "event_name_fixed",
+                        "Enter the event name.",
+                        "required",
+                    )
+                elif len(fixed) > MAX_EVENT_NAME:
+                    _error(
+                        self,
+                        "event_name_fixed",
+                        f"The event name must be at most {MAX_EVENT_NAME} characters "
+                        f"(it has {len(fixed)}).",
+                        "max_length",
+                    )
+                elif _has_control_chars(fixed):
+                    _error(
+                        self,
+                        "event_name_fixed",
+                        "The event name must not contain control characters.",
+                        "control",
+                    )
+            timestamp = self._column(
+                "timestamp_column", "timestamp column", TIMESTAMP_TYPES,
+                "a TIMESTAMP, DATETIME, DATE or INT64 (epoch) column",
+            )  # fmt: skip
+        cleaned["event_name_column"], cleaned["event_name_fixed"] = name_column, fixed
+        cleaned["timestamp_column"] = timestamp
+        cleaned["column_mapping"] = self._mapping({identity, name_column, timestamp} - {""})
+        return cleaned
+
+    def _mapping(self, consumed: set[str]) -> list[dict[str, Any]]:
+        mapping: list[dict[str, Any]] = []
+        used: dict[str, str] = {}
+        for column in self.columns:
+            if column.name in consumed:
+                continue
+            include = bool(self.cleaned_data.get(f"include_{column.index}"))
+            field = f"property_{column.index}"
+            name = self.cleaned_data.get(field) or ""
+            if include:
+                error = self._property_error(name, column, used)
+                if error:
+                    self.add_error(field, ValidationError(error, code="property_name"))
+                else:
+                    used[name.casefold()] = column.name
+            mapping.append(
+                {"column": column.name, "property": name or column.name, "include": include}
+            )
+        if len(used) > MAX_PROPERTIES:
+            _error(
+                self,
+                None,
+                f"At most {MAX_PROPERTIES} columns can be imported as properties; "
+                f"{len(used)} are chosen. Leave some out.",
+                "too_many",
+            )
+        return mapping
+
+    @staticmethod
+    def _property_error(name: str, column: Column, used: dict[str, str]) -> str:
+        if not name:
+            return f"Enter a property name for column {column.name}, or leave the column out."
+        if len(name) > MAX_PROPERTY_NAME:
+            return (
+                f"Property name must be at most {MAX_PROPERTY_NAME} characters "
+                f"(it has {len(name)})."
+            )
+        if _has_control_chars(name):
+            return "Property name must not contain control characters."
+        if name.casefold() in used:
+            return (
+                f"Property name “{name}” is already used for column {used[name.casefold()]}; "
+                "each property needs its own name."
+            )
+        return ""
+
+
+# -- step 3: sync ------------------------------------------------------------------------------
+
+
+class SyncForm(forms.Form):
+    sync_mode = forms.ChoiceField(
+        label="Sync",
+        choices=Import.SyncMode.choices,
+        widget=forms.RadioSelect,
+        initial=Import.SyncMode.FULL,
+        error_messages=_errors("Sync", invalid_choice="Choose Full or Incremental."),
+    )
+    cursor_column = forms.CharField(
+        label="Cursor column", required=False,
+        help_text="A column that grows as rows are added or changed: TIMESTAMP, DATETIME, "
+        "DATE or INT64.",
+    )  # fmt: skip
+
+    def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
+        super().__init__(data)
+        self.columns = columns_of(schema)
+        self.by_name = {c.name: c for c in self.columns}
+        self.fields["cursor_column"].widget = forms.Select(
+            choices=_column_choices(self.columns, CURSOR_TYPES)
+        )
+        if not self.is_bound and not self.initial.get("cursor_column"):
+            updated = next(
+                (c for c in self.columns if c.fits(CURSOR_TYPES) and "updated" in c.name.lower()),
+                None,
+            )
+            if updated:
+                self.initial["cursor_column"] = updated.name
+
+    @property
+    def has_cursor_columns(self) -> bool:
+        return any(c.fits(CURSOR_TYPES) for c in self.columns)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cleaned["cursor_type"] = ""
+        if cleaned.get("sync_mode") != Import.SyncMode.INCREMENTAL:
+            cleaned["cursor_column"] = ""
+            return cleaned
+        name = cleaned.get("cursor_column") or ""
+        column = self.by_name.get(name)
+        if not name:
+            _error(
+                self,
+                "cursor_column",
+                "Choose the cursor column for an incremental import.",
+                "required",
+            )
+        elif column is None:
+            _error(
+                self,
+                "cursor_column",
+                f"Column “{name}” is not in the source.",
+                "unknown_column",
+            )
+        elif not column.fits(CURSOR_TYPES):
+            _error(
+                self,
+                "cursor_column",
+                f"The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
+                f"“{name}” is {column.type_label}.",
+                "wrong_type",
+            )
+        else:
+            cleaned["cursor_type"] = column.type
+        return cleaned
+
+
+# -- step 4: schedule --------------------------------------------------------------------------
+
+# "No schedule" last: the import is saved as ready and runs when someone clicks Run now.
+SCHEDULE_KINDS = [
+    *((kind, label) for kind, label in Import.ScheduleKind.choices if kind != "none"),
+    ("none", Import.ScheduleKind.NONE.label),
+]
+WEEKDAYS = list(enumerate(schedules.WEEKDAY_NAMES))
+
+
+class ScheduleForm(forms.Form):
+    schedule_kind = forms.ChoiceField(
+        label="Run", choices=SCHEDULE_KINDS, widget=forms.RadioSelect, initial="now",
+        error_messages=_errors("Schedule", invalid_choice="Choose when the import runs."),
+    )  # fmt: skip
+    schedule_at = forms.CharField(
+        label="Run at", required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )  # fmt: skip
+    schedule_minute = forms.IntegerField(
+        label="Minute past the hour", required=False, min_value=0, max_value=59, initial=0,
+        error_messages={"invalid": "Minute must be a whole number from 0 to 59.",
+                        "min_value": "Minute must be from 0 to 59.",
+                        "max_value": "Minute must be from 0 to 59."},
+    )  # fmt: skip
+    schedule_time = forms.TimeField(
+        label="Time", required=False, widget=forms.TimeInput(attrs={"type": "time"}),
+        input_formats=["%H:%M", "%H:%M:%S"],
+        error_messages={"invalid": "Enter a time such as 09:30."},
+    )  # fmt: skip
+    schedule_weekday = forms.TypedChoiceField(
+        label="Day", required=False, coerce=int, empty_value=None,
+        choices=[("", "Choose a day"), *WEEKDAYS],
+        error_messages={"invalid_choice": "Choose a day of the week."},
+    )  # fmt: skip
+    schedule_cron = forms.CharField(
+        label="Cron expression", required=False, max_length=100,
+        help_text="Five fields: minute hour day month weekday, e.g. 0 9 * * 1-5.",
+        error_messages={"max_length": "Cron expression must be at most %(limit_value)d chars."},
+    )  # fmt: skip
+
+    AT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+
+    # The fields each kind uses; errors in the others (hidden on the page) do not count.
+    KIND_FIELDS = {
+        "none": (), "now": (), "once": ("schedule_at",), "hourly": ("schedule_minute",),
+        "daily": ("schedule_time",), "weekly": ("schedule_weekday", "schedule_time"),
+        "cron": ("schedule_cron",),
+    }  # fmt: skip
+
+    def __init__(self, data: Any = None, *, tz: str, now: dt.datetime | None = None) -> None:
+        super().__init__(data)
+        self.tz = tz
+        self.now = now
+
+    def clean_schedule_at(self) -> dt.datetime | None:
+        raw = (self.cleaned_data.get("schedule_at") or "").strip()
+        if not raw:
+            return None
+        for fmt in self.AT_FORMATS:
+            try:
+                wall = dt.datetime.strptime(raw, fmt)  # noqa: DTZ007 - a wall time in self.tz
+            except ValueError:
+                continue
+            return schedules.wall_time_to_utc(wall.replace(second=0), self.tz)
+        raise ValidationError("Enter a date and time such as 2025-06-30 09:00.", code="invalid")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("schedule_kind")
+        if not kind:
+            return cleaned
+        relevant = self.KIND_FIELDS[kind]
+        for field in list(self._errors):
+            if field.startswith("schedule_") and field != "schedule_kind" and field not in relevant:
+                del self._errors[field]
+        if any(field in self._errors for field in relevant):
+            return cleaned
+        values = {"schedule_at": None, "schedule_time": None, "schedule_weekday": None,
+                  "schedule_cron": ""}  # fmt: skip
+        if kind == "once":
+            values["schedule_at"] = cleaned.get("schedule_at")
+        elif kind == "hourly":
+            values["schedule_time"] = dt.time(0, cleaned.get("schedule_minute") or 0)
+        elif kind in ("daily", "weekly"):
+            values["schedule_time"] = cleaned.get("schedule_time")
+            if kind == "weekly":
+                values["schedule_weekday"] = cleaned.get("schedule_weekday")
+        elif kind == "cron":
+            values["schedule_cron"] = " ".join((cleaned.get("schedule_cron") or "").split())
+        cleaned.update(values)
+        try:
+            schedules.validate(self.schedule(), now=self.now)
+        except ValidationError as exc:
+            for field, errors in exc.error_dict.items():
+                self.add_error(None if field == NON_FIELD_ERRORS else field, errors)
+        return cleaned
+
+    def schedule(self) -> schedules.Schedule:
+        cleaned = self.cleaned_data
+        return schedules.Schedule(
+            kind=cleaned.get("schedule_kind") or "now",
+            at=cleaned.get("schedule_at"),
+            time=cleaned.get("schedule_time"),
+            weekday=cleaned.get("schedule_weekday"),
+            cron=cleaned.get("schedule_cron") or "",
+            tz=self.tz,
+        )
+
+
+# -- step 5: review ----------------------------------------------------------------------------
+
+
+class ReviewForm(forms.Form):
+    name = forms.CharField(
+        label="Import name",
+        max_length=100,
+        error_messages=_errors(
+            "Import name", max_length="Import name must be at most %(limit_value)d characters."
+        ),
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if _has_control_chars(name):
+            raise ValidationError("Import name must not contain control characters.",
+                                  code="control")  # fmt: skip
+        return name
+
+
+def definition(
+    *,
+    source: dict[str, Any],
+    target: TargetForm,
+    sync: SyncForm,
+    schedule: ScheduleForm,
+    review: ReviewForm,
+) -> dict[str, Any]:
+    """The Import fields (services.DEFINITION_FIELDS) from the validated steps."""
+    t, s, w = target.cleaned_data, sync.cleaned_data, schedule.cleaned_data
+    return {
+        "name": review.cleaned_data["name"],
+        "source_kind": source["kind"],
+        "source_table": source.get("table", "") if source["kind"] == "table" else "",
+        "source_query": source.get("query", "") if source["kind"] == "query" else "",
+        "source_schema": source["schema"],
+        "target": t["target"],
+        "identity_column": t["identity_column"],
+        "event_name_column": t["event_name_column"],
+        "event_name_fixed": t["event_name_fixed"],
+        "timestamp_column": t["timestamp_column"],
+        "column_mapping": t["column_mapping"],
+        "sync_mode": s["sync_mode"],
+        "cursor_column": s["cursor_column"],
+        "cursor_type": s["cursor_type"],
+        "schedule_kind": w["schedule_kind"],
+        "schedule_at": w["schedule_at"],
+        "schedule_time": w["schedule_time"],
+        "schedule_weekday": w["schedule_weekday"],
+        "schedule_cron": w["schedule_cron"],
+    }

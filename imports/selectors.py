@@ -1,0 +1,201 @@
+"""Reads for the import pages: lists, history, progress of a running run, rejected rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from imports import schedules
+from imports.filters import ImportFilter
+from imports.models import Import, ImportRun, RejectedRow
+from workspaces.models import Workspace
+
+READ_PATHS = {
+    "storage": "BigQuery Storage Read API",
+    "rest": "REST paging (tabledata.list)",
+}
+
+
+def _latest_run_prefetch() -> Prefetch:
+    # A sliced prefetch is one window-function query for the whole page, so the
+    # list's query count does not grow with its rows.
+    return Prefetch(
+        "runs",
+        queryset=ImportRun.objects.order_by("-created_at", "-pk")[:1],
+        to_attr="latest_runs",
+    )
+
+
+def imports_for_workspace(*, workspace: Workspace) -> QuerySet[Import]:
+    return (
+        Import.objects.filter(workspace=workspace)
+        .select_related("connection")
+        .prefetch_related(_latest_run_prefetch())
+        .order_by("-created_at", "pk")
+    )
+
+
+def imports_for_list(*, workspace: Workspace, params: Any) -> ImportFilter:
+    """A bound filter set over the workspace's imports (`.qs` is the filtered list)."""
+    return ImportFilter(
+        params, queryset=imports_for_workspace(workspace=workspace), workspace=workspace
+    )
+
+
+def imports_for_connection(*, connection: Any) -> list[Import]:
+    """The connection's imports, for its detail page (a connection has a handful)."""
+    return list(Import.objects.filter(connection=connection).order_by("name", "pk"))
+
+
+def import_schedule_text(*, import_obj: Import, time_zone: str) -> str:
+    return schedules.describe(schedules.Schedule.from_import(import_obj, time_zone))
+
+
+def import_mapping_rows(*, import_obj: Import) -> list[dict[str, Any]]:
+    """The column mapping as (column, property, included) rows for display."""
+    rows = []
+    for entry in import_obj.column_mapping or ():
+        if not isinstance(entry, dict) or not entry.get("column"):
+            continue
+        rows.append(
+            {
+                "column": entry["column"],
+                "property": entry.get("property") or entry["column"],
+                "include": bool(entry.get("include", True)),
+            }
+        )
+    return rows
+
+
+def import_latest_run(import_obj: Import) -> ImportRun | None:
+    """The newest run, from the list's prefetch when there is one."""
+    latest = getattr(import_obj, "latest_runs", None)
+    if latest is not None:
+        return latest[0] if latest else None
+    return import_obj.runs.order_by("-created_at", "-pk").first()
+
+
+def import_active_run(*, import_obj: Import) -> ImportRun | None:
+    return (
+        import_obj.runs.filter(status__in=ImportRun.ACTIVE_STATUSES)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def import_runs(*, import_obj: Import) -> QuerySet[ImportRun]:
+    return ImportRun.objects.filter(import_obj=import_obj).order_by("-created_at", "-pk")
+
+
+def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) -> set[str]:
+    """The buttons to offer; the services have the final word on every transition."""
+    status = import_obj.status
+    running = status == Import.Status.RUNNING or active_run is not None
+    allowed = {"delete"}
+    if not running:
+        allowed |= {"run-now", "edit"}
+    if status == Import.Status.SCHEDULED:
+        allowed.add("pause")
+    if status == Import.Status.PAUSED:
+        allowed.add("resume")
+    if status in Import.ACTIVE_STATUSES:
+        allowed.add("stop")
+    return allowed
+
+
+def run_rejected_rows(*, run: ImportRun, limit: int) -> list[RejectedRow]:
+    return list(RejectedRow.objects.filter(run=run).order_by("row_number")[:limit])
+
+
+def run_rejected_rows_count(*, run: ImportRun) -> int:
+    return RejectedRow.objects.filter(run=run).count()
+
+
+def run_rejected_rows_iter(*, run: ImportRun) -> Iterator[RejectedRow]:
+    return RejectedRow.objects.filter(run=run).order_by("row_number").iterator(chunk_size=500)
+
+
+def run_rejected_columns(*, run: ImportRun) -> list[str]:
+    """Every source column seen in the kept rows, in the source's order.
+
+    jsonb does not keep key order, so the import's source schema gives it; columns
+    the schema does not know follow in the order they were first seen.
+    """
+    seen: dict[str, None] = {}
+    for data in (
+        RejectedRow.objects.filter(run=run)
+        .order_by("row_number")
+        .values_list("data", flat=True)
+        .iterator(chunk_size=500)
+    ):
+        seen.update(dict.fromkeys(data if isinstance(data, dict) else ["data"]))
+    schema = source_columns(run.import_obj)
+    return [c for c in schema if c in seen] + [c for c in seen if c not in schema]
+
+
+def source_columns(import_obj: Import) -> list[str]:
+    names = []
+    for field in import_obj.source_schema or ():
+        name = field.get("name") if isinstance(field, dict) else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """What the live progress bar shows for one run."""
+
+    run: ImportRun
+    done: int
+    expected: int | None
+    percent: int | None
+    rows_per_second: float | None
+    seconds_left: float | None
+    elapsed: dt.timedelta | None
+
+    @property
+    def active(self) -> bool:
+        return self.run.status in ImportRun.ACTIVE_STATUSES
+
+
+def run_progress(*, run: ImportRun, now: dt.datetime | None = None) -> RunProgress:
+    """Rows done of rows expected, write rate since the start and time left at that pace.
+
+    The rate shown is rows written per second; the time left uses the committed
+    offset's pace, which also counts rejected rows, so a run with many rejects
+    does not look slower than it is.
+    """
+    now = now or timezone.now()
+    done = run.committed_offset
+    expected = run.rows_expected
+    percent = None
+    if run.status == ImportRun.Status.SUCCEEDED:
+        percent = 100
+    elif expected:
+        percent = min(100, int(done * 100 / expected))
+    elapsed = None
+    rate = None
+    seconds_left = None
+    if run.started_at:
+        elapsed = (run.finished_at or now) - run.started_at
+        seconds = elapsed.total_seconds()
+        if seconds >= 1:
+            rate = run.rows_written / seconds
+            pace = done / seconds
+            if expected is not None and pace > 0 and run.status == ImportRun.Status.RUNNING:
+                seconds_left = max(0, expected - done) / pace
+    return RunProgress(
+        run=run,
+        done=done,
+        expected=expected,
+        percent=percent,
+        rows_per_second=rate,
+        seconds_left=seconds_left,
+        elapsed=elapsed,
+    )

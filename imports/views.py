@@ -1,0 +1,314 @@
+"""Import monitoring pages: list, detail with live progress, actions, runs, rejected rows."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST
+
+from imports import selectors, services
+from imports.models import Import, ImportRun
+from workspaces.access import get_in_workspace, workspace_view
+
+PAGE_SIZE = 25
+RUNS_PAGE_SIZE = 20
+REJECTED_SHOWN = 100
+POLL_SECONDS = 2
+
+ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "run-now": (services.import_run_now, "“{name}” is queued to run now."),
+    "pause": (services.import_pause, "“{name}” paused. Resume it to continue its schedule."),
+    "resume": (services.import_resume, "“{name}” resumed."),
+    "stop": (services.import_stop, "“{name}” stopped. A running run ends after its current page."),
+}
+
+
+def duration_text(value: dt.timedelta | float | None) -> str:
+    """'2 h 5 min', '3 min 20 s', '45 s', '<1 s', with no-break spaces so cells do not wrap."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    seconds = max(0, round(seconds))
+    if seconds < 1:
+        text = "<1 s"
+    else:
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        if hours:
+            text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        elif minutes:
+            text = f"{minutes} min {secs} s" if secs else f"{minutes} min"
+        else:
+            text = f"{secs} s"
+    return text.replace(" ", "\u00a0")
+
+
+def rate_text(rows_per_second: float | None) -> str:
+    if rows_per_second is None:
+        return ""
+    if rows_per_second >= 10:
+        return f"{round(rows_per_second):,}"
+    return f"{rows_per_second:.1f}".removesuffix(".0")
+
+
+def _decorate_runs(runs: Iterable[ImportRun]) -> None:
+    for run in runs:
+        run.duration_text = duration_text(run.duration)
+
+
+def _decorate_imports(imports: Iterable[Import], time_zone: str) -> None:
+    for import_obj in imports:
+        import_obj.schedule_text = selectors.import_schedule_text(
+            import_obj=import_obj, time_zone=time_zone
+        )
+        import_obj.latest_run = selectors.import_latest_run(import_obj)
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def import_list(request: HttpRequest) -> HttpResponse:
+    filterset = selectors.imports_for_list(workspace=request.workspace, params=request.GET)
+    valid = filterset.is_valid()
+    queryset = filterset.qs if valid else Import.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    _decorate_imports(page.object_list, request.workspace.time_zone)
+    return render(
+        request,
+        "imports/list.html",
+        {
+            "filterset": filterset,
+            "page": page,
+            "filtered": bool(filterset.form.changed_data),
+            # Imports are created from their connection: offer it when the list shows one.
+            "for_connection": filterset.form.cleaned_data.get("connection") if valid else None,
+        },
+    )
+
+
+def _get_import(request: HttpRequest, pk: Any) -> Import:
+    return get_in_workspace(
+        Import.objects.select_related("connection", "created_by"), request.workspace, pk=pk
+    )
+
+
+def _progress_context(run: ImportRun | None) -> dict[str, Any]:
+    if run is None:
+        return {"progress": None}
+    progress = selectors.run_progress(run=run)
+    return {
+        "progress": progress,
+        "elapsed_text": duration_text(progress.elapsed),
+        "time_left_text": duration_text(progress.seconds_left)
+        if progress.seconds_left is not None
+        else "",
+        "rate_text": rate_text(progress.rows_per_second),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def _runs_page(request: HttpRequest, import_obj: Import) -> Any:
+    runs = Paginator(selectors.import_runs(import_obj=import_obj), RUNS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    _decorate_runs(runs.object_list)
+    return runs
+
+
+def _detail_context(request: HttpRequest, import_obj: Import) -> dict[str, Any]:
+    active_run = selectors.import_active_run(import_obj=import_obj)
+    runs = _runs_page(request, import_obj)
+    return {
+        "imp": import_obj,
+        "schedule_text": selectors.import_schedule_text(
+            import_obj=import_obj, time_zone=request.workspace.time_zone
+        ),
+        "mapping_rows": selectors.import_mapping_rows(import_obj=import_obj),
+        "allowed": selectors.import_allowed_actions(import_obj=import_obj, active_run=active_run),
+        "runs": runs,
+        "active_run": active_run,
+        **_progress_context(active_run),
+    }
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    import_obj = _get_import(request, pk)
+    return render(request, "imports/detail.html", _detail_context(request, import_obj))
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def import_progress(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The progress fragment the detail page polls while a run is active.
+
+    The fragment carries its own hx-trigger only while a run is queued or running,
+    so polling stops by itself. Each poll also swaps in the run history (out of
+    band); when the run the page was following has ended, the status, the buttons
+    and the definition (next run, watermark) follow.
+    """
+    import_obj = _get_import(request, pk)
+    followed = request.GET.get("run")
+    active_run = selectors.import_active_run(import_obj=import_obj)
+    if active_run is None and followed:
+        shown = selectors.import_runs(import_obj=import_obj).filter(pk=_uuid_or_none(followed))
+        shown_run = shown.first()
+    else:
+        shown_run = active_run
+    ended = bool(followed) and (active_run is None or str(active_run.pk) != followed)
+    context = {"imp": import_obj, **_progress_context(shown_run)}
+    if request.htmx and ended:
+        context.update(_detail_context(request, import_obj))
+        context.update(_progress_context(active_run or shown_run))
+        context["oob"] = True
+    elif request.htmx:
+        # The history's counts move with the run; the rest only changes when it ends.
+        context["runs"] = _runs_page(request, import_obj)
+        context["history_oob"] = True
+    return render(request, "imports/_progress.html", context)
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+@workspace_view(admin_only=True)
+@require_POST
+def import_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
+    import_obj = _get_import(request, pk)
+    service, success = ACTIONS[action]
+    try:
+        service(import_obj=import_obj, actor=request.user)
+    except services.IllegalTransition as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success.format(name=import_obj.name))
+    return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def import_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    import_obj = _get_import(request, pk)
+    if request.method == "POST":
+        name = import_obj.name
+        try:
+            services.import_delete(import_obj=import_obj, actor=request.user)
+        except services.IllegalTransition as exc:
+            messages.error(request, str(exc))
+            return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+        messages.success(request, f"Import “{name}” deleted with its run history.")
+        return redirect("imports:list", ws=request.workspace.slug)
+    context = _detail_context(request, import_obj)
+    context["confirm_delete"] = True
+    context["run_count"] = context["runs"].paginator.count
+    return render(request, "imports/detail.html", context)
+
+
+def _get_run(request: HttpRequest, run_pk: Any) -> ImportRun:
+    return get_in_workspace(
+        ImportRun.objects.select_related("import_obj__connection"), request.workspace, pk=run_pk
+    )
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def run_detail(request: HttpRequest, run_pk: Any) -> HttpResponse:
+    run = _get_run(request, run_pk)
+    run.duration_text = duration_text(run.duration)
+    rejected = selectors.run_rejected_rows(run=run, limit=REJECTED_SHOWN)
+    kept = (
+        len(rejected)
+        if len(rejected) < REJECTED_SHOWN
+        else selectors.run_rejected_rows_count(run=run)
+    )
+    schema = selectors.source_columns(run.import_obj)
+    for row in rejected:
+        row.data_text = _data_text(row.data, schema)
+    return render(
+        request,
+        "imports/run.html",
+        {
+            "run": run,
+            "imp": run.import_obj,
+            "rejected": rejected,
+            "rejected_kept": kept,
+            "read_path_text": selectors.READ_PATHS.get(run.read_path, run.read_path),
+            **_progress_context(run if run.status in ImportRun.ACTIVE_STATUSES else None),
+        },
+    )
+
+
+def _data_text(data: Any, schema: list[str]) -> str:
+    if isinstance(data, dict):
+        keys = [k for k in schema if k in data] + [k for k in data if k not in schema]
+        return ", ".join(
+            f"{key}={_cell(data[key]) if data[key] is not None else 'null'}" for key in keys
+        )
+    return _cell(data)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    text = _cell(value)
+    if isinstance(value, str | dict | list) and text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _rejected_csv_rows(run: ImportRun) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    columns = selectors.run_rejected_columns(run=run)
+    yield writer.writerow(["row_number", "reason", *(csv_safe(c) for c in columns)])
+    for row in selectors.run_rejected_rows_iter(run=run):
+        data = row.data if isinstance(row.data, dict) else {"data": row.data}
+        cells = [csv_safe(data.get(column)) for column in columns]
+        yield writer.writerow([row.row_number, csv_safe(row.reason), *cells])
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def rejected_csv(request: HttpRequest, run_pk: Any) -> StreamingHttpResponse:
+    run = _get_run(request, run_pk)
+    started = timezone.localtime(run.started_at or run.created_at)
+    name = slugify(run.import_obj.name)[:60] or "import"
+    filename = f"rejected-rows-{name}-{started:%Y%m%d-%H%M}.csv"
+    response = StreamingHttpResponse(
+        _rejected_csv_rows(run), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

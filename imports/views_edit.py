@@ -1,0 +1,64 @@
+"""Edit an import's name and schedule. Changing source, target or mapping means a new
+import (Create Import), so a watermark never silently applies to different data."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from imports import services
+from imports.forms import ReviewForm, ScheduleForm
+from imports.models import Import
+from workspaces.access import get_in_workspace, workspace_view
+
+
+def _initial(import_obj: Import) -> dict:
+    initial = {"schedule_kind": import_obj.schedule_kind, "schedule_cron": import_obj.schedule_cron}
+    if import_obj.schedule_at:
+        # the view runs in the workspace's zone (workspace_view)
+        initial["schedule_at"] = timezone.localtime(import_obj.schedule_at).strftime(
+            "%Y-%m-%dT%H:%M"
+        )
+    if import_obj.schedule_time:
+        initial["schedule_time"] = import_obj.schedule_time.strftime("%H:%M")
+        initial["schedule_minute"] = import_obj.schedule_time.minute
+    if import_obj.schedule_weekday is not None:
+        initial["schedule_weekday"] = import_obj.schedule_weekday
+    return initial
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def import_edit(request: HttpRequest, pk) -> HttpResponse:
+    import_obj = get_in_workspace(
+        Import.objects.select_related("connection"), request.workspace, pk=pk
+    )
+    tz = request.workspace.time_zone
+    if request.method == "POST":
+        name_form = ReviewForm(request.POST)
+        schedule_form = ScheduleForm(request.POST, tz=tz, now=timezone.now())
+        if name_form.is_valid() and schedule_form.is_valid():
+            fields = ("schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
+                      "schedule_cron")  # fmt: skip
+            definition = {name: schedule_form.cleaned_data.get(name) for name in fields}
+            definition["schedule_cron"] = definition["schedule_cron"] or ""
+            definition["name"] = name_form.cleaned_data["name"]
+            try:
+                services.import_update(
+                    import_obj=import_obj, actor=request.user, definition=definition
+                )
+            except services.IllegalTransition as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Import “{definition['name']}” updated.")
+                return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+    else:
+        name_form = ReviewForm(initial={"name": import_obj.name})
+        schedule_form = ScheduleForm(tz=tz)
+        schedule_form.initial = _initial(import_obj)
+    return render(
+        request,
+        "imports/edit.html",
+        {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz},
+    )

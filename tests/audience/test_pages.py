@@ -1,0 +1,160 @@
+import datetime as dt
+import hashlib
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+
+from audience.models import Event, Profile
+
+PROFILES = "/w/acme/audience/profiles/"
+EVENTS = "/w/acme/audience/events/"
+T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def add_profiles(workspace, count, prefix="user", start=T0, **properties):
+    Profile.objects.bulk_create(
+        Profile(
+            workspace=workspace,
+            identity=f"{prefix}-{i:03d}",
+            properties={"plan": "pro", "n": i, **properties},
+            first_seen=start,
+            last_seen=start + dt.timedelta(minutes=i),
+        )
+        for i in range(count)
+    )
+
+
+def add_events(workspace, count, prefix="user", name="purchase"):
+    Event.objects.bulk_create(
+        Event(
+            workspace=workspace,
+            identity=f"{prefix}-{i % 3}",
+            name=name,
+            timestamp=T0 + dt.timedelta(seconds=i),
+            properties={"amount": i},
+            dedupe_key=hashlib.sha256(f"{workspace.pk}{prefix}{name}{i}".encode()).hexdigest(),
+        )
+        for i in range(count)
+    )
+
+
+def identities(response):
+    return [row.identity for row in response.context["page"].object_list]
+
+
+def test_profiles_newest_first_with_a_properties_summary(alice_client, workspace_a):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    add_profiles(workspace_a, 3, country="DE", email="a@example.com", city="Berlin")
+
+    response = alice_client.get(PROFILES)
+
+    assert identities(response) == ["user-002", "user-001", "user-000"]
+    page = response.content.decode()
+    assert "city=Berlin, country=DE, email=a@example.com, n=2, +1 more" in page
+    assert "Mar 1, 2026 13:00" in page  # first seen in the workspace's zone
+    assert "Mar 1, 2026 13:02" in page  # last seen
+    assert "First seen (Europe/Berlin)" in page
+    assert "3 profiles, newest first" in page
+    assert f'href="{EVENTS}?q=user-002"' in page
+
+
+def test_profiles_search_by_identity_prefix(alice_client, workspace_a):
+    add_profiles(workspace_a, 3)
+    add_profiles(workspace_a, 2, prefix="admin")
+
+    response = alice_client.get(PROFILES, {"q": " admin "})
+
+    assert identities(response) == ["admin-001", "admin-000"]
+    assert "whose identity starts with “admin”" in response.content.decode()
+    nothing = alice_client.get(PROFILES, {"q": "<script>x"})
+    assert identities(nothing) == []
+    assert "No profiles match “&lt;script&gt;x”" in nothing.content.decode()
+
+
+def test_profiles_are_paged_without_counting_the_table(alice_client, workspace_a):
+    add_profiles(workspace_a, 120)
+
+    first = alice_client.get(PROFILES)
+    third = alice_client.get(PROFILES, {"page": 3})
+
+    assert len(identities(first)) == 50
+    assert identities(first)[0] == "user-119"
+    assert "?page=2" in first.content.decode()
+    assert "Profiles 1–50, newest first" in first.content.decode()
+    assert "Profiles 101–120, newest first" in third.content.decode()
+    assert identities(third) == [f"user-{i:03d}" for i in range(19, -1, -1)]
+    assert "Older" not in third.content.decode()
+    with CaptureQueriesContext(db_connection) as queries:
+        alice_client.get(PROFILES, {"page": 2})
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+
+@pytest.mark.parametrize("page", ["abc", "-4", "0", "99999999999999999999999"])
+def test_odd_page_numbers_are_harmless(alice_client, workspace_a, page):
+    add_profiles(workspace_a, 2)
+
+    response = alice_client.get(PROFILES, {"page": page})
+
+    assert response.status_code == 200
+
+
+def test_events_newest_first_and_search(alice_client, workspace_a):
+    add_events(workspace_a, 6)
+    add_events(workspace_a, 2, prefix="guest", name="signup")
+
+    everything = alice_client.get(EVENTS)
+    users = alice_client.get(EVENTS, {"q": "user-1"})
+
+    rows = everything.context["page"].object_list
+    assert [e.timestamp for e in rows] == sorted((e.timestamp for e in rows), reverse=True)
+    assert len(rows) == 8
+    assert [(e.identity, e.properties["amount"]) for e in users.context["page"].object_list] == [
+        ("user-1", 4),
+        ("user-1", 1),
+    ]
+    page = everything.content.decode()
+    assert "signup" in page
+    assert "amount=5" in page
+    assert "Mar 1, 2026 12:00:05" in page
+
+
+def test_audience_pages_are_workspace_scoped(alice_client, workspace_a, workspace_b, charlie):
+    add_profiles(workspace_a, 2, prefix="acme")
+    add_profiles(workspace_b, 2, prefix="globex")
+    add_events(workspace_a, 2, prefix="acme")
+    add_events(workspace_b, 2, prefix="globex")
+
+    assert all(i.startswith("acme") for i in identities(alice_client.get(PROFILES)))
+    assert all(i.startswith("acme") for i in identities(alice_client.get(EVENTS)))
+    assert identities(alice_client.get(PROFILES, {"q": "globex"})) == []
+    assert "globex" not in alice_client.get(EVENTS).content.decode()
+
+
+def test_another_workspace_is_404(charlie_client, workspace_a):
+    add_profiles(workspace_a, 1)
+
+    for url in (PROFILES, EVENTS, "/w/acme/audience/"):
+        assert charlie_client.get(url).status_code == 404, url
+
+
+def test_members_may_browse(bob_client, workspace_a):
+    add_profiles(workspace_a, 1)
+
+    assert bob_client.get(PROFILES).status_code == 200
+    assert bob_client.get(EVENTS).status_code == 200
+    assert bob_client.get("/w/acme/audience/")["Location"] == PROFILES
+
+
+def test_empty_states(alice_client, workspace_a):
+    assert "No profiles yet" in alice_client.get(PROFILES).content.decode()
+    assert "No events yet" in alice_client.get(EVENTS).content.decode()
+    assert "No more profiles" in alice_client.get(PROFILES, {"page": 4}).content.decode()
+
+
+def test_the_side_navigation_marks_the_page(alice_client, workspace_a):
+    page = alice_client.get(EVENTS).content.decode()
+
+    assert f'href="{EVENTS}" class="active">Events' in page
+    assert f'href="{PROFILES}" class="">Profiles' in page

@@ -1,0 +1,43 @@
+"""End to end: Run now in the browser, a real worker runs the import against the BigQuery
+stand-in, the page follows the run live, and the profiles show up in Audience."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.fixtures.browser import sign_in_browser
+from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
+
+
+@pytest.fixture
+def worker_env(google_worker_env):
+    return google_worker_env
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_runs_the_import_and_the_profiles_land(
+    page, live_server, celery_worker, google, bq_connection, alice, screenshot
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 12_000))
+    import_obj = make_import(bq_connection, alice, table=table, name="Users nightly")
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/")
+    expect(page.locator("h1")).to_contain_text("Users nightly")
+
+    page.get_by_role("button", name="Run now").click()
+
+    expect(page.locator("h1 .badge")).to_have_text(re.compile("Running|Completed"))
+    expect(page.locator("h1 .badge")).to_have_text("Completed", timeout=90_000)
+    history = page.locator("table").last
+    expect(history).to_contain_text("Succeeded")
+    expect(history).to_contain_text("12,000")
+    screenshot("import-run-completed")
+
+    page.goto("/w/acme/audience/profiles/")
+    expect(page.locator("main")).to_contain_text("u11999")
+    page.get_by_role("searchbox").fill("u1199")
+    page.get_by_role("button", name=re.compile("Search|Apply")).click()
+    expect(page.locator("main")).to_contain_text("user11999@example.com")
+    screenshot("audience-profiles-imported")
+    assert page.console_errors == []

@@ -1,0 +1,338 @@
+"""Create Import refuses bad input with a message per field, and changes nothing."""
+
+from urllib.parse import unquote
+
+import pytest
+
+from imports.forms import validate_select_query
+from imports.models import Import
+from tests.imports.test_create_flow import (
+    HTMX,
+    draft_of,
+    flow_connection,
+    form_errors,
+    make_flow_tables,
+    mapping_data,
+    new_url,
+    post_source,
+    step_url,
+)
+
+
+@pytest.fixture(scope="module")
+def customers_table(standin_stack):
+    return make_flow_tables(standin_stack)
+
+
+@pytest.fixture
+def connection(google, workspace_a, alice, customers_table):
+    return flow_connection(google, workspace_a, alice)
+
+
+ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DELETE FROM crm.users WHERE TRUE", f"DELETE changes data. {ONLY_SELECT}"),
+        ("insert into crm.users (user_id) values ('x')", f"INSERT changes data. {ONLY_SELECT}"),
+        ("UPDATE crm.users SET plan = 'x' WHERE TRUE", f"UPDATE changes data. {ONLY_SELECT}"),
+        ("MERGE crm.users u USING crm.x s ON FALSE WHEN MATCHED THEN DELETE",
+         f"MERGE changes data. {ONLY_SELECT}"),
+        ("CREATE TABLE crm.copy AS SELECT * FROM crm.users",
+         f"CREATE statements change the dataset or its access. {ONLY_SELECT}"),
+        ("/* tidy up */ DROP TABLE crm.users",
+         f"DROP statements change the dataset or its access. {ONLY_SELECT}"),
+        ("SELECT 1; DROP TABLE x",
+         f"The query has more than one statement: nothing may follow “;”. {ONLY_SELECT}"),
+        ("SELECT 1; SELECT 2",
+         f"The query has more than one statement: nothing may follow “;”. {ONLY_SELECT}"),
+        ("DECLARE n INT64 DEFAULT 1; SELECT n",
+         f"DECLARE starts a script, and scripts are not allowed. {ONLY_SELECT}"),
+        ("BEGIN SELECT 1; END",
+         f"BEGIN starts a script, and scripts are not allowed. {ONLY_SELECT}"),
+        ("EXPORT DATA OPTIONS(uri='gs://b/*.csv', format='CSV') AS SELECT 1",
+         f"EXPORT statements change the dataset or its access. {ONLY_SELECT}"),
+        ("#legacySQL\nSELECT * FROM [crm.users]",
+         "Legacy SQL is not supported: write the query in GoogleSQL (standard SQL)."),
+        ("SELECT 'unclosed", "The query has a string that is never closed."),
+        ("SELECT 1 /* never closed", "The query has a /* comment that is never closed."),
+        ("  -- only a comment\n", "Enter a SELECT query."),
+        ("VALUES (1)", f"The query must start with SELECT or WITH. {ONLY_SELECT}"),
+    ],
+)  # fmt: skip
+def test_only_a_single_select_query_is_accepted(alice_client, connection, google, sql, message):
+    google.stack.gate.clear_requests()
+    for action in ("check", "next"):
+        response = alice_client.post(
+            new_url(connection), {"source_kind": "query", "query": sql, "action": action}
+        )
+        assert form_errors(response) == {"query": [message]}
+    fragment = alice_client.post(f"{new_url(connection)}check-query/", {"query": sql}, headers=HTMX)
+    assert fragment.context["check_error"] == message
+    # Refused before any query reaches Google, and nothing saved.
+    assert "jobs.insert" not in google.stack.gate.operations()
+    assert not Import.objects.exists()
+    assert "import_drafts" not in alice_client.session
+
+
+@pytest.mark.parametrize(
+    ("sql", "stored"),
+    [
+        ("SELECT ';' AS s, \"--\" AS d, `a;b` FROM (SELECT 1 AS `a;b`)",
+         "SELECT ';' AS s, \"--\" AS d, `a;b` FROM (SELECT 1 AS `a;b`)"),
+        ("WITH t AS (SELECT 1 AS x) SELECT x FROM t;\n", "WITH t AS (SELECT 1 AS x) SELECT x FROM t"),
+        ("(SELECT 1 AS x) UNION ALL (SELECT 2)", "(SELECT 1 AS x) UNION ALL (SELECT 2)"),
+        ("select '''it's; fine''' as x -- done", "select '''it's; fine''' as x"),
+        ("#standardSQL\nSELECT 1 AS x /* one */ ;;", "#standardSQL\nSELECT 1 AS x"),
+        ("SELECT 'a\\'; b' AS x", "SELECT 'a\\'; b' AS x"),
+    ],
+)  # fmt: skip
+def test_selects_with_tricky_text_are_accepted_and_trimmed(sql, stored):
+    # Trimmed after the last token: the runner wraps the query in SELECT * FROM (...).
+    assert validate_select_query(sql) == stored
+
+
+def test_a_query_bigquery_cannot_run_gets_our_words_not_googles(alice_client, connection, google):
+    response = alice_client.post(
+        new_url(connection),
+        {
+            "source_kind": "query",
+            "query": "SELECT nope FROM create_import_flow.create_customers",
+            "action": "check",
+        },
+    )
+    (message,) = form_errors(response)["query"]
+    assert message.startswith("BigQuery could not run this query")
+    assert "Unrecognized name" not in message and "nope" not in message
+
+    missing = alice_client.post(
+        new_url(connection),
+        {"source_kind": "query", "query": "SELECT * FROM no_such.table_x", "action": "next"},
+    )
+    (message,) = form_errors(missing)["query"]
+    assert message.startswith("The query names a table or dataset that does not exist")
+    assert "Not found" not in message
+    assert "import_drafts" not in alice_client.session
+
+
+def test_a_table_that_does_not_exist(alice_client, connection, google):
+    response = post_source(alice_client, connection, source_kind="table", table="no_such_table")
+    assert form_errors(response) == {
+        "table": [
+            "Table “no_such_table” was not found in dataset create_import_flow. Choose a table from the list; "
+            "it may have been deleted or renamed."
+        ]
+    }
+    preview = alice_client.get(
+        f"{new_url(connection)}preview/", {"table": "no_such_table"}, headers=HTMX
+    )
+    assert (
+        "Table “no_such_table” was not found in dataset create_import_flow."
+        in preview.content.decode()
+    )
+    assert not Import.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("", "Choose a table."),
+        ("users; DROP TABLE x", "Table name may contain only letters, marks, digits, spaces, "
+         "underscores and hyphens."),
+        ("a/../../b", "Table name may contain only letters, marks, digits, spaces, underscores "
+         "and hyphens."),
+    ],
+)  # fmt: skip
+def test_a_malformed_table_name_is_refused_before_any_call(
+    alice_client, connection, google, table, message
+):
+    google.stack.gate.clear_requests()
+    response = post_source(alice_client, connection, source_kind="table", table=table)
+    assert form_errors(response)["table"] == [message]
+    # The page lists the dataset's tables again, but the bad name never went to Google.
+    asked = [unquote(r.path) for r in google.stack.gate.requests if r.operation == "tables.get"]
+    assert not [path for path in asked if table and path.endswith(f"/tables/{table}")]
+
+
+@pytest.fixture
+def draft(alice_client, connection, customers_table, google):
+    return draft_of(
+        post_source(alice_client, connection, source_kind="table", table=customers_table)
+    )
+
+
+def post_target(client, connection, draft, **fields):
+    data = {"target": "profiles", "identity_column": "user_id", **mapping_data({})}
+    data.update(fields)
+    return client.post(step_url(connection, draft, "target"), data)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("score", "The identity column must be a STRING or INT64 column; “score” is FLOAT64."),
+        ("updated_at",
+         "The identity column must be a STRING or INT64 column; “updated_at” is TIMESTAMP."),
+        ("tags", "The identity column must be a STRING or INT64 column; “tags” is ARRAY<STRING>."),
+        ("nope", "Column “nope” is not in the source."),
+        ("", "Choose the identity column."),
+    ],
+)  # fmt: skip
+def test_identity_of_the_wrong_type(alice_client, connection, draft, column, message):
+    response = post_target(alice_client, connection, draft, identity_column=column)
+    assert form_errors(response) == {"identity_column": [message]}
+    assert "target" not in alice_client.session["import_drafts"][draft]
+
+
+def test_identity_select_offers_only_string_and_int64_columns(alice_client, connection, draft):
+    form = alice_client.get(step_url(connection, draft, "target")).context["form"]
+    offered = [value for value, _ in form.fields["identity_column"].widget.choices if value]
+    assert offered == ["user_id", "email", "plan", "visits"]
+    stamps = [value for value, _ in form.fields["timestamp_column"].widget.choices if value]
+    assert stamps == ["visits", "updated_at", "signup_day"]
+
+
+def test_events_need_a_timestamp_of_a_time_type_and_an_event_name(alice_client, connection, draft):
+    response = post_target(
+        alice_client, connection, draft, target="events", event_name_source="column",
+        event_name_column="visits", timestamp_column="email",
+    )  # fmt: skip
+    assert form_errors(response) == {
+        "event_name_column": ["The event name column must be a STRING column; “visits” is INT64."],
+        "timestamp_column": [
+            "The timestamp column must be a TIMESTAMP, DATETIME, DATE or INT64 (epoch) column; "
+            "“email” is STRING."
+        ],
+    }
+    fixed = post_target(
+        alice_client, connection, draft, target="events", event_name_source="fixed",
+        event_name_fixed="  ", timestamp_column="updated_at",
+    )  # fmt: skip
+    assert form_errors(fixed) == {"event_name_fixed": ["Enter the event name."]}
+    long = post_target(
+        alice_client, connection, draft, target="events", event_name_source="fixed",
+        event_name_fixed="x" * 256, timestamp_column="updated_at",
+    )  # fmt: skip
+    assert form_errors(long) == {
+        "event_name_fixed": ["The event name must be at most 255 characters (it has 256)."]
+    }
+
+
+def test_property_names_must_be_unique_non_empty_and_short(alice_client, connection, draft):
+    response = post_target(
+        alice_client, connection, draft,
+        **{**mapping_data({"email": "contact", "plan": "Contact", "visits": "v" * 256}),
+           "property_3": "  "},
+    )  # fmt: skip
+    assert form_errors(response) == {
+        "property_2": [
+            "Property name “Contact” is already used for column email; each property needs its "
+            "own name."
+        ],
+        "property_3": ["Enter a property name for column score, or leave the column out."],
+        "property_4": ["Property name must be at most 255 characters (it has 256)."],
+    }
+    html = response.content.decode()
+    assert 'id="error-property_2"' in html
+    assert "target" not in alice_client.session["import_drafts"][draft]
+
+    # A column left out may keep any name; the identity column is not a property.
+    fine = post_target(
+        alice_client, connection, draft,
+        **mapping_data({"email": "contact", "plan": None, "user_id": "contact"}),
+    )  # fmt: skip
+    assert fine.status_code == 302
+
+
+def test_cursor_column_of_the_wrong_type(alice_client, connection, draft):
+    post_target(alice_client, connection, draft)
+    url = step_url(connection, draft, "sync")
+    for column, message in (
+        ("email", "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
+                  "“email” is STRING."),
+        ("score", "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
+                  "“score” is FLOAT64."),
+        ("", "Choose the cursor column for an incremental import."),
+        ("gone", "Column “gone” is not in the source."),
+    ):  # fmt: skip
+        response = alice_client.post(url, {"sync_mode": "incremental", "cursor_column": column})
+        assert form_errors(response) == {"cursor_column": [message]}
+    assert "sync" not in alice_client.session["import_drafts"][draft]
+    # Full ignores a cursor column.
+    assert (
+        alice_client.post(url, {"sync_mode": "full", "cursor_column": "email"}).status_code == 302
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"schedule_kind": "cron", "schedule_cron": "61 * * * *"},
+         {"schedule_cron": ["Cron expression is not valid: minute field '61' (allowed 0-59)."]}),
+        ({"schedule_kind": "cron", "schedule_cron": "0 9 * *"},
+         {"schedule_cron": ["Cron expression must have 5 fields (minute hour day month weekday), "
+                            "e.g. 0 9 * * 1-5."]}),
+        ({"schedule_kind": "cron", "schedule_cron": "* * * * *"},
+         {"schedule_cron": ["Cron expression may run at most every 5 minutes."]}),
+        ({"schedule_kind": "cron", "schedule_cron": "0 0 31 2 *"},
+         {"schedule_cron": ["Cron expression never runs: no date matches its day, month and "
+                            "weekday."]}),
+        ({"schedule_kind": "cron", "schedule_cron": ""},
+         {"schedule_cron": ["Cron expression is required."]}),
+        ({"schedule_kind": "daily", "schedule_time": ""},
+         {"schedule_time": ["Time is required for a daily schedule."]}),
+        ({"schedule_kind": "daily", "schedule_time": "25:00"},
+         {"schedule_time": ["Enter a time such as 09:30."]}),
+        ({"schedule_kind": "weekly", "schedule_time": "09:00"},
+         {"schedule_weekday": ["Weekday is required for a weekly schedule."]}),
+        ({"schedule_kind": "weekly", "schedule_time": "09:00", "schedule_weekday": "7"},
+         {"schedule_weekday": ["Choose a day of the week."]}),
+        ({"schedule_kind": "once", "schedule_at": ""},
+         {"schedule_at": ["Run at needs a date and a time."]}),
+        ({"schedule_kind": "once", "schedule_at": "2020-01-01T09:00"},
+         {"schedule_at": ["Run at must be in the future."]}),
+        ({"schedule_kind": "once", "schedule_at": "tomorrow"},
+         {"schedule_at": ["Enter a date and time such as 2025-06-30 09:00."]}),
+        ({"schedule_kind": "hourly", "schedule_minute": "60"},
+         {"schedule_minute": ["Minute must be from 0 to 59."]}),
+        ({"schedule_kind": "fortnightly"},
+         {"schedule_kind": ["Choose when the import runs."]}),
+    ],
+)  # fmt: skip
+def test_bad_schedules(alice_client, connection, draft, data, errors):
+    post_target(alice_client, connection, draft)
+    alice_client.post(step_url(connection, draft, "sync"), {"sync_mode": "full"})
+    response = alice_client.post(
+        step_url(connection, draft, "schedule"), {"action": "next", **data}
+    )
+    assert form_errors(response) == errors
+    assert "schedule" not in alice_client.session["import_drafts"][draft]
+
+
+def test_fields_of_other_schedule_kinds_are_ignored(alice_client, connection, draft):
+    post_target(alice_client, connection, draft)
+    alice_client.post(step_url(connection, draft, "sync"), {"sync_mode": "full"})
+    response = alice_client.post(
+        step_url(connection, draft, "schedule"),
+        {"action": "next", "schedule_kind": "daily", "schedule_time": "10:00",
+         "schedule_cron": "nonsense", "schedule_at": "garbage", "schedule_minute": "99"},
+    )  # fmt: skip
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "Import name is required."), ("x" * 101, "Import name must be at most 100 characters.")],
+)
+def test_the_import_name_is_checked_at_save(alice_client, connection, draft, name, message):
+    post_target(alice_client, connection, draft)
+    alice_client.post(step_url(connection, draft, "sync"), {"sync_mode": "full"})
+    alice_client.post(
+        step_url(connection, draft, "schedule"), {"action": "next", "schedule_kind": "now"}
+    )
+    response = alice_client.post(step_url(connection, draft, "review"), {"name": name})
+    assert response.status_code == 200
+    assert dict(response.context["review"].errors) == {"name": [message]}
+    assert not Import.objects.exists()

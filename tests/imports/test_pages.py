@@ -1,0 +1,716 @@
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from imports.models import Import, ImportRun, RejectedRow
+from tests.connections.conftest import make_connection
+
+BASE = "/w/acme/settings/partners/bigquery/"
+LIST = BASE + "imports/"
+
+
+def add_import(workspace, connection, name="Users", **fields) -> Import:
+    values = {
+        "source_kind": "table",
+        "source_table": "users",
+        "target": "profiles",
+        "identity_column": "user_id",
+    }
+    values.update(fields)
+    return Import.objects.create(workspace=workspace, connection=connection, name=name, **values)
+
+
+def add_run(import_obj, *, status="succeeded", ago=dt.timedelta(hours=1), **fields) -> ImportRun:
+    """A run that started `ago`; finished ones took 100 seconds."""
+    now = timezone.now()
+    started = now - ago
+    values = {
+        "scheduled_for": started,
+        "started_at": started,
+        "status": status,
+    }
+    if status in ("succeeded", "failed", "cancelled"):
+        values["finished_at"] = started + dt.timedelta(seconds=100)
+    values.update(fields)
+    return ImportRun.objects.create(
+        import_obj=import_obj, workspace_id=import_obj.workspace_id, **values
+    )
+
+
+def detail_url(import_obj) -> str:
+    return f"{LIST}{import_obj.pk}/"
+
+
+def run_url(run) -> str:
+    return f"{LIST}runs/{run.pk}/"
+
+
+@pytest.fixture
+def connection(workspace_a, alice):
+    return make_connection(workspace_a, alice)
+
+
+@pytest.fixture
+def users_import(workspace_a, connection, alice):
+    return add_import(workspace_a, connection, created_by=alice)
+
+
+def names(response) -> list[str]:
+    return [i.name for i in response.context["page"].object_list]
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+def test_the_list_shows_the_workspaces_imports_with_schedule_last_and_next_run(
+    alice_client, workspace_a, connection, charlie, workspace_b
+):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    daily = add_import(
+        workspace_a,
+        connection,
+        "Nightly users",
+        schedule_kind="daily",
+        schedule_time=dt.time(9, 30),
+        status="scheduled",
+        next_run_at=dt.datetime(2026, 7, 1, 7, 30, tzinfo=dt.UTC),
+    )
+    add_run(daily, rows_written=1234, finished_at=dt.datetime(2026, 6, 30, 7, 31, tzinfo=dt.UTC))
+    add_import(workspace_a, connection, "Manual events", target="events")
+    other = make_connection(workspace_b, charlie, name="Globex warehouse")
+    add_import(workspace_b, other, "Globex import")
+
+    response = alice_client.get(LIST)
+
+    page = response.content.decode()
+    assert sorted(names(response)) == ["Manual events", "Nightly users"]
+    assert "Globex import" not in page
+    assert "2 imports" in page
+    for column in ("Name", "Connection", "Target", "Status", "Schedule", "Last run"):
+        assert f">{column}</th>" in page
+    assert "Next run (Europe/Berlin)" in page
+    assert "Daily at 09:30 (Europe/Berlin)" in page
+    assert "No schedule" in page
+    assert "Jul 1, 2026 09:30" in page  # next run in the workspace's zone
+    assert "Jun 30, 2026 09:31" in page  # last run finished
+    assert "1,234 rows written" in page
+    assert "Succeeded" in page
+    assert "Never" in page  # the manual import has not run
+
+
+def test_filter_by_status_and_connection_combine(alice_client, alice, workspace_a, connection):
+    second = make_connection(workspace_a, alice, name="Lake")
+    add_import(workspace_a, connection, "a-scheduled", status="scheduled")
+    add_import(workspace_a, connection, "a-paused", status="paused")
+    add_import(workspace_a, second, "b-scheduled", status="scheduled")
+    add_import(workspace_a, second, "b-failed", status="failed")
+
+    by_status = alice_client.get(LIST, {"status": "scheduled"})
+    by_connection = alice_client.get(LIST, {"connection": str(second.pk)})
+    both = alice_client.get(LIST, {"connection": str(second.pk), "status": "scheduled"})
+
+    assert sorted(names(by_status)) == ["a-scheduled", "b-scheduled"]
+    assert sorted(names(by_connection)) == ["b-failed", "b-scheduled"]
+    assert names(both) == ["b-scheduled"]
+    assert "1 import matches the filters" in both.content.decode()
+    assert "Imports of Lake" in both.content.decode()
+    assert f'href="{BASE}{second.pk}/imports/new/">Create Import' in both.content.decode()
+    assert "Create Import" not in by_status.content.decode()
+
+
+def test_the_search_matches_the_name(alice_client, workspace_a, connection):
+    add_import(workspace_a, connection, "Users nightly")
+    add_import(workspace_a, connection, "Purchases")
+
+    assert names(alice_client.get(LIST, {"q": "NIGHT"})) == ["Users nightly"]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"status": "<script>"}, "Status: Select a valid choice."),
+        ({"connection": "not-a-uuid"}, "Connection: “not-a-uuid” is not a valid UUID."),
+        ({"connection": "00000000-0000-0000-0000-000000000000"}, "Select a valid choice."),
+    ],
+)
+def test_bad_filter_values_show_a_message_and_no_rows(alice_client, users_import, params, message):
+    response = alice_client.get(LIST, params)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert names(response) == []
+    assert "<script>" not in response.content.decode()
+
+
+def test_another_workspaces_connection_cannot_be_a_filter(
+    alice_client, users_import, workspace_b, charlie
+):
+    other = make_connection(workspace_b, charlie, name="Globex warehouse")
+
+    response = alice_client.get(LIST, {"connection": str(other.pk)})
+
+    assert "Select a valid choice" in response.content.decode()
+    assert "Globex warehouse" not in response.content.decode()
+
+
+def test_pagination_keeps_the_filters(alice_client, workspace_a, connection):
+    for i in range(30):
+        add_import(workspace_a, connection, f"imp-{i:02d}", status="scheduled")
+    add_import(workspace_a, connection, "paused one", status="paused")
+
+    first = alice_client.get(LIST, {"status": "scheduled"})
+    second = alice_client.get(LIST, {"status": "scheduled", "page": 2})
+
+    assert "30 imports match the filters" in first.content.decode()
+    assert "?status=scheduled&amp;page=2" in first.content.decode()
+    assert len(names(first)) == 25
+    assert len(names(second)) == 5
+    assert set(names(first)).isdisjoint(names(second))
+
+
+def seed_imports(workspace, connection, count, prefix):
+    for i in range(count):
+        import_obj = add_import(
+            workspace, connection, f"{prefix}-{i}", schedule_kind="hourly", status="scheduled"
+        )
+        add_run(import_obj, ago=dt.timedelta(hours=2))
+        add_run(import_obj, ago=dt.timedelta(hours=1), status="failed", error_message="boom")
+
+
+def test_the_query_count_does_not_grow_with_rows(alice_client, workspace_a, connection):
+    seed_imports(workspace_a, connection, 3, "few")
+    with CaptureQueriesContext(db_connection) as few:
+        response = alice_client.get(LIST)
+    assert len(names(response)) == 3
+    seed_imports(workspace_a, connection, 57, "many")
+    with CaptureQueriesContext(db_connection) as many:
+        response = alice_client.get(LIST)
+
+    assert len(names(response)) == 25
+    assert len(many) == len(few)
+    # the newest run is the one shown
+    assert all(i.latest_run.status == "failed" for i in response.context["page"].object_list)
+
+
+def test_the_empty_state(alice_client, workspace_a):
+    page = alice_client.get(LIST).content.decode()
+
+    assert "No imports yet" in page
+
+
+def test_the_side_navigation_links_imports_and_audience(alice_client, users_import):
+    page = alice_client.get(LIST).content.decode()
+
+    assert f'href="{LIST}" class="active">Imports' in page
+    assert 'href="/w/acme/audience/profiles/"' in page
+    assert 'href="/w/acme/audience/events/"' in page
+
+
+# -- detail -------------------------------------------------------------------------------------
+
+
+def test_the_detail_shows_the_definition(alice_client, workspace_a, connection, alice):
+    workspace_a.time_zone = "America/New_York"
+    workspace_a.save()
+    import_obj = add_import(
+        workspace_a,
+        connection,
+        "Purchases",
+        target="events",
+        source_table="purchases",
+        event_name_column="event",
+        timestamp_column="ts",
+        column_mapping=[
+            {"column": "amount", "property": "amount_usd", "include": True},
+            {"column": "secret", "property": "secret", "include": False},
+        ],
+        sync_mode="incremental",
+        cursor_column="updated_at",
+        cursor_type="TIMESTAMP",
+        watermark="2026-03-01T00:00:00+00:00",
+        schedule_kind="weekly",
+        schedule_weekday=1,
+        schedule_time=dt.time(6, 0),
+        status="scheduled",
+        next_run_at=dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC),
+        created_by=alice,
+    )
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    assert "Table <code>events_v2.purchases</code>" in page
+    assert "Events" in page
+    assert "From column <code>event</code>" in page
+    assert "<code>ts</code>" in page
+    assert "<code>amount</code></td><td>amount_usd</td><td>Yes</td>" in page
+    assert "<code>secret</code></td><td>secret</td><td>No</td>" in page
+    assert "Incremental by <code>updated_at</code> (TIMESTAMP)" in page
+    assert "2026-03-01T00:00:00+00:00" in page
+    assert "Weekly on Tuesday at 06:00 (America/New_York)" in page
+    assert "Mar 10, 2026 06:00 (America/New_York)" in page
+    assert "alice@acme.test" in page
+    assert "This import has not run yet." in page
+
+
+def test_a_query_source_is_shown_escaped(alice_client, workspace_a, connection):
+    import_obj = add_import(
+        workspace_a,
+        connection,
+        "Query",
+        source_kind="query",
+        source_table="",
+        source_query="SELECT user_id FROM t WHERE note = '<b>'",
+    )
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    assert "SQL query" in page
+    assert "SELECT user_id FROM t WHERE note = &#x27;&lt;b&gt;&#x27;" in page
+
+
+def test_the_run_history_is_paged_newest_first(alice_client, users_import):
+    runs = [
+        add_run(
+            users_import,
+            ago=dt.timedelta(hours=30 - i),
+            rows_read=10 + i,
+            rows_written=9 + i,
+            rows_rejected=1,
+            bytes_scanned=2 * 1024 * 1024,
+            watermark_from="2026-01-01",
+            watermark_to="2026-01-02",
+        )
+        for i in range(25)
+    ]
+
+    first = alice_client.get(detail_url(users_import))
+    second = alice_client.get(detail_url(users_import), {"page": 2})
+
+    first_page = [r.pk for r in first.context["runs"].object_list]
+    assert len(first_page) == 20
+    assert first_page[0] == runs[-1].pk
+    assert len(second.context["runs"].object_list) == 5
+    page = first.content.decode()
+    assert "25 runs" in page
+    assert "1\xa0min\xa040\xa0s" in page  # duration, unbroken
+    assert "2.0\xa0MB" in page  # bytes scanned
+    assert "2026-01-01 → 2026-01-02" in page
+    assert "Older &rarr;" in page
+
+
+def test_a_failed_run_shows_its_error_in_the_history(alice_client, users_import):
+    add_run(
+        users_import, status="failed", error_message="Table analytics-prod:users was not found."
+    )
+
+    page = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert "Table analytics-prod:users was not found." in page
+    assert "Failed" in page
+
+
+BUTTONS = ("Run now", "Pause", "Resume", "Stop", "Delete")
+
+
+@pytest.mark.parametrize(
+    "status, expected",
+    [
+        ("ready", {"Run now", "Stop", "Delete"}),
+        ("scheduled", {"Run now", "Pause", "Stop", "Delete"}),
+        ("paused", {"Run now", "Resume", "Stop", "Delete"}),
+        ("running", {"Stop", "Delete"}),
+        ("completed", {"Run now", "Delete"}),
+        ("failed", {"Run now", "Delete"}),
+        ("stopped", {"Run now", "Delete"}),
+    ],
+)
+def test_the_buttons_follow_the_status(alice_client, workspace_a, connection, status, expected):
+    import_obj = add_import(workspace_a, connection, status=status)
+
+    response = alice_client.get(detail_url(import_obj))
+
+    actions = response.content.decode().split('id="import-actions"')[1].split("</div>")[0]
+    shown = {b for b in BUTTONS if f">{b}</" in actions}
+    assert shown == expected
+
+
+def test_members_see_no_buttons(bob_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="scheduled")
+
+    page = bob_client.get(detail_url(import_obj)).content.decode()
+
+    assert all(f">{b}</" not in page for b in BUTTONS)
+    assert '<form method="post"' not in page.split("<main")[1]
+
+
+# -- live progress ------------------------------------------------------------------------------
+
+
+def running_run(import_obj, **fields):
+    values = {
+        "status": "running",
+        "ago": dt.timedelta(seconds=50),
+        "rows_expected": 1000,
+        "committed_offset": 500,
+        "rows_read": 500,
+        "rows_written": 500,
+    }
+    values.update(fields)
+    return add_run(import_obj, **values)
+
+
+def test_a_running_run_shows_live_progress(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="running")
+    run = running_run(import_obj)
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+    fragment = alice_client.get(detail_url(import_obj) + "progress/").content.decode()
+
+    for html in (page, fragment):
+        assert '<progress id="progress-bar" max="1000" value="500">50%</progress>' in html
+        assert "500 of 1,000 rows (50%)" in html
+        assert "10 rows per second" in html
+        assert "About 50\xa0s" in html
+        assert 'hx-trigger="every 2s"' in html
+        assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}"' in html
+    assert "<html" not in fragment
+
+
+def test_each_poll_refreshes_the_history_but_not_the_buttons(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="running")
+    for i in range(25):
+        add_run(import_obj, ago=dt.timedelta(days=i + 1))
+    run = running_run(import_obj)
+
+    page = alice_client.get(detail_url(import_obj), {"page": 2}).content.decode()
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/",
+        {"run": str(run.pk), "page": "2"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+
+    assert page.count('id="run-history"') == 1
+    assert f"?run={run.pk}&amp;page=2" in page  # the poll keeps the history page
+    assert '<section id="run-history" hx-swap-oob="true">' in fragment
+    assert "Page 2 of 2" in fragment
+    assert 'id="import-status"' not in fragment
+    assert 'id="import-actions"' not in fragment
+
+
+def test_the_progress_rate_counts_written_rows_and_time_left_counts_the_offset(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="running")
+    # 100 s in: 400 rows committed, 300 written, 100 rejected; 4 rows/s of progress
+    running_run(
+        import_obj,
+        ago=dt.timedelta(seconds=100),
+        committed_offset=400,
+        rows_written=300,
+        rows_rejected=100,
+        rows_expected=1000,
+    )
+
+    fragment = alice_client.get(detail_url(import_obj) + "progress/").content.decode()
+
+    assert "400 of 1,000 rows (40%)" in fragment
+    assert "3 rows per second" in fragment
+    assert "About 2\xa0min\xa030\xa0s" in fragment  # 600 rows left at 4 rows/s
+    assert "300 written, 100 rejected" in fragment
+
+
+def test_a_queued_run_polls_without_numbers(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="running")
+    add_run(import_obj, status="queued", started_at=None)
+
+    fragment = alice_client.get(detail_url(import_obj) + "progress/").content.decode()
+
+    assert "Queued, waiting for a worker" in fragment
+    assert "total not known yet" in fragment
+    assert 'hx-trigger="every 2s"' in fragment
+
+
+def test_no_polling_without_an_active_run(alice_client, users_import):
+    add_run(users_import, status="succeeded", rows_written=10)
+
+    page = alice_client.get(detail_url(users_import)).content.decode()
+    fragment = alice_client.get(detail_url(users_import) + "progress/").content.decode()
+
+    assert "hx-trigger" not in page
+    assert "hx-trigger" not in fragment
+    assert "<progress" not in page
+
+
+def test_when_the_followed_run_ends_polling_stops_and_the_page_parts_update(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="running")
+    run = running_run(import_obj)
+    run.status = "succeeded"
+    run.committed_offset = run.rows_written = 1000
+    run.finished_at = timezone.now()
+    run.save()
+    Import.objects.filter(pk=import_obj.pk).update(status="completed")
+
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/", {"run": str(run.pk)}, headers={"HX-Request": "true"}
+    ).content.decode()
+
+    assert "hx-trigger" not in fragment
+    assert "Run succeeded" in fragment
+    assert "1,000 of 1,000 rows (100%)" in fragment
+    assert '<span id="import-status" hx-swap-oob="true">' in fragment
+    assert "Completed" in fragment
+    assert '<section id="run-history" hx-swap-oob="true">' in fragment
+    assert 'id="definition" hx-swap-oob="true"' in fragment
+    assert ">Run now</button>" in fragment  # the buttons follow the new status
+
+
+def test_the_progress_fragment_follows_a_new_run_after_the_old_one_ended(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="running")
+    old = add_run(import_obj, status="succeeded", ago=dt.timedelta(hours=1))
+    new = running_run(import_obj)
+
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/", {"run": str(old.pk)}, headers={"HX-Request": "true"}
+    ).content.decode()
+
+    assert f"?run={new.pk}" in fragment
+    assert 'hx-trigger="every 2s"' in fragment
+    assert 'hx-swap-oob="true"' in fragment
+
+
+# -- run page and rejected rows -----------------------------------------------------------------
+
+
+@pytest.fixture
+def rejected_run(users_import):
+    users_import.source_schema = [
+        {"name": "user_id", "type": "STRING"},
+        {"name": "email", "type": "STRING"},
+        {"name": "note", "type": "STRING"},
+    ]
+    users_import.save()
+    run = add_run(
+        users_import,
+        status="failed",
+        rows_read=1000,
+        rows_written=996,
+        rows_rejected=4,
+        rows_expected=1000,
+        bytes_scanned=10 * 1024**3,
+        read_path="rest",
+        job_id="analytics-prod:US.job_abc123",
+        result_table="analytics-prod._anon.anon_table",
+        error_message="BigQuery stopped answering; the run will be retried.",
+        watermark_from="2026-01-01T00:00:00+00:00",
+        watermark_to="2026-01-02T00:00:00+00:00",
+    )
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(run=run, row_number=7, reason="No identity", data={"user_id": None}),
+            RejectedRow(
+                run=run,
+                row_number=12,
+                reason="Timestamp is not a date",
+                data={"user_id": "u12", "email": '=HYPERLINK("http://x")', "n": -5},
+            ),
+            RejectedRow(
+                run=run,
+                row_number=30,
+                reason="@SUM(A1)",
+                data={"user_id": "+1", "note": "-2+3", "tags": ["a", "b"]},
+            ),
+            RejectedRow(run=run, row_number=31, reason="ok", data={"user_id": 'u31,"q"\nx'}),
+        ]
+    )
+    return run
+
+
+def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_client, rejected_run):
+    page = alice_client.get(run_url(rejected_run)).content.decode()
+
+    assert "BigQuery stopped answering; the run will be retried." in page
+    assert '<dd id="run-read">1,000</dd>' in page
+    assert '<dd id="run-written">996</dd>' in page
+    assert '<dd id="run-rejected">4</dd>' in page
+    assert "10.0\xa0GB" in page
+    assert "REST paging (tabledata.list)" in page
+    assert "analytics-prod:US.job_abc123" in page
+    assert "1\xa0min\xa040\xa0s" in page
+    assert "2026-01-01T00:00:00+00:00 → 2026-01-02T00:00:00+00:00" in page
+    assert "No identity" in page
+    assert "Timestamp is not a date" in page
+    assert "user_id=u12, email==HYPERLINK(&quot;http://x&quot;), n=-5" in page
+    assert "user_id=null" in page
+    assert "4 rejected rows kept." in page
+    assert f'href="{run_url(rejected_run)}rejected.csv"' in page
+    assert "Download CSV" in page
+
+
+def test_a_run_without_rejects_has_no_csv_link(alice_client, users_import):
+    run = add_run(users_import)
+
+    page = alice_client.get(run_url(run)).content.decode()
+
+    assert "No rows were rejected." in page
+    assert "rejected.csv" not in page
+
+
+def read_csv(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_the_rejected_rows_csv_streams_every_column_and_defuses_formulas(
+    alice_client, rejected_run
+):
+    response = alice_client.get(run_url(rejected_run) + "rejected.csv")
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="rejected-rows-users-')
+    assert disposition.endswith('.csv"')
+    rows = read_csv(response)
+    # the source schema's order first, then columns it does not know
+    assert rows[0][:5] == ["row_number", "reason", "user_id", "email", "note"]
+    assert sorted(rows[0][5:]) == ["n", "tags"]
+    cells = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert cells[0] == {
+        "row_number": "7", "reason": "No identity", "user_id": "", "email": "", "n": "",
+        "note": "", "tags": "",
+    }  # fmt: skip
+    assert cells[1]["email"] == '\'=HYPERLINK("http://x")'
+    assert cells[1]["n"] == "-5"  # a number is not a formula
+    assert cells[2]["reason"] == "'@SUM(A1)"
+    assert cells[2]["user_id"] == "'+1"
+    assert cells[2]["note"] == "'-2+3"
+    assert cells[2]["tags"] == '["a","b"]'
+    assert cells[3]["user_id"] == 'u31,"q"\nx'  # quoting survives the round trip
+    assert len(rows) == 5
+
+
+def test_the_csv_filename_is_safe(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, name='Évènements "Q1"\r\n../../etc')
+    run = add_run(import_obj)
+
+    response = alice_client.get(run_url(run) + "rejected.csv")
+
+    filename = response["Content-Disposition"].split('filename="')[1].rstrip('"')
+    assert filename.startswith("rejected-rows-evenements-q1-etc-")
+    assert all(c.isalnum() or c in "-." for c in filename)
+    assert read_csv(response) == [["row_number", "reason"]]
+
+
+# -- connection pages ---------------------------------------------------------------------------
+
+
+def test_the_connection_detail_lists_its_imports(alice_client, workspace_a, connection, alice):
+    other = make_connection(workspace_a, alice, name="Lake")
+    add_import(
+        workspace_a,
+        connection,
+        "Nightly users",
+        status="scheduled",
+        next_run_at=dt.datetime(2026, 7, 1, 7, 30, tzinfo=dt.UTC),
+    )
+    add_import(workspace_a, connection, "Purchases", target="events", status="paused")
+    add_import(workspace_a, other, "Lake import")
+
+    page = alice_client.get(f"{BASE}{connection.pk}/").content.decode()
+
+    section = page.split('id="imports"')[1].split("</dd>")[0]
+    assert "Nightly users" in section
+    assert "Purchases" in section
+    assert "Lake import" not in section
+    assert "Jul 1, 2026 07:30" in section
+    assert "Paused" in section
+    assert f"{LIST}?connection={connection.pk}" in section
+
+
+def test_the_connection_list_counts_imports(alice_client, workspace_a, connection, alice):
+    other = make_connection(workspace_a, alice, name="Lake")
+    for i in range(3):
+        add_import(workspace_a, connection, f"imp-{i}")
+
+    response = alice_client.get(BASE)
+
+    counts = {c.name: c.import_count for c in response.context["page"].object_list}
+    assert counts == {"Warehouse": 3, "Lake": 0}
+    assert other.pk
+
+
+# -- access -------------------------------------------------------------------------------------
+
+
+def every_get_url(import_obj, run):
+    return [
+        LIST,
+        detail_url(import_obj),
+        detail_url(import_obj) + "progress/",
+        detail_url(import_obj) + "delete/",
+        run_url(run),
+        run_url(run) + "rejected.csv",
+    ]
+
+
+def every_post_url(import_obj):
+    return [
+        detail_url(import_obj) + f"{action}/" for action in ("run-now", "pause", "resume", "stop")
+    ] + [detail_url(import_obj) + "delete/"]
+
+
+def test_another_workspace_gets_404_on_every_url(charlie_client, users_import):
+    run = add_run(users_import)
+
+    for url in every_get_url(users_import, run):
+        assert charlie_client.get(url).status_code == 404, url
+    for url in every_post_url(users_import):
+        assert charlie_client.post(url).status_code == 404, url
+    assert Import.objects.filter(pk=users_import.pk).exists()
+
+
+def test_another_workspaces_objects_are_404_under_your_own_workspace(
+    charlie_client, charlie, workspace_b, users_import
+):
+    """charlie is admin of globex, but alice's import is not found under /w/globex/."""
+    run = add_run(users_import)
+    make_connection(workspace_b, charlie, name="Globex warehouse")
+
+    for url in every_get_url(users_import, run)[1:]:
+        url = url.replace("/w/acme/", "/w/globex/")
+        assert charlie_client.get(url).status_code == 404, url
+    for url in every_post_url(users_import):
+        url = url.replace("/w/acme/", "/w/globex/")
+        assert charlie_client.post(url).status_code == 404, url
+    assert Import.objects.get(pk=users_import.pk).status == "ready"
+
+
+def test_members_may_read_but_get_403_on_every_change(bob_client, users_import):
+    run = add_run(users_import)
+
+    for url in every_get_url(users_import, run):
+        expected = 403 if url.endswith("delete/") else 200
+        assert bob_client.get(url).status_code == expected, url
+    for url in every_post_url(users_import):
+        assert bob_client.post(url).status_code == 403, url
+    users_import.refresh_from_db()
+    assert users_import.status == "ready"
+    assert users_import.runs.count() == 1
+
+
+def test_anonymous_users_are_sent_to_sign_in(client, users_import):
+    response = client.get(detail_url(users_import))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/signin/?next=")
