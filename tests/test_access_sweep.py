@@ -1,0 +1,117 @@
+"""Every URL of the app, every method, every persona: resolved from the URLconf so that a
+new view cannot escape. Anonymous users are sent to sign in (or refused), members may
+read but change nothing, another workspace's admin gets 404 everywhere, the owner may act."""
+
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from connections.models import Connection
+from imports.models import Import, ImportRun
+from imports.services import run_create
+from tests.fixtures.connections import make_connection
+from tests.imports.conftest import make_import
+
+# Routes outside a workspace, each with why it needs no workspace check.
+OUTSIDE_WORKSPACES = {
+    "": "redirects to the user's own workspace",
+    "healthz": "reports only reachability",
+    "signin/": "sign-in",
+    "signout/": "sign-out",
+}
+
+
+def app_routes(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern).startswith("admin/"):
+                continue  # Django's admin: staff only, its own permission system
+            yield from app_routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.callback
+
+
+@pytest.fixture
+def objects(alice, workspace_a):
+    connection = make_connection(workspace_a, alice, name="Secret warehouse")
+    import_obj = make_import(connection, alice, table="users", name="Secret import")
+    run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
+    import_obj.save()
+    return {"connection": connection, "import": import_obj, "run": run}
+
+
+def fill(route: str, objects) -> str:
+    pk = (
+        objects["import"].pk
+        if route.startswith("w/<slug:ws>/settings/partners/bigquery/imports/")
+        else objects["connection"].pk
+    )
+    path = (
+        route.replace("<slug:ws>", "acme")
+        .replace("<uuid:pk>", str(pk))
+        .replace("<uuid:run_pk>", str(objects["run"].pk))
+        .replace("<uuid:connection_pk>", str(objects["connection"].pk))
+        .replace("<uuid:draft>", str(uuid.uuid4()))
+        .replace("<import_action:action>", "pause")
+    )
+    assert "<" not in path, f"the sweep cannot fill {route}: teach fill() its parameter"
+    return "/" + path
+
+
+def workspace_routes(objects):
+    routes = []
+    for route, callback in app_routes():
+        if route in OUTSIDE_WORKSPACES:
+            continue
+        assert route.startswith("w/<slug:ws>/"), f"{route} is outside every workspace"
+        assert getattr(callback, "workspace_view", False), f"{route} does not use workspace_view"
+        routes.append(fill(route, objects))
+    return routes
+
+
+def state():
+    return (
+        list(Connection.objects.values_list("pk", "name", "status")),
+        list(Import.objects.values_list("pk", "name", "status", "next_run_at")),
+        list(ImportRun.objects.values_list("pk", "status", "cancel_requested")),
+    )
+
+
+def test_every_route_is_covered(objects):
+    assert len(workspace_routes(objects)) >= 20
+
+
+def test_anonymous_users_are_sent_to_sign_in_or_refused(client, objects):
+    for path in workspace_routes(objects):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/signin/"), path
+        assert client.post(path).status_code == 403, path
+        assert client.get(path, headers={"HX-Request": "true"}).status_code == 403, path
+
+
+def test_members_may_read_but_every_change_is_403(bob_client, objects):
+    before = state()
+    for path in workspace_routes(objects):
+        response = bob_client.get(path)
+        assert response.status_code in (200, 302, 403, 404, 405), (path, response.status_code)
+        assert bob_client.post(path, {"name": "changed"}).status_code == 403, path
+    assert state() == before
+
+
+def test_another_workspaces_admin_gets_404_everywhere_and_learns_nothing(charlie_client, objects):
+    before = state()
+    for path in workspace_routes(objects):
+        for method in ("get", "post"):
+            response = getattr(charlie_client, method)(path)
+            assert response.status_code == 404, (method, path, response.status_code)
+            body = response.content.decode()
+            assert "Secret warehouse" not in body and "Secret import" not in body, path
+    assert state() == before
+
+
+def test_the_owner_reaches_every_page(alice_client, objects):
+    for path in workspace_routes(objects):
+        response = alice_client.get(path)
+        assert response.status_code in (200, 302, 405), (path, response.status_code)
