@@ -1,0 +1,549 @@
+"""Benchmark: one events import run, end to end, against a plain COPY of the same rows.
+
+For each row count N it loads N event rows into a table of the local BigQuery stand-in
+(emulator + token endpoint + permission gate), creates a workspace, a connection and an
+events import, and runs the real runner (`imports.runner.execute_run`) in a child process,
+so its peak memory is its own. Then it writes the same N rows, generated the same way, into
+a fresh table shaped like the events table with one binary `COPY ... FROM STDIN`, and prints
+rows/s for both, their ratio, the runner's peak RSS and where the runner's time went.
+
+    .venv/bin/python bench/import_runner.py --rows 100000   # uses DATABASE_URL, PostgreSQL
+
+The spec's target: the runner at least half as fast as the COPY, and peak memory under
+300 MB and about the same whatever N. The emulator has to be installed (bin/install-emulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+PROJECT = "bench-analytics"
+DATASET = "events"
+LOCATION = "EU"
+SCRATCH_DB = "bench_imports"
+SCHEMA = [
+    ("user_id", "STRING"),
+    ("event", "STRING"),
+    ("ts", "TIMESTAMP"),
+    ("amount", "INT64"),
+    ("country", "STRING"),
+    ("device", "STRING"),
+    ("session_id", "STRING"),
+]
+PROPERTY_COLUMNS = ("amount", "country", "device", "session_id")
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+EVENT_NAMES = (
+    "page_view", "page_view", "page_view", "search", "add_to_cart", "checkout_started",
+    "purchase", "app_open", "signup", "share",
+)  # fmt: skip
+COUNTRIES = ("US", "US", "DE", "GB", "FR", "BR", "IN", "JP", "CA", "ES", "NL", "MX")
+DEVICES = ("web", "web", "ios", "android", "desktop")
+USERS = 50_000
+
+
+def source_rows(start: int, count: int) -> Iterator[dict[str, Any]]:
+    """Deterministic event rows; every row is distinct (ts is unique), so none deduplicates."""
+    for i in range(start, start + count):
+        yield {
+            "user_id": f"u{(i * 7919) % USERS:06d}",
+            "event": EVENT_NAMES[(i * 31) % len(EVENT_NAMES)],
+            "ts": START + dt.timedelta(seconds=i, microseconds=(i * 997) % 1_000_000),
+            "amount": (i * 37) % 20_000 if i % 4 == 0 else 0,
+            "country": COUNTRIES[(i * 13) % len(COUNTRIES)],
+            "device": DEVICES[(i * 7) % len(DEVICES)],
+            "session_id": f"s{i // 25:09x}",
+        }
+
+
+def mb(kilobytes: float) -> float:
+    return kilobytes / 1024
+
+
+def proc_status_kb(field: str, pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (e.g. the emulator), from /proc/<pid>/stat."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- the child: one run of the real runner, instrumented -----------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def add(self, label: str, seconds: float) -> None:
+        self.seconds[label] += seconds
+        self.calls[label] += 1
+
+
+def instrument(clock: Clock) -> None:
+    """Wrap the runner's steps with timers (module attributes only; no behaviour changes)."""
+    from google.cloud._http import JSONConnection
+
+    from audience import writers
+    from connections import bigquery
+    from imports import mapping, runner
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                clock.add(label, time.perf_counter() - started)
+
+        setattr(owner, name, wrapper)
+
+    timed(runner, "_write_page", "page transaction")
+    timed(mapping, "map_page", "map_page")
+    timed(writers, "write_events", "write_events")
+    for method in ("dataset_location", "start_query", "wait", "table_rows"):
+        timed(bigquery.ImportReader, method, "source query")
+
+    # Every BigQuery REST call: HTTP round trip through the gate, and the JSON decode.
+    timed(JSONConnection, "api_request", "api_request")
+    original_pages = bigquery.ImportReader.pages
+
+    def pages(self: Any, *args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        iterator = original_pages(self, *args, **kwargs)
+        while True:
+            started, api_before = time.perf_counter(), clock.seconds["api_request"]
+            try:
+                rows = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                clock.add("fetch pages", time.perf_counter() - started)
+                clock.add("fetch pages: api_request", clock.seconds["api_request"] - api_before)
+            yield rows
+
+    bigquery.ImportReader.pages = pages
+
+
+def sql_timer(clock: Clock):
+    def timer(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            text = sql.lstrip()
+            if text.startswith("INSERT INTO") and "audience_event" in text[:40]:
+                label = "sql: INSERT … SELECT … ON CONFLICT"
+            elif text.startswith(("CREATE TEMP", "TRUNCATE")):
+                label = "sql: temp table create/truncate"
+            elif text.startswith("UPDATE") and "imports_importrun" in text[:40]:
+                label = "sql: run row updates"
+            else:
+                label = "sql: other"
+            clock.add(label, time.perf_counter() - started)
+
+    return timer
+
+
+def child_main(run_id: str, database: str, result_path: str) -> None:
+    from imports import runner
+
+    settings.DATABASES["default"]["NAME"] = database
+    connection.settings_dict["NAME"] = database
+    clock = Clock()
+    instrument(clock)
+    connection.ensure_connection()
+    original_commit = connection.commit
+
+    def commit() -> None:
+        started = time.perf_counter()
+        try:
+            original_commit()
+        finally:
+            clock.add("commit", time.perf_counter() - started)
+
+    connection.commit = commit  # what transaction.atomic() calls on the way out
+    rss_before_kb = proc_status_kb("VmRSS")
+    cpu_before = self_cpu_seconds()
+    started = time.perf_counter()
+    with connection.execute_wrapper(sql_timer(clock)):
+        status = runner.execute_run(run_id)
+    elapsed = time.perf_counter() - started
+    result = {
+        "status": status,
+        "seconds": elapsed,
+        "cpu_seconds": self_cpu_seconds() - cpu_before,
+        "rss_before_kb": rss_before_kb,
+        "hwm_kb": proc_status_kb("VmHWM"),
+        "timings": dict(clock.seconds),
+        "calls": dict(clock.calls),
+    }
+    Path(result_path).write_text(json.dumps(result))
+
+
+def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
+    """Run the runner in a fresh interpreter and collect what it measured.
+
+    Peak memory is the child's own VmHWM, read just before it exits: ru_maxrss from
+    wait4() is no use here, as Linux carries over the high-water mark of the address space
+    the child had between fork and exec, i.e. this (much larger) process's.
+    """
+    env = {
+        **os.environ,
+        "GOOGLE_TOKEN_URI": stack.token_uri,
+        "BIGQUERY_API_ENDPOINT": stack.bigquery_endpoint,
+        "RESOURCE_MANAGER_ENDPOINT": stack.resource_manager_endpoint,
+        "IMPORT_PAGE_SIZE": str(page_size),
+    }
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_path = handle.name
+    command = [
+        sys.executable, str(Path(__file__).resolve()),
+        "--child", run_id, "--database", connection.settings_dict["NAME"],
+        "--result", result_path,
+    ]  # fmt: skip
+    emulator_pid = stack.emulator._process.pid
+    emulator_cpu, parent_cpu = proc_cpu_seconds(emulator_pid), self_cpu_seconds()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env)
+    _, wait_status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(wait_status)
+    wall = time.perf_counter() - started
+    try:
+        if process.returncode != 0:
+            raise SystemExit(f"the runner's process exited with {process.returncode}")
+        result = json.loads(Path(result_path).read_text())
+    finally:
+        os.unlink(result_path)
+    result.update(
+        process_wall_seconds=wall,
+        child_cpu_total=usage.ru_utime + usage.ru_stime,
+        emulator_cpu=proc_cpu_seconds(emulator_pid) - emulator_cpu,
+        gate_cpu=self_cpu_seconds() - parent_cpu,
+    )
+    return result
+
+
+# -- the parent: set-up, the COPY baseline, the report -------------------------------------------
+
+
+def start_stack():
+    from standins import StandinStack
+
+    stack = StandinStack().start()
+    stack.create_project(PROJECT)
+    stack.create_dataset(PROJECT, DATASET, location=LOCATION)
+    key = stack.register_service_account(
+        f"importer@{PROJECT}.iam.gserviceaccount.com", project_id=PROJECT
+    )
+    stack.grant(key.email, "roles/bigquery.jobUser", project=PROJECT)
+    stack.grant(key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=DATASET)
+    settings.GOOGLE_TOKEN_URI = stack.token_uri
+    settings.BIGQUERY_API_ENDPOINT = stack.bigquery_endpoint
+    settings.RESOURCE_MANAGER_ENDPOINT = stack.resource_manager_endpoint
+    return stack, key
+
+
+def load_source(stack: Any, table: str, rows: int, chunk: int) -> None:
+    stack.create_table(PROJECT, DATASET, table, SCHEMA)
+    for start in range(0, rows, chunk):
+        stack.insert_rows(
+            PROJECT, DATASET, table, list(source_rows(start, min(chunk, rows - start)))
+        )
+
+
+def create_import(key: Any, rows: int, table: str):
+    from django.contrib.auth import get_user_model
+
+    from connections import services as connection_services
+    from connections.keyfile import GOOGLE_TOKEN_URIS, parse_service_account_key
+    from imports import services
+    from workspaces.models import Membership, Workspace
+
+    workspace = Workspace.objects.create(name=f"Bench {rows}", slug=f"bench-{rows}")
+    user = get_user_model().objects.create_user(f"admin-{rows}@bench.test")
+    Membership.objects.create(workspace=workspace, user=user, role="admin")
+    parsed = parse_service_account_key(key.to_json(), allowed_token_uris=GOOGLE_TOKEN_URIS)
+    bq_connection = connection_services.connection_create(
+        workspace=workspace, created_by=user, name="Warehouse",
+        project_id=PROJECT, dataset_id=DATASET, key=parsed,
+    )  # fmt: skip
+    import_obj = services.import_create(
+        workspace=workspace,
+        connection=bq_connection,
+        created_by=user,
+        definition={
+            "name": f"Events {rows}",
+            "source_kind": "table",
+            "source_table": table,
+            "source_schema": [{"name": name, "type": kind} for name, kind in SCHEMA],
+            "target": "events",
+            "identity_column": "user_id",
+            "event_name_column": "event",
+            "timestamp_column": "ts",
+            "column_mapping": [
+                {"column": name, "property": name, "include": True} for name in PROPERTY_COLUMNS
+            ],
+            "schedule_kind": "none",
+        },
+    )
+    return workspace, user, import_obj
+
+
+def fresh_tables() -> None:
+    """Empty events table and a fresh COPY target, then a checkpoint, before each N."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audience_event")
+        cursor.execute("DROP TABLE IF EXISTS bench_copy")
+        cursor.execute("CREATE TABLE bench_copy (LIKE audience_event INCLUDING ALL)")
+    checkpoint()
+
+
+def wal_lsn() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        return cursor.fetchone()[0]
+
+
+def wal_mb_since(lsn: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
+        return float(cursor.fetchone()[0]) / 2**20
+
+
+def checkpoint() -> None:
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("CHECKPOINT")
+        except Exception:  # noqa: S110 - needs superuser; only reduces noise
+            pass
+
+
+def copy_records(rows: int, workspace_id: Any, run_id: Any) -> Iterator[tuple[Any, ...]]:
+    """The same rows as the source table, as the events table stores them."""
+    from psycopg.types.json import Jsonb
+
+    from imports.mapping import event_dedupe_key
+
+    for row in source_rows(0, rows):
+        properties = {name: row[name] for name in PROPERTY_COLUMNS}
+        identity, name, timestamp = row["user_id"], row["event"], row["ts"]
+        yield (
+            workspace_id, identity, name, timestamp, Jsonb(properties),
+            event_dedupe_key(identity, name, timestamp, properties), run_id,
+        )  # fmt: skip
+
+
+def copy_baseline(rows: int, workspace_id: Any, run_id: Any) -> tuple[float, float]:
+    """Seconds for one binary COPY of the N rows into bench_copy (rows generated while
+    streaming), and seconds to generate the same records alone."""
+    from audience.models import Event
+
+    started = time.perf_counter()
+    for _ in copy_records(rows, workspace_id, run_id):
+        pass
+    generate = time.perf_counter() - started
+
+    columns = {f.name: f.column for f in Event._meta.concrete_fields}
+    names = ["workspace", "identity", "name", "timestamp", "properties", "dedupe_key"]
+    column_list = ", ".join(f'"{columns[n]}"' for n in [*names, "imported_by_run"])
+    connection.ensure_connection()
+    raw = connection.connection
+    started = time.perf_counter()
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY bench_copy ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "text", "text", "timestamptz", "jsonb", "text", "uuid"])
+            for record in copy_records(rows, workspace_id, run_id):
+                copy.write_row(record)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_copy")
+        copied = cursor.fetchone()[0]
+    assert copied == rows, (copied, rows)
+    return seconds, generate
+
+
+def bench_one(stack: Any, key: Any, rows: int, page_size: int, chunk: int) -> dict[str, Any]:
+    from audience.models import Event
+    from imports import services
+
+    print(f"\n== N = {rows:,} ==", flush=True)
+    table = f"events_{rows}"
+    started = time.perf_counter()
+    load_source(stack, table, rows, chunk)
+    load_seconds = time.perf_counter() - started
+    print(f"loaded {rows:,} rows into the emulator in {load_seconds:.1f} s", flush=True)
+
+    workspace, user, import_obj = create_import(key, rows, table)
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    fresh_tables()
+    lsn = wal_lsn()
+    child = run_child(str(run.pk), stack, page_size)
+    runner_wal = wal_mb_since(lsn)
+    run.refresh_from_db()
+    if child["status"] != "succeeded":
+        raise SystemExit(f"the run ended {child['status']}: {run.error_message}")
+    stored = Event.objects.filter(workspace=workspace).count()
+    run_seconds = child["seconds"]
+    db_seconds = (run.finished_at - run.started_at).total_seconds()
+    print(
+        f"runner: {run_seconds:.1f} s in execute_run ({rows / run_seconds:,.0f} rows/s); "
+        f"run row started→finished {db_seconds:.1f} s; "
+        f"child process {child['process_wall_seconds']:.1f} s incl. interpreter start"
+    )
+    print(
+        f"  run: rows_expected={run.rows_expected:,} read={run.rows_read:,} "
+        f"written={run.rows_written:,} rejected={run.rows_rejected:,} "
+        f"events stored={stored:,} read_path={run.read_path}"
+    )
+    print(
+        f"  memory: RSS before execute_run {mb(child['rss_before_kb']):.0f} MB, "
+        f"peak {mb(child['hwm_kb']):.0f} MB (VmHWM)"
+    )
+    print(
+        f"  CPU during the run: runner process {child['cpu_seconds']:.1f} s, "
+        f"emulator {child['emulator_cpu']:.1f} s, gate + token endpoint "
+        f"{child['gate_cpu']:.1f} s (wall {run_seconds:.1f} s, {os.cpu_count()} CPUs)"
+    )
+    print_breakdown(child, run_seconds)
+
+    checkpoint()
+    lsn = wal_lsn()
+    copy_seconds, generate_seconds = copy_baseline(rows, workspace.pk, run.pk)
+    copy_wal = wal_mb_since(lsn)
+    print(
+        f"COPY: {copy_seconds:.1f} s ({rows / copy_seconds:,.0f} rows/s), including "
+        f"{generate_seconds:.1f} s to generate the records in Python (hash included)"
+    )
+    print(f"WAL written: runner {runner_wal:,.0f} MB, COPY {copy_wal:,.0f} MB")
+    return {
+        "rows": rows,
+        "load": load_seconds,
+        "runner": run_seconds,
+        "copy": copy_seconds,
+        "rss_before": mb(child["rss_before_kb"]),
+        "peak": mb(child["hwm_kb"]),
+    }
+
+
+def print_breakdown(child: dict[str, Any], total: float) -> None:
+    t, calls = child["timings"], child["calls"]
+    write = t.get("write_events", 0.0)
+    page = t.get("page transaction", 0.0)
+    insert = t.get("sql: INSERT … SELECT … ON CONFLICT", 0.0)
+    temp = t.get("sql: temp table create/truncate", 0.0)
+    api = t.get("fetch pages: api_request", 0.0)
+    parts = [
+        ("source query (dataset, query job, wait, row count)", t.get("source query", 0.0)),
+        ("fetch: tabledata.list HTTP via gate + JSON decode", api),
+        ("fetch: cells → Row → dict(row.items())", t.get("fetch pages", 0.0) - api),
+        ("map_page (mapping, dedupe hash)", t.get("map_page", 0.0)),
+        ("write_events: COPY into temp table", write - insert - temp),
+        ("write_events: INSERT … ON CONFLICT from temp", insert),
+        ("write_events: temp table create/truncate", temp),
+        ("page transaction: COMMIT", t.get("commit", 0.0)),
+        (
+            "page transaction: rest (fenced lease renew)",
+            page - t.get("map_page", 0.0) - write - t.get("commit", 0.0),
+        ),
+    ]
+    accounted = sum(seconds for _, seconds in parts)
+    parts.append(("other (claim, cancel checks, offsets, finish)", total - accounted))
+    print(f"  where the runner's time went ({calls.get('page transaction', 0)} pages):")
+    for label, seconds in parts:
+        print(f"    {label:52} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 100_000])
+    parser.add_argument("--page-size", type=int, default=10_000, help="IMPORT_PAGE_SIZE")
+    parser.add_argument("--load-chunk", type=int, default=200_000,
+                        help="rows per load job into the emulator")  # fmt: skip
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child, args.database, args.result)
+        return
+    if connection.vendor != "postgresql":
+        raise SystemExit("set DATABASE_URL to a PostgreSQL server")
+
+    from django.test.utils import setup_test_environment
+
+    from imports import tasks
+
+    # No worker takes part: the run is executed by the child process below.
+    tasks.enqueue_run = lambda run_id: None
+    connection.settings_dict["TEST"]["NAME"] = SCRATCH_DB
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    stack = None
+    results = []
+    try:
+        started = time.perf_counter()
+        stack, key = start_stack()
+        print(f"stand-ins started in {time.perf_counter() - started:.1f} s; "
+              f"page size {args.page_size:,}")  # fmt: skip
+        for rows in args.rows:
+            results.append(bench_one(stack, key, rows, args.page_size, args.load_chunk))
+    finally:
+        if stack is not None:
+            stack.stop()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    print(f"\npage size {args.page_size:,}; target: runner ≥ 0.5 × COPY, peak < 300 MB")
+    header = (
+        f"{'N':>10} {'runner s':>9} {'runner rows/s':>14} {'COPY s':>7} {'COPY rows/s':>12} "
+        f"{'ratio':>6} {'RSS before MB':>14} {'peak RSS MB':>12}"
+    )
+    print(header)
+    for r in results:
+        runner_rate, copy_rate = r["rows"] / r["runner"], r["rows"] / r["copy"]
+        print(
+            f"{r['rows']:>10,} {r['runner']:>9.1f} {runner_rate:>14,.0f} {r['copy']:>7.1f} "
+            f"{copy_rate:>12,.0f} {runner_rate / copy_rate:>6.2f} {r['rss_before']:>14.0f} "
+            f"{r['peak']:>12.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
