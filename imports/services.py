@@ -191,6 +191,13 @@ def _request_cancel(import_obj: Import) -> int:
     return queued + running
 
 
+def _stop(import_obj: Import) -> None:
+    _request_cancel(import_obj)
+    import_obj.status = Import.Status.STOPPED
+    import_obj.next_run_at = None
+    import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+
+
 @transaction.atomic
 def import_stop(*, import_obj: Import, actor: Any) -> Import:
     import_obj = _locked(import_obj)
@@ -198,10 +205,7 @@ def import_stop(*, import_obj: Import, actor: Any) -> Import:
         raise IllegalTransition(
             f"The import is already {import_obj.get_status_display().lower()}; nothing to stop."
         )
-    _request_cancel(import_obj)
-    import_obj.status = Import.Status.STOPPED
-    import_obj.next_run_at = None
-    import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+    _stop(import_obj)
     audit_record(
         workspace=import_obj.workspace, actor=actor, action="import.stopped", target=import_obj
     )
@@ -227,10 +231,7 @@ def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
         .filter(connection=connection, status__in=Import.ACTIVE_STATUSES)
         .order_by("pk")
     ):
-        _request_cancel(import_obj)
-        import_obj.status = Import.Status.STOPPED
-        import_obj.next_run_at = None
-        import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+        _stop(import_obj)
         stopped.append(import_obj.name)
     return stopped
 

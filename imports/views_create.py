@@ -358,58 +358,46 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
     )
 
 
-# -- step 2: target ----------------------------------------------------------------------------
+# -- steps 2 and 3: target, sync ---------------------------------------------------------------
+
+
+def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_step: str):
+    """Target and Sync: a form over the source's columns, kept in the draft."""
+    connection = _connection(request, connection_pk)
+    stored, gate = _gate(request, connection, draft, step)
+    if gate:
+        return gate
+    schema = stored["source"]["schema"]
+    if request.method == "POST":
+        form = form_class(request.POST, schema=schema)
+        if form.is_valid():
+            stored[step] = {"data": _raw(request.POST, list(form.fields))}
+            _save_draft(request, str(draft), stored)
+            return redirect(_url(request, connection, next_step, str(draft)))
+    else:
+        form = form_class(_data(stored.get(step)), schema=schema)
+    return render(
+        request,
+        f"imports/create_{step}.html",
+        _context(request, connection, step, draft, stored, form=form,
+                 back=_back(request, connection, step, draft)),
+    )  # fmt: skip
 
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
-    connection = _connection(request, connection_pk)
-    stored, gate = _gate(request, connection, draft, "target")
-    if gate:
-        return gate
-    schema = stored["source"]["schema"]
-    if request.method == "POST":
-        form = TargetForm(request.POST, schema=schema)
-        if form.is_valid():
-            stored["target"] = {"data": _raw(request.POST, list(form.fields))}
-            _save_draft(request, str(draft), stored)
-            return redirect(_url(request, connection, "sync", str(draft)))
-    else:
-        form = TargetForm(_data(stored.get("target")), schema=schema)
-    return render(
-        request,
-        "imports/create_target.html",
-        _context(request, connection, "target", draft, stored, form=form,
-                 back=_back(request, connection, "target", draft)),
-    )  # fmt: skip
-
-
-# -- step 3: sync ------------------------------------------------------------------------------
+    return _schema_step(
+        request, connection_pk, draft, step="target", form_class=TargetForm, next_step="sync"
+    )
 
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_sync(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
-    connection = _connection(request, connection_pk)
-    stored, gate = _gate(request, connection, draft, "sync")
-    if gate:
-        return gate
-    schema = stored["source"]["schema"]
-    if request.method == "POST":
-        form = SyncForm(request.POST, schema=schema)
-        if form.is_valid():
-            stored["sync"] = {"data": _raw(request.POST, list(form.fields))}
-            _save_draft(request, str(draft), stored)
-            return redirect(_url(request, connection, "schedule", str(draft)))
-    else:
-        form = SyncForm(_data(stored.get("sync")), schema=schema)
-    return render(
-        request,
-        "imports/create_sync.html",
-        _context(request, connection, "sync", draft, stored, form=form,
-                 back=_back(request, connection, "sync", draft)),
-    )  # fmt: skip
+    return _schema_step(
+        request, connection_pk, draft, step="sync", form_class=SyncForm, next_step="schedule"
+    )
 
 
 # -- step 4: schedule --------------------------------------------------------------------------
