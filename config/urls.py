@@ -3,16 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.health import healthz
+from workspaces.signin import ThrottledLoginView
 from workspaces.views import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path(
-        "signin/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("signin/", ThrottledLoginView.as_view(), name="login"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),

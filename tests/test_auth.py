@@ -31,3 +31,50 @@ def test_pages_send_the_security_headers(alice_client):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_password_guessing_is_stopped_after_five_failures(client, alice):
+    from django.core.cache import cache
+
+    cache.clear()
+    for _ in range(5):
+        assert (
+            client.post(
+                "/signin/", {"username": "alice@acme.test", "password": "guess"}
+            ).status_code
+            == 200
+        )
+
+    locked = client.post(
+        "/signin/", {"username": "ALICE@acme.test", "password": "correct horse battery"}
+    )
+
+    assert locked.status_code == 429
+    assert "Too many failed sign-in attempts. Try again in 15 minutes." in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    cache.clear()
+
+
+def test_a_successful_sign_in_clears_the_failures(client, alice, bob):
+    from django.core.cache import cache
+
+    cache.clear()
+    for _ in range(4):
+        client.post("/signin/", {"username": "alice@acme.test", "password": "guess"})
+    assert (
+        client.post(
+            "/signin/", {"username": "alice@acme.test", "password": "correct horse battery"}
+        ).status_code
+        == 302
+    )
+    client.post("/signout/")
+    for _ in range(4):
+        client.post("/signin/", {"username": "alice@acme.test", "password": "guess"})
+    # another account is not affected by alice's failures
+    assert (
+        client.post(
+            "/signin/", {"username": "bob@acme.test", "password": "correct horse battery"}
+        ).status_code
+        == 302
+    )
+    cache.clear()
