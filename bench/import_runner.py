@@ -230,6 +230,7 @@ def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
         "GOOGLE_TOKEN_URI": stack.token_uri,
         "BIGQUERY_API_ENDPOINT": stack.bigquery_endpoint,
         "RESOURCE_MANAGER_ENDPOINT": stack.resource_manager_endpoint,
+        "BIGQUERY_STORAGE_TARGET": stack.grpc_target,
         "IMPORT_PAGE_SIZE": str(page_size),
     }
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -278,6 +279,7 @@ def start_stack():
     settings.GOOGLE_TOKEN_URI = stack.token_uri
     settings.BIGQUERY_API_ENDPOINT = stack.bigquery_endpoint
     settings.RESOURCE_MANAGER_ENDPOINT = stack.resource_manager_endpoint
+    settings.BIGQUERY_STORAGE_TARGET = stack.grpc_target
     return stack, key
 
 

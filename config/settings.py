@@ -250,6 +250,10 @@ IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=10_000)
 # Google. Tests and the demo point these at the local stand-ins.
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
 BIGQUERY_API_ENDPOINT = env.str("BIGQUERY_API_ENDPOINT", default="https://bigquery.googleapis.com")
+# Storage Read API (gRPC, Arrow) for reading import results; REST paging when unavailable.
+# Empty: Google's endpoint over TLS. "host:port": an insecure local channel (stand-ins, demo).
+BIGQUERY_STORAGE_TARGET = env.str("BIGQUERY_STORAGE_TARGET", default="")
+BIGQUERY_STORAGE_ENABLED = env.bool("BIGQUERY_STORAGE_ENABLED", default=True)
 RESOURCE_MANAGER_ENDPOINT = env.str(
     "RESOURCE_MANAGER_ENDPOINT", default="https://cloudresourcemanager.googleapis.com"
 )

@@ -19,11 +19,28 @@ import google.auth.exceptions
 import requests
 from django.conf import settings
 from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_core_retry
 from google.api_core.client_options import ClientOptions
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
+
+try:  # optional: without it, import runs read with REST paging
+    import grpc
+    import pyarrow
+    from google.cloud.bigquery_storage_v1 import types as storage_types
+    from google.cloud.bigquery_storage_v1.services.big_query_read import (
+        BigQueryReadClient,
+    )
+    from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
+        BigQueryReadGrpcTransport,
+    )
+except ImportError:  # pragma: no cover - depends on the installation
+    grpc = None
+    STORAGE_INSTALLED = False
+else:
+    STORAGE_INSTALLED = True
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +96,17 @@ def classify(exc: BaseException) -> GoogleCallError:
         return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
     if isinstance(exc, api_exceptions.RetryError | TimeoutError | ConnectionError):
         return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
+    if grpc is not None and isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
+        return classify(api_exceptions.from_grpc_error(exc))
     if isinstance(exc, api_exceptions.GoogleAPICallError):
+        from_grpc = grpc is not None and isinstance(exc.response, grpc.RpcError)
+        if from_grpc and isinstance(
+            exc, api_exceptions.ServiceUnavailable | api_exceptions.DeadlineExceeded
+        ):
+            # gRPC UNAVAILABLE / DEADLINE_EXCEEDED: no answer from the server (Storage Read API).
+            return GoogleCallError(
+                "unreachable", permanent=False, status=exc.code, internal_message=str(exc)
+            )
         return _classify_api(exc)
     return GoogleCallError("unknown", permanent=True, internal_message=repr(exc))
 
@@ -344,6 +371,123 @@ class ImportReader:
                 yield [{names[i]: row[i] for i in positions} for row in page]
         except GoogleCallError:
             raise
+        except Exception as exc:
+            raise classify(exc) from exc
+
+
+STORAGE_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+
+
+class StorageReader:
+    """Reads a result table with the Storage Read API (gRPC, Arrow), page by page.
+
+    One stream per table (max_stream_count=1): the row order of a stream is fixed, so
+    an offset means the same rows when a crashed run resumes. Errors come out as
+    GoogleCallError; a stream that cannot be read any more (expired session, unknown
+    stream) as kind "read_stream_gone".
+    """
+
+    SESSION_TIMEOUT = REQUEST_TIMEOUT
+    # One read_rows call; a longer stream ends with DEADLINE_EXCEEDED (transient) and the
+    # caller resumes from its committed offset.
+    READ_TIMEOUT = 900.0
+
+    def __init__(self, session: BigQuerySession) -> None:
+        if not STORAGE_INSTALLED:
+            raise GoogleCallError("storage_unavailable", permanent=True, reason="not_installed")
+        self.session = session
+        target = settings.BIGQUERY_STORAGE_TARGET
+        try:
+            if target:
+                # Local stand-ins only: a plain-text channel carries no credentials.
+                channel = grpc.insecure_channel(target, options=STORAGE_OPTIONS)
+                transport = BigQueryReadGrpcTransport(channel=channel)
+                self.client = BigQueryReadClient(transport=transport)
+            else:
+                self.client = BigQueryReadClient(credentials=session.credentials)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def close(self) -> None:
+        try:
+            self.client.transport.close()
+        except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
+            logger.debug("closing the Storage Read client failed", exc_info=True)
+
+    def __enter__(self) -> StorageReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _table_path(table: str) -> str:
+        project, dataset, table_id = table.split(".", 2)
+        return f"projects/{project}/datasets/{dataset}/tables/{table_id}"
+
+    def open_stream(self, table: str) -> str:
+        """Create a read session of one Arrow stream on `table`; returns the stream's name."""
+        retry = api_core_retry.Retry(
+            predicate=api_core_retry.if_exception_type(
+                api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded
+            ),
+            initial=0.25,
+            maximum=2.0,
+            timeout=RETRY_DEADLINE,
+        )
+        request = storage_types.ReadSession(
+            table=self._table_path(table), data_format=storage_types.DataFormat.ARROW
+        )
+        try:
+            read_session = self.client.create_read_session(
+                parent=f"projects/{self.session.project_id}",
+                read_session=request,
+                max_stream_count=1,
+                retry=retry,
+                timeout=self.SESSION_TIMEOUT,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        if not read_session.streams:
+            # An empty table has no stream: nothing to read, REST handles it trivially.
+            raise GoogleCallError("storage_unavailable", permanent=True, reason="no_stream")
+        return read_session.streams[0].name
+
+    def pages(self, stream: str, *, offset: int, page_size: int):
+        """Yield lists of row dicts from row `offset` of `stream`, `page_size` rows each
+        (the last may be shorter); memory holds one page and one record batch."""
+        schema = None
+        page: list[dict[str, Any]] = []
+        try:
+            responses = self.client.read_rows(
+                read_stream=stream, offset=offset, retry=None, timeout=self.READ_TIMEOUT
+            )
+            for response in responses:
+                if schema is None:
+                    serialized = response.arrow_schema.serialized_schema
+                    if not serialized:
+                        raise GoogleCallError(
+                            "read_stream_gone", permanent=True, reason="no_arrow_schema"
+                        )
+                    schema = pyarrow.ipc.read_schema(pyarrow.py_buffer(serialized))
+                batch = pyarrow.ipc.read_record_batch(
+                    pyarrow.py_buffer(response.arrow_record_batch.serialized_record_batch),
+                    schema,
+                )
+                for start in range(0, batch.num_rows, page_size):
+                    page.extend(batch.slice(start, page_size).to_pylist())
+                    while len(page) >= page_size:
+                        yield page[:page_size]
+                        page = page[page_size:]
+            if page:
+                yield page
+        except GoogleCallError:
+            raise
+        except (api_exceptions.NotFound, api_exceptions.FailedPrecondition) as exc:
+            # Unknown stream, or a read session past its expiry (about six hours).
+            raise GoogleCallError(
+                "read_stream_gone", permanent=True, status=exc.code, internal_message=str(exc)
+            ) from exc
         except Exception as exc:
             raise classify(exc) from exc
 

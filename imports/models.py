@@ -163,6 +163,11 @@ class ImportRun(models.Model):
     job_id = models.CharField(max_length=1024, blank=True)
     result_table = models.CharField(max_length=1024, blank=True)
     read_path = models.CharField(max_length=20, blank=True)
+    read_stream = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="The Storage Read API stream of the result table (read_path 'storage').",
+    )
     error_message = models.TextField(blank=True)
 
     class Meta:

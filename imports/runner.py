@@ -218,31 +218,104 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> N
     session.authenticate()  # a key deleted since the last test is reported as such
     reader = bigquery.ImportReader(session)
     location = reader.dataset_location(import_obj.connection.dataset_id)
-    if not run.result_table:
-        window = _window(import_obj, reader, location)
-        job = reader.start_query(window.sql, window.params, location=location)
-        _renew(run, owner, job_id=job.job_id, watermark_from=window.lo, watermark_to=window.hi)
-        reader.wait(job, timeout=6 * 3600, on_wait=lambda: _renew(run, owner))
-        destination = job.destination
-        run.result_table = f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
-        run.rows_expected = reader.table_rows(run.result_table)
-        run.watermark_to = window.hi
-        _renew(
-            run, owner,
-            result_table=run.result_table,
-            rows_expected=run.rows_expected,
-            bytes_scanned=job.total_bytes_processed,
-            read_path="rest",
-        )  # fmt: skip
-        logger.info(
-            "run %s: %s rows in %s; reading with REST paging", run.pk, run.rows_expected,
-            run.result_table,
-        )  # fmt: skip
-    _read_pages(run, owner, reader)
+    storage = None
+    try:
+        if not run.result_table:
+            window = _window(import_obj, reader, location)
+            job = reader.start_query(window.sql, window.params, location=location)
+            _renew(run, owner, job_id=job.job_id, watermark_from=window.lo, watermark_to=window.hi)
+            reader.wait(job, timeout=6 * 3600, on_wait=lambda: _renew(run, owner))
+            destination = job.destination
+            run.result_table = (
+                f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
+            )
+            run.rows_expected = reader.table_rows(run.result_table)
+            run.watermark_to = window.hi
+            storage, run.read_stream = _open_storage(run, session)
+            run.read_path = "storage" if storage is not None else "rest"
+            _renew(
+                run, owner,
+                result_table=run.result_table,
+                rows_expected=run.rows_expected,
+                bytes_scanned=job.total_bytes_processed,
+                read_path=run.read_path,
+                read_stream=run.read_stream,
+            )  # fmt: skip
+            logger.info(
+                "run %s: %s rows in %s; reading with %s", run.pk, run.rows_expected,
+                run.result_table, READ_PATH_NAMES[run.read_path],
+            )  # fmt: skip
+        elif run.read_path == "storage":
+            storage = _resume_storage(run, owner, session)
+        _read_pages(run, owner, reader, storage)
+    finally:
+        if storage is not None:
+            storage.close()
     _succeed(run, owner)
 
 
-def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> None:
+READ_PATH_NAMES = {"storage": "the Storage Read API (Arrow)", "rest": "REST paging"}
+
+
+def _open_storage(run: ImportRun, session: bigquery.BigQuerySession):
+    """(StorageReader, stream name) when the Storage Read API can read the result table;
+    (None, "") otherwise, with the reason logged: the run then reads with REST paging."""
+    if run.rows_expected == 0:
+        return None, ""  # nothing to read; REST answers an empty table in one call
+    if not bigquery.STORAGE_INSTALLED:
+        reason = "google-cloud-bigquery-storage is not installed"
+    elif not getattr(settings, "BIGQUERY_STORAGE_ENABLED", True):
+        reason = "disabled by BIGQUERY_STORAGE_ENABLED"
+    else:
+        storage = None
+        try:
+            storage = bigquery.StorageReader(session)
+            return storage, storage.open_stream(run.result_table)
+        except bigquery.GoogleCallError as error:
+            if storage is not None:
+                storage.close()
+            reason = error.kind
+            logger.info("run %s: Storage Read API: %s %s", run.pk, error, error.internal_message)
+    logger.warning(
+        "run %s: Storage Read API unavailable (%s); reading with REST paging", run.pk, reason
+    )
+    return None, ""
+
+
+def _resume_storage(run: ImportRun, owner: str, session: bigquery.BigQuerySession):
+    """The StorageReader for a resumed storage run, or None after switching it to REST."""
+    if run.read_stream and bigquery.STORAGE_INSTALLED:
+        if getattr(settings, "BIGQUERY_STORAGE_ENABLED", True):
+            try:
+                return bigquery.StorageReader(session)
+            except bigquery.GoogleCallError:
+                pass
+    _restart_with_rest(run, owner, "the Storage Read API is no longer available")
+    return None
+
+
+def _restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
+    """Read the result table again from row 0 with REST paging.
+
+    REST may order the rows differently from the stream, so the committed offset of the
+    stream means nothing there: the whole table is replayed (the idempotent writes make
+    that harmless). rows_read and rows_rejected restart with it, so that they count one
+    pass; rows_written keeps counting what actually changed.
+    """
+    logger.warning(
+        "run %s: %s; reading %s again from row 0 with REST paging (was at row %s)",
+        run.pk, reason, run.result_table, run.committed_offset,
+    )  # fmt: skip
+    with transaction.atomic():
+        _renew(
+            run, owner,
+            read_path="rest", read_stream="", committed_offset=0, rows_read=0, rows_rejected=0,
+        )  # fmt: skip
+        RejectedRow.objects.filter(run=run).delete()
+    run.read_path, run.read_stream, run.committed_offset = "rest", "", 0
+
+
+def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:
     import_obj = run.import_obj
     page_mapping = mapping_module.Mapping.from_import(import_obj)
     failures = 0
@@ -250,8 +323,12 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> No
         offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
         if run.rows_expected is not None and offset >= run.rows_expected:
             return
+        if storage is not None:
+            pages = storage.pages(run.read_stream, offset=offset, page_size=page_size())
+        else:
+            pages = reader.pages(run.result_table, start_index=offset, page_size=page_size())
         try:
-            for rows in reader.pages(run.result_table, start_index=offset, page_size=page_size()):
+            for rows in pages:
                 if not rows:
                     continue
                 _check_cancel(run)
@@ -260,6 +337,11 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> No
                 failures = 0
             return
         except bigquery.GoogleCallError as error:
+            if storage is not None and error.kind == "read_stream_gone":
+                storage.close()
+                storage = None
+                _restart_with_rest(run, owner, f"the read stream cannot be read ({error})")
+                continue
             if error.permanent or failures >= TRANSIENT_RETRIES:
                 raise
             failures += 1
@@ -268,6 +350,10 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> No
                            offset, pause)  # fmt: skip
             time.sleep(pause)
             _renew(run, owner)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()  # ends the generator (and its gRPC stream) now, not at collection
 
 
 def _check_cancel(run: ImportRun) -> None:

@@ -116,6 +116,7 @@ Google stand-ins are running (Ctrl-C to stop):
 Point the app at them:
   GOOGLE_TOKEN_URI={stack.token_uri}
   BIGQUERY_API_ENDPOINT={stack.bigquery_endpoint}
+  BIGQUERY_STORAGE_TARGET={stack.grpc_target}
 """,
             flush=True,
         )

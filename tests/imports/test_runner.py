@@ -20,6 +20,9 @@ from tests.imports.conftest import (
 @pytest.fixture(autouse=True)
 def small_pages(settings):
     settings.IMPORT_PAGE_SIZE = 40
+    # These cover REST paging (and its faults at the gate); test_runner_storage.py covers
+    # the Storage Read API.
+    settings.BIGQUERY_STORAGE_ENABLED = False
 
 
 def run_once(import_obj, user):

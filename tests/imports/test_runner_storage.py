@@ -1,0 +1,211 @@
+"""The runner's Storage Read API path (gRPC, Arrow) against the emulator's Storage API, its
+fallback to REST paging, and resuming a crashed storage run from its committed offset."""
+
+import datetime as dt
+import logging
+import socket
+
+import pytest
+
+from audience.models import Event, Profile
+from connections import bigquery
+from connections import services as connection_services
+from imports import runner, services
+from imports.models import ImportRun
+from tests.imports.conftest import (
+    EVENT_SCHEMA,
+    START,
+    USER_SCHEMA,
+    event_rows,
+    make_import,
+    new_table,
+    user_rows,
+)
+
+TYPED_USER_SCHEMA = [*USER_SCHEMA, ("signup", "DATE"), ("score", "INT64")]
+
+
+@pytest.fixture(autouse=True)
+def small_pages(settings):
+    settings.IMPORT_PAGE_SIZE = 40
+
+
+def typed_user_rows(count: int) -> list[dict]:
+    rows = user_rows(0, count)
+    for i, row in enumerate(rows):
+        row["signup"] = (START.date() + dt.timedelta(days=i)).isoformat()
+        row["score"] = i * 1_000_000_007
+    return rows
+
+
+def run_once(import_obj, user):
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    status = runner.execute_run(str(run.pk))
+    run.refresh_from_db()
+    import_obj.refresh_from_db()
+    return status, run
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_profiles_import_reads_with_storage_and_maps_types_like_rest(
+    google, bq_connection, alice, settings
+):
+    table = new_table(google.stack, TYPED_USER_SCHEMA, typed_user_rows(130))
+    import_obj = make_import(
+        bq_connection, alice, table=table,
+        column_mapping=[
+            {"column": "email", "property": "email", "include": True},
+            {"column": "plan", "property": "plan", "include": True},
+            {"column": "updated_at", "property": "updated_at", "include": True},
+            {"column": "signup", "property": "signup", "include": True},
+            {"column": "score", "property": "score", "include": True},
+        ],
+    )  # fmt: skip
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "storage" and run.read_stream
+    assert (run.rows_expected, run.rows_read, run.rows_written, run.committed_offset) == (
+        130,
+        130,
+        130,
+        130,
+    )
+    by_storage = dict(Profile.objects.values_list("identity", "properties"))
+    assert by_storage["u3"] == {
+        "email": "user3@example.com",
+        "plan": "pro",
+        "updated_at": "2026-01-01T00:03:00+00:00",
+        "signup": "2026-01-04",
+        "score": 3_000_000_021,
+    }
+
+    Profile.objects.all().delete()
+    settings.BIGQUERY_STORAGE_ENABLED = False
+    status, rest_run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, rest_run.error_message
+    assert rest_run.read_path == "rest" and not rest_run.read_stream
+    assert dict(Profile.objects.values_list("identity", "properties")) == by_storage
+
+
+def test_an_events_import_reads_with_storage_like_rest(google, bq_connection, alice, settings):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 90))
+    import_obj = make_import(bq_connection, alice, table=table, target="events")
+    fields = ("identity", "name", "timestamp", "properties", "dedupe_key")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "storage"
+    assert (run.rows_read, run.rows_written) == (90, 90)
+    by_storage = sorted(Event.objects.values_list(*fields))
+    event = Event.objects.get(identity="u7", properties__amount=7)
+    assert (event.name, event.timestamp) == ("purchase", START + dt.timedelta(seconds=7))
+
+    Event.objects.all().delete()
+    settings.BIGQUERY_STORAGE_ENABLED = False
+    _, rest_run = run_once(import_obj, alice)
+
+    assert rest_run.read_path == "rest"
+    assert sorted(Event.objects.values_list(*fields)) == by_storage
+
+
+def test_storage_unreachable_falls_back_to_rest_and_says_so(
+    google, bq_connection, alice, settings, monkeypatch, caplog
+):
+    settings.BIGQUERY_STORAGE_TARGET = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setattr(bigquery, "RETRY_DEADLINE", 0.5)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 50))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    with caplog.at_level(logging.INFO, logger="imports.runner"):
+        status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "rest" and not run.read_stream
+    assert Profile.objects.count() == 50
+    assert "Storage Read API unavailable (unreachable); reading with REST paging" in caplog.text
+
+
+class Crash(Exception):
+    pass
+
+
+def start_and_crash_after_one_page(import_obj, user, monkeypatch):
+    """Claim a run and execute it until its first page is committed, then 'crash'."""
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    claimed = runner.run_claim(run_id=str(run.pk), owner="worker-a")
+    original = runner._write_page
+
+    def write_then_crash(*args):
+        original(*args)
+        raise Crash
+
+    monkeypatch.setattr(runner, "_write_page", write_then_crash)
+    connection = import_obj.connection
+    key_info = connection_services.connection_key_info(connection)
+    with (
+        bigquery.BigQuerySession(key_info, connection.project_id) as session,
+        pytest.raises(Crash),
+    ):
+        runner._execute(claimed, "worker-a", session)
+    monkeypatch.setattr(runner, "_write_page", original)
+    # the worker is gone: its lease runs out
+    ImportRun.objects.filter(pk=run.pk).update(lease_until=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    run.refresh_from_db()
+    return run
+
+
+def test_a_crashed_storage_run_resumes_from_its_committed_offset(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    crashed = start_and_crash_after_one_page(import_obj, alice, monkeypatch)
+    assert (crashed.read_path, crashed.committed_offset) == ("storage", 40)
+    offsets = []
+    original_pages = bigquery.StorageReader.pages
+
+    def pages(self, stream, *, offset, page_size):
+        offsets.append((stream, offset))
+        return original_pages(self, stream, offset=offset, page_size=page_size)
+
+    monkeypatch.setattr(bigquery.StorageReader, "pages", pages)
+
+    status = runner.execute_run(str(crashed.pk))
+
+    run = ImportRun.objects.get(pk=crashed.pk)
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert offsets == [(crashed.read_stream, 40)]  # the same stream, from the committed row
+    assert (run.read_path, run.read_stream) == ("storage", crashed.read_stream)
+    assert (run.committed_offset, run.rows_read, run.rows_written) == (130, 130, 130)
+    assert run.attempts == 2
+    assert Profile.objects.count() == 130
+
+
+def test_a_resumed_run_whose_stream_is_gone_rereads_everything_with_rest(
+    google, bq_connection, alice, monkeypatch, caplog
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    crashed = start_and_crash_after_one_page(import_obj, alice, monkeypatch)
+    assert crashed.committed_offset == 40
+    ImportRun.objects.filter(pk=crashed.pk).update(read_stream=f"{crashed.read_stream}-expired")
+
+    with caplog.at_level(logging.INFO, logger="imports.runner"):
+        status = runner.execute_run(str(crashed.pk))
+
+    run = ImportRun.objects.get(pk=crashed.pk)
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert (run.read_path, run.read_stream) == ("rest", "")
+    assert (run.committed_offset, run.rows_read) == (130, 130)  # one whole pass, from row 0
+    assert run.rows_written == 130  # the replayed first page changed nothing
+    assert Profile.objects.count() == 130
+    assert "reading" in caplog.text and "again from row 0 with REST paging" in caplog.text
