@@ -42,14 +42,3 @@ def connection_audit_entries(*, connection: Connection, limit: int = 50) -> list
             target_id=str(connection.pk),
         ).select_related("actor")[:limit]
     )
-
-
-def connection_active_imports(*, connection: Connection) -> list:
-    """Imports that deleting the connection would stop: ready, scheduled, paused or running."""
-    from imports.models import Import
-
-    return list(
-        Import.objects.filter(connection=connection, status__in=Import.ACTIVE_STATUSES).order_by(
-            "name"
-        )
-    )

@@ -1,7 +1,9 @@
 """Writes to connections. Every change is audited; no secret ever reaches the audit log."""
 
+import json
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -143,8 +145,6 @@ def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
 
 def connection_key_info(connection: Connection) -> dict[str, Any]:
     """The decrypted key JSON, for the BigQuery seam only. Never render or log it."""
-    import json
-
     return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
@@ -193,8 +193,6 @@ def connection_test_allowed(*, user: Any) -> bool:
     Each test makes several calls to Google on the customer's quota, so a stuck
     button or a script must not hammer it.
     """
-    from django.core.cache import cache
-
     bucket = f"connection-test:{user.pk}:{int(timezone.now().timestamp() // 60)}"
     cache.add(bucket, 0, timeout=120)
     try:

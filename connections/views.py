@@ -9,6 +9,7 @@ import imports.selectors
 from connections import selectors, services, testing
 from connections.forms import ConnectionForm
 from connections.models import Connection
+from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
 
 PAGE_SIZE = 25
@@ -192,12 +193,14 @@ def connection_delete(request: HttpRequest, pk) -> HttpResponse:
         note = f" {len(stopped)} active import(s) were stopped and deleted." if stopped else ""
         messages.success(request, f"Connection “{name}” deleted.{note}")
         return redirect("connections:list", ws=request.workspace.slug)
+    connection_imports = imports.selectors.imports_for_connection(connection=connection)
     return render(
         request,
         "connections/delete.html",
         {
             "connection": connection,
-            "active_imports": selectors.connection_active_imports(connection=connection),
-            "import_total": connection.imports.count(),
+            # the imports that deleting stops: ready, scheduled, paused or running
+            "active_imports": [i for i in connection_imports if i.status in Import.ACTIVE_STATUSES],
+            "import_total": len(connection_imports),
         },
     )

@@ -394,10 +394,6 @@ def _write_page(run, owner, import_obj, page_mapping, rows, offset) -> None:
             )
 
 
-def _recurring(import_obj: Import) -> bool:
-    return import_obj.schedule_kind in {"hourly", "daily", "weekly", "cron"}
-
-
 @transaction.atomic
 def _succeed(run: ImportRun, owner: str) -> None:
     now = timezone.now()
@@ -429,7 +425,7 @@ def _after_run(import_obj: Import, *, failed: bool) -> None:
     """Where the import goes after a run: a recurring one stays scheduled even after a failure."""
     if import_obj.status != Import.Status.RUNNING:
         return  # stopped or paused meanwhile: keep what the admin chose
-    if _recurring(import_obj):
+    if import_obj.schedule_kind in schedules.RECURRING_KINDS:
         if import_obj.next_run_at is None:
             schedule = schedules.Schedule.from_import(import_obj, import_obj.workspace.time_zone)
             import_obj.next_run_at = schedules.next_run_after(schedule, timezone.now())
