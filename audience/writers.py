@@ -18,10 +18,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from psycopg.types.json import Jsonb
 
 from audience.models import Event, Profile
-from imports.mapping import EventRow, ProfileRow
+from imports.mapping import EventRow, ProfileRow, canonical_json
 
 # Keeps each `IN (…)` of the fallback under SQLite's older 999-variable limit.
 _FALLBACK_CHUNK = 900
@@ -46,13 +45,13 @@ def write_profiles(
     temp = "_import_profile_page"
     # Input position orders DISTINCT ON: one INSERT may not update the same row twice
     # ("ON CONFLICT DO UPDATE command cannot affect row a second time").
-    temp_columns = "pos int4, identity text, properties jsonb, seen_at timestamptz"
+    temp_columns = "pos int4, identity text, properties text, seen_at timestamptz"
     table, c = _table(Profile)
     sql = f"""
         INSERT INTO {table} AS p
             ({c["workspace"]}, {c["identity"]}, {c["properties"]},
              {c["first_seen"]}, {c["last_seen"]}, {c["updated_by_run"]})
-        SELECT DISTINCT ON (identity) %s, identity, properties, seen_at, seen_at, %s
+        SELECT DISTINCT ON (identity) %s, identity, properties::jsonb, seen_at, seen_at, %s
         FROM {temp}
         ORDER BY identity, pos DESC
         ON CONFLICT ({c["workspace"]}, {c["identity"]}) DO UPDATE SET
@@ -63,12 +62,13 @@ def write_profiles(
             IS DISTINCT FROM p.{c["properties"]}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
-        (pos, row.identity, Jsonb(row.properties), row.seen_at) for pos, row in enumerate(rows)
+        (pos, row.identity, canonical_json(row.properties), row.seen_at)
+        for pos, row in enumerate(rows)
     )
     return _copy_then_insert(
         temp=temp,
         temp_columns=temp_columns,
-        copy_types=["int4", "text", "jsonb", "timestamptz"],
+        copy_types=["int4", "text", "text", "timestamptz"],
         records=records,
         sql=sql,
         params=[_uuid(workspace_id), _uuid(run_id)],
@@ -88,13 +88,15 @@ def write_events(
     if connection.vendor != "postgresql":
         return _write_events_orm(workspace_id=workspace_id, run_id=run_id, rows=rows)
     temp = "_import_event_page"
-    temp_columns = "identity text, name text, ts timestamptz, properties jsonb, dedupe_key text"
+    # Properties arrive as JSON text (already encoded for the dedupe key) and are parsed
+    # by PostgreSQL in the INSERT: cheaper than encoding them again for a jsonb COPY.
+    temp_columns = "identity text, name text, ts timestamptz, properties text, dedupe_key text"
     table, c = _table(Event)
     sql = f"""
         INSERT INTO {table}
             ({c["workspace"]}, {c["identity"]}, {c["name"]}, {c["timestamp"]},
              {c["properties"]}, {c["dedupe_key"]}, {c["imported_by_run"]})
-        SELECT %s, identity, name, ts, properties, dedupe_key, %s
+        SELECT %s, identity, name, ts, properties::jsonb, dedupe_key, %s
         FROM {temp}
         -- Key order: two transactions inserting the same keys wait on each other in
         -- the same order instead of deadlocking.
@@ -102,13 +104,19 @@ def write_events(
         ON CONFLICT ({c["workspace"]}, {c["dedupe_key"]}) DO NOTHING
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
-        (row.identity, row.name, row.timestamp, Jsonb(row.properties), row.dedupe_key)
+        (
+            row.identity,
+            row.name,
+            row.timestamp,
+            row.properties_json or canonical_json(row.properties),
+            row.dedupe_key,
+        )
         for row in rows
     )
     return _copy_then_insert(
         temp=temp,
         temp_columns=temp_columns,
-        copy_types=["text", "text", "timestamptz", "jsonb", "text"],
+        copy_types=["text", "text", "timestamptz", "text", "text"],
         records=records,
         sql=sql,
         params=[_uuid(workspace_id), _uuid(run_id)],

@@ -1,3 +1,4 @@
+import hashlib
 import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -11,6 +12,7 @@ from imports.mapping import (
     Mapping,
     MappingError,
     ProfileRow,
+    canonical_json,
     event_dedupe_key,
     json_safe,
     map_page,
@@ -392,9 +394,21 @@ def test_identical_source_rows_get_the_same_dedupe_key():
 
 def test_the_dedupe_key_is_pinned():
     # Changing the canonical form would make every replay after a deploy write duplicates.
+    # The canonical form: [identity, name, microseconds since the epoch] followed by the
+    # properties as compact JSON with sorted keys, UTF-8, hashed with SHA-256.
+    canonical = '["u1","Purchased",1766599200000000]{"amount":10,"sku":"A-1"}'
     key = event_dedupe_key("u1", "Purchased", TS, {"sku": "A-1", "amount": 10})
 
-    assert key == "f9bb17342f6f50fb445e74a3cb9e697488601a2f7729f2f336514658e3a8c289"
+    assert key == hashlib.sha256(canonical.encode()).hexdigest()
+    assert key == "f16c1bed1ddd4172e38b2bc21777a21cd82b2a3aa1e5debc172e518bdb1fe59b"
+
+
+def test_canonical_json_is_compact_sorted_utf8_and_takes_integers_beyond_64_bits():
+    assert canonical_json({"b": "ü", "a": [1, 2.5, None, True]}) == (
+        '{"a":[1,2.5,null,true],"b":"ü"}'
+    )
+    # orjson refuses integers beyond 64 bits; the standard library takes over.
+    assert canonical_json({"n": 2**70, "a": 1}) == '{"a":1,"n":1180591620717411303424}'
 
 
 def test_the_dedupe_key_ignores_key_order_and_time_zone_but_not_content():
