@@ -18,6 +18,7 @@ from typing import Any
 import google.auth.exceptions
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_core_retry
 from google.api_core.client_options import ClientOptions
@@ -27,6 +28,7 @@ from google.cloud.bigquery.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
 try:  # optional: without it, import runs read with REST paging
+    import google.auth.transport.grpc
     import grpc
     import pyarrow
     from google.cloud.bigquery_storage_v1 import types as storage_types
@@ -182,6 +184,8 @@ def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
 class BigQuerySession:
     """Credentials and a client for one service-account key and one project."""
 
+    # Keeps the private key out of debug pages and error reports.
+    @sensitive_variables("key_info")
     def __init__(self, key_info: dict[str, Any], project_id: str) -> None:
         if key_info.get("token_uri") not in settings.KEY_TOKEN_URI_ALLOWLIST:
             # Stored keys were checked on save; checked again in case the allow-list shrank.
@@ -399,8 +403,15 @@ class StorageReader:
         target = settings.BIGQUERY_STORAGE_TARGET
         try:
             if target:
-                # Local stand-ins only: a plain-text channel carries no credentials.
-                channel = grpc.insecure_channel(target, options=STORAGE_OPTIONS)
+                # Local stand-ins only: loopback without TLS, but still carrying the
+                # account's access token on every call, as the real service gets it.
+                channel = google.auth.transport.grpc.secure_authorized_channel(
+                    session.credentials,
+                    session._auth_request,
+                    target,
+                    ssl_credentials=grpc.local_channel_credentials(),
+                    options=STORAGE_OPTIONS,
+                )
                 transport = BigQueryReadGrpcTransport(channel=channel)
                 self.client = BigQueryReadClient(transport=transport)
             else:

@@ -13,6 +13,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from connections import bigquery
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     return TestResult(checks=checks).as_dict()
 
 
+@sensitive_variables("key_info")
 def run_connection_test(
     *, key_info: dict[str, Any], project_id: str, dataset_id: str
 ) -> dict[str, Any]:
@@ -137,6 +140,7 @@ DATA_EDITOR_PERMISSIONS = [
 class _Runner:
     """Runs the online checks in order; independent ones concurrently."""
 
+    @sensitive_variables("key_info")
     def __init__(self, key_info: dict[str, Any], project_id: str, dataset_id: str) -> None:
         self.key_info = key_info
         self.email = key_info.get("client_email", "the service account")
