@@ -180,7 +180,10 @@ STORAGES = {
 # Security. Cookies and HSTS follow the mode; the CSP is always on so that
 # tests see what production sends.
 SESSION_COOKIE_HTTPONLY = True
+# A session expires SESSION_COOKIE_AGE after it was last saved (sign-in, Create Import steps);
+# by default its cookie also goes when the browser closes: these pages can replace Google keys.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

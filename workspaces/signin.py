@@ -1,9 +1,17 @@
 """Sign-in with a brake on password guessing: after repeated failures for one account
-(from one address, or from anywhere), further attempts are refused for a while."""
+(from one address, or from anywhere), further attempts are refused for a while.
 
+The Django admin's login goes through the same brake and shares the counters, so an
+attacker cannot spend five guesses on each form."""
+
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_ACCOUNT = 20
@@ -52,3 +60,33 @@ class ThrottledLoginView(LoginView):
     def form_valid(self, form):
         cache.delete(_keys(self.request, self.request.POST.get("username", ""))[0])
         return super().form_valid(form)
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """`admin.site.login`, with ThrottledLoginView in place of the plain LoginView.
+
+    Django's AdminSite.login builds its context and hands the request to LoginView; this
+    does the same (Django 5.2), so the admin's page is unchanged but every failed attempt
+    counts, and a locked account is refused, exactly as on /signin/.
+    """
+    site = admin.site
+    if request.method == "GET" and site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:index", current_app=site.name))
+    context = {
+        **site.each_context(request),
+        "title": _("Log in"),
+        "subtitle": None,
+        "app_path": request.get_full_path(),
+        "username": request.user.get_username(),
+    }
+    if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+        context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=site.name)
+    context.update(extra_context or {})
+    request.current_app = site.name
+    return ThrottledLoginView.as_view(
+        extra_context=context,
+        authentication_form=site.login_form or AdminAuthenticationForm,
+        template_name=site.login_template or "admin/login.html",
+        # A signed-in user without staff rights must see the form, not a redirect loop.
+        redirect_authenticated_user=False,
+    )(request)
