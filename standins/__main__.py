@@ -1,8 +1,9 @@
 """``python -m standins serve``: run the whole stand-in stack in the foreground.
 
-Starts the BigQuery emulator, the token endpoint and the gate, creates a demo project with a
-dataset of sample data and a service account allowed to use it, writes that account's key
-to a file, prints the URLs, and runs until interrupted.
+Starts the BigQuery emulator, the token endpoint and the two gates (REST, and the Storage Read
+API over gRPC), creates a demo project with a dataset of sample data and a service account
+allowed to use it, writes that account's key to a file, prints the addresses, and runs until
+interrupted.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host, port=args.emulator_port, grpc_port=args.grpc_port, data_dir=args.data_dir
     )
     stack = StandinStack(
-        host=args.host, gate_port=args.port, token_port=args.token_port, emulator=emulator
+        host=args.host,
+        gate_port=args.port,
+        token_port=args.token_port,
+        storage_port=args.storage_port,
+        emulator=emulator,
     )
     print("Starting the BigQuery emulator...", flush=True)
     stack.start()
@@ -101,6 +106,8 @@ def serve(args: argparse.Namespace) -> int:
         stack.grant(key.email, "roles/bigquery.jobUser", project=args.project)
         stack.grant(key.email, "roles/bigquery.dataViewer", project=args.project)
         stack.grant(key.email, "WRITER", project=args.project, dataset=args.dataset)
+        # Without it the Storage Read API is denied and imports read with REST paging.
+        stack.grant(key.email, "roles/bigquery.readSessionUser", project=args.project)
 
         print(
             f"""
@@ -108,14 +115,16 @@ Google stand-ins are running (Ctrl-C to stop):
   token endpoint         {stack.token_uri}
   BigQuery (gated)       {stack.bigquery_endpoint}
   Resource Manager       {stack.resource_manager_endpoint}
+  Storage Read API       {stack.grpc_target} (gRPC, gated)
   BigQuery emulator      {stack.emulator.rest_url} (ungated)
-  Storage API (gRPC)     {stack.grpc_target} (ungated)
+  emulator Storage API   {stack.emulator_grpc_target} (gRPC, ungated)
   project / dataset      {args.project} / {args.dataset} ({args.location}): tables users, events
   service-account key    {args.key_file} ({key.email})
 
 Point the app at them:
   GOOGLE_TOKEN_URI={stack.token_uri}
   BIGQUERY_API_ENDPOINT={stack.bigquery_endpoint}
+  RESOURCE_MANAGER_ENDPOINT={stack.resource_manager_endpoint}
   BIGQUERY_STORAGE_TARGET={stack.grpc_target}
 """,
             flush=True,
@@ -154,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=9050, help="gate (BigQuery + CRM) port")
     run.add_argument("--token-port", type=int, default=9051, help="token endpoint port")
+    run.add_argument(
+        "--storage-port", type=int, default=9052, help="Storage Read API gate (gRPC) port"
+    )
     run.add_argument("--emulator-port", type=int, default=0, help="emulator REST (0: any)")
     run.add_argument("--grpc-port", type=int, default=0, help="emulator gRPC (0: any)")
     run.add_argument("--data-dir", help="keep emulator data here (default: temporary)")

@@ -22,6 +22,7 @@ class Fault:
     remaining: int | None
     match: str | None
     seconds: float
+    after: int | None = None  # streaming calls: fail after this many responses
     fired: int = 0
 
     def matches(self, operation: str, path: str) -> bool:
@@ -33,8 +34,9 @@ class Fault:
 class FaultInjector:
     """Thread-safe queue of faults, consumed by the requests they match."""
 
-    def __init__(self, default_hang_seconds: float) -> None:
+    def __init__(self, default_hang_seconds: float, kinds: tuple[str, ...] = FAULT_KINDS) -> None:
         self.default_hang_seconds = default_hang_seconds
+        self.kinds = kinds
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._release = threading.Event()
@@ -46,16 +48,20 @@ class FaultInjector:
         times: int | None = 1,
         match: str | None = None,
         seconds: float | None = None,
+        after: int | None = None,
     ) -> Fault:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if kind not in self.kinds:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {self.kinds}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for 'until cleared')")
+        if after is not None and after < 0:
+            raise ValueError("after must be 0 or more responses")
         fault = Fault(
             kind=kind,
             remaining=times,
             match=match,
             seconds=self.default_hang_seconds if seconds is None else seconds,
+            after=after,
         )
         with self._lock:
             self._faults.append(fault)

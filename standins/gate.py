@@ -183,7 +183,7 @@ def _crud_verb(method: str, has_id: bool) -> str:
     )
 
 
-def _identity_token(email: str) -> str:
+def identity_token(email: str) -> str:
     """An unsigned JWT whose claims the emulator reads as the caller (row access policies)."""
 
     def encode(payload: dict[str, str]) -> str:
@@ -327,13 +327,13 @@ class Gate(LoopbackService):
             raise errors.invalid_credentials()
         return info
 
-    def _check_scopes(
+    def check_scopes(
         self, caller: TokenInfo, allowed: frozenset[str], service: str, method: str
     ) -> None:
         if not caller.scopes & allowed:
             raise errors.insufficient_scopes(service, method)
 
-    def _check_consumer(self, caller: TokenInfo, service: str) -> None:
+    def check_consumer(self, caller: TokenInfo, service: str) -> None:
         """The API must be enabled in the caller's home project (when that project is known)."""
         home = self.policy.project(caller.project_id)
         if home is not None and not home.api_enabled(service):
@@ -342,13 +342,13 @@ class Gate(LoopbackService):
     # -- Cloud Resource Manager ----------------------------------------------------------------
     def crm(self, route: Route, caller: TokenInfo, method: str, body: bytes) -> tuple[int, Any]:
         version = route.version
-        self._check_scopes(
+        self.check_scopes(
             caller,
             CRM_SCOPES,
             CRM_API,
             f"google.cloudresourcemanager.{version}.Projects.{route.operation.split('.')[1]}",
         )
-        self._check_consumer(caller, CRM_API)
+        self.check_consumer(caller, CRM_API)
         assert route.project is not None  # noqa: S101 - classify() sets it for crm routes
         project = self.policy.project(route.project.removeprefix("projects/"))
         if route.operation == "projects.testIamPermissions":
@@ -393,8 +393,8 @@ class Gate(LoopbackService):
     ) -> Upstream:
         method = handler.command
         allowed = BIGQUERY_READ_SCOPES if method == "GET" else BIGQUERY_WRITE_SCOPES
-        self._check_scopes(caller, allowed, BIGQUERY_API, f"bigquery.{route.operation}")
-        self._check_consumer(caller, BIGQUERY_API)
+        self.check_scopes(caller, allowed, BIGQUERY_API, f"bigquery.{route.operation}")
+        self.check_consumer(caller, BIGQUERY_API)
         if route.project is not None:
             project = self.policy.project(route.project)
             if project is None:
@@ -642,7 +642,7 @@ class Gate(LoopbackService):
     ) -> Upstream:
         outgoing = {name: value for name, value in headers if name.lower() not in HOP_BY_HOP}
         if email is not None:
-            outgoing["Authorization"] = _identity_token(email)
+            outgoing["Authorization"] = identity_token(email)
         connection = http.client.HTTPConnection(
             *self._upstream_address, timeout=self.upstream_timeout
         )

@@ -9,8 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 BIGQUERY_API = "bigquery.googleapis.com"
+# The Storage Read API is its own service, enabled by default where BigQuery is.
+BIGQUERY_STORAGE_API = "bigquerystorage.googleapis.com"
 CRM_API = "cloudresourcemanager.googleapis.com"
-API_TITLES = {BIGQUERY_API: "BigQuery API", CRM_API: "Cloud Resource Manager API"}
+API_TITLES = {
+    BIGQUERY_API: "BigQuery API",
+    BIGQUERY_STORAGE_API: "BigQuery Storage API",
+    CRM_API: "Cloud Resource Manager API",
+}
 
 # Predefined roles as Google lists them (bigquery and resourcemanager permissions; the admin
 # role's dataform/dataplex/cloudkms permissions are left out as irrelevant here).
@@ -243,7 +249,9 @@ def default_project_number(project_id: str) -> str:
 class Project:
     project_id: str
     number: str
-    enabled_apis: set[str] = field(default_factory=lambda: {BIGQUERY_API, CRM_API})
+    enabled_apis: set[str] = field(
+        default_factory=lambda: {BIGQUERY_API, BIGQUERY_STORAGE_API, CRM_API}
+    )
 
     def api_enabled(self, service: str) -> bool:
         return service in self.enabled_apis
@@ -285,7 +293,8 @@ class Policy:
     ) -> Project:
         project = Project(project_id, str(number or default_project_number(project_id)))
         if not api_enabled:
-            project.enabled_apis.discard(BIGQUERY_API)
+            # The Storage API depends on BigQuery's: a project without one has neither.
+            project.enabled_apis -= {BIGQUERY_API, BIGQUERY_STORAGE_API}
         if not crm_api_enabled:
             project.enabled_apis.discard(CRM_API)
         with self._lock:

@@ -1,4 +1,5 @@
-"""The whole stand-in stack: BigQuery emulator + token endpoint + gate, on loopback."""
+"""The whole stand-in stack on loopback: BigQuery emulator + token endpoint + the HTTP gate
+and the Storage Read API (gRPC) gate in front of the emulator."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from standins.emulator import Emulator, EmulatorError
 from standins.gate import CLOUD_PLATFORM, Gate
 from standins.policy import Policy, Project
+from standins.storage_gate import StorageGate
 from standins.token_server import GOOGLE_TOKEN_URI, FakeKey, TokenServer, prewarm_keys
 
 if TYPE_CHECKING:
-    from google.cloud import bigquery
+    from google.cloud import bigquery, bigquery_storage_v1
     from google.oauth2 import service_account
 
 # Below this many rows create_table() streams them with insertAll; above, a load job.
@@ -27,11 +29,12 @@ SchemaSpec = Sequence[Mapping[str, Any] | Sequence[str] | Any]
 
 
 class StandinStack:
-    """Starts the emulator, the token server and the gate; helpers to set up test data.
+    """Starts the emulator, the token server and the two gates; helpers to set up test data.
 
-    Give the app ``token_uri`` (settings.GOOGLE_TOKEN_URI) and ``bigquery_endpoint``
-    (settings.BIGQUERY_API_ENDPOINT, the client's ``api_endpoint``). Helpers named
-    ``create_*`` talk to the emulator directly, bypassing the gate and its policy.
+    Give the app ``token_uri`` (settings.GOOGLE_TOKEN_URI), ``bigquery_endpoint``
+    (settings.BIGQUERY_API_ENDPOINT, the client's ``api_endpoint``) and ``grpc_target``
+    (settings.BIGQUERY_STORAGE_TARGET). Helpers named ``create_*`` talk to the emulator
+    directly, bypassing the gates and their policy.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class StandinStack:
         host: str = "127.0.0.1",
         gate_port: int = 0,
         token_port: int = 0,
+        storage_port: int = 0,
         emulator: Emulator | None = None,
         hang_seconds: float = 30.0,
     ) -> None:
@@ -47,7 +51,9 @@ class StandinStack:
         self.policy = Policy()
         self.token_server = TokenServer(host=host, port=token_port, hang_seconds=hang_seconds)
         self._gate_args = {"host": host, "port": gate_port, "hang_seconds": hang_seconds}
+        self._storage_args = {"host": host, "port": storage_port, "hang_seconds": hang_seconds}
         self._gate: Gate | None = None
+        self._storage_gate: StorageGate | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> StandinStack:
@@ -62,12 +68,20 @@ class StandinStack:
                 **self._gate_args,  # type: ignore[arg-type]
             )
             self._gate.start()
+            self._storage_gate = StorageGate(
+                upstream=self.emulator.grpc_target,
+                gate=self._gate,
+                **self._storage_args,  # type: ignore[arg-type]
+            )
+            self._storage_gate.start()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        if self._storage_gate is not None:
+            self._storage_gate.stop()
         if self._gate is not None:
             self._gate.stop()
         self.token_server.stop()
@@ -84,6 +98,7 @@ class StandinStack:
         delete every dataset in the emulator (slower: keep data between tests when you can).
         """
         self.gate.reset()
+        self.storage_gate.reset()
         self.token_server.reset()
         self.policy.reset()
         if data:
@@ -95,6 +110,12 @@ class StandinStack:
         if self._gate is None:
             raise RuntimeError("StandinStack is not running; call start()")
         return self._gate
+
+    @property
+    def storage_gate(self) -> StorageGate:
+        if self._storage_gate is None:
+            raise RuntimeError("StandinStack is not running; call start()")
+        return self._storage_gate
 
     @property
     def token_uri(self) -> str:
@@ -110,7 +131,13 @@ class StandinStack:
 
     @property
     def grpc_target(self) -> str:
-        """The emulator's Storage API (gRPC); not gated: no authentication or permissions."""
+        """The Storage Read API (gRPC) through the storage gate: tokens, permissions, faults,
+        and responses of bounded size."""
+        return self.storage_gate.target
+
+    @property
+    def emulator_grpc_target(self) -> str:
+        """The emulator's own Storage API, ungated (for diagnostics only)."""
         return self.emulator.grpc_target
 
     # -- projects, accounts, grants --------------------------------------------------------------
@@ -284,6 +311,31 @@ class StandinStack:
             project=project or credentials.project_id,
             credentials=credentials,
             client_options={"api_endpoint": self.bigquery_endpoint},
+        )
+
+    def storage_client(
+        self, key: FakeKey | Mapping[str, Any]
+    ) -> bigquery_storage_v1.BigQueryReadClient:
+        """A real ``BigQueryReadClient`` pointed at the storage gate, over the kind of channel
+        the app builds for a local target: loopback without TLS, carrying the account's
+        access token on every call."""
+        import google.auth.transport.grpc
+        import grpc
+        from google.auth.transport.requests import Request
+        from google.cloud import bigquery_storage_v1
+        from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
+            BigQueryReadGrpcTransport,
+        )
+
+        channel = google.auth.transport.grpc.secure_authorized_channel(
+            self.credentials(key),
+            Request(),
+            self.grpc_target,
+            ssl_credentials=grpc.local_channel_credentials(),
+            options=[("grpc.max_receive_message_length", -1)],
+        )
+        return bigquery_storage_v1.BigQueryReadClient(
+            transport=BigQueryReadGrpcTransport(channel=channel)
         )
 
 

@@ -1,5 +1,7 @@
-"""The runner's Storage Read API path (gRPC, Arrow) against the emulator's Storage API, its
-fallback to REST paging, and resuming a crashed storage run from its committed offset."""
+"""The runner's Storage Read API path (gRPC, Arrow) through the storage gate in front of the
+emulator, its fallback to REST paging (API unreachable, or denied: the roles the product asks
+for do not include BigQuery Read Session User), and resuming a crashed storage run from its
+committed offset."""
 
 import datetime as dt
 import logging
@@ -12,6 +14,7 @@ from connections import bigquery
 from connections import services as connection_services
 from imports import runner, services
 from imports.models import ImportRun
+from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import (
     EVENT_SCHEMA,
     START,
@@ -28,6 +31,16 @@ TYPED_USER_SCHEMA = [*USER_SCHEMA, ("signup", "DATE"), ("score", "INT64")]
 @pytest.fixture(autouse=True)
 def small_pages(settings):
     settings.IMPORT_PAGE_SIZE = 40
+
+
+@pytest.fixture
+def storage_read(google):
+    """Grant BigQuery Read Session User, which the Storage Read API needs on top of the Job
+    User and Data Editor roles the product asks for; and make the gate answer in responses
+    of 32 rows, so that a page of 40 spans responses."""
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    google.stack.storage_gate.max_rows_per_response = 32  # the stack's reset() restores it
+    return google.stack.storage_gate
 
 
 def typed_user_rows(count: int) -> list[dict]:
@@ -53,7 +66,7 @@ def closed_port() -> int:
 
 
 def test_a_profiles_import_reads_with_storage_and_maps_types_like_rest(
-    google, bq_connection, alice, settings
+    google, storage_read, bq_connection, alice, settings
 ):
     table = new_table(google.stack, TYPED_USER_SCHEMA, typed_user_rows(130))
     import_obj = make_import(
@@ -95,7 +108,9 @@ def test_a_profiles_import_reads_with_storage_and_maps_types_like_rest(
     assert dict(Profile.objects.values_list("identity", "properties")) == by_storage
 
 
-def test_an_events_import_reads_with_storage_like_rest(google, bq_connection, alice, settings):
+def test_an_events_import_reads_with_storage_like_rest(
+    google, storage_read, bq_connection, alice, settings
+):
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 90))
     import_obj = make_import(bq_connection, alice, table=table, target="events")
     fields = ("identity", "name", "timestamp", "properties", "dedupe_key")
@@ -118,7 +133,7 @@ def test_an_events_import_reads_with_storage_like_rest(google, bq_connection, al
 
 
 def test_storage_unreachable_falls_back_to_rest_and_says_so(
-    google, bq_connection, alice, settings, monkeypatch, caplog
+    google, storage_read, bq_connection, alice, settings, monkeypatch, caplog
 ):
     settings.BIGQUERY_STORAGE_TARGET = f"127.0.0.1:{closed_port()}"
     monkeypatch.setattr(bigquery, "RETRY_DEADLINE", 0.5)
@@ -132,6 +147,48 @@ def test_storage_unreachable_falls_back_to_rest_and_says_so(
     assert run.read_path == "rest" and not run.read_stream
     assert Profile.objects.count() == 50
     assert "Storage Read API unavailable (unreachable); reading with REST paging" in caplog.text
+
+
+def test_without_read_session_user_storage_is_denied_and_the_run_reads_with_rest(
+    google, bq_connection, alice, caplog
+):
+    # The account holds what the product asks admins to grant: Job User and Data Editor.
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    with caplog.at_level(logging.INFO, logger="imports.runner"):
+        status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "rest" and not run.read_stream
+    assert (run.rows_read, run.rows_written, run.committed_offset) == (130, 130, 130)
+    assert Profile.objects.count() == 130
+    assert "Storage Read API unavailable (access_denied); reading with REST paging" in caplog.text
+    assert (
+        "the user does not have 'bigquery.readsessions.create' permission for "
+        f"'projects/{PROJECT}'" in caplog.text
+    )
+    calls = [(c.operation, c.account, c.code) for c in google.stack.storage_gate.requests]
+    assert calls == [("CreateReadSession", google.key.email, "PERMISSION_DENIED")]
+
+
+def test_a_storage_stream_broken_mid_way_is_read_again_from_the_committed_row(
+    google, storage_read, bq_connection, alice
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    storage_read.inject("unavailable", match="ReadRows", after=2)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "storage"
+    assert (run.rows_read, run.rows_written, run.committed_offset) == (130, 130, 130)
+    assert Profile.objects.count() == 130
+    reads = [(c.code, c.offset, c.rows) for c in storage_read.requests if c.operation == "ReadRows"]
+    # The runner retries the transient error from its committed page (row 40), same stream.
+    assert reads == [("UNAVAILABLE", 0, 64), ("OK", 40, 90)]
+    assert run.read_stream == storage_read.requests[-1].resource
 
 
 class Crash(Exception):
@@ -164,7 +221,7 @@ def start_and_crash_after_one_page(import_obj, user, monkeypatch):
 
 
 def test_a_crashed_storage_run_resumes_from_its_committed_offset(
-    google, bq_connection, alice, monkeypatch
+    google, storage_read, bq_connection, alice, monkeypatch
 ):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
@@ -191,7 +248,7 @@ def test_a_crashed_storage_run_resumes_from_its_committed_offset(
 
 
 def test_a_resumed_run_whose_stream_is_gone_rereads_everything_with_rest(
-    google, bq_connection, alice, monkeypatch, caplog
+    google, storage_read, bq_connection, alice, monkeypatch, caplog
 ):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
