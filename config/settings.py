@@ -129,7 +129,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ForgivingRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -208,6 +208,10 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
         "socket_connect_timeout": 5,
+        # Without it a send to a Redis that stopped answering (hung, failover, a dropped NAT
+        # entry) waits forever: Run now and /healthz would hang instead of failing over to
+        # the reaper and answering 503.
+        "socket_timeout": 5,
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
@@ -220,9 +224,21 @@ else:
         "control_folder": str(BROKER_DATA_DIR / "control"),
         "store_processed": False,
     }
+# A send tries twice (the second on a fresh connection, after a Redis restart) and then gives
+# up: the run is queued in the database and the reaper sends it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# When the broker connection drops, a run in progress keeps going: it needs only PostgreSQL
+# and Google, and a redelivered copy is fenced out by the run's lease. (Celery 6 will cancel
+# such tasks by default; that would interrupt every running import on any Redis blip.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_TASK_IGNORE_RESULT = True
@@ -249,6 +265,10 @@ CELERY_BEAT_SCHEDULE = {
 IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=300)
 IMPORT_REQUEUE_AFTER_SECONDS = env.int("IMPORT_REQUEUE_AFTER_SECONDS", default=120)
 IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=10_000)
+# A transient BigQuery error while reading (503, rate limit) is retried this many times, after
+# pauses of base × 1, 2, 4… seconds (at most 30), on top of the client's own 8 s retry.
+IMPORT_TRANSIENT_RETRIES = env.int("IMPORT_TRANSIENT_RETRIES", default=5)
+IMPORT_RETRY_BASE_SECONDS = env.float("IMPORT_RETRY_BASE_SECONDS", default=2.0)
 
 # Google. Tests and the demo point these at the local stand-ins.
 GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")

@@ -13,6 +13,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 30,
     "socket_connect_timeout": 2,
+    "socket_timeout": 2,
 }
 
 # Lets several checkouts run the suite against one server at once.

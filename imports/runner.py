@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
 from audience import writers
@@ -31,6 +32,7 @@ from connections.testing import explain
 from imports import mapping as mapping_module
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
+from imports.prefetch import MappedPage, PagePrefetcher
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +175,13 @@ def _window(import_obj: Import, reader: bigquery.ImportReader, location: str) ->
 
 
 def execute_run(run_id: str) -> str:
-    """Claim and execute a run; returns its final status (or 'skipped' if not claimed)."""
+    """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
+
+    A database error (the connection dropped because PostgreSQL restarted or the backend was
+    terminated, a deadlock, a refused write) rolls back only the page in flight: the worker
+    reconnects and resumes from the committed offset while it still holds the lease. If the
+    database stays away, the lease expires and the reaper re-sends the run.
+    """
     owner = new_owner()
     run = run_claim(run_id=run_id, owner=owner)
     if run is None:
@@ -182,35 +190,69 @@ def execute_run(run_id: str) -> str:
     import_obj = run.import_obj
     connection = import_obj.connection
     email, project, dataset = connection.client_email, connection.project_id, connection.dataset_id
-    try:
-        if run.cancel_requested:
-            raise RunCancelled
-        key_info = connection_services.connection_key_info(connection)
-        with bigquery.BigQuerySession(key_info, project) as session:
-            _execute(run, owner, session)
-    except LeaseLost:
-        logger.warning("run %s: lease lost; another worker owns it now", run_id)
-        return "lease_lost"
-    except RunCancelled:
-        _finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
-        return ImportRun.Status.CANCELLED
-    except mapping_module.MappingError as error:
-        _finish(run, owner, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}")
-        return ImportRun.Status.FAILED
-    except bigquery.GoogleCallError as error:
-        detail, fix, _ = explain(error, email=email, project_id=project, dataset_id=dataset)
-        logger.warning("run %s failed: %s %s", run_id, error, error.internal_message)
-        _finish(run, owner, ImportRun.Status.FAILED, f"{detail} {fix}")
-        return ImportRun.Status.FAILED
-    except Exception:
-        reference = uuid.uuid4().hex[:12]
-        logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
-        _finish(
-            run, owner, ImportRun.Status.FAILED,
-            f"The import failed unexpectedly. Reference: {reference} (in the server log).",
-        )  # fmt: skip
-        return ImportRun.Status.FAILED
-    return ImportRun.Status.SUCCEEDED
+    database_errors = 0
+    while True:
+        try:
+            if database_errors:
+                _renew(run, owner)  # LeaseLost if another worker took over meanwhile
+                run = ImportRun.objects.select_related(
+                    "import_obj", "import_obj__connection", "import_obj__workspace"
+                ).get(pk=run_id)  # as committed: offset, result table, read path
+            if run.cancel_requested:
+                raise RunCancelled
+            key_info = connection_services.connection_key_info(connection)
+            with bigquery.BigQuerySession(key_info, project) as session:
+                _execute(run, owner, session)
+        except LeaseLost:
+            logger.warning("run %s: lease lost; another worker owns it now", run_id)
+            return "lease_lost"
+        except RunCancelled:
+            _finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
+            return ImportRun.Status.CANCELLED
+        except (OperationalError, InterfaceError) as error:
+            # A broken connection stays broken (Django reconnects only once it is closed).
+            transaction.get_connection().close()
+            if database_errors >= 5:
+                reference = uuid.uuid4().hex[:12]
+                logger.exception("run %s: database error again (reference %s)", run_id, reference)
+                try:
+                    _finish(
+                        run, owner, ImportRun.Status.FAILED,
+                        f"The database kept refusing the import's writes. Reference: {reference} "
+                        "(in the server log).",
+                    )  # fmt: skip
+                except (OperationalError, InterfaceError):
+                    # Still unreachable: the lease expires and the reaper re-sends the run.
+                    transaction.get_connection().close()
+                    return "database_unavailable"
+                return ImportRun.Status.FAILED
+            database_errors += 1
+            pause = min(30, 2 ** (database_errors - 1))
+            logger.warning(
+                "run %s: database error (%s); resuming from the committed row in %s s",
+                run_id, str(error).strip(), pause,
+            )  # fmt: skip
+            time.sleep(pause)
+            continue
+        except mapping_module.MappingError as error:
+            _finish(
+                run, owner, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}"
+            )
+            return ImportRun.Status.FAILED
+        except bigquery.GoogleCallError as error:
+            detail, fix, _ = explain(error, email=email, project_id=project, dataset_id=dataset)
+            logger.warning("run %s failed: %s %s", run_id, error, error.internal_message)
+            _finish(run, owner, ImportRun.Status.FAILED, f"{detail} {fix}")
+            return ImportRun.Status.FAILED
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
+            _finish(
+                run, owner, ImportRun.Status.FAILED,
+                f"The import failed unexpectedly. Reference: {reference} (in the server log).",
+            )  # fmt: skip
+            return ImportRun.Status.FAILED
+        return ImportRun.Status.SUCCEEDED
 
 
 def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> None:
@@ -275,6 +317,11 @@ def _open_storage(run: ImportRun, session: bigquery.BigQuerySession):
             if storage is not None:
                 storage.close()
             reason = error.kind
+            if error.kind == "access_denied":
+                reason += (
+                    "; granting the service account BigQuery Read Session User"
+                    " (roles/bigquery.readSessionUser) makes imports faster"
+                )
             logger.info("run %s: Storage Read API: %s %s", run.pk, error, error.internal_message)
     logger.warning(
         "run %s: Storage Read API unavailable (%s); reading with REST paging", run.pk, reason
@@ -318,6 +365,12 @@ def _restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
 def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:
     import_obj = run.import_obj
     page_mapping = mapping_module.Mapping.from_import(import_obj)
+
+    def map_page(rows: list, offset: int) -> tuple[list, list]:
+        return mapping_module.map_page(
+            page_mapping, rows, first_row_number=offset + 1, now=timezone.now()
+        )
+
     failures = 0
     while True:
         offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
@@ -328,13 +381,13 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, stora
         else:
             pages = reader.pages(run.result_table, start_index=offset, page_size=page_size())
         try:
-            for rows in pages:
-                if not rows:
-                    continue
-                _check_cancel(run)
-                _write_page(run, owner, import_obj, page_mapping, rows, offset)
-                offset += len(rows)
-                failures = 0
+            # The next page is read and mapped while this one is written.
+            with PagePrefetcher(pages, map_page, offset=offset) as prefetched:
+                for page in prefetched:
+                    _check_cancel(run)
+                    _write_page(run, owner, import_obj, page)
+                    offset += page.size
+                    failures = 0
             return
         except bigquery.GoogleCallError as error:
             if storage is not None and error.kind == "read_stream_gone":
@@ -342,18 +395,16 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, stora
                 storage = None
                 _restart_with_rest(run, owner, f"the read stream cannot be read ({error})")
                 continue
-            if error.permanent or failures >= TRANSIENT_RETRIES:
+            retries = getattr(settings, "IMPORT_TRANSIENT_RETRIES", TRANSIENT_RETRIES)
+            if error.permanent or failures >= retries:
                 raise
             failures += 1
-            pause = min(30, 2**failures)
+            base = getattr(settings, "IMPORT_RETRY_BASE_SECONDS", 2.0)
+            pause = min(30, base * 2 ** (failures - 1))  # 2, 4, 8, 16, 30 s by default
             logger.warning("run %s: transient %s; retrying from row %s in %s s", run.pk, error,
                            offset, pause)  # fmt: skip
             time.sleep(pause)
             _renew(run, owner)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # ends the generator (and its gRPC stream) now, not at collection
 
 
 def _check_cancel(run: ImportRun) -> None:
@@ -361,17 +412,15 @@ def _check_cancel(run: ImportRun) -> None:
         raise RunCancelled
 
 
-def _write_page(run, owner, import_obj, page_mapping, rows, offset) -> None:
-    mapped, rejected = mapping_module.map_page(
-        page_mapping, rows, first_row_number=offset + 1, now=timezone.now()
-    )
+def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage) -> None:
+    rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         # The fenced update comes first: it locks the run row, so a stale worker
         # waits here and then finds the lease gone.
         _renew(
             run, owner,
-            committed_offset=F("committed_offset") + len(rows),
-            rows_read=F("rows_read") + len(rows),
+            committed_offset=F("committed_offset") + rows,
+            rows_read=F("rows_read") + rows,
             rows_rejected=F("rows_rejected") + len(rejected),
         )  # fmt: skip
         write = (

@@ -110,15 +110,26 @@ def _active_run(import_obj: Import) -> ImportRun | None:
     return import_obj.runs.filter(status__in=ImportRun.ACTIVE_STATUSES).first()
 
 
-def _enqueue_on_commit(run: ImportRun) -> None:
+def _enqueue_on_commit(*runs: ImportRun) -> None:
+    """Send the runs once the transaction commits, stopping at the first the broker refuses:
+    each refusal costs a connection attempt, and the reaper sends the rest once it is back."""
     from imports import tasks
 
-    run_id = str(run.pk)
-    transaction.on_commit(lambda: tasks.enqueue_run(run_id))
+    run_ids = [str(run.pk) for run in runs]
+
+    def send() -> None:
+        for run_id in run_ids:
+            if not tasks.enqueue_run(run_id):
+                return
+
+    transaction.on_commit(send)
 
 
-def run_create(*, import_obj: Import, scheduled_for: dt.datetime, trigger: str) -> ImportRun:
-    """Insert the queued run and enqueue it once the transaction commits."""
+def run_create(
+    *, import_obj: Import, scheduled_for: dt.datetime, trigger: str, enqueue: bool = True
+) -> ImportRun:
+    """Insert the queued run and (unless the caller sends it) enqueue it once the transaction
+    commits. If the broker is down the run stays queued and the reaper sends it later."""
     run = ImportRun.objects.create(
         import_obj=import_obj,
         workspace_id=import_obj.workspace_id,
@@ -128,7 +139,8 @@ def run_create(*, import_obj: Import, scheduled_for: dt.datetime, trigger: str) 
         enqueued_at=timezone.now(),
     )
     import_obj.status = Import.Status.RUNNING
-    _enqueue_on_commit(run)
+    if enqueue:
+        _enqueue_on_commit(run)
     return run
 
 
@@ -260,6 +272,7 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
             )
             if not due:
                 return created
+            runs = []
             for import_obj in due:
                 scheduled_for = import_obj.next_run_at
                 try:
@@ -278,15 +291,18 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
                     continue
                 try:
                     with transaction.atomic():
-                        run_create(
+                        run = run_create(
                             import_obj=import_obj,
                             scheduled_for=scheduled_for,
                             trigger=ImportRun.Trigger.SCHEDULE,
+                            enqueue=False,
                         )
-                        created += 1
+                    runs.append(run)
+                    created += 1
                 except IntegrityError:
                     logger.info("run for %s at %s exists already", import_obj.pk, scheduled_for)
                 import_obj.next_run_at = following
                 import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+            _enqueue_on_commit(*runs)
             if len(due) < DISPATCH_BATCH:
                 return created

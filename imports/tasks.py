@@ -15,12 +15,15 @@ from imports.models import ImportRun
 logger = logging.getLogger(__name__)
 
 
-def enqueue_run(run_id: str) -> None:
-    """Send the run to a worker; if the broker is down the reaper sends it again later."""
+def enqueue_run(run_id: str) -> bool:
+    """Send the run to a worker. False when the broker is unreachable: the run stays queued
+    in the database and the reaper sends it again later, so callers never fail on it."""
     try:
         run_import.delay(run_id)
     except Exception:
         logger.warning("could not enqueue run %s; the reaper will retry", run_id, exc_info=True)
+        return False
+    return True
 
 
 @shared_task(name="imports.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
@@ -44,12 +47,15 @@ def reap_runs() -> int:
             | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
         ).values_list("pk", flat=True)[:500]
     )
-    if run_ids:
-        ImportRun.objects.filter(pk__in=run_ids).update(enqueued_at=now)
-        for run_id in run_ids:
-            enqueue_run(str(run_id))
-        logger.info("reaper re-sent %d runs", len(run_ids))
-    return len(run_ids)
+    sent = []
+    for run_id in run_ids:
+        if not enqueue_run(str(run_id)):
+            break  # the broker is down: one timeout is enough; the rest wait for the next tick
+        sent.append(run_id)
+    if sent:
+        ImportRun.objects.filter(pk__in=sent).update(enqueued_at=now)
+        logger.info("reaper re-sent %d runs", len(sent))
+    return len(sent)
 
 
 @shared_task(name="imports.tasks.record_worker_heartbeat", bind=True)

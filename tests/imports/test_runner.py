@@ -149,12 +149,14 @@ def test_a_key_deleted_since_the_test_is_reported_as_such(google, bq_connection,
 def test_a_transient_503_and_a_rate_limit_mid_run_are_retried(google, bq_connection, alice):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
-    google.stack.gate.inject("backend_error", times=2, match="tabledata")
-    google.stack.gate.inject("rate_limit", times=1, match="tabledata")
+    unavailable = google.stack.gate.inject("backend_error", times=2, match="tabledata.list")
+    rate_limited = google.stack.gate.inject("rate_limit", times=1, match="tabledata.list")
 
     status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "rest"
+    assert (unavailable.fired, rate_limited.fired) == (2, 1)
     assert Profile.objects.count() == 130
 
 

@@ -163,7 +163,11 @@ def test_without_read_session_user_storage_is_denied_and_the_run_reads_with_rest
     assert run.read_path == "rest" and not run.read_stream
     assert (run.rows_read, run.rows_written, run.committed_offset) == (130, 130, 130)
     assert Profile.objects.count() == 130
-    assert "Storage Read API unavailable (access_denied); reading with REST paging" in caplog.text
+    assert (
+        "Storage Read API unavailable (access_denied; granting the service account BigQuery "
+        "Read Session User (roles/bigquery.readSessionUser) makes imports faster); "
+        "reading with REST paging" in caplog.text
+    )
     assert (
         "the user does not have 'bigquery.readsessions.create' permission for "
         f"'projects/{PROJECT}'" in caplog.text

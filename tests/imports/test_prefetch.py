@@ -1,0 +1,91 @@
+"""The page prefetcher: pages in order, errors after the pages read before them, clean exits."""
+
+import threading
+import time
+
+import pytest
+
+from imports.prefetch import MappedPage, PagePrefetcher
+
+
+def double(rows, offset):
+    return [(offset, row * 2) for row in rows], []
+
+
+def source(pages, *, fail_with=None, closed=None):
+    try:
+        yield from pages
+        if fail_with is not None:
+            raise fail_with
+    finally:
+        if closed is not None:
+            closed.set()
+
+
+def test_pages_come_in_order_with_their_offsets_and_empty_pages_are_skipped():
+    pages = [[1, 2, 3], [], [4, 5], [6]]
+
+    with PagePrefetcher(source(pages), double, offset=100) as prefetched:
+        got = list(prefetched)
+
+    assert got == [
+        MappedPage(offset=100, size=3, mapped=[(100, 2), (100, 4), (100, 6)], rejected=[]),
+        MappedPage(offset=103, size=2, mapped=[(103, 8), (103, 10)], rejected=[]),
+        MappedPage(offset=105, size=1, mapped=[(105, 12)], rejected=[]),
+    ]
+
+
+def test_an_error_is_raised_after_the_pages_read_before_it():
+    class Boom(Exception):
+        pass
+
+    received = []
+    with pytest.raises(Boom):
+        with PagePrefetcher(source([[1], [2]], fail_with=Boom()), double, offset=0) as prefetched:
+            for page in prefetched:
+                received.append(page.offset)
+
+    assert received == [0, 1]
+
+
+def test_a_mapping_error_travels_to_the_consumer_too():
+    def broken(rows, offset):
+        raise ValueError("bad mapping")
+
+    with pytest.raises(ValueError, match="bad mapping"):
+        with PagePrefetcher(source([[1]]), broken, offset=0) as prefetched:
+            list(prefetched)
+
+
+def test_leaving_early_stops_the_reader_and_closes_the_source():
+    closed = threading.Event()
+    endless = source(([i] for i in range(10**9)), closed=closed)
+
+    with PagePrefetcher(endless, double, offset=0) as prefetched:
+        for page in prefetched:
+            if page.offset == 3:
+                break
+        reader = prefetched._thread
+
+    assert closed.wait(5), "the source generator was not closed"
+    reader.join(5)
+    assert not reader.is_alive()
+
+
+def test_the_reader_stays_at_most_one_page_ahead():
+    produced = []
+
+    def counting(rows, offset):
+        produced.append(offset)
+        return rows, []
+
+    with PagePrefetcher(source([[i] for i in range(10)]), counting, offset=0) as prefetched:
+        iterator = iter(prefetched)
+        next(iterator)
+        time.sleep(0.5)  # ample time for a runaway reader to map everything
+        # One page handed over, one waiting in the queue, one mapped and waiting to be put.
+        assert len(produced) <= 3
+        rest = list(iterator)
+
+    assert len(rest) == 9
+    assert produced == list(range(10))
