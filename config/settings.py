@@ -122,6 +122,14 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A process frozen inside a transaction (a stopped worker) loses its session, and with it
+    # the locks it holds on a run another worker is taking over, after this long.
+    idle_seconds = env.int("DATABASE_IDLE_IN_TRANSACTION_SECONDS", default=60)
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (
+        f"{options.get('options', '')} -c idle_in_transaction_session_timeout={idle_seconds}s"
+    ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -47,3 +47,14 @@ def test_production_refuses_to_start_without_fernet_keys():
 
     assert result.returncode != 0
     assert "FERNET_KEYS must be set when APP_ENV=production" in result.stderr
+
+
+def test_a_session_idle_inside_a_transaction_is_ended_by_postgresql(transactional_db):
+    """A frozen worker cannot hold a run's row lock for ever (see DATABASES OPTIONS)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        (value,) = cursor.fetchone()
+
+    assert value == "1min"
