@@ -1,8 +1,12 @@
 import django_filters
 from django import forms
+from django.db.models import Q, QuerySet
 
 from connections.models import Connection
 from imports.models import Import
+
+# Above this many, the Connection filter is not offered as a menu.
+MAX_CONNECTION_CHOICES = 100
 
 
 class ImportFilter(django_filters.FilterSet):
@@ -10,10 +14,11 @@ class ImportFilter(django_filters.FilterSet):
 
     q = django_filters.CharFilter(
         label="Search",
-        field_name="name",
-        lookup_expr="icontains",
+        method="search",
         max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Import name"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Import or connection name"}
+        ),
     )
     status = django_filters.ChoiceFilter(
         label="Status", choices=Import.Status.choices, empty_label="Any status"
@@ -31,6 +36,18 @@ class ImportFilter(django_filters.FilterSet):
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters["connection"].queryset = Connection.objects.filter(
-            workspace=workspace
-        ).order_by("name")
+        # Only connections that have imports can narrow the list.
+        connections = (
+            Connection.objects.filter(workspace=workspace, imports__isnull=False)
+            .distinct()
+            .order_by("name")
+        )
+        self.filters["connection"].queryset = connections
+        if connections[: MAX_CONNECTION_CHOICES + 1].count() > MAX_CONNECTION_CHOICES:
+            # A menu of thousands of connections is slow to draw and useless to read; the
+            # filter then still works from a link (a connection's page links here), and
+            # the search box matches connection names.
+            self.filters["connection"].extra["widget"] = forms.HiddenInput
+
+    def search(self, queryset: QuerySet[Import], name: str, value: str) -> QuerySet[Import]:
+        return queryset.filter(Q(name__icontains=value) | Q(connection__name__icontains=value))

@@ -415,6 +415,7 @@ def _check_cancel(run: ImportRun) -> None:
 def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage) -> None:
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         # The fenced update comes first: it locks the run row, so a stale worker
         # waits here and then finds the lease gone.
         _renew(
@@ -441,6 +442,20 @@ def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage
                 ],
                 ignore_conflicts=True,
             )
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this page's COMMIT return before its WAL reaches the disk.
+
+    Safe here: the page and the run's committed offset are in the same transaction, so a
+    database crash can only lose the last few pages together with their offsets, and the
+    run then reads them again. The run's final commit waits as usual, and makes every
+    earlier page durable with it. Saves a disk flush per page.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 @transaction.atomic

@@ -714,3 +714,40 @@ def test_anonymous_users_are_sent_to_sign_in(client, users_import):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/signin/?next=")
+
+
+def test_the_connection_filter_is_a_menu_of_the_connections_that_have_imports(
+    alice_client, workspace_a, alice, users_import
+):
+    make_connection(workspace_a, alice, name="Unused warehouse")
+
+    html = alice_client.get(LIST).content.decode()
+
+    assert '<select name="connection"' in html
+    assert "Warehouse" in html and "Unused warehouse" not in html
+
+
+def test_with_many_connections_the_list_draws_no_menu_but_filters_and_searches_by_connection(
+    alice_client, workspace_a, alice
+):
+    from imports.filters import MAX_CONNECTION_CHOICES
+
+    connections = [
+        make_connection(workspace_a, alice, name=f"Warehouse {i:03d}")
+        for i in range(MAX_CONNECTION_CHOICES + 1)
+    ]
+    for connection in connections:
+        add_import(workspace_a, connection, name=f"Users of {connection.name}")
+    target = connections[42]
+
+    html = alice_client.get(LIST).content.decode()
+    filtered = alice_client.get(LIST, {"connection": target.pk}).content.decode()
+    searched = alice_client.get(LIST, {"q": "warehouse 042"}).content.decode()
+
+    assert '<select name="connection"' not in html
+    assert html.count("<option") < 20  # status and target menus only
+    assert f"Imports of {target.name}" in filtered
+    assert f'type="hidden" name="connection" value="{target.pk}"' in filtered
+    assert "1 import matches the filters" in filtered
+    assert "Users of Warehouse 042" in searched
+    assert "1 import matches the filters" in searched
