@@ -30,13 +30,22 @@ from django.utils import timezone  # noqa: E402
 
 
 def seed(rows: int):
-    from connections.models import Connection
     from workspaces.models import Membership, Workspace
 
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     users = [get_user_model().objects.create_user(f"user{i}@bench.test") for i in range(20)]
     for user in users:
         Membership.objects.create(workspace=workspace, user=user, role="admin")
+    seed_connections(workspace, users, rows)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE connections_connection")
+    return workspace, users
+
+
+def seed_connections(workspace, users, rows: int) -> None:
+    """N connections in `workspace`, one every 144 minutes up to now, spread over `users`."""
+    from connections.models import Connection
+
     start = timezone.now() - dt.timedelta(days=rows // 10)
     Connection.objects.bulk_create(
         (
@@ -55,9 +64,6 @@ def seed(rows: int):
         ),
         batch_size=2000,
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE connections_connection")
-    return workspace, users
 
 
 def measure(client: Client, url: str, params: dict, repeat: int) -> tuple[float, float, int]:
