@@ -544,6 +544,7 @@ def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_clie
     assert '<dd id="run-rejected">4</dd>' in page
     assert "10.0\xa0GB" in page
     assert "REST paging (tabledata.list)" in page
+    assert "lets imports use it" in page  # how to get the faster read path
     assert "analytics-prod:US.job_abc123" in page
     assert "1\xa0min\xa040\xa0s" in page
     assert "2026-01-01T00:00:00+00:00 → 2026-01-02T00:00:00+00:00" in page
@@ -751,3 +752,12 @@ def test_with_many_connections_the_list_draws_no_menu_but_filters_and_searches_b
     assert "1 import matches the filters" in filtered
     assert "Users of Warehouse 042" in searched
     assert "1 import matches the filters" in searched
+
+
+def test_a_run_read_with_the_storage_api_gives_no_hint(alice_client, users_import):
+    run = add_run(users_import, read_path="storage", rows_expected=10)
+
+    page = alice_client.get(run_url(run)).content.decode()
+
+    assert "BigQuery Storage Read API" in page
+    assert "lets imports use it" not in page
