@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from audience import selectors
 from workspaces.access import workspace_view
+from workspaces.models import Workspace
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -46,6 +48,13 @@ def _search(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()[:MAX_SEARCH]
 
 
+def _matching(select: Callable[..., QuerySet], workspace: Workspace, search: str) -> QuerySet:
+    # PostgreSQL text cannot hold a NUL, so no identity starts with one (and asking fails).
+    if "\x00" in search:
+        return select(workspace=workspace).none()
+    return select(workspace=workspace, identity=search)
+
+
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
 def audience_home(request: HttpRequest) -> HttpResponse:
@@ -57,7 +66,7 @@ def audience_home(request: HttpRequest) -> HttpResponse:
 def profile_list(request: HttpRequest) -> HttpResponse:
     search = _search(request)
     page = Window(
-        selectors.profiles_for_browse(workspace=request.workspace, identity=search),
+        _matching(selectors.profiles_for_browse, request.workspace, search),
         request.GET.get("page"),
     )
     for profile in page.object_list:
@@ -70,7 +79,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
 def event_list(request: HttpRequest) -> HttpResponse:
     search = _search(request)
     page = Window(
-        selectors.events_for_browse(workspace=request.workspace, identity=search),
+        _matching(selectors.events_for_browse, request.workspace, search),
         request.GET.get("page"),
     )
     for event in page.object_list:

@@ -1,5 +1,6 @@
 """The Add Database / edit form: validates every field before any network call."""
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -15,6 +16,8 @@ from connections.keyfile import (
 )
 from connections.models import Connection
 from workspaces.models import Workspace
+
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class SecretTextarea(forms.Textarea):
@@ -71,6 +74,10 @@ class ConnectionForm(forms.Form):
         label="Custom key",
         required=False,
         strip=False,
+        error_messages={
+            "null_characters_not_allowed": "The custom key contains NUL characters, which a "
+            "JSON key file never does. Paste the file as Google gave it."
+        },
         widget=SecretTextarea(
             attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
                    "placeholder": '{"type": "service_account", ...}'}
@@ -101,7 +108,10 @@ class ConnectionForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        # The rule import names follow (imports/forms.py): C0 and C1 controls, bidi overrides
+        # and zero-width characters (which make one name look like another), lone surrogates
+        # (which PostgreSQL cannot store) and line separators.
+        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in name):
             raise ValidationError(
                 "Connection name must not contain control characters.", code="control"
             )
@@ -133,7 +143,8 @@ class ConnectionForm(forms.Form):
                 code="key_both",
             )
         if not upload and not has_paste:
-            if self.key_required and "key_file" not in self.errors:
+            # An unreadable upload or paste has its own error already.
+            if self.key_required and not {"key_file", "key_text"} & self.errors.keys():
                 self.add_error(
                     "key_file",
                     ValidationError(

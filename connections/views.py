@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -77,6 +78,9 @@ def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
     return _test_typed_values(request, form, connection=connection)
 
 
+# What Test Connection checks; errors in other fields (the name) do not stop it.
+TESTED_FIELDS = ("key_file", "key_text", "project_id", "dataset_id", NON_FIELD_ERRORS)
+
 RATE_LIMITED = (
     f"You ran Test Connection more than {services.TEST_RATE_LIMIT} times in a minute. "
     "Wait a minute and try again."
@@ -93,15 +97,17 @@ def _test_typed_values(
         response = _form_page(request, form, connection=connection, rate_limited=RATE_LIMITED)
         response.status_code = 429
         return response
-    if form.is_valid():
+    form.is_valid()
+    if any(field in form.errors for field in TESTED_FIELDS):
+        result = testing.offline_failure(form.errors)
+    else:
+        # The name plays no part in the test: a taken or mistyped one must not stop it.
         key_info = form.key.info if form.key else services.connection_key_info(connection)
         result = testing.run_connection_test(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
         )
-    else:
-        result = testing.offline_failure(form.errors)
     if request.htmx:
         return render(request, "connections/_checklist.html", {"result": result})
     return _form_page(request, form, connection=connection, result=result)

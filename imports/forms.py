@@ -34,6 +34,9 @@ CURSOR_TYPES = frozenset({"TIMESTAMP", "DATETIME", "DATE", "INT64"})
 ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
 
 
+_CONTROL_MESSAGE = "%s must not contain control characters."
+
+
 def _errors(label: str, **extra: str) -> dict[str, str]:
     return {"required": f"{label} is required.", **extra}
 
@@ -56,6 +59,7 @@ SCRIPTING = frozenset({
     "ASSERT", "CASE",
 })  # fmt: skip
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LINE_END = re.compile(r"[\r\n]")
 
 
 @dataclass
@@ -74,8 +78,10 @@ def _tokens(sql: str) -> list[_Token]:
         if char.isspace():
             i += 1
         elif char == "#" or sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline < 0 else newline + 1
+            # GoogleSQL ends these at \r as well as \n: a comment that ran on to the next
+            # \n here would hide from this check what BigQuery reads as code.
+            line_end = _LINE_END.search(sql, i)
+            i = n if line_end is None else line_end.end()
         elif sql.startswith("/*", i):
             close = sql.find("*/", i + 2)
             if close < 0:
@@ -106,8 +112,8 @@ def _quoted_end(sql: str, start: int) -> int:
             continue
         if sql.startswith(delimiter, i):
             return i + len(delimiter)
-        if len(delimiter) == 1 and sql[i] == "\n" and quote != "`":
-            break  # a single-quoted string cannot span lines
+        if len(delimiter) == 1 and sql[i] in "\r\n":
+            break  # as in GoogleSQL, only a triple-quoted string may span lines
         i += 1
     what = "quoted identifier" if quote == "`" else "string"
     raise ValidationError(f"The query has a {what} that is never closed.", code="sql_unclosed")
@@ -147,6 +153,18 @@ def validate_select_query(sql: str) -> str:
             code="sql_multiple",
         )
     code = tokens[: semicolons[0]] if semicolons else tokens
+    depth = 0
+    for token in code:
+        if token.kind == "punct" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+            if depth < 0:
+                break
+    if depth:
+        # A stray ")" would close the runner's wrapper early.
+        raise ValidationError(
+            "The query's parentheses do not pair up: each “(” needs a matching “)”.",
+            code="sql_parens",
+        )
     return sql[: code[-1].end].strip()
 
 
@@ -160,7 +178,11 @@ class SourceForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages=_errors("Source", invalid_choice="Choose a table or a SQL query."),
     )
-    table = forms.CharField(label="Table", required=False, max_length=1024, strip=False)
+    table = forms.CharField(
+        label="Table", required=False, max_length=1024, strip=False,
+        error_messages={"max_length": "Table name must be at most 1,024 characters.",
+                        "null_characters_not_allowed": _CONTROL_MESSAGE % "Table name"},
+    )  # fmt: skip
     query = forms.CharField(
         label="SQL query",
         required=False,
@@ -173,12 +195,17 @@ class SourceForm(forms.Form):
                 "placeholder": "SELECT user_id, email FROM crm.users",
             }
         ),
-        error_messages={"max_length": "The query must be at most %(limit_value)d characters."},
+        error_messages={
+            "max_length": "The query must be at most %(limit_value)d characters.",
+            "null_characters_not_allowed": _CONTROL_MESSAGE % "The query",
+        },
     )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         kind = cleaned.get("source_kind")
+        if kind in self.errors.keys() & {"table", "query"}:
+            return cleaned  # refused already (too long, a NUL): one message is enough
         if kind == "table":
             table = cleaned.get("table") or ""
             if not table:
@@ -252,9 +279,13 @@ class TargetForm(forms.Form):
         choices=[("column", "From a column"), ("fixed", "A fixed name")],
         widget=forms.RadioSelect,
         required=False,
+        error_messages={"invalid_choice": "Choose an event name from a column or a fixed one."},
     )
     event_name_column = forms.CharField(label="Event name column", required=False)
-    event_name_fixed = forms.CharField(label="Fixed event name", required=False)
+    event_name_fixed = forms.CharField(
+        label="Fixed event name", required=False,
+        error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The event name"},
+    )  # fmt: skip
     timestamp_column = forms.CharField(
         label="Timestamp column", required=False,
         help_text="When the event happened: TIMESTAMP, DATETIME, DATE, or INT64 seconds, "
@@ -281,6 +312,7 @@ class TargetForm(forms.Form):
             self.fields[f"property_{column.index}"] = forms.CharField(
                 label=f"Property name for {column.name}", required=False, initial=column.name,
                 strip=True,
+                error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "Property name"},
             )  # fmt: skip
 
     def _guess(self) -> dict[str, Any]:
@@ -311,6 +343,8 @@ class TargetForm(forms.Form):
         ]
 
     def _column(self, field: str, label: str, types: frozenset[str], rule: str) -> str:
+        if field in self.errors:
+            return ""  # refused already (a NUL), one message is enough
         name = self.cleaned_data.get(field) or ""
         if not name:
             self.add_error(field, ValidationError(f"Choose the {label}.", code="required"))
@@ -341,13 +375,13 @@ class TargetForm(forms.Form):
             "identity_column", "identity column", IDENTITY_TYPES, "a STRING or INT64 column"
         )
         name_column = fixed = timestamp = ""
-        if target == Import.Target.EVENTS:
+        if target == Import.Target.EVENTS and "event_name_source" not in self.errors:
             source = cleaned.get("event_name_source") or "column"
             if source == "column":
                 name_column = self._column(
                     "event_name_column", "event name column", EVENT_NAME_TYPES, "a STRING column"
                 )
-            else:
+            elif "event_name_fixed" not in self.errors:  # else a NUL was refused already
                 fixed = (cleaned.get("event_name_fixed") or "").strip()
                 if not fixed:
                     _error(
@@ -389,7 +423,7 @@ class TargetForm(forms.Form):
             include = bool(self.cleaned_data.get(f"include_{column.index}"))
             field = f"property_{column.index}"
             name = self.cleaned_data.get(field) or ""
-            if include:
+            if include and field not in self.errors:
                 error = self._property_error(name, column, used)
                 if error:
                     self.add_error(field, ValidationError(error, code="property_name"))
@@ -469,6 +503,8 @@ class SyncForm(forms.Form):
         if cleaned.get("sync_mode") != Import.SyncMode.INCREMENTAL:
             cleaned["cursor_column"] = ""
             return cleaned
+        if "cursor_column" in self.errors:
+            return cleaned  # refused already (a NUL), one message is enough
         name = cleaned.get("cursor_column") or ""
         column = self.by_name.get(name)
         if not name:
@@ -562,6 +598,11 @@ class ScheduleForm(forms.Form):
                 wall = dt.datetime.strptime(raw, fmt)  # noqa: DTZ007 - a wall time in self.tz
             except ValueError:
                 continue
+            # At the ends of the calendar a time cannot be moved between zones (OverflowError).
+            if wall.year >= 9999:
+                raise ValidationError("Run at must be before the year 9999.", code="too_late")
+            if wall.year <= 1:
+                raise ValidationError(schedules.RUN_AT_PAST, code="past")
             return schedules.wall_time_to_utc(wall.replace(second=0), self.tz)
         raise ValidationError("Enter a date and time such as 2025-06-30 09:00.", code="invalid")
 
@@ -616,7 +657,9 @@ class ReviewForm(forms.Form):
         label="Import name",
         max_length=100,
         error_messages=_errors(
-            "Import name", max_length="Import name must be at most %(limit_value)d characters."
+            "Import name",
+            max_length="Import name must be at most %(limit_value)d characters.",
+            null_characters_not_allowed=_CONTROL_MESSAGE % "Import name",
         ),
     )
 
