@@ -16,9 +16,7 @@ class ImportFilter(django_filters.FilterSet):
         label="Search",
         method="search",
         max_length=100,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Import or connection name"}
-        ),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Import or connection"}),
     )
     status = django_filters.ChoiceFilter(
         label="Status", choices=Import.Status.choices, empty_label="Any status"
