@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from audience.models import Event
 from config.celery import app as celery_app
@@ -89,13 +90,18 @@ def private_redis(tmp_path):
 
 
 def _drop_broker_connections() -> None:
-    """Forget pooled broker connections so that the next send uses the current broker_url."""
+    """Forget pooled broker connections so that the next send uses the current broker_url.
+
+    kombu also keeps process-wide pools keyed by broker address; left alone, they would
+    hand later tests a producer over the connections closed here ("Acquire on closed pool").
+    """
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 @pytest.fixture
