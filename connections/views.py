@@ -22,6 +22,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.connections_for_dashboard(workspace=request.workspace, params=request.GET)
     queryset = filterset.qs if filterset.is_valid() else Connection.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_import_counts(list(page.object_list))
     return render(
         request,
         "connections/list.html",
