@@ -109,6 +109,34 @@ class RecordedRequest:
     time: float = field(default_factory=time.time)
 
 
+class RecordsCalls:
+    """A thread-safe log of what a stand-in answered, for tests to read.
+
+    Every entry has an ``operation``; the HTTP services log RecordedRequests, the storage
+    gate RecordedCalls.
+    """
+
+    def __init__(self) -> None:
+        self._log_lock = threading.Lock()
+        self._requests: list[Any] = []
+
+    def record(self, entry: Any) -> None:
+        with self._log_lock:
+            self._requests.append(entry)
+
+    @property
+    def requests(self) -> list[Any]:
+        with self._log_lock:
+            return list(self._requests)
+
+    def operations(self) -> list[str]:
+        return [entry.operation for entry in self.requests]
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._requests.clear()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -191,7 +219,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         return
 
 
-class LoopbackService:
+class LoopbackService(RecordsCalls):
     """A ThreadingHTTPServer bound to loopback, served from a daemon thread."""
 
     handler_class: ClassVar[type[BaseHandler]]
@@ -199,13 +227,12 @@ class LoopbackService:
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, hang_seconds: float = 30.0
     ) -> None:
+        super().__init__()
         self.host = host
         self._requested_port = port
         self.faults = FaultInjector(hang_seconds)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._log_lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -263,22 +290,6 @@ class LoopbackService:
         ``times=None`` keeps the fault until ``reset()``.
         """
         return self.faults.inject(kind, times=times, match=match, seconds=seconds)
-
-    def record(self, entry: RecordedRequest) -> None:
-        with self._log_lock:
-            self._requests.append(entry)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._log_lock:
-            return list(self._requests)
-
-    def operations(self) -> list[str]:
-        return [entry.operation for entry in self.requests]
-
-    def clear_requests(self) -> None:
-        with self._log_lock:
-            self._requests.clear()
 
     def reset(self) -> None:
         self.faults.clear()

@@ -89,7 +89,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from standins import errors
-from standins._http import Fault, FaultInjector
+from standins._http import Fault, FaultInjector, RecordsCalls
 from standins.errors import GoogleError
 from standins.gate import BIGQUERY_READ_SCOPES, RESULTS_DATASET, Gate, identity_token
 from standins.policy import API_TITLES, BIGQUERY_STORAGE_API
@@ -281,7 +281,7 @@ class _Handler(grpc.GenericRpcHandler):
         return None
 
 
-class StorageGate:
+class StorageGate(RecordsCalls):
     """gRPC proxy in front of the emulator's Storage Read API (``upstream``, host:port).
 
     Authentication, the policy and the owners of query jobs come from ``gate`` (the HTTP
@@ -301,6 +301,7 @@ class StorageGate:
         max_bytes_per_response: int = MAX_BYTES_PER_RESPONSE,
         max_workers: int = 16,
     ) -> None:
+        super().__init__()
         self.upstream = upstream
         self.gate = gate
         self.host = host
@@ -318,7 +319,6 @@ class StorageGate:
         self._port = 0
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
-        self._calls: list[RecordedCall] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> StorageGate:
@@ -374,8 +374,8 @@ class StorageGate:
         """Forget faults, the call log and sessions; restore the response bounds."""
         self.faults.clear()
         self.max_rows_per_response, self.max_bytes_per_response = self._defaults
+        self.clear_requests()
         with self._lock:
-            self._calls.clear()
             self._sessions.clear()
 
     # -- faults and call log -----------------------------------------------------------------
@@ -399,22 +399,6 @@ class StorageGate:
         ``times=None`` keeps the fault until ``reset()``.
         """
         return self.faults.inject(kind, times=times, match=match, seconds=seconds, after=after)
-
-    def record(self, call: RecordedCall) -> None:
-        with self._lock:
-            self._calls.append(call)
-
-    @property
-    def requests(self) -> list[RecordedCall]:
-        with self._lock:
-            return list(self._calls)
-
-    def operations(self) -> list[str]:
-        return [call.operation for call in self.requests]
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._calls.clear()
 
     # -- authentication and permissions ------------------------------------------------------
     def _caller(self, context: grpc.ServicerContext, operation: str) -> TokenInfo:
