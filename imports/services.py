@@ -111,18 +111,11 @@ def _active_run(import_obj: Import) -> ImportRun | None:
 
 
 def _enqueue_on_commit(*runs: ImportRun) -> None:
-    """Send the runs once the transaction commits, stopping at the first the broker refuses:
-    each refusal costs a connection attempt, and the reaper sends the rest once it is back."""
+    """Send the runs once the transaction commits (tasks.enqueue_runs)."""
     from imports import tasks
 
     run_ids = [str(run.pk) for run in runs]
-
-    def send() -> None:
-        for run_id in run_ids:
-            if not tasks.enqueue_run(run_id):
-                return
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: tasks.enqueue_runs(run_ids))
 
 
 def run_create(

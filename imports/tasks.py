@@ -26,6 +26,17 @@ def enqueue_run(run_id: str) -> bool:
     return True
 
 
+def enqueue_runs(run_ids: list[str]) -> list[str]:
+    """Send the runs in order, stopping at the first the broker refuses (each refusal costs
+    a connection attempt; the reaper sends the rest once it is back). Returns those sent."""
+    sent = []
+    for run_id in run_ids:
+        if not enqueue_run(run_id):
+            break
+        sent.append(run_id)
+    return sent
+
+
 @shared_task(name="imports.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
 def run_import(run_id: str) -> str:
     return runner.execute_run(run_id)
@@ -47,11 +58,7 @@ def reap_runs() -> int:
             | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
         ).values_list("pk", flat=True)[:500]
     )
-    sent = []
-    for run_id in run_ids:
-        if not enqueue_run(str(run_id)):
-            break  # the broker is down: one timeout is enough; the rest wait for the next tick
-        sent.append(run_id)
+    sent = enqueue_runs([str(run_id) for run_id in run_ids])
     if sent:
         ImportRun.objects.filter(pk__in=sent).update(enqueued_at=now)
         logger.info("reaper re-sent %d runs", len(sent))
