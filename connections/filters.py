@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from config.widgets import QuickSelect
 from connections.models import Connection
 from workspaces.selectors import workspace_users
 
@@ -21,10 +22,17 @@ class ConnectionFilter(django_filters.FilterSet):
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     connected_by = django_filters.ModelChoiceFilter(
-        label="Connected By", field_name="created_by", queryset=None, empty_label="Anyone"
+        label="Connected By",
+        field_name="created_by",
+        queryset=None,
+        empty_label="Anyone",
+        widget=QuickSelect,
     )
     status = django_filters.ChoiceFilter(
-        label="Status", choices=Connection.Status.choices, empty_label="Any status"
+        label="Status",
+        choices=Connection.Status.choices,
+        empty_label="Any status",
+        widget=QuickSelect,
     )
     sort = django_filters.OrderingFilter(
         fields=(
