@@ -1,7 +1,8 @@
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from config.widgets import QuickSelect
 from connections.models import Connection
 from imports.models import Import
 
@@ -19,13 +20,13 @@ class ImportFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Import or connection"}),
     )
     status = django_filters.ChoiceFilter(
-        label="Status", choices=Import.Status.choices, empty_label="Any status"
+        label="Status", choices=Import.Status.choices, empty_label="Any status", widget=QuickSelect
     )
     connection = django_filters.ModelChoiceFilter(
-        label="Connection", queryset=None, empty_label="Any connection"
+        label="Connection", queryset=None, empty_label="Any connection", widget=QuickSelect
     )
     target = django_filters.ChoiceFilter(
-        label="Target", choices=Import.Target.choices, empty_label="Any target"
+        label="Target", choices=Import.Target.choices, empty_label="Any target", widget=QuickSelect
     )
 
     class Meta:
@@ -36,12 +37,13 @@ class ImportFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         # Only connections that have imports can narrow the list.
         connections = (
-            Connection.objects.filter(workspace=workspace, imports__isnull=False)
-            .distinct()
-            .order_by("name")
+            Connection.objects.filter(workspace=workspace)
+            .filter(Exists(Import.objects.filter(connection=OuterRef("pk"))))
+            .only("pk", "name")
+            .order_by("name", "pk")
         )
         self.filters["connection"].queryset = connections
-        if connections[: MAX_CONNECTION_CHOICES + 1].count() > MAX_CONNECTION_CHOICES:
+        if connections.values("pk")[: MAX_CONNECTION_CHOICES + 1].count() > MAX_CONNECTION_CHOICES:
             # A menu of thousands of connections is slow to draw and useless to read; the
             # filter then still works from a link (a connection's page links here), and
             # the search box matches connection names.
