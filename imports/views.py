@@ -67,12 +67,12 @@ def _decorate_runs(runs: Iterable[ImportRun]) -> None:
         run.duration_text = duration_text(run.duration)
 
 
-def _decorate_imports(imports: Iterable[Import], time_zone: str) -> None:
+def _decorate_imports(imports: list[Import], time_zone: str) -> None:
+    selectors.attach_latest_runs(imports)
     for import_obj in imports:
         import_obj.schedule_text = selectors.import_schedule_text(
             import_obj=import_obj, time_zone=time_zone
         )
-        import_obj.latest_run = selectors.import_latest_run(import_obj)
 
 
 @workspace_view
@@ -82,6 +82,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     valid = filterset.is_valid()
     queryset = filterset.qs if valid else Import.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
     _decorate_imports(page.object_list, request.workspace.time_zone)
     return render(
         request,
