@@ -1,12 +1,12 @@
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 import imports.selectors
+from config.pagination import page_by_keys
 from connections import selectors, services, testing
 from connections.forms import ConnectionForm
 from connections.models import Connection
@@ -21,7 +21,7 @@ PAGE_SIZE = 25
 def connection_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.connections_for_dashboard(workspace=request.workspace, params=request.GET)
     queryset = filterset.qs if filterset.is_valid() else Connection.objects.none()
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_by_keys(queryset, request.GET.get("page"), PAGE_SIZE)
     page.object_list = selectors.with_import_counts(list(page.object_list))
     return render(
         request,

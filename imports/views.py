@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.pagination import page_by_keys
 from imports import selectors, services
 from imports.models import Import, ImportRun
 from workspaces.access import get_in_workspace, workspace_view
@@ -81,7 +82,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.imports_for_list(workspace=request.workspace, params=request.GET)
     valid = filterset.is_valid()
     queryset = filterset.qs if valid else Import.objects.none()
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_by_keys(queryset, request.GET.get("page"), PAGE_SIZE)
     page.object_list = list(page.object_list)
     _decorate_imports(page.object_list, request.workspace.time_zone)
     return render(
