@@ -5,7 +5,7 @@ with gevent, which the parent's threads — the BigQuery stand-in's gate and tok
 endpoint — must not see) and gives it a plan, a JSON file with the base URL, the
 accounts and the objects to visit. Every virtual user signs in once; when all have, this
 prints "go" and the users browse for the planned seconds; then it prints "done" and
-writes every request's latency and outcome to the result file.
+writes every request's start time, latency and outcome to the result file.
 
     .venv/bin/python bench/_load_client.py PLAN.json RESULT.json   # bench/load.py does this
 """
@@ -36,7 +36,7 @@ SIGNED_IN: list[float] = []
 SIGN_IN_FAILED: list[str] = []
 GO = Event()
 DEADLINE = [float("inf")]
-TIMES: dict[str, list[float]] = defaultdict(list)
+TIMES: dict[str, list[tuple[float, float]]] = defaultdict(list)
 ERRORS: dict[str, int] = defaultdict(int)
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PROGRESS_POLL = re.compile(r'hx-get="([^"]+/progress/[^"]*)"')
@@ -45,7 +45,8 @@ SECURE_HOP = ("https", "wss", "http")
 
 @events.request.add_listener
 def record(name: str, response_time: float, exception: Any, **_: Any) -> None:
-    TIMES[name].append(response_time)
+    # when the request was sent (unix time) and how long its answer took (ms)
+    TIMES[name].append((time.time() - response_time / 1000, response_time))
     if exception is not None:
         # our failure() messages, or the exception of a request that got no answer
         reason = str(exception) if isinstance(exception, CatchResponseError) else ""

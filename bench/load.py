@@ -21,8 +21,9 @@ import). Then it starts gunicorn with 4 workers and a Celery worker on loopback,
    15 pages a second when the app keeps up.
 
 It prints requests, errors (by page kind and status or exception), p50/p95/p99 overall and
-per page kind, the import's rows/s idle and under load, where the CPU went, and verdicts
-against the targets: p95 under 300 ms, zero errors, and the import under load within 20 %
+per page kind, for the whole window and for the requests sent while the import ran, the
+import's rows/s idle and under load, where the CPU went, and verdicts against the targets:
+p95 under 300 ms while the import runs, zero errors, and the import under load within 20 %
 of its idle throughput. Sign-in is reported apart and is outside the window: it checks a
 PBKDF2 hash, slow by design. No figure is asserted; the script fails only when something
 does not run.
@@ -522,6 +523,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def latencies(
+    stamped: dict[str, list[list[float]]], span: tuple[float, float] | None = None
+) -> dict[str, list[float]]:
+    """Milliseconds by page kind, of the requests sent within `span` (unix times) if given."""
+    return {
+        name: [ms for sent, ms in pairs if span is None or span[0] <= sent <= span[1]]
+        for name, pairs in stamped.items()
+    }
+
+
 def print_latencies(times: dict[str, list[float]], errors: dict[str, int]) -> list[float]:
     every = [value for values in times.values() for value in values]
     print(
@@ -756,15 +767,15 @@ def main() -> None:
             f"\none admin alone, no pauses, before the load ({args.solo_rounds} rounds; "
             "no import running, so no progress polls)"
         )
-        print_latencies(result["solo_times"], result["solo_errors"])
+        print_latencies(latencies(result["solo_times"]), result["solo_errors"])
         print(
             f"\nsign-in: {result['signed_in']} of {args.users} users signed in in "
             f"{go - sign_in_started:.1f} s (outside the window)"
         )
         if result["sign_in_errors"]:
             print(f"  sign-in errors: {result['sign_in_errors']}")
-        print_latencies(result["sign_in_times"], result["sign_in_errors"])
-        times, errors = result["times"], result["errors"]
+        print_latencies(latencies(result["sign_in_times"]), result["sign_in_errors"])
+        times, errors = latencies(result["times"]), result["errors"]
         requests = sum(len(v) for v in times.values())
         print(
             f"\nload window: {stop - go:.1f} s and {done - stop:.1f} s for the last answers, "
@@ -775,6 +786,16 @@ def main() -> None:
         print(f"errors: {sum(errors.values())}" + (f" {dict(errors)}" if errors else ""))
         if result["users_cut_off"]:
             print(f"  {result['users_cut_off']} users were still waiting on an answer at the end")
+        # The target holds while the import runs: when it ends inside the window, the pages
+        # asked for after it ended had the machine to themselves and do not count for it.
+        import_span = (loaded.started, loaded.row["finished_at"].timestamp())
+        during = latencies(result["times"], import_span)
+        overlap = min(stop, import_span[1]) - max(go, import_span[0])
+        print(
+            f"\nwhile the import ran ({overlap:.1f} s of the window), "
+            f"{sum(len(v) for v in during.values()):,} requests sent:"
+        )
+        every_during = print_latencies({k: v for k, v in during.items() if v}, {})
 
         how, loaded_rate, idle_rate = compare_import(idle, loaded, (go, stop))
         print(
@@ -789,11 +810,12 @@ def main() -> None:
 
         print_cpu(idle_cpu, window_cpu)
 
-        p95 = percentile(every, 95) if every else float("nan")
-        slow = [name for name, values in times.items() if percentile(values, 95) >= 300]
+        p95 = percentile(every_during, 95) if every_during else float("nan")
+        slow = [name for name, values in during.items() if values and percentile(values, 95) >= 300]
         verdicts = [
-            ("p95 under 300 ms", p95 < 300, f"p95 {p95:.0f} ms"
-             + (f"; over 300 ms: {', '.join(sorted(slow))}" if slow else "")),
+            ("p95 under 300 ms while the import runs", p95 < 300, f"p95 {p95:.0f} ms"
+             + (f"; over 300 ms: {', '.join(sorted(slow))}" if slow else "")
+             + f" (the whole window: {percentile(every, 95):.0f} ms)"),
             ("zero errors", not errors and not result["sign_in_errors"],
              f"{sum(errors.values())} in the window, "
              f"{sum(result['sign_in_errors'].values())} at sign-in"),
