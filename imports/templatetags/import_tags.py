@@ -21,23 +21,21 @@ RUN_BADGES = {
 }
 
 
+def _badge(kind: str, colours: dict[str, str], obj: Import | ImportRun) -> SafeString:
+    return format_html(
+        '<span class="badge badge-{} {}-status-{}">{}</span>',
+        colours.get(obj.status, "skipped"),
+        kind,
+        obj.status,
+        obj.get_status_display(),
+    )
+
+
 @register.simple_tag
 def import_status_badge(import_obj: Import) -> SafeString:
-    status = import_obj.status
-    return format_html(
-        '<span class="badge badge-{} import-status-{}">{}</span>',
-        IMPORT_BADGES.get(status, "skipped"),
-        status,
-        import_obj.get_status_display(),
-    )
+    return _badge("import", IMPORT_BADGES, import_obj)
 
 
 @register.simple_tag
 def run_status_badge(run: ImportRun) -> SafeString:
-    status = run.status
-    return format_html(
-        '<span class="badge badge-{} run-status-{}">{}</span>',
-        RUN_BADGES.get(status, "skipped"),
-        status,
-        run.get_status_display(),
-    )
+    return _badge("run", RUN_BADGES, run)
