@@ -4,6 +4,7 @@
 The Django admin's login goes through the same brake and shares the counters, so an
 attacker cannot spend five guesses on each form."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -19,9 +20,25 @@ LOCK_SECONDS = 15 * 60
 LOCKED_MESSAGE = "Too many failed sign-in attempts. Try again in 15 minutes."
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address a sign-in comes from: the peer's, or behind TRUSTED_PROXY_COUNT proxies,
+    the one the outermost of them saw.
+
+    X-Forwarded-For is read from the right, where each trusted proxy appended the address
+    it saw; whatever the client wrote there itself stays to the left and is never used.
+    """
+    count = settings.TRUSTED_PROXY_COUNT
+    if count > 0:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= count:
+            return hops[-count][:64]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def _keys(request: HttpRequest, username: str) -> tuple[str, str]:
     account = username.strip().lower()[:150]
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     return f"signin-fail:{account}:{address}", f"signin-fail:{account}"
 
 
