@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from config.widgets import QuickSelect
 from connections.identifiers import validate_table_id
 from imports import schedules
 from imports.browse import type_name
@@ -296,13 +297,13 @@ class TargetForm(forms.Form):
         self.columns = columns_of(schema)
         super().__init__(data, initial=None if data is not None else self._guess())
         self.by_name = {c.name: c for c in self.columns}
-        self.fields["identity_column"].widget = forms.Select(
+        self.fields["identity_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, IDENTITY_TYPES)
         )
-        self.fields["event_name_column"].widget = forms.Select(
+        self.fields["event_name_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, EVENT_NAME_TYPES)
         )
-        self.fields["timestamp_column"].widget = forms.Select(
+        self.fields["timestamp_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, TIMESTAMP_TYPES)
         )
         for column in self.columns:
@@ -482,7 +483,7 @@ class SyncForm(forms.Form):
         super().__init__(data)
         self.columns = columns_of(schema)
         self.by_name = {c.name: c for c in self.columns}
-        self.fields["cursor_column"].widget = forms.Select(
+        self.fields["cursor_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, CURSOR_TYPES)
         )
         if not self.is_bound and not self.initial.get("cursor_column"):
