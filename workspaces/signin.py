@@ -4,6 +4,8 @@
 The Django admin's login goes through the same brake and shares the counters, so an
 attacker cannot spend five guesses on each form."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -36,10 +38,16 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def account_key(username: str) -> str:
+    """The failure counters' name for an account: a digest, so that whatever was typed as
+    the username (control characters, 10 KB) makes a short, plain cache key."""
+    typed = username.strip().lower()[:150].encode("utf-8", "backslashreplace")
+    return f"signin-fail:{hashlib.sha256(typed).hexdigest()[:32]}"
+
+
 def _keys(request: HttpRequest, username: str) -> tuple[str, str]:
-    account = username.strip().lower()[:150]
-    address = client_address(request)
-    return f"signin-fail:{account}:{address}", f"signin-fail:{account}"
+    account = account_key(username)
+    return f"{account}:{client_address(request)}", account
 
 
 def _failures(key: str) -> int:

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import resolve
 
-from workspaces.signin import LOCKED_MESSAGE, admin_login
+from workspaces.signin import LOCKED_MESSAGE, account_key, admin_login
 
 PASSWORD = "correct horse battery"
 ADMIN_LOGIN = "/admin/login/"
@@ -27,7 +27,7 @@ def operator(db):
 def clear_failures() -> None:
     """The counters live in the shared cache and outlast a test's database."""
     client = cache._cache.get_client(write=True)
-    for key in client.scan_iter(match="*signin-fail:ops@example.test*"):
+    for key in client.scan_iter(match=f"*{account_key('ops@example.test')}*"):
         client.delete(key)
 
 
