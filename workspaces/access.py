@@ -21,15 +21,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 M = TypeVar("M", bound=models.Model)
 
 
-def membership_for(user: Any, slug: str) -> Membership:
-    """The user's membership of the workspace `slug`, or 404."""
-    if not user.is_authenticated:
-        raise Http404
-    membership = (
-        Membership.objects.select_related("workspace")
-        .filter(user=user, workspace__slug=slug)
-        .first()
+def memberships_of(user: Any) -> list[Membership]:
+    """Every workspace the user belongs to, by name: the page header's switcher lists them."""
+    return list(
+        Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
     )
+
+
+def membership_in(memberships: list[Membership], slug: str) -> Membership:
+    """The membership of the workspace `slug` among the user's, or 404."""
+    membership = next((m for m in memberships if m.workspace.slug == slug), None)
     if membership is None:
         raise Http404
     return membership
@@ -51,7 +52,9 @@ def workspace_view(
                 if request.method in SAFE_METHODS and not request.headers.get("HX-Request"):
                     return redirect_to_login(request.get_full_path())
                 raise PermissionDenied
-            membership = membership_for(request.user, ws)
+            # One query serves the access check and the header's workspace switcher.
+            request.user_memberships = memberships_of(request.user)
+            membership = membership_in(request.user_memberships, ws)
             if (admin_only or request.method not in SAFE_METHODS) and not membership.is_admin:
                 raise PermissionDenied
             request.workspace = membership.workspace

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from workspaces.models import Membership
+from workspaces.access import memberships_of
 
 
 def workspace(request: HttpRequest) -> dict:
@@ -8,11 +8,10 @@ def workspace(request: HttpRequest) -> dict:
     current = getattr(request, "workspace", None)
     if not request.user.is_authenticated:
         return {"current_workspace": current}
-    memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("workspace")
-        .order_by("workspace__name")
-    )
+    # Workspace pages have them from the access check already.
+    memberships = getattr(request, "user_memberships", None)
+    if memberships is None:
+        memberships = memberships_of(request.user)
     return {
         "current_workspace": current,
         "current_membership": getattr(request, "membership", None),
