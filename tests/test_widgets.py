@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django import forms
+from django.utils.safestring import mark_safe
 
 from config.widgets import QuickSelect
 
@@ -19,6 +20,7 @@ CHOICES = [
     ("failing", 'Failing <b>&</b> "quoted"'),
     (7, "Seven"),
 ]
+SAFE_LABELS = [("a", mark_safe("<em>Already</em> &amp; safe")), ("b", "Plain & <odd>")]
 GROUPED = [
     ("", "Any"),
     ("Warm <colours>", [("red", "Red"), ("amber", "Amber")]),
@@ -34,6 +36,7 @@ GROUPED = [
         (CHOICES, 7, {"id": "id_status", "required": True, "disabled": False}),
         (CHOICES, "not a choice", {"data-x": 'a"b'}),
         (GROUPED, "amber", {"id": "id_colour"}),
+        (SAFE_LABELS, "a", None),
         ([], None, None),
     ],
 )
