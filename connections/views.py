@@ -22,7 +22,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     filterset = selectors.connections_for_dashboard(workspace=request.workspace, params=request.GET)
     queryset = filterset.qs if filterset.is_valid() else Connection.objects.none()
     page = page_by_keys(queryset, request.GET.get("page"), PAGE_SIZE)
-    page.object_list = selectors.with_import_counts(list(page.object_list))
+    page.object_list = selectors.with_import_counts(page.object_list)
     return render(
         request,
         "connections/list.html",

@@ -83,7 +83,6 @@ def import_list(request: HttpRequest) -> HttpResponse:
     valid = filterset.is_valid()
     queryset = filterset.qs if valid else Import.objects.none()
     page = page_by_keys(queryset, request.GET.get("page"), PAGE_SIZE)
-    page.object_list = list(page.object_list)
     _decorate_imports(page.object_list, request.workspace.time_zone)
     return render(
         request,
