@@ -2,10 +2,12 @@
 new view cannot escape. Anonymous users are sent to sign in (or refused), members may
 read but change nothing, another workspace's admin gets 404 everywhere, the owner may act."""
 
+import itertools
 import uuid
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from connections.models import Connection
 from imports.models import Import, ImportRun
@@ -115,3 +117,112 @@ def test_the_owner_reaches_every_page(alice_client, objects):
     for path in workspace_routes(objects):
         response = alice_client.get(path)
         assert response.status_code in (200, 302, 405), (path, response.status_code)
+
+
+# -- A's object ids under B's own slug ------------------------------------------------------
+# The sweeps above use A's slug, so the workspace check answers 404 before any view runs. Here
+# charlie asks for A's objects under his own workspace's slug: the decorator lets him in, and
+# only the view's scoped lookup stands between him and A's rows.
+
+# Which of A's objects each URL argument names, per URL namespace ("pk" means different
+# things in different apps). Arguments that name no row are listed apart.
+OBJECT_ARGUMENTS = {
+    ("connections", "pk"): "connection",
+    ("imports", "pk"): "import",
+    ("imports", "run_pk"): "run",
+    ("imports", "connection_pk"): "connection",
+}
+OTHER_ARGUMENTS = {
+    "ws": "the workspace: B's own slug",
+    "draft": "a Create Import draft, kept in the user's own session",
+    "action": "every action the converter accepts",
+}
+
+
+def named_routes(resolver=None, namespace="", converters=None):
+    """(view name, its URL arguments with their converters) for every app URL."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        found = {**(converters or {}), **entry.pattern.converters}
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern).startswith("admin/"):
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from named_routes(entry, inner, found)
+        else:
+            assert entry.name, f"{entry.pattern} has no name: the sweep reverses URLs by name"
+            yield namespace + entry.name, found
+
+
+def argument_values(namespace: str, name: str, converter, objects, ws: str) -> list[str]:
+    if (namespace, name) in OBJECT_ARGUMENTS:
+        return [str(objects[OBJECT_ARGUMENTS[namespace, name]].pk)]
+    if name == "ws":
+        return [ws]
+    if name == "draft":
+        return [str(uuid.uuid4())]
+    if name == "action":
+        return converter.regex.split("|")
+    raise AssertionError(
+        f"{namespace}:{name} is not known to the sweep: add it to OBJECT_ARGUMENTS (the object "
+        "of workspace A it names) or OTHER_ARGUMENTS"
+    )
+
+
+def object_urls(objects, ws: str) -> list[str]:
+    """Every URL that names an object, filled with A's objects and the workspace `ws`."""
+    urls = []
+    for view_name, converters in named_routes():
+        namespace = view_name.rpartition(":")[0]
+        if not any((namespace, name) in OBJECT_ARGUMENTS for name in converters):
+            continue  # names no object: the sweeps by slug above cover it
+        choices = {
+            name: argument_values(namespace, name, converter, objects, ws)
+            for name, converter in converters.items()
+        }
+        for values in itertools.product(*choices.values()):
+            urls.append(reverse(view_name, kwargs=dict(zip(choices, values, strict=True))))
+    return urls
+
+
+def every_row() -> dict[str, list[dict]]:
+    """Every row of the product's tables, to show that nothing at all was written."""
+    rows = {}
+    for label in ("workspaces", "connections", "imports", "audience"):
+        for model in apps.get_app_config(label).get_models():
+            rows[model._meta.label] = list(model._default_manager.order_by("pk").values())
+    return rows
+
+
+# Values a form would accept, so that a view that found A's object would act on it.
+FORM_DATA = {
+    "name": "Taken over",
+    "project_id": "analytics-prod",
+    "dataset_id": "events_v2",
+    "schedule_kind": "none",
+}
+
+
+def test_another_workspaces_admin_under_their_own_slug_gets_404_for_every_object_of_a(
+    charlie_client, workspace_b, objects
+):
+    urls = object_urls(objects, ws=workspace_b.slug)
+    assert len(urls) >= 20
+    before = every_row()
+
+    for url in urls:
+        assert url.startswith(f"/w/{workspace_b.slug}/"), url
+        answers = {}
+        for method in ("get", "post"):
+            response = getattr(charlie_client, method)(url, FORM_DATA)
+            answers[method] = response.status_code
+            body = response.content.decode()
+            assert "Secret warehouse" not in body and "Secret import" not in body, url
+            if response.status_code == 405:
+                # Refused before any lookup, whatever the id: the view takes no such method.
+                assert method.upper() not in response["Allow"], (method, url)
+            else:
+                assert response.status_code == 404, (method, url, response.status_code)
+        assert 404 in answers.values(), (url, answers)  # the view itself ran and refused
+
+    assert every_row() == before
