@@ -6,8 +6,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from connections.models import Connection
-from tests.factories import key_info, pem_lines
+from tests.factories import key_info
 from tests.fixtures.browser import sign_in_browser
+from tests.security.needles import key_leaks
 
 BIGQUERY = "/w/acme/settings/partners/bigquery/"
 
@@ -40,7 +41,7 @@ def test_add_filter_rotate_and_delete_connections(
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".message-success")).to_have_text("Connection “Uploaded warehouse” saved.")
     expect(page.locator("dl.fields")).to_contain_text(uploaded["private_key_id"])
-    assert all(line not in page.content() for line in pem_lines(uploaded))
+    assert key_leaks(page.content(), uploaded) == []
 
     # Add by paste, after a failed try that keeps the typed values but not the key
     page.goto(BIGQUERY + "add/")
@@ -97,7 +98,7 @@ def test_add_filter_rotate_and_delete_connections(
     expect(page.locator("#audit")).to_contain_text("Replaced the key")
     expect(page.locator("#audit")).to_contain_text(rotated["private_key_id"])
     screenshot("connection-detail-rotated")
-    assert all(line not in page.content() for line in pem_lines(rotated))
+    assert key_leaks(page.content(), rotated) == []
 
     # Delete
     page.get_by_role("link", name="Delete").click()

@@ -5,7 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connections import crypto
 from connections.models import Connection
-from tests.factories import key_info, key_json, pem_lines
+from tests.factories import key_info, key_json
+from tests.security.needles import key_leaks
 from workspaces.models import AuditEntry
 
 ADD = "/w/acme/settings/partners/bigquery/add/"
@@ -52,7 +53,7 @@ def test_the_stored_column_holds_ciphertext_only(alice_client):
     stored = Connection.objects.values_list("encrypted_key", flat=True).get()
     assert stored.startswith("gAAAAA")  # a Fernet token
     assert "PRIVATE KEY" not in stored
-    assert all(line not in stored for line in pem_lines(info))
+    assert key_leaks(stored, info) == []
     assert info["client_email"] not in stored
 
 
@@ -79,7 +80,7 @@ def test_a_failed_submit_keeps_the_typed_values_but_never_the_key(alice_client):
     assert 'value="Warehouse"' in page
     assert 'value="events_v2"' in page
     assert "PRIVATE KEY" not in page
-    assert all(line not in page for line in pem_lines(info))
+    assert key_leaks(page, info) == []
     assert not Connection.objects.exists()
 
 

@@ -7,8 +7,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections.models import Connection
 from imports.services import run_create
-from tests.factories import key_info, pem_lines
+from tests.factories import key_info
 from tests.imports.conftest import make_import
+from tests.security.needles import key_leaks
 
 
 def all_patterns(resolver=None, prefix=""):
@@ -34,8 +35,7 @@ def concrete(route: str, connection: Connection, objects: dict[str, str]) -> str
 
 def assert_secret_free(body: str, info: dict, where: str) -> None:
     assert "PRIVATE KEY" not in body, where
-    for line in pem_lines(info):
-        assert line not in body, where
+    assert key_leaks(body, info) == [], where
 
 
 def body_of(response) -> str:

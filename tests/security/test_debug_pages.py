@@ -6,7 +6,8 @@ import pytest
 from django.views.debug import ExceptionReporter
 
 from connections import bigquery, testing
-from tests.factories import key_info, pem_lines
+from tests.factories import key_info
+from tests.security.needles import key_leaks
 
 
 def frame_variables(call) -> dict[str, str]:
@@ -29,8 +30,7 @@ def frame_variables(call) -> dict[str, str]:
 def assert_key_hidden(shown: dict[str, str], info: dict, frame: str) -> None:
     assert shown[f"{frame}.key_info"] == "'********************'"
     everything = "\n".join(shown.values())
-    for line in pem_lines(info):
-        assert line not in everything
+    assert key_leaks(everything, info) == []
 
 
 def test_the_bigquery_session_hides_the_key_in_error_reports():
