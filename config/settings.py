@@ -292,6 +292,8 @@ BIGQUERY_STORAGE_ENABLED = env.bool("BIGQUERY_STORAGE_ENABLED", default=True)
 RESOURCE_MANAGER_ENDPOINT = env.str(
     "RESOURCE_MANAGER_ENDPOINT", default="https://cloudresourcemanager.googleapis.com"
 )
+# Test Connection: every check within this many seconds (each call has its own 5 s timeout).
+CONNECTION_TEST_DEADLINE_SECONDS = env.float("CONNECTION_TEST_DEADLINE_SECONDS", default=20.0)
 # token_uri values a key may carry; anything else is refused before any network call.
 KEY_TOKEN_URI_ALLOWLIST = env.list(
     "KEY_TOKEN_URI_ALLOWLIST",

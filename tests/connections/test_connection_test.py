@@ -206,6 +206,25 @@ def test_the_token_endpoint_not_answering_finishes_within_the_time_bound(alice_c
     assert auth["detail"] == "Google did not answer in time, or answered with a temporary error."
 
 
+def test_answers_that_each_beat_the_call_timeout_still_stop_at_the_overall_bound(
+    alice_client, google, settings
+):
+    """Each try of the dataset lookup is cut after 2 s, inside the 5 s timeout of a call, and
+    the client tries again for 8 s: only the bound on the whole test ends it at 3 s."""
+    settings.CONNECTION_TEST_DEADLINE_SECONDS = 3
+    google.stack.gate.inject("hang", times=None, seconds=2, match="datasets.get")
+
+    result = run_test(alice_client, google)
+
+    given_up = "No answer from Google within 3 seconds."
+    for check_id in ("dataset", "job_user", "data_editor"):
+        assert check(result, check_id)["status"] == "unconfirmed", check_id
+        assert check(result, check_id)["detail"] == given_up, check_id
+        assert check(result, check_id)["fix"].startswith("Try again in a minute")
+    assert given_up in result["html"]
+    assert "datasets.get" in google.stack.gate.operations()  # the lookup was under way
+
+
 def test_a_rate_limit_during_a_check_is_retried(alice_client, google):
     google.stack.gate.inject("rate_limit", times=1, match="datasets.get")
 
