@@ -2,6 +2,8 @@
 through the permission gate and writes PostgreSQL with the bulk writers."""
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from audience.models import Event, Profile
 from imports import runner, services
@@ -23,6 +25,21 @@ def small_pages(settings):
     # These cover REST paging (and its faults at the gate); test_runner_storage.py covers
     # the Storage Read API.
     settings.BIGQUERY_STORAGE_ENABLED = False
+
+
+def when_first_served(gate, operation: str, action, monkeypatch) -> None:
+    """Call `action` once, as the gate answers `operation` for the first time: after the
+    request was handled, before its answer leaves the gate."""
+    record = gate.record
+    fired = []
+
+    def record_then_act(entry):
+        record(entry)
+        if entry.operation == operation and not fired:
+            fired.append(entry)
+            action()
+
+    monkeypatch.setattr(gate, "record", record_then_act)
 
 
 def run_once(import_obj, user):
@@ -99,6 +116,37 @@ def test_incremental_runs_lose_nothing_and_duplicate_nothing(google, bq_connecti
     assert import_obj.watermark.startswith("2026-01-02")
 
 
+def test_a_run_that_fails_on_its_second_page_keeps_the_watermark_and_the_next_reads_it_all(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 100))
+    import_obj = make_import(
+        bq_connection, alice, table=table, target="events",
+        sync_mode="incremental", cursor_column="ts", cursor_type="TIMESTAMP",
+    )  # fmt: skip
+    # The service account is disabled once the first page is on its way: the second fails.
+    email = google.key.email
+    disable = lambda: google.stack.token_server.disable_account(email)  # noqa: E731
+    when_first_served(google.stack.gate, "tabledata.list", disable, monkeypatch)
+
+    status, failed = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    assert failed.error_message.startswith(f"The service account {email} is deleted or disabled")
+    assert failed.committed_offset == 40  # the first page was written, the second was not
+    assert failed.watermark_to.startswith("2026-01-01T00:01:39")  # the window it was reading
+    assert import_obj.watermark == ""
+
+    google.stack.token_server.disable_account(email, disabled=False)
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.watermark_from == ""
+    assert run.rows_read == 100  # the first page again, and the pages never written
+    assert Event.objects.count() == 100
+    assert import_obj.watermark.startswith("2026-01-01T00:01:39")
+
+
 def test_rejected_rows_are_counted_and_kept_with_the_reason(google, bq_connection, alice):
     rows = user_rows(0, 10)
     rows[4]["user_id"] = None
@@ -160,18 +208,39 @@ def test_a_transient_503_and_a_rate_limit_mid_run_are_retried(google, bq_connect
     assert Profile.objects.count() == 130
 
 
-def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice):
+# Transactional: the other worker takes the run over from the gate's thread, through its own
+# database connection, while this one is reading its page.
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypatch):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
     import_obj = make_import(bq_connection, alice, table=table)
-    run = services.import_run_now(import_obj=import_obj, actor=alice)
-    first = runner.run_claim(run_id=str(run.pk), owner="worker-a")
+    # Queued as Run now queues it, without a message to a broker that no worker here reads.
+    run = services.run_create(
+        import_obj=import_obj,
+        scheduled_for=timezone.now(),
+        trigger=ImportRun.Trigger.MANUAL,
+        enqueue=False,
+    )
+    taken_over = []
 
-    # A redelivered copy cannot claim a run whose lease is alive...
-    assert runner.run_claim(run_id=str(run.pk), owner="worker-b") is None
-    # ...and once the lease is taken over, the first owner's writes are fenced out.
-    ImportRun.objects.filter(pk=run.pk).update(lease_owner="worker-b")
-    with pytest.raises(runner.LeaseLost):
-        runner._renew(first, "worker-a")
+    def another_worker_takes_over():
+        # This worker stalled past its lease, and another one claimed the run meanwhile.
+        ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+        taken_over.append(runner.run_claim(run_id=str(run.pk), owner="worker-b"))
+        connection.close()  # the gate thread's own connection
+
+    when_first_served(google.stack.gate, "tabledata.list", another_worker_takes_over, monkeypatch)
+
+    status = runner.execute_run(str(run.pk))
+
+    assert taken_over and taken_over[0] is not None
+    assert status == "lease_lost"
+    assert Profile.objects.count() == 0  # the page it had read was not written
+    run.refresh_from_db()
+    assert (run.status, run.lease_owner) == (ImportRun.Status.RUNNING, "worker-b")
+    assert (run.committed_offset, run.rows_read, run.rows_written) == (0, 0, 0)
+    # ...and while the new owner's lease lives, a redelivered copy cannot claim the run.
+    assert runner.run_claim(run_id=str(run.pk), owner="worker-c") is None
 
 
 def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, alice, monkeypatch):
