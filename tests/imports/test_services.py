@@ -1,8 +1,11 @@
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from imports import services
 from imports.models import Import, ImportRun
 from imports.services import IllegalTransition
@@ -111,3 +114,54 @@ def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alic
     hourly.refresh_from_db()
     assert hourly.status == Import.Status.FAILED
     assert hourly.last_error.startswith("The schedule is not valid:")
+
+
+def hold_row_lock(import_obj: Import, locked: threading.Event, release: threading.Event) -> None:
+    """Another transaction (a second dispatcher, an admin's Pause) holding the import's row."""
+    try:
+        with transaction.atomic():
+            Import.objects.select_for_update().get(pk=import_obj.pk)
+            locked.set()
+            release.wait(60)
+    finally:
+        connection.close()
+
+
+# Transactional: the lock is held by a second database connection, in another thread.
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
+    hourly, connection_a, alice
+):
+    others = [
+        make_import(connection_a, alice, table="users", name=f"due {n}", schedule_kind="hourly")
+        for n in range(2)
+    ]
+    due_at = timezone.now() - dt.timedelta(minutes=1)
+    Import.objects.update(next_run_at=due_at)
+    celery_app.control.purge()
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_row_lock, args=(hourly, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(30), "the other transaction did not take the lock"
+        with connection.cursor() as cursor:
+            # A dispatcher that waits for the lock fails here instead of hanging the test.
+            cursor.execute("SET lock_timeout = '10s'")
+        try:
+            created = services.imports_dispatch_due()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert created == 2
+    for import_obj in others:
+        import_obj.refresh_from_db()
+        assert import_obj.runs.get().status == ImportRun.Status.QUEUED
+        assert import_obj.next_run_at > timezone.now()
+    hourly.refresh_from_db()
+    assert not hourly.runs.exists()
+    assert (hourly.status, hourly.next_run_at) == (Import.Status.SCHEDULED, due_at)
+    assert celery_app.control.purge() == 2  # both runs were sent
