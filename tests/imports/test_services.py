@@ -165,3 +165,58 @@ def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
     assert not hourly.runs.exists()
     assert (hourly.status, hourly.next_run_at) == (Import.Status.SCHEDULED, due_at)
     assert celery_app.control.purge() == 2  # both runs were sent
+
+
+WATERMARK = "2026-03-01T00:00:00+00:00"
+INCREMENTAL = {
+    "sync_mode": "incremental",
+    "cursor_column": "updated_at",
+    "cursor_type": "TIMESTAMP",
+}
+
+
+def incremental_import_with_a_watermark(connection, user, **fields) -> Import:
+    import_obj = make_import(connection, user, table="users", **{**INCREMENTAL, **fields})
+    Import.objects.filter(pk=import_obj.pk).update(watermark=WATERMARK)  # as after a run
+    import_obj.refresh_from_db()
+    return import_obj
+
+
+@pytest.mark.parametrize(
+    ("before", "change"),
+    [
+        ({}, {"source_table": "accounts"}),
+        ({}, {"source_kind": "query", "source_query": "SELECT * FROM users_v2"}),
+        (
+            {"source_kind": "query", "source_query": "SELECT * FROM users"},
+            {"source_query": "SELECT * FROM users WHERE plan = 'pro'"},
+        ),
+        ({}, {"cursor_column": "created_at"}),
+        ({}, {"sync_mode": "full"}),
+    ],
+    ids=["table", "table-to-query", "query", "cursor-column", "sync-mode"],
+)
+def test_changing_the_source_resets_the_watermark(connection_a, alice, before, change):
+    import_obj = incremental_import_with_a_watermark(connection_a, alice, **before)
+
+    services.import_update(import_obj=import_obj, actor=alice, definition=change)
+
+    import_obj.refresh_from_db()
+    assert import_obj.watermark == ""
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+    assert run.watermark_from == ""  # the next run reads the new source from its start
+
+
+def test_changing_the_name_and_the_schedule_keeps_the_watermark(connection_a, alice):
+    import_obj = incremental_import_with_a_watermark(connection_a, alice)
+
+    services.import_update(
+        import_obj=import_obj,
+        actor=alice,
+        definition={"name": "Renamed", "schedule_kind": "daily", "schedule_time": dt.time(4)},
+    )
+
+    import_obj.refresh_from_db()
+    assert (import_obj.name, import_obj.watermark) == ("Renamed", WATERMARK)
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+    assert run.watermark_from == WATERMARK
