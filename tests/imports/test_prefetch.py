@@ -1,5 +1,6 @@
 """The page prefetcher: pages in order, errors after the pages read before them, clean exits."""
 
+import sys
 import threading
 import time
 
@@ -72,6 +73,23 @@ def test_leaving_early_stops_the_reader_and_closes_the_source():
     assert not reader.is_alive()
 
 
+def waiting(thread: threading.Thread) -> bool:
+    """Whether `thread` is parked in a wait (a lock, a condition, a queue with no room)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_filename == threading.__file__ and frame.f_code.co_name == "wait":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 def test_the_reader_stays_at_most_one_page_ahead():
     produced = []
 
@@ -82,9 +100,11 @@ def test_the_reader_stays_at_most_one_page_ahead():
     with PagePrefetcher(source([[i] for i in range(10)]), counting, offset=0) as prefetched:
         iterator = iter(prefetched)
         next(iterator)
-        time.sleep(0.5)  # ample time for a runaway reader to map everything
+        reader = prefetched._thread
+        # Until the reader stops for room (or, running away, reaches the end of the source).
+        wait_until(lambda: (len(produced) >= 3 and waiting(reader)) or not reader.is_alive())
         # One page handed over, one waiting in the queue, one mapped and waiting to be put.
-        assert len(produced) <= 3
+        assert produced == [0, 1, 2]
         rest = list(iterator)
 
     assert len(rest) == 9
