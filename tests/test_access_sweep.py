@@ -174,7 +174,7 @@ def object_urls(objects, ws: str) -> list[str]:
     urls = []
     for view_name, converters in named_routes():
         namespace = view_name.rpartition(":")[0]
-        if not any((namespace, name) in OBJECT_ARGUMENTS for name in converters):
+        if all(name in OTHER_ARGUMENTS for name in converters):
             continue  # names no object: the sweeps by slug above cover it
         choices = {
             name: argument_values(namespace, name, converter, objects, ws)
