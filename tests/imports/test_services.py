@@ -39,17 +39,20 @@ def test_pause_resume_and_stop(hourly, alice):
 @pytest.mark.parametrize(
     "action, message",
     [
-        ("import_resume", "Only a paused import can be resumed; this one is running."),
+        ("import_resume", "Only a paused or stopped import can be resumed; this one is running."),
         ("import_pause", "Only a scheduled import can be paused; this one is running."),
         ("import_run_now", "The import is already running."),
     ],
 )
-def test_illegal_transitions_on_a_running_import_are_refused(hourly, alice, action, message):
-    services.import_run_now(import_obj=hourly, actor=alice)
+def test_illegal_transitions_on_a_running_import_are_refused(connection_a, alice, action, message):
+    manual = make_import(connection_a, alice, table="users", name="manual")
+    services.import_run_now(import_obj=manual, actor=alice)
 
     with pytest.raises(IllegalTransition, match=message):
-        getattr(services, action)(import_obj=hourly, actor=alice)
-    assert ImportRun.objects.filter(import_obj=hourly).count() == 1
+        getattr(services, action)(import_obj=manual, actor=alice)
+    assert ImportRun.objects.filter(import_obj=manual).count() == 1
+    manual.refresh_from_db()
+    assert manual.status == Import.Status.RUNNING
 
 
 def test_stop_on_a_stopped_import_is_refused(hourly, alice):
