@@ -388,6 +388,7 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, stora
                     _write_page(run, owner, import_obj, page)
                     offset += page.size
                     failures = 0
+                    _let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:
             if storage is not None and error.kind == "read_stream_gone":
@@ -445,6 +446,21 @@ def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage
             rows_rejected=F("rows_rejected") + len(rejected),
             rows_written=F("rows_written") + written,
         )  # fmt: skip
+
+
+# SQLite's busy handler retries a waiting write at most every 100 ms.
+SQLITE_WRITER_GAP_SECONDS = 0.12
+
+
+def _let_other_writers_in() -> None:
+    """On SQLite, pause between pages (the next one is read meanwhile).
+
+    SQLite has one write lock for the whole file, and a process waiting for it only retries
+    every 100 ms or so: a worker committing page after page would keep a Stop, a delete or
+    the heartbeat waiting until the run ends, and then fail them with "database is locked".
+    """
+    if transaction.get_connection().vendor == "sqlite":
+        time.sleep(SQLITE_WRITER_GAP_SECONDS)
 
 
 def _commit_without_waiting_for_disk() -> None:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from imports import schedules
+from imports import schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from workspaces.models import Workspace
 from workspaces.services import audit_record
@@ -192,23 +192,13 @@ def import_pause(*, import_obj: Import, actor: Any) -> Import:
     return import_obj
 
 
-def import_can_resume_schedule(*, import_obj: Import, now: dt.datetime | None = None) -> bool:
-    """Whether a stopped import has a schedule with a run still to come."""
-    if import_obj.schedule_kind in ("none", "now"):
-        return False
-    try:
-        return schedules.first_run(_schedule_of(import_obj), now or timezone.now()) is not None
-    except ValidationError:
-        return False
-
-
 @transaction.atomic
 def import_resume(*, import_obj: Import, actor: Any) -> Import:
     """Resume a paused import, or the schedule of a stopped one, re-planned from now."""
     import_obj = _locked(import_obj)
     previous = import_obj.status
     if previous == Import.Status.STOPPED:
-        if not import_can_resume_schedule(import_obj=import_obj):
+        if not selectors.import_has_schedule_to_resume(import_obj=import_obj):
             raise IllegalTransition(
                 "The import was stopped and its schedule has no run to come; "
                 "use Run now, or Edit to give it a new schedule."

@@ -390,11 +390,13 @@ def test_a_running_run_shows_live_progress(alice_client, workspace_a, connection
         assert "10 rows per second" in html
         assert "About 50\xa0s" in html
         assert 'hx-trigger="every 2s"' in html
-        assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}"' in html
+        assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}&amp;actions=' in html
     assert "<html" not in fragment
 
 
-def test_each_poll_refreshes_the_history_but_not_the_buttons(alice_client, workspace_a, connection):
+def test_each_poll_refreshes_status_and_history_but_not_the_buttons(
+    alice_client, workspace_a, connection
+):
     import_obj = add_import(workspace_a, connection, status="running")
     for i in range(25):
         add_run(import_obj, ago=dt.timedelta(days=i + 1))
@@ -403,16 +405,20 @@ def test_each_poll_refreshes_the_history_but_not_the_buttons(alice_client, works
     page = alice_client.get(detail_url(import_obj), {"page": 2}).content.decode()
     fragment = alice_client.get(
         detail_url(import_obj) + "progress/",
-        {"run": str(run.pk), "page": "2"},
+        {"run": str(run.pk), "page": "2", "actions": "delete.stop"},
         headers={"HX-Request": "true"},
     ).content.decode()
 
     assert page.count('id="run-history"') == 1
-    assert f"?run={run.pk}&amp;page=2" in page  # the poll keeps the history page
+    assert f"?run={run.pk}&amp;page=2&amp;actions=delete.stop" in page  # keeps the history page
     assert '<section id="run-history" hx-swap-oob="true">' in fragment
     assert "Page 2 of 2" in fragment
-    assert 'id="import-status"' not in fragment
+    assert '<span id="import-status" hx-swap-oob="true">' in fragment
+    # The buttons sit outside the polled fragment and are left alone while they stay the same.
     assert 'id="import-actions"' not in fragment
+    assert 'id="definition"' not in fragment
+    polled = page.split('id="run-progress"')[1].split("</section>")[0]
+    assert "Stop" not in polled and "<button" not in polled
 
 
 def test_the_progress_rate_counts_written_rows_and_time_left_counts_the_offset(

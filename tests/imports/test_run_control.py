@@ -5,15 +5,18 @@ and the filesystem broker (the one-command set-up), where the web process, the w
 heartbeat share one database file.
 """
 
+import datetime as dt
 import time
 
 import pytest
+import time_machine
 from django.db import close_old_connections
+from django.utils import timezone
 
 from audience.models import Event
 from connections.models import Connection
-from imports import services
-from imports.models import ImportRun, WorkerHeartbeat
+from imports import services, tasks
+from imports.models import Import, ImportRun, WorkerHeartbeat
 from tests.conftest import client_for
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
@@ -135,3 +138,84 @@ def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
     assert worker_errors(celery_worker) == []
     assert WorkerHeartbeat.objects.count() == STRESS_ROUNDS
     print(f"{STRESS_ROUNDS} rounds of Stop + delete in {time.monotonic() - started:.1f} s")
+
+
+def test_pause_then_run_now_runs_once_and_the_import_stays_paused(
+    celery_worker, google, bq_connection, alice
+):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 1200))
+    import_obj = make_import(
+        bq_connection, alice, table=table, target="events", schedule_kind="hourly"
+    )
+    next_run_at = import_obj.next_run_at
+    client = client_for(alice)
+
+    assert client.post(import_url(import_obj, "pause/")).status_code == 302
+    run = run_now(client, import_obj)
+    import_obj.refresh_from_db()
+    assert import_obj.status == Import.Status.PAUSED  # the run does not unpause it
+
+    run = wait_for(lambda: ended(run.pk))
+    assert run.status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert Event.objects.count() == 1200
+    import_obj.refresh_from_db()
+    assert (import_obj.status, import_obj.next_run_at) == (Import.Status.PAUSED, next_run_at)
+
+    # The schedule does not fire, even well after its time.
+    with time_machine.travel(next_run_at + dt.timedelta(hours=3), tick=False):
+        assert tasks.dispatch_due_imports() == 0
+    assert import_obj.runs.count() == 1
+
+    page = client.get(import_url(import_obj)).content.decode()
+    assert 'import-status-paused">Paused<' in page
+    assert "Not scheduled while paused" in page  # no Next run shown
+    assert timezone.localtime(next_run_at).strftime("%b %-d, %Y %H:%M") not in page
+
+
+def test_pause_during_a_scheduled_run_keeps_the_run_and_the_pause(
+    celery_worker, google, bq_connection, alice
+):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, PAGE * PAGES))
+    import_obj = make_import(
+        bq_connection, alice, table=table, target="events", schedule_kind="hourly"
+    )
+    client = client_for(alice)
+    run = run_now(client, import_obj)
+    wait_mid_run(run.pk)
+
+    assert client.post(import_url(import_obj, "pause/")).status_code == 302
+
+    run = wait_for(lambda: ended(run.pk))
+    assert run.status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.committed_offset == PAGE * PAGES
+    import_obj.refresh_from_db()
+    assert import_obj.status == Import.Status.PAUSED  # the run's end keeps the admin's Pause
+
+
+def test_stop_then_resume_schedule(celery_worker, google, bq_connection, alice):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, PAGE * PAGES))
+    import_obj = make_import(
+        bq_connection, alice, table=table, target="events", schedule_kind="daily",
+        schedule_time=dt.time(3, 0),
+    )  # fmt: skip
+    client = client_for(alice)
+    run = run_now(client, import_obj)
+    wait_mid_run(run.pk)
+
+    confirm = client.get(import_url(import_obj, "stop/")).content.decode()
+    assert "Stop ends the current run after its page and clears the schedule" in confirm
+    assert client.post(import_url(import_obj, "stop/")).status_code == 302
+
+    run = wait_for(lambda: ended(run.pk))
+    assert run.status == ImportRun.Status.CANCELLED
+    import_obj.refresh_from_db()
+    assert (import_obj.status, import_obj.next_run_at) == (Import.Status.STOPPED, None)
+    page = client.get(import_url(import_obj)).content.decode()
+    assert "Resume schedule" in page
+
+    response = client.post(import_url(import_obj, "resume/"), follow=True)
+
+    assert "schedule resumed" in response.content.decode()
+    import_obj.refresh_from_db()
+    assert import_obj.status == Import.Status.SCHEDULED
+    assert import_obj.next_run_at > timezone.now()
