@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -113,7 +114,7 @@ class Import(models.Model):
         return reverse("imports:detail", kwargs={"ws": self.workspace.slug, "pk": self.pk})
 
     @property
-    def upcoming_run_at(self):
+    def upcoming_run_at(self) -> dt.datetime | None:
         """The next scheduled run to show: none while paused (the schedule does not fire)."""
         return None if self.status == self.Status.PAUSED else self.next_run_at
 
