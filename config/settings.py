@@ -130,6 +130,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["options"] = (
         f"{options.get('options', '')} -c idle_in_transaction_session_timeout={idle_seconds}s"
     ).strip()
+SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if SQLITE:
+    # The one-command run: web, worker and beat share one file. WAL lets pages read while a
+    # worker writes; IMMEDIATE takes the write lock when a transaction begins, waiting up to
+    # the timeout, because a transaction that reads and then writes cannot wait for the lock
+    # and fails at once with "database is locked". The runner keeps its writes short.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.setdefault("transaction_mode", "IMMEDIATE")
+    options.setdefault("timeout", env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=30))
+    options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -214,7 +224,7 @@ if PRODUCTION:
 
 # Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport so
 # the local run needs no broker. Values follow DESIGN.md §5.
-BROKER_DATA_DIR = BASE_DIR / ".broker"
+BROKER_DATA_DIR = BASE_DIR / env.str("BROKER_DATA_DIR", default=".broker")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -276,7 +286,9 @@ CELERY_BEAT_SCHEDULE = {
 # expired is re-sent by the reaper. Queued runs not picked up are re-sent too.
 IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=300)
 IMPORT_REQUEUE_AFTER_SECONDS = env.int("IMPORT_REQUEUE_AFTER_SECONDS", default=120)
-IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=10_000)
+# Each page is one write transaction; on SQLite it holds the whole file's write lock, so
+# pages are smaller there and the web and the heartbeat never wait long for it.
+IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=2_000 if SQLITE else 10_000)
 # A transient BigQuery error while reading (503, rate limit) is retried this many times, after
 # pauses of base × 1, 2, 4… seconds (at most 30), on top of the client's own 8 s retry.
 IMPORT_TRANSIENT_RETRIES = env.int("IMPORT_TRANSIENT_RETRIES", default=5)

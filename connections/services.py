@@ -121,8 +121,11 @@ def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
     """Stop the connection's active imports, then delete it with its imports and their runs.
 
     One transaction: a crash leaves either everything or nothing. A running run is
-    cancelled cooperatively; a page being written holds its run's row lock, so the
-    delete waits for that page and the worker then finds its run gone and stops.
+    cancelled cooperatively: a worker writing a page holds its run's row, so the delete
+    waits for that one page to commit (its rows stay, counted in the run that is deleted
+    with them); the worker's next page waits for the delete and then finds its run gone,
+    writes nothing and stops. The imports are locked so that the page in flight can still
+    commit (see imports.services._lock_for_change).
     """
     from imports.services import imports_stop_for_connection
 

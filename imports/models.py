@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -111,6 +112,11 @@ class Import(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("imports:detail", kwargs={"ws": self.workspace.slug, "pk": self.pk})
+
+    @property
+    def upcoming_run_at(self) -> dt.datetime | None:
+        """The next scheduled run to show: none while paused (the schedule does not fire)."""
+        return None if self.status == self.Status.PAUSED else self.next_run_at
 
 
 class ImportRun(models.Model):

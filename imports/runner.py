@@ -388,6 +388,7 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, stora
                     _write_page(run, owner, import_obj, page)
                     offset += page.size
                     failures = 0
+                    _let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:
             if storage is not None and error.kind == "read_stream_gone":
@@ -416,14 +417,12 @@ def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        # The fenced update comes first: it locks the run row, so a stale worker
-        # waits here and then finds the lease gone.
-        _renew(
-            run, owner,
-            committed_offset=F("committed_offset") + rows,
-            rows_read=F("rows_read") + rows,
-            rows_rejected=F("rows_rejected") + len(rejected),
-        )  # fmt: skip
+        # Lock the run row first: a stale worker waits here and then finds the lease gone.
+        # A lock and then one UPDATE, not two UPDATEs: PostgreSQL re-checks a row's foreign
+        # keys when a transaction updates a row version it created itself, and that check's
+        # KEY SHARE lock on the import deadlocks with a Stop or a connection delete.
+        if not list(_fenced(run, owner).select_for_update(no_key=True).values_list("pk")):
+            raise LeaseLost
         write = (
             writers.write_profiles
             if import_obj.target == Import.Target.PROFILES
@@ -431,8 +430,6 @@ def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage
         )
         # Counts what changed: a replayed page or a duplicate event adds nothing.
         written = write(workspace_id=import_obj.workspace_id, run_id=run.pk, rows=mapped)
-        if written:
-            _fenced(run, owner).update(rows_written=F("rows_written") + written)
         kept = RejectedRow.objects.filter(run=run).count() if rejected else 0
         if rejected and kept < REJECTED_KEPT:
             RejectedRow.objects.bulk_create(
@@ -442,6 +439,28 @@ def _write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage
                 ],
                 ignore_conflicts=True,
             )
+        _renew(
+            run, owner,
+            committed_offset=F("committed_offset") + rows,
+            rows_read=F("rows_read") + rows,
+            rows_rejected=F("rows_rejected") + len(rejected),
+            rows_written=F("rows_written") + written,
+        )  # fmt: skip
+
+
+# SQLite's busy handler retries a waiting write at most every 100 ms.
+SQLITE_WRITER_GAP_SECONDS = 0.12
+
+
+def _let_other_writers_in() -> None:
+    """On SQLite, pause between pages (the next one is read meanwhile).
+
+    SQLite has one write lock for the whole file, and a process waiting for it only retries
+    every 100 ms or so: a worker committing page after page would keep a Stop, a delete or
+    the heartbeat waiting until the run ends, and then fail them with "database is locked".
+    """
+    if transaction.get_connection().vendor == "sqlite":
+        time.sleep(SQLITE_WRITER_GAP_SECONDS)
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -458,12 +477,24 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def _lock_import(run: ImportRun) -> Import | None:
+    """Lock the run's import before the run row, the order Stop and delete lock them in
+    (import, then run): the opposite order deadlocks with them."""
+    return (
+        Import.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("workspace")
+        .filter(pk=run.import_obj_id)
+        .first()
+    )
+
+
 @transaction.atomic
 def _succeed(run: ImportRun, owner: str) -> None:
-    now = timezone.now()
-    if not _fenced(run, owner).update(status=ImportRun.Status.SUCCEEDED, finished_at=now):
+    import_obj = _lock_import(run)
+    if import_obj is None or not _fenced(run, owner).update(
+        status=ImportRun.Status.SUCCEEDED, finished_at=timezone.now()
+    ):
         raise LeaseLost
-    import_obj = Import.objects.select_for_update().get(pk=run.import_obj_id)
     if import_obj.sync_mode == Import.SyncMode.INCREMENTAL and run.watermark_to:
         import_obj.watermark = run.watermark_to
     import_obj.last_error = ""
@@ -473,11 +504,10 @@ def _succeed(run: ImportRun, owner: str) -> None:
 
 @transaction.atomic
 def _finish(run: ImportRun, owner: str, status: str, message: str) -> None:
-    now = timezone.now()
-    if not _fenced(run, owner).update(status=status, finished_at=now, error_message=message):
-        return
-    import_obj = Import.objects.select_for_update().filter(pk=run.import_obj_id).first()
-    if import_obj is None:
+    import_obj = _lock_import(run)
+    if import_obj is None or not _fenced(run, owner).update(
+        status=status, finished_at=timezone.now(), error_message=message
+    ):
         return
     if status == ImportRun.Status.FAILED:
         import_obj.last_error = message
@@ -486,16 +516,22 @@ def _finish(run: ImportRun, owner: str, status: str, message: str) -> None:
 
 
 def _after_run(import_obj: Import, *, failed: bool) -> None:
-    """Where the import goes after a run: a recurring one stays scheduled even after a failure."""
+    """Where the import goes after a run: back on its schedule while it has one (a recurring
+    one even after a failure), else completed or failed. A Pause or Stop an admin chose
+    meanwhile (or before a Run now of a paused import) is kept."""
     if import_obj.status != Import.Status.RUNNING:
-        return  # stopped or paused meanwhile: keep what the admin chose
+        return
+    now = timezone.now()
     if import_obj.schedule_kind in schedules.RECURRING_KINDS:
         if import_obj.next_run_at is None:
             schedule = schedules.Schedule.from_import(import_obj, import_obj.workspace.time_zone)
-            import_obj.next_run_at = schedules.next_run_after(schedule, timezone.now())
+            import_obj.next_run_at = schedules.next_run_after(schedule, now)
+    elif import_obj.next_run_at is not None and import_obj.next_run_at <= now:
+        import_obj.next_run_at = None  # a one-time run that is due: this run was it
+    if import_obj.next_run_at is not None:
+        # Recurring, or a one-time run still to come after a Run now before it.
         import_obj.status = Import.Status.SCHEDULED
     elif failed:
         import_obj.status = Import.Status.FAILED
     else:
         import_obj.status = Import.Status.COMPLETED
-        import_obj.next_run_at = None

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -89,6 +90,17 @@ def import_runs(*, import_obj: Import) -> QuerySet[ImportRun]:
     return ImportRun.objects.filter(import_obj=import_obj).order_by("-created_at", "-pk")
 
 
+def import_has_schedule_to_resume(*, import_obj: Import, now: dt.datetime | None = None) -> bool:
+    """Whether a stopped import's schedule still has a run to come (Resume schedule)."""
+    if import_obj.schedule_kind in ("none", "now"):
+        return False
+    schedule = schedules.Schedule.from_import(import_obj, import_obj.workspace.time_zone)
+    try:
+        return schedules.first_run(schedule, now or timezone.now()) is not None
+    except ValidationError:
+        return False
+
+
 def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) -> set[str]:
     """The buttons to offer; the services have the final word on every transition."""
     status = import_obj.status
@@ -96,13 +108,35 @@ def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) 
     allowed = {"delete"}
     if not running:
         allowed |= {"run-now", "edit"}
-    if status == Import.Status.SCHEDULED:
+    if status == Import.Status.SCHEDULED or (
+        status == Import.Status.RUNNING and import_obj.next_run_at is not None
+    ):
         allowed.add("pause")
     if status == Import.Status.PAUSED:
         allowed.add("resume")
+    if status == Import.Status.STOPPED and import_has_schedule_to_resume(import_obj=import_obj):
+        allowed.add("resume-schedule")
     if status in Import.ACTIVE_STATUSES:
         allowed.add("stop")
     return allowed
+
+
+# An import due this soon (or due this recently, waiting for the dispatcher's next tick) has
+# its page follow it live: after saving a "Once, now" import its run shows up by itself.
+LIVE_BEFORE_DUE = dt.timedelta(minutes=2)
+LIVE_AFTER_DUE = dt.timedelta(minutes=5)
+
+
+def import_is_live(
+    *, import_obj: Import, active_run: ImportRun | None, now: dt.datetime | None = None
+) -> bool:
+    """Whether the import's page should poll: a run is queued or running, or one is due."""
+    if active_run is not None:
+        return True
+    if import_obj.status != Import.Status.SCHEDULED or import_obj.next_run_at is None:
+        return False
+    now = now or timezone.now()
+    return now - LIVE_AFTER_DUE <= import_obj.next_run_at <= now + LIVE_BEFORE_DUE
 
 
 def run_rejected_rows(*, run: ImportRun, limit: int) -> list[RejectedRow]:

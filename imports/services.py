@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from imports import schedules
+from imports import schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from workspaces.models import Workspace
 from workspaces.services import audit_record
@@ -77,8 +77,8 @@ def import_create(
 
 @transaction.atomic
 def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any]) -> Import:
-    import_obj = Import.objects.select_for_update().get(pk=import_obj.pk)
-    if import_obj.status == Import.Status.RUNNING:
+    import_obj = _locked(import_obj)
+    if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
         raise IllegalTransition("The import is running. Stop it or wait for the run to finish.")
     changed = [
         n for n in DEFINITION_FIELDS if n in definition and getattr(import_obj, n) != definition[n]
@@ -102,8 +102,18 @@ def _is(import_obj: Import) -> str:
     return f"this one is {import_obj.get_status_display().lower()}"
 
 
+def _lock_for_change(queryset):
+    """Lock import rows for a change of their state.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a worker writing a page holds its run's row and may
+    need a KEY SHARE lock on the import (the run's foreign key); FOR UPDATE would block it
+    while we wait for that run row: a deadlock. Only the import row is locked.
+    """
+    return queryset.select_for_update(no_key=True, of=("self",))
+
+
 def _locked(import_obj: Import) -> Import:
-    return Import.objects.select_for_update().select_related("workspace").get(pk=import_obj.pk)
+    return _lock_for_change(Import.objects.select_related("workspace")).get(pk=import_obj.pk)
 
 
 def _active_run(import_obj: Import) -> ImportRun | None:
@@ -122,7 +132,10 @@ def run_create(
     *, import_obj: Import, scheduled_for: dt.datetime, trigger: str, enqueue: bool = True
 ) -> ImportRun:
     """Insert the queued run and (unless the caller sends it) enqueue it once the transaction
-    commits. If the broker is down the run stays queued and the reaper sends it later."""
+    commits. If the broker is down the run stays queued and the reaper sends it later.
+
+    The import becomes running, except a paused one: it stays paused (its schedule does
+    not fire) and the run ends leaving it so."""
     run = ImportRun.objects.create(
         import_obj=import_obj,
         workspace_id=import_obj.workspace_id,
@@ -131,7 +144,8 @@ def run_create(
         watermark_from=import_obj.watermark,
         enqueued_at=timezone.now(),
     )
-    import_obj.status = Import.Status.RUNNING
+    if import_obj.status != Import.Status.PAUSED:
+        import_obj.status = Import.Status.RUNNING
     if enqueue:
         _enqueue_on_commit(run)
     return run
@@ -158,10 +172,17 @@ def import_run_now(*, import_obj: Import, actor: Any) -> ImportRun:
     return run
 
 
+def _can_pause(import_obj: Import) -> bool:
+    """Scheduled, or running with a schedule to keep (the run goes on; the schedule waits)."""
+    if import_obj.status == Import.Status.SCHEDULED:
+        return True
+    return import_obj.status == Import.Status.RUNNING and import_obj.next_run_at is not None
+
+
 @transaction.atomic
 def import_pause(*, import_obj: Import, actor: Any) -> Import:
     import_obj = _locked(import_obj)
-    if import_obj.status != Import.Status.SCHEDULED:
+    if not _can_pause(import_obj):
         raise IllegalTransition(f"Only a scheduled import can be paused; {_is(import_obj)}.")
     import_obj.status = Import.Status.PAUSED
     import_obj.save(update_fields=["status", "updated_at"])
@@ -173,15 +194,32 @@ def import_pause(*, import_obj: Import, actor: Any) -> Import:
 
 @transaction.atomic
 def import_resume(*, import_obj: Import, actor: Any) -> Import:
+    """Resume a paused import, or the schedule of a stopped one, re-planned from now."""
     import_obj = _locked(import_obj)
-    if import_obj.status != Import.Status.PAUSED:
-        raise IllegalTransition(f"Only a paused import can be resumed; {_is(import_obj)}.")
+    previous = import_obj.status
+    if previous == Import.Status.STOPPED:
+        if not selectors.import_has_schedule_to_resume(import_obj=import_obj):
+            raise IllegalTransition(
+                "The import was stopped and its schedule has no run to come; "
+                "use Run now, or Edit to give it a new schedule."
+            )
+    elif previous != Import.Status.PAUSED:
+        raise IllegalTransition(
+            f"Only a paused or stopped import can be resumed; {_is(import_obj)}."
+        )
     _plan(import_obj, timezone.now())
+    if _active_run(import_obj):
+        import_obj.status = Import.Status.RUNNING  # the run's end puts it back on schedule
     import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.resumed", target=import_obj
-    )
+        workspace=import_obj.workspace, actor=actor, action="import.resumed", target=import_obj,
+        details={"from": previous, "next_run_at": _iso(import_obj.next_run_at)},
+    )  # fmt: skip
     return import_obj
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _request_cancel(import_obj: Import) -> int:
@@ -231,11 +269,9 @@ def import_delete(*, import_obj: Import, actor: Any) -> None:
 def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
     """Stop every active import of a connection (inside the caller's transaction)."""
     stopped = []
-    for import_obj in (
-        Import.objects.select_for_update()
-        .filter(connection=connection, status__in=Import.ACTIVE_STATUSES)
-        .order_by("pk")
-    ):
+    for import_obj in _lock_for_change(
+        Import.objects.filter(connection=connection, status__in=Import.ACTIVE_STATUSES)
+    ).order_by("pk"):
         _stop(import_obj)
         stopped.append(import_obj.name)
     return stopped

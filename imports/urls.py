@@ -8,7 +8,7 @@ app_name = "imports"
 class ImportActionConverter:
     """Only the action names a POST may carry, so other `<pk>/<word>/` routes stay free."""
 
-    regex = "run-now|pause|resume|stop"
+    regex = "run-now|pause|resume"
 
     def to_python(self, value: str) -> str:
         return value
@@ -25,6 +25,7 @@ urlpatterns = [
     path("imports/<uuid:pk>/progress/", views.import_progress, name="progress"),
     path("imports/<uuid:pk>/delete/", views.import_delete, name="delete"),
     path("imports/<uuid:pk>/edit/", views_edit.import_edit, name="edit"),
+    path("imports/<uuid:pk>/stop/", views.import_stop, name="stop"),
     path("imports/<uuid:pk>/<import_action:action>/", views.import_action, name="action"),
     path("imports/runs/<uuid:run_pk>/", views.run_detail, name="run"),
     path("imports/runs/<uuid:run_pk>/rejected.csv", views.rejected_csv, name="rejected_csv"),

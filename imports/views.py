@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -31,8 +32,12 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "run-now": (services.import_run_now, "“{name}” is queued to run now."),
     "pause": (services.import_pause, "“{name}” paused. Resume it to continue its schedule."),
     "resume": (services.import_resume, "“{name}” resumed."),
-    "stop": (services.import_stop, "“{name}” stopped. A running run ends after its current page."),
 }
+SCHEDULE_RESUMED = "“{name}”: schedule resumed."
+STOPPED = (
+    "“{name}” stopped. A running run ends after the page it is writing; "
+    "Resume schedule brings the schedule back."
+)
 
 
 def duration_text(value: dt.timedelta | float | None) -> str:
@@ -126,18 +131,27 @@ def _runs_page(request: HttpRequest, import_obj: Import) -> Any:
     return runs
 
 
+def _actions_key(allowed: set[str]) -> str:
+    return ".".join(sorted(allowed))
+
+
 def _detail_context(request: HttpRequest, import_obj: Import) -> dict[str, Any]:
     active_run = selectors.import_active_run(import_obj=import_obj)
     runs = _runs_page(request, import_obj)
+    allowed = selectors.import_allowed_actions(import_obj=import_obj, active_run=active_run)
     return {
         "imp": import_obj,
         "schedule_text": selectors.import_schedule_text(
             import_obj=import_obj, time_zone=request.workspace.time_zone
         ),
         "mapping_rows": selectors.import_mapping_rows(import_obj=import_obj),
-        "allowed": selectors.import_allowed_actions(import_obj=import_obj, active_run=active_run),
+        "allowed": allowed,
+        "actions_key": _actions_key(allowed),
         "runs": runs,
         "active_run": active_run,
+        "live": selectors.import_is_live(import_obj=import_obj, active_run=active_run),
+        "due_now": import_obj.next_run_at is not None and import_obj.next_run_at <= timezone.now(),
+        "poll_seconds": POLL_SECONDS,
         **_progress_context(active_run),
     }
 
@@ -152,31 +166,29 @@ def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
 def import_progress(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The progress fragment the detail page polls while a run is active.
+    """The live fragment the detail page polls: the run's progress, with the status badge
+    and the run history swapped in out of band.
 
-    The fragment carries its own hx-trigger only while a run is queued or running,
-    so polling stops by itself. Each poll also swaps in the run history (out of
-    band); when the run the page was following has ended, the status, the buttons
-    and the definition (next run, watermark) follow.
+    The fragment carries its own hx-trigger only while the import is live (a run queued or
+    running, or one due), so polling stops by itself. It follows the run given in `run`
+    until that run ends, then shows how it ended. The buttons sit outside the fragment: they
+    are swapped (out of band) only when the set of actions changed (`actions`), and the
+    definition (next run, watermark) only when the run the page was following has ended.
     """
     import_obj = _get_import(request, pk)
+    context = _detail_context(request, import_obj)
     followed = request.GET.get("run")
-    active_run = selectors.import_active_run(import_obj=import_obj)
+    active_run = context["active_run"]
     if active_run is None and followed:
-        shown = selectors.import_runs(import_obj=import_obj).filter(pk=_uuid_or_none(followed))
-        shown_run = shown.first()
-    else:
-        shown_run = active_run
-    ended = bool(followed) and (active_run is None or str(active_run.pk) != followed)
-    context = {"imp": import_obj, **_progress_context(shown_run)}
-    if request.htmx and ended:
-        context.update(_detail_context(request, import_obj))
-        context.update(_progress_context(active_run or shown_run))
+        shown_run = (
+            selectors.import_runs(import_obj=import_obj).filter(pk=_uuid_or_none(followed)).first()
+        )
+        context.update(_progress_context(shown_run))
+    if request.htmx:
         context["oob"] = True
-    elif request.htmx:
-        # The history's counts move with the run; the rest only changes when it ends.
-        context["runs"] = _runs_page(request, import_obj)
-        context["history_oob"] = True
+        context["actions_oob"] = request.GET.get("actions") != context["actions_key"]
+        ended = bool(followed) and (active_run is None or str(active_run.pk) != followed)
+        context["definition_oob"] = ended or context["actions_oob"]
     return render(request, "imports/_progress.html", context)
 
 
@@ -192,6 +204,8 @@ def _uuid_or_none(value: str) -> str | None:
 def import_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
     import_obj = _get_import(request, pk)
     service, success = ACTIONS[action]
+    if action == "resume" and import_obj.status == Import.Status.STOPPED:
+        success = SCHEDULE_RESUMED
     try:
         service(import_obj=import_obj, actor=request.user)
     except services.IllegalTransition as exc:
@@ -199,6 +213,32 @@ def import_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
     else:
         messages.success(request, success.format(name=import_obj.name))
     return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def import_stop(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Stop asks first (on the import's page, without JavaScript) and says how it differs
+    from Pause."""
+    import_obj = _get_import(request, pk)
+    if request.method == "POST":
+        try:
+            services.import_stop(import_obj=import_obj, actor=request.user)
+        except services.IllegalTransition as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, STOPPED.format(name=import_obj.name))
+        return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+    context = _detail_context(request, import_obj)
+    if "stop" not in context["allowed"]:
+        messages.error(
+            request,
+            f"The import is already {import_obj.get_status_display().lower()}; nothing to stop.",
+        )
+        return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+    context["confirm_stop"] = True
+    context["can_pause"] = "pause" in context["allowed"]
+    return render(request, "imports/detail.html", context)
 
 
 @workspace_view(admin_only=True)
@@ -240,18 +280,23 @@ def run_detail(request: HttpRequest, run_pk: Any) -> HttpResponse:
     schema = selectors.source_columns(run.import_obj)
     for row in rejected:
         row.data_text = _data_text(row.data, schema)
-    return render(
+    active = run.status in ImportRun.ACTIVE_STATUSES
+    response = render(
         request,
-        "imports/run.html",
+        "imports/_run_live.html" if request.htmx else "imports/run.html",
         {
             "run": run,
+            "live": active,
+            "oob": bool(request.htmx),
             "imp": run.import_obj,
             "rejected": rejected,
             "rejected_kept": kept,
             "read_path_text": selectors.READ_PATHS.get(run.read_path, run.read_path),
-            **_progress_context(run if run.status in ImportRun.ACTIVE_STATUSES else None),
+            **_progress_context(run if active else None),
         },
     )
+    patch_vary_headers(response, ["HX-Request"])  # the same address answers a fragment to htmx
+    return response
 
 
 def _data_text(data: Any, schema: list[str]) -> str:

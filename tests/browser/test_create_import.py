@@ -2,6 +2,7 @@
 the schedule preview, Save, and no CSP violations (they show up as console errors)."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -134,4 +135,46 @@ def test_a_query_source_is_checked_in_place_and_refusals_show_by_the_field(
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     expect(page.locator("#mapping")).to_be_visible()
     screenshot("create-import-target-phone")
+    assert page.console_errors == []
+
+
+def test_a_schedule_preview_asked_for_again_while_one_is_in_flight_is_not_aborted(
+    page, live_server, alice, workspace_a, google, flow_tables
+):
+    """On a loaded machine the preview asked for when the step loads is still in flight
+    when the admin picks a schedule. Aborting it (hx-sync replace) made htmx log
+    "htmx:afterRequest" as a console error; the newer request must wait its turn instead."""
+    connection = flow_connection(google, workspace_a, alice)
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"/w/acme/settings/partners/bigquery/{connection.pk}/imports/new/")
+    page.get_by_role("link", name="create_customers").click()
+    expect(page.locator("#preview")).to_contain_text("Chosen: create_customers")
+    page.get_by_role("button", name="Next: Target").click()
+    page.get_by_label("Identity column").select_option("user_id")
+    page.get_by_role("button", name="Next: Sync").click()
+
+    held = []
+    holding = True
+
+    def hold(route):
+        if holding:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/schedule-preview/"), hold)
+    with page.expect_request(re.compile(r"/schedule-preview/")):
+        page.get_by_role("button", name="Next: Schedule").click()
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.evaluate("0")  # lets Playwright hand the intercepted request to `hold`
+    assert len(held) == 1  # the step's first preview, held in flight
+
+    page.get_by_label("Daily").check()
+    page.get_by_label("Time", exact=True).fill("09:30")
+    holding = False
+    for route in held:
+        route.continue_()
+
+    expect(page.locator("#next-runs")).to_contain_text("Daily at 09:30 (UTC)")
     assert page.console_errors == []

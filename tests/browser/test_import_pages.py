@@ -163,3 +163,71 @@ def test_a_member_watches_without_buttons_and_browses_the_audience(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Events").click()
     expect(page.get_by_role("heading", name="No events yet")).to_be_visible()
     assert page.console_errors == []
+
+
+def test_stop_asks_first_then_a_stopped_import_offers_resume_schedule(
+    page, live_server, alice, workspace_a, screenshot
+):
+    connection = make_connection(workspace_a, alice)
+    nightly = add_import(
+        workspace_a, connection, "Nightly users", status="scheduled", schedule_kind="daily",
+        schedule_time=dt.time(2, 0), next_run_at=timezone.now() + dt.timedelta(hours=5),
+        created_by=alice,
+    )  # fmt: skip
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"{IMPORTS}{nightly.pk}/")
+
+    page.get_by_role("link", name="Stop").click()
+
+    confirm = page.locator("#confirm-stop")
+    expect(confirm).to_contain_text(
+        "Stop ends the current run after its page and clears the schedule; "
+        "Pause keeps the schedule and can be resumed."
+    )
+    expect(confirm.get_by_role("button", name="Pause instead")).to_be_visible()
+    nightly.refresh_from_db()
+    assert nightly.status == "scheduled"  # asking changed nothing
+    screenshot("import-stop-confirm")
+
+    confirm.get_by_role("button", name="Stop import").click()
+
+    expect(page.locator(".message-success")).to_contain_text("“Nightly users” stopped.")
+    expect(page.locator("#import-status")).to_have_text("Stopped")
+    expect(page.locator("#definition-next-run")).to_have_text("Not scheduled")
+    expect(page.locator("#import-actions")).not_to_contain_text("Stop")
+    screenshot("import-stopped-resume-schedule")
+
+    page.get_by_role("button", name="Resume schedule").click()
+
+    expect(page.locator(".message-success")).to_have_text("“Nightly users”: schedule resumed.")
+    expect(page.locator("#import-status")).to_have_text("Scheduled")
+    expect(page.locator("#definition-next-run")).to_contain_text("02:00")
+    assert page.console_errors == []
+
+
+def test_the_run_page_follows_its_run_until_it_ends(page, live_server, alice, workspace_a):
+    connection = make_connection(workspace_a, alice)
+    users = add_import(workspace_a, connection, "Nightly users", status="running")
+    run = add_run(
+        users, status="running", ago=dt.timedelta(seconds=20), rows_expected=1000,
+        committed_offset=200, rows_read=200, rows_written=200,
+    )  # fmt: skip
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"{IMPORTS}runs/{run.pk}/")
+    expect(page.locator("#run-read")).to_have_text("200")
+    page.evaluate("window.notReloaded = true")
+
+    ImportRun.objects.filter(pk=run.pk).update(committed_offset=600, rows_read=600)
+    expect(page.locator("#run-read")).to_have_text("600")
+
+    RejectedRow.objects.create(run=run, row_number=7, reason="No identity", data={"plan": "x"})
+    ImportRun.objects.filter(pk=run.pk).update(
+        status="succeeded", committed_offset=1000, rows_read=1000, rows_written=999,
+        rows_rejected=1, finished_at=timezone.now(),
+    )  # fmt: skip
+    expect(page.locator("#run-status")).to_have_text("Succeeded")
+    expect(page.locator("#run-written")).to_have_text("999")
+    expect(page.locator("#rejected")).to_contain_text("No identity")
+    expect(page.locator("#run-live")).not_to_have_attribute("hx-trigger", re.compile("."))
+    assert page.evaluate("window.notReloaded") is True
+    assert page.console_errors == []

@@ -105,7 +105,11 @@ def test_stop_cancels_a_queued_run(alice_client, workspace_a, connection):
 @pytest.mark.parametrize(
     "status, action, message",
     [
-        ("scheduled", "resume", "Only a paused import can be resumed; this one is scheduled."),
+        (
+            "scheduled",
+            "resume",
+            "Only a paused or stopped import can be resumed; this one is scheduled.",
+        ),
         ("ready", "pause", "Only a scheduled import can be paused; this one is ready."),
         ("completed", "stop", "The import is already completed; nothing to stop."),
         ("running", "run-now", "The import is already running."),
@@ -133,7 +137,7 @@ def test_the_message_shows_after_the_redirect(alice_client, workspace_a, connect
     response = alice_client.post(detail_url(import_obj) + "resume/", follow=True)
 
     assert response.status_code == 200
-    assert "Only a paused import can be resumed; this one is scheduled." in (
+    assert "Only a paused or stopped import can be resumed; this one is scheduled." in (
         response.content.decode()
     )
     assert 'class="message message-error"' in response.content.decode()
@@ -142,8 +146,10 @@ def test_the_message_shows_after_the_redirect(alice_client, workspace_a, connect
 def test_actions_are_post_only(alice_client, workspace_a, connection):
     import_obj = add_import(workspace_a, connection, status="scheduled")
 
-    for action in ("run-now", "pause", "resume", "stop"):
+    for action in ("run-now", "pause", "resume"):
         assert alice_client.get(detail_url(import_obj) + f"{action}/").status_code == 405
+    # Stop asks first: its address answers a GET with the confirmation, changing nothing.
+    assert alice_client.get(detail_url(import_obj) + "stop/").status_code == 200
     import_obj.refresh_from_db()
     assert import_obj.status == "scheduled"
 

@@ -390,11 +390,13 @@ def test_a_running_run_shows_live_progress(alice_client, workspace_a, connection
         assert "10 rows per second" in html
         assert "About 50\xa0s" in html
         assert 'hx-trigger="every 2s"' in html
-        assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}"' in html
+        assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}&amp;actions=' in html
     assert "<html" not in fragment
 
 
-def test_each_poll_refreshes_the_history_but_not_the_buttons(alice_client, workspace_a, connection):
+def test_each_poll_refreshes_status_and_history_but_not_the_buttons(
+    alice_client, workspace_a, connection
+):
     import_obj = add_import(workspace_a, connection, status="running")
     for i in range(25):
         add_run(import_obj, ago=dt.timedelta(days=i + 1))
@@ -403,16 +405,20 @@ def test_each_poll_refreshes_the_history_but_not_the_buttons(alice_client, works
     page = alice_client.get(detail_url(import_obj), {"page": 2}).content.decode()
     fragment = alice_client.get(
         detail_url(import_obj) + "progress/",
-        {"run": str(run.pk), "page": "2"},
+        {"run": str(run.pk), "page": "2", "actions": "delete.stop"},
         headers={"HX-Request": "true"},
     ).content.decode()
 
     assert page.count('id="run-history"') == 1
-    assert f"?run={run.pk}&amp;page=2" in page  # the poll keeps the history page
+    assert f"?run={run.pk}&amp;page=2&amp;actions=delete.stop" in page  # keeps the history page
     assert '<section id="run-history" hx-swap-oob="true">' in fragment
     assert "Page 2 of 2" in fragment
-    assert 'id="import-status"' not in fragment
+    assert '<span id="import-status" hx-swap-oob="true">' in fragment
+    # The buttons sit outside the polled fragment and are left alone while they stay the same.
     assert 'id="import-actions"' not in fragment
+    assert 'id="definition"' not in fragment
+    polled = page.split('id="run-progress"')[1].split("</section>")[0]
+    assert "Stop" not in polled and "<button" not in polled
 
 
 def test_the_progress_rate_counts_written_rows_and_time_left_counts_the_offset(
@@ -773,3 +779,69 @@ def test_a_run_read_with_the_storage_api_gives_no_hint(alice_client, users_impor
 
     assert "BigQuery Storage Read API" in page
     assert "lets imports use it" not in page
+
+
+def test_a_due_import_polls_until_its_run_appears_and_a_later_one_does_not(
+    alice_client, workspace_a, connection
+):
+    due = add_import(
+        workspace_a, connection, "Once now", status="scheduled", schedule_kind="now",
+        next_run_at=timezone.now(),
+    )  # fmt: skip
+    later = add_import(
+        workspace_a, connection, "Tomorrow", status="scheduled", schedule_kind="daily",
+        schedule_time=dt.time(3, 0), next_run_at=timezone.now() + dt.timedelta(hours=20),
+    )  # fmt: skip
+
+    page = alice_client.get(detail_url(due)).content.decode()
+    assert "Due now, waiting for the scheduler" in page
+    assert 'hx-trigger="every 2s"' in page
+    assert "hx-trigger" not in alice_client.get(detail_url(later)).content.decode()
+
+    run = add_run(due, status="queued", started_at=None)
+    Import.objects.filter(pk=due.pk).update(status="running")
+    fragment = alice_client.get(
+        detail_url(due) + "progress/", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "Queued, waiting for a worker" in fragment
+    assert f"?run={run.pk}&amp;actions=" in fragment  # now it follows the run
+
+
+def test_paused_imports_show_no_next_run_anywhere(alice_client, workspace_a, connection):
+    soon = timezone.now() + dt.timedelta(hours=3)
+    paused = add_import(
+        workspace_a, connection, "Paused one", status="paused", schedule_kind="hourly",
+        next_run_at=soon,
+    )  # fmt: skip
+    shown = timezone.localtime(soon).strftime("%b %-d, %Y %H:%M")
+    bigquery = "/w/acme/settings/partners/bigquery/"
+
+    pages = {
+        "import": alice_client.get(detail_url(paused)),
+        "list": alice_client.get(bigquery + "imports/"),
+        "connection": alice_client.get(f"{bigquery}{connection.pk}/"),
+        "delete review": alice_client.get(f"{bigquery}{connection.pk}/delete/"),
+    }
+
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert "Paused one" in html, name
+        assert shown not in html, name
+    assert "Not scheduled while paused" in pages["import"].content.decode()
+
+
+def test_the_run_page_polls_while_its_run_is_active(alice_client, users_import):
+    run = add_run(users_import, status="running", ago=dt.timedelta(seconds=5))
+    url = f"/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/"
+
+    page = alice_client.get(url).content.decode()
+    assert f'<div id="run-live" hx-get="{url}" hx-trigger="every 2s"' in page
+    fragment = alice_client.get(url, headers={"HX-Request": "true"})
+    assert "<html" not in fragment.content.decode()
+    assert "HX-Request" in fragment["Vary"]
+
+    ImportRun.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now())
+    fragment = alice_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in fragment
+    assert '<section id="rejected-rows" hx-swap-oob="true">' in fragment
+    assert "hx-trigger" not in alice_client.get(url).content.decode()

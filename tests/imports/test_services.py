@@ -42,17 +42,20 @@ def test_pause_resume_and_stop(hourly, alice):
 @pytest.mark.parametrize(
     "action, message",
     [
-        ("import_resume", "Only a paused import can be resumed; this one is running."),
+        ("import_resume", "Only a paused or stopped import can be resumed; this one is running."),
         ("import_pause", "Only a scheduled import can be paused; this one is running."),
         ("import_run_now", "The import is already running."),
     ],
 )
-def test_illegal_transitions_on_a_running_import_are_refused(hourly, alice, action, message):
-    services.import_run_now(import_obj=hourly, actor=alice)
+def test_illegal_transitions_on_a_running_import_are_refused(connection_a, alice, action, message):
+    manual = make_import(connection_a, alice, table="users", name="manual")
+    services.import_run_now(import_obj=manual, actor=alice)
 
     with pytest.raises(IllegalTransition, match=message):
-        getattr(services, action)(import_obj=hourly, actor=alice)
-    assert ImportRun.objects.filter(import_obj=hourly).count() == 1
+        getattr(services, action)(import_obj=manual, actor=alice)
+    assert ImportRun.objects.filter(import_obj=manual).count() == 1
+    manual.refresh_from_db()
+    assert manual.status == Import.Status.RUNNING
 
 
 def test_stop_on_a_stopped_import_is_refused(hourly, alice):
@@ -220,3 +223,79 @@ def test_changing_the_name_and_the_schedule_keeps_the_watermark(connection_a, al
     assert (import_obj.name, import_obj.watermark) == ("Renamed", WATERMARK)
     run = services.import_run_now(import_obj=import_obj, actor=alice)
     assert run.watermark_from == WATERMARK
+
+
+def finish(run, *, failed=False):
+    """End a run the way the worker does (claim, then succeed or fail)."""
+    from imports import runner
+
+    claimed = runner.run_claim(run_id=str(run.pk), owner="worker-a")
+    if failed:
+        runner._finish(claimed, "worker-a", ImportRun.Status.FAILED, "Broken.")
+    else:
+        runner._succeed(claimed, "worker-a")
+    return Import.objects.get(pk=run.import_obj_id)
+
+
+def test_run_now_of_a_paused_import_runs_once_and_leaves_it_paused(hourly, alice):
+    paused = services.import_pause(import_obj=hourly, actor=alice)
+    next_run_at = paused.next_run_at
+
+    run = services.import_run_now(import_obj=paused, actor=alice)
+    paused.refresh_from_db()
+    assert paused.status == Import.Status.PAUSED
+    with pytest.raises(IllegalTransition, match="already running"):
+        services.import_run_now(import_obj=paused, actor=alice)
+
+    after = finish(run)
+    assert (after.status, after.next_run_at) == (Import.Status.PAUSED, next_run_at)
+    assert services.imports_dispatch_due(now=next_run_at + dt.timedelta(hours=2)) == 0
+
+
+def test_pausing_a_running_scheduled_import_keeps_the_pause_after_the_run(hourly, alice):
+    run = services.import_run_now(import_obj=hourly, actor=alice)
+    services.import_pause(import_obj=hourly, actor=alice)
+
+    assert finish(run, failed=True).status == Import.Status.PAUSED
+
+
+def test_a_manual_run_before_a_one_time_schedule_keeps_it_scheduled(connection_a, alice):
+    at = timezone.now() + dt.timedelta(days=2)
+    once = make_import(connection_a, alice, table="users", schedule_kind="once", schedule_at=at)
+
+    run = services.import_run_now(import_obj=once, actor=alice)
+
+    assert (finish(run).status, once.next_run_at) == (Import.Status.SCHEDULED, at)
+
+
+def test_a_once_now_import_run_by_hand_is_not_run_again_by_the_schedule(connection_a, alice):
+    now_import = make_import(connection_a, alice, table="users", schedule_kind="now")
+
+    run = services.import_run_now(import_obj=now_import, actor=alice)
+    after = finish(run)
+
+    assert (after.status, after.next_run_at) == (Import.Status.COMPLETED, None)
+    assert services.imports_dispatch_due() == 0
+
+
+def test_resume_schedule_of_a_stopped_import_plans_it_again_and_is_audited(hourly, alice):
+    from workspaces.models import AuditEntry
+
+    stopped = services.import_stop(import_obj=hourly, actor=alice)
+
+    resumed = services.import_resume(import_obj=stopped, actor=alice)
+
+    assert resumed.status == Import.Status.SCHEDULED
+    assert resumed.next_run_at > timezone.now()
+    entry = AuditEntry.objects.get(action="import.resumed")
+    assert entry.details["from"] == "stopped"
+
+
+def test_a_stopped_import_without_a_schedule_to_come_cannot_resume(connection_a, alice):
+    manual = make_import(connection_a, alice, table="users", name="manual")
+    services.import_stop(import_obj=manual, actor=alice)
+
+    with pytest.raises(IllegalTransition, match="its schedule has no run to come"):
+        services.import_resume(import_obj=manual, actor=alice)
+    manual.refresh_from_db()
+    assert manual.status == Import.Status.STOPPED

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from audience.models import Event
 from connections import services as connection_services
@@ -38,6 +39,7 @@ def finished(run_pk):
     return run if run.status not in ImportRun.ACTIVE_STATUSES else None
 
 
+@pytest.mark.runcontrol
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatcher_and_a_worker_run_a_scheduled_import(
     celery_worker, google, bq_connection, alice
@@ -108,7 +110,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_exactly_once(
 
     second = start_worker(worker_env, tmp_path / "w2.log", name="w2")
     try:
-        time.sleep(4.5)  # the dead worker's lease expires
+        assert tasks.reap_runs() == 0  # the dead worker's lease is still alive
+        wait_for(lambda: ImportRun.objects.get(pk=run.pk).lease_until < timezone.now())
         assert tasks.reap_runs() == 1
         run = wait_for(lambda: finished(run.pk), timeout=180)
     finally:
@@ -120,6 +123,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_exactly_once(
     assert Event.objects.count() == total  # every source row, none twice
 
 
+@pytest.mark.runcontrol
 @pytest.mark.django_db(transaction=True)
 def test_deleting_the_connection_during_a_run_stops_it_cleanly(
     celery_worker, google, bq_connection, alice
@@ -135,6 +139,5 @@ def test_deleting_the_connection_during_a_run_stops_it_cleanly(
     assert not Import.objects.exists() and not ImportRun.objects.exists()
     written = Event.objects.count()
     assert written % 5000 == 0  # whole pages only
-    time.sleep(2)
+    wait_for(lambda: f"run {run.pk}: lease lost" in celery_worker.log_path.read_text())
     assert Event.objects.count() == written  # the worker wrote nothing after the delete
-    wait_for(lambda: "lease lost" in celery_worker.log_path.read_text(), timeout=30)
