@@ -147,6 +147,11 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": BASE_DIR / ".cache",
+            # This backend's incr rewrites an entry with the default timeout: it must outlast
+            # the longest rate-limit window (config.ratelimit). Past MAX_ENTRIES it drops a
+            # third of the entries at random, counters included.
+            "TIMEOUT": 2 * 60 * 60,
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 

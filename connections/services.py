@@ -3,10 +3,10 @@
 import json
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.ratelimit import SlidingWindow
 from connections import crypto
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection
@@ -184,19 +184,12 @@ def connections_reencrypt(*, batch_size: int = 500) -> int:
             last_pk = rows[-1].pk
 
 
-TEST_RATE_LIMIT = 10  # Test Connection runs per user per minute
+# Each test makes several calls to Google on the customer's quota, so a stuck button or a
+# script must not hammer it: at most this many per user in any minute.
+TEST_CONNECTION_WINDOW = SlidingWindow("connection-test", limit=10, seconds=60)
+TEST_RATE_LIMIT = TEST_CONNECTION_WINDOW.limit
 
 
 def connection_test_allowed(*, user: Any) -> bool:
-    """Count one Test Connection for `user`; False once the minute's allowance is used.
-
-    Each test makes several calls to Google on the customer's quota, so a stuck
-    button or a script must not hammer it.
-    """
-    bucket = f"connection-test:{user.pk}:{int(timezone.now().timestamp() // 60)}"
-    cache.add(bucket, 0, timeout=120)
-    try:
-        return cache.incr(bucket) <= TEST_RATE_LIMIT
-    except ValueError:  # the key expired between add and incr
-        cache.set(bucket, 1, timeout=120)
-        return True
+    """Count one Test Connection for `user`; False once the last minute's allowance is used."""
+    return TEST_CONNECTION_WINDOW.attempt(str(user.pk)) == 0
