@@ -6,9 +6,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 import imports.selectors
+from config.middleware import limit_body
 from config.pagination import page_by_keys
 from connections import selectors, services, testing
 from connections.forms import ConnectionForm
+from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
@@ -30,11 +32,35 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_page(request: HttpRequest, form: ConnectionForm, **context) -> HttpResponse:
-    return render(request, "connections/form.html", {"form": form, **context})
+def _form_page(
+    request: HttpRequest, form: ConnectionForm, status: int = 200, **context
+) -> HttpResponse:
+    return render(request, "connections/form.html", {"form": form, **context}, status=status)
+
+
+# The connection forms carry a key (at most 64 KiB) and a few short fields.
+KEY_FORM_MAX_BYTES = MAX_KEY_BYTES + 16 * 1024
+
+
+def _key_too_large(request: HttpRequest, pk=None) -> HttpResponse:
+    """A body over KEY_FORM_MAX_BYTES, refused unread: the form with the key's message."""
+    connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
+    form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
+    return _form_page(request, form, connection=connection, status=413)
+
+
+def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
+    """Test Connection's answer to the same: the checklist fails at the key."""
+    connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
+    form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
+    result = testing.offline_failure(form.errors)
+    if request.htmx:  # htmx swaps in only a 2xx answer
+        return render(request, "connections/_checklist.html", {"result": result})
+    return _form_page(request, form, connection=connection, result=result, status=413)
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
 def connection_add(request: HttpRequest) -> HttpResponse:
@@ -60,6 +86,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
 def connection_add_test(request: HttpRequest) -> HttpResponse:
@@ -69,6 +96,7 @@ def connection_add_test(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
 def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
@@ -160,6 +188,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HttpRequest, pk) -> HttpResponse:
