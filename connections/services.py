@@ -165,6 +165,31 @@ def connection_record_test(*, connection: Connection, result: dict[str, Any]) ->
     return connection
 
 
+def connection_test_audit(
+    *,
+    workspace: Workspace,
+    actor: Any,
+    result: dict[str, Any],
+    connection: Connection | None,
+    typed: bool,
+) -> None:
+    """Test Connection runs with the customer's key on their quota: who ran it, on which
+    connection (or the Add Database form's values), and how it went. Only our check labels
+    and statuses are kept: nothing typed, nothing from the key."""
+    failed = next((c for c in result["checks"] if c["status"] == "fail"), None)
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="connection.tested",
+        target=connection if connection is not None else ("connection", "unsaved form"),
+        details={
+            "outcome": "passed" if result["ok"] else "failed",
+            "failed_check": failed["label"] if failed else "",
+            "source": "form" if typed else "saved",
+        },
+    )
+
+
 def connections_reencrypt(*, batch_size: int = 500) -> int:
     """Re-encrypt every stored key under the newest FERNET_KEYS entry; returns the count."""
     done = 0

@@ -137,6 +137,13 @@ def _test_typed_values(
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
         )
+    services.connection_test_audit(
+        workspace=request.workspace,
+        actor=request.user,
+        result=result,
+        connection=connection,
+        typed=True,
+    )
     if request.htmx:
         return render(request, "connections/_checklist.html", {"result": result})
     return _form_page(request, form, connection=connection, result=result)
@@ -176,6 +183,13 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         dataset_id=connection.dataset_id,
     )
     services.connection_record_test(connection=connection, result=result)
+    services.connection_test_audit(
+        workspace=request.workspace,
+        actor=request.user,
+        result=result,
+        connection=connection,
+        typed=False,
+    )
     if request.htmx:
         return render(
             request, "connections/_checklist.html", {"result": result, "connection": connection}
