@@ -46,6 +46,11 @@ def _key_too_large(request: HttpRequest, pk=None) -> HttpResponse:
     """A body over KEY_FORM_MAX_BYTES, refused unread: the form with the key's message."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
     form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
+    form.add_error(
+        None,
+        "What you sent was too large to read, so nothing of it was kept: enter your changes "
+        "again, with the key file as Google gave it.",
+    )
     return _form_page(request, form, connection=connection, status=413)
 
 

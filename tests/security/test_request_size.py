@@ -24,7 +24,13 @@ def test_a_pasted_key_far_over_the_limit_gets_the_key_fields_message(alice_clien
     response = alice_client.post(ADD, connection_fields(key_text="x" * TEN_MIB))
 
     assert response.status_code == 413
-    assert response.context["form"].errors == {"key_file": [KEY_MESSAGE]}
+    assert response.context["form"].errors == {
+        "key_file": [KEY_MESSAGE],
+        "__all__": [
+            "What you sent was too large to read, so nothing of it was kept: enter your "
+            "changes again, with the key file as Google gave it."
+        ],
+    }
     page = response.content.decode()
     assert KEY_MESSAGE in page and "Add Database" in page
     assert "Bad Request" not in page
