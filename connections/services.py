@@ -212,7 +212,6 @@ def connections_reencrypt(*, batch_size: int = 500) -> int:
 # Each test makes several calls to Google on the customer's quota, so a stuck button or a
 # script must not hammer it: at most this many per user in any minute.
 TEST_CONNECTION_WINDOW = SlidingWindow("connection-test", limit=10, seconds=60)
-TEST_RATE_LIMIT = TEST_CONNECTION_WINDOW.limit
 
 
 def connection_test_allowed(*, user: Any) -> bool:

@@ -116,7 +116,7 @@ def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
 TESTED_FIELDS = ("key_file", "key_text", "project_id", "dataset_id", NON_FIELD_ERRORS)
 
 RATE_LIMITED = (
-    f"You ran Test Connection more than {services.TEST_RATE_LIMIT} times in a minute. "
+    f"You ran Test Connection more than {services.TEST_CONNECTION_WINDOW.limit} times in a minute. "
     "Wait a minute and try again."
 )
 
