@@ -148,20 +148,30 @@ def connection_key_info(connection: Connection) -> dict[str, Any]:
     return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
-def connection_record_test(*, connection: Connection, result: dict[str, Any]) -> Connection:
-    """Store a Test Connection result on the connection (status ok / failing)."""
+def connection_record_test(
+    *, connection: Connection, actor: Any, result: dict[str, Any]
+) -> Connection:
+    """Store a Test Connection result on the connection (status ok / failing), audited."""
     connection.last_test_result = result
     connection.last_tested_at = timezone.now()
     connection.status = Connection.Status.OK if result["ok"] else Connection.Status.FAILING
     connection.status_reason = "" if result["ok"] else result.get("summary", "")[:500]
     if result.get("location"):
         connection.location = result["location"]
-    connection.save(
-        update_fields=[
-            "last_test_result", "last_tested_at", "status", "status_reason", "location",
-            "updated_at",
-        ]
-    )  # fmt: skip
+    with transaction.atomic():
+        connection.save(
+            update_fields=[
+                "last_test_result", "last_tested_at", "status", "status_reason", "location",
+                "updated_at",
+            ]
+        )  # fmt: skip
+        connection_test_audit(
+            workspace=connection.workspace,
+            actor=actor,
+            result=result,
+            connection=connection,
+            typed=False,
+        )
     return connection
 
 

@@ -187,14 +187,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
     )
-    services.connection_record_test(connection=connection, result=result)
-    services.connection_test_audit(
-        workspace=request.workspace,
-        actor=request.user,
-        result=result,
-        connection=connection,
-        typed=False,
-    )
+    services.connection_record_test(connection=connection, actor=request.user, result=result)
     if request.htmx:
         return render(
             request, "connections/_checklist.html", {"result": result, "connection": connection}
