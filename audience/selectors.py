@@ -1,4 +1,4 @@
-"""Reads for the audience browse pages: newest first, workspace-scoped, search by identity."""
+"""Reads for the audience browse pages, workspace-scoped."""
 
 from __future__ import annotations
 
@@ -14,19 +14,14 @@ SUMMARY_PROPERTIES = 4
 SUMMARY_VALUE_CHARS = 40
 
 
-def profiles_for_browse(*, workspace: Workspace, identity: str = "") -> QuerySet[Profile]:
-    """Profiles seen most recently first; `identity` matches a prefix (the index serves it)."""
-    queryset = Profile.objects.filter(workspace=workspace)
-    if identity:
-        queryset = queryset.filter(identity__startswith=identity)
-    return queryset.order_by("-last_seen", "-pk")
+def profiles_for_browse(*, workspace: Workspace) -> QuerySet[Profile]:
+    """The workspace's profiles; the page orders them by last_seen, newest first, and
+    searches them by identity prefix (config.pagination.page_by_position)."""
+    return Profile.objects.filter(workspace=workspace)
 
 
-def events_for_browse(*, workspace: Workspace, identity: str = "") -> QuerySet[Event]:
-    queryset = Event.objects.filter(workspace=workspace)
-    if identity:
-        queryset = queryset.filter(identity__startswith=identity)
-    return queryset.order_by("-timestamp", "-pk")
+def events_for_browse(*, workspace: Workspace) -> QuerySet[Event]:
+    return Event.objects.filter(workspace=workspace)
 
 
 def properties_summary(properties: Any, limit: int = SUMMARY_PROPERTIES) -> str:

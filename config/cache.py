@@ -66,6 +66,12 @@ class ForgivingRedisCache(RedisCache):
             _warn("incr")
             return delta
 
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        try:
+            super().delete_many(keys, version)
+        except UNREACHABLE:
+            _warn("delete_many")
+
     def delete(self, key: Any, version: int | None = None) -> bool:
         try:
             return super().delete(key, version)

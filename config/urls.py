@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.health import healthz
-from workspaces.signin import ThrottledLoginView, admin_login
+from workspaces.signin import ThrottledLoginView
 from workspaces.views import home
 
 urlpatterns = [
@@ -14,14 +14,5 @@ urlpatterns = [
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
-    path(
-        "admin/",
-        include(
-            [
-                # Matched before the admin's own login: the same brake as /signin/.
-                path("login/", admin_login, name="admin_login"),
-                path("", admin.site.urls),
-            ]
-        ),
-    ),
+    path("admin/", admin.site.urls),
 ]

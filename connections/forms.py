@@ -6,12 +6,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
 
 from connections.identifiers import validate_dataset_id, validate_project_id
 from connections.keyfile import (
     MAX_KEY_BYTES,
     KeyFileError,
     ServiceAccountKey,
+    key_too_large,
     parse_service_account_key,
 )
 from connections.models import Connection
@@ -101,6 +103,19 @@ class ConnectionForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.key: ServiceAccountKey | None = None
+
+    @classmethod
+    def for_refused_body(
+        cls, *, workspace: Workspace, instance: Connection | None = None
+    ) -> "ConnectionForm":
+        """The form again after a submission refused unread for its size (a key far over
+        64 KiB): only the key's own message can be given, since nothing of what was typed
+        was read."""
+        form = cls(workspace=workspace, instance=instance)
+        form.cleaned_data = {}
+        form._errors = ErrorDict()
+        form.add_error("key_file", key_too_large())
+        return form
 
     @property
     def key_required(self) -> bool:

@@ -184,7 +184,7 @@ def _as_bytes(raw: bytes | str) -> bytes:
     # encoding problem gets the same answer either way.
     if isinstance(raw, str):
         if len(raw) > MAX_KEY_BYTES:
-            raise _too_large()
+            raise key_too_large()
         try:
             return raw.encode("utf-8")
         except UnicodeEncodeError:
@@ -194,7 +194,7 @@ def _as_bytes(raw: bytes | str) -> bytes:
     raise TypeError("raw must be bytes or str")
 
 
-def _too_large() -> KeyFileError:
+def key_too_large() -> KeyFileError:
     return KeyFileError(
         "The key file is larger than 64 KiB; a service account key is about 2.3 KB.",
         "too_large",
@@ -203,7 +203,7 @@ def _too_large() -> KeyFileError:
 
 def _decode(data: bytes) -> str:
     if len(data) > MAX_KEY_BYTES:
-        raise _too_large()
+        raise key_too_large()
     # json.loads(bytes) would quietly accept UTF-16 while pasted text could not be.
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:2]:
         raise KeyFileError(

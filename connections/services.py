@@ -3,10 +3,10 @@
 import json
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.ratelimit import SlidingWindow
 from connections import crypto
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection
@@ -151,21 +151,56 @@ def connection_key_info(connection: Connection) -> dict[str, Any]:
     return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
-def connection_record_test(*, connection: Connection, result: dict[str, Any]) -> Connection:
-    """Store a Test Connection result on the connection (status ok / failing)."""
+def connection_record_test(
+    *, connection: Connection, actor: Any, result: dict[str, Any]
+) -> Connection:
+    """Store a Test Connection result on the connection (status ok / failing), audited."""
     connection.last_test_result = result
     connection.last_tested_at = timezone.now()
     connection.status = Connection.Status.OK if result["ok"] else Connection.Status.FAILING
     connection.status_reason = "" if result["ok"] else result.get("summary", "")[:500]
     if result.get("location"):
         connection.location = result["location"]
-    connection.save(
-        update_fields=[
-            "last_test_result", "last_tested_at", "status", "status_reason", "location",
-            "updated_at",
-        ]
-    )  # fmt: skip
+    with transaction.atomic():
+        connection.save(
+            update_fields=[
+                "last_test_result", "last_tested_at", "status", "status_reason", "location",
+                "updated_at",
+            ]
+        )  # fmt: skip
+        connection_test_audit(
+            workspace=connection.workspace,
+            actor=actor,
+            result=result,
+            connection=connection,
+            typed=False,
+        )
     return connection
+
+
+def connection_test_audit(
+    *,
+    workspace: Workspace,
+    actor: Any,
+    result: dict[str, Any],
+    connection: Connection | None,
+    typed: bool,
+) -> None:
+    """Test Connection runs with the customer's key on their quota: who ran it, on which
+    connection (or the Add Database form's values), and how it went. Only our check labels
+    and statuses are kept: nothing typed, nothing from the key."""
+    failed = next((c for c in result["checks"] if c["status"] == "fail"), None)
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="connection.tested",
+        target=connection if connection is not None else ("connection", "unsaved form"),
+        details={
+            "outcome": "passed" if result["ok"] else "failed",
+            "failed_check": failed["label"] if failed else "",
+            "source": "form" if typed else "saved",
+        },
+    )
 
 
 def connections_reencrypt(*, batch_size: int = 500) -> int:
@@ -187,19 +222,11 @@ def connections_reencrypt(*, batch_size: int = 500) -> int:
             last_pk = rows[-1].pk
 
 
-TEST_RATE_LIMIT = 10  # Test Connection runs per user per minute
+# Each test makes several calls to Google on the customer's quota, so a stuck button or a
+# script must not hammer it: at most this many per user in any minute.
+TEST_CONNECTION_WINDOW = SlidingWindow("connection-test", limit=10, seconds=60)
 
 
 def connection_test_allowed(*, user: Any) -> bool:
-    """Count one Test Connection for `user`; False once the minute's allowance is used.
-
-    Each test makes several calls to Google on the customer's quota, so a stuck
-    button or a script must not hammer it.
-    """
-    bucket = f"connection-test:{user.pk}:{int(timezone.now().timestamp() // 60)}"
-    cache.add(bucket, 0, timeout=120)
-    try:
-        return cache.incr(bucket) <= TEST_RATE_LIMIT
-    except ValueError:  # the key expired between add and incr
-        cache.set(bucket, 1, timeout=120)
-        return True
+    """Count one Test Connection for `user`; False once the last minute's allowance is used."""
+    return TEST_CONNECTION_WINDOW.attempt(str(user.pk)) == 0

@@ -6,9 +6,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 import imports.selectors
+from config.middleware import limit_body
 from config.pagination import page_by_keys
 from connections import selectors, services, testing
 from connections.forms import ConnectionForm
+from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
@@ -30,11 +32,40 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_page(request: HttpRequest, form: ConnectionForm, **context) -> HttpResponse:
-    return render(request, "connections/form.html", {"form": form, **context})
+def _form_page(
+    request: HttpRequest, form: ConnectionForm, status: int = 200, **context
+) -> HttpResponse:
+    return render(request, "connections/form.html", {"form": form, **context}, status=status)
+
+
+# The connection forms carry a key (at most 64 KiB) and a few short fields.
+KEY_FORM_MAX_BYTES = MAX_KEY_BYTES + 16 * 1024
+
+
+def _key_too_large(request: HttpRequest, pk=None) -> HttpResponse:
+    """A body over KEY_FORM_MAX_BYTES, refused unread: the form with the key's message."""
+    connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
+    form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
+    form.add_error(
+        None,
+        "What you sent was too large to read, so nothing of it was kept: enter your changes "
+        "again, with the key file as Google gave it.",
+    )
+    return _form_page(request, form, connection=connection, status=413)
+
+
+def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
+    """Test Connection's answer to the same: the checklist fails at the key."""
+    connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
+    form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
+    result = testing.offline_failure(form.errors)
+    if request.htmx:  # htmx swaps in only a 2xx answer
+        return render(request, "connections/_checklist.html", {"result": result})
+    return _form_page(request, form, connection=connection, result=result, status=413)
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
 def connection_add(request: HttpRequest) -> HttpResponse:
@@ -60,6 +91,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
 def connection_add_test(request: HttpRequest) -> HttpResponse:
@@ -69,6 +101,7 @@ def connection_add_test(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
 def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
@@ -83,7 +116,7 @@ def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
 TESTED_FIELDS = ("key_file", "key_text", "project_id", "dataset_id", NON_FIELD_ERRORS)
 
 RATE_LIMITED = (
-    f"You ran Test Connection more than {services.TEST_RATE_LIMIT} times in a minute. "
+    f"You ran Test Connection more than {services.TEST_CONNECTION_WINDOW.limit} times in a minute. "
     "Wait a minute and try again."
 )
 
@@ -109,6 +142,13 @@ def _test_typed_values(
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
         )
+    services.connection_test_audit(
+        workspace=request.workspace,
+        actor=request.user,
+        result=result,
+        connection=connection,
+        typed=True,
+    )
     if request.htmx:
         return render(request, "connections/_checklist.html", {"result": result})
     return _form_page(request, form, connection=connection, result=result)
@@ -147,7 +187,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
     )
-    services.connection_record_test(connection=connection, result=result)
+    services.connection_record_test(connection=connection, actor=request.user, result=result)
     if request.htmx:
         return render(
             request, "connections/_checklist.html", {"result": result, "connection": connection}
@@ -160,6 +200,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
 
 
 @workspace_view(admin_only=True)
+@limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HttpRequest, pk) -> HttpResponse:

@@ -24,6 +24,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
+from config.ratelimit import SlidingWindow
 from connections import bigquery, services
 from connections.models import Connection
 from connections.testing import RETRY_FIX, explain
@@ -38,6 +39,9 @@ MAX_TABLES = 50_000
 DETAIL_WORKERS = 8
 PAGE_DETAILS_DEADLINE = 20.0
 CELL_CHARS = 120
+# Each listing, preview or dry run spends the customer's quota (answers from the cache do
+# not count): at most this many per user in any minute, as for Test Connection.
+GOOGLE_CALLS = SlidingWindow("bigquery-browse", limit=30, seconds=60)
 
 # GoogleSQL names for the legacy type names the REST API reports.
 _TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
@@ -128,7 +132,16 @@ def _detail_key(connection: Connection, name: str) -> str:
     return f"imports:browse:table:{connection.pk}:{_fingerprint(connection)}:{digest}"
 
 
-def _session(connection: Connection) -> bigquery.BigQuerySession:
+def _session(connection: Connection, user: Any) -> bigquery.BigQuerySession:
+    """A session with the connection's key, once `user` is within GOOGLE_CALLS."""
+    wait = GOOGLE_CALLS.attempt(str(user.pk))
+    if wait:
+        raise BrowseError(
+            f"You asked BigQuery for table lists, previews or query checks more than "
+            f"{GOOGLE_CALLS.limit} times in a minute.",
+            f"Wait {wait} seconds and try again.",
+            kind="throttled",
+        )
     try:
         return bigquery.BigQuerySession(
             services.connection_key_info(connection), connection.project_id
@@ -183,13 +196,13 @@ def _table_info(table: Any) -> TableInfo:
 # -- the table list ----------------------------------------------------------------------------
 
 
-def table_names(connection: Connection) -> tuple[list[tuple[str, str]], bool]:
+def table_names(connection: Connection, *, user: Any) -> tuple[list[tuple[str, str]], bool]:
     """(name, type) of the dataset's tables sorted by name, and whether the list was cut off."""
     key = _list_key(connection)
     cached = cache.get(key)
     if cached is not None:
         return [tuple(item) for item in cached["tables"]], cached["truncated"]
-    with _session(connection) as session:
+    with _session(connection, user) as session:
         browser = bigquery.DatasetBrowser(session, connection.dataset_id)
         try:
             names = browser.table_names(limit=MAX_TABLES + 1)
@@ -201,15 +214,15 @@ def table_names(connection: Connection) -> tuple[list[tuple[str, str]], bool]:
     return names, truncated
 
 
-def tables_page(connection: Connection, *, query: str = "", page: Any = 1) -> TablesPage:
+def tables_page(connection: Connection, *, user: Any, query: str = "", page: Any = 1) -> TablesPage:
     """One page of tables whose name contains `query` (any case), with their details."""
-    names, truncated = table_names(connection)
+    names, truncated = table_names(connection, user=user)
     needle = query.strip().casefold()
     matching = [item for item in names if needle in item[0].casefold()] if needle else names
     paginator = Paginator(matching, PAGE_SIZE)
     page_obj = paginator.get_page(page)
     infos = [TableInfo(name=name, kind=kind) for name, kind in page_obj.object_list]
-    missing = _load_details(connection, infos)
+    missing = _load_details(connection, infos, user=user)
     page_obj.object_list = infos
     return TablesPage(
         page=page_obj, query=query.strip(), total=len(names), truncated=truncated,
@@ -217,7 +230,7 @@ def tables_page(connection: Connection, *, query: str = "", page: Any = 1) -> Ta
     )  # fmt: skip
 
 
-def _load_details(connection: Connection, infos: list[TableInfo]) -> int:
+def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) -> int:
     """Fill in rows, size and last change; returns how many could not be fetched."""
     keys = {info.name: _detail_key(connection, info.name) for info in infos}
     cached = cache.get_many(list(keys.values()))
@@ -233,7 +246,7 @@ def _load_details(connection: Connection, infos: list[TableInfo]) -> int:
     if not todo:
         return 0
     fresh: dict[str, Any] = {}
-    with _session(connection) as session:
+    with _session(connection, user) as session:
         try:
             # One token request up front, rather than one per thread racing to refresh.
             session.authenticate()
@@ -264,9 +277,9 @@ def _load_details(connection: Connection, infos: list[TableInfo]) -> int:
 # -- one table ---------------------------------------------------------------------------------
 
 
-def table_info(connection: Connection, name: str) -> TableInfo:
+def table_info(connection: Connection, name: str, *, user: Any) -> TableInfo:
     """The chosen table, fresh from tables.get (schema with types, rows, size, last change)."""
-    with _session(connection) as session:
+    with _session(connection, user) as session:
         browser = bigquery.DatasetBrowser(session, connection.dataset_id)
         try:
             return _table_info(browser.table(name))
@@ -274,9 +287,9 @@ def table_info(connection: Connection, name: str) -> TableInfo:
             raise _error(connection, exc, table=name) from exc
 
 
-def table_preview(connection: Connection, name: str) -> Preview:
+def table_preview(connection: Connection, name: str, *, user: Any) -> Preview:
     """The table's details and its first ten rows (tabledata.list; views have none)."""
-    with _session(connection) as session:
+    with _session(connection, user) as session:
         browser = bigquery.DatasetBrowser(session, connection.dataset_id)
         try:
             table = browser.table(name)
@@ -316,9 +329,9 @@ def display(value: Any) -> str | None:
 # -- a query -----------------------------------------------------------------------------------
 
 
-def query_check(connection: Connection, sql: str) -> QueryCheck:
+def query_check(connection: Connection, sql: str, *, user: Any) -> QueryCheck:
     """Dry-run a query (already checked to be one SELECT): bytes it scans and its columns."""
-    with _session(connection) as session:
+    with _session(connection, user) as session:
         try:
             job = session.dry_run(sql, location=connection.location or None)
         except bigquery.GoogleCallError as exc:

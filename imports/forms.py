@@ -127,6 +127,12 @@ def validate_select_query(sql: str) -> str:
     `SELECT * FROM (<query>)`, so a trailing comment or `;` would break that, and
     anything else would change data or run a script with the connection's key.
     """
+    if len(sql) > MAX_QUERY_CHARS:
+        # Before the tokenizer: it holds a token per word, so megabytes of SQL would cost
+        # hundreds of megabytes and seconds of CPU just to be refused.
+        raise ValidationError(
+            f"The query must be at most {MAX_QUERY_CHARS} characters.", code="max_length"
+        )
     if re.match(r"\s*#\s*legacysql\b", sql, re.IGNORECASE):
         raise ValidationError(
             "Legacy SQL is not supported: write the query in GoogleSQL (standard SQL).",

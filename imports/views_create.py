@@ -200,29 +200,32 @@ def _browse_context(request: HttpRequest, connection: Connection, chosen: str) -
     context: dict[str, Any] = {"q": request.GET.get("q", "")}
     try:
         context["tables"] = browse.tables_page(
-            connection, query=context["q"], page=request.GET.get("page", 1)
+            connection, user=request.user, query=context["q"], page=request.GET.get("page", 1)
         )
     except browse.BrowseError as error:
         context["tables_error"] = error
     if chosen:
-        context.update(_preview_context(connection, chosen))
+        context.update(_preview_context(request, connection, chosen))
     return context
 
 
-def _preview_context(connection: Connection, table: str) -> dict[str, Any]:
+def _preview_context(request: HttpRequest, connection: Connection, table: str) -> dict[str, Any]:
     form = SourceForm({"source_kind": "table", "table": table})
     if not form.is_valid():
         return {"preview_error": browse.BrowseError(form.errors["table"][0]), "chosen": ""}
     try:
-        return {"preview": browse.table_preview(connection, table), "chosen": table}
+        preview = browse.table_preview(connection, table, user=request.user)
+        return {"preview": preview, "chosen": table}
     except browse.BrowseError as error:
         return {"preview_error": error, "chosen": ""}
 
 
-def _check_query(connection: Connection, form: SourceForm) -> browse.QueryCheck | None:
+def _check_query(
+    request: HttpRequest, connection: Connection, form: SourceForm
+) -> browse.QueryCheck | None:
     """Dry-run the form's query; on failure the error goes on the query field."""
     try:
-        check = browse.query_check(connection, form.cleaned_data["query"])
+        check = browse.query_check(connection, form.cleaned_data["query"], user=request.user)
     except browse.BrowseError as error:
         form.add_error("query", f"{error.detail} {error.fix}".strip())
         return None
@@ -239,13 +242,15 @@ def _check_query(connection: Connection, form: SourceForm) -> browse.QueryCheck 
     return check
 
 
-def _source_result(connection: Connection, form: SourceForm) -> dict[str, Any] | None:
+def _source_result(
+    request: HttpRequest, connection: Connection, form: SourceForm
+) -> dict[str, Any] | None:
     """What the draft keeps about a valid source, or None with errors added to the form."""
     kind = form.cleaned_data["source_kind"]
     if kind == "table":
         table = form.cleaned_data["table"]
         try:
-            info = browse.table_info(connection, table)
+            info = browse.table_info(connection, table, user=request.user)
         except browse.BrowseError as error:
             form.add_error("table", f"{error.detail} {error.fix}".strip())
             return None
@@ -253,7 +258,7 @@ def _source_result(connection: Connection, form: SourceForm) -> dict[str, Any] |
             form.add_error("table", f"Table “{table}” has no columns.")
             return None
         return {"kind": "table", "table": table, "schema": info.schema, "info": info.summary()}
-    check = _check_query(connection, form)
+    check = _check_query(request, connection, form)
     if check is None:
         return None
     return {
@@ -279,9 +284,9 @@ def create_source(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UU
         if form.is_valid():
             if request.POST.get("action") == "check":
                 if form.cleaned_data["source_kind"] == "query":
-                    check = _check_query(connection, form)
+                    check = _check_query(request, connection, form)
             else:
-                source = _source_result(connection, form)
+                source = _source_result(request, connection, form)
                 if source is not None:
                     draft_id = draft_id or str(uuid.uuid4())
                     new = stored or {"connection": str(connection.pk)}
@@ -332,7 +337,7 @@ def create_tables(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRespons
 def create_preview(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Fragment: a table's details, schema and first ten rows."""
     connection = _connection(request, connection_pk)
-    context = _preview_context(connection, request.GET.get("table", ""))
+    context = _preview_context(request, connection, request.GET.get("table", ""))
     return render(request, "imports/_create_preview.html", {"connection": connection, **context})
 
 
@@ -350,7 +355,7 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
     else:
         form = SourceForm({"source_kind": "query", "query": query})
         if form.is_valid():
-            check = _check_query(connection, form)
+            check = _check_query(request, connection, form)
         if check is None:
             error = " ".join(form.errors.get("query", []))
     return render(

@@ -42,13 +42,20 @@ def audit_record(
     target: Any,
     details: dict | None = None,
 ) -> AuditEntry:
-    """Write one audit entry. `details` must hold display values only, never secrets."""
+    """Write one audit entry. `details` must hold display values only, never secrets.
+
+    `target` is a saved object, or (type, label) for something that has no row yet (the
+    Add Database form's values)."""
+    if isinstance(target, tuple):
+        target_type, target_id, target_label = target[0], "", target[1]
+    else:
+        target_type, target_id, target_label = target._meta.model_name, str(target.pk), str(target)
     return AuditEntry.objects.create(
         workspace=workspace,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
-        target_type=target._meta.model_name,
-        target_id=str(target.pk),
-        target_label=str(target)[:255],
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label[:255],
         details=details or {},
     )

@@ -1,11 +1,15 @@
 import datetime as dt
 import hashlib
+import html
+import re
+from urllib.parse import parse_qsl
 
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
 from audience.models import Event, Profile
+from config import pagination
 
 PROFILES = "/w/acme/audience/profiles/"
 EVENTS = "/w/acme/audience/events/"
@@ -73,31 +77,85 @@ def test_profiles_search_by_identity_prefix(alice_client, workspace_a):
     assert "No profiles match “&lt;script&gt;x”" in nothing.content.decode()
 
 
-def test_profiles_are_paged_without_counting_the_table(alice_client, workspace_a):
+def link(response, label: str) -> dict[str, str]:
+    """The query of the page's `label` link (Older, Newer)."""
+    match = re.search(rf'<a href="\?([^"]*)">(?:&larr; )?{label}', response.content.decode())
+    assert match, f"no {label} link"
+    return dict(parse_qsl(html.unescape(match.group(1))))
+
+
+def test_profiles_are_paged_by_position_without_counting_the_table(alice_client, workspace_a):
     add_profiles(workspace_a, 120)
 
     first = alice_client.get(PROFILES)
-    third = alice_client.get(PROFILES, {"page": 3})
+    second = alice_client.get(PROFILES, link(first, "Older"))
+    third = alice_client.get(PROFILES, link(second, "Older"))
+    back = alice_client.get(PROFILES, link(third, "Newer"))
 
-    assert len(identities(first)) == 50
-    assert identities(first)[0] == "user-119"
-    assert "?page=2" in first.content.decode()
+    assert identities(first) == [f"user-{i:03d}" for i in range(119, 69, -1)]
     assert "Profiles 1–50, newest first" in first.content.decode()
+    assert "Newer" not in first.content.decode()
     assert "Profiles 101–120, newest first" in third.content.decode()
     assert identities(third) == [f"user-{i:03d}" for i in range(19, -1, -1)]
     assert "Older" not in third.content.decode()
+    assert identities(back) == identities(second)
+    assert "Profiles 51–100, newest first" in back.content.decode()
+    assert identities(alice_client.get(PROFILES, link(back, "Newer"))) == identities(first)
+
+
+def test_a_deep_page_costs_what_the_first_one_costs(alice_client, workspace_a):
+    """Each page is found from the previous one's last row: the same queries, none with an
+    OFFSET or a COUNT, however deep."""
+    add_profiles(workspace_a, 260)
+    response = alice_client.get(PROFILES)
+    pages = []
+    for _ in range(5):
+        query = link(response, "Older")
+        with CaptureQueriesContext(db_connection) as queries:
+            response = alice_client.get(PROFILES, query)
+        pages.append([q["sql"] for q in queries.captured_queries])
+
+    assert identities(response)[-1] == "user-000"
+    assert all(pages) and len({len(sqls) for sqls in pages}) == 1
+    for sqls in pages:
+        assert not any(re.search(r"\b(OFFSET|COUNT)\b", sql.upper()) for sql in sqls)
+
+
+def test_a_search_reads_a_bounded_stretch_of_the_list_per_page(
+    alice_client, workspace_a, monkeypatch
+):
+    monkeypatch.setattr(pagination, "SEARCH_SCAN_ROWS", 40)
+    add_profiles(workspace_a, 100)  # user-000 … user-099, the newest last
+    add_profiles(workspace_a, 2, prefix="rare", start=T0 - dt.timedelta(days=1))  # the oldest
+
+    first = alice_client.get(PROFILES, {"q": "rare"})
     with CaptureQueriesContext(db_connection) as queries:
-        alice_client.get(PROFILES, {"page": 2})
-    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+        second = alice_client.get(PROFILES, link(first, "search older profiles"))
+    # (read before the next request: Django empties the query log when one starts)
+    sqls = [q["sql"] for q in queries.captured_queries]
+    third = alice_client.get(PROFILES, link(second, "search older profiles"))
+
+    assert identities(first) == [] and identities(second) == []
+    assert "A search looks through 40 profiles at a time" in first.content.decode()
+    assert "No profiles match" not in first.content.decode()
+    assert identities(third) == ["rare-001", "rare-000"]
+    assert "search older" not in third.content.decode()
+    # A page reads at most 40 rows of the list (its scan is LIMITed) and looks up the 40th.
+    assert any("LIMIT 40" in sql for sql in sqls)
+    assert [int(n) for sql in sqls for n in re.findall(r"OFFSET (\d+)", sql)] == [39]
 
 
-@pytest.mark.parametrize("page", ["abc", "-4", "0", "99999999999999999999999"])
-def test_odd_page_numbers_are_harmless(alice_client, workspace_a, page):
+@pytest.mark.parametrize(
+    "position",
+    ["abc", "-4", "0", "99999999999999999999999.1.0", "1.99999999999999999999.0", "1.2", "1.2.3.4"],
+)
+def test_odd_positions_are_harmless(alice_client, workspace_a, position):
     add_profiles(workspace_a, 2)
 
-    response = alice_client.get(PROFILES, {"page": page})
-
-    assert response.status_code == 200
+    for direction in ("older", "newer"):
+        response = alice_client.get(PROFILES, {direction: position})
+        assert response.status_code == 200
+        assert identities(response) == ["user-001", "user-000"]
 
 
 def test_events_newest_first_and_search(alice_client, workspace_a):
@@ -150,7 +208,8 @@ def test_members_may_browse(bob_client, workspace_a):
 def test_empty_states(alice_client, workspace_a):
     assert "No profiles yet" in alice_client.get(PROFILES).content.decode()
     assert "No events yet" in alice_client.get(EVENTS).content.decode()
-    assert "No more profiles" in alice_client.get(PROFILES, {"page": 4}).content.decode()
+    past_the_end = {"older": "1772366400000000.1.50"}
+    assert "No more profiles" in alice_client.get(PROFILES, past_the_end).content.decode()
 
 
 def test_the_side_navigation_marks_the_page(alice_client, workspace_a):

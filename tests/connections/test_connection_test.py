@@ -1,10 +1,12 @@
 """Test Connection, end to end: the real google-auth and google-cloud-bigquery talk HTTP to
 the local stand-ins (token endpoint, permission gate, BigQuery emulator)."""
 
+import datetime as dt
 import json
 import time
 
 import pytest
+import time_machine
 
 from connections.models import Connection
 from tests.connections.conftest import make_connection
@@ -324,6 +326,23 @@ def test_test_connection_is_rate_limited_per_user(alice_client, google, stack):
     response = alice_client.post(TEST_URL, {}, headers=HTMX)
 
     assert "more than 10 times in a minute" in response.content.decode()
+
+
+def test_the_limit_slides_across_a_minute_boundary(alice_client, google):
+    """Ten tests at 12:00:55 and ten more at 12:01:01 used to pass: two calendar minutes."""
+    start = dt.datetime(2026, 3, 2, 12, 0, 55, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(10):  # an empty form fails offline: no call to Google, still counted
+            assert (
+                "more than 10" not in alice_client.post(TEST_URL, {}, headers=HTMX).content.decode()
+            )
+
+        clock.move_to(start + dt.timedelta(seconds=6))
+        refused = alice_client.post(TEST_URL, {}, headers=HTMX)
+        assert "more than 10 times in a minute" in refused.content.decode()
+
+        clock.move_to(start + dt.timedelta(seconds=65))
+        assert "more than 10" not in alice_client.post(TEST_URL, {}, headers=HTMX).content.decode()
 
 
 @pytest.fixture(autouse=True)

@@ -112,17 +112,21 @@ def draft_step(client, draft_id: str, step: str):
 @pytest.fixture
 def forget_signin_failures():
     """Sign-in failures are counted in the cache, which outlives a test; start and end clean."""
-    from django.core.cache import cache
-
-    from workspaces.signin import _keys
+    from workspaces.signin import PER_ACCOUNT, PER_ACCOUNT_AND_ADDRESS, PER_ADDRESS, Brake
 
     request = type("Request", (), {"META": {"REMOTE_ADDR": "127.0.0.1"}})()  # the test client's
     used: list[str] = []
 
+    def clear(username: str) -> None:
+        brake = Brake(request, username)
+        PER_ACCOUNT_AND_ADDRESS.clear(brake.pair)
+        PER_ADDRESS.clear(brake.address)
+        PER_ACCOUNT.clear(brake.account)
+
     def forget(username: str) -> None:
         used.append(username)
-        cache.delete_many(_keys(request, username))
+        clear(username)
 
     yield forget
     for username in used:
-        cache.delete_many(_keys(request, username))
+        clear(username)

@@ -12,6 +12,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.ratelimit import SlidingWindow
 from connections.models import Connection
 from imports.forms import TargetForm
 from imports.models import Import
@@ -39,7 +40,11 @@ def assert_clean_name(value: str, limit: int = 100) -> None:
 def test_add_database(alice_client, monkeypatch, name, project_id, dataset_id, key_text, htmx):
     from connections import services
 
-    monkeypatch.setattr(services, "TEST_RATE_LIMIT", 10_000)
+    monkeypatch.setattr(
+        services,
+        "TEST_CONNECTION_WINDOW",
+        SlidingWindow("unlimited-tests", limit=10_000, seconds=60),
+    )
     data = {"name": name, "project_id": project_id, "dataset_id": dataset_id,
             "key_text": key_text}  # fmt: skip
     response = alice_client.post(f"{BASE}/add/", data)

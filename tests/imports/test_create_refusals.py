@@ -1,9 +1,12 @@
 """Create Import refuses bad input with a message per field, and changes nothing."""
 
+import tracemalloc
 from urllib.parse import unquote
 
 import pytest
 
+from config.ratelimit import SlidingWindow
+from imports import browse
 from imports.forms import validate_select_query
 from imports.models import Import
 from tests.imports.test_create_flow import (
@@ -336,3 +339,46 @@ def test_the_import_name_is_checked_at_save(alice_client, connection, draft, nam
     assert response.status_code == 200
     assert dict(response.context["review"].errors) == {"name": [message]}
     assert not Import.objects.exists()
+
+
+def test_calls_to_bigquery_are_limited_per_user(
+    alice_client, connection, customers_table, google, monkeypatch
+):
+    # The limit is 30 a minute; three keep the test short. A name of its own: no counts shared.
+    monkeypatch.setattr(browse, "GOOGLE_CALLS", SlidingWindow("browse-test", limit=3, seconds=60))
+    preview_url = f"{new_url(connection)}preview/"
+    for _ in range(3):
+        preview = alice_client.get(preview_url, {"table": customers_table}, headers=HTMX)
+        assert "times in a minute" not in preview.content.decode()
+    google.stack.gate.clear_requests()
+
+    preview = alice_client.get(preview_url, {"table": customers_table}, headers=HTMX)
+    check = alice_client.post(
+        f"{new_url(connection)}check-query/", {"query": "SELECT 1 AS x"}, headers=HTMX
+    )
+    source = post_source(alice_client, connection, source_kind="table", table=customers_table)
+
+    limited = (
+        "You asked BigQuery for table lists, previews or query checks more than 3 times in a "
+        "minute."
+    )
+    assert limited in preview.content.decode()
+    assert check.context["check_error"].startswith(limited)
+    assert form_errors(source)["table"][0].startswith(limited)
+    assert google.stack.gate.operations() == []  # nothing reached Google
+    assert "import_drafts" not in alice_client.session
+
+
+def test_a_huge_query_is_refused_by_its_length_before_it_is_read(alice_client, connection):
+    sql = "SELECT " + "a, " * 300_000 + "1"  # 900 KB: the tokenizer would hold 600,000 tokens
+    tracemalloc.start()
+    try:
+        fragment = alice_client.post(
+            f"{new_url(connection)}check-query/", {"query": sql}, headers=HTMX
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert fragment.context["check_error"] == "The query must be at most 100000 characters."
+    assert peak < 20 * 1024 * 1024  # the request's own copies, not a token per word

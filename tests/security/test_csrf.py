@@ -124,7 +124,7 @@ def cookie_token(client: Client) -> str:
 
 def assert_csrf_refused(response, where: str) -> None:
     assert response.status_code == 403, (where, response.status_code)
-    assert b"CSRF verification failed" in response.content, where
+    assert b"The form has expired (403)" in response.content, where
 
 
 @pytest.fixture
