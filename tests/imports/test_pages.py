@@ -265,7 +265,7 @@ def test_the_detail_shows_the_definition(alice_client, workspace_a, connection, 
     assert "Incremental by <code>updated_at</code> (TIMESTAMP)" in page
     assert "2026-03-01T00:00:00+00:00" in page
     assert "Weekly on Tuesday at 06:00 (America/New_York)" in page
-    assert "Mar 10, 2026 06:00 (America/New_York)" in page
+    assert "Mar 10, 2026 06:00 EDT" in page
     assert "alice@acme.test" in page
     assert "This import has not run yet." in page
 
