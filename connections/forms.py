@@ -80,6 +80,7 @@ class ConnectionForm(forms.Form):
         },
         widget=SecretTextarea(
             attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
+                   "maxlength": MAX_KEY_BYTES,
                    "placeholder": '{"type": "service_account", ...}'}
         ),
     )  # fmt: skip
