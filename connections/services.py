@@ -1,13 +1,14 @@
 """Writes to connections. Every change is audited; no secret ever reaches the audit log."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections import crypto
+from connections import crypto, testing
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection
 from workspaces.models import Workspace
@@ -148,12 +149,22 @@ def connection_key_info(connection: Connection) -> dict[str, Any]:
     return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
-def connection_record_test(*, connection: Connection, result: dict[str, Any]) -> Connection:
-    """Store a Test Connection result on the connection (status ok / failing)."""
+def connection_record_test(
+    *, connection: Connection, result: dict[str, Any], tested_at: datetime | None = None
+) -> Connection:
+    """Store a Test Connection result on the connection.
+
+    All passed: OK. A check failed: Failing. Otherwise some check could not be confirmed
+    (Google unreachable, a rate limit): that says nothing about the connection, so its
+    status stays as it was and the result shows what happened.
+    """
     connection.last_test_result = result
-    connection.last_tested_at = timezone.now()
-    connection.status = Connection.Status.OK if result["ok"] else Connection.Status.FAILING
-    connection.status_reason = "" if result["ok"] else result.get("summary", "")[:500]
+    connection.last_tested_at = tested_at or timezone.now()
+    if result["ok"]:
+        connection.status, connection.status_reason = Connection.Status.OK, ""
+    elif testing.has_failure(result):
+        connection.status = Connection.Status.FAILING
+        connection.status_reason = result.get("summary", "")[:500]
     if result.get("location"):
         connection.location = result["location"]
     connection.save(

@@ -154,8 +154,12 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         )
     if result["ok"]:
         messages.success(request, "Test Connection passed.")
-    else:
+    elif testing.has_failure(result):
         messages.error(request, f"Test Connection failed. {result['summary']}")
+    else:
+        messages.warning(
+            request, f"Test Connection could not confirm every check. {result['summary']}"
+        )
     return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
 
 

@@ -2,6 +2,7 @@
 the local stand-ins (token endpoint, permission gate, BigQuery emulator)."""
 
 import json
+import socket
 import time
 
 import pytest
@@ -204,6 +205,103 @@ def test_the_token_endpoint_not_answering_finishes_within_the_time_bound(alice_c
     auth = check(result, "auth")
     assert auth["status"] == "unconfirmed"
     assert auth["detail"] == "Google did not answer in time, or answered with a temporary error."
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+NETWORK_FIX = (
+    "Check this server's network or proxy: it must reach Google's APIs "
+    "(oauth2.googleapis.com and bigquery.googleapis.com) over HTTPS."
+)
+
+
+def test_a_refused_connection_to_google_says_so(alice_client, google, settings, closed_port):
+    settings.GOOGLE_TOKEN_URI = f"http://127.0.0.1:{closed_port}/token"
+
+    result = run_test(alice_client, google)
+
+    auth = check(result, "auth")
+    assert auth["status"] == "unconfirmed"
+    assert auth["detail"] == "Could not reach Google (connection refused)."
+    assert auth["fix"] == NETWORK_FIX
+    assert statuses(result)["dataset"] == "skipped"
+    assert "Could not reach Google (connection refused)." in result["html"]
+
+
+def test_a_google_host_name_that_does_not_resolve_says_so(alice_client, google, settings):
+    settings.GOOGLE_TOKEN_URI = "https://oauth2.googleapis.invalid/token"
+
+    auth = check(run_test(alice_client, google), "auth")
+
+    assert auth["status"] == "unconfirmed"
+    assert auth["detail"] == "Could not reach Google (host not found)."
+    assert auth["fix"] == NETWORK_FIX
+
+
+def test_bigquery_refusing_connections_after_sign_in_says_so(
+    alice_client, google, settings, closed_port
+):
+    settings.BIGQUERY_API_ENDPOINT = f"http://127.0.0.1:{closed_port}"
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["auth"] == "pass"
+    dataset = check(result, "dataset")
+    assert dataset["status"] == "unconfirmed"
+    assert dataset["detail"] == "Could not reach Google (connection refused)."
+
+
+def test_an_unreachable_google_leaves_a_saved_connections_status_alone(
+    alice_client, alice, workspace_a, google, settings, closed_port
+):
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    passed_at = connection.last_tested_at
+    settings.GOOGLE_TOKEN_URI = f"http://127.0.0.1:{closed_port}/token"
+
+    response = alice_client.post(
+        f"/w/acme/settings/partners/bigquery/{connection.pk}/test/", follow=True
+    )
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    assert connection.status_reason == ""
+    assert connection.last_tested_at > passed_at
+    assert check(connection.last_test_result, "auth")["status"] == "unconfirmed"
+    page = response.content.decode()
+    assert (
+        "Test Connection could not confirm every check. "
+        "Authentication: Could not reach Google (connection refused)."
+    ) in page
+    assert "Failing" not in page
+
+
+def test_a_could_not_confirm_on_an_untested_connection_keeps_it_untested(
+    alice_client, alice, workspace_a, google
+):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=DATASET
+    )
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+
+    connection.refresh_from_db()
+    assert check(connection.last_test_result, "data_editor")["status"] == "unconfirmed"
+    assert connection.status == Connection.Status.UNTESTED
 
 
 def test_a_rate_limit_during_a_check_is_retried(alice_client, google):
