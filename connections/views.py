@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 import imports.selectors
 from config.pagination import page_by_keys
-from connections import selectors, services, testing
+from connections import selectors, services, tested_values, testing
 from connections.forms import ConnectionForm
 from connections.models import Connection
 from imports.models import Import
@@ -40,6 +40,7 @@ def _form_page(request: HttpRequest, form: ConnectionForm, **context) -> HttpRes
 def connection_add(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
+        tested = _kept_test(request, form)
         try:
             connection = services.connection_create(
                 workspace=request.workspace,
@@ -48,15 +49,38 @@ def connection_add(request: HttpRequest) -> HttpResponse:
                 project_id=form.cleaned_data["project_id"],
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
+                tested=tested,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")
         else:
             messages.success(request, f"Connection “{connection.name}” saved.")
+            if tested is not None:
+                messages.info(request, _kept_note(tested))
             if form.key_project_note:
                 messages.info(request, form.key_project_note)
             return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     return _form_page(request, form)
+
+
+def _tested_digest(request: HttpRequest, form: ConnectionForm) -> str:
+    return tested_values.values_digest(
+        workspace=request.workspace,
+        connection=form.instance,
+        project_id=form.cleaned_data["project_id"],
+        dataset_id=form.cleaned_data["dataset_id"],
+        key=form.key,
+    )
+
+
+def _kept_test(request: HttpRequest, form: ConnectionForm) -> tested_values.KeptTest | None:
+    """The Test Connection run on exactly the values about to be saved, if there was one."""
+    return tested_values.recall(request.session, digest=_tested_digest(request, form))
+
+
+def _kept_note(tested: tested_values.KeptTest) -> str:
+    outcome = "passed" if tested.result["ok"] else "did not pass"
+    return f"Test Connection {outcome} on these values; its result is kept with the connection."
 
 
 @workspace_view(admin_only=True)
@@ -109,6 +133,8 @@ def _test_typed_values(
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
         )
+        # Saving exactly these values later keeps this result (the key stays out of the form).
+        tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
     if request.htmx:
         return render(request, "connections/_checklist.html", {"result": result})
     return _form_page(request, form, connection=connection, result=result)
@@ -175,6 +201,7 @@ def connection_edit(request: HttpRequest, pk) -> HttpResponse:
         instance=connection,
     )
     if request.method == "POST" and form.is_valid():
+        tested = _kept_test(request, form)
         try:
             services.connection_update(
                 connection=connection,
@@ -183,13 +210,18 @@ def connection_edit(request: HttpRequest, pk) -> HttpResponse:
                 project_id=form.cleaned_data["project_id"],
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
+                tested=tested,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")
         else:
             messages.success(request, f"Connection “{connection.name}” updated.")
-            if form.key:
+            if tested is not None:
+                messages.info(request, _kept_note(tested))
+            if form.key and tested is None:
                 messages.info(request, "The key was replaced. Run Test Connection to check it.")
+            elif form.key:
+                messages.info(request, "The key was replaced.")
             return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     return _form_page(request, form, connection=connection)
 
