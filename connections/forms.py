@@ -102,6 +102,11 @@ class ConnectionForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.key: ServiceAccountKey | None = None
+        # Each field's errors live in a box that is always there (Test Connection replaces
+        # its content in place), so screen readers find the current ones.
+        for name, field in self.fields.items():
+            described = [f"help-{name}"] if field.help_text else []
+            field.widget.attrs["aria-describedby"] = " ".join([*described, f"errors-{name}"])
 
     @property
     def key_required(self) -> bool:

@@ -123,6 +123,7 @@ def _test_typed_values(
         response.status_code = 429
         return response
     form.is_valid()
+    _drop_missing_name(form)
     if any(field in form.errors for field in TESTED_FIELDS):
         result = testing.offline_failure(form.errors)
     else:
@@ -136,8 +137,17 @@ def _test_typed_values(
         # Saving exactly these values later keeps this result (the key stays out of the form).
         tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
     if request.htmx:
-        return render(request, "connections/_checklist.html", {"result": result})
+        # The checklist, and every field's errors as they are now: none from an earlier
+        # Save may stay next to a field that has since been corrected.
+        return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result)
+
+
+def _drop_missing_name(form: ConnectionForm) -> None:
+    """Test Connection needs no name yet: an empty one is an error only when saving."""
+    name_errors = form.errors.as_data().get("name", [])
+    if name_errors and all(error.code == "required" for error in name_errors):
+        del form.errors["name"]
 
 
 @workspace_view

@@ -410,3 +410,41 @@ def clear_rate_limits():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def test_test_connection_clears_errors_an_earlier_save_left(alice_client, google):
+    """The checklist comes with every field's current errors, swapped in place."""
+    refused = alice_client.post(
+        "/w/acme/settings/partners/bigquery/add/",
+        {"name": "", "project_id": PROJECT, "dataset_id": DATASET},
+    ).content.decode()
+    assert '<p class="field-error" id="error-name">Connection name is required.</p>' in refused
+
+    tested = run_test(alice_client, google)["html"]
+
+    assert '<div class="field-errors" id="errors-name" hx-swap-oob="true"></div>' in tested
+    assert '<div class="field-errors" id="errors-key_file" hx-swap-oob="true"></div>' in tested
+    assert '<div class="field-errors" id="errors-__all__" hx-swap-oob="true"></div>' in tested
+
+
+def test_test_connection_needs_no_name_yet(alice_client, google):
+    for headers in (HTMX, {}):
+        response = alice_client.post(
+            TEST_URL,
+            {"name": "", "project_id": PROJECT, "dataset_id": DATASET,
+             "key_text": google.key.to_json()},
+            headers=headers,
+        )  # fmt: skip
+
+        page = response.content.decode()
+        assert response.context["result"]["ok"] is True
+        assert "Connection name is required." not in page
+
+
+def test_test_connection_shows_a_tested_fields_error_by_the_field(alice_client, google):
+    html = run_test(alice_client, google, project="Bad_Project")["html"]
+
+    assert (
+        '<div class="field-errors" id="errors-project_id" hx-swap-oob="true"><p class="field-error"'
+        ' id="error-project_id">Project ID may contain only lowercase letters, digits and hyphens.'
+    ) in html
