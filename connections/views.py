@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -243,7 +244,13 @@ def connection_delete(request: HttpRequest, pk) -> HttpResponse:
     if request.method == "POST":
         name = connection.name
         stopped = services.connection_delete(connection=connection, actor=request.user)
-        note = f" {len(stopped)} active import(s) were stopped and deleted." if stopped else ""
+        count = len(stopped)
+        note = (
+            f" {count} active import{pluralize(count)} {'was' if count == 1 else 'were'} "
+            "stopped and deleted."
+            if stopped
+            else ""
+        )
         messages.success(request, f"Connection “{name}” deleted.{note}")
         return redirect("connections:list", ws=request.workspace.slug)
     connection_imports = imports.selectors.imports_for_connection(connection=connection)
