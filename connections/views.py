@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +30,13 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         "connections/list.html",
         {"filterset": filterset, "page": page, "filtered": bool(filterset.form.changed_data)},
     )
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def connection_ip_addresses(request: HttpRequest) -> HttpResponse:
+    """The FAQ's "IP addresses to allow-list", from the operator's EGRESS_IP_RANGES."""
+    return render(request, "connections/ip_addresses.html", {"ranges": settings.EGRESS_IP_RANGES})
 
 
 def _form_page(request: HttpRequest, form: ConnectionForm, **context) -> HttpResponse:

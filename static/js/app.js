@@ -40,7 +40,16 @@
     select(initial < 0 ? 0 : initial, false);
   }
 
+  // A link to a closed <details> (Before you start) opens it.
+  function openLinkedDetails() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    var target = id && document.getElementById(id);
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+  window.addEventListener("hashchange", openLinkedDetails);
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-tabs]").forEach(setUpTabs);
+    openLinkedDetails();
   });
 })();
