@@ -17,7 +17,8 @@ def test_before_you_start_lists_the_roles_and_how_to_make_a_key(alice_client, co
     help_panel = panel(alice_client.get(LIST).content.decode())
 
     roles = re.findall(
-        r"<td><strong>(BigQuery [A-Za-z ]+)</strong><br><code>([a-z./A-Z]+)</code>", help_panel
+        r"<td data-label=\"Role\"><strong>(BigQuery [A-Za-z ]+)</strong><br><code>([a-z./A-Z]+)</code>",
+        help_panel,
     )
     assert roles == [
         ("BigQuery Job User", "roles/bigquery.jobUser"),

@@ -113,3 +113,9 @@ def test_a_zone_suffix_names_the_zone_as_people_read_it(zone, value, expected):
 )
 def test_bytes_text_gives_the_exact_count_only_when_rounding_hides_it(value, expected):
     assert draw("{{ v|bytes_text }}", v=value) == expected
+
+
+def test_breakable_escapes_then_allows_breaks_after_at_and_dots():
+    text = draw("{{ v|breakable }}", v="<b>loader@p-1.iam.gserviceaccount.com")
+
+    assert text == "&lt;b&gt;loader@<wbr>p-1.<wbr>iam.<wbr>gserviceaccount.<wbr>com"

@@ -11,6 +11,7 @@ same text for the formats and values the pages use and hand anything else to Dja
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import date as django_date
 from django.template.defaultfilters import filesizeformat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from workspaces.timezones import local_or_utc, zone_label
 
@@ -92,3 +95,13 @@ def bytes_text(value: Any) -> str:
     if abs(count) < 1024:
         return rounded
     return f"{rounded} ({count:,} bytes)"
+
+
+_BREAK_AFTER = re.compile(r"([@.])")
+
+
+@register.filter
+def breakable(value: Any) -> SafeString:
+    """Escaped text that may wrap after "@" and ".": a long service account address in a
+    narrow column breaks between its parts, not in the middle of a word."""
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", escape(value)))  # noqa: S308 - escaped first
