@@ -313,7 +313,7 @@ def test_the_run_history_is_paged_newest_first(alice_client, users_import):
     assert "25 runs" in page
     assert "1\xa0min\xa040\xa0s" in page  # duration, unbroken
     assert "2.0\xa0MB" in page  # bytes scanned
-    assert "2026-01-01 → 2026-01-02" in page
+    assert '<span class="nowrap">2026-01-01</span> → <span class="nowrap">2026-01-02</span>' in page
     assert "Older &rarr;" in page
 
 
@@ -555,7 +555,7 @@ def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_clie
     assert '<dd id="run-read">1,000</dd>' in page
     assert '<dd id="run-written">996</dd>' in page
     assert '<dd id="run-rejected">4</dd>' in page
-    assert "10.0\xa0GB" in page
+    assert "10.0\xa0GB (10,737,418,240 bytes)" in page
     assert "REST paging (tabledata.list)" in page
     assert "lets imports use it" in page  # how to get the faster read path
     assert "analytics-prod:US.job_abc123" in page
@@ -568,6 +568,17 @@ def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_clie
     assert "4 rejected rows kept." in page
     assert f'href="{run_url(rejected_run)}rejected.csv"' in page
     assert "Download CSV" in page
+
+
+@pytest.mark.parametrize(
+    ("scanned", "shown"), [(0, "0\xa0bytes"), (1, "1\xa0byte"), (900, "900\xa0bytes")]
+)
+def test_a_small_byte_count_is_not_repeated(alice_client, users_import, scanned, shown):
+    run = add_run(users_import, bytes_scanned=scanned)
+
+    page = alice_client.get(run_url(run)).content.decode()
+
+    assert f"<dt>Bytes scanned</dt><dd>{shown}</dd>" in page
 
 
 def test_a_run_without_rejects_has_no_csv_link(alice_client, users_import):
