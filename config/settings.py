@@ -5,6 +5,7 @@ hardening; the default (local) generates secrets once into .local-secrets.json
 so the one-command run works on a fresh clone.
 """
 
+import ipaddress
 import json
 import secrets
 from pathlib import Path
@@ -327,6 +328,24 @@ KEY_TOKEN_URI_ALLOWLIST = env.list(
     "KEY_TOKEN_URI_ALLOWLIST",
     default=["https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"],
 )
+
+
+def _ip_ranges(values: list[str]) -> list[str]:
+    ranges = []
+    for value in values:
+        try:
+            ranges.append(str(ipaddress.ip_network(value.strip())))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"EGRESS_IP_RANGES: {value.strip()!r} is not an IP address or a CIDR range "
+                "such as 203.0.113.0/28."
+            ) from exc
+    return ranges
+
+
+# The addresses this installation reaches Google from, listed for customers whose Google
+# Cloud organisation allows access by IP address only (IP addresses to allow-list page).
+EGRESS_IP_RANGES = _ip_ranges(env.list("EGRESS_IP_RANGES", default=[]))
 
 LOGGING = {
     "version": 1,

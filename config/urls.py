@@ -4,13 +4,14 @@ from django.urls import include, path
 
 from config.health import healthz
 from workspaces.signin import ThrottledLoginView
-from workspaces.views import home
+from workspaces.views import home, workspace_settings
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("signin/", ThrottledLoginView.as_view(), name="login"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("w/<slug:ws>/settings/workspace/", workspace_settings, name="workspace_settings"),
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),

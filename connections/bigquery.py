@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import google.auth.exceptions
 import requests
+import urllib3
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from google.api_core import exceptions as api_exceptions
@@ -59,6 +61,8 @@ class GoogleCallError(Exception):
     kind: invalid_signature | account_missing | clock_skew | auth_refused | unauthorized |
     unreachable | api_disabled | project_missing | dataset_missing | table_missing |
     access_denied | rate_limited | quota_exceeded | backend_error | bad_request | unknown
+
+    For "unreachable", `reason` says why when the network told us (see network_failure).
     """
 
     kind: str
@@ -94,10 +98,17 @@ def classify(exc: BaseException) -> GoogleCallError:
         return inner
     if isinstance(exc, google.auth.exceptions.RefreshError):
         return _classify_refresh(exc)
-    if isinstance(exc, google.auth.exceptions.TransportError | requests.RequestException):
-        return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
-    if isinstance(exc, api_exceptions.RetryError | TimeoutError | ConnectionError):
-        return GoogleCallError("unreachable", permanent=False, internal_message=str(exc))
+    if isinstance(
+        exc,
+        google.auth.exceptions.TransportError
+        | requests.RequestException
+        | api_exceptions.RetryError
+        | TimeoutError
+        | ConnectionError,
+    ):
+        return GoogleCallError(
+            "unreachable", permanent=False, reason=network_failure(exc), internal_message=str(exc)
+        )
     if grpc is not None and isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
         return classify(api_exceptions.from_grpc_error(exc))
     if isinstance(exc, api_exceptions.GoogleAPICallError):
@@ -111,6 +122,33 @@ def classify(exc: BaseException) -> GoogleCallError:
             )
         return _classify_api(exc)
     return GoogleCallError("unknown", permanent=True, internal_message=repr(exc))
+
+
+def network_failure(exc: BaseException) -> str:
+    """Why no answer came: "connection_refused", "host_not_found", "timeout", or "".
+
+    The cause sits a few wrappers deep (google-auth's TransportError around requests'
+    ConnectionError around urllib3's MaxRetryError around NewConnectionError around the
+    socket's error), linked by __cause__, __context__, args and urllib3's `reason`.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    found = ""
+    while pending and len(seen) < 50:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror | urllib3.exceptions.NameResolutionError):
+            return "host_not_found"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection_refused"
+        if isinstance(current, TimeoutError | requests.Timeout | urllib3.exceptions.TimeoutError):
+            found = "timeout"
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked += list(current.args)
+        pending += [e for e in linked if isinstance(e, BaseException)]
+    return found
 
 
 def _classify_refresh(exc: google.auth.exceptions.RefreshError) -> GoogleCallError:

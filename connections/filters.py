@@ -7,6 +7,22 @@ from connections.models import Connection
 from workspaces.selectors import workspace_users
 
 
+class ConnectionFilterForm(forms.Form):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        connected_on = cleaned.get("connected_on")
+        if connected_on and connected_on.start and connected_on.stop:
+            if connected_on.start > connected_on.stop:
+                self.add_error(
+                    "connected_on",
+                    forms.ValidationError(
+                        "From is after To. Choose a From date on or before the To date.",
+                        code="range_reversed",
+                    ),
+                )
+        return cleaned
+
+
 class ConnectionFilter(django_filters.FilterSet):
     """Dashboard filters; all in the query string, so a filtered list can be bookmarked."""
 
@@ -14,7 +30,9 @@ class ConnectionFilter(django_filters.FilterSet):
         label="Search",
         method="search",
         max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, project or dataset"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, project, dataset or service account"}
+        ),
     )
     connected_on = django_filters.DateFromToRangeFilter(
         label="Connected On",
@@ -48,6 +66,7 @@ class ConnectionFilter(django_filters.FilterSet):
     class Meta:
         model = Connection
         fields: list[str] = []
+        form = ConnectionFilterForm
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,4 +80,5 @@ class ConnectionFilter(django_filters.FilterSet):
             Q(name__icontains=value)
             | Q(project_id__icontains=value)
             | Q(dataset_id__icontains=value)
+            | Q(client_email__icontains=value)
         )

@@ -82,6 +82,7 @@ class ConnectionForm(forms.Form):
         },
         widget=SecretTextarea(
             attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
+                   "maxlength": MAX_KEY_BYTES,
                    "placeholder": '{"type": "service_account", ...}'}
         ),
     )  # fmt: skip
@@ -103,6 +104,11 @@ class ConnectionForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.key: ServiceAccountKey | None = None
+        # Each field's errors live in a box that is always there (Test Connection replaces
+        # its content in place), so screen readers find the current ones.
+        for name, field in self.fields.items():
+            described = [f"help-{name}"] if field.help_text else []
+            field.widget.attrs["aria-describedby"] = " ".join([*described, f"errors-{name}"])
 
     @classmethod
     def for_refused_body(

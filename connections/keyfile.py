@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,8 @@ _MAX_OPTIONAL_FIELD_CHARS = 2048
 # An RSA-8192 PKCS#8 PEM is about 6.4 KB; loading validates the key, and that
 # cost grows quickly with size, so far larger "keys" are refused unread.
 _MAX_PRIVATE_KEY_CHARS = 16_000
+
+_PEM_LINE_BREAKS = "\r\n"
 
 _KEY_PATH = "IAM & Admin > Service Accounts > Keys > Add key > JSON."
 _CREATE_KEY = f"Create a service account key: {_KEY_PATH}"
@@ -138,6 +141,7 @@ def parse_service_account_key(
     not_text = [name for name in REQUIRED_FIELDS if not isinstance(info[name], str)]
     if not_text:
         raise KeyFileError(f"These key fields must be text: {', '.join(not_text)}.", "field_type")
+    _check_control_characters(info)
 
     client_email = info["client_email"]
     if not _CLIENT_EMAIL_RE.fullmatch(client_email):
@@ -336,6 +340,31 @@ def _check_credential_type(info: dict[str, Any]) -> None:
     raise KeyFileError(
         f'The key file\'s "type" must be "service_account". {_CREATE_KEY}', "bad_type"
     )
+
+
+def _check_control_characters(info: dict[str, Any]) -> None:
+    """Refuse control characters in any field we keep, naming the field.
+
+    Only the PEM has line breaks. Others would ride along unseen: the PEM loader ignores
+    whatever follows its END line (a NUL, say), and an address or ID with one is not the
+    one the reviewer sees.
+    """
+    for name in (*REQUIRED_FIELDS, *_OPTIONAL_FIELDS):
+        value = info.get(name)
+        if not isinstance(value, str):
+            continue
+        allowed = _PEM_LINE_BREAKS if name == "private_key" else ""
+        bad = next((c for c in value if c not in allowed and _is_control(c)), None)
+        if bad is not None:
+            raise KeyFileError(
+                f"The key's {name} contains a control character (U+{ord(bad):04X}), which "
+                "a key made by Google never has. Upload the key file as Google gave it.",
+                "control_character",
+            )
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
 
 
 def _is_blank(value: Any) -> bool:

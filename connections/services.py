@@ -1,15 +1,17 @@
 """Writes to connections. Every change is audited; no secret ever reaches the audit log."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.ratelimit import SlidingWindow
-from connections import crypto
+from connections import crypto, testing
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection
+from connections.tested_values import KeptTest
 from workspaces.models import Workspace
 from workspaces.services import audit_record
 
@@ -33,7 +35,9 @@ def connection_create(
     project_id: str,
     dataset_id: str,
     key: ServiceAccountKey,
+    tested: KeptTest | None = None,
 ) -> Connection:
+    """`tested`: the Test Connection the admin ran on exactly these values, if any."""
     connection = Connection(
         workspace=workspace,
         created_by=created_by,
@@ -42,6 +46,8 @@ def connection_create(
         dataset_id=dataset_id,
     )
     _apply_key(connection, key)
+    if tested is not None:
+        _apply_test(connection, tested.result, tested.tested_at)
     try:
         with transaction.atomic():
             connection.save()
@@ -70,8 +76,10 @@ def connection_update(
     project_id: str,
     dataset_id: str,
     key: ServiceAccountKey | None,
+    tested: KeptTest | None = None,
 ) -> Connection:
-    """Change names/IDs and optionally replace the key; a changed target needs a new test."""
+    """Change names/IDs and optionally replace the key; a changed target needs a new test,
+    unless `tested` is the Test Connection the admin ran on exactly the new values."""
     changes = {
         field: {"from": getattr(connection, field), "to": value}
         for field, value in (("name", name), ("project_id", project_id), ("dataset_id", dataset_id))
@@ -86,6 +94,10 @@ def connection_update(
         connection.status = Connection.Status.UNTESTED
         connection.status_reason = ""
         connection.location = ""
+        connection.last_test_result = None
+        connection.last_tested_at = None
+    if tested is not None:
+        _apply_test(connection, tested.result, tested.tested_at)
     try:
         with transaction.atomic():
             connection.save()
@@ -152,15 +164,14 @@ def connection_key_info(connection: Connection) -> dict[str, Any]:
 
 
 def connection_record_test(
-    *, connection: Connection, actor: Any, result: dict[str, Any]
+    *,
+    connection: Connection,
+    actor: Any,
+    result: dict[str, Any],
 ) -> Connection:
-    """Store a Test Connection result on the connection (status ok / failing), audited."""
-    connection.last_test_result = result
-    connection.last_tested_at = timezone.now()
-    connection.status = Connection.Status.OK if result["ok"] else Connection.Status.FAILING
-    connection.status_reason = "" if result["ok"] else result.get("summary", "")[:500]
-    if result.get("location"):
-        connection.location = result["location"]
+    """Store a Test Connection result on the connection (see _apply_test for the status),
+    audited."""
+    _apply_test(connection, result, timezone.now())
     with transaction.atomic():
         connection.save(
             update_fields=[
@@ -176,6 +187,21 @@ def connection_record_test(
             typed=False,
         )
     return connection
+
+
+def _apply_test(connection: Connection, result: dict[str, Any], tested_at: datetime) -> None:
+    """All passed: OK. A check failed: Failing. Otherwise some check could not be confirmed
+    (Google unreachable, a rate limit): that says nothing about the connection, so its
+    status stays as it was and the stored result shows what happened."""
+    connection.last_test_result = result
+    connection.last_tested_at = tested_at
+    if result["ok"]:
+        connection.status, connection.status_reason = Connection.Status.OK, ""
+    elif testing.has_failure(result):
+        connection.status = Connection.Status.FAILING
+        connection.status_reason = result.get("summary", "")[:500]
+    if result.get("location"):
+        connection.location = result["location"]
 
 
 def connection_test_audit(

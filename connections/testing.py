@@ -74,6 +74,11 @@ class TestResult:
         }
 
 
+def has_failure(result: dict[str, Any]) -> bool:
+    """Whether a stored result has a check that failed (not merely unconfirmed)."""
+    return any(check["status"] == FAIL for check in result["checks"])
+
+
 def skipped_after(failed_label: str, ids: list[str]) -> list[CheckResult]:
     return [CheckResult(i, SKIPPED, f"Not run because “{failed_label}” did not pass.") for i in ids]
 
@@ -281,6 +286,12 @@ class _Runner:
         return CheckResult(check_id, status, detail, fix=fix)
 
 
+# Failures where no request reached Google at all: nothing is known about the connection.
+NO_ROUTE = {"connection_refused": "connection refused", "host_not_found": "host not found"}
+NETWORK_FIX = (
+    "Check this server's network or proxy: it must reach Google's APIs "
+    "(oauth2.googleapis.com and bigquery.googleapis.com) over HTTPS."
+)
 RETRY_FIX = "Try again in a minute. If it keeps happening, check that this server can reach Google."
 
 
@@ -374,6 +385,8 @@ def explain(
             "IAM & Admin > Quotas.",
             UNCONFIRMED,
         )
+    if kind == "unreachable" and error.reason in NO_ROUTE:
+        return (f"Could not reach Google ({NO_ROUTE[error.reason]}).", NETWORK_FIX, UNCONFIRMED)
     if kind in {"backend_error", "unreachable"}:
         return ("Google did not answer in time, or answered with a temporary error.", RETRY_FIX,
                 UNCONFIRMED)  # fmt: skip

@@ -7,6 +7,7 @@ app_name = "connections"
 urlpatterns = [
     path("", views.connection_list, name="list"),
     path("add/", views.connection_add, name="add"),
+    path("ip-addresses/", views.connection_ip_addresses, name="ip_addresses"),
     path("add/test/", views.connection_add_test, name="add_test"),
     path("<uuid:pk>/", views.connection_detail, name="detail"),
     path("<uuid:pk>/edit/", views.connection_edit, name="edit"),

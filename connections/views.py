@@ -1,14 +1,16 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 import imports.selectors
 from config.middleware import limit_body
 from config.pagination import page_by_keys
-from connections import selectors, services, testing
+from connections import selectors, services, tested_values, testing
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
@@ -30,6 +32,13 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         "connections/list.html",
         {"filterset": filterset, "page": page, "filtered": bool(filterset.form.changed_data)},
     )
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def connection_ip_addresses(request: HttpRequest) -> HttpResponse:
+    """The FAQ's "IP addresses to allow-list", from the operator's EGRESS_IP_RANGES."""
+    return render(request, "connections/ip_addresses.html", {"ranges": settings.EGRESS_IP_RANGES})
 
 
 def _form_page(
@@ -60,7 +69,7 @@ def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
     form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
     result = testing.offline_failure(form.errors)
     if request.htmx:  # htmx swaps in only a 2xx answer
-        return render(request, "connections/_checklist.html", {"result": result})
+        return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result, status=413)
 
 
@@ -71,6 +80,7 @@ def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
 def connection_add(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
+        tested = _kept_test(request, form)
         try:
             connection = services.connection_create(
                 workspace=request.workspace,
@@ -79,15 +89,38 @@ def connection_add(request: HttpRequest) -> HttpResponse:
                 project_id=form.cleaned_data["project_id"],
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
+                tested=tested,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")
         else:
             messages.success(request, f"Connection “{connection.name}” saved.")
+            if tested is not None:
+                messages.info(request, _kept_note(tested))
             if form.key_project_note:
                 messages.info(request, form.key_project_note)
             return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     return _form_page(request, form)
+
+
+def _tested_digest(request: HttpRequest, form: ConnectionForm) -> str:
+    return tested_values.values_digest(
+        workspace=request.workspace,
+        connection=form.instance,
+        project_id=form.cleaned_data["project_id"],
+        dataset_id=form.cleaned_data["dataset_id"],
+        key=form.key,
+    )
+
+
+def _kept_test(request: HttpRequest, form: ConnectionForm) -> tested_values.KeptTest | None:
+    """The Test Connection run on exactly the values about to be saved, if there was one."""
+    return tested_values.recall(request.session, digest=_tested_digest(request, form))
+
+
+def _kept_note(tested: tested_values.KeptTest) -> str:
+    outcome = "passed" if tested.result["ok"] else "did not pass"
+    return f"Test Connection {outcome} on these values; its result is kept with the connection."
 
 
 @workspace_view(admin_only=True)
@@ -132,6 +165,7 @@ def _test_typed_values(
         response.status_code = 429
         return response
     form.is_valid()
+    _drop_missing_name(form)
     if any(field in form.errors for field in TESTED_FIELDS):
         result = testing.offline_failure(form.errors)
     else:
@@ -142,6 +176,8 @@ def _test_typed_values(
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
         )
+        # Saving exactly these values later keeps this result (the key stays out of the form).
+        tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
     services.connection_test_audit(
         workspace=request.workspace,
         actor=request.user,
@@ -150,8 +186,17 @@ def _test_typed_values(
         typed=True,
     )
     if request.htmx:
-        return render(request, "connections/_checklist.html", {"result": result})
+        # The checklist, and every field's errors as they are now: none from an earlier
+        # Save may stay next to a field that has since been corrected.
+        return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result)
+
+
+def _drop_missing_name(form: ConnectionForm) -> None:
+    """Test Connection needs no name yet: an empty one is an error only when saving."""
+    name_errors = form.errors.as_data().get("name", [])
+    if name_errors and all(error.code == "required" for error in name_errors):
+        del form.errors["name"]
 
 
 @workspace_view
@@ -194,8 +239,12 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         )
     if result["ok"]:
         messages.success(request, "Test Connection passed.")
-    else:
+    elif testing.has_failure(result):
         messages.error(request, f"Test Connection failed. {result['summary']}")
+    else:
+        messages.warning(
+            request, f"Test Connection could not confirm every check. {result['summary']}"
+        )
     return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
 
 
@@ -212,6 +261,7 @@ def connection_edit(request: HttpRequest, pk) -> HttpResponse:
         instance=connection,
     )
     if request.method == "POST" and form.is_valid():
+        tested = _kept_test(request, form)
         try:
             services.connection_update(
                 connection=connection,
@@ -220,13 +270,18 @@ def connection_edit(request: HttpRequest, pk) -> HttpResponse:
                 project_id=form.cleaned_data["project_id"],
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
+                tested=tested,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")
         else:
             messages.success(request, f"Connection “{connection.name}” updated.")
-            if form.key:
+            if tested is not None:
+                messages.info(request, _kept_note(tested))
+            if form.key and tested is None:
                 messages.info(request, "The key was replaced. Run Test Connection to check it.")
+            elif form.key:
+                messages.info(request, "The key was replaced.")
             return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     return _form_page(request, form, connection=connection)
 
@@ -238,7 +293,13 @@ def connection_delete(request: HttpRequest, pk) -> HttpResponse:
     if request.method == "POST":
         name = connection.name
         stopped = services.connection_delete(connection=connection, actor=request.user)
-        note = f" {len(stopped)} active import(s) were stopped and deleted." if stopped else ""
+        count = len(stopped)
+        note = (
+            f" {count} active import{pluralize(count)} {'was' if count == 1 else 'were'} "
+            "stopped and deleted."
+            if stopped
+            else ""
+        )
         messages.success(request, f"Connection “{name}” deleted.{note}")
         return redirect("connections:list", ws=request.workspace.slug)
     connection_imports = imports.selectors.imports_for_connection(connection=connection)

@@ -21,6 +21,7 @@ register_converter(ImportActionConverter, "import_action")
 
 urlpatterns = [
     path("imports/", views.import_list, name="list"),
+    path("imports/new/", views_create.create_pick, name="create_pick"),
     path("imports/<uuid:pk>/", views.import_detail, name="detail"),
     path("imports/<uuid:pk>/progress/", views.import_progress, name="progress"),
     path("imports/<uuid:pk>/delete/", views.import_delete, name="delete"),

@@ -22,6 +22,7 @@ from config.pagination import page_by_keys
 from imports import selectors, services
 from imports.models import Import, ImportRun
 from workspaces.access import get_in_workspace, workspace_view
+from workspaces.timezones import local_or_utc
 
 PAGE_SIZE = 25
 RUNS_PAGE_SIZE = 20
@@ -348,7 +349,7 @@ def _rejected_csv_rows(run: ImportRun) -> Iterator[str]:
 @require_http_methods(["GET", "HEAD"])
 def rejected_csv(request: HttpRequest, run_pk: Any) -> StreamingHttpResponse:
     run = _get_run(request, run_pk)
-    started = timezone.localtime(run.started_at or run.created_at)
+    started = local_or_utc(run.started_at or run.created_at)
     name = slugify(run.import_obj.name)[:60] or "import"
     filename = f"rejected-rows-{name}-{started:%Y%m%d-%H%M}.csv"
     response = StreamingHttpResponse(

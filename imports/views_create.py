@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+import connections.selectors
+from config.pagination import page_by_keys
 from connections.models import Connection
 from imports import browse, schedules, services
 from imports.forms import (
@@ -190,6 +192,36 @@ def _context(request: HttpRequest, connection: Connection, step: str, draft_id: 
 def _back(request: HttpRequest, connection: Connection, step: str, draft_id: Any) -> str:
     previous = STEP_NAMES[STEP_NAMES.index(step) - 1]
     return _url(request, connection, previous, str(draft_id))
+
+
+# -- step 0: which connection -----------------------------------------------------------------
+
+PICK_PAGE_SIZE = 25
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(GET)
+def create_pick(request: HttpRequest) -> HttpResponse:
+    """Create Import from the dashboard or the Imports list: choose the connection first.
+
+    A workspace with one connection goes straight to it.
+    """
+    filterset = connections.selectors.connections_for_dashboard(
+        workspace=request.workspace, params={"q": request.GET.get("q", "")}
+    )
+    valid = filterset.is_valid()
+    queryset = filterset.qs if valid else Connection.objects.none()
+    searched = bool(request.GET.get("q", "").strip())
+    if not searched and request.GET.get("page") is None:
+        only = list(queryset[:2])
+        if len(only) == 1:
+            return redirect("imports:create", ws=request.workspace.slug, connection_pk=only[0].pk)
+    page = page_by_keys(queryset, request.GET.get("page"), PICK_PAGE_SIZE)
+    return render(
+        request,
+        "imports/create_pick.html",
+        {"filterset": filterset, "page": page, "searched": searched},
+    )
 
 
 # -- step 1: source ----------------------------------------------------------------------------

@@ -16,10 +16,14 @@ from workspaces.access import get_in_workspace, workspace_view
 def _initial(import_obj: Import) -> dict:
     initial = {"schedule_kind": import_obj.schedule_kind, "schedule_cron": import_obj.schedule_cron}
     if import_obj.schedule_at:
-        # the view runs in the workspace's zone (workspace_view)
-        initial["schedule_at"] = timezone.localtime(import_obj.schedule_at).strftime(
-            "%Y-%m-%dT%H:%M"
-        )
+        # the view runs in the workspace's zone (workspace_view); an instant the zone's
+        # calendar cannot show (past 9999-12-31 there) is left for the admin to pick again
+        try:
+            local = timezone.localtime(import_obj.schedule_at)
+        except OverflowError:
+            pass
+        else:
+            initial["schedule_at"] = local.strftime("%Y-%m-%dT%H:%M")
     if import_obj.schedule_time:
         initial["schedule_time"] = import_obj.schedule_time.strftime("%H:%M")
         initial["schedule_minute"] = import_obj.schedule_time.minute

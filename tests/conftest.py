@@ -35,7 +35,10 @@ def no_outgoing_network():
     def loopback_only(host, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else str(host)
         if not name.startswith(LOOPBACK):
-            raise OSError(f"tests may not reach {name}: use the local stand-ins")
+            # what a failed DNS lookup raises, so the app sees "host not found"
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"tests may not reach {name}: use the local stand-ins"
+            )
         return real_getaddrinfo(host, *args, **kwargs)
 
     socket.getaddrinfo = loopback_only

@@ -58,3 +58,12 @@ def test_a_session_idle_inside_a_transaction_is_ended_by_postgresql(transactiona
         (value,) = cursor.fetchone()
 
     assert value == "1min"
+
+
+def test_a_mistyped_egress_address_refuses_to_start_with_what_is_wrong():
+    result = manage("check", EGRESS_IP_RANGES="203.0.113.7, 203.0.113.300/28")
+
+    assert result.returncode != 0
+    assert "EGRESS_IP_RANGES: '203.0.113.300/28' is not an IP address or a CIDR range" in (
+        result.stderr
+    )

@@ -1,6 +1,6 @@
 from typing import Any
 
-from workspaces.models import Membership, Workspace
+from workspaces.models import AuditEntry, Membership, Workspace
 
 
 def workspace_default_for_user(user: Any) -> Workspace | None:
@@ -14,3 +14,12 @@ def workspace_users(*, workspace: Workspace) -> Any:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(memberships__workspace=workspace).order_by("username")
+
+
+def workspace_audit_entries(*, workspace: Workspace, limit: int = 20) -> list[AuditEntry]:
+    """Changes to the workspace's own settings, newest first."""
+    return list(
+        AuditEntry.objects.filter(
+            workspace=workspace, target_type="workspace", target_id=str(workspace.pk)
+        ).select_related("actor")[:limit]
+    )

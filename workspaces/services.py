@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from workspaces.models import AuditEntry, Membership, Workspace
+from workspaces.signals import time_zone_changed
 
 
 @transaction.atomic
@@ -59,3 +60,28 @@ def audit_record(
         target_label=target_label[:255],
         details=details or {},
     )
+
+
+@transaction.atomic
+def workspace_update(*, workspace: Workspace, actor: Any, name: str, time_zone: str) -> Workspace:
+    """Change the workspace's name and time zone; audited. A new zone moves the next runs
+    of recurring schedules (see imports.workspace_zone), in the same transaction."""
+    workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    changes = {
+        field: {"from": getattr(workspace, field), "to": value}
+        for field, value in (("name", name), ("time_zone", time_zone))
+        if getattr(workspace, field) != value
+    }
+    if not changes:
+        return workspace
+    old_time_zone = workspace.time_zone
+    workspace.name, workspace.time_zone = name, time_zone
+    workspace.full_clean(exclude=["slug"])
+    workspace.save(update_fields=["name", "time_zone"])
+    audit_record(
+        workspace=workspace, actor=actor, action="workspace.updated", target=workspace,
+        details=changes,
+    )  # fmt: skip
+    if "time_zone" in changes:
+        time_zone_changed.send(sender=Workspace, workspace=workspace, old_time_zone=old_time_zone)
+    return workspace

@@ -12,9 +12,14 @@ def test_test_connection_from_the_form_swaps_the_checklist_in_place(
 ):
     sign_in_browser(page, live_server, alice)
     page.goto("/w/acme/settings/partners/bigquery/add/")
-    page.get_by_label("Connection name").fill("Warehouse")
     page.get_by_label("Project ID").fill(PROJECT)
     page.get_by_label("Dataset ID").fill("no_such_dataset")
+    page.get_by_role("button", name="Save").click()  # no name, no key yet
+    expect(page.locator("#error-name")).to_have_text("Connection name is required.")
+    expect(page.locator("#error-key_file")).to_contain_text(
+        "Google Service Account Key is required"
+    )
+    page.get_by_label("Connection name").fill("Warehouse")
     page.get_by_role("tab", name="Custom key").click()
     page.get_by_role("textbox", name="Custom key").fill(google.key.to_json())
 
@@ -22,6 +27,8 @@ def test_test_connection_from_the_form_swaps_the_checklist_in_place(
 
     checklist = page.locator("#checklist")
     expect(checklist).to_contain_text("Not passed")
+    # the errors of the earlier Save went with it: the fields were corrected since
+    expect(page.locator(".field-error")).to_have_count(0)
     expect(checklist.locator("[data-check=dataset]")).to_contain_text("✗ Fail")
     expect(checklist.locator("[data-check=dataset]")).to_contain_text("Fix:")
     expect(checklist.locator("[data-check=job_user]")).to_contain_text("Skipped")
@@ -37,6 +44,9 @@ def test_test_connection_from_the_form_swaps_the_checklist_in_place(
 
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".message-success")).to_have_text("Connection “Warehouse” saved.")
+    # the test that passed on exactly these values is the saved connection's result
+    expect(page.locator("h1 .badge")).to_have_text("OK")
+    expect(page.locator("#checklist")).to_contain_text("Passed")
     assert page.console_errors == []
 
 

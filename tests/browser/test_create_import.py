@@ -65,11 +65,15 @@ def test_create_a_table_import_through_every_step(
     screenshot("create-import-3-sync")
     page.get_by_role("button", name="Next: Schedule").click()
 
-    # 4. Schedule: the next five runs follow the typed time.
+    # 4. Schedule: the next five runs follow the typed time; an error from a submit without
+    # the time goes as soon as the time is typed.
     page.get_by_label("Daily").check()
     expect(page.get_by_role("textbox", name="Cron expression")).to_be_hidden()
+    page.get_by_role("button", name="Next: Review").click()
+    expect(page.locator("#error-schedule_time")).to_be_visible()
     page.get_by_label("Time", exact=True).fill("09:30")
     runs = page.locator("#next-runs")
+    expect(page.locator("#error-schedule_time")).to_have_count(0)
     expect(runs).to_contain_text("Daily at 09:30 (Europe/Berlin)")
     expect(runs.locator("li")).to_have_count(5)
     expect(page.get_by_role("button", name="Show next runs")).to_be_hidden()
@@ -104,6 +108,8 @@ def test_a_query_source_is_checked_in_place_and_refusals_show_by_the_field(
     page.goto(f"/w/acme/settings/partners/bigquery/{connection.pk}/imports/new/")
     page.get_by_label("A SQL query").check()
     expect(page.locator("#panel-table")).to_be_hidden()
+    page.get_by_role("button", name="Next: Target").click()  # no query yet
+    expect(page.locator("#error-query")).to_be_visible()
 
     page.get_by_label("SQL query", exact=True).fill("SELECT 1; DROP TABLE create_import_flow.x")
     page.get_by_role("button", name="Check query").click()
@@ -115,6 +121,7 @@ def test_a_query_source_is_checked_in_place_and_refusals_show_by_the_field(
     page.get_by_role("button", name="Check query").click()
     check = page.locator("#query-check-result")
     expect(check).to_contain_text("Dry run passed")
+    expect(page.locator("#error-query")).to_have_count(0)  # the submit's error went
     expect(check).to_contain_text("updated_at TIMESTAMP")
     screenshot("create-import-query-check")
 

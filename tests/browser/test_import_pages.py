@@ -56,7 +56,7 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
     expect(page.locator("#imports tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Clear").click()
 
-    page.get_by_role("link", name="Nightly users").click()
+    page.get_by_role("link", name="Nightly users", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("Nightly users"))).to_be_visible()
     expect(page.locator("#progress-rows")).to_have_text("200 of 1,000 rows (20%)")
     expect(page.locator("#progress-bar")).to_have_attribute("value", "200")
@@ -112,7 +112,7 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
     assert rows == [["row_number", "reason", "user_id", "plan"], ["3", "No identity", "", "'=1+1"]]
 
     # an action from the detail page
-    page.get_by_role("link", name="Nightly users").click()
+    page.get_by_role("link", name="Nightly users", exact=True).click()
     page.get_by_role("button", name="Pause").click()
     expect(page.locator(".message-success")).to_have_text(
         "“Nightly users” paused. Resume it to continue its schedule."
@@ -145,7 +145,7 @@ def test_a_member_watches_without_buttons_and_browses_the_audience(
     sign_in_browser(page, live_server, bob)
 
     page.goto(IMPORTS)
-    page.get_by_role("link", name="Warehouse").click()
+    page.get_by_role("link", name="Warehouse", exact=True).click()
     expect(page.locator("#connection-imports")).to_contain_text("Nightly users")
     expect(page.locator("#connection-imports")).to_contain_text("Scheduled")
     screenshot("connection-detail-imports")

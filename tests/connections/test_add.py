@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -82,6 +83,12 @@ def test_a_failed_submit_keeps_the_typed_values_but_never_the_key(alice_client):
     assert "PRIVATE KEY" not in page
     assert key_leaks(page, info) == []
     assert not Connection.objects.exists()
+
+
+def test_the_custom_key_box_takes_no_more_than_the_server_accepts(alice_client):
+    page = alice_client.get(ADD).content.decode()
+
+    assert re.search(r'<textarea name="key_text"[^>]* maxlength="65536"', page)
 
 
 def test_a_key_from_another_project_is_accepted_with_a_note(alice_client):

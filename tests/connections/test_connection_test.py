@@ -3,6 +3,7 @@ the local stand-ins (token endpoint, permission gate, BigQuery emulator)."""
 
 import datetime as dt
 import json
+import socket
 import time
 
 import pytest
@@ -227,6 +228,103 @@ def test_answers_that_each_beat_the_call_timeout_still_stop_at_the_overall_bound
     assert "datasets.get" in google.stack.gate.operations()  # the lookup was under way
 
 
+@pytest.fixture
+def closed_port():
+    """A loopback port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+NETWORK_FIX = (
+    "Check this server's network or proxy: it must reach Google's APIs "
+    "(oauth2.googleapis.com and bigquery.googleapis.com) over HTTPS."
+)
+
+
+def test_a_refused_connection_to_google_says_so(alice_client, google, settings, closed_port):
+    settings.GOOGLE_TOKEN_URI = f"http://127.0.0.1:{closed_port}/token"
+
+    result = run_test(alice_client, google)
+
+    auth = check(result, "auth")
+    assert auth["status"] == "unconfirmed"
+    assert auth["detail"] == "Could not reach Google (connection refused)."
+    assert auth["fix"] == NETWORK_FIX
+    assert statuses(result)["dataset"] == "skipped"
+    assert "Could not reach Google (connection refused)." in result["html"]
+
+
+def test_a_google_host_name_that_does_not_resolve_says_so(alice_client, google, settings):
+    settings.GOOGLE_TOKEN_URI = "https://oauth2.googleapis.invalid/token"
+
+    auth = check(run_test(alice_client, google), "auth")
+
+    assert auth["status"] == "unconfirmed"
+    assert auth["detail"] == "Could not reach Google (host not found)."
+    assert auth["fix"] == NETWORK_FIX
+
+
+def test_bigquery_refusing_connections_after_sign_in_says_so(
+    alice_client, google, settings, closed_port
+):
+    settings.BIGQUERY_API_ENDPOINT = f"http://127.0.0.1:{closed_port}"
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["auth"] == "pass"
+    dataset = check(result, "dataset")
+    assert dataset["status"] == "unconfirmed"
+    assert dataset["detail"] == "Could not reach Google (connection refused)."
+
+
+def test_an_unreachable_google_leaves_a_saved_connections_status_alone(
+    alice_client, alice, workspace_a, google, settings, closed_port
+):
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    passed_at = connection.last_tested_at
+    settings.GOOGLE_TOKEN_URI = f"http://127.0.0.1:{closed_port}/token"
+
+    response = alice_client.post(
+        f"/w/acme/settings/partners/bigquery/{connection.pk}/test/", follow=True
+    )
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.OK
+    assert connection.status_reason == ""
+    assert connection.last_tested_at > passed_at
+    assert check(connection.last_test_result, "auth")["status"] == "unconfirmed"
+    page = response.content.decode()
+    assert (
+        "Test Connection could not confirm every check. "
+        "Authentication: Could not reach Google (connection refused)."
+    ) in page
+    assert "Failing" not in page
+
+
+def test_a_could_not_confirm_on_an_untested_connection_keeps_it_untested(
+    alice_client, alice, workspace_a, google
+):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=DATASET
+    )
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+
+    connection.refresh_from_db()
+    assert check(connection.last_test_result, "data_editor")["status"] == "unconfirmed"
+    assert connection.status == Connection.Status.UNTESTED
+
+
 def test_a_rate_limit_during_a_check_is_retried(alice_client, google):
     google.stack.gate.inject("rate_limit", times=1, match="datasets.get")
 
@@ -350,3 +448,41 @@ def clear_rate_limits():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def test_test_connection_clears_errors_an_earlier_save_left(alice_client, google):
+    """The checklist comes with every field's current errors, swapped in place."""
+    refused = alice_client.post(
+        "/w/acme/settings/partners/bigquery/add/",
+        {"name": "", "project_id": PROJECT, "dataset_id": DATASET},
+    ).content.decode()
+    assert '<p class="field-error" id="error-name">Connection name is required.</p>' in refused
+
+    tested = run_test(alice_client, google)["html"]
+
+    assert '<div class="field-errors" id="errors-name" hx-swap-oob="true"></div>' in tested
+    assert '<div class="field-errors" id="errors-key_file" hx-swap-oob="true"></div>' in tested
+    assert '<div class="field-errors" id="errors-__all__" hx-swap-oob="true"></div>' in tested
+
+
+def test_test_connection_needs_no_name_yet(alice_client, google):
+    for headers in (HTMX, {}):
+        response = alice_client.post(
+            TEST_URL,
+            {"name": "", "project_id": PROJECT, "dataset_id": DATASET,
+             "key_text": google.key.to_json()},
+            headers=headers,
+        )  # fmt: skip
+
+        page = response.content.decode()
+        assert response.context["result"]["ok"] is True
+        assert "Connection name is required." not in page
+
+
+def test_test_connection_shows_a_tested_fields_error_by_the_field(alice_client, google):
+    html = run_test(alice_client, google, project="Bad_Project")["html"]
+
+    assert (
+        '<div class="field-errors" id="errors-project_id" hx-swap-oob="true"><p class="field-error"'
+        ' id="error-project_id">Project ID may contain only lowercase letters, digits and hyphens.'
+    ) in html

@@ -41,7 +41,7 @@ def test_delete_lists_the_active_imports_then_stops_and_deletes_them(
 
     response = alice_client.post(url(connection_a, "delete/"), follow=True)
 
-    assert "4 active import(s) were stopped and deleted." in response.content.decode()
+    assert "4 active imports were stopped and deleted." in response.content.decode()
     assert not Import.objects.exists()
     assert not ImportRun.objects.filter(pk=run.pk).exists()
     entry = AuditEntry.objects.get(action="connection.deleted")
@@ -51,3 +51,11 @@ def test_delete_lists_the_active_imports_then_stops_and_deletes_them(
         "Ready one",
         "Running one",
     ]
+
+
+def test_one_stopped_import_is_told_in_the_singular(alice_client, alice, connection_a):
+    make_import(connection_a, alice, table="users", name="Only one")
+
+    response = alice_client.post(url(connection_a, "delete/"), follow=True)
+
+    assert "1 active import was stopped and deleted." in response.content.decode()

@@ -1,3 +1,4 @@
+import io
 import json
 
 from connections import crypto
@@ -153,8 +154,10 @@ def test_rotate_connection_keys_reencrypts_under_the_newest_key(connection_a, se
     new = Fernet.generate_key().decode()
     settings.FERNET_KEYS = [new, *old]
 
-    call_command("rotate_connection_keys")
+    out = io.StringIO()
+    call_command("rotate_connection_keys", stdout=out)
 
+    assert out.getvalue() == "Re-encrypted 1 connection key with the newest Fernet key.\n"
     connection_a.refresh_from_db()
     settings.FERNET_KEYS = [new]
     assert (

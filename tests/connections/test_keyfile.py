@@ -221,7 +221,27 @@ BAD_INPUTS = [
     ("token_uri object", key_json(token_uri={"url": "x"}), "field_type"),
     ("gmail address", key_json(client_email="someone@gmail.com"), "client_email"),
     ("uppercase email", key_json(client_email=CLIENT_EMAIL.upper()), "client_email"),
-    ("email with newline", key_json(client_email=CLIENT_EMAIL + "\n"), "client_email"),
+    ("email with newline", key_json(client_email=CLIENT_EMAIL + "\n"), "control_character"),
+    # control characters: only the PEM has line breaks
+    ("nul after the pem", key_json(private_key=PKCS8_PEM + "\x00"), "control_character"),
+    (
+        "nul inside the pem",
+        key_json(private_key=PKCS8_PEM.replace("\n", "\n\x00", 1)),
+        "control_character",
+    ),
+    (
+        "tab in the pem",
+        key_json(private_key=PKCS8_PEM.replace("\n", "\t\n", 1)),
+        "control_character",
+    ),
+    ("escape in the key id", key_json(private_key_id=KEY_ID + "\x1b"), "control_character"),
+    ("c1 control in the project", key_json(project_id="acme\x85"), "control_character"),
+    (
+        "del in the token_uri",
+        key_json(token_uri="https://oauth2.googleapis.com/token\x7f"),
+        "control_character",
+    ),
+    ("nul in an optional field", key_json(client_id="1234\x00"), "control_character"),
     (
         "lookalike domain",
         key_json(client_email="x@p.iam.gserviceaccount.com.evil.example"),
@@ -298,6 +318,16 @@ def test_it_gives_line_and_column_for_bad_json():
     assert "oops" not in info.value.message
 
 
+def test_a_control_character_is_refused_naming_the_field_and_the_character():
+    with pytest.raises(KeyFileError) as info:
+        parse(key_json(private_key=PKCS8_PEM + "\x00"))
+
+    assert info.value.message == (
+        "The key's private_key contains a control character (U+0000), which a key made by "
+        "Google never has. Upload the key file as Google gave it."
+    )
+
+
 def test_it_does_not_echo_unknown_field_names_or_values():
     raw = '{"type": "service_account", "hunter2-secret": 1, "hunter2-secret": 2}'
     with pytest.raises(KeyFileError) as info:
@@ -350,7 +380,6 @@ VALID_INPUTS = [
     ("pkcs1", key_json(private_key=PKCS1_PEM)),
     ("crlf in pem", key_json(private_key=PKCS8_PEM.replace("\n", "\r\n"))),
     ("crlf file", _crlf_file()),
-    ("trailing nul in pem", key_json(private_key=PKCS8_PEM + "\x00")),
     ("old token_uri", key_json(token_uri="https://accounts.google.com/o/oauth2/token")),
     ("no universe_domain", key_json(universe_domain=_DROP)),
     ("no optional fields", key_json(client_id=_DROP, auth_uri=_DROP, client_x509_cert_url=_DROP)),

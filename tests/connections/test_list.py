@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from connections.models import Connection
 from tests.connections.conftest import make_connection
+from tests.factories import key_info
 
 LIST = "/w/acme/settings/partners/bigquery/"
 
@@ -81,6 +82,37 @@ def test_filters_and_search_combine(alice_client, alice, bob, workspace_a):
     assert sorted(names(response)) == expected
 
 
+def test_a_one_day_range_is_not_reversed(alice_client, alice, workspace_a):
+    seed(workspace_a, [alice], 3, start=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC))
+
+    response = alice_client.get(
+        LIST, {"connected_on_after": "2026-03-02", "connected_on_before": "2026-03-02"}
+    )
+
+    assert names(response) == ["conn-00001"]
+    assert "From is after To" not in response.content.decode()
+
+
+def test_a_reversed_range_says_so_instead_of_an_empty_list(alice_client, connection_a):
+    page = alice_client.get(
+        LIST, {"connected_on_after": "2026-03-05", "connected_on_before": "2026-03-03"}
+    ).content.decode()
+
+    assert "From is after To." in page
+    assert "match the filters" not in page and "No connections match" not in page
+
+
+def test_search_matches_the_service_account(alice_client, alice, workspace_a):
+    make_connection(
+        workspace_a, alice, name="Loader", info=key_info(email="loader@p-1.iam.gserviceaccount.com")
+    )
+    make_connection(workspace_a, alice, name="Other")
+
+    response = alice_client.get(LIST, {"q": "LOADER@p-1"})
+
+    assert names(response) == ["Loader"]
+
+
 def test_sorting_by_a_column(alice_client, alice, workspace_a):
     seed(workspace_a, [alice], 5)
 
@@ -106,6 +138,10 @@ def test_pagination_keeps_the_filters(alice_client, alice, bob, workspace_a):
     "params, message",
     [
         ({"connected_on_after": "not-a-date"}, "Connected On: Enter a valid date."),
+        (
+            {"connected_on_after": "2026-03-05", "connected_on_before": "2026-03-03"},
+            "Connected On: From is after To. Choose a From date on or before the To date.",
+        ),
         ({"connected_by": "999999"}, "Connected By: Select a valid choice."),
         ({"connected_by": "' OR 1=1 --"}, "Connected By: Select a valid choice."),
         ({"status": "<script>"}, "Status: Select a valid choice."),
@@ -162,7 +198,8 @@ def test_members_see_the_list_without_add_database(bob_client, connection_a):
     page = bob_client.get(LIST).content.decode()
 
     assert "Warehouse" in page
-    assert "Add Database" not in page
+    assert "Add Database</a>" not in page  # Before you start may still name the button
+    assert "Create Import</a>" not in page
 
 
 def test_the_empty_state_offers_add_database(alice_client):

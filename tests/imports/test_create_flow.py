@@ -259,6 +259,9 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
     assert "<html" not in fragment.content.decode()
     assert "Dry run passed" in fragment.content.decode()
     assert {c["name"]: c["type"] for c in fragment.context["check"].schema}["ts"] == "TIMESTAMP"
+    # an error an earlier submit left by the query field goes
+    empty_box = '<div class="field-errors" id="errors-query" hx-swap-oob="true"></div>'
+    assert empty_box in fragment.content.decode()
 
     columns = ["user_id", "event", "ts", "visits"]
     _, saved, review = walk(
@@ -391,6 +394,26 @@ def test_schedule_preview_fragment_shows_the_next_five_runs_in_the_workspace_zon
         url, {"schedule_kind": "cron", "schedule_cron": "61 * * * *"}, headers=HTMX
     )
     assert "Cron expression is not valid: minute field" in bad.content.decode()
+
+
+def test_schedule_preview_brings_every_fields_current_errors_in_place(
+    alice_client, connection, google
+):
+    url = f"{new_url(connection)}schedule-preview/"
+
+    good = alice_client.get(
+        url, {"schedule_kind": "daily", "schedule_time": "08:15"}, headers=HTMX
+    ).content.decode()
+    bad = alice_client.get(
+        url, {"schedule_kind": "cron", "schedule_cron": "61 * * * *"}, headers=HTMX
+    ).content.decode()
+
+    for name in ("schedule_kind", "schedule_at", "schedule_time", "schedule_cron"):
+        assert f'<div class="field-errors" id="errors-{name}" hx-swap-oob="true"></div>' in good
+    assert (
+        '<div class="field-errors" id="errors-schedule_cron" hx-swap-oob="true">'
+        '<p class="field-error" id="error-schedule_cron">Cron expression is not valid'
+    ) in bad
 
 
 def test_the_source_step_can_be_revisited_and_a_new_schema_resets_later_steps(

@@ -46,3 +46,76 @@ def test_datetime_text_is_djangos_date(zone, fmt):
 )  # fmt: skip
 def test_thousands_is_intcomma(value):
     assert draw("{{ v|thousands }}", v=value) == draw("{{ v|intcomma }}", v=value)
+
+
+# BigQuery's own limits, common as placeholders in imported data.
+BIGQUERY_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+BIGQUERY_MIN = dt.datetime(1, 1, 1, tzinfo=UTC)
+EXTREME_ZONES = ["UTC", "Etc/GMT+12", "Pacific/Kiritimati", "Europe/Berlin", "America/St_Johns"]
+ZONE_FORMATS = ["M j, Y H:i T", "M j, Y H:i:s T", "D, M j, Y H:i T"]
+
+
+@pytest.mark.parametrize("zone", EXTREME_ZONES)
+@pytest.mark.parametrize("fmt", [*FORMATS, *ZONE_FORMATS])
+@pytest.mark.parametrize("value", [BIGQUERY_MAX, BIGQUERY_MIN])
+def test_datetime_text_draws_bigquerys_limits_in_every_zone(zone, fmt, value):
+    with timezone.override(zone):
+        text = draw(f'{{{{ v|datetime_text:"{fmt}" }}}}', v=value)
+
+    assert text, (zone, fmt, value)
+    if "Y" in fmt:
+        assert ("9999" if value.year == 9999 else "0001") in text
+
+
+@pytest.mark.parametrize(
+    ("zone", "value", "expected"),
+    [
+        # one step further would leave year 9999: drawn in UTC, and saying so
+        ("Pacific/Kiritimati", BIGQUERY_MAX, "Dec 31, 9999 23:59:59 UTC"),
+        ("Etc/GMT+12", BIGQUERY_MIN, "Jan 1, 0001 00:00:00 UTC"),
+        # the other way round the shift fits, in the workspace's own zone
+        ("Etc/GMT+12", BIGQUERY_MAX, "Dec 31, 9999 11:59:59 UTC\u221212"),
+        ("Etc/GMT-14", BIGQUERY_MIN, "Jan 1, 0001 14:00:00 UTC+14"),
+        # before 1900 zones keep their local mean time (Kiritimati: UTC−10:29:20)
+        ("Pacific/Kiritimati", BIGQUERY_MIN, "Jan 1, 0001 00:00:00 UTC"),
+    ],
+)
+def test_a_limit_that_leaves_the_calendar_in_the_zone_is_drawn_in_utc(zone, value, expected):
+    with timezone.override(zone):
+        assert draw('{{ v|datetime_text:"M j, Y H:i:s T" }}', v=value) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "value", "expected"),
+    [
+        ("Europe/Berlin", dt.datetime(2026, 1, 15, 12, tzinfo=UTC), "Jan 15, 2026 13:00 CET"),
+        ("Europe/Berlin", dt.datetime(2026, 7, 15, 12, tzinfo=UTC), "Jul 15, 2026 14:00 CEST"),
+        ("UTC", dt.datetime(2026, 7, 15, 12, tzinfo=UTC), "Jul 15, 2026 12:00 UTC"),
+        ("Asia/Kathmandu", dt.datetime(2026, 7, 15, 12, tzinfo=UTC), "Jul 15, 2026 17:45 UTC+05:45"),
+        ("America/Sao_Paulo", dt.datetime(2026, 7, 15, 12, tzinfo=UTC), "Jul 15, 2026 09:00 UTC\u221203"),
+    ],
+)  # fmt: skip
+def test_a_zone_suffix_names_the_zone_as_people_read_it(zone, value, expected):
+    with timezone.override(zone):
+        assert draw('{{ v|datetime_text:"M j, Y H:i T" }}', v=value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, "0\xa0bytes"),
+        (1, "1\xa0byte"),
+        (1023, "1023\xa0bytes"),
+        (1024, "1.0\xa0KB (1,024 bytes)"),
+        (1572864, "1.5\xa0MB (1,572,864 bytes)"),
+        (None, ""),
+    ],
+)
+def test_bytes_text_gives_the_exact_count_only_when_rounding_hides_it(value, expected):
+    assert draw("{{ v|bytes_text }}", v=value) == expected
+
+
+def test_breakable_escapes_then_allows_breaks_after_at_and_dots():
+    text = draw("{{ v|breakable }}", v="<b>loader@p-1.iam.gserviceaccount.com")
+
+    assert text == "&lt;b&gt;loader@<wbr>p-1.<wbr>iam.<wbr>gserviceaccount.<wbr>com"

@@ -15,4 +15,5 @@ class Command(BaseCommand):
             count = connections_reencrypt()
         except KeyDecryptionError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Re-encrypted {count} connection key(s) with the newest Fernet key.")
+        keys = "connection key" if count == 1 else "connection keys"
+        self.stdout.write(f"Re-encrypted {count} {keys} with the newest Fernet key.")
