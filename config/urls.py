@@ -14,6 +14,7 @@ urlpatterns = [
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
+    path("w/<slug:ws>/settings/notifications/", include("notifications.urls")),
     path(
         "admin/",
         include(
