@@ -138,11 +138,11 @@ def _record_failure(delivery: Delivery, failure: SendFailed, latency: int) -> Ou
         response_status=failure.response_status,
         last_error=str(failure)[:500],
         lease_until=None,
-        next_attempt_at=timezone.now() + dt.timedelta(seconds=delay) if delay else None,
+        next_attempt_at=None if delay is None else timezone.now() + dt.timedelta(seconds=delay),
     )
     logger.warning(
         "delivery %s attempt %s: %s%s", delivery.pk, delivery.attempts, failure,
-        "" if delay is None else f"; trying again in {delay:g} s",
+        "" if delay is None else f" Trying again in {delay:g} s.",
     )  # fmt: skip
     return Outcome(status, retry_in=delay)
 
