@@ -103,7 +103,8 @@ def key_age_event(*, connection: Any, age_days: int) -> dict[str, Any]:
         kind=EventKind.KEY_OLD,
         workspace=connection.workspace,
         summary=(
-            f"The service-account key of connection “{connection.name}” is {age_days} days old"
+            f"The service-account key of connection “{connection.name}” was saved {age_days} "
+            "days ago: time to rotate it"
         ),
     )
     payload["connection"] = {
