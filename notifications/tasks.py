@@ -93,7 +93,9 @@ def check_connections() -> int:
     return len(connection_ids)
 
 
-@shared_task(name="notifications.tasks.check_connection", acks_late=True, time_limit=120)
+@shared_task(
+    name="notifications.tasks.check_connection", acks_late=True, soft_time_limit=90, time_limit=120
+)
 def check_connection(connection_id: str) -> str | None:
     alert = watch.connection_check_run(connection_id=connection_id)
     return str(alert.pk) if alert else None
