@@ -166,6 +166,15 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.alert_id} to {self.destination}"
 
+    @property
+    def latency_text(self) -> str:
+        """How long the last attempt took: “84 ms”, “10.0 s”, or “–” before any."""
+        if self.latency_ms is None:
+            return "–"
+        return (
+            f"{self.latency_ms} ms" if self.latency_ms < 1000 else f"{self.latency_ms / 1000:.1f} s"
+        )
+
 
 class ImportAlertState(models.Model):
     """The health last alerted for an import, and the newest run it was judged on.
