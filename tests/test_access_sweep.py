@@ -57,6 +57,11 @@ def objects(alice, workspace_a):
     }  # fmt: skip
 
 
+def _pk_or_new(objects, name: str) -> str:
+    """The object's id, or (for callers that made no such object) one that names nothing."""
+    return str(objects[name].pk) if name in objects else str(uuid.uuid4())
+
+
 def fill(route: str, objects) -> str:
     pk = (
         objects["import"].pk
@@ -68,8 +73,8 @@ def fill(route: str, objects) -> str:
         .replace("<uuid:pk>", str(pk))
         .replace("<uuid:run_pk>", str(objects["run"].pk))
         .replace("<uuid:connection_pk>", str(objects["connection"].pk))
-        .replace("<uuid:recipient_pk>", str(objects["recipient"].pk))
-        .replace("<uuid:webhook_pk>", str(objects["webhook"].pk))
+        .replace("<uuid:recipient_pk>", _pk_or_new(objects, "recipient"))
+        .replace("<uuid:webhook_pk>", _pk_or_new(objects, "webhook"))
         .replace("<uuid:draft>", str(uuid.uuid4()))
         .replace("<import_action:action>", "pause")
     )
