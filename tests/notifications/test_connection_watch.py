@@ -119,6 +119,8 @@ def test_a_key_older_than_90_days_is_alerted_once_and_a_new_key_starts_again(wor
         assert watch.key_age_alerts_raise() == 0  # once per key
 
         replace_key(connection, alice, info)  # the same key pasted again is not a new key
+        connection.refresh_from_db()
+        assert connection.key_set_at == START
         assert watch.key_age_alerts_raise() == 0
         replace_key(connection, alice, key_info())  # rotated
         connection.refresh_from_db()
