@@ -20,6 +20,14 @@ PAGE = "/w/acme/settings/notifications/"
 SLACK_URL = "https://hooks.slack.com/services/T0ACME/B0OPS/s3cr3tPathTokenXYZ"
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """Send test's per-minute allowance starts unused (user ids repeat on SQLite)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def public_dns(monkeypatch):
     """hooks.slack.com and hooks.example.com resolve to public addresses (the suite has no
@@ -177,9 +185,6 @@ def test_events_are_toggled_and_audited(alice_client, workspace_a):
 
 
 def test_send_test_queues_one_delivery_and_is_limited_per_minute(alice_client, workspace_a, alice):
-    from django.core.cache import cache
-
-    cache.clear()
     recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
     url = f"{PAGE}recipients/{recipient.pk}/test/"
 
