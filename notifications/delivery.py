@@ -16,6 +16,7 @@ import json
 import logging
 import smtplib
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -106,6 +107,17 @@ def delivery_attempt(*, delivery_id: str) -> Outcome:
     except SendFailed as failure:
         latency = int((time.monotonic() - started) * 1000)
         return _record_failure(delivery, failure, latency)
+    except Exception as error:
+        # Recorded and retried like any failure, so that attempts stay counted. Only the
+        # type is logged: a library's message can hold the URL (a Slack URL's secret).
+        reference = uuid.uuid4().hex[:12]
+        logger.error("delivery %s: unexpected %s (reference %s)", delivery.pk,
+                     type(error).__name__, reference)  # fmt: skip
+        failure = SendFailed(
+            f"Sending failed unexpectedly. Reference: {reference} (in the server log).",
+            permanent=False,
+        )
+        return _record_failure(delivery, failure, int((time.monotonic() - started) * 1000))
     latency = int((time.monotonic() - started) * 1000)
     _fenced(delivery).update(
         status=Delivery.Status.DELIVERED, latency_ms=latency, response_status=response_status,
@@ -198,7 +210,13 @@ def _send_webhook(delivery: Delivery) -> int:
     webhook = delivery.webhook
     if webhook is None:
         raise SendFailed("The webhook was removed.", permanent=True)
-    url = webhook_url(webhook)
+    try:
+        url, secret = webhook_url(webhook), webhook_secret(webhook)
+    except crypto.KeyDecryptionError:
+        raise SendFailed(
+            "The webhook's URL and secret cannot be decrypted: FERNET_KEYS lacks the key they "
+            "were encrypted with.", permanent=True,
+        ) from None  # fmt: skip
     host = urlsplit(url).hostname or "?"
     payload = delivery.alert.payload
     body = json.dumps(
@@ -215,7 +233,7 @@ def _send_webhook(delivery: Delivery) -> int:
         signing.EVENT_HEADER: payload["event"],
         signing.DELIVERY_HEADER: str(delivery.pk),
         signing.SIGNATURE_HEADER: signing.signature_header(
-            secret=webhook_secret(webhook), timestamp=timestamp, body=body
+            secret=secret, timestamp=timestamp, body=body
         ),
     }
     timeouts = (

@@ -268,3 +268,18 @@ def test_a_removed_webhooks_pending_delivery_ends(
     sent.refresh_from_db()
     assert sent.last_error == "The webhook was removed."
     assert sent.destination == f"Ops (http://127.0.0.1:{webhook_receiver.port}/…)"
+
+
+def test_a_webhook_whose_secret_cannot_be_decrypted_ends_with_a_clear_reason(
+    workspace_a, alice, webhook_receiver, private_webhooks, settings
+):
+    from cryptography.fernet import Fernet
+
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # the old key was dropped
+
+    assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "failed"
+    sent.refresh_from_db()
+    assert sent.last_error.startswith("The webhook's URL and secret cannot be decrypted")
+    assert webhook_receiver.received == []
