@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "connections",
     "imports",
     "audience",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +298,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imports.tasks.record_worker_heartbeat",
         "schedule": 60.0,
     },
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep",
+        "schedule": env.float("NOTIFICATIONS_SWEEP_INTERVAL_SECONDS", default=60.0),
+    },
+    "check-connections-daily": {
+        "task": "notifications.tasks.check_connections",
+        "schedule": env.float("CONNECTION_CHECK_INTERVAL_SECONDS", default=300.0),
+    },
+    "check-key-ages": {
+        "task": "notifications.tasks.check_key_ages",
+        "schedule": 3600.0,
+    },
 }
 
 # Imports. A worker renews its lease on a run with every page; a run whose lease
@@ -346,6 +359,36 @@ def _ip_ranges(values: list[str]) -> list[str]:
 # The addresses this installation reaches Google from, listed for customers whose Google
 # Cloud organisation allows access by IP address only (IP addresses to allow-list page).
 EGRESS_IP_RANGES = _ip_ranges(env.list("EGRESS_IP_RANGES", default=[]))
+
+# Alerts (README "Alerts"). Links in emails and webhooks start with SITE_URL.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Mail goes through Django's mail framework; bin/run prints it (console backend).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BigQuery Imports <alerts@localhost>")
+# Webhooks may reach only public addresses unless this is true (private networks, tests).
+NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = env.bool(
+    "NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS", default=False
+)
+NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT = env.float(
+    "NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT", default=5.0
+)
+# A webhook's answer is awaited this long per attempt (mail: EMAIL_TIMEOUT).
+NOTIFICATIONS_WEBHOOK_READ_TIMEOUT = env.float("NOTIFICATIONS_WEBHOOK_READ_TIMEOUT", default=10.0)
+# A failed delivery is tried again after base × 1, 2, 4… seconds, this many attempts in all.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30.0)
+NOTIFICATIONS_KEEP_DAYS = env.int("NOTIFICATIONS_KEEP_DAYS", default=90)
+# The daily Test Connection of every connection: at most this many per tick, spread over it.
+CONNECTION_CHECKS_PER_TICK = env.int("CONNECTION_CHECKS_PER_TICK", default=10)
+CONNECTION_CHECK_INTERVAL_SECONDS = env.float("CONNECTION_CHECK_INTERVAL_SECONDS", default=300.0)
+KEY_MAX_AGE_DAYS = env.int("KEY_MAX_AGE_DAYS", default=90)
 
 LOGGING = {
     "version": 1,

@@ -15,5 +15,6 @@ urlpatterns = [
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
+    path("w/<slug:ws>/settings/notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,9 @@ class Connection(models.Model):
     client_email = models.CharField("Service account", max_length=255)
     private_key_id = models.CharField("Key ID", max_length=128)
     key_project_id = models.CharField("Key's project", max_length=255, blank=True)
+    # When this key was saved here: Google recommends rotating keys after 90 days, and alerts
+    # say when one is older. (Google's own creation time of the key is not in the key file.)
+    key_set_at = models.DateTimeField("Key saved on", default=timezone.now, editable=False)
     location = models.CharField(
         "Dataset location", max_length=64, blank=True, help_text="Learned from Test Connection."
     )

@@ -21,6 +21,8 @@ class ConnectionNameTaken(Exception):
 
 
 def _apply_key(connection: Connection, key: ServiceAccountKey) -> None:
+    if key.private_key_id != connection.private_key_id:
+        connection.key_set_at = timezone.now()  # a new key; the same one pasted again is not
     connection.encrypted_key = crypto.encrypt_key(key.to_json_bytes())
     connection.client_email = key.client_email
     connection.private_key_id = key.private_key_id

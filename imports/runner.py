@@ -33,6 +33,7 @@ from imports import mapping as mapping_module
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
 from imports.prefetch import MappedPage, PagePrefetcher
+from imports.signals import announce_run_finished
 
 logger = logging.getLogger(__name__)
 
@@ -500,6 +501,7 @@ def _succeed(run: ImportRun, owner: str) -> None:
     import_obj.last_error = ""
     _after_run(import_obj, failed=False)
     import_obj.save()
+    _announce(run, ImportRun.Status.SUCCEEDED)
 
 
 @transaction.atomic
@@ -513,6 +515,17 @@ def _finish(run: ImportRun, owner: str, status: str, message: str) -> None:
         import_obj.last_error = message
     _after_run(import_obj, failed=status == ImportRun.Status.FAILED)
     import_obj.save()
+    _announce(run, status)
+
+
+def _announce(run: ImportRun, status: str) -> None:
+    """Tell listeners (alerts) once the run's end is committed: see imports/signals.py."""
+    announce_run_finished(
+        run_id=str(run.pk),
+        import_id=str(run.import_obj_id),
+        workspace_id=str(run.workspace_id),
+        status=status,
+    )
 
 
 def _after_run(import_obj: Import, *, failed: bool) -> None:

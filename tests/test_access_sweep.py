@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from connections.models import Connection
 from imports.models import Import, ImportRun
 from imports.services import run_create
+from notifications.models import Recipient, Webhook
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import make_import
 
@@ -22,6 +23,10 @@ OUTSIDE_WORKSPACES = {
     "signin/": "sign-in",
     "signout/": "sign-out",
 }
+
+
+# Names of A's objects that no one outside A may see.
+SECRETS = ("Secret warehouse", "Secret import", "secret-ops@acme.test", "Secret hook")
 
 
 def app_routes(resolver=None, prefix=""):
@@ -41,7 +46,20 @@ def objects(alice, workspace_a):
     import_obj = make_import(connection, alice, table="users", name="Secret import")
     run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
     import_obj.save()
-    return {"connection": connection, "import": import_obj, "run": run}
+    recipient = Recipient.objects.create(workspace=workspace_a, email="secret-ops@acme.test")
+    webhook = Webhook.objects.create(
+        workspace=workspace_a, name="Secret hook", url_display="https://hooks.acme.test/…",
+        url_digest="0" * 64, encrypted_url="-", encrypted_secret="-",
+    )  # fmt: skip
+    return {
+        "connection": connection, "import": import_obj, "run": run,
+        "recipient": recipient, "webhook": webhook,
+    }  # fmt: skip
+
+
+def _pk_or_new(objects, name: str) -> str:
+    """The object's id, or (for callers that made no such object) one that names nothing."""
+    return str(objects[name].pk) if name in objects else str(uuid.uuid4())
 
 
 def fill(route: str, objects) -> str:
@@ -55,6 +73,8 @@ def fill(route: str, objects) -> str:
         .replace("<uuid:pk>", str(pk))
         .replace("<uuid:run_pk>", str(objects["run"].pk))
         .replace("<uuid:connection_pk>", str(objects["connection"].pk))
+        .replace("<uuid:recipient_pk>", _pk_or_new(objects, "recipient"))
+        .replace("<uuid:webhook_pk>", _pk_or_new(objects, "webhook"))
         .replace("<uuid:draft>", str(uuid.uuid4()))
         .replace("<import_action:action>", "pause")
     )
@@ -109,7 +129,7 @@ def test_another_workspaces_admin_gets_404_everywhere_and_learns_nothing(charlie
             response = getattr(charlie_client, method)(path)
             assert response.status_code == 404, (method, path, response.status_code)
             body = response.content.decode()
-            assert "Secret warehouse" not in body and "Secret import" not in body, path
+            assert not any(secret in body for secret in SECRETS), path
     assert state() == before
 
 
@@ -131,6 +151,8 @@ OBJECT_ARGUMENTS = {
     ("imports", "pk"): "import",
     ("imports", "run_pk"): "run",
     ("imports", "connection_pk"): "connection",
+    ("notifications", "recipient_pk"): "recipient",
+    ("notifications", "webhook_pk"): "webhook",
 }
 OTHER_ARGUMENTS = {
     "ws": "the workspace: B's own slug",
@@ -188,7 +210,7 @@ def object_urls(objects, ws: str) -> list[str]:
 def every_row() -> dict[str, list[dict]]:
     """Every row of the product's tables, to show that nothing at all was written."""
     rows = {}
-    for label in ("workspaces", "connections", "imports", "audience"):
+    for label in ("workspaces", "connections", "imports", "audience", "notifications"):
         for model in apps.get_app_config(label).get_models():
             rows[model._meta.label] = list(model._default_manager.order_by("pk").values())
     return rows
@@ -217,7 +239,7 @@ def test_another_workspaces_admin_under_their_own_slug_gets_404_for_every_object
             response = getattr(charlie_client, method)(url, FORM_DATA)
             answers[method] = response.status_code
             body = response.content.decode()
-            assert "Secret warehouse" not in body and "Secret import" not in body, url
+            assert not any(secret in body for secret in SECRETS), url
             if response.status_code == 405:
                 # Refused before any lookup, whatever the id: the view takes no such method.
                 assert method.upper() not in response["Allow"], (method, url)

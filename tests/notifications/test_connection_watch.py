@@ -1,0 +1,141 @@
+"""The daily check of each connection (claimed once a day, a few per tick, Test Connection
+against the stand-ins, an alert on a change) and the age of each key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pytest
+import time_machine
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from connections import services as connection_services
+from connections.keyfile import parse_service_account_key
+from connections.models import Connection
+from notifications import services, watch
+from notifications.models import Alert, ConnectionWatch
+from tests.factories import GOOGLE_TOKEN_URI, key_info
+from tests.fixtures.connections import make_connection
+
+START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def kinds() -> list[str]:
+    return list(Alert.objects.order_by("created_at").values_list("kind", flat=True))
+
+
+@pytest.mark.django_db
+def test_each_connection_is_claimed_once_a_day_oldest_first_a_few_per_tick(workspace_a, alice):
+    with time_machine.travel(START, tick=False) as clock:
+        made = [make_connection(workspace_a, alice, name=f"c{n}") for n in range(5)]
+        ticks = [watch.connection_checks_claim(limit=2) for _ in range(4)]
+
+        assert [len(tick) for tick in ticks] == [2, 2, 1, 0]
+        assert sorted(sum(ticks, [])) == sorted(str(c.pk) for c in made)
+
+        clock.shift(dt.timedelta(hours=23, minutes=59))
+        assert watch.connection_checks_claim(limit=10) == []
+        clock.shift(dt.timedelta(minutes=1))
+        assert watch.connection_checks_claim(limit=2) == ticks[0]  # a day later, oldest first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_claiming_at_once_never_take_the_same_connection(workspace_a, alice):
+    for n in range(12):
+        make_connection(workspace_a, alice, name=f"c{n}")
+    watch.connection_watches_ensure()
+    claimed: list[list[str]] = []
+    barrier = threading.Barrier(3)
+
+    def tick():
+        try:
+            barrier.wait()
+            claimed.append(watch.connection_checks_claim(limit=5))
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=tick) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    every = sum(claimed, [])
+    assert len(every) == len(set(every)) == 12
+
+
+@pytest.mark.django_db
+def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_passes_again(
+    google, bq_connection, workspace_a, alice
+):
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+
+    assert watch.connection_check_run(connection_id=bq_connection.pk) is None  # healthy
+    bq_connection.refresh_from_db()
+    assert bq_connection.status == Connection.Status.OK and bq_connection.last_tested_at
+
+    google.stack.token_server.disable_account(google.key.email)
+    failing = watch.connection_check_run(connection_id=bq_connection.pk)
+    assert watch.connection_check_run(connection_id=bq_connection.pk) is None  # still failing
+    google.stack.token_server.disable_account(google.key.email, disabled=False)
+    recovered = watch.connection_check_run(connection_id=bq_connection.pk)
+
+    assert kinds() == ["connection.failing", "connection.recovered"]
+    assert failing.summary == "Connection “Warehouse” is failing its daily check"
+    assert failing.payload["error"].startswith("Authentication: ")
+    assert {"check": "Authentication", "status": "fail"}.items() <= failing.payload["checks"][
+        1
+    ].items()
+    assert recovered.summary == "Connection “Warehouse” passes its daily check again"
+    assert ConnectionWatch.objects.get(pk=bq_connection.pk).health == "ok"
+    bq_connection.refresh_from_db()
+    assert bq_connection.status == Connection.Status.OK
+
+
+def replace_key(connection, user, info):
+    key = parse_service_account_key(json.dumps(info), allowed_token_uris=[GOOGLE_TOKEN_URI])
+    return connection_services.connection_update(
+        connection=connection, actor=user, name=connection.name,
+        project_id=connection.project_id, dataset_id=connection.dataset_id, key=key,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_key_older_than_90_days_is_alerted_once_and_a_new_key_starts_again(workspace_a, alice):
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    info = key_info()
+    with time_machine.travel(START, tick=False) as clock:
+        connection = make_connection(workspace_a, alice, info=info)
+        clock.shift(dt.timedelta(days=30))
+        make_connection(workspace_a, alice, name="Newer")
+        clock.shift(dt.timedelta(days=59))
+        assert watch.key_age_alerts_raise() == 0
+
+        clock.shift(dt.timedelta(days=1))
+        assert watch.key_age_alerts_raise() == 1
+        assert watch.key_age_alerts_raise() == 0  # once per key
+
+        replace_key(connection, alice, info)  # the same key pasted again is not a new key
+        connection.refresh_from_db()
+        assert connection.key_set_at == START
+        assert watch.key_age_alerts_raise() == 0
+        replace_key(connection, alice, key_info())  # rotated
+        connection.refresh_from_db()
+        assert connection.key_set_at == timezone.now()
+        clock.shift(dt.timedelta(days=30))
+        assert watch.key_age_alerts_raise() == 1  # "Newer" is 90 days old now
+        clock.shift(dt.timedelta(days=59))
+        assert watch.key_age_alerts_raise() == 0
+        clock.shift(dt.timedelta(days=1))
+        assert watch.key_age_alerts_raise() == 1  # the new key
+
+    alerts = list(Alert.objects.order_by("created_at"))
+    assert [a.kind for a in alerts] == ["connection.key_old"] * 3
+    assert alerts[0].summary == (
+        "The service-account key of connection “Warehouse” was saved 90 days ago: time to rotate it"
+    )
+    assert alerts[0].payload["connection"]["private_key_id"] == info["private_key_id"]
+    assert "private_key" not in json.dumps(alerts[0].payload).replace("private_key_id", "")

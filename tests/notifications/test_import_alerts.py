@@ -1,0 +1,207 @@
+"""One alert per change of an import's health: judged from the runs in the database, kept
+in a row so that restarts, repeats and concurrent workers send each alert once; and the
+runner's run_finished hook that starts it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection as db_connection
+
+from imports import runner
+from imports import services as import_services
+from imports.models import ImportRun
+from notifications import alerts, services, tasks
+from notifications.models import Alert, ImportAlertState
+from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
+from tests.notifications.helpers import an_import, finished_run
+
+
+def kinds() -> list[str]:
+    return list(Alert.objects.order_by("created_at").values_list("kind", flat=True))
+
+
+@pytest.fixture
+def destinations(workspace_a, alice):
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    services.recipient_add(workspace=workspace_a, actor=alice, email="data@acme.test")
+
+
+@pytest.mark.django_db
+def test_a_failing_import_sends_one_alert_over_many_failed_runs_then_one_recovered(
+    workspace_a, alice, destinations
+):
+    import_obj = an_import(workspace_a, alice)
+
+    for _ in range(5):
+        finished_run(import_obj, "failed")
+        alerts.import_alert_evaluate(import_id=import_obj.pk)
+    assert kinds() == ["run.failed"]
+
+    for _ in range(3):
+        finished_run(import_obj, "succeeded")
+        alerts.import_alert_evaluate(import_id=import_obj.pk)
+    assert kinds() == ["run.failed", "import.recovered"]
+
+    failed, recovered = Alert.objects.order_by("created_at")
+    assert failed.summary == "Import “Nightly users” failed"
+    assert recovered.summary == "Import “Nightly users” recovered: its run succeeded"
+    assert sorted(failed.deliveries.values_list("destination", flat=True)) == [
+        "data@acme.test", "ops@acme.test",
+    ]  # fmt: skip
+    state = ImportAlertState.objects.get(pk=import_obj.pk)
+    assert state.health == "ok"
+
+
+@pytest.mark.django_db
+def test_judging_a_run_again_or_after_a_newer_one_sends_nothing(workspace_a, alice, destinations):
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+    assert alerts.import_alert_evaluate(import_id=import_obj.pk) is not None
+    assert alerts.import_alert_evaluate(import_id=import_obj.pk) is None  # a redelivery
+
+    finished_run(import_obj, "cancelled")  # a Stop says nothing about health
+    assert alerts.import_alert_evaluate(import_id=import_obj.pk) is None
+    assert kinds() == ["run.failed"]
+
+
+@pytest.mark.django_db
+def test_a_first_success_sends_nothing_and_an_event_turned_off_is_not_sent(
+    workspace_a, alice, destinations
+):
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "succeeded")
+    alerts.import_alert_evaluate(import_id=import_obj.pk)
+    assert kinds() == []
+
+    services.notification_events_update(
+        workspace=workspace_a, actor=alice, events=["import.recovered"]
+    )
+    finished_run(import_obj, "failed")
+    alerts.import_alert_evaluate(import_id=import_obj.pk)
+    assert kinds() == []  # run.failed is off; the state still moved to failing
+    finished_run(import_obj, "succeeded")
+    alerts.import_alert_evaluate(import_id=import_obj.pk)
+    assert kinds() == ["import.recovered"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_judges_a_run_whose_message_was_lost(workspace_a, alice, destinations):
+    import_obj = an_import(workspace_a, alice)
+    other = an_import(workspace_a, alice, name="Purchases")
+    finished_run(import_obj, "failed")
+    finished_run(other, "succeeded")
+
+    assert alerts.imports_alert_catch_up() == 2
+    assert kinds() == ["run.failed"]
+    assert alerts.imports_alert_catch_up() == 0  # both judged: nothing left to look at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_judging_the_same_failure_at_once_send_one_alert(
+    workspace_a, alice, destinations
+):
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def judge():
+        try:
+            barrier.wait()
+            alerts.import_alert_evaluate(import_id=import_obj.pk)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=judge) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert kinds() == ["run.failed"]
+
+
+# -- through the runner -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
+    google, bq_connection, alice, workspace_a, smtp_settings, monkeypatch,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    """Run → commit → run_finished → judging → deliveries, in this process: the broker's
+    part (enqueueing) calls the task at once instead. The mail goes to a real SMTP server."""
+    monkeypatch.setattr(
+        tasks, "send_task_or_log", lambda task, *args, countdown=None: task(*args) or True
+    )
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table, schedule_kind="hourly")
+    announced = []
+
+    def listen(**kwargs):
+        announced.append((kwargs["status"], kwargs["import_id"]))
+
+    from imports.signals import run_finished
+
+    run_finished.connect(listen)
+    try:
+
+        def run_once():
+            with django_capture_on_commit_callbacks(execute=True):
+                run = import_services.import_run_now(import_obj=import_obj, actor=alice)
+            with django_capture_on_commit_callbacks(execute=True):
+                status = runner.execute_run(str(run.pk))
+            return status
+
+        google.stack.token_server.disable_account(google.key.email)
+        assert [run_once() for _ in range(3)] == [ImportRun.Status.FAILED] * 3
+        google.stack.token_server.disable_account(google.key.email, disabled=False)
+        assert run_once() == ImportRun.Status.SUCCEEDED
+    finally:
+        run_finished.disconnect(listen)
+
+    assert announced == [("failed", str(import_obj.pk))] * 3 + [("succeeded", str(import_obj.pk))]
+    assert kinds() == ["run.failed", "import.recovered"]
+    subjects = [str(message["Subject"]).strip() for message in smtp_settings.messages]
+    assert subjects == [
+        "[Acme] Import “Import " + table + "” failed",
+        "[Acme] Import “Import " + table + "” recovered: its run succeeded",
+    ]
+    body = smtp_settings.messages[0].get_content()
+    assert f"The service account {google.key.email} is deleted or disabled" in body
+    assert "/imports/runs/" in body
+
+
+@pytest.mark.django_db
+def test_a_failing_receiver_never_fails_the_run(google, bq_connection, alice, django_capture_on_commit_callbacks, monkeypatch):  # fmt: skip
+    """A receiver that raises (a broker that refuses, a bug) is logged; the run's outcome
+    stands."""
+
+    def broken(**kwargs):
+        raise RuntimeError("the broker is on fire")
+
+    from imports.signals import run_finished
+
+    run_finished.connect(broken)
+    enqueued = []
+    monkeypatch.setattr(tasks, "send_task_or_log", lambda task, *args, **kw: enqueued.append(args))
+    try:
+        table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+        import_obj = make_import(bq_connection, alice, table=table)
+        run = import_services.import_run_now(import_obj=import_obj, actor=alice)
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            status = runner.execute_run(str(run.pk))
+    finally:
+        run_finished.disconnect(broken)
+
+    assert status == ImportRun.Status.SUCCEEDED
+    assert len(callbacks) == 1
+    assert enqueued == [(str(import_obj.pk),)]  # the other receiver still ran
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.SUCCEEDED

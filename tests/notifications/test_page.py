@@ -1,0 +1,244 @@
+"""The Notifications page: who may see and change what, what bad input gets, what is
+audited (and what never is: signing secrets, webhook URL paths), Send test's limit, the
+deliveries list."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from django.db.models import Q
+
+from notifications import services
+from notifications.models import Alert, Delivery, NotificationSettings, Recipient, Webhook
+from workspaces.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/w/acme/settings/notifications/"
+SLACK_URL = "https://hooks.slack.com/services/T0ACME/B0OPS/s3cr3tPathTokenXYZ"
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """Send test's per-minute allowance starts unused (user ids repeat on SQLite)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """hooks.slack.com and hooks.example.com resolve to public addresses (the suite has no
+    DNS); everything else goes to the suite's loopback-only resolver."""
+    real = socket.getaddrinfo
+    names = {"hooks.slack.com": "34.0.0.10", "hooks.example.com": "93.184.215.14"}
+
+    def resolve(host, port, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+def test_a_member_sees_the_settings_but_no_forms(bob_client, workspace_a, alice):
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+
+    page = bob_client.get(PAGE).content.decode()
+
+    assert "ops@acme.test" in page
+    assert "Only admins can change these settings." in page
+    assert (
+        "Add recipient" not in page
+        and "Send test" not in page
+        and "<form" not in page.split("<main", 1)[1]
+    )
+    assert bob_client.post(f"{PAGE}recipients/", {"email": "x@acme.test"}).status_code == 403
+    assert not Recipient.objects.filter(email="x@acme.test").exists()
+
+
+def test_another_workspaces_admin_gets_404(charlie_client, workspace_a, alice):
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    assert charlie_client.get(PAGE).status_code == 404
+    response = charlie_client.post(
+        f"/w/globex/settings/notifications/recipients/{recipient.pk}/remove/"
+    )
+    assert response.status_code == 404
+    assert Recipient.objects.filter(pk=recipient.pk).exists()
+
+
+def test_an_admin_adds_and_removes_a_recipient(alice_client):
+    response = alice_client.post(f"{PAGE}recipients/", {"email": "Ops@Acme.test"}, follow=True)
+    assert "Ops@Acme.test will receive alerts." in response.content.decode()
+    recipient = Recipient.objects.get()
+
+    again = alice_client.post(f"{PAGE}recipients/", {"email": "ops@acme.test"})
+    assert again.status_code == 400
+    assert "ops@acme.test already receives alerts." in again.content.decode()
+    bad = alice_client.post(f"{PAGE}recipients/", {"email": "not an address"})
+    assert bad.status_code == 400 and "Enter a valid email address." in bad.content.decode()
+    assert Recipient.objects.count() == 1
+
+    alice_client.post(f"{PAGE}recipients/{recipient.pk}/remove/")
+    assert not Recipient.objects.exists()
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["notifications.recipient_added", "notifications.recipient_removed"]
+
+
+def test_a_new_webhooks_secret_is_shown_once_and_stored_encrypted(alice_client, public_dns):
+    response = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "Slack #data", "url": SLACK_URL, "payload_format": "slack"}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    webhook = Webhook.objects.get()
+    secret = services_secret(webhook)
+    assert secret.startswith("whsec_") and secret in page
+    assert "Copy it now: it is not shown again." in page
+    assert "https://hooks.slack.com/…" in page and SLACK_URL not in page
+    stored = json.dumps(list(Webhook.objects.values()), default=str)
+    assert secret not in stored and "s3cr3tPathToken" not in stored
+    later = alice_client.get(PAGE).content.decode()
+    assert secret not in later and "Slack #data" in later
+
+    rotated = alice_client.post(f"{PAGE}webhooks/{webhook.pk}/rotate/").content.decode()
+    new_secret = services_secret(webhook)
+    assert new_secret != secret and new_secret in rotated and secret not in rotated
+
+
+def services_secret(webhook) -> str:
+    from notifications.delivery import webhook_secret
+
+    webhook.refresh_from_db()
+    return webhook_secret(webhook)
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "http://127.0.0.1:8080/hook",
+            "Webhooks may not reach 127.0.0.1: the address is loopback.",
+        ),
+        (
+            "http://localhost/hook",
+            "Webhooks may not reach localhost (127.0.0.1): the address is loopback.",
+        ),
+        ("http://10.0.0.7/hook", "Webhooks may not reach 10.0.0.7: the address is private."),
+        ("http://169.254.169.254/latest/meta-data/", "the address is link-local."),
+        ("http://[::1]/hook", "Webhooks may not reach ::1: the address is loopback."),
+        ("http://0.0.0.0/hook", "the address is unspecified."),  # noqa: S104 - refused
+        ("http://[::ffff:127.0.0.1]/", "the address is loopback."),
+        ("ftp://hooks.example.com/x", "The URL must start with https:// or http://."),
+        ("https://hooks.example.com/x#frag", "Remove the #fragment: it is never sent."),
+        ("https://no-such-host.invalid/x", "The host no-such-host.invalid cannot be resolved."),
+    ],
+)
+def test_a_webhook_to_a_private_address_or_a_bad_url_is_refused_and_nothing_is_saved(
+    alice_client, public_dns, url, message
+):
+    response = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "", "url": url, "payload_format": "json"}
+    )
+
+    assert response.status_code == 400
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_private_addresses_are_accepted_when_the_setting_allows_them(alice_client, settings):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+    alice_client.post(
+        f"{PAGE}webhooks/", {"name": "", "url": "http://127.0.0.1:8080/h", "payload_format": "json"}
+    )
+    assert Webhook.objects.get().url_display == "http://127.0.0.1:8080/…"
+
+
+def test_the_same_webhook_url_twice_is_refused(alice_client, public_dns):
+    data = {"name": "", "url": SLACK_URL, "payload_format": "slack"}
+    alice_client.post(f"{PAGE}webhooks/", data)
+    again = alice_client.post(f"{PAGE}webhooks/", data)
+    assert again.status_code == 400
+    assert "This webhook URL is already in the list." in again.content.decode()
+    assert Webhook.objects.count() == 1
+
+
+def test_events_are_toggled_and_audited(alice_client, workspace_a):
+    alice_client.post(f"{PAGE}events/", {"events": ["run.failed", "connection.key_old"]})
+
+    assert NotificationSettings.objects.get(workspace=workspace_a).events == [
+        "run.failed", "connection.key_old",
+    ]  # fmt: skip
+    entry = AuditEntry.objects.get(action="notifications.events_changed")
+    assert entry.details == {
+        "turned_on": [],
+        "turned_off": ["import.recovered", "connection.failing", "connection.recovered"],
+    }
+    bad = alice_client.post(f"{PAGE}events/", {"events": ["everything"]})
+    assert bad.status_code == 400
+    assert NotificationSettings.objects.get(workspace=workspace_a).events == [
+        "run.failed", "connection.key_old",
+    ]  # fmt: skip
+
+
+def test_send_test_queues_one_delivery_and_is_limited_per_minute(alice_client, workspace_a, alice):
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    url = f"{PAGE}recipients/{recipient.pk}/test/"
+
+    for _ in range(services.TEST_RATE_LIMIT):
+        response = alice_client.post(url, follow=True)
+        assert "Test sent to ops@acme.test." in response.content.decode()
+    limited = alice_client.post(url, follow=True).content.decode()
+
+    assert "You sent more than 5 tests in a minute." in limited
+    assert Delivery.objects.filter(recipient=recipient).count() == services.TEST_RATE_LIMIT
+    assert set(Alert.objects.values_list("kind", flat=True)) == {"test"}
+    assert AuditEntry.objects.filter(action="notifications.test_sent").count() == 5
+
+
+def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_client, public_dns):
+    alice_client.post(
+        f"{PAGE}webhooks/", {"name": "Ops", "url": SLACK_URL, "payload_format": "json"}
+    )
+    webhook = Webhook.objects.get()
+    secrets_seen = [services_secret(webhook)]
+    alice_client.post(f"{PAGE}webhooks/{webhook.pk}/rotate/")
+    secrets_seen.append(services_secret(webhook))
+    alice_client.post(f"{PAGE}webhooks/{webhook.pk}/test/")
+    alice_client.post(f"{PAGE}webhooks/{webhook.pk}/remove/")
+
+    entries = list(AuditEntry.objects.values("action", "target_label", "details"))
+    assert [e["action"] for e in entries] == [
+        "notifications.webhook_removed", "notifications.test_sent",
+        "notifications.webhook_secret_rotated", "notifications.webhook_added",
+    ]  # fmt: skip
+    text = json.dumps(entries, ensure_ascii=False)
+    for secret in secrets_seen:
+        assert secret not in text
+    assert "s3cr3tPathToken" not in text and "https://hooks.slack.com/…" in text
+    assert not Delivery.objects.filter(
+        Q(destination__contains="s3cr3t") | Q(last_error__contains="s3cr3t")
+    ).exists()
+
+
+def test_the_deliveries_list_pages_by_keys_with_a_fixed_number_of_queries(
+    alice_client, workspace_a, alice, django_assert_max_num_queries
+):
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    for _ in range(30):
+        services.destination_send_test(workspace=workspace_a, actor=alice, recipient=recipient)
+    Delivery.objects.filter(pk=Delivery.objects.order_by("created_at").first().pk).update(
+        status="failed", attempts=6, last_error="The mail server answered SMTP 550."
+    )
+
+    with django_assert_max_num_queries(12):
+        first = alice_client.get(PAGE).content.decode()
+    with django_assert_max_num_queries(13):
+        second = alice_client.get(f"{PAGE}?page=2").content.decode()
+
+    assert first.count(">Pending</span>") == 25 and "Page 1 of 2" in first
+    assert second.count("badge-delivery-") == 5
+    assert ">Failed</span>" in second and "The mail server answered SMTP 550." in second

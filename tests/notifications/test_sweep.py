@@ -1,0 +1,82 @@
+"""What the sweep catches up (a delivery whose message was lost, one whose worker died),
+what it forgets, and the re-encryption of webhook secrets after a Fernet key change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications import delivery, services, tasks
+from notifications.models import Alert, Delivery, Webhook
+from tests.notifications.conftest import alerts_worker_env, wait_for
+
+
+@pytest.fixture
+def worker_env(smtp_server):
+    return alerts_worker_env(smtp_server)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_sends_deliveries_whose_message_was_lost_or_whose_worker_died(
+    celery_worker, workspace_a, alice, smtp_server
+):
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    lost = services.destination_send_test(workspace=workspace_a, actor=alice, recipient=recipient)
+    orphan = services.destination_send_test(workspace=workspace_a, actor=alice, recipient=recipient)
+    wait_for(lambda: Delivery.objects.filter(status="delivered").count() == 2)
+    # As if the broker had lost the first message and a worker had died sending the second:
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    Delivery.objects.filter(alert=lost).update(status="pending", next_attempt_at=long_ago)
+    Delivery.objects.filter(alert=orphan).update(status="sending", lease_until=long_ago)
+
+    assert tasks.sweep()["resent"] == 2
+    wait_for(lambda: Delivery.objects.filter(status="delivered").count() == 2)
+
+    assert len(smtp_server.messages) == 4
+    assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [2, 2]
+
+
+@pytest.mark.django_db
+def test_the_sweep_forgets_alerts_older_than_the_keep_days(workspace_a, alice, settings):
+    settings.NOTIFICATIONS_KEEP_DAYS = 90
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        old = services.destination_send_test(
+            workspace=workspace_a, actor=alice, recipient=recipient
+        )
+        clock.shift(dt.timedelta(days=60))
+        recent = services.destination_send_test(
+            workspace=workspace_a, actor=alice, recipient=recipient
+        )
+        Delivery.objects.update(status="delivered")
+        clock.shift(dt.timedelta(days=31))
+        assert tasks.sweep()["forgotten"] == 1
+
+    assert list(Alert.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not Delivery.objects.filter(alert_id=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_webhook_urls_and_secrets_are_re_encrypted_with_the_newest_fernet_key(
+    workspace_a, alice, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+    old_key, new_key = settings.FERNET_KEYS[0], Fernet.generate_key().decode()
+    webhook, secret = services.webhook_add(
+        workspace=workspace_a, actor=alice, name="", url="http://127.0.0.1:9/x",
+        payload_format="json",
+    )  # fmt: skip
+
+    settings.FERNET_KEYS = [new_key, old_key]
+    call_command("rotate_notification_secrets")
+    settings.FERNET_KEYS = [new_key]  # the old key is gone
+
+    webhook = Webhook.objects.get(pk=webhook.pk)
+    assert delivery.webhook_secret(webhook) == secret
+    assert delivery.webhook_url(webhook) == "http://127.0.0.1:9/x"

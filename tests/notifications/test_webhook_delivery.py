@@ -1,0 +1,285 @@
+"""Webhook deliveries, made in this process, to a real HTTP receiver on loopback that checks
+each signature: the payload, the Slack option, retries with back-off on a controlled
+clock, answers that end a delivery, and the address checks at delivery time (SSRF, DNS
+rebinding)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from notifications import delivery, payloads, services
+from notifications.alerts import alert_raise
+from notifications.events import EventKind
+from notifications.forms import WebhookForm
+from notifications.models import Delivery
+from tests.notifications.helpers import an_import, finished_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def links(settings):
+    settings.SITE_URL = "https://imports.example.test"
+
+
+def add_webhook(workspace, user, url, payload_format="json"):
+    return services.webhook_add(
+        workspace=workspace, actor=user, name="Ops", url=url, payload_format=payload_format
+    )
+
+
+def failed_run_alert(workspace, user, webhook):
+    import_obj = an_import(workspace, user)
+    run = finished_run(import_obj, "failed", error="Google rejected the key: it was deleted.")
+    run = (
+        type(run)
+        .objects.select_related("import_obj__workspace", "import_obj__connection")
+        .get(pk=run.pk)
+    )
+    alert = alert_raise(
+        workspace=workspace,
+        kind=EventKind.RUN_FAILED,
+        payload=payloads.import_event(kind=EventKind.RUN_FAILED, run=run),
+        recipients=[],
+        webhooks=[webhook],
+    )
+    return alert.deliveries.get(), run
+
+
+def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    webhook, secret = add_webhook(workspace_a, alice, webhook_receiver.url)
+    webhook_receiver.secret = secret
+    sent, run = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert outcome.status == Delivery.Status.DELIVERED
+    [request] = webhook_receiver.received
+    assert request.signature_ok
+    assert request.path == "/hooks/alerts"
+    assert request.headers["X-Webhook-Event"] == "run.failed"
+    assert request.headers["X-Webhook-Delivery"] == str(sent.pk)
+    assert request.headers["Content-Type"] == "application/json"
+    body = request.json()
+    assert body["event"] == "run.failed" and body["delivery"] == str(sent.pk)
+    assert body["workspace"] == {"slug": "acme", "name": "Acme"}
+    assert body["import"]["name"] == "Nightly users"
+    assert body["run"]["id"] == str(run.pk) and body["run"]["status"] == "failed"
+    assert body["counts"] == {"rows_read": 120, "rows_written": 120, "rows_rejected": 0}
+    assert body["error"] == "Google rejected the key: it was deleted."
+    assert body["links"]["run"] == (
+        f"https://imports.example.test/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/"
+    )
+    sent.refresh_from_db()
+    assert (sent.status, sent.attempts, sent.response_status) == ("delivered", 1, 200)
+    assert sent.latency_ms is not None and sent.delivered_at is not None
+
+
+def test_a_wrong_secret_fails_the_receivers_check(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    webhook, secret = add_webhook(workspace_a, alice, webhook_receiver.url)
+    webhook_receiver.secret = secret
+    services.webhook_rotate_secret(webhook=webhook, actor=alice)  # the receiver has the old one
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert [r.signature_ok for r in webhook_receiver.received] == [False]
+
+
+def test_the_slack_option_posts_a_text_message(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url, payload_format="slack")
+    sent, run = failed_run_alert(workspace_a, alice, webhook)
+
+    delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    body = webhook_receiver.received[0].json()
+    assert list(body) == ["text"]
+    assert body["text"].startswith("*[Acme] Import “Nightly users” failed*")
+    assert "Google rejected the key: it was deleted." in body["text"]
+    assert f"/imports/runs/{run.pk}/|Open the run>" in body["text"]
+
+
+def test_a_failing_webhook_is_retried_with_growing_pauses_and_each_attempt_recorded(
+    workspace_a, alice, webhook_receiver, private_webhooks, settings
+):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    webhook, secret = add_webhook(workspace_a, alice, webhook_receiver.url)
+    webhook_receiver.secret = secret
+    webhook_receiver.plan = [500, 503]
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first = delivery.delivery_attempt(delivery_id=str(sent.pk))
+        sent.refresh_from_db()
+        assert (first.status, first.retry_in) == ("pending", 30)
+        assert sent.attempts == 1 and sent.response_status == 500
+        assert sent.last_error == "127.0.0.1 answered HTTP 500."
+        assert sent.next_attempt_at == timezone.now() + dt.timedelta(seconds=30)
+
+        clock.shift(29)
+        assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "skipped"  # not due
+
+        clock.shift(1)
+        second = delivery.delivery_attempt(delivery_id=str(sent.pk))
+        assert (second.status, second.retry_in) == ("pending", 60)
+
+        clock.shift(60)
+        third = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert third.status == "delivered"
+    sent.refresh_from_db()
+    assert (sent.status, sent.attempts, sent.last_error, sent.next_attempt_at) == (
+        "delivered", 3, "", None,
+    )  # fmt: skip
+    assert [r.headers["X-Webhook-Delivery"] for r in webhook_receiver.received] == [
+        str(sent.pk)
+    ] * 3
+    assert all(r.signature_ok for r in webhook_receiver.received)
+
+
+def test_the_last_attempt_fails_the_delivery(
+    workspace_a, alice, webhook_receiver, private_webhooks, settings
+):
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 2
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 0
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    webhook_receiver.default = 502
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "pending"
+    last = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (last.status, last.retry_in) == ("failed", None)
+    sent.refresh_from_db()
+    assert (sent.attempts, sent.next_attempt_at) == (2, None)
+
+
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        (410, "127.0.0.1 answered HTTP 410."),
+        ("redirect", "127.0.0.1 answered HTTP 302, a redirect; redirects are not followed"),
+    ],
+)
+def test_a_client_error_or_a_redirect_ends_the_delivery_at_once(
+    workspace_a, alice, webhook_receiver, private_webhooks, answer, error
+):
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    webhook_receiver.default = answer
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("failed", None)
+    assert len(webhook_receiver.received) == 1  # the redirect was not followed
+    sent.refresh_from_db()
+    assert sent.last_error.startswith(error)
+
+
+def test_a_webhook_to_loopback_is_refused_at_delivery_when_private_addresses_are_not_allowed(
+    workspace_a, alice, webhook_receiver, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True  # saved while it was allowed
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = False
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("refused", None)
+    assert webhook_receiver.received == []
+    sent.refresh_from_db()
+    assert sent.last_error.startswith("Webhooks may not reach 127.0.0.1: the address is loopback.")
+
+
+class Rebinding:
+    """A resolver for `name` that answers `first` once and then `then`, like a DNS server
+    an attacker controls; every other lookup goes to the suite's loopback-only resolver."""
+
+    def __init__(self, name: str, first: str, then: str) -> None:
+        self.name, self.answers, self.calls = name, [first, then], 0
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host != self.name:
+            return self.real(host, port, *args, **kwargs)
+        self.calls += 1
+        address = self.answers[0] if self.calls == 1 else self.answers[1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_delivery(
+    workspace_a, alice, webhook_receiver, monkeypatch
+):
+    port = webhook_receiver.port
+    url = f"http://hooks.rebind.test:{port}/hooks/alerts"
+    resolver = Rebinding("hooks.rebind.test", first="93.184.215.14", then="127.0.0.1")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    form = WebhookForm({"name": "", "url": url, "payload_format": "json"})
+    assert form.is_valid(), form.errors  # a public address when it was saved
+    webhook, _ = add_webhook(workspace_a, alice, form.cleaned_data["url"])
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert outcome.status == "refused"
+    assert webhook_receiver.received == []
+    sent.refresh_from_db()
+    assert sent.last_error.startswith(
+        "Webhooks may not reach hooks.rebind.test (127.0.0.1): the address is loopback."
+    )
+
+
+def test_a_delivery_connects_to_the_address_it_checked_and_keeps_the_host_name(
+    workspace_a, alice, webhook_receiver, private_webhooks, monkeypatch
+):
+    port = webhook_receiver.port
+    resolver = Rebinding("hooks.pinned.test", first="127.0.0.1", then="127.0.0.2")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    webhook, _ = add_webhook(workspace_a, alice, f"http://hooks.pinned.test:{port}/hooks/alerts")
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert outcome.status == "delivered"
+    assert resolver.calls == 1  # one lookup, checked and connected to: nothing to rebind
+    assert webhook_receiver.received[0].headers["Host"] == f"hooks.pinned.test:{port}"
+
+
+def test_a_removed_webhooks_pending_delivery_ends(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    services.webhook_remove(webhook=webhook, actor=alice)
+
+    assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "failed"
+    sent.refresh_from_db()
+    assert sent.last_error == "The webhook was removed."
+    assert sent.destination == f"Ops (http://127.0.0.1:{webhook_receiver.port}/…)"
+
+
+def test_a_webhook_whose_secret_cannot_be_decrypted_ends_with_a_clear_reason(
+    workspace_a, alice, webhook_receiver, private_webhooks, settings
+):
+    from cryptography.fernet import Fernet
+
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # the old key was dropped
+
+    assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "failed"
+    sent.refresh_from_db()
+    assert sent.last_error.startswith("The webhook's URL and secret cannot be decrypted")
+    assert webhook_receiver.received == []
