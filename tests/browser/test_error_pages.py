@@ -61,6 +61,7 @@ def test_a_pasted_key_far_over_the_limit_gets_the_key_message(page, live_server,
     page.get_by_label("Connection name").fill("Warehouse")
     page.get_by_label("Project ID").fill("acme-analytics")
     page.get_by_label("Dataset ID").fill("events")
+    page.get_by_role("tab", name="Custom key").click()
     # 10 MiB typed into the custom key box (set directly: typing it would take minutes)
     page.evaluate("document.getElementById('id_key_text').value = 'x'.repeat(10 * 1024 * 1024)")
 
