@@ -14,6 +14,9 @@ urlpatterns = [
     path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
+    path("w/<slug:ws>/audit/", include("workspaces.audit_urls")),
+    path("w/<slug:ws>/settings/api-tokens/", include("api.token_urls")),
+    path("api/", include("api.urls")),
     path(
         "admin/",
         include(
