@@ -36,7 +36,10 @@ def test_a_token_is_shown_once_and_stored_only_as_a_digest(alice_client, alice, 
     assert "it is shown only this once" in response.content.decode()
     token = ApiToken.objects.get()
     assert (token.user, token.workspace, token.scope, token.name) == (
-        alice, workspace_a, "run", "dbt nightly"
+        alice,
+        workspace_a,
+        "run",
+        "dbt nightly",
     )
     assert token.digest == hashlib.sha256(text.encode()).hexdigest()
     stored = list(ApiToken.objects.values_list(flat=False).get(pk=token.pk))
