@@ -50,11 +50,15 @@ def test_401_for_another_scheme(client, alice, workspace_a):
     assert error_of(response)["code"] == "token_malformed"
 
 
-def test_a_session_is_not_a_credential_for_the_api(alice_client):
-    response = alice_client.get(f"{API}/acme/connections/")
+def test_a_session_is_not_a_credential_for_the_api(alice_client, alice, workspace_a):
+    import_a = make_import(make_connection(workspace_a, alice), alice, table="users")
 
-    assert response.status_code == 401
-    assert error_of(response)["code"] == "not_authenticated"
+    read = alice_client.get(f"{API}/acme/connections/")
+    run = alice_client.post(f"{API}/acme/imports/{import_a.pk}/runs/")
+
+    assert read.status_code == run.status_code == 401
+    assert error_of(read)["code"] == error_of(run)["code"] == "not_authenticated"
+    assert not import_a.runs.exists()
 
 
 def test_403_for_a_scope_too_low(alice, workspace_a, import_a):
