@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 import zoneinfo
 
 from django import forms
@@ -34,6 +35,8 @@ class ApiTokenForm(forms.Form):
         help_text="The token works until the end of this day. Leave empty for no expiry.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    nonce = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
 
     def __init__(self, *args, time_zone: str, **kwargs) -> None:
         self.zone = zoneinfo.ZoneInfo(time_zone)

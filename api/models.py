@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -37,15 +38,25 @@ class ApiToken(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The form's one-time id: sending the same form again (a reload) creates nothing.
+    form_nonce = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "form_nonce"], name="apitoken_one_per_form"),
+        ]
         indexes = [
             models.Index(fields=["workspace", "user", "created_at"], name="apitoken_ws_user"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def works_until(self):
+        """The last second the token works (expires_at itself is the first it does not)."""
+        return self.expires_at - dt.timedelta(seconds=1) if self.expires_at else None
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

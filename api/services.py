@@ -7,10 +7,11 @@ the public prefix, never the token or its digest.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -44,6 +45,14 @@ class TokenRejected(Exception):
         self.code = code
 
 
+class TokenAlreadyCreated(Exception):
+    """The same form was sent twice (a reload): its token exists and was shown once already."""
+
+    def __init__(self, token: ApiToken) -> None:
+        super().__init__(token.name)
+        self.token = token
+
+
 @dataclass(frozen=True)
 class CreatedToken:
     token: ApiToken
@@ -59,7 +68,12 @@ def api_token_create(
     name: str,
     scope: str,
     expires_at: dt.datetime | None,
+    form_nonce: uuid.UUID | None = None,
 ) -> CreatedToken:
+    if form_nonce is not None:
+        earlier = ApiToken.objects.filter(user=user, form_nonce=form_nonce).first()
+        if earlier is not None:
+            raise TokenAlreadyCreated(earlier)
     if scope not in scopes.scopes_for_role(role):
         raise TokenRefused(
             "Members of a workspace can only view, so their tokens can only read. "
@@ -81,16 +95,21 @@ def api_token_create(
             "Revoke one you no longer use first."
         )
     new = tokens.token_new()
-    token = ApiToken.objects.create(
-        workspace=workspace,
-        user=user,
-        name=name,
-        scope=scope,
-        prefix=new.prefix,
-        digest=new.digest,
-        created_at=now,
-        expires_at=expires_at,
-    )
+    try:
+        with transaction.atomic():
+            token = ApiToken.objects.create(
+                workspace=workspace,
+                user=user,
+                name=name,
+                scope=scope,
+                prefix=new.prefix,
+                digest=new.digest,
+                created_at=now,
+                expires_at=expires_at,
+                form_nonce=form_nonce,
+            )
+    except IntegrityError:  # the same form, sent twice at once
+        raise TokenAlreadyCreated(ApiToken.objects.get(user=user, form_nonce=form_nonce)) from None
     audit_record(
         workspace=workspace,
         actor=user,

@@ -51,9 +51,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
                 expires_at=form.expires_at,
+                form_nonce=form.cleaned_data["nonce"],
             )
         except services.TokenRefused as exc:
             form.add_error(exc.field, str(exc))
+        except services.TokenAlreadyCreated as exc:
+            messages.info(
+                request,
+                f"This form was sent already: token “{exc.token.name}” was created then, and "
+                "shown once. If you did not copy it, revoke it and create another.",
+            )
+            return redirect("api_tokens:list", ws=request.workspace.slug)
         else:
             # Shown in this answer only: not in a redirect, a message, the session or a log.
             response = _page(

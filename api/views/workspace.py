@@ -17,6 +17,7 @@ class WorkspaceRoot(WorkspaceAPIView):
     @extend_schema(
         summary="Check a token",
         operation_id="token_check",
+        tags=["token"],
         responses={200: WorkspaceSerializer, **ERRORS},
     )
     def get(self, request: Request, ws: str) -> Response:

@@ -274,3 +274,17 @@ def test_a_token_refused_by_the_limit_of_active_tokens(alice_client, alice, work
 
     assert f"You have {MAX_ACTIVE_TOKENS} active tokens" in response.content.decode()
     assert ApiToken.objects.count() == MAX_ACTIVE_TOKENS
+
+
+def test_sending_the_same_form_twice_creates_one_token_and_shows_it_once(alice_client):
+    nonce = "2b0c2f6e-7a52-4d7e-9a59-4c0b8f0f9a11"
+    first = create_on_page(alice_client, nonce=nonce)
+    again = create_on_page(alice_client, nonce=nonce)
+
+    assert shown_token(first)
+    assert again.status_code == 302
+    followed = alice_client.get(again["Location"]).content.decode()
+    assert "This form was sent already: token “dbt nightly” was created then" in followed
+    assert not TOKEN_IN_PAGE.search(followed)
+    assert ApiToken.objects.count() == 1
+    assert AuditEntry.objects.filter(action="api_token.created").count() == 1
