@@ -47,7 +47,7 @@ def test_a_token_is_shown_once_and_stored_only_as_a_digest(alice_client, alice, 
     assert text.split("_")[1] == token.prefix
     # Never again: the list shows the public prefix only.
     again = alice_client.get(TOKENS).content.decode()
-    assert text not in again
+    assert text not in again and token.digest not in again
     assert f"bqi_{token.prefix}_…" in again
     assert not TOKEN_IN_PAGE.search(again)
 
