@@ -9,6 +9,7 @@ COPY workspaces ./workspaces
 COPY connections ./connections
 COPY imports ./imports
 COPY audience ./audience
+COPY api ./api
 COPY standins ./standins
 COPY templates ./templates
 COPY static ./static

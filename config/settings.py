@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
     "workspaces",
     "connections",
     "imports",
@@ -239,6 +243,43 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The REST API (README "Use the API"): personal tokens only, JSON in and out, one error shape.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenWorkspaceAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.error_response",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per token; over it the API answers 429 with Retry-After.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="120/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BigQuery Imports API",
+    "DESCRIPTION": (
+        "Read connections, imports, runs and the audit log of a workspace, and trigger, pause, "
+        "resume or stop imports. Authenticate with a personal API token: "
+        "`Authorization: Bearer <token>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1/workspaces/[^/]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The UI's files come from drf-spectacular-sidecar, served by the app: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "connections.models.Connection.Status",
+        "ImportStatusEnum": "imports.models.Import.Status",
+        "RunStatusEnum": "imports.models.ImportRun.Status",
+        "TokenScopeEnum": "api.models.ApiToken.Scope",
+        "CheckStatusEnum": ["pass", "fail", "skipped", "unconfirmed"],
+    },
+}
 
 # Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport so
 # the local run needs no broker. Values follow DESIGN.md §5.

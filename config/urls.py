@@ -16,5 +16,8 @@ urlpatterns = [
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
     path("w/<slug:ws>/settings/notifications/", include("notifications.urls")),
+    path("w/<slug:ws>/audit/", include("workspaces.audit_urls")),
+    path("w/<slug:ws>/settings/api-tokens/", include("api.token_urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -18,8 +16,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.csv_stream import cell_text
 from config.pagination import page_by_keys
-from imports import selectors, services
+from imports import exports, selectors, services
 from imports.models import Import, ImportRun
 from workspaces.access import get_in_workspace, workspace_view
 from workspaces.timezones import local_or_utc
@@ -304,45 +303,9 @@ def _data_text(data: Any, schema: list[str]) -> str:
     if isinstance(data, dict):
         keys = [k for k in schema if k in data] + [k for k in data if k not in schema]
         return ", ".join(
-            f"{key}={_cell(data[key]) if data[key] is not None else 'null'}" for key in keys
+            f"{key}={cell_text(data[key]) if data[key] is not None else 'null'}" for key in keys
         )
-    return _cell(data)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> str:
-    text = _cell(value)
-    if isinstance(value, str | dict | list) and text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _rejected_csv_rows(run: ImportRun) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    columns = selectors.run_rejected_columns(run=run)
-    yield writer.writerow(["row_number", "reason", *(csv_safe(c) for c in columns)])
-    for row in selectors.run_rejected_rows_iter(run=run):
-        data = row.data if isinstance(row.data, dict) else {"data": row.data}
-        cells = [csv_safe(data.get(column)) for column in columns]
-        yield writer.writerow([row.row_number, csv_safe(row.reason), *cells])
+    return cell_text(data)
 
 
 @workspace_view
@@ -353,7 +316,7 @@ def rejected_csv(request: HttpRequest, run_pk: Any) -> StreamingHttpResponse:
     name = slugify(run.import_obj.name)[:60] or "import"
     filename = f"rejected-rows-{name}-{started:%Y%m%d-%H%M}.csv"
     response = StreamingHttpResponse(
-        _rejected_csv_rows(run), content_type="text/csv; charset=utf-8"
+        exports.rejected_rows_csv(run=run), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"

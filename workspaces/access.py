@@ -37,12 +37,17 @@ def membership_in(memberships: list[Membership], slug: str) -> Membership:
 
 
 def workspace_view(
-    view: Callable[..., HttpResponse] | None = None, *, admin_only: bool = False
+    view: Callable[..., HttpResponse] | None = None,
+    *,
+    admin_only: bool = False,
+    members_may_change: bool = False,
 ) -> Callable[..., Any]:
     """Resolve request.workspace / request.membership from the `ws` URL argument.
 
     Members may use safe methods; any other method, and every method of an
-    `admin_only` view, needs the admin role (403 otherwise).
+    `admin_only` view, needs the admin role (403 otherwise). A `members_may_change` view
+    takes any method from a member too: it is about the member's own things (their API
+    tokens), and the view itself keeps them to those.
     """
 
     def decorator(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -55,7 +60,8 @@ def workspace_view(
             # One query serves the access check and the header's workspace switcher.
             request.user_memberships = memberships_of(request.user)
             membership = membership_in(request.user_memberships, ws)
-            if (admin_only or request.method not in SAFE_METHODS) and not membership.is_admin:
+            changes = request.method not in SAFE_METHODS and not members_may_change
+            if (admin_only or changes) and not membership.is_admin:
                 raise PermissionDenied
             request.workspace = membership.workspace
             request.membership = membership
@@ -65,6 +71,7 @@ def workspace_view(
 
         wrapper.workspace_view = True  # lets the access sweep find every scoped view
         wrapper.admin_only = admin_only
+        wrapper.members_may_change = members_may_change
         return wrapper
 
     return decorator(view) if view is not None else decorator

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
+from api.services import api_token_create
 from connections.models import Connection
 from imports.services import run_create
 from tests.fixtures.connections import make_connection
@@ -67,7 +68,11 @@ def objects(alice, workspace_a, google):
     import_obj = make_import(connection, alice, table="users", name="Secret import")
     run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
     import_obj.save()
-    return {"connection": connection, "import": import_obj, "run": run}
+    token = api_token_create(
+        workspace=workspace_a, user=alice, role="admin", name="Pipeline", scope="run",
+        expires_at=None,
+    ).token  # fmt: skip
+    return {"connection": connection, "import": import_obj, "run": run, "token": token}
 
 
 def app_urls(objects) -> list[tuple[str, object]]:

@@ -5,6 +5,7 @@ cookie), every command sent to the test's Redis database (Celery messages decode
 database itself. No private key, no piece of one and no access token may be in any of it."""
 
 import json
+import re
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from django.core import serializers
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import close_old_connections
 
+from api.models import ApiToken
 from audience.models import Profile
 from connections import crypto
 from connections.models import Connection
@@ -26,7 +28,7 @@ from tests.fixtures.standin_world import PROJECT
 from tests.imports.test_create_flow import mapping_data, walk
 from tests.security.capture import LogCapture, RecordingClient, RedisMonitor
 from tests.security.needles import PEM_MARKER, key_needles, leaks, token_needles
-from tests.test_access_sweep import app_routes, fill
+from tests.test_access_sweep import api_endpoints, api_url, app_routes, fill
 from workspaces.models import AuditEntry
 
 BASE = "/w/acme/settings/partners/bigquery"
@@ -36,6 +38,9 @@ TABLE = "people"
 ROWS = [{"user_id": f"p{i}", "email": f"p{i}@example.com", "plan": "pro"} for i in range(5)]
 PASSWORD = "correct horse battery"
 PASSED = '<span class="badge badge-ok">Passed</span>'
+TOKENS = "/w/acme/settings/api-tokens/"
+API = "/api/v1/workspaces/acme"
+TOKEN_IN_PAGE = re.compile(r'value="(bqi_[0-9a-f]{12}_[A-Za-z0-9_-]{43})"')
 
 
 def ensure_source(stack) -> None:
@@ -213,6 +218,17 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
             run = run_now(client, import_a)
             assert run.status == ImportRun.Status.SUCCEEDED, run.error_message
 
+            # An API token, shown once; with it a run through the API and Test Connection.
+            created = client.post(TOKENS, {"name": "Pipeline", "scope": "admin"})
+            token_text = TOKEN_IN_PAGE.search(created.content.decode()).group(1)
+            api = RecordingClient(headers={"Authorization": f"Bearer {token_text}"})
+            started = api.post(f"{API}/imports/{import_b.pk}/runs/")
+            assert started.status_code == 202, started.content
+            api_run = wait_for(lambda: finished(started.json()["id"]))
+            assert api_run.status == ImportRun.Status.SUCCEEDED, api_run.error_message
+            tested = api.post(f"{API}/connections/{by_paste.pk}/test/")
+            assert tested.json()["result"]["ok"] is True
+
             # The rotated key is deleted at Google: the next run fails, and so does the test.
             stack.token_server.delete_key(rotated.key_id)
             stack.token_server.revoke_tokens()
@@ -238,11 +254,25 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
                 (by_upload, import_a, failed_a),
                 (by_paste, import_b, failed_b),
             ):
-                objects = {"connection": connection, "import": import_obj, "run": run}
+                objects = {
+                    "connection": connection, "import": import_obj, "run": run,
+                    "token": ApiToken.objects.get(),
+                }  # fmt: skip
                 for route, _ in app_routes():
                     if route.startswith("w/<slug:ws>/"):
                         client.get(fill(route, objects), follow=True)
                         pages += 1
+                # Every endpoint of the API that answers GET, the same objects.
+                for name, argument, view in api_endpoints():
+                    if hasattr(view, "get"):
+                        answer = api.get(api_url(name, argument, objects, "acme"))
+                        assert answer.status_code == 200, (name, answer.status_code)
+                        pages += 1
+            # The failed connection's Test Connection through the API, then the token goes.
+            api.post(f"{API}/connections/{by_upload.pk}/test/")
+            token = ApiToken.objects.get()
+            client.post(f"{TOKENS}{token.pk}/revoke/", follow=True)
+            assert api.get(f"{API}/connections/").status_code == 401
 
             # The Django admin's pages about connections and the audit log.
             operator = django_user_model.objects.create_superuser(
@@ -263,7 +293,7 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
         finally:
             stop_worker(worker)
 
-    responses = client.responses + admin_client.responses
+    responses = client.responses + admin_client.responses + api.responses
     worker_text = worker_log.read_text()
     payloads = monitor.payloads()
     celery_messages = monitor.messages()
@@ -272,7 +302,9 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
     paths = [where for where, _ in responses]
     assert f"POST {BASE}/add/ 302" in paths  # the upload's response
     assert f"POST {BASE}/add/test/ 200" in paths
-    assert pages >= 40 and len(responses) >= 100
+    assert pages >= 60 and len(responses) >= 130
+    assert sum(where.startswith("GET /api/") for where, _ in api.responses) >= 18
+    assert any(where.startswith("GET /w/acme/audit/export.csv") for where, _ in responses)
     run_messages = [
         m for m in celery_messages if m["headers"].get("task") == "imports.tasks.run_import"
     ]
@@ -286,8 +318,17 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
     admin_bodies = [text for _, text in admin_client.responses]
     assert sum("Uploaded" in text and "Key ID" in text for text in admin_bodies) >= 1
 
+    # The API token is in the one answer that shows it, and nowhere else; its digest is in
+    # the database only.
+    api_token = {"API token": token_text, "API token digest": token.digest}
+    shown = [where for where, text in responses if leaks(text, api_token)]
+    assert shown == [f"POST {TOKENS} 200"], shown
+    responses = [(where, text) for where, text in responses if where != shown[0]]
+    assert token_text not in database_text()
+
     # Nothing leaked.
     needles = token_needles(issued_tokens["tokens"], issued_tokens["assertions"])
+    needles.update(api_token)
     for label, key in keys.items():
         needles.update(key_needles(key.info, label))
     key_ids = {f"{label} private_key_id": key.key_id for label, key in keys.items()}
@@ -302,7 +343,8 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
         found += [
             ("celery message", name) for name in leaks(message["body"], {**needles, **key_ids})
         ]
-    found += [("database", name) for name in leaks(database_text(), needles)]
+    database_needles = {k: v for k, v in needles.items() if k != "API token digest"}
+    found += [("database", name) for name in leaks(database_text(), database_needles)]
     assert not found, "leaked:\n" + "\n".join(
         f"{where}: {name}" for where, name in sorted(set(found))
     )
@@ -316,6 +358,14 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
         f"{BASE}/{by_paste.pk}/edit/ 200",
         "/admin/connections/connection/",
         "/admin/workspaces/auditentry/",
+        # The audit log records which key a connection was given or rotated to; the API's
+        # connections carry it as their pages do.
+        "/w/acme/audit/ 200",
+        "/w/acme/audit/export.csv 200",
+        f"{API}/audit/ 200",
+        f"{API}/connections/ 200",
+        f"{API}/connections/{by_upload.pk}/",
+        f"{API}/connections/{by_paste.pk}/",
     )
     for where, text in responses:
         if leaks(text, key_ids):

@@ -92,3 +92,14 @@ def test_the_switcher_lists_every_workspace_of_the_user(alice, workspace_b, alic
 
     assert 'href="/w/globex/settings/partners/bigquery/"' in page
     assert "Acme</strong> (current)" in page
+
+
+@workspace_view(members_may_change=True)
+def a_members_own_view(request):
+    return HttpResponse(request.method)
+
+
+def test_a_view_about_members_own_things_takes_their_changes(bob, charlie):
+    assert call(a_members_own_view, bob, "post").content == b"POST"
+    with pytest.raises(Http404):  # still only in the member's own workspace
+        call(a_members_own_view, charlie, "post")

@@ -1,0 +1,21 @@
+"""Downloads of a run's data (the run page and the API share them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from config.csv_stream import csv_lines
+from imports import selectors
+from imports.models import ImportRun
+
+
+def rejected_rows_csv(*, run: ImportRun) -> Iterator[str]:
+    """The run's kept rejected rows: row number, reason, then every source column seen."""
+    columns = selectors.run_rejected_columns(run=run)
+
+    def rows() -> Iterator[list]:
+        for row in selectors.run_rejected_rows_iter(run=run):
+            data = row.data if isinstance(row.data, dict) else {"data": row.data}
+            yield [row.row_number, row.reason, *(data.get(column) for column in columns)]
+
+    return csv_lines(["row_number", "reason", *columns], rows())

@@ -1,0 +1,131 @@
+"""Every API error is JSON: {"error": {"code", "message"}}; 429 says when to retry."""
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+
+from imports.models import Import
+from tests.api.conftest import API, ApiClient, error_of, make_token
+from tests.connections.conftest import make_connection
+from tests.imports.conftest import make_import
+
+
+@pytest.fixture
+def import_a(alice, workspace_a):
+    return make_import(make_connection(workspace_a, alice), alice, table="users")
+
+
+def test_400_names_the_fields(alice_api):
+    response = alice_api.get(f"{API}/acme/connections/", {"connected_on_after": "yesterday"})
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert error["fields"] == {"connected_on": ["Enter a valid date."]}
+
+
+def test_400_for_an_unknown_ordering(alice_api):
+    response = alice_api.get(f"{API}/acme/connections/", {"ordering": "key"})
+
+    assert response.status_code == 400
+    assert "Order by one of" in error_of(response)["fields"]["ordering"][0]
+
+
+def test_401_without_a_token_says_how_to_send_one(client, workspace_a):
+    response = client.get(f"{API}/acme/connections/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert error_of(response) == {
+        "code": "not_authenticated",
+        "message": "Send an API token in the Authorization header: `Bearer <token>`.",
+    }
+
+
+def test_401_for_another_scheme(client, alice, workspace_a):
+    response = client.get(f"{API}/acme/", headers={"Authorization": "Basic YWxpY2U6cHc="})
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_malformed"
+
+
+def test_a_session_is_not_a_credential_for_the_api(alice_client, alice, workspace_a):
+    import_a = make_import(make_connection(workspace_a, alice), alice, table="users")
+
+    read = alice_client.get(f"{API}/acme/connections/")
+    run = alice_client.post(f"{API}/acme/imports/{import_a.pk}/runs/")
+
+    assert read.status_code == run.status_code == 401
+    assert error_of(read)["code"] == error_of(run)["code"] == "not_authenticated"
+    assert not import_a.runs.exists()
+
+
+def test_403_for_a_scope_too_low(alice, workspace_a, import_a):
+    api = ApiClient(make_token(alice, workspace_a, "read"))
+
+    response = api.post(f"{API}/acme/imports/{import_a.pk}/runs/")
+
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "insufficient_scope"
+    assert "this request needs the “run” scope" in error["message"]
+    assert not import_a.runs.exists()
+
+
+def test_404_for_an_unknown_object_and_an_unknown_endpoint(alice_api):
+    for path in (
+        f"{API}/acme/connections/00000000-0000-0000-0000-000000000000/",
+        f"{API}/acme/nothing-here/",
+        "/api/v2/",
+    ):
+        response = alice_api.get(path)
+        assert response.status_code == 404, path
+        assert error_of(response)["code"] == "not_found", path
+
+
+def test_405_names_the_method(alice_api):
+    response = alice_api.delete(f"{API}/acme/connections/")
+
+    assert response.status_code == 405
+    assert error_of(response) == {
+        "code": "method_not_allowed",
+        "message": 'Method "DELETE" not allowed.',
+    }
+
+
+def test_409_for_an_action_the_state_does_not_allow(alice_api, import_a):
+    assert import_a.status == Import.Status.READY
+
+    response = alice_api.post(f"{API}/acme/imports/{import_a.pk}/resume/")
+
+    assert response.status_code == 409
+    assert error_of(response) == {
+        "code": "illegal_transition",
+        "message": "Only a paused import can be resumed; this one is ready.",
+    }
+
+
+def test_429_with_retry_after_once_a_token_uses_its_allowance(
+    alice, workspace_a, settings, time_machine
+):
+    cache.clear()
+    settings.API_RATE_LIMIT = "3/min"
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC), tick=False)
+    api = ApiClient(make_token(alice, workspace_a))
+    other = ApiClient(make_token(alice, workspace_a, name="second"))
+    for _ in range(3):
+        assert api.get(f"{API}/acme/").status_code == 200
+
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, 0, 20, tzinfo=dt.UTC), tick=False)
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "40"
+    assert error_of(response) == {
+        "code": "throttled",
+        "message": "Too many requests. Try again in 40 seconds.",
+    }
+    assert other.get(f"{API}/acme/").status_code == 200  # the allowance is per token
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, 1, 1, tzinfo=dt.UTC), tick=False)
+    assert api.get(f"{API}/acme/").status_code == 200

@@ -1,0 +1,199 @@
+"""Imports and runs through the API: read them, Run now (202, 409 while a run is active),
+Pause / Resume / Stop, run details with counters, rejected rows as CSV."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.utils import timezone
+
+from imports.models import Import, ImportRun, RejectedRow
+from tests.api.conftest import API, ApiClient, error_of, make_token
+from tests.connections.conftest import make_connection
+from tests.imports.test_pages import add_import, add_run
+from workspaces.models import AuditEntry
+
+IMPORTS = f"{API}/acme/imports/"
+
+
+@pytest.fixture
+def connection(workspace_a, alice):
+    return make_connection(workspace_a, alice)
+
+
+@pytest.fixture
+def nightly(workspace_a, connection, alice):
+    return add_import(
+        workspace_a, connection, "Nightly users", status="scheduled", schedule_kind="daily",
+        schedule_time=dt.time(2, 0), next_run_at=timezone.now() + dt.timedelta(hours=3),
+        created_by=alice,
+    )  # fmt: skip
+
+
+def test_the_list_has_each_import_with_its_latest_run(alice_api, workspace_a, connection, nightly):
+    add_run(nightly, ago=dt.timedelta(days=2), rows_written=5)
+    latest = add_run(nightly, ago=dt.timedelta(hours=1), rows_written=7)
+    add_import(workspace_a, connection, "Purchases", target="events", status="paused")
+
+    body = alice_api.get(IMPORTS).json()
+
+    assert [i["name"] for i in body["results"]] == ["Purchases", "Nightly users"]
+    row = body["results"][1]
+    assert row["status"] == "scheduled"
+    assert row["schedule"] == "Daily at 02:00 (UTC)"
+    assert row["connection"]["name"] == connection.name
+    assert row["latest_run"]["id"] == str(latest.pk)
+    assert row["latest_run"]["rows_written"] == 7
+    assert row["runs_url"] == f"http://testserver{IMPORTS}{nightly.pk}/runs/"
+
+
+def test_the_list_filters_as_the_page_does(alice_api, workspace_a, connection, nightly):
+    add_import(workspace_a, connection, "Purchases", target="events", status="paused")
+
+    paused = alice_api.get(IMPORTS, {"status": "paused"}).json()["results"]
+    found = alice_api.get(IMPORTS, {"search": "nightly"}).json()["results"]
+    bad = alice_api.get(IMPORTS, {"status": "sleeping"})
+
+    assert [i["name"] for i in paused] == ["Purchases"]
+    assert [i["name"] for i in found] == ["Nightly users"]
+    assert bad.status_code == 400 and "status" in error_of(bad)["fields"]
+
+
+def test_run_now_answers_202_with_the_run_and_its_location(alice, workspace_a, nightly):
+    api = ApiClient(make_token(alice, workspace_a, "run"))
+
+    response = api.post(f"{IMPORTS}{nightly.pk}/runs/")
+
+    assert response.status_code == 202, response.content
+    run = ImportRun.objects.get()
+    body = response.json()
+    assert body["id"] == str(run.pk)
+    assert body["status"] == "queued" and body["trigger"] == "manual"
+    assert response["Location"] == f"http://testserver{IMPORTS}runs/{run.pk}/"
+    assert api.get(response["Location"]).json()["id"] == str(run.pk)
+    entry = AuditEntry.objects.get(action="import.run_now")
+    assert entry.actor == alice and entry.target_id == str(nightly.pk)
+
+
+def test_a_second_run_while_one_is_active_is_409(alice_api, nightly):
+    assert alice_api.post(f"{IMPORTS}{nightly.pk}/runs/").status_code == 202
+
+    response = alice_api.post(f"{IMPORTS}{nightly.pk}/runs/")
+
+    assert response.status_code == 409
+    assert error_of(response) == {
+        "code": "import_running",
+        "message": "The import is already running.",
+    }
+    assert ImportRun.objects.count() == 1
+
+
+def test_pause_resume_and_stop(alice_api, nightly):
+    paused = alice_api.post(f"{IMPORTS}{nightly.pk}/pause/")
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    again = alice_api.post(f"{IMPORTS}{nightly.pk}/pause/")
+    assert again.status_code == 409
+    assert (
+        error_of(again)["message"] == "Only a scheduled import can be paused; this one is paused."
+    )
+
+    resumed = alice_api.post(f"{IMPORTS}{nightly.pk}/resume/")
+    assert resumed.json()["status"] == "scheduled"
+    assert resumed.json()["next_run_at"] is not None
+
+    stopped = alice_api.post(f"{IMPORTS}{nightly.pk}/stop/")
+    assert stopped.json()["status"] == "stopped"
+    assert stopped.json()["next_run_at"] is None
+    nightly.refresh_from_db()
+    assert nightly.status == Import.Status.STOPPED
+    assert list(
+        AuditEntry.objects.filter(target_id=str(nightly.pk)).order_by("id").values_list("action")
+    ) == [("import.paused",), ("import.resumed",), ("import.stopped",)]
+
+
+def test_stop_cancels_the_active_run(alice_api, nightly):
+    run = ImportRun.objects.get(pk=alice_api.post(f"{IMPORTS}{nightly.pk}/runs/").json()["id"])
+
+    alice_api.post(f"{IMPORTS}{nightly.pk}/stop/")
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.CANCELLED
+
+
+@pytest.mark.parametrize("scope", ["read", "run"])
+def test_pause_resume_stop_need_the_admin_scope(alice, workspace_a, nightly, scope):
+    api = ApiClient(make_token(alice, workspace_a, scope))
+    for action in ("pause", "stop"):
+        response = api.post(f"{IMPORTS}{nightly.pk}/{action}/")
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "insufficient_scope"
+    nightly.refresh_from_db()
+    assert nightly.status == Import.Status.SCHEDULED
+
+
+def test_a_member_token_reads_but_every_write_is_403(bob_api, nightly):
+    assert bob_api.get(f"{IMPORTS}{nightly.pk}/").status_code == 200
+    for action in ("runs", "pause", "resume", "stop"):
+        response = bob_api.post(f"{IMPORTS}{nightly.pk}/{action}/")
+        assert response.status_code == 403, action
+        assert "its owner is a member of the workspace" in error_of(response)["message"]
+    assert not ImportRun.objects.exists()
+
+
+def test_runs_list_newest_first_and_the_run_detail(alice_api, nightly):
+    old = add_run(nightly, ago=dt.timedelta(days=1), status="failed", error_message="Boom.")
+    new = add_run(
+        nightly, ago=dt.timedelta(minutes=5), status="running", rows_expected=1000,
+        committed_offset=250, rows_read=250, rows_written=240, rows_rejected=10,
+        bytes_scanned=123456, job_id="analytics-prod:EU.job_1", read_path="rest",
+    )  # fmt: skip
+
+    runs = alice_api.get(f"{IMPORTS}{nightly.pk}/runs/").json()["results"]
+    detail = alice_api.get(f"{IMPORTS}runs/{new.pk}/").json()
+
+    assert [r["id"] for r in runs] == [str(new.pk), str(old.pk)]
+    assert runs[1]["status"] == "failed" and runs[1]["error_message"] == "Boom."
+    assert detail["status"] == "running"
+    assert detail["progress"] == 0.25
+    assert (detail["rows_read"], detail["rows_written"], detail["rows_rejected"]) == (250, 240, 10)
+    assert detail["bytes_scanned"] == 123456
+    assert detail["job_id"] == "analytics-prod:EU.job_1"
+    assert detail["started_at"].endswith("Z") and detail["finished_at"] is None
+    assert detail["rejected_rows_csv"].endswith(f"/imports/runs/{new.pk}/rejected.csv")
+
+
+def test_rejected_rows_as_the_pages_csv(alice_api, alice_client, nightly):
+    run = add_run(nightly, rows_rejected=2)
+    nightly.source_schema = [{"name": "user_id"}, {"name": "plan"}]
+    nightly.save()
+    RejectedRow.objects.create(run=run, row_number=3, reason="No identity",
+                               data={"plan": "=1+1", "user_id": None})  # fmt: skip
+    RejectedRow.objects.create(run=run, row_number=9, reason="Property too large",
+                               data={"user_id": "u9", "plan": "x" * 10})  # fmt: skip
+
+    response = alice_api.get(f"{IMPORTS}runs/{run.pk}/rejected.csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="rejected-rows-{run.pk}.csv"'
+    text = b"".join(response.streaming_content).decode()
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["row_number", "reason", "user_id", "plan"],
+        ["3", "No identity", "", "'=1+1"],
+        ["9", "Property too large", "u9", "xxxxxxxxxx"],
+    ]
+    page = alice_client.get(
+        f"/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/rejected.csv"
+    )
+    assert b"".join(page.streaming_content).decode() == text
+
+
+def test_the_csv_errors_are_json_whatever_the_client_accepts(alice_api):
+    response = alice_api.get(
+        f"{IMPORTS}runs/00000000-0000-0000-0000-000000000000/rejected.csv",
+        headers={"Accept": "text/csv"},
+    )
+
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"

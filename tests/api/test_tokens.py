@@ -1,0 +1,290 @@
+"""Personal API tokens: created on the API tokens page (shown once), stored as a digest,
+revocable, expiring, with their last use recorded; creation and revocation audited."""
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+from django.utils import timezone
+
+from api.models import ApiToken
+from api.services import LAST_USED_RESOLUTION
+from tests.api.conftest import API, ApiClient, error_of, make_token
+from workspaces.models import AuditEntry, Membership
+
+TOKENS = "/w/acme/settings/api-tokens/"
+TOKEN_IN_PAGE = re.compile(r'value="(bqi_[0-9a-f]{12}_[A-Za-z0-9_-]{43})"')
+
+
+def create_on_page(client, **data):
+    form = {"name": "dbt nightly", "scope": "run", "expires_on": "", **data}
+    return client.post(TOKENS, form)
+
+
+def shown_token(response) -> str:
+    (text,) = TOKEN_IN_PAGE.findall(response.content.decode())
+    return text
+
+
+def test_a_token_is_shown_once_and_stored_only_as_a_digest(alice_client, alice, workspace_a):
+    response = create_on_page(alice_client)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    text = shown_token(response)
+    assert "it is shown only this once" in response.content.decode()
+    token = ApiToken.objects.get()
+    assert (token.user, token.workspace, token.scope, token.name) == (
+        alice,
+        workspace_a,
+        "run",
+        "dbt nightly",
+    )
+    assert token.digest == hashlib.sha256(text.encode()).hexdigest()
+    stored = list(ApiToken.objects.values_list(flat=False).get(pk=token.pk))
+    assert not any(text in str(value) for value in stored)
+    assert text.split("_")[1] == token.prefix
+    # Never again: the list shows the public prefix only.
+    again = alice_client.get(TOKENS).content.decode()
+    assert text not in again and token.digest not in again
+    assert f"bqi_{token.prefix}_…" in again
+    assert not TOKEN_IN_PAGE.search(again)
+
+
+def test_the_shown_token_works_against_the_api(alice_client, alice):
+    text = shown_token(create_on_page(alice_client))
+
+    response = ApiClient(text).get(f"{API}/acme/")
+
+    assert response.status_code == 200
+    assert response.json()["token"]["scope"] == "run"
+
+
+def test_a_revoked_token_gets_401_at_once(alice_client, alice, workspace_a):
+    text = shown_token(create_on_page(alice_client))
+    api = ApiClient(text)
+    assert api.get(f"{API}/acme/connections/").status_code == 200
+    token = ApiToken.objects.get()
+
+    confirm = alice_client.get(f"{TOKENS}{token.pk}/revoke/")
+    assert "Revoke token “dbt nightly”?" in confirm.content.decode()
+    revoked = alice_client.post(f"{TOKENS}{token.pk}/revoke/", follow=True)
+
+    assert "Token “dbt nightly” revoked." in revoked.content.decode()
+    response = api.get(f"{API}/acme/connections/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert error_of(response) == {"code": "token_revoked", "message": "The API token was revoked."}
+    token.refresh_from_db()
+    assert token.revoked_by == alice and token.revoked_at is not None
+
+
+def test_an_expired_token_gets_401(alice, workspace_a, time_machine):
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC), tick=False)
+    text = make_token(alice, workspace_a, expires_at=timezone.now() + dt.timedelta(days=1))
+    api = ApiClient(text)
+    assert api.get(f"{API}/acme/").status_code == 200
+
+    time_machine.move_to(dt.datetime(2026, 5, 2, 12, tzinfo=dt.UTC), tick=False)
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_expired"
+
+
+def test_expires_on_is_the_last_day_the_token_works_in_the_workspaces_zone(
+    alice_client, workspace_a
+):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+
+    create_on_page(alice_client, expires_on="2099-06-30")
+
+    assert ApiToken.objects.get().expires_at == dt.datetime(2099, 6, 30, 15, tzinfo=dt.UTC)
+
+
+def test_an_expiry_in_the_past_is_refused_and_nothing_is_created(alice_client):
+    response = create_on_page(alice_client, expires_on="2001-01-01")
+
+    assert "The expiry date is in the past." in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_last_used_is_recorded_at_most_once_a_minute(alice, workspace_a, time_machine):
+    start = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    time_machine.move_to(start, tick=False)
+    api = ApiClient(make_token(alice, workspace_a))
+    token = ApiToken.objects.get()
+    assert token.last_used_at is None
+
+    api.get(f"{API}/acme/")
+    token.refresh_from_db()
+    assert token.last_used_at == start
+
+    time_machine.move_to(start + LAST_USED_RESOLUTION - dt.timedelta(seconds=1), tick=False)
+    api.get(f"{API}/acme/")
+    token.refresh_from_db()
+    assert token.last_used_at == start  # not written again within the minute
+
+    later = start + LAST_USED_RESOLUTION
+    time_machine.move_to(later, tick=False)
+    api.get(f"{API}/acme/")
+    token.refresh_from_db()
+    assert token.last_used_at == later
+
+
+def test_the_page_shows_when_a_token_was_last_used(alice_client, alice, workspace_a):
+    ApiClient(make_token(alice, workspace_a, name="Poller")).get(f"{API}/acme/")
+
+    row = alice_client.get(TOKENS).content.decode().split("Poller", 1)[1].split("</tr>")[0]
+
+    assert "Never used" not in row
+    assert timezone.now().strftime("%b %-d, %Y") in row
+
+
+def test_a_member_may_create_a_read_token_but_no_more(bob_client, bob):
+    refused = create_on_page(bob_client, scope="admin")
+
+    page = refused.content.decode()
+    assert refused.status_code == 200
+    assert "Members of a workspace can only view, so their tokens can only read." in page
+    assert not ApiToken.objects.exists()
+
+    created = create_on_page(bob_client, scope="read")
+    assert shown_token(created)
+    assert ApiToken.objects.get().user == bob
+
+
+def test_a_member_sees_and_revokes_only_their_own_tokens(bob_client, alice, bob, workspace_a):
+    make_token(alice, workspace_a, name="Alice pipeline")
+    make_token(bob, workspace_a, "read", name="Bob notebook")
+    alices = ApiToken.objects.get(name="Alice pipeline")
+
+    page = bob_client.get(TOKENS).content.decode()
+
+    assert "Bob notebook" in page and "Alice pipeline" not in page
+    assert bob_client.get(f"{TOKENS}{alices.pk}/revoke/").status_code == 404
+    assert bob_client.post(f"{TOKENS}{alices.pk}/revoke/").status_code == 404
+    alices.refresh_from_db()
+    assert alices.revoked_at is None
+
+
+def test_an_admin_sees_every_token_of_the_workspace_and_may_revoke_any(
+    alice_client, alice, bob, charlie, workspace_a, workspace_b
+):
+    make_token(bob, workspace_a, "read", name="Bob notebook")
+    make_token(charlie, workspace_b, name="Globex pipeline")
+    bobs = ApiToken.objects.get(name="Bob notebook")
+
+    page = alice_client.get(TOKENS).content.decode()
+    assert "Bob notebook" in page and "bob@acme.test" in page
+    assert "Globex pipeline" not in page
+
+    alice_client.post(f"{TOKENS}{bobs.pk}/revoke/")
+    bobs.refresh_from_db()
+    assert bobs.revoked_by == alice
+
+
+def test_creation_and_revocation_are_audited_without_the_token(alice_client, alice):
+    text = shown_token(create_on_page(alice_client))
+    token = ApiToken.objects.get()
+    alice_client.post(f"{TOKENS}{token.pk}/revoke/")
+
+    entries = list(AuditEntry.objects.filter(target_type="apitoken").order_by("id"))
+
+    assert [e.action for e in entries] == ["api_token.created", "api_token.revoked"]
+    assert all(e.actor == alice and e.target_id == str(token.pk) for e in entries)
+    assert entries[0].details == {
+        "name": "dbt nightly",
+        "scope": "run",
+        "prefix": f"bqi_{token.prefix}_…",
+        "expires_at": None,
+    }
+    for entry in entries:
+        text_of_entry = f"{entry.details} {entry.target_label}"
+        assert text not in text_of_entry and token.digest not in text_of_entry
+        assert text.rsplit("_", 1)[1] not in text_of_entry
+
+
+def test_revoking_twice_writes_one_entry(alice_client, alice, workspace_a):
+    make_token(alice, workspace_a)
+    token = ApiToken.objects.get()
+    for _ in range(2):
+        alice_client.post(f"{TOKENS}{token.pk}/revoke/")
+
+    assert AuditEntry.objects.filter(action="api_token.revoked").count() == 1
+
+
+def test_a_token_stops_working_when_its_owner_leaves_the_workspace(alice, workspace_a):
+    api = ApiClient(make_token(alice, workspace_a))
+    Membership.objects.filter(user=alice).delete()
+
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_invalid"
+
+
+def test_an_admin_token_only_reads_once_its_owner_is_made_a_member(alice, workspace_a):
+    api = ApiClient(make_token(alice, workspace_a, "admin"))
+    Membership.objects.filter(user=alice).update(role=Membership.Role.MEMBER)
+
+    assert api.get(f"{API}/acme/").json()["token"]["effective_scope"] == "read"
+    response = api.post(f"{API}/acme/imports/00000000-0000-0000-0000-000000000000/pause/")
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer bqi_0123456789ab_" + "A" * 43,  # well formed, unknown
+        "Bearer nonsense",
+        "Bearer bqi_0123456789ab_short",
+    ],
+)
+def test_an_unknown_or_malformed_token_gets_401(alice, workspace_a, header, client):
+    make_token(alice, workspace_a)
+
+    response = client.get(f"{API}/acme/", headers={"Authorization": header})
+
+    assert response.status_code == 401
+    assert error_of(response) == {"code": "token_invalid", "message": "The API token is not valid."}
+
+
+def test_a_token_with_the_right_prefix_and_a_wrong_secret_gets_401(alice, workspace_a):
+    text = make_token(alice, workspace_a)
+    prefix, secret = text.rsplit("_", 1)
+    forged = prefix + "_" + ("B" if secret[0] != "B" else "C") + secret[1:]
+
+    response = ApiClient(forged).get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_invalid"
+
+
+def test_a_token_refused_by_the_limit_of_active_tokens(alice_client, alice, workspace_a):
+    from api.services import MAX_ACTIVE_TOKENS
+
+    for n in range(MAX_ACTIVE_TOKENS):
+        make_token(alice, workspace_a, name=f"t{n}")
+
+    response = create_on_page(alice_client)
+
+    assert f"You have {MAX_ACTIVE_TOKENS} active tokens" in response.content.decode()
+    assert ApiToken.objects.count() == MAX_ACTIVE_TOKENS
+
+
+def test_sending_the_same_form_twice_creates_one_token_and_shows_it_once(alice_client):
+    nonce = "2b0c2f6e-7a52-4d7e-9a59-4c0b8f0f9a11"
+    first = create_on_page(alice_client, nonce=nonce)
+    again = create_on_page(alice_client, nonce=nonce)
+
+    assert shown_token(first)
+    assert again.status_code == 302
+    followed = alice_client.get(again["Location"]).content.decode()
+    assert "This form was sent already: token “dbt nightly” was created then" in followed
+    assert not TOKEN_IN_PAGE.search(followed)
+    assert ApiToken.objects.count() == 1
+    assert AuditEntry.objects.filter(action="api_token.created").count() == 1

@@ -1,0 +1,202 @@
+"""The workspace's Audit log page: every entry, filters by actor, action and date range, the
+time with its zone, pages by key, and a streamed CSV export of the filtered entries."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from connections.services import connection_update
+from imports.services import import_pause
+from tests.connections.conftest import make_connection
+from tests.imports.test_pages import add_import
+from workspaces.audit_views import PAGE_SIZE
+from workspaces.models import AuditEntry
+
+AUDIT = "/w/acme/audit/"
+CSV = "/w/acme/audit/export.csv"
+
+
+def entry(workspace, actor, action, when, label="Warehouse", **details):
+    row = AuditEntry.objects.create(
+        workspace=workspace, actor=actor, action=action, target_type=action.split(".")[0],
+        target_id="1", target_label=label, details=details,
+    )  # fmt: skip
+    AuditEntry.objects.filter(pk=row.pk).update(created_at=when)
+    return row
+
+
+def labels(response) -> list[str]:
+    return [e.target_label for e in response.context["page"].object_list]
+
+
+def csv_rows(response) -> list[dict]:
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_log_shows_what_the_services_recorded(alice_client, alice, workspace_a):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    connection = make_connection(workspace_a, alice, name="Warehouse")
+    connection_update(connection=connection, actor=alice, name="Main warehouse",
+                      project_id=connection.project_id, dataset_id="events_v3", key=None)  # fmt: skip
+    imp = add_import(workspace_a, connection, "Nightly", status="scheduled")
+    import_pause(import_obj=imp, actor=alice)
+
+    page = alice_client.get(AUDIT).content.decode()
+
+    assert "When (Europe/Berlin)" in page
+    assert "Connection added" in page and "Connection changed" in page
+    assert "Import paused" in page and "Nightly" in page
+    assert "name: Warehouse → Main warehouse; dataset id: events_v2 → events_v3" in page
+    assert " CET<" in page or " CEST<" in page  # each time says its zone
+    assert "alice@acme.test" in page
+
+
+def test_the_time_is_shown_in_the_workspaces_zone(alice_client, alice, workspace_a):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+    entry(workspace_a, alice, "import.paused", dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC))
+
+    page = alice_client.get(AUDIT).content.decode()
+
+    assert "Mar 2, 2026 08:30:00 JST" in page
+
+
+def test_filters_by_actor_action_and_date_range(alice_client, alice, bob, workspace_a):
+    day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+    entry(workspace_a, alice, "import.run_now", day, label="A")
+    entry(workspace_a, bob, "import.run_now", day, label="B")
+    entry(workspace_a, alice, "connection.created", day, label="C")
+    entry(workspace_a, alice, "import.run_now", day - dt.timedelta(days=5), label="D")
+
+    by_alice = alice_client.get(AUDIT, {"actor": alice.pk, "action": "import.run_now"})
+    by_date = alice_client.get(AUDIT, {"date_after": "2026-03-09", "date_before": "2026-03-10"})
+
+    assert sorted(labels(by_alice)) == ["A", "D"]
+    assert sorted(labels(by_date)) == ["A", "B", "C"]
+    assert "2 entries match the filters" in by_alice.content.decode()
+
+
+def test_the_action_menu_offers_the_workspaces_actions_by_group(alice_client, alice, workspace_a,
+                                                                workspace_b, charlie):  # fmt: skip
+    day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+    entry(workspace_a, alice, "import.run_now", day)
+    entry(workspace_a, alice, "notification.webhook_added", day)
+    entry(workspace_b, charlie, "connection.deleted", day)
+
+    page = alice_client.get(AUDIT).content.decode()
+
+    assert '<optgroup label="Import">' in page
+    assert '<option value="import.run_now">Import run started (Run now)</option>' in page
+    assert '<option value="notification.webhook_added">Notification webhook added</option>' in page
+    assert "connection.deleted" not in page
+
+
+def test_a_bad_filter_says_what_is_wrong_and_shows_nothing(alice_client, alice, workspace_a):
+    entry(workspace_a, alice, "import.run_now", dt.datetime(2026, 3, 10, tzinfo=dt.UTC))
+
+    reversed_range = alice_client.get(
+        AUDIT, {"date_after": "2026-03-11", "date_before": "2026-03-01"}
+    )
+    unknown = alice_client.get(AUDIT, {"action": "import.explode"})
+
+    assert reversed_range.status_code == 200
+    assert "The From date is after the To date." in reversed_range.content.decode()
+    assert labels(reversed_range) == []
+    assert "Select a valid choice" in unknown.content.decode()
+
+
+def test_pages_by_key_keep_the_filters(alice_client, alice, workspace_a):
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for n in range(PAGE_SIZE + 5):
+        entry(workspace_a, alice, "import.run_now", start + dt.timedelta(minutes=n), label=f"e{n}")
+
+    first = alice_client.get(AUDIT, {"action": "import.run_now"})
+    second = alice_client.get(AUDIT, {"action": "import.run_now", "page": 2})
+
+    assert len(labels(first)) == PAGE_SIZE and labels(first)[0] == f"e{PAGE_SIZE + 4}"
+    assert labels(second) == ["e4", "e3", "e2", "e1", "e0"]
+    assert "page=2" in first.content.decode() and "action=import.run_now" in first.content.decode()
+
+
+def test_the_csv_export_has_every_filtered_entry_with_its_zone(alice_client, alice, bob,
+                                                               workspace_a):  # fmt: skip
+    workspace_a.time_zone = "America/New_York"
+    workspace_a.save()
+    start = dt.datetime(2026, 1, 1, 17, tzinfo=dt.UTC)
+    for n in range(PAGE_SIZE + 5):  # more than a page: the export is not paged
+        entry(workspace_a, alice, "import.run_now", start + dt.timedelta(minutes=n), label=f"e{n}")
+    entry(workspace_a, bob, "import.run_now", start, label="by bob")
+    entry(workspace_a, alice, "connection.created", start, label="=HYPERLINK(1)", project_id="-p")
+
+    response = alice_client.get(CSV, {"actor": alice.pk, "action": "import.run_now"})
+    everything = csv_rows(alice_client.get(CSV))
+
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-log-acme-')
+    assert response.streaming
+    rows = csv_rows(response)
+    assert len(rows) == PAGE_SIZE + 5
+    assert rows[-1] == {
+        "time": "2026-01-01T12:00:00-05:00",
+        "time_zone": "America/New_York",
+        "actor": "alice@acme.test",
+        "action": "import.run_now",
+        "action_label": "Import run started (Run now)",
+        "target_type": "import",
+        "target_id": "1",
+        "target_label": "e0",
+        "details": "{}",
+    }
+    formula = next(r for r in everything if r["action"] == "connection.created")
+    assert formula["target_label"] == "'=HYPERLINK(1)"  # not run by a spreadsheet
+    assert formula["details"] == '{"project_id":"-p"}'
+
+
+def test_the_page_links_the_csv_with_the_same_filters(alice_client, alice):
+    page = alice_client.get(AUDIT, {"actor": alice.pk, "page": 1}).content.decode()
+
+    assert f'href="{CSV}?actor={alice.pk}"' in page
+
+
+def test_a_csv_with_bad_filters_goes_back_to_the_page_that_explains(alice_client):
+    response = alice_client.get(CSV, {"date_after": "soon"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{AUDIT}?date_after=soon"
+
+
+def test_members_may_not_see_the_audit_log(bob_client):
+    assert bob_client.get(AUDIT).status_code == 403
+    assert bob_client.get(CSV).status_code == 403
+
+
+def test_the_sidebar_links_the_audit_log_for_admins_only(alice_client, bob_client):
+    tokens = "/w/acme/settings/api-tokens/"
+    assert f'href="{AUDIT}"' in alice_client.get(tokens).content.decode()
+    member_page = bob_client.get(tokens).content.decode()
+    assert f'href="{AUDIT}"' not in member_page
+    assert f'href="{tokens}"' in member_page
+
+
+def test_another_workspaces_entries_never_show(alice_client, charlie, workspace_b):
+    entry(workspace_b, charlie, "connection.created", dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+          label="Globex warehouse")  # fmt: skip
+
+    assert "Globex warehouse" not in alice_client.get(AUDIT).content.decode()
+    assert "Globex warehouse" not in b"".join(alice_client.get(CSV).streaming_content).decode()
+
+
+@pytest.mark.parametrize("count", [5, 120])
+def test_the_page_costs_the_same_queries_however_long_the_log(
+    alice_client, alice, workspace_a, count, django_assert_num_queries
+):
+    for n in range(count):
+        entry(workspace_a, alice, "import.run_now", dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+              label=f"e{n}")  # fmt: skip
+    # session, user, memberships, action menu, count, the page with its actors, actor menu
+    with django_assert_num_queries(7):
+        alice_client.get(AUDIT)
