@@ -7,14 +7,13 @@ from django.core.cache import cache
 
 from connections.models import Connection
 from connections.services import TEST_CONNECTION_WINDOW
-
-TEST_RATE_LIMIT = TEST_CONNECTION_WINDOW.limit
 from tests.api.conftest import API, ApiClient, error_of, make_token
 from tests.connections.conftest import make_connection
 from tests.connections.test_list import seed
 from tests.factories import pem_lines
 from tests.security.needles import key_leaks
 
+TEST_RATE_LIMIT = TEST_CONNECTION_WINDOW.limit
 LIST = f"{API}/acme/connections/"
 
 
