@@ -27,6 +27,7 @@ from django.core.paginator import Page, Paginator
 from connections import bigquery, services
 from connections.models import Connection
 from connections.testing import RETRY_FIX, explain
+from imports.type_contract import type_name
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +39,6 @@ MAX_TABLES = 50_000
 DETAIL_WORKERS = 8
 PAGE_DETAILS_DEADLINE = 20.0
 CELL_CHARS = 120
-
-# GoogleSQL names for the legacy type names the REST API reports.
-_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
-
-
-def type_name(bq_type: str) -> str:
-    """The GoogleSQL name of a column type (INTEGER -> INT64, RECORD -> STRUCT, ...)."""
-    upper = (bq_type or "").upper()
-    return _TYPE_NAMES.get(upper, upper)
 
 
 class BrowseError(Exception):
@@ -161,11 +153,24 @@ def _error(
     return BrowseError(detail, fix, kind=error.kind)
 
 
-def _schema(fields: Any) -> list[dict[str, str]]:
-    return [
-        {"name": f.name, "type": type_name(f.field_type), "mode": (f.mode or "NULLABLE").upper()}
-        for f in fields or []
-    ]
+def _schema(fields: Any) -> list[dict[str, Any]]:
+    """The schema as the draft and Import.source_schema keep it: name, GoogleSQL type and
+    mode of each column, with a STRUCT's fields and a RANGE's element type, nested."""
+    return [_column(f.to_api_repr()) for f in fields or []]
+
+
+def _column(resource: dict[str, Any]) -> dict[str, Any]:
+    column: dict[str, Any] = {
+        "name": resource.get("name", ""),
+        "type": type_name(resource.get("type", "")),
+        "mode": (resource.get("mode") or "NULLABLE").upper(),
+    }
+    if resource.get("fields"):
+        column["fields"] = [_column(f) for f in resource["fields"]]
+    element = (resource.get("rangeElementType") or {}).get("type")
+    if element:
+        column["rangeElementType"] = {"type": type_name(element)}
+    return column
 
 
 def _table_info(table: Any) -> TableInfo:
