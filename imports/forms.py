@@ -311,7 +311,8 @@ class TargetForm(forms.Form):
         label="Source time zone", required=False, max_length=64,
         help_text="DATETIME and DATE columns hold wall-clock times without a zone: the zone "
         "they are in. 2024-06-01 09:00 in Europe/Berlin is stored as 07:00 UTC.",
-        error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The time zone"},
+        error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The time zone",
+                        "max_length": "Choose a time zone from the list."},
     )  # fmt: skip
     timestamp_unit = forms.ChoiceField(
         label="The INT64 timestamp counts", required=False,
