@@ -75,3 +75,28 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} by {self.identity}"
+
+
+class PropertyType(models.Model):
+    """The type a workspace keeps for one property name: the first import that stores the
+    property decides it, and later imports' values are cast to it where nothing is lost."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="property_types",
+        db_index=False,
+    )  # fmt: skip
+    name = models.CharField(max_length=255)
+    type = models.TextField(help_text="GoogleSQL type, e.g. INT64 or ARRAY<STRING>.")
+    # Plain values, not a foreign key: audience does not depend on imports, and the
+    # type stays defined when that import is deleted.
+    defined_by_import_id = models.UUIDField(null=True, blank=True)
+    defined_by_import_name = models.CharField(max_length=100, blank=True)
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="propertytype_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.type}"

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 
-from audience.models import Event, Profile
+from audience.models import Event, Profile, PropertyType
 from workspaces.models import Workspace
 
 SUMMARY_PROPERTIES = 4
@@ -22,6 +23,23 @@ def profiles_for_browse(*, workspace: Workspace) -> QuerySet[Profile]:
 
 def events_for_browse(*, workspace: Workspace) -> QuerySet[Event]:
     return Event.objects.filter(workspace=workspace)
+
+
+def property_types_for_browse(*, workspace: Workspace, name: str = "") -> QuerySet[PropertyType]:
+    """The workspace's property types by name, letter case aside; `name` matches any part of
+    the name, in any letter case."""
+    queryset = PropertyType.objects.filter(workspace=workspace)
+    if name:
+        queryset = queryset.filter(name__icontains=name)
+    return queryset.order_by(Lower("name"), "name", "pk")
+
+
+def property_types_of(*, workspace_id: Any, names: list[str]) -> dict[str, PropertyType]:
+    """The types the workspace keeps for these property names (those it has)."""
+    if not names:
+        return {}
+    rows = PropertyType.objects.filter(workspace_id=workspace_id, name__in=names)
+    return {row.name: row for row in rows}
 
 
 def properties_summary(properties: Any, limit: int = SUMMARY_PROPERTIES) -> str:

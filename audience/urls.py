@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.audience_home, name="home"),
     path("profiles/", views.profile_list, name="profiles"),
     path("events/", views.event_list, name="events"),
+    path("properties/", views.property_list, name="properties"),
 ]

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_http_methods
 
 from audience import selectors
 from config import pagination
-from config.pagination import KeysetPage, page_by_position
+from config.pagination import KeysetPage, page_by_keys, page_by_position
 from workspaces.access import workspace_view
 
 PAGE_SIZE = 50
+PROPERTIES_PAGE_SIZE = 100
 MAX_SEARCH = 255
 
 
@@ -62,3 +63,16 @@ def event_list(request: HttpRequest) -> HttpResponse:
     for event in page.object_list:
         event.summary = selectors.properties_summary(event.properties)
     return render(request, "audience/events.html", _context(request, page))
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def property_list(request: HttpRequest) -> HttpResponse:
+    """Each property name of the workspace with the type it keeps and the import that set it."""
+    search = _search(request).replace("\x00", "")
+    page = page_by_keys(
+        selectors.property_types_for_browse(workspace=request.workspace, name=search),
+        request.GET.get("page"),
+        PROPERTIES_PAGE_SIZE,
+    )
+    return render(request, "audience/properties.html", {"page": page, "search": search})

@@ -139,7 +139,7 @@ def instrument(clock: Clock) -> None:
     timed(runner, "_write_page", "page transaction")
     timed(mapping, "map_page", "map_page")
     timed(writers, "write_events", "write_events")
-    for method in ("dataset_location", "start_query", "wait", "table_rows"):
+    for method in ("dataset_location", "start_query", "wait", "table_rows", "table_schema"):
         timed(bigquery.ImportReader, method, "source query")
 
     # Every BigQuery REST call: HTTP round trip through the gate, and the JSON decode.

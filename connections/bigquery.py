@@ -396,8 +396,24 @@ class ImportReader:
         except Exception as exc:
             raise classify(exc) from exc
 
+    def table_schema(self, table: str) -> list[dict[str, Any]]:
+        """The table's schema as tables.get gives it: [{name, type, mode, fields?,
+        rangeElementType?}], nested fields included."""
+        try:
+            fetched = self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+        except Exception as exc:
+            raise classify(exc) from exc
+        return [field.to_api_repr() for field in fetched.schema]
+
     def pages(self, table: str, *, start_index: int, page_size: int):
-        """Yield lists of row dicts from `start_index` on; memory holds one page."""
+        """Yield lists of row dicts from `start_index` on; memory holds one page.
+
+        Values are tabledata.list's own JSON ("v" of each cell: scalars as strings, a
+        STRUCT as {"f": [...]}, an ARRAY as [{"v": ...}]), not the client's conversions:
+        those lose what imports must keep (an INTERVAL becomes a relativedelta, which
+        folds 25 hours into a day and an hour). imports.type_contract reads them by the
+        column's type.
+        """
         try:
             iterator = self.client.list_rows(
                 table,
@@ -407,10 +423,12 @@ class ImportReader:
                 timeout=60.0,
             )
             for page in iterator.pages:
-                # Indexing by position, not Row.items(), which deep-copies every cell.
                 names = [field.name for field in iterator.schema]
-                positions = range(len(names))
-                yield [{names[i]: row[i] for i in positions} for row in page]
+                rows = (page.raw_page or {}).get("rows") or ()
+                yield [
+                    {name: cell.get("v") for name, cell in zip(names, row["f"], strict=False)}
+                    for row in rows
+                ]
         except GoogleCallError:
             raise
         except Exception as exc:

@@ -28,6 +28,7 @@ from config.ratelimit import SlidingWindow
 from connections import bigquery, services
 from connections.models import Connection
 from connections.testing import RETRY_FIX, explain
+from imports.type_contract import type_name
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ CELL_CHARS = 120
 # Each listing, preview or dry run spends the customer's quota (answers from the cache do
 # not count): at most this many per user in any minute, as for Test Connection.
 GOOGLE_CALLS = SlidingWindow("bigquery-browse", limit=30, seconds=60)
-
-# GoogleSQL names for the legacy type names the REST API reports.
-_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
-
-
-def type_name(bq_type: str) -> str:
-    """The GoogleSQL name of a column type (INTEGER -> INT64, RECORD -> STRUCT, ...)."""
-    upper = (bq_type or "").upper()
-    return _TYPE_NAMES.get(upper, upper)
 
 
 class BrowseError(Exception):
@@ -174,11 +166,24 @@ def _error(
     return BrowseError(detail, fix, kind=error.kind)
 
 
-def _schema(fields: Any) -> list[dict[str, str]]:
-    return [
-        {"name": f.name, "type": type_name(f.field_type), "mode": (f.mode or "NULLABLE").upper()}
-        for f in fields or []
-    ]
+def _schema(fields: Any) -> list[dict[str, Any]]:
+    """The schema as the draft and Import.source_schema keep it: name, GoogleSQL type and
+    mode of each column, with a STRUCT's fields and a RANGE's element type, nested."""
+    return [_column(f.to_api_repr()) for f in fields or []]
+
+
+def _column(resource: dict[str, Any]) -> dict[str, Any]:
+    column: dict[str, Any] = {
+        "name": resource.get("name", ""),
+        "type": type_name(resource.get("type", "")),
+        "mode": (resource.get("mode") or "NULLABLE").upper(),
+    }
+    if resource.get("fields"):
+        column["fields"] = [_column(f) for f in resource["fields"]]
+    element = (resource.get("rangeElementType") or {}).get("type")
+    if element:
+        column["rangeElementType"] = {"type": type_name(element)}
+    return column
 
 
 def _table_info(table: Any) -> TableInfo:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from config.widgets import QuickSelect
 from connections.identifiers import validate_table_id
 from imports import schedules
-from imports.browse import type_name
-from imports.mapping import MAX_PROPERTIES
+from imports.mapping import MAX_PROPERTIES, TIMESTAMP_UNITS, ZONED_TIMESTAMP_TYPES
 from imports.models import Import
+from imports.type_contract import Field, type_name
 
 MAX_QUERY_CHARS = 100_000
 MAX_PROPERTY_NAME = 255
@@ -241,6 +242,7 @@ class Column:
     name: str
     type: str
     mode: str = "NULLABLE"
+    label: str = ""  # the full type: ARRAY<STRUCT<id INT64, ...>>
 
     @property
     def repeated(self) -> bool:
@@ -251,14 +253,21 @@ class Column:
 
     @property
     def type_label(self) -> str:
-        return f"ARRAY<{self.type}>" if self.repeated else self.type
+        return self.label or (f"ARRAY<{self.type}>" if self.repeated else self.type)
 
 
-def columns_of(schema: list[dict[str, str]]) -> list[Column]:
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+def columns_of(schema: list[dict[str, Any]]) -> list[Column]:
     return [
-        Column(i, c["name"], type_name(c.get("type", "")), (c.get("mode") or "NULLABLE").upper())
+        Column(
+            i, c["name"], type_name(c.get("type", "")), (c.get("mode") or "NULLABLE").upper(),
+            Field.from_api(c).label,
+        )
         for i, c in enumerate(schema)
-    ]
+    ]  # fmt: skip
 
 
 def _column_choices(columns: list[Column], types: frozenset[str]) -> list[tuple[str, str]]:
@@ -266,6 +275,12 @@ def _column_choices(columns: list[Column], types: frozenset[str]) -> list[tuple[
         (c.name, f"{c.name} ({c.type})") for c in columns if c.fits(types)
     ]
 
+
+TIMESTAMP_UNIT_CHOICES = [
+    ("seconds", "Seconds since 1970-01-01"),
+    ("milliseconds", "Milliseconds since 1970-01-01"),
+    ("microseconds", "Microseconds since 1970-01-01"),
+]
 
 _IDENTITY_GUESSES = ("user_id", "userid", "customer_id", "distinct_id", "id", "email")
 
@@ -295,14 +310,28 @@ class TargetForm(forms.Form):
     )  # fmt: skip
     timestamp_column = forms.CharField(
         label="Timestamp column", required=False,
-        help_text="When the event happened: TIMESTAMP, DATETIME, DATE, or INT64 seconds, "
-        "milliseconds or microseconds since 1970.",
+        help_text="When the event happened: a TIMESTAMP, DATETIME, DATE or INT64 (time since "
+        "1970-01-01) column.",
+    )  # fmt: skip
+    source_time_zone = forms.CharField(
+        label="Source time zone", required=False, max_length=64,
+        help_text="DATETIME and DATE columns hold wall-clock times without a zone: the zone "
+        "they are in. 2024-06-01 09:00 in Europe/Berlin is stored as 07:00 UTC.",
+        error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The time zone",
+                        "max_length": "Choose a time zone from the list."},
+    )  # fmt: skip
+    timestamp_unit = forms.ChoiceField(
+        label="The INT64 timestamp counts", required=False,
+        choices=[("", "Choose the unit"), *TIMESTAMP_UNIT_CHOICES],
+        error_messages={"invalid_choice": "Choose seconds, milliseconds or microseconds."},
     )  # fmt: skip
 
-    def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
+    def __init__(self, data: Any = None, *, schema: list[dict[str, str]], tz: str = "UTC") -> None:
         self.columns = columns_of(schema)
+        self.tz = tz
         super().__init__(data, initial=None if data is not None else self._guess())
         self.by_name = {c.name: c for c in self.columns}
+        self.fields["source_time_zone"].widget = QuickSelect(choices=time_zone_choices())
         self.fields["identity_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, IDENTITY_TYPES)
         )
@@ -323,7 +352,11 @@ class TargetForm(forms.Form):
             )  # fmt: skip
 
     def _guess(self) -> dict[str, Any]:
-        initial: dict[str, Any] = {"target": Import.Target.PROFILES, "event_name_source": "column"}
+        initial: dict[str, Any] = {
+            "target": Import.Target.PROFILES,
+            "event_name_source": "column",
+            "source_time_zone": self.tz,
+        }
         names = {c.name.lower(): c for c in self.columns if c.fits(IDENTITY_TYPES)}
         for guess in _IDENTITY_GUESSES:
             if guess in names:
@@ -418,8 +451,43 @@ class TargetForm(forms.Form):
             )  # fmt: skip
         cleaned["event_name_column"], cleaned["event_name_fixed"] = name_column, fixed
         cleaned["timestamp_column"] = timestamp
+        cleaned["source_time_zone"], cleaned["timestamp_unit"] = self._time_settings(timestamp)
         cleaned["column_mapping"] = self._mapping({identity, name_column, timestamp} - {""})
         return cleaned
+
+    @property
+    def column_types(self) -> dict[str, str]:
+        """Column name -> type, for the page's script that shows the time settings."""
+        return {c.name: c.type_label for c in self.columns}
+
+    def _time_settings(self, timestamp: str) -> tuple[str, str]:
+        """(source time zone, timestamp unit) for the chosen timestamp column: a zone for
+        DATETIME and DATE (the workspace's unless another is chosen), a unit for INT64."""
+        column = self.by_name.get(timestamp)
+        kind = column.type if column else ""
+        zone = unit = ""
+        if kind in ZONED_TIMESTAMP_TYPES and "source_time_zone" not in self.errors:
+            zone = (self.cleaned_data.get("source_time_zone") or "").strip() or self.tz
+            if zone not in zoneinfo.available_timezones():
+                _error(
+                    self,
+                    "source_time_zone",
+                    f"“{zone[:64]}” is not a time zone; choose one from the list.",
+                    "time_zone",
+                )
+                zone = ""
+        if kind == "INT64" and "timestamp_unit" not in self.errors:
+            unit = self.cleaned_data.get("timestamp_unit") or ""
+            if unit not in TIMESTAMP_UNITS:
+                _error(
+                    self,
+                    "timestamp_unit",
+                    f"Choose whether {timestamp} counts seconds, milliseconds or microseconds "
+                    "since 1970-01-01: the values are not guessed.",
+                    "required",
+                )
+                unit = ""
+        return zone, unit
 
     def _mapping(self, consumed: set[str]) -> list[dict[str, Any]]:
         mapping: list[dict[str, Any]] = []
@@ -466,6 +534,20 @@ class TargetForm(forms.Form):
                 "each property needs its own name."
             )
         return ""
+
+
+class TimestampUnitForm(forms.Form):
+    """Edit: the unit of an INT64 event time that an older import never asked for."""
+
+    timestamp_unit = forms.ChoiceField(
+        label="The INT64 timestamp counts",
+        choices=[("", "Choose the unit"), *TIMESTAMP_UNIT_CHOICES],
+        error_messages=_errors(
+            "The timestamp unit", invalid_choice="Choose seconds, milliseconds or microseconds."
+        ),
+        help_text="Runs fail until this is chosen: the values are not guessed. Events already "
+        "imported keep their times.",
+    )
 
 
 # -- step 3: sync ------------------------------------------------------------------------------
@@ -699,6 +781,8 @@ def definition(
         "event_name_column": t["event_name_column"],
         "event_name_fixed": t["event_name_fixed"],
         "timestamp_column": t["timestamp_column"],
+        "source_time_zone": t["source_time_zone"],
+        "timestamp_unit": t["timestamp_unit"],
         "column_mapping": t["column_mapping"],
         "sync_mode": s["sync_mode"],
         "cursor_column": s["cursor_column"],

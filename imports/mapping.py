@@ -1,24 +1,29 @@
 """Turns a page of BigQuery rows into profile or event rows, or rejections with a reason.
 
-Pure: no database, no Django. Everything that could make PostgreSQL refuse a whole page
-(NUL characters, unpaired surrogates, NaN in JSON, over-long identities) is caught here,
-row by row, so one bad row is rejected instead of failing the page.
+Pure: no database, no Django. Values are converted by their column's BigQuery type
+(imports.type_contract), so both read paths store the same JSON. Everything that could make
+PostgreSQL refuse a whole page (NUL characters, unpaired surrogates, over-long identities,
+times out of range) is caught here, row by row, so one bad row is rejected instead of
+failing the page.
 """
 
 from __future__ import annotations
 
-import base64
+import datetime as dt
+import functools
 import hashlib
 import json
-import math
-from collections.abc import Iterable, Sequence
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+from imports import property_casts
+from imports.type_contract import Converter, Field, Unstorable, Wire, converter, schema_fields
 
 if TYPE_CHECKING:
     from imports.models import Import
@@ -34,24 +39,19 @@ MAX_REASON_LENGTH = 255  # imports.RejectedRow.reason
 # needs the longest escape (\u001f is six bytes), so most strings skip the exact measure.
 _SAFE_STR_LENGTH = (MAX_PROPERTY_BYTES - 2) // 6
 
-# Epoch integers are read as seconds, milliseconds or microseconds by magnitude:
-# 1e11 s is the year 5138 and 1e11 ms is 1973, so the ranges do not overlap in practice.
-_EPOCH_MS_FROM = 10**11
-_EPOCH_US_FROM = 10**14
-_EPOCH_US_UNTIL = 10**17
-
-# How BigQuery's own JSON writes the FLOAT64 values JSON has no number for.
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+IDENTITY_TYPES = frozenset({"STRING", "INT64"})
+EVENT_NAME_TYPES = frozenset({"STRING", "INT64"})
+TIMESTAMP_TYPES = frozenset({"TIMESTAMP", "DATETIME", "DATE", "INT64"})
+# Event times from these types are wall-clock times: they need the source's time zone.
+ZONED_TIMESTAMP_TYPES = frozenset({"DATETIME", "DATE"})
+TIMESTAMP_UNITS = {"seconds": 1_000_000, "milliseconds": 1_000, "microseconds": 1}
 
 Target = Literal["profiles", "events"]
+_ROW_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError)
 
 
 class MappingError(ValueError):
     """The import's definition cannot map any row (a configuration error, not a row error)."""
-
-
-class _Unstorable(ValueError):
-    """A value PostgreSQL text or jsonb would refuse."""
 
 
 @dataclass
@@ -90,19 +90,41 @@ class Mapping:
     timestamp_column: str = ""
     # (source column, property name), in the order of the import's column mapping.
     properties: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # The source's schema: at run time the result table's, which decides every conversion.
+    columns: tuple[Field, ...] = field(default_factory=tuple)
+    # IANA zone of the source's DATETIME or DATE event times; the unit of INT64 ones.
+    source_time_zone: str = ""
+    timestamp_unit: str = ""
+    # (property name, type) the workspace keeps; a property of another type here is cast.
+    property_types: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_import(cls, import_obj: Import) -> Mapping:
-        """Read the mapping once per run; raises MappingError when no row could be mapped."""
+    def from_import(
+        cls,
+        import_obj: Import,
+        *,
+        columns: Iterable[Field] | None = None,
+        property_types: MappingABC[str, str] | None = None,
+    ) -> Mapping:
+        """Read the mapping once per run; raises MappingError when no row could be mapped.
+
+        `columns` is the schema rows will arrive in (the run's result table); without it,
+        the schema the import was created with.
+        """
         target = import_obj.target
         if target not in ("profiles", "events"):
             raise MappingError(f"Unknown import target {target!r}.")
         identity_column = import_obj.identity_column or ""
         if not identity_column:
             raise MappingError("The import has no identity column.")
+        schema = tuple(columns) if columns is not None else schema_fields(import_obj.source_schema)
+        by_name = {column.name: column for column in schema}
+        _require(by_name, identity_column, "identity", IDENTITY_TYPES)
         event_name_column = ""
         event_name_fixed = ""
         timestamp_column = ""
+        zone = ""
+        unit = ""
         # Columns consumed by the row itself are not repeated as properties. A profile
         # import has no timestamp or event name, so any such column stays a property.
         consumed = {identity_column}
@@ -118,6 +140,10 @@ class Mapping:
                 # Without a source timestamp, a replayed page would get new timestamps and
                 # new dedupe keys, and write every event twice.
                 raise MappingError("An events import needs a timestamp column.")
+            if event_name_column:
+                _require(by_name, event_name_column, "event name", EVENT_NAME_TYPES)
+            kind = _require(by_name, timestamp_column, "timestamp", TIMESTAMP_TYPES)
+            zone, unit = _time_settings(import_obj, timestamp_column, kind)
             consumed |= {event_name_column, timestamp_column} - {""}
         return cls(
             target=target,
@@ -126,7 +152,56 @@ class Mapping:
             event_name_fixed=event_name_fixed,
             timestamp_column=timestamp_column,
             properties=tuple(_included_properties(import_obj.column_mapping, consumed)),
+            columns=schema,
+            source_time_zone=zone,
+            timestamp_unit=unit,
+            property_types=tuple(sorted((property_types or {}).items())),
         )
+
+    def property_type_labels(self) -> dict[str, str]:
+        """The type this mapping gives each of its properties (by the source's columns)."""
+        by_name = {column.name: column for column in self.columns}
+        return {
+            name: by_name[column].label for column, name in self.properties if column in by_name
+        }
+
+
+def _require(by_name: dict[str, Field], column: str, role: str, types: frozenset[str]) -> str:
+    """The type of the column in that role, or MappingError when the source has no such
+    column (of a fitting type) any more."""
+    if not by_name:
+        return ""  # no schema known: the rows decide
+    found = by_name.get(column)
+    if found is None:
+        raise MappingError(f"The source has no column {column} (the {role} column) any more.")
+    if found.repeated or found.type not in types:
+        allowed = ", ".join(sorted(types))
+        raise MappingError(
+            f"The {role} column {column} is {found.label} in the source; it must be one of "
+            f"{allowed}."
+        )
+    return found.type
+
+
+def _time_settings(import_obj: Import, column: str, kind: str) -> tuple[str, str]:
+    zone = getattr(import_obj, "source_time_zone", "") or ""
+    unit = getattr(import_obj, "timestamp_unit", "") or ""
+    if kind in ZONED_TIMESTAMP_TYPES:
+        if not zone:
+            raise MappingError(
+                f"The timestamp column {column} is {kind}, a time without a time zone: choose "
+                "the source time zone its times are in."
+            )
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise MappingError(f"The source time zone {zone!r} is not a known time zone.") from None
+    if kind == "INT64" and unit not in TIMESTAMP_UNITS:
+        raise MappingError(
+            f"The timestamp column {column} is INT64: choose whether it counts seconds, "
+            "milliseconds or microseconds since 1970-01-01 (Edit the import)."
+        )
+    return zone, unit
 
 
 def _included_properties(
@@ -148,23 +223,26 @@ def map_page(
     mapping: Mapping,
     rows: Sequence[MappingABC[str, Any]],
     *,
+    wire: Wire,
     first_row_number: int,
     now: datetime,
 ) -> tuple[list[ProfileRow] | list[EventRow], list[Rejection]]:
-    """Map one page; every row either maps or is rejected with a reason a person can act on.
+    """Map one page read in `wire` form ("rest" or "arrow"); every row either maps or is
+    rejected with a reason a person can act on.
 
     The i-th row of the page is numbered `first_row_number + i`. `now` becomes each
     profile's `seen_at`; events keep their source timestamp so replays dedupe.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    compiled = _compile(mapping, wire)
     mapped: list[Any] = []
     rejected: list[Rejection] = []
-    map_row = _map_event if mapping.target == "events" else _map_profile
+    map_row = compiled.event if mapping.target == "events" else compiled.profile
     for offset, row in enumerate(rows):
         try:
-            result = map_row(mapping, row, now)
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            result = map_row(row, now)
+        except _ROW_ERRORS as exc:
             # A safety net: the checks below should have said why already.
             result = f"Row could not be converted ({type(exc).__name__})"
         if isinstance(result, str):
@@ -172,7 +250,7 @@ def map_page(
                 Rejection(
                     row_number=first_row_number + offset,
                     reason=_clip(result, MAX_REASON_LENGTH),
-                    data=rejected_row_data(row),
+                    data=compiled.rejected_data(row),
                 )
             )
         else:
@@ -180,42 +258,9 @@ def map_page(
     return mapped, rejected
 
 
-def _map_profile(mapping: Mapping, row: MappingABC[str, Any], now: datetime) -> ProfileRow | str:
-    identity = _identity(mapping, row)
-    if not isinstance(identity, _Ok):
-        return identity
-    properties = _properties(mapping, row)
-    if isinstance(properties, str):
-        return properties
-    return ProfileRow(identity=identity.value, properties=properties, seen_at=now)
-
-
-def _map_event(mapping: Mapping, row: MappingABC[str, Any], now: datetime) -> EventRow | str:
-    identity = _identity(mapping, row)
-    if not isinstance(identity, _Ok):
-        return identity
-    name = _event_name(mapping, row)
-    if not isinstance(name, _Ok):
-        return name
-    column = mapping.timestamp_column
-    raw_timestamp = row.get(column)
-    if raw_timestamp is None or (isinstance(raw_timestamp, str) and not raw_timestamp.strip()):
-        return f"Missing timestamp in column {column}"
-    timestamp = parse_timestamp(raw_timestamp)
-    if timestamp is None:
-        return f"Unparsable timestamp in column {column}: {_short_repr(raw_timestamp)}"
-    properties = _properties(mapping, row)
-    if isinstance(properties, str):
-        return properties
-    properties_json = canonical_json(properties)
-    return EventRow(
-        identity=identity.value,
-        name=name.value,
-        timestamp=timestamp,
-        properties=properties,
-        dedupe_key=_dedupe_key(identity.value, name.value, timestamp, properties_json),
-        properties_json=properties_json,
-    )
+@functools.lru_cache(maxsize=16)
+def _compile(mapping: Mapping, wire: Wire) -> _PageMapper:
+    return _PageMapper(mapping, wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,157 +268,229 @@ class _Ok:
     value: str
 
 
-def _identity(mapping: Mapping, row: MappingABC[str, Any]) -> _Ok | str:
-    column = mapping.identity_column
-    value = _key_text(row.get(column))
-    if value is None:
-        return f"Missing identity in column {column}"
-    if isinstance(value, TypeError):
-        return f"Identity in column {column} must be text or an integer, not {value}"
-    if len(value) > MAX_IDENTITY_LENGTH:
-        return f"Identity in column {column} is longer than {MAX_IDENTITY_LENGTH} characters"
-    if not _storable_text(value):
-        return f"Identity in column {column} contains characters PostgreSQL cannot store"
-    return _Ok(value)
+@dataclass(frozen=True, slots=True)
+class _Property:
+    column: str
+    name: str
+    convert: Converter
+    cast: property_casts.Cast | None
+    source_type: str
+    kept_type: str
 
 
-def _event_name(mapping: Mapping, row: MappingABC[str, Any]) -> _Ok | str:
-    column = mapping.event_name_column
-    if not column:
-        return _Ok(mapping.event_name_fixed)
-    value = _key_text(row.get(column))
-    if value is None:
-        return f"Missing event name in column {column}"
-    if isinstance(value, TypeError):
-        return f"Event name in column {column} must be text or an integer, not {value}"
-    if len(value) > MAX_EVENT_NAME_LENGTH:
-        return f"Event name in column {column} is longer than {MAX_EVENT_NAME_LENGTH} characters"
-    if not _storable_text(value):
-        return f"Event name in column {column} contains characters PostgreSQL cannot store"
-    return _Ok(value)
+class _PageMapper:
+    """A mapping compiled for one wire form: one converter per column, chosen once."""
 
+    def __init__(self, mapping: Mapping, wire: Wire) -> None:
+        self.mapping = mapping
+        by_name = {column.name: column for column in mapping.columns}
+        self.by_name = by_name
+        self.converters = {name: converter(column, wire) for name, column in by_name.items()}
+        self.types = {name: column.type for name, column in by_name.items()}
+        kept = dict(mapping.property_types)
+        self.properties = []
+        for column, name in mapping.properties:
+            if column not in by_name:
+                continue  # not in the source any more: left out, like an absent column
+            source_type = by_name[column].label
+            kept_type = kept.get(name, source_type)
+            self.properties.append(
+                _Property(
+                    column=column,
+                    name=name,
+                    convert=self.converters[column],
+                    cast=property_casts.caster(source_type, kept_type),
+                    source_type=source_type,
+                    kept_type=kept_type,
+                )
+            )
+        self.timestamp = _timestamp_reader(mapping, self.types.get(mapping.timestamp_column, ""))
 
-def _key_text(value: Any) -> str | TypeError | None:
-    """Identity and event name as text: None when absent or blank, a TypeError when unusable."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return str(int(value))
-    return TypeError(type(value).__name__)
+    # -- rows ----------------------------------------------------------------------------------
 
+    def profile(self, row: MappingABC[str, Any], now: datetime) -> ProfileRow | str:
+        identity = self._key(row, self.mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
+        if not isinstance(identity, _Ok):
+            return identity
+        properties = self._properties(row)
+        if isinstance(properties, str):
+            return properties
+        return ProfileRow(identity=identity.value, properties=properties, seen_at=now)
 
-def _properties(mapping: Mapping, row: MappingABC[str, Any]) -> dict[str, Any] | str:
-    # Every row of a mapping has the same columns, so this is really a limit on the
-    # mapping; it is checked per row so the run still reports what it could not import.
-    if len(mapping.properties) > MAX_PROPERTIES:
-        return f"More than {MAX_PROPERTIES} properties"
-    properties: dict[str, Any] = {}
-    for column, name in mapping.properties:
-        # An absent column (as opposed to NULL) is left out so it cannot clear a
-        # profile's existing value.
-        if column not in row:
-            continue
-        value = row[column]
-        kind = type(value)
-        # The common scalar types inline: this loop runs for every cell of the import.
-        if value is None or kind is int or kind is bool:
-            pass
-        elif kind is float:
-            if not math.isfinite(value):
-                value = _NON_FINITE[repr(value)]
-        elif kind is str and ("\x00" not in value) and value.isascii():
-            if len(value) > _SAFE_STR_LENGTH and _json_size(value) > MAX_PROPERTY_BYTES:
-                return f"Property {name} is larger than 64 KiB"
+    def event(self, row: MappingABC[str, Any], now: datetime) -> EventRow | str:
+        mapping = self.mapping
+        identity = self._key(row, mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
+        if not isinstance(identity, _Ok):
+            return identity
+        if mapping.event_name_column:
+            name = self._key(row, mapping.event_name_column, "Event name", MAX_EVENT_NAME_LENGTH)
+            if not isinstance(name, _Ok):
+                return name
         else:
-            try:
-                value = json_safe(value)
-            except _Unstorable as exc:
-                return f"Property {name} {exc}"
-            if _json_size_may_exceed(value) and _json_size(value) > MAX_PROPERTY_BYTES:
-                return f"Property {name} is larger than 64 KiB"
-        properties[name] = value
-    return properties
-
-
-def json_safe(value: Any) -> Any:
-    """A JSON value PostgreSQL's jsonb accepts, converted from what the BigQuery client returns.
-
-    datetime/date/time become ISO 8601 (aware datetimes in UTC); a Decimal stays a number
-    when its shortest float text is the same decimal (so the JSON text is exact), else a
-    string; bytes become base64; NaN and infinities, which JSON lacks, become strings.
-    Raises _Unstorable for NUL characters and unpaired surrogates.
-    """
-    if value is None or value is True or value is False:
-        return value
-    kind = type(value)
-    if kind is str:
-        _check_text(value)
-        return value
-    if kind is int:
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else _NON_FINITE[repr(value)]
-    if isinstance(value, str):
-        return json_safe(str(value))
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return json_safe(float(value))
-    if isinstance(value, Decimal):
-        return _decimal(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            return value.astimezone(UTC).isoformat()
-        return value.isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, MappingABC):
-        result = {}
-        for key, item in value.items():
-            text_key = key if isinstance(key, str) else str(json_safe(key))
-            _check_text(text_key)
-            result[text_key] = json_safe(item)
-        return result
-    if isinstance(value, list | tuple | set | frozenset):
-        return [json_safe(item) for item in value]
-    # Types the client rarely returns (an INTERVAL's relativedelta, a timedelta): keep
-    # their text rather than losing the row.
-    return json_safe(str(value))
-
-
-def _decimal(value: Decimal) -> float | str:
-    if not value.is_finite():
-        return str(value)
-    as_float = float(value)
-    if math.isfinite(as_float) and Decimal(repr(as_float)) == value:
-        return as_float
-    return str(value)
-
-
-def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise _Unstorable("contains a NUL character, which PostgreSQL cannot store")
-    if not text.isascii():
+            name = _Ok(mapping.event_name_fixed)
+        column = mapping.timestamp_column
+        raw = row.get(column)
+        if raw is None:
+            return f"Missing timestamp in column {column}"
         try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _Unstorable("contains text that is not valid Unicode") from None
+            stored = self.converters[column](raw)
+        except Unstorable as exc:
+            return f"Timestamp in column {column} {exc}"
+        except _ROW_ERRORS:
+            return _unreadable(f"Timestamp in column {column}", self.types.get(column, ""), raw)
+        timestamp = self.timestamp(stored)
+        if isinstance(timestamp, str):
+            return timestamp
+        properties = self._properties(row)
+        if isinstance(properties, str):
+            return properties
+        properties_json = canonical_json(properties)
+        return EventRow(
+            identity=identity.value,
+            name=name.value,
+            timestamp=timestamp,
+            properties=properties,
+            dedupe_key=_dedupe_key(identity.value, name.value, timestamp, properties_json),
+            properties_json=properties_json,
+        )
+
+    def _key(self, row: MappingABC[str, Any], column: str, what: str, limit: int) -> _Ok | str:
+        """Identity or event name as text (STRING as it is, INT64 as digits)."""
+        raw = row.get(column)
+        if raw is None:
+            return f"Missing {what.lower()} in column {column}"
+        try:
+            value = self.converters[column](raw)
+        except Unstorable:
+            return f"{what} in column {column} contains characters PostgreSQL cannot store"
+        except _ROW_ERRORS:
+            return _unreadable(f"{what} in column {column}", self.types.get(column, ""), raw)
+        text = str(value) if type(value) is int else value
+        if not isinstance(text, str):
+            return f"{what} in column {column} must be text or an integer"
+        if not text.strip():
+            return f"Missing {what.lower()} in column {column}"
+        if len(text) > limit:
+            return f"{what} in column {column} is longer than {limit} characters"
+        return _Ok(text)
+
+    def _properties(self, row: MappingABC[str, Any]) -> dict[str, Any] | str:
+        # Every row of a mapping has the same columns, so this is really a limit on the
+        # mapping; it is checked per row so the run still reports what it could not import.
+        if len(self.properties) > MAX_PROPERTIES:
+            return f"More than {MAX_PROPERTIES} properties"
+        properties: dict[str, Any] = {}
+        for prop in self.properties:
+            # An absent column (as opposed to NULL) is left out so it cannot clear a
+            # profile's existing value.
+            if prop.column not in row:
+                continue
+            raw = row[prop.column]
+            try:
+                value = prop.convert(raw)
+            except Unstorable as exc:
+                return f"Property {prop.name} {exc}"
+            except _ROW_ERRORS:
+                return _unreadable(f"Property {prop.name}", prop.source_type, raw)
+            if prop.cast is not None:
+                try:
+                    value = prop.cast(value)
+                except property_casts.Uncastable:
+                    return (
+                        f"Property {prop.name} is {prop.kept_type} in this workspace; value "
+                        f"{_short_json(value)} cannot be stored as {prop.kept_type}"
+                    )
+            if _json_size_may_exceed(value) and _json_size(value) > MAX_PROPERTY_BYTES:
+                return f"Property {prop.name} is larger than 64 KiB"
+            properties[prop.name] = value
+        return properties
+
+    # -- rejected rows ---------------------------------------------------------------------------
+
+    def rejected_data(self, row: MappingABC[str, Any]) -> dict[str, Any]:
+        """The source row in its stored forms (raw text where a value cannot be stored),
+        each value cut to 1 KiB."""
+        data: dict[str, Any] = {}
+        try:
+            items = list(row.items())
+        except (AttributeError, TypeError):
+            return {"row": _clip_bytes(_scrub(repr(row)))}
+        for key, raw in items:
+            name = _scrub(key if isinstance(key, str) else repr(key))
+            convert = self.converters.get(key) if isinstance(key, str) else None
+            try:
+                value = convert(raw) if convert is not None else raw
+                data[name] = _preview(value)
+            except _ROW_ERRORS:
+                text = raw if isinstance(raw, str) else _short_repr(raw, MAX_REJECTED_VALUE_BYTES)
+                data[name] = _clip_bytes(_scrub(text))
+        return data
 
 
-def _storable_text(text: str) -> bool:
+# -- event time ----------------------------------------------------------------------------------
+
+
+def _timestamp_reader(mapping: Mapping, kind: str) -> Callable[[Any], datetime | str]:
+    """The event time (aware, UTC) from the time column's stored form, or a reason."""
+    column = mapping.timestamp_column
+    if kind == "TIMESTAMP" or not kind:
+
+        def from_timestamp(stored: Any) -> datetime | str:
+            if not isinstance(stored, str):
+                return f"Unparsable timestamp in column {column}: {_short_repr(stored)}"
+            return datetime.fromisoformat(stored).astimezone(UTC)
+
+        return from_timestamp
+    if kind in ZONED_TIMESTAMP_TYPES:
+        zone_name = mapping.source_time_zone or "UTC"
+        zone = zoneinfo.ZoneInfo(zone_name)
+
+        def from_wall_time(stored: Any) -> datetime | str:
+            wall = datetime.fromisoformat(stored)  # DATE "2024-06-01" is its midnight
+            return wall_time_in_zone(wall, zone, zone_name, column)
+
+        return from_wall_time
+    multiplier = TIMESTAMP_UNITS[mapping.timestamp_unit]
+    unit = mapping.timestamp_unit
+
+    def from_epoch(stored: Any) -> datetime | str:
+        try:
+            return _EPOCH + timedelta(microseconds=stored * multiplier)
+        except OverflowError:
+            return (
+                f"Timestamp in column {column}, {stored} {unit} since 1970-01-01, is outside "
+                "the years 1 to 9999"
+            )
+
+    return from_epoch
+
+
+def wall_time_in_zone(
+    wall: datetime, zone: dt.tzinfo, zone_name: str, column: str
+) -> datetime | str:
+    """The instant a wall-clock time in `zone` names, or why there is none.
+
+    A time the clocks skip (spring forward) does not exist and is refused; a time they
+    pass twice (fall back) is its first occurrence, as in BigQuery's TIMESTAMP(datetime, zone).
+    """
+    local = wall.replace(tzinfo=zone, fold=0)
     try:
-        _check_text(text)
-    except _Unstorable:
-        return False
-    return True
+        instant = local.astimezone(UTC)
+        back = instant.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        return (
+            f"Timestamp in column {column}, {wall.isoformat(sep=' ')}, is outside the years "
+            f"1 to 9999 in {zone_name}"
+        )
+    if back != wall:
+        return (
+            f"Timestamp in column {column}, {wall.isoformat(sep=' ')}, does not exist in "
+            f"{zone_name} (the clocks skip it)"
+        )
+    return instant
+
+
+# -- JSON ----------------------------------------------------------------------------------------
 
 
 def _json_size_may_exceed(value: Any) -> bool:
@@ -384,57 +501,6 @@ def _json_size_may_exceed(value: Any) -> bool:
 
 def _json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An aware UTC datetime from a TIMESTAMP, DATETIME, DATE, ISO string or epoch number."""
-    try:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                return value.replace(tzinfo=UTC)
-            return value.astimezone(UTC)
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int | float | Decimal):
-            return _from_epoch(value)
-        if isinstance(value, str):
-            return _from_text(value.strip())
-    except (ValueError, OverflowError, OSError, ArithmeticError):
-        return None
-    return None
-
-
-def _from_epoch(value: float | Decimal) -> datetime | None:
-    if isinstance(value, float | Decimal) and not math.isfinite(value):
-        return None
-    magnitude = abs(value)
-    if magnitude >= _EPOCH_US_UNTIL:
-        return None
-    if magnitude >= _EPOCH_US_FROM:
-        seconds = Decimal(value) / 1_000_000
-    elif magnitude >= _EPOCH_MS_FROM:
-        seconds = Decimal(value) / 1000
-    else:
-        seconds = Decimal(value)
-    whole = int(seconds)
-    micros = int((seconds - whole) * 1_000_000)
-    return datetime.fromtimestamp(whole, tz=UTC) + timedelta(microseconds=micros)
-
-
-def _from_text(text: str) -> datetime | None:
-    if not text:
-        return None
-    if text.lstrip("-").isdigit():
-        return _from_epoch(int(text))
-    # BigQuery's own text form of a TIMESTAMP ends in " UTC".
-    if text.endswith(" UTC"):
-        text = text[:-4] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 _stdlib_canonical = json.JSONEncoder(
@@ -470,32 +536,33 @@ def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: 
     return hashlib.sha256((head + properties_json).encode()).hexdigest()
 
 
-def rejected_row_data(row: MappingABC[str, Any]) -> dict[str, Any]:
-    """The source row as JSON PostgreSQL will store, each value cut to 1 KiB."""
-    data: dict[str, Any] = {}
-    try:
-        items = list(row.items())
-    except (AttributeError, TypeError):
-        return {"row": _clip_bytes(_scrub(repr(row)))}
-    for key, value in items:
-        data[_scrub(key if isinstance(key, str) else repr(key))] = _preview(value)
-    return data
-
-
 def _preview(value: Any) -> Any:
+    """A value for a rejected row's data: JSON PostgreSQL will store, cut to 1 KiB."""
     if isinstance(value, str):
         return _clip_bytes(_scrub(value))
     try:
-        safe = json_safe(value)
-        text = json.dumps(safe, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         text.encode("utf-8")
     except (ValueError, TypeError, OverflowError, RecursionError):
         return _clip_bytes(_scrub(_short_repr(value, limit=MAX_REJECTED_VALUE_BYTES + 1)))
-    if isinstance(safe, str):
-        return _clip_bytes(safe)
-    if isinstance(safe, dict | list) and len(text.encode("utf-8")) > MAX_REJECTED_VALUE_BYTES:
-        return _clip_bytes(text)
-    return safe
+    if isinstance(value, dict | list):
+        if "\\u0000" in text or len(text.encode("utf-8")) > MAX_REJECTED_VALUE_BYTES:
+            return _clip_bytes(_scrub(text))
+    return value
+
+
+def _unreadable(what: str, bq_type: str, raw: Any) -> str:
+    """A value not in the form BigQuery documents for its type (a bug, or a new format)."""
+    return f"{what} is not in BigQuery's {bq_type} form: {_short_repr(raw)}"
+
+
+def _short_json(value: Any) -> str:
+    if isinstance(value, str):
+        return _short_repr(value)
+    try:
+        return _clip(json.dumps(value, ensure_ascii=False), 40)
+    except (ValueError, TypeError):
+        return _short_repr(value)
 
 
 def _scrub(text: str) -> str:

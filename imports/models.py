@@ -33,6 +33,11 @@ class Import(models.Model):
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
 
+    class TimestampUnit(models.TextChoices):
+        SECONDS = "seconds", "Seconds"
+        MILLISECONDS = "milliseconds", "Milliseconds"
+        MICROSECONDS = "microseconds", "Microseconds"
+
     class ScheduleKind(models.TextChoices):
         NONE = "none", "No schedule (run manually)"
         NOW = "now", "Once, now"
@@ -55,13 +60,29 @@ class Import(models.Model):
     source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
     source_table = models.CharField(max_length=1024, blank=True)
     source_query = models.TextField(blank=True)
-    source_schema = models.JSONField(default=list, help_text="[{name, type}] of the source.")
+    source_schema = models.JSONField(
+        default=list,
+        help_text="The source's columns: [{name, type, mode, fields?, rangeElementType?}].",
+    )
 
     target = models.CharField(max_length=10, choices=Target.choices)
     identity_column = models.CharField(max_length=300)
     event_name_column = models.CharField(max_length=300, blank=True)
     event_name_fixed = models.CharField(max_length=255, blank=True)
     timestamp_column = models.CharField(max_length=300, blank=True)
+    # An event time from a DATETIME or DATE column is a wall-clock time in this zone, and one
+    # from an INT64 column counts this unit since 1970. Both are fixed with the import, not
+    # read from the workspace at run time: an event's time (and so its dedupe key) must not
+    # change when someone changes the workspace's zone.
+    source_time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA zone of a DATETIME or DATE timestamp column."
+    )
+    timestamp_unit = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=TimestampUnit.choices,
+        help_text="What an INT64 timestamp column counts since 1970-01-01.",
+    )
     # [{"column": "plan", "property": "plan", "include": true}]
     column_mapping = models.JSONField(default=list)
 
@@ -112,6 +133,24 @@ class Import(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("imports:detail", kwargs={"ws": self.workspace.slug, "pk": self.pk})
+
+    @property
+    def timestamp_type(self) -> str:
+        """The source type of an events import's timestamp column ("" when unknown)."""
+        for column in self.source_schema or []:
+            if isinstance(column, dict) and column.get("name") == self.timestamp_column:
+                return str(column.get("type") or "").upper().replace("INTEGER", "INT64")
+        return ""
+
+    @property
+    def needs_timestamp_unit(self) -> bool:
+        """An INT64 event time whose unit no one has chosen yet (imports from before units
+        were asked for): runs fail until an admin chooses it on Edit."""
+        return (
+            self.target == self.Target.EVENTS
+            and self.timestamp_type == "INT64"
+            and not self.timestamp_unit
+        )
 
     @property
     def upcoming_run_at(self) -> dt.datetime | None:

@@ -8,6 +8,7 @@ Stop is cooperative: the run's row is re-read between pages.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -24,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
+from audience import services as audience_services
 from audience import writers
 from connections import bigquery
 from connections import services as connection_services
@@ -34,6 +36,7 @@ from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
 from imports.prefetch import MappedPage, PagePrefetcher
 from imports.signals import announce_run_finished
+from imports.type_contract import Wire, schema_fields
 
 logger = logging.getLogger(__name__)
 
@@ -363,24 +366,43 @@ def _restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
     run.read_path, run.read_stream, run.committed_offset = "rest", "", 0
 
 
+def _run_mapping(run: ImportRun, reader: bigquery.ImportReader) -> mapping_module.Mapping:
+    """The import's mapping over the result table's schema, with the workspace's type of
+    each property: this import's types are recorded where the workspace has none yet
+    (first seen wins), and a property the workspace keeps as another type is cast."""
+    import_obj = run.import_obj
+    columns = schema_fields(reader.table_schema(run.result_table))
+    page_mapping = mapping_module.Mapping.from_import(import_obj, columns=columns)
+    kept = audience_services.property_types_record(
+        workspace_id=import_obj.workspace_id,
+        types=page_mapping.property_type_labels(),
+        import_id=import_obj.pk,
+        import_name=import_obj.name,
+    )
+    return dataclasses.replace(page_mapping, property_types=tuple(sorted(kept.items())))
+
+
 def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:
     import_obj = run.import_obj
-    page_mapping = mapping_module.Mapping.from_import(import_obj)
-
-    def map_page(rows: list, offset: int) -> tuple[list, list]:
-        return mapping_module.map_page(
-            page_mapping, rows, first_row_number=offset + 1, now=timezone.now()
-        )
-
+    page_mapping = _run_mapping(run, reader)
     failures = 0
     while True:
         offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
         if run.rows_expected is not None and offset >= run.rows_expected:
             return
+        wire: Wire
         if storage is not None:
             pages = storage.pages(run.read_stream, offset=offset, page_size=page_size())
+            wire = "arrow"
         else:
             pages = reader.pages(run.result_table, start_index=offset, page_size=page_size())
+            wire = "rest"
+
+        def map_page(rows: list, offset: int, wire: Wire = wire) -> tuple[list, list]:
+            return mapping_module.map_page(
+                page_mapping, rows, wire=wire, first_row_number=offset + 1, now=timezone.now()
+            )
+
         try:
             # The next page is read and mapped while this one is written.
             with PagePrefetcher(pages, map_page, offset=offset) as prefetched:

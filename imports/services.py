@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 DEFINITION_FIELDS = (
     "name", "source_kind", "source_table", "source_query", "source_schema", "target",
     "identity_column", "event_name_column", "event_name_fixed", "timestamp_column",
-    "column_mapping", "sync_mode", "cursor_column", "cursor_type", "schedule_kind",
-    "schedule_at", "schedule_time", "schedule_weekday", "schedule_cron",
+    "source_time_zone", "timestamp_unit", "column_mapping", "sync_mode", "cursor_column",
+    "cursor_type", "schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
+    "schedule_cron",
 )  # fmt: skip
 # A change to any of these makes the old watermark meaningless.
 SOURCE_FIELDS = ("source_kind", "source_table", "source_query", "cursor_column", "sync_mode")

@@ -25,9 +25,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 import connections.selectors
+from audience import selectors as audience_selectors
 from config.pagination import page_by_keys
 from connections.models import Connection
-from imports import browse, schedules, services
+from imports import browse, property_casts, schedules, services
 from imports.forms import (
     ReviewForm,
     ScheduleForm,
@@ -134,7 +135,7 @@ def _forms(draft: dict[str, Any], tz: str) -> dict[str, Any]:
     """Every stored step bound to its form (None for steps not yet submitted)."""
     schema = draft["source"]["schema"] if draft.get("source") else []
     return {
-        "target": TargetForm(_data(draft.get("target")), schema=schema)
+        "target": TargetForm(_data(draft.get("target")), schema=schema, tz=tz)
         if draft.get("target") else None,
         "sync": SyncForm(_data(draft.get("sync")), schema=schema) if draft.get("sync") else None,
         "schedule": ScheduleForm(_data(draft.get("schedule")), tz=tz)
@@ -398,7 +399,8 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
 # -- steps 2 and 3: target, sync ---------------------------------------------------------------
 
 
-def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_step: str):
+def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_step: str,
+                 **form_kwargs: Any):  # fmt: skip
     """Target and Sync: a form over the source's columns, kept in the draft."""
     connection = _connection(request, connection_pk)
     stored, gate = _gate(request, connection, draft, step)
@@ -406,13 +408,13 @@ def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_s
         return gate
     schema = stored["source"]["schema"]
     if request.method == "POST":
-        form = form_class(request.POST, schema=schema)
+        form = form_class(request.POST, schema=schema, **form_kwargs)
         if form.is_valid():
             stored[step] = {"data": _raw(request.POST, list(form.fields))}
             _save_draft(request, str(draft), stored)
             return redirect(_url(request, connection, next_step, str(draft)))
     else:
-        form = form_class(_data(stored.get(step)), schema=schema)
+        form = form_class(_data(stored.get(step)), schema=schema, **form_kwargs)
     return render(
         request,
         f"imports/create_{step}.html",
@@ -425,8 +427,9 @@ def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_s
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     return _schema_step(
-        request, connection_pk, draft, step="target", form_class=TargetForm, next_step="sync"
-    )
+        request, connection_pk, draft, step="target", form_class=TargetForm, next_step="sync",
+        tz=request.workspace.time_zone,
+    )  # fmt: skip
 
 
 @workspace_view(admin_only=True)
@@ -545,7 +548,8 @@ def create_review(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UU
         "imports/create_review.html",
         _context(
             request, connection, "review", draft, stored, review=review, target=target,
-            sync=sync, schedule=schedule, summary=_summary(stored, target, sync),
+            sync=sync, schedule=schedule,
+            summary=_summary(stored, target, sync, request.workspace),
             runs=_runs(schedule, tz), describe=schedules.describe(schedule.schedule()),
             back=_back(request, connection, "review", draft),
         ),
@@ -559,24 +563,49 @@ def _saved_note(import_obj: Import, tz: str) -> str:
     return f"First run: {local:%b} {local.day}, {local:%Y %H:%M} ({tz})."
 
 
-def _summary(draft: dict[str, Any], target: TargetForm, sync: SyncForm) -> dict[str, Any]:
+def _summary(
+    draft: dict[str, Any], target: TargetForm, sync: SyncForm, workspace: Any
+) -> dict[str, Any]:
     """The definition in words for the review page."""
     t, s = target.cleaned_data, sync.cleaned_data
     included = [m for m in t["column_mapping"] if m["include"]]
     left_out = [m["column"] for m in t["column_mapping"] if not m["include"]]
-    types = {
-        c["name"]: f"ARRAY<{c['type']}>" if c.get("mode") == "REPEATED" else c["type"]
-        for c in draft["source"]["schema"]
-    }
+    types = {column.name: column.type_label for column in target.columns}
+    properties = [
+        {**m, "type": types.get(m["column"], ""), "renamed": m["property"] != m["column"]}
+        for m in included
+    ]
     return {
         "source": draft["source"],
         "target_label": Import.Target(t["target"]).label,
         "target": t,
-        "properties": [
-            {**m, "type": types.get(m["column"], ""), "renamed": m["property"] != m["column"]}
-            for m in included
-        ],
+        "timestamp_type": types.get(t["timestamp_column"], ""),
+        "properties": properties,
+        "type_conflicts": _type_conflicts(workspace, properties),
         "left_out": left_out,
         "sync": s,
         "cursor_type": s.get("cursor_type", ""),
     }
+
+
+def _type_conflicts(workspace: Any, properties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The properties this import would give another type than the workspace keeps."""
+    kept = audience_selectors.property_types_of(
+        workspace_id=workspace.pk, names=[p["property"] for p in properties]
+    )
+    conflicts = []
+    for prop in properties:
+        existing = kept.get(prop["property"])
+        if existing is None or not prop["type"] or existing.type == prop["type"]:
+            continue
+        conflicts.append(
+            {
+                "property": prop["property"],
+                "column": prop["column"],
+                "type": prop["type"],
+                "kept": existing.type,
+                "defined_by": existing.defined_by_import_name,
+                "castable": property_casts.castable(prop["type"], existing.type),
+            }
+        )
+    return conflicts

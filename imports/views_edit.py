@@ -1,5 +1,6 @@
-"""Edit an import's name and schedule. Changing source, target or mapping means a new
-import (Create Import), so a watermark never silently applies to different data."""
+"""Edit an import's name and schedule (and the unit of an INT64 event time an older import
+never asked for). Changing source, target or mapping means a new import (Create Import),
+so a watermark never silently applies to different data."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -8,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from imports import services
-from imports.forms import ReviewForm, ScheduleForm
+from imports.forms import ReviewForm, ScheduleForm, TimestampUnitForm
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
 
@@ -39,15 +40,24 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
         Import.objects.select_related("connection"), request.workspace, pk=pk
     )
     tz = request.workspace.time_zone
+    asks_unit = import_obj.needs_timestamp_unit
+    unit_form = None
     if request.method == "POST":
         name_form = ReviewForm(request.POST)
         schedule_form = ScheduleForm(request.POST, tz=tz, now=timezone.now())
-        if name_form.is_valid() and schedule_form.is_valid():
+        unit_form = TimestampUnitForm(request.POST) if asks_unit else None
+        if (
+            name_form.is_valid()
+            and schedule_form.is_valid()
+            and (unit_form is None or unit_form.is_valid())
+        ):
             fields = ("schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
                       "schedule_cron")  # fmt: skip
             definition = {name: schedule_form.cleaned_data.get(name) for name in fields}
             definition["schedule_cron"] = definition["schedule_cron"] or ""
             definition["name"] = name_form.cleaned_data["name"]
+            if unit_form is not None:
+                definition["timestamp_unit"] = unit_form.cleaned_data["timestamp_unit"]
             try:
                 services.import_update(
                     import_obj=import_obj, actor=request.user, definition=definition
@@ -61,8 +71,10 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
         name_form = ReviewForm(initial={"name": import_obj.name})
         schedule_form = ScheduleForm(tz=tz)
         schedule_form.initial = _initial(import_obj)
+        unit_form = TimestampUnitForm() if asks_unit else None
     return render(
         request,
         "imports/edit.html",
-        {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz},
-    )
+        {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz,
+         "unit_form": unit_form},
+    )  # fmt: skip

@@ -219,6 +219,30 @@ class StandinStack:
         self.insert_rows(project, dataset, table, rows)
         return resource
 
+    def run_sql(self, project: str, sql: str) -> dict[str, Any]:
+        """Run GoogleSQL on the emulator directly (jobs.query; DDL and DML too) and return
+        its answer. This is how a test loads values the emulator's insertAll refuses
+        (INTERVAL, RANGE): ``CREATE TABLE ... AS SELECT`` or ``INSERT ... VALUES``."""
+        body = {"query": sql, "useLegacySql": False, "timeoutMs": 60_000}
+        result = self.emulator.api("POST", f"/projects/{project}/queries", json=body)
+        job_id = (result.get("jobReference") or {}).get("jobId")
+        deadline = time.monotonic() + 300
+        while not result.get("jobComplete", True) and job_id:
+            if time.monotonic() > deadline:
+                raise EmulatorError(f"query {job_id} did not finish")
+            time.sleep(0.02)
+            result = self.emulator.api("GET", f"/projects/{project}/queries/{job_id}")
+        if result.get("errors"):
+            raise EmulatorError(f"query failed: {result['errors'][:3]}")
+        return result
+
+    def create_table_as(self, project: str, dataset: str, table: str, select: str) -> None:
+        """Create ``table`` from a SELECT run on the emulator (``CREATE TABLE ... AS``), for
+        rows with types insertAll refuses. Its column types are what the SELECT gives: a
+        literal BIGNUMERIC keeps its digits, where a BIGNUMERIC column declared in
+        ``create_table`` holds DECIMAL(38, 18) in the emulator."""
+        self.run_sql(project, f"CREATE TABLE `{project}.{dataset}.{table}` AS {select}")
+
     def insert_rows(
         self, project: str, dataset: str, table: str, rows: Iterable[Mapping[str, Any]]
     ) -> None:

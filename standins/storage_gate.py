@@ -67,6 +67,13 @@ uncut (an Avro block cannot be split without its schema's codec; the app reads A
 The gate holds one emulator response in memory at a time; that is the stand-in's memory,
 not the client's.
 
+Types: the emulator's Arrow is not Google's (BIGNUMERIC as decimal128(38, 18), INTERVAL
+as text, RANGE as struct<__range_start, __range_end>, no extension metadata on JSON,
+GEOGRAPHY and DATETIME, small INT64s as int32). CreateReadSession reads the table's
+schema (tables.get on the emulator) and every record batch, and the session's schema, is
+re-encoded into the types Google documents (``google_arrow.py``, with its sources), so a
+client reads what it would read from Google.
+
 The BigQueryWrite service is not proxied (UNIMPLEMENTED).
 """
 
@@ -88,7 +95,7 @@ from google.protobuf import any_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from standins import errors
+from standins import errors, google_arrow
 from standins._http import Fault, FaultInjector, RecordsCalls
 from standins.errors import GoogleError
 from standins.gate import BIGQUERY_READ_SCOPES, RESULTS_DATASET, Gate, identity_token
@@ -205,12 +212,17 @@ class _Session:
 
 
 class _Chunker:
-    """Cuts the emulator's ReadRows responses into bounded ones for one ReadRows call."""
+    """Cuts the emulator's ReadRows responses into bounded ones for one ReadRows call, in
+    Google's Arrow types when the table's BigQuery schema (``fields``) is known."""
 
-    def __init__(self, max_rows: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_rows: int, max_bytes: int, fields: list[dict[str, Any]] | None = None
+    ) -> None:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        self.fields = fields
         self.schema: pyarrow.Schema | None = None
+        self.google_schema: pyarrow.Schema | None = None
         self.serialized_schema = b""
         self.first = True
 
@@ -220,6 +232,9 @@ class _Chunker:
         if message.HasField("arrow_schema") and self.schema is None:
             self.serialized_schema = message.arrow_schema.serialized_schema
             self.schema = pyarrow.ipc.read_schema(pyarrow.py_buffer(self.serialized_schema))
+            if self.fields:
+                self.google_schema = google_arrow.google_schema(self.fields)
+                self.serialized_schema = self.google_schema.serialize().to_pybytes()
         if message.WhichOneof("rows") != "arrow_record_batch" or self.schema is None:
             self.first = False
             yield raw, message.row_count  # Avro (or no schema to cut with): as it came
@@ -227,6 +242,8 @@ class _Chunker:
         batch = pyarrow.ipc.read_record_batch(
             pyarrow.py_buffer(message.arrow_record_batch.serialized_record_batch), self.schema
         )
+        if self.google_schema is not None and self.fields:
+            batch = google_arrow.google_batch(batch, self.fields, self.google_schema)
         total = batch.num_rows
         per_row = max(1, batch.nbytes // max(total, 1))
         size = max(1, min(self.max_rows, self.max_bytes // per_row))
@@ -319,6 +336,9 @@ class StorageGate(RecordsCalls):
         self._port = 0
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
+        # Session name -> the table's BigQuery schema, for re-encoding its streams. Kept
+        # across reset(): a stream stays readable (and Google-typed) as long as at Google.
+        self._schemas: dict[str, list[dict[str, Any]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> StorageGate:
@@ -510,7 +530,7 @@ class StorageGate(RecordsCalls):
         request: bytes,
         context: grpc.ServicerContext,
         authorize: Callable[[TokenInfo], None],
-        after: Callable[[TokenInfo, bytes], None] | None = None,
+        after: Callable[[TokenInfo, bytes], bytes] | None = None,
     ) -> bytes:
         account = None
         fault = self.faults.take(operation, resource)
@@ -522,7 +542,7 @@ class StorageGate(RecordsCalls):
             authorize(caller)
             response = self._unary(operation, request, caller.email, context)
             if after is not None:
-                after(caller, response)
+                response = after(caller, response)
         except RpcFailure as failure:
             kind = fault.kind if fault is not None else None
             self.record(RecordedCall(operation, resource, account, failure.code.name, kind))
@@ -535,13 +555,21 @@ class StorageGate(RecordsCalls):
         parsed = _CreateReadSessionRequest.FromString(request)
         table = parsed.read_session.table
 
-        def remember(caller: TokenInfo, response: bytes) -> None:
+        def remember(caller: TokenInfo, response: bytes) -> bytes:
             session = _ReadSession.FromString(response)
             parent = PROJECT.fullmatch(parsed.parent)
+            fields = self._table_fields(table, caller.email)
             with self._lock:
                 self._sessions[session.name] = _Session(
                     parent[1] if parent else "", table, caller.email
                 )
+                if fields:
+                    self._schemas[session.name] = fields
+            if fields and session.HasField("arrow_schema"):
+                schema = google_arrow.google_schema(fields)
+                session.arrow_schema.serialized_schema = schema.serialize().to_pybytes()
+                return session.SerializeToString()
+            return response
 
         return self._run_unary(
             "CreateReadSession",
@@ -551,6 +579,23 @@ class StorageGate(RecordsCalls):
             lambda caller: self._authorize_session(caller, parsed.parent, table),
             remember,
         )
+
+    def _table_fields(self, table: str, email: str) -> list[dict[str, Any]]:
+        """The table's BigQuery schema from the emulator (tables.get); [] if it cannot say."""
+        match = TABLE.fullmatch(table)
+        if match is None:
+            return []
+        project, dataset, table_id = match.groups()
+        try:
+            answer = self.gate.forward(
+                "GET", f"/bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table_id}",
+                [], b"", email,
+            )  # fmt: skip
+            resource = answer.json() if answer.status == 200 else {}
+        except (GoogleError, ValueError):
+            return []
+        fields = (resource.get("schema") or {}).get("fields") if isinstance(resource, dict) else []
+        return list(fields or [])
 
     def _split_read_stream(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         stream = _SplitReadStreamRequest.FromString(request).name
@@ -583,7 +628,10 @@ class StorageGate(RecordsCalls):
                 metadata=[("authorization", identity_token(caller.email))],
             )
             context.add_callback(upstream.cancel)  # the client went away: stop the emulator
-            chunker = _Chunker(self.max_rows_per_response, self.max_bytes_per_response)
+            session_match = STREAM.fullmatch(stream)
+            with self._lock:
+                fields = self._schemas.get(session_match[1]) if session_match else None
+            chunker = _Chunker(self.max_rows_per_response, self.max_bytes_per_response, fields)
             try:
                 for raw in upstream:
                     for data, count in chunker.split(raw):

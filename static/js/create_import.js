@@ -23,9 +23,26 @@
     return wanted.indexOf(valueOf(form, parts[0])) !== -1;
   }
 
+  // The type of each source column, from the page (json_script "column-types").
+  function columnTypes() {
+    var script = document.getElementById("column-types");
+    return script ? JSON.parse(script.textContent) : {};
+  }
+
+  // "timestamp_column=DATETIME,DATE": shown when the column chosen there has one of the types.
+  function appliesToType(form, rule, types) {
+    var parts = rule.split("=");
+    var wanted = parts[1].split(",");
+    return wanted.indexOf(types[valueOf(form, parts[0])] || "") !== -1;
+  }
+
   function refresh(form) {
+    var types = columnTypes();
     form.querySelectorAll("[data-show-if]").forEach(function (el) {
       el.hidden = !applies(form, el.getAttribute("data-show-if"));
+    });
+    form.querySelectorAll("[data-show-if-type]").forEach(function (el) {
+      el.hidden = !appliesToType(form, el.getAttribute("data-show-if-type"), types);
     });
     markRoles(form);
   }

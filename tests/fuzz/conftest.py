@@ -41,6 +41,7 @@ SCHEMA = [
     {"name": "visits", "type": "INT64", "mode": "NULLABLE"},
     {"name": "score", "type": "FLOAT64", "mode": "NULLABLE"},
     {"name": "tags", "type": "STRING", "mode": "REPEATED"},
+    {"name": "day", "type": "DATE", "mode": "NULLABLE"},
 ]
 COLUMNS = [c["name"] for c in SCHEMA]
 

@@ -33,6 +33,7 @@ w/<ws>/settings/partners/bigquery/        connections:list, ConnectionFilter: q,
   <conn>/imports/new/<draft>/target/      TargetForm: target, identity_column,
                                           event_name_source, event_name_column,
                                           event_name_fixed, timestamp_column,
+                                          source_time_zone, timestamp_unit,
                                           property_<n>, include_<n>
   <conn>/imports/new/<draft>/sync/        SyncForm: sync_mode, cursor_column
   <conn>/imports/new/<draft>/schedule/    ScheduleForm (+ action=preview)
@@ -383,6 +384,10 @@ TARGET_FIELDS = [
     ("event_name_fixed", {"target": "events", "event_name_source": "fixed",
                           "timestamp_column": "ts"}),
     ("timestamp_column", {"target": "events", "event_name_column": "event"}),
+    ("source_time_zone", {"target": "events", "event_name_column": "event",
+                          "timestamp_column": "day"}),
+    ("timestamp_unit", {"target": "events", "event_name_column": "event",
+                        "timestamp_column": "visits"}),
     ("property_1", {}),
     ("include_1", {}),
 ]  # fmt: skip
