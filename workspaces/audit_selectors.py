@@ -12,6 +12,7 @@ from config.csv_stream import csv_lines
 from workspaces.audit_actions import action_label
 from workspaces.audit_filters import AuditEntryFilter
 from workspaces.models import AuditEntry, Workspace
+from workspaces.timezones import in_zone_or_utc
 
 
 def audit_entries_for_workspace(*, workspace: Workspace) -> QuerySet[AuditEntry]:
@@ -50,13 +51,14 @@ CSV_HEADER = [
 
 
 def audit_entries_csv(*, entries: QuerySet[AuditEntry], time_zone: str) -> Iterator[str]:
-    """Every entry of `entries` as CSV, read in chunks; times in the workspace's zone."""
+    """Every entry of `entries` as CSV, read in chunks; times in the workspace's zone (each
+    with its offset, so a time the zone cannot show reads in UTC without ambiguity)."""
     zone = zoneinfo.ZoneInfo(time_zone)
 
     def rows() -> Iterator[list[Any]]:
         for entry in entries.iterator(chunk_size=1000):
             yield [
-                entry.created_at.astimezone(zone).isoformat(timespec="seconds"),
+                in_zone_or_utc(entry.created_at, zone).isoformat(timespec="seconds"),
                 time_zone,
                 entry.actor.get_username() if entry.actor else "",
                 entry.action,

@@ -25,8 +25,14 @@ def local_or_utc(value: Any) -> Any:
     calendar; anything else as it is."""
     if not isinstance(value, dt.datetime) or value.tzinfo is None or not settings.USE_TZ:
         return value
+    return in_zone_or_utc(value, timezone.get_current_timezone())
+
+
+def in_zone_or_utc(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """An aware `value` in `zone`, or in UTC when the shift would leave the calendar
+    (0001-01-01 seen from west of UTC); the offset it carries always says which."""
     try:
-        return timezone.localtime(value)
+        return value.astimezone(zone)
     except OverflowError:
         try:
             return value.astimezone(dt.UTC)

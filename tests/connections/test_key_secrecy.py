@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections.models import Connection
 from imports.services import run_create
+from tests.api.conftest import make_token
 from tests.factories import key_info
 from tests.imports.conftest import make_import
 from tests.security.needles import key_leaks
@@ -21,7 +22,10 @@ def all_patterns(resolver=None, prefix=""):
             yield prefix + str(entry.pattern), entry
 
 
-IMPORT_ROUTES = "w/<slug:ws>/settings/partners/bigquery/imports/"
+IMPORT_ROUTES = (
+    "w/<slug:ws>/settings/partners/bigquery/imports/",
+    "api/v1/workspaces/<slug:ws>/imports/",
+)
 
 
 def concrete(route: str, connection: Connection, objects: dict[str, str]) -> str | None:
@@ -60,13 +64,16 @@ def test_no_page_of_the_app_shows_the_saved_key(alice_client, caplog, alice, goo
     import_obj = make_import(connection, alice, table="users")
     run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
     objects = {"import": str(import_obj.pk), "run": str(run.pk)}
+    # The API takes tokens only; the sweep reads it as alice's admin token does.
+    api_auth = {"Authorization": f"Bearer {make_token(alice, connection.workspace)}"}
 
     visited = []
     for route, _ in all_patterns():
         path = concrete(route, connection, objects)
         if path is None:
             continue
-        response = alice_client.get(path, follow=True)
+        headers = api_auth if path.startswith("/api/") else {}
+        response = alice_client.get(path, follow=True, headers=headers)
         visited.append(path)
         assert response.status_code in (200, 405), path
         assert_secret_free(body_of(response), info, path)

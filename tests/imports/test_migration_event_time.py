@@ -9,6 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [
+    ("connections", "0001_initial"),
     ("imports", "0002_importrun_read_stream"),
     ("audience", "0003_event_workspace_unconstrained"),
 ]
