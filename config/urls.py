@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from config.health import healthz
 from workspaces.account import PasswordResetView
-from workspaces.member_views import invitation_accept
+from workspaces.member_views import invitation_accept, invitation_open
 from workspaces.signin import ThrottledLoginView
 from workspaces.views import home, settings_overview, workspace_settings
 
@@ -35,7 +35,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("invitations/<str:secret>/", invitation_accept, name="invitation_accept"),
+    path("invitations/accept/", invitation_accept, name="invitation_accept"),
+    path("invitations/<str:secret>/", invitation_open, name="invitation_open"),
     path("w/<slug:ws>/settings/", settings_overview, name="settings"),
     path("w/<slug:ws>/settings/workspace/", workspace_settings, name="workspace_settings"),
     path("w/<slug:ws>/settings/members/", include("workspaces.member_urls")),

@@ -35,6 +35,7 @@ OUTSIDE_WORKSPACES = {
     "password/reset/done/": "says the password changed",
     "password/change/": "the signed-in user's own password",
     "password/change/done/": "says the password changed",
+    "invitations/accept/": "accepts the invitation whose link this browser opened",
     "invitations/<str:secret>/": "an invitation link: the secret is the check",
 }
 

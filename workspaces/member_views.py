@@ -76,7 +76,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
                 workspace=request.workspace, actor=request.user, email=email, role=role
             )
             link = request.build_absolute_uri(
-                reverse("invitation_accept", kwargs={"secret": created.secret})
+                reverse("invitation_open", kwargs={"secret": created.secret})
             )
             members.invitation_send(invitation=created.invitation, link=link)
     except members.MemberRefused as refused:
@@ -154,14 +154,32 @@ def invitation_revoke(request: HttpRequest, invitation_pk: Any) -> HttpResponse:
 
 
 INVALID_STATUS = {"unknown": 404, "expired": 410, "accepted": 410, "revoked": 410}
+SESSION_KEY = "invitation_secret"
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def invitation_open(request: HttpRequest, secret: str) -> HttpResponse:
+    """The emailed link. Its secret moves into the session and the browser goes on to a URL
+    without it, as Django's password reset does: the secret then stays out of logs (a form
+    sent with a mistake is logged with its URL) and out of any Referer."""
+    try:
+        members.invitation_find(secret)
+    except members.InvitationInvalid as invalid:
+        return _invalid(request, invalid)
+    request.session[SESSION_KEY] = secret
+    return redirect("invitation_accept")
 
 
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def invitation_accept(request: HttpRequest, secret: str) -> HttpResponse:
-    """The emailed link. Signed in as the invitee: a button joins the workspace. Not signed
-    in: with an account, sign in first; without one, choose a password, which creates the
-    account, joins and signs in."""
+def invitation_accept(request: HttpRequest) -> HttpResponse:
+    """Signed in as the invitee: a button joins the workspace. Not signed in: with an
+    account, sign in first (the session keeps the invitation); without one, choose a
+    password, which creates the account, joins and signs in."""
+    secret = request.session.get(SESSION_KEY)
+    if not secret:
+        return render(request, "workspaces/invitation_invalid.html", {"reason": "none"})
     try:
         invitation = members.invitation_find(secret)
     except members.InvitationInvalid as invalid:
@@ -203,6 +221,7 @@ def invitation_accept(request: HttpRequest, secret: str) -> HttpResponse:
 
 
 def _joined(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    request.session.pop(SESSION_KEY, None)
     messages.success(request, f"Welcome to {invitation.workspace.name}.")
     return redirect("connections:list", ws=invitation.workspace.slug)
 

@@ -25,6 +25,7 @@ from workspaces.models import AuditEntry, Invitation, Membership
 pytestmark = pytest.mark.django_db
 
 MEMBERS = "/w/acme/settings/members/"
+ACCEPT = "/invitations/accept/"
 STRONG = "violet-harbor-41-lantern"
 
 
@@ -37,6 +38,14 @@ def link_in(message) -> str:
     found = re.search(r"https?://[^/\s]+(/invitations/[^\s]+/)", message.get_content())
     assert found, message.get_content()
     return found.group(1)
+
+
+def open_link(client: Client, link: str):
+    """Open the emailed link: its secret moves into the session, and the browser goes on to
+    the accept page."""
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == ACCEPT, response.status_code
+    return client.get(ACCEPT)
 
 
 @pytest.fixture
@@ -114,23 +123,24 @@ def test_a_new_invitation_for_the_same_address_replaces_the_earlier_link(
 
     response = client.get(first)
     assert response.status_code == 410 and "withdrawn" in response.content.decode()
-    assert client.get(second).status_code == 200
+    assert open_link(client, second).status_code == 200
 
 
 # -- accepting -------------------------------------------------------------------------------
 
 
 def test_the_invitee_sets_a_password_and_lands_signed_in_in_the_workspace(invited, client):
-    page = client.get(invited)
+    page = open_link(client, invited)
     assert page.status_code == 200
     assert "Join Acme" in page.content.decode() and "Set password and join" in page.content.decode()
+    assert invited.split("/")[2] not in page.content.decode()
 
-    weak = client.post(invited, {"new_password1": "dana", "new_password2": "dana"})
+    weak = client.post(ACCEPT, {"new_password1": "dana", "new_password2": "dana"})
     assert weak.status_code == 400
     assert "This password is too short." in weak.content.decode()
     assert not get_user_model().objects.filter(username="dana@acme.test").exists()
 
-    response = client.post(invited, {"new_password1": STRONG, "new_password2": STRONG})
+    response = client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
 
     assert (
         response.status_code == 302
@@ -149,12 +159,14 @@ def test_the_invitee_sets_a_password_and_lands_signed_in_in_the_workspace(invite
 
 
 def test_a_link_works_once(invited, client):
-    client.post(invited, {"new_password1": STRONG, "new_password2": STRONG})
-    again = Client()
+    first, second = Client(), Client()
+    open_link(first, invited)
+    open_link(second, invited)  # a second browser opened it too, before it was used
+    first.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
 
     for response in (
-        again.get(invited),
-        again.post(invited, {"new_password1": STRONG, "new_password2": STRONG}),
+        Client().get(invited),
+        second.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG}),
     ):
         assert response.status_code == 410
         assert "This invitation was accepted already: each link works once." in (
@@ -165,18 +177,20 @@ def test_a_link_works_once(invited, client):
 
 
 def test_an_expired_link_gets_a_clear_page(invited, client):
-    with time_machine.travel(timezone.now() + dt.timedelta(hours=72, seconds=1)):
-        for response in (
-            client.get(invited),
-            client.post(invited, {"new_password1": STRONG, "new_password2": STRONG}),
-        ):
-            assert response.status_code == 410
-            assert "This invitation has expired: a link works for 72 hours." in (
-                response.content.decode()
-            )
-    assert not get_user_model().objects.filter(username="dana@acme.test").exists()
+    expired = "This invitation has expired: a link works for 72 hours."
     with time_machine.travel(timezone.now() + dt.timedelta(hours=71)):
-        assert client.get(invited).status_code == 200
+        assert open_link(client, invited).status_code == 200
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=72, seconds=1)):
+        response = Client().get(invited)
+    assert response.status_code == 410 and expired in response.content.decode()
+
+    # Opened in time, sent after the last moment.
+    opened = Client()
+    open_link(opened, invited)
+    Invitation.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = opened.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+    assert response.status_code == 410 and expired in response.content.decode()
+    assert not get_user_model().objects.filter(username="dana@acme.test").exists()
 
 
 @pytest.mark.parametrize(
@@ -191,12 +205,13 @@ def test_an_expired_link_gets_a_clear_page(invited, client):
 )
 def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(invited, client, change):
     secret = invited.split("/")[2]
-    response = client.post(
-        f"/invitations/{change(secret)}/", {"new_password1": STRONG, "new_password2": STRONG}
-    )
+    response = client.get(f"/invitations/{change(secret)}/")
 
     assert response.status_code == 404
     assert "This invitation link is not valid." in response.content.decode()
+    # Nothing was kept for the accept page either.
+    nothing = client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+    assert "Open the link in your invitation email" in nothing.content.decode()
     assert not get_user_model().objects.filter(username="dana@acme.test").exists()
     assert Invitation.objects.get().status == "pending"
 
@@ -214,21 +229,21 @@ def test_an_existing_account_joins_after_signing_in(alice_client, charlie, smtp_
     invite(alice_client, "Charlie@Globex.test", "admin")
     link = link_in(smtp_settings.messages[0])
 
-    page = client.get(link).content.decode()
+    page = open_link(client, link).content.decode()
     assert "has an account already" in page and "Sign in to accept" in page
     # No password can be set for an account that exists.
-    refused = client.post(link, {"new_password1": STRONG, "new_password2": STRONG})
+    refused = client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
     assert refused.status_code == 400
     charlie.refresh_from_db()
     assert charlie.check_password("correct horse battery")
 
     signed_in = client.post(
-        f"/signin/?next={link}",
-        {"username": "charlie@globex.test", "password": "correct horse battery", "next": link},
+        f"/signin/?next={ACCEPT}",
+        {"username": "charlie@globex.test", "password": "correct horse battery", "next": ACCEPT},
     )
-    assert signed_in.status_code == 302 and signed_in["Location"] == link
-    assert "Join Acme" in client.get(link).content.decode()
-    response = client.post(link)
+    assert signed_in.status_code == 302 and signed_in["Location"] == ACCEPT
+    assert "Join Acme" in client.get(ACCEPT).content.decode()
+    response = client.post(ACCEPT)
 
     assert response.status_code == 302 and response["Location"].startswith("/w/acme/")
     assert Membership.objects.get(user=charlie, workspace__slug="acme").role == "admin"
@@ -236,13 +251,13 @@ def test_an_existing_account_joins_after_signing_in(alice_client, charlie, smtp_
 
 
 def test_someone_else_signed_in_cannot_use_the_link(invited, bob_client, bob):
-    page = bob_client.get(invited)
+    page = open_link(bob_client, invited)
     assert page.status_code == 200
     assert "This invitation is for dana@acme.test, and you are signed in as bob@acme.test." in (
         page.content.decode()
     )
 
-    response = bob_client.post(invited)
+    response = bob_client.post(ACCEPT)
 
     assert response.status_code == 400
     assert Invitation.objects.get().status == "pending"
@@ -354,7 +369,9 @@ def test_no_audit_entry_holds_a_secret_a_digest_or_a_token(
     text = make_token(bob, workspace_a, "read")
     invite(alice_client, "dana@acme.test", "member")
     link = link_in(smtp_settings.messages[0])
-    client.post(link, {"new_password1": STRONG, "new_password2": STRONG})
+    open_link(client, link)
+    client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+    assert Membership.objects.filter(user__username="dana@acme.test").exists()
     alice_client.post(f"{MEMBERS}{membership_of(bob).pk}/role/", {"role": "admin"})
     alice_client.post(f"{MEMBERS}{membership_of(bob).pk}/remove/")
     invitation = Invitation.objects.get()
@@ -383,3 +400,18 @@ def test_the_settings_page_ties_the_workspaces_settings_together(alice_client, b
     body = own.content.decode()
     assert 'href="/w/acme/settings/members/"' not in body
     assert 'href="/w/acme/settings/notifications/"' in body
+
+
+def test_the_links_secret_stays_out_of_logs_and_pages(invited, client, alice_client, caplog):
+    secret = invited.split("/")[2]
+    with caplog.at_level("INFO"):
+        open_link(client, invited)
+        client.post(ACCEPT, {"new_password1": "dana", "new_password2": "x"})  # logged: 400
+        client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+        Client().get(invited)  # logged: 410
+        pages = [alice_client.get(MEMBERS), alice_client.get("/w/acme/audit/")]
+
+    assert "Bad Request: /invitations/accept/" in caplog.text
+    assert secret not in caplog.text.replace(f"Gone: /invitations/{secret}/", "")
+    for page in pages:
+        assert secret not in page.content.decode()
