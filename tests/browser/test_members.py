@@ -96,11 +96,14 @@ def screenshot_of(other_page, screenshot, name):
         )
 
 
-def test_a_forgotten_password_is_reset_by_email(page, live_server, alice, smtp_settings):
+def test_a_forgotten_password_is_reset_by_email(
+    page, live_server, alice, smtp_settings, screenshot
+):
     page.goto("/signin/")
     page.get_by_role("link", name="Forgot your password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     page.get_by_label("Email").fill("alice@acme.test")
+    screenshot("password-reset")
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
 
@@ -109,6 +112,7 @@ def test_a_forgotten_password_is_reset_by_email(page, live_server, alice, smtp_s
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
     page.get_by_label("New password", exact=True).fill(PASSWORD)
     page.get_by_label("New password confirmation").fill(PASSWORD)
+    screenshot("password-reset-confirm")
     page.get_by_role("button", name="Set new password").click()
     expect(page.get_by_role("heading", name="Password changed")).to_be_visible()
 
@@ -140,3 +144,7 @@ def test_the_settings_page_and_the_one_settings_group(page, live_server, alice, 
     screenshot("settings-390")
     settings.get_by_role("link", name="Manage members").click()
     expect(page.get_by_role("heading", name="Members", exact=True)).to_be_visible()
+    page.goto("/w/acme/settings/")
+    page.locator("#settings").get_by_role("link", name="Change password").click()
+    expect(page.get_by_role("heading", name="Change password")).to_be_visible()
+    screenshot("password-change-390")
