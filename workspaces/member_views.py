@@ -117,6 +117,8 @@ def member_role(request: HttpRequest, member_pk: int) -> HttpResponse:
         messages.success(
             request, f"{changed.user.get_username()} is now {changed.get_role_display().lower()}."
         )
+        if changed.user_id == request.user.pk and not changed.is_admin:
+            return redirect("settings", ws=request.workspace.slug)  # the page is admins' only
     return redirect("members:page", ws=request.workspace.slug)
 
 

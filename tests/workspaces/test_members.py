@@ -299,8 +299,9 @@ def test_the_last_admin_cannot_be_demoted_or_removed(alice_client, alice, bob):
         workspace=membership_of(bob).workspace, actor=alice, membership=membership_of(bob),
         role="admin",
     )  # fmt: skip
-    alice_client.post(f"{MEMBERS}{mine}/role/", {"role": "member"})
+    stepped_down = alice_client.post(f"{MEMBERS}{mine}/role/", {"role": "member"})
     assert membership_of(alice).role == "member"
+    assert stepped_down["Location"] == "/w/acme/settings/"  # Members is for admins only
 
 
 def test_removal_ends_the_members_sessions_and_revokes_their_tokens(
