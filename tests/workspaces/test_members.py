@@ -416,3 +416,39 @@ def test_the_links_secret_stays_out_of_logs_and_pages(invited, client, alice_cli
     assert secret not in caplog.text.replace(f"Gone: /invitations/{secret}/", "")
     for page in pages:
         assert secret not in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(alice, bob, workspace_a):
+    import threading
+
+    from django.db import connection
+
+    Membership.objects.filter(user=bob).update(role="admin")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def demote(actor, target) -> None:
+        try:
+            start.wait(timeout=30)
+            members.member_role_change(
+                workspace=workspace_a, actor=actor, membership=membership_of(target),
+                role="member",
+            )  # fmt: skip
+            outcomes.append("changed")
+        except members.MemberRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=demote, args=(alice, bob)),
+        threading.Thread(target=demote, args=(bob, alice)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["changed", "refused"]
+    assert Membership.objects.filter(workspace=workspace_a, role="admin").count() == 1
