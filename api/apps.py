@@ -7,3 +7,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from api import schema  # noqa: F401 - registers the token scheme with drf-spectacular
+        from api.receivers import on_member_removed
+        from workspaces.signals import member_removed
+
+        member_removed.connect(on_member_removed, dispatch_uid="api-revoke-removed-members-tokens")

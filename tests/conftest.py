@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.google",
     "tests.fixtures.connections",
+    "tests.fixtures.mail",
 ]
 
 

@@ -20,6 +20,8 @@ from imports.services import run_create
 from notifications.models import Recipient, Webhook
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import make_import
+from workspaces import members
+from workspaces.models import Invitation, Membership
 
 # Routes outside a workspace, each with why it needs no workspace check.
 OUTSIDE_WORKSPACES = {
@@ -27,6 +29,14 @@ OUTSIDE_WORKSPACES = {
     "healthz": "reports only reachability",
     "signin/": "sign-in",
     "signout/": "sign-out",
+    "password/reset/": "asks for a password reset email (braked)",
+    "password/reset/sent/": "says the email is on its way",
+    "password/reset/<uidb64>/<token>/": "Django's reset link: the token is the check",
+    "password/reset/done/": "says the password changed",
+    "password/change/": "the signed-in user's own password",
+    "password/change/done/": "says the password changed",
+    "invitations/accept/": "accepts the invitation whose link this browser opened",
+    "invitations/<str:secret>/": "an invitation link: the secret is the check",
 }
 
 
@@ -37,6 +47,7 @@ SECRETS = (
     "secret-ops@acme.test",
     "Secret hook",
     "Secret token",
+    "secret-invitee@acme.test",
 )
 
 # Django's admin: staff only, its own permission system. The API: tokens, not sessions; it
@@ -70,9 +81,14 @@ def objects(alice, workspace_a):
         workspace=workspace_a, user=alice, role="admin", name="Secret token", scope="admin",
         expires_at=None,
     ).token  # fmt: skip
+    invitation = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="secret-invitee@acme.test", role="admin"
+    ).invitation
     return {
         "connection": connection, "import": import_obj, "run": run,
         "recipient": recipient, "webhook": webhook, "token": token,
+        "membership": Membership.objects.get(workspace=workspace_a, user=alice),
+        "invitation": invitation,
     }  # fmt: skip
 
 
@@ -95,6 +111,12 @@ def fill(route: str, objects) -> str:
         .replace("<uuid:recipient_pk>", _pk_or_new(objects, "recipient"))
         .replace("<uuid:webhook_pk>", _pk_or_new(objects, "webhook"))
         .replace("<uuid:token_pk>", _pk_or_new(objects, "token"))
+        .replace(
+            "<int:member_pk>", str(objects["membership"].pk) if "membership" in objects else "0"
+        )
+        .replace("<uuid:invitation_pk>", _pk_or_new(objects, "invitation"))
+        .replace("<uidb64>/<token>", "MQ/set-password")
+        .replace("<str:secret>", objects.get("invitation_secret", "no-such-invitation"))
         .replace("<uuid:draft>", str(uuid.uuid4()))
         .replace("<import_action:action>", "pause")
     )
@@ -119,6 +141,8 @@ def state():
         list(Import.objects.values_list("pk", "name", "status", "next_run_at")),
         list(ImportRun.objects.values_list("pk", "status", "cancel_requested")),
         list(ApiToken.objects.values_list("pk", "name", "scope", "revoked_at").order_by("pk")),
+        list(Membership.objects.values_list("pk", "role").order_by("pk")),
+        list(Invitation.objects.values_list("pk", "accepted_at", "revoked_at").order_by("pk")),
     )
 
 
@@ -190,11 +214,16 @@ OBJECT_ARGUMENTS = {
     ("notifications", "recipient_pk"): "recipient",
     ("notifications", "webhook_pk"): "webhook",
     ("api_tokens", "token_pk"): "token",
+    ("members", "member_pk"): "membership",
+    ("members", "invitation_pk"): "invitation",
 }
 OTHER_ARGUMENTS = {
     "ws": "the workspace: B's own slug",
     "draft": "a Create Import draft, kept in the user's own session",
     "action": "every action the converter accepts",
+    "uidb64": "a password reset link's user, checked with its token by Django",
+    "token": "a password reset link's token",
+    "secret": "an invitation link's secret (tests/workspaces/test_members.py)",
 }
 
 

@@ -17,6 +17,12 @@ LABELS = {
     "import.deleted": "Import deleted",
     "api_token.created": "API token created",
     "api_token.revoked": "API token revoked",
+    "member.invited": "Member invited",
+    "member.invitation_revoked": "Invitation withdrawn",
+    "member.joined": "Member joined",
+    "member.role_changed": "Member role changed",
+    "member.removed": "Member removed",
+    "workspace.updated": "Workspace settings changed",
 }
 
 

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 from workspaces import services
 from workspaces.access import workspace_view
 from workspaces.forms import WorkspaceSettingsForm
+from workspaces.models import Membership
 from workspaces.selectors import workspace_audit_entries, workspace_default_for_user
 
 
@@ -38,4 +39,21 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
         request,
         "workspaces/settings.html",
         {"form": form, "history": workspace_audit_entries(workspace=workspace)},
+    )
+
+
+@workspace_view
+@require_http_methods(["GET", "HEAD"])
+def settings_overview(request: HttpRequest) -> HttpResponse:
+    """Every setting of the workspace on one page, each with a link to its own page."""
+    workspace = request.workspace
+    return render(
+        request,
+        "workspaces/settings_overview.html",
+        {
+            "member_count": Membership.objects.filter(workspace=workspace).count(),
+            "admin_count": Membership.objects.filter(
+                workspace=workspace, role=Membership.Role.ADMIN
+            ).count(),
+        },
     )

@@ -2,7 +2,7 @@
 # Run an import now and wait for the run to end; exits 1 if it failed or was cancelled.
 # Needs curl and jq, and in the environment:
 #   BQI_URL        where the app answers, e.g. https://imports.example.com
-#   BQI_TOKEN      an API token with the "run" scope (Workspace > API tokens)
+#   BQI_TOKEN      an API token with the "run" scope (Settings > API tokens)
 #   BQI_WORKSPACE  the workspace's slug, as in /w/<slug>/ in the app's URLs
 #   BQI_IMPORT     the import's id, as in …/imports/<id>/ on its page
 set -euo pipefail

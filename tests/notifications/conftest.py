@@ -1,11 +1,9 @@
-"""Real receivers on loopback: an SMTP server (aiosmtpd) that keeps every message it
-accepts, and an HTTP server that checks each webhook delivery's signature and answers as
-the test plans (a status, or hanging until released)."""
+"""Real receivers on loopback: the SMTP server of tests.fixtures.mail, and an HTTP server
+that checks each webhook delivery's signature and answers as the test plans (a status, or
+hanging until released)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import threading
 import time
@@ -15,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import close_old_connections
 
 from notifications import signing
+from tests.fixtures.mail import SmtpServer
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
@@ -31,75 +29,6 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
-
-
-# -- SMTP ----------------------------------------------------------------------------------------
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[Any] = []
-        self.refuse: dict[str, str] = {}  # address -> SMTP answer to RCPT TO
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.envelopes.append(envelope)
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 Message accepted for delivery"
-
-
-class _LoopbackController(Controller):
-    """aiosmtpd on a free port: the port the server was given is read back before the
-    controller's own start-up check connects to it."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-@dataclass
-class SmtpServer:
-    host: str
-    port: int
-    inbox: _Inbox
-
-    @property
-    def messages(self) -> list[email.message.EmailMessage]:
-        return self.inbox.messages
-
-    def env(self) -> dict[str, str]:
-        return {"EMAIL_HOST": self.host, "EMAIL_PORT": str(self.port), "EMAIL_USE_TLS": "false"}
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    inbox = _Inbox()
-    controller = _LoopbackController(inbox, hostname="127.0.0.1", port=0)
-    controller.start()
-    try:
-        yield SmtpServer(host="127.0.0.1", port=controller.port, inbox=inbox)
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp_settings(settings, smtp_server):
-    """This process sends mail to the loopback SMTP server (pytest-django's default keeps
-    mail in memory)."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = smtp_server.host
-    settings.EMAIL_PORT = smtp_server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_TIMEOUT = 5
-    return smtp_server
 
 
 # -- HTTP ----------------------------------------------------------------------------------------

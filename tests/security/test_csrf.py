@@ -23,6 +23,7 @@ from imports.services import run_create
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import make_import
 from tests.test_access_sweep import app_routes, fill
+from workspaces import members
 
 # The actions of the generic action route; Stop has its own route (it asks first).
 ACTIONS = ("run-now", "pause", "resume")
@@ -72,7 +73,13 @@ def objects(alice, workspace_a, google):
         workspace=workspace_a, user=alice, role="admin", name="Pipeline", scope="run",
         expires_at=None,
     ).token  # fmt: skip
-    return {"connection": connection, "import": import_obj, "run": run, "token": token}
+    invited = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="carol@acme.test", role="member"
+    )
+    return {
+        "connection": connection, "import": import_obj, "run": run, "token": token,
+        "invitation_secret": invited.secret,
+    }  # fmt: skip
 
 
 def app_urls(objects) -> list[tuple[str, object]]:
