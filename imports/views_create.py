@@ -296,14 +296,21 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
     )
 
 
-# -- steps 2 and 3: target, sync ---------------------------------------------------------------
+# -- steps 2 to 4: target, sync, schedule -------------------------------------------------------
+
+
+def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
+    """The next run times in the workspace's zone, for a valid form."""
+    zone = zoneinfo.ZoneInfo(tz)
+    runs = schedules.preview(form.schedule(), timezone.now(), count=PREVIEW_RUNS)
+    return [run.astimezone(zone) for run in runs]
 
 
 def _form_step(
     request: HttpRequest, connection_pk: uuid.UUID, draft_id: uuid.UUID, step: str, next_step: str
 ) -> HttpResponse:
-    """Target, Sync and Schedule: the step's form, kept in the draft when valid. Schedule's
-    Preview button shows the next run times instead of going on."""
+    """Target, Sync and Schedule: the step's form over the draft, kept when valid. Schedule
+    also shows its next run times; its Preview button shows them instead of going on."""
     connection = _connection(request, connection_pk)
     draft = _gate(request, connection, draft_id, step)
     if isinstance(draft, HttpResponse):
@@ -340,16 +347,6 @@ def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UU
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_sync(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     return _form_step(request, connection_pk, draft, "sync", next_step="schedule")
-
-
-# -- step 4: schedule --------------------------------------------------------------------------
-
-
-def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
-    """The next run times in the workspace's zone, for a valid form."""
-    zone = zoneinfo.ZoneInfo(tz)
-    runs = schedules.preview(form.schedule(), timezone.now(), count=PREVIEW_RUNS)
-    return [run.astimezone(zone) for run in runs]
 
 
 @workspace_view(admin_only=True)
