@@ -2,7 +2,7 @@
 
 For each row count N it loads N event rows into a table of the local BigQuery stand-in
 (emulator + token endpoint + permission gate), creates a workspace, a connection and an
-events import, and runs the real runner (`imports.runner.execute_run`) in a child process,
+events import, and runs the real runner (`imports.run.execute.execute_run`) in a child process,
 so its peak memory is its own. Then it writes the same N rows, generated the same way, into
 a fresh table shaped like the events table with one binary `COPY ... FROM STDIN`, and prints
 rows/s for both, their ratio, the runner's peak RSS and where the runner's time went.
@@ -122,7 +122,8 @@ def instrument(clock: Clock) -> None:
 
     from audience import writers
     from connections import bigquery
-    from imports import mapping, runner
+    from imports import mapping
+    from imports.run import write
 
     def timed(owner: Any, name: str, label: str) -> None:
         original = getattr(owner, name)
@@ -136,7 +137,7 @@ def instrument(clock: Clock) -> None:
 
         setattr(owner, name, wrapper)
 
-    timed(runner, "_write_page", "page transaction")
+    timed(write, "write_page", "page transaction")
     timed(mapping, "map_page", "map_page")
     timed(writers, "write_events", "write_events")
     for method in ("dataset_location", "start_query", "wait", "table_rows", "table_schema"):
@@ -199,7 +200,7 @@ def sql_timer(clock: Clock):
 
 
 def child_main(run_id: str, database: str, result_path: str) -> None:
-    from imports import runner
+    from imports.run.execute import execute_run
 
     settings.DATABASES["default"]["NAME"] = database
     connection.settings_dict["NAME"] = database
@@ -220,7 +221,7 @@ def child_main(run_id: str, database: str, result_path: str) -> None:
     cpu_before = self_cpu_seconds()
     started = time.perf_counter()
     with connection.execute_wrapper(sql_timer(clock)):
-        status = runner.execute_run(run_id)
+        status = execute_run(run_id)
     elapsed = time.perf_counter() - started
     result = {
         "status": status,

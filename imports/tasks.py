@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from imports import runner, services
+from imports import services
 from imports.models import ImportRun
+from imports.run.execute import execute_run
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def enqueue_runs(run_ids: list[str]) -> list[str]:
 
 @shared_task(name="imports.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
 def run_import(run_id: str) -> str:
-    return runner.execute_run(run_id)
+    return execute_run(run_id)
 
 
 @shared_task(name="imports.tasks.dispatch_due_imports")

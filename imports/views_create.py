@@ -18,65 +18,27 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 import connections.selectors
-from audience import selectors as audience_selectors
 from config.pagination import page_by_keys
 from connections.models import Connection
-from imports import browse, property_casts, schedules, services
-from imports.forms import (
-    ReviewForm,
-    ScheduleForm,
-    SourceForm,
-    SyncForm,
-    TargetForm,
-    definition,
-    validate_select_query,
-)
+from imports import browse, schedules, services
+from imports.draft import STEP_NAMES, STEPS, Draft, form_data
+from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition, validate_select_query
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
 
-SESSION_KEY = "import_drafts"
-MAX_DRAFTS = 10
-STEPS = (
-    ("source", "Source"),
-    ("target", "Target"),
-    ("sync", "Sync"),
-    ("schedule", "Schedule"),
-    ("review", "Review"),
-)
-STEP_NAMES = [name for name, _ in STEPS]
 PREVIEW_RUNS = 5
 GET = ["GET", "HEAD"]
 
 
-# -- drafts ------------------------------------------------------------------------------------
-
-
 def _connection(request: HttpRequest, connection_pk: uuid.UUID) -> Connection:
     return get_in_workspace(Connection, request.workspace, pk=connection_pk)
-
-
-def _drafts(request: HttpRequest) -> dict[str, Any]:
-    drafts = request.session.get(SESSION_KEY)
-    return drafts if isinstance(drafts, dict) else {}
-
-
-def _draft(
-    request: HttpRequest, connection: Connection, draft_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """The user's draft for this connection; None when it was saved or the session ended."""
-    draft = _drafts(request).get(str(draft_id))
-    if draft is None:
-        return None
-    if draft.get("connection") != str(connection.pk):
-        raise Http404
-    return draft
 
 
 def _start_again(request: HttpRequest, connection: Connection) -> HttpResponse:
@@ -88,111 +50,55 @@ def _start_again(request: HttpRequest, connection: Connection) -> HttpResponse:
     return redirect("imports:create", ws=request.workspace.slug, connection_pk=connection.pk)
 
 
-def _save_draft(request: HttpRequest, draft_id: str, draft: dict[str, Any]) -> None:
-    drafts = _drafts(request)
-    draft["touched"] = timezone.now().isoformat()
-    drafts[draft_id] = draft
-    if len(drafts) > MAX_DRAFTS:
-        oldest = sorted(drafts, key=lambda key: drafts[key].get("touched", ""))
-        for key in oldest[: len(drafts) - MAX_DRAFTS]:
-            del drafts[key]
-    request.session[SESSION_KEY] = drafts
-    request.session.modified = True
-
-
-def _drop_draft(request: HttpRequest, draft_id: str) -> None:
-    drafts = _drafts(request)
-    drafts.pop(draft_id, None)
-    request.session[SESSION_KEY] = drafts
-
-
-def _data(stored: dict[str, Any] | None) -> QueryDict | None:
-    """A stored step as form data (None when the step was never submitted)."""
-    if not stored:
-        return None
-    data = QueryDict(mutable=True)
-    for key, value in stored["data"].items():
-        data.setlist(key, value if isinstance(value, list) else [value])
-    return data
-
-
-def _raw(post: QueryDict, fields: list[str] | None = None) -> dict[str, Any]:
-    """What the user typed for a step, to re-validate later (no CSRF token, no buttons)."""
-    skip = {"csrfmiddlewaretoken", "action"}
-    return {
-        key: post.get(key) for key in post if key not in skip and (fields is None or key in fields)
-    }
-
-
-def _url(request: HttpRequest, connection: Connection, step: str, draft_id: str) -> str:
+def _url(request: HttpRequest, connection: Connection, step: str, draft: Draft) -> str:
     return reverse(
         f"imports:create_{step}",
-        kwargs={"ws": request.workspace.slug, "connection_pk": connection.pk, "draft": draft_id},
+        kwargs={"ws": request.workspace.slug, "connection_pk": connection.pk, "draft": draft.id},
     )
 
 
-def _forms(draft: dict[str, Any], tz: str) -> dict[str, Any]:
-    """Every stored step bound to its form (None for steps not yet submitted)."""
-    schema = draft["source"]["schema"] if draft.get("source") else []
-    return {
-        "target": TargetForm(_data(draft.get("target")), schema=schema, tz=tz)
-        if draft.get("target") else None,
-        "sync": SyncForm(_data(draft.get("sync")), schema=schema) if draft.get("sync") else None,
-        "schedule": ScheduleForm(_data(draft.get("schedule")), tz=tz)
-        if draft.get("schedule") else None,
-    }  # fmt: skip
-
-
-def _first_incomplete(draft: dict[str, Any], tz: str, upto: str) -> str | None:
-    """The first step before `upto` that is missing or no longer valid."""
-    if not draft.get("source"):
-        return "source"
-    forms = _forms(draft, tz)
-    for step in STEP_NAMES[1 : STEP_NAMES.index(upto)]:
-        form = forms[step]
-        if form is None or not form.is_valid():
-            return step
-    return None
-
-
-def _gate(request: HttpRequest, connection: Connection, draft_id: uuid.UUID, step: str):
-    """(draft, None) when the steps before `step` are done, else (draft, redirect)."""
-    draft = _draft(request, connection, draft_id)
+def _gate(
+    request: HttpRequest, connection: Connection, draft_id: uuid.UUID, step: str
+) -> Draft | HttpResponse:
+    """The draft when the steps before `step` are done, else a redirect to the first one
+    that is not (or to a new draft when this one is gone)."""
+    draft = Draft.load(request.session, connection.pk, draft_id)
     if draft is None:
-        return None, _start_again(request, connection)
-    missing = _first_incomplete(draft, request.workspace.time_zone, step)
-    if missing:
-        return draft, redirect(_url(request, connection, missing, str(draft_id)))
-    return draft, None
+        return _start_again(request, connection)
+    missing = draft.first_incomplete(request.workspace.time_zone, step)
+    if missing is None:
+        return draft
+    if step == "review" and request.method == "POST":
+        messages.error(
+            request, "Something in this step changed or is no longer valid; check it and continue."
+        )
+    return redirect(_url(request, connection, missing, draft))
 
 
-def _context(request: HttpRequest, connection: Connection, step: str, draft_id: Any,
-             draft: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:  # fmt: skip
-    done = set()
-    if draft:
-        done = {name for name in STEP_NAMES if draft.get(name)}
+def _context(
+    request: HttpRequest, connection: Connection, step: str, draft: Draft | None, **extra: Any
+) -> dict[str, Any]:
+    done = draft.done() if draft else set()
     steps = [
         {
             "name": name, "label": label, "number": number, "current": name == step,
-            "url": _url(request, connection, name, str(draft_id))
-            if draft_id and (name in done or name == step) else "",
+            "url": _url(request, connection, name, draft)
+            if draft and (name in done or name == step) else "",
         }
         for number, (name, label) in enumerate(STEPS, start=1)
     ]  # fmt: skip
+    if draft and step != STEP_NAMES[0]:
+        previous = STEP_NAMES[STEP_NAMES.index(step) - 1]
+        extra.setdefault("back", _url(request, connection, previous, draft))
     return {
         "connection": connection,
-        "draft_id": draft_id,
+        "draft_id": draft.id if draft else None,
         "draft": draft,
         "steps": steps,
         "step": step,
         "time_zone": request.workspace.time_zone,
         **extra,
     }
-
-
-def _back(request: HttpRequest, connection: Connection, step: str, draft_id: Any) -> str:
-    previous = STEP_NAMES[STEP_NAMES.index(step) - 1]
-    return _url(request, connection, previous, str(draft_id))
 
 
 # -- step 0: which connection -----------------------------------------------------------------
@@ -307,49 +213,43 @@ def _source_result(
 def create_source(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID | None = None):
     """Step 1. Without a draft id this is the start of Create Import; the first POST makes one."""
     connection = _connection(request, connection_pk)
-    stored = _draft(request, connection, draft) if draft else None
+    stored = Draft.load(request.session, connection.pk, draft) if draft else None
     if draft and stored is None:
         return _start_again(request, connection)
-    draft_id = str(draft) if draft else None
     check = None
     if request.method == "POST":
         form = SourceForm(request.POST)
-        if form.is_valid():
-            if request.POST.get("action") == "check":
-                if form.cleaned_data["source_kind"] == "query":
-                    check = _check_query(request, connection, form)
-            else:
-                source = _source_result(request, connection, form)
-                if source is not None:
-                    draft_id = draft_id or str(uuid.uuid4())
-                    new = stored or {"connection": str(connection.pk)}
-                    if new.get("source", {}).get("schema") != source["schema"]:
-                        # Another schema: the mapping and cursor chosen for the old one go.
-                        new.pop("target", None)
-                        new.pop("sync", None)
-                    new["source"] = {
-                        **source,
-                        "data": _raw(request.POST, ["source_kind", "table", "query"]),
-                    }
-                    _save_draft(request, draft_id, new)
-                    return redirect(_url(request, connection, "target", draft_id))
+        if form.is_valid() and request.POST.get("action") == "check":
+            if form.cleaned_data["source_kind"] == "query":
+                check = _check_query(request, connection, form)
+        elif form.is_valid():
+            source = _source_result(request, connection, form)
+            if source is not None:
+                stored = stored or Draft.new(connection.pk)
+                data = form_data(request.POST, ["source_kind", "table", "query"])
+                stored.set_source(source, data)
+                stored.save(request.session)
+                return redirect(_url(request, connection, "target", stored))
     else:
-        initial = stored["source"]["data"] if stored and stored.get("source") else {}
+        initial = stored.source["data"] if stored and stored.source else {}
         form = SourceForm(initial={"source_kind": "table", **initial})
-    if request.method == "POST" and form.data.get("source_kind") == "query":
-        chosen = ""  # no preview of a table while the admin works on a query
-    elif form.errors.get("table"):
-        chosen = request.GET.get("table", "")
-    else:
-        chosen = request.GET.get("table") or form["table"].value() or ""
-    context = _browse_context(request, connection, chosen)
+    context = _browse_context(request, connection, _chosen_table(request, form))
     if check is not None:
         context["check"] = check
     return render(
         request,
         "imports/create_source.html",
-        _context(request, connection, "source", draft_id, stored, form=form, **context),
+        _context(request, connection, "source", stored, form=form, **context),
     )
+
+
+def _chosen_table(request: HttpRequest, form: SourceForm) -> str:
+    """The table to preview beside the source form."""
+    if request.method == "POST" and form.data.get("source_kind") == "query":
+        return ""  # no preview of a table while the admin works on a query
+    if form.errors.get("table"):
+        return request.GET.get("table", "")
+    return request.GET.get("table") or form["table"].value() or ""
 
 
 @workspace_view(admin_only=True)
@@ -396,51 +296,7 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
     )
 
 
-# -- steps 2 and 3: target, sync ---------------------------------------------------------------
-
-
-def _schema_step(request, connection_pk, draft, *, step: str, form_class, next_step: str,
-                 **form_kwargs: Any):  # fmt: skip
-    """Target and Sync: a form over the source's columns, kept in the draft."""
-    connection = _connection(request, connection_pk)
-    stored, gate = _gate(request, connection, draft, step)
-    if gate:
-        return gate
-    schema = stored["source"]["schema"]
-    if request.method == "POST":
-        form = form_class(request.POST, schema=schema, **form_kwargs)
-        if form.is_valid():
-            stored[step] = {"data": _raw(request.POST, list(form.fields))}
-            _save_draft(request, str(draft), stored)
-            return redirect(_url(request, connection, next_step, str(draft)))
-    else:
-        form = form_class(_data(stored.get(step)), schema=schema, **form_kwargs)
-    return render(
-        request,
-        f"imports/create_{step}.html",
-        _context(request, connection, step, draft, stored, form=form,
-                 back=_back(request, connection, step, draft)),
-    )  # fmt: skip
-
-
-@workspace_view(admin_only=True)
-@require_http_methods(["GET", "HEAD", "POST"])
-def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
-    return _schema_step(
-        request, connection_pk, draft, step="target", form_class=TargetForm, next_step="sync",
-        tz=request.workspace.time_zone,
-    )  # fmt: skip
-
-
-@workspace_view(admin_only=True)
-@require_http_methods(["GET", "HEAD", "POST"])
-def create_sync(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
-    return _schema_step(
-        request, connection_pk, draft, step="sync", form_class=SyncForm, next_step="schedule"
-    )
-
-
-# -- step 4: schedule --------------------------------------------------------------------------
+# -- steps 2 to 4: target, sync, schedule -------------------------------------------------------
 
 
 def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
@@ -450,35 +306,53 @@ def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
     return [run.astimezone(zone) for run in runs]
 
 
+def _form_step(
+    request: HttpRequest, connection_pk: uuid.UUID, draft_id: uuid.UUID, step: str, next_step: str
+) -> HttpResponse:
+    """Target, Sync and Schedule: the step's form over the draft, kept when valid. Schedule
+    also shows its next run times; its Preview button shows them instead of going on."""
+    connection = _connection(request, connection_pk)
+    draft = _gate(request, connection, draft_id, step)
+    if isinstance(draft, HttpResponse):
+        return draft
+    tz = request.workspace.time_zone
+    previewing = step == "schedule" and request.POST.get("action") == "preview"
+    if request.method == "POST":
+        form = draft.form(step, tz, data=request.POST)
+        if form.is_valid() and not previewing:
+            draft.keep(step, form_data(request.POST, list(form.fields)))
+            draft.save(request.session)
+            return redirect(_url(request, connection, next_step, draft))
+    else:
+        form = draft.form(step, tz)
+    extra: dict[str, Any] = {}
+    if step == "schedule":
+        runs = _runs(form, tz) if form.is_bound and form.is_valid() else None
+        describe = schedules.describe(form.schedule()) if runs is not None else ""
+        extra = {"runs": runs, "describe": describe}
+    return render(
+        request,
+        f"imports/create_{step}.html",
+        _context(request, connection, step, draft, form=form, **extra),
+    )
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+    return _form_step(request, connection_pk, draft, "target", next_step="sync")
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def create_sync(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+    return _form_step(request, connection_pk, draft, "sync", next_step="schedule")
+
+
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_schedule(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
-    connection = _connection(request, connection_pk)
-    stored, gate = _gate(request, connection, draft, "schedule")
-    if gate:
-        return gate
-    tz = request.workspace.time_zone
-    runs = None
-    if request.method == "POST":
-        form = ScheduleForm(request.POST, tz=tz)
-        if form.is_valid():
-            if request.POST.get("action") == "preview":
-                runs = _runs(form, tz)
-            else:
-                stored["schedule"] = {"data": _raw(request.POST, list(form.fields))}
-                _save_draft(request, str(draft), stored)
-                return redirect(_url(request, connection, "review", str(draft)))
-    else:
-        form = ScheduleForm(_data(stored.get("schedule")), tz=tz)
-        if form.is_bound and form.is_valid():
-            runs = _runs(form, tz)
-    return render(
-        request,
-        "imports/create_schedule.html",
-        _context(request, connection, "schedule", draft, stored, form=form, runs=runs,
-                 describe=schedules.describe(form.schedule()) if runs is not None else "",
-                 back=_back(request, connection, "schedule", draft)),
-    )  # fmt: skip
+    return _form_step(request, connection_pk, draft, "schedule", next_step="review")
 
 
 @workspace_view(admin_only=True)
@@ -498,62 +372,56 @@ def create_schedule_preview(request: HttpRequest, connection_pk: uuid.UUID) -> H
 # -- step 5: review and Save -------------------------------------------------------------------
 
 
-def _default_name(draft: dict[str, Any], target: TargetForm) -> str:
-    source = draft["source"]
-    what = source["table"] if source["kind"] == "table" else "Query"
-    label = Import.Target(target.cleaned_data["target"]).label
-    return f"{what} → {label}"[:100]
-
-
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_review(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+    """Step 5: every step again from the draft, in words; Save creates the import."""
     connection = _connection(request, connection_pk)
-    stored, gate = _gate(request, connection, draft, "review")
-    if gate:
-        if request.method == "POST" and stored is not None:
-            messages.error(request, "Something in this step changed or is no longer valid; "
-                           "check it and continue.")  # fmt: skip
-        return gate
+    stored = _gate(request, connection, draft, "review")
+    if isinstance(stored, HttpResponse):
+        return stored
     tz = request.workspace.time_zone
-    forms = _forms(stored, tz)
+    forms = stored.forms(tz)
     for form in forms.values():
         form.is_valid()
     target, sync, schedule = forms["target"], forms["sync"], forms["schedule"]
     if request.method == "POST":
         review = ReviewForm(request.POST)
         if review.is_valid():
-            import_obj = services.import_create(
-                workspace=request.workspace,
-                connection=connection,
-                created_by=request.user,
-                definition=definition(
-                    source=stored["source"], target=target, sync=sync, schedule=schedule,
-                    review=review,
-                ),
-            )  # fmt: skip
-            _drop_draft(request, str(draft))
-            messages.success(
-                request, f"Import “{import_obj.name}” saved. {_saved_note(import_obj, tz)}"
-            )
-            return redirect(
-                reverse(
-                    "imports:detail", kwargs={"ws": request.workspace.slug, "pk": import_obj.pk}
-                )
-            )
+            return _save(request, connection, stored, forms, review)
     else:
-        review = ReviewForm(initial={"name": _default_name(stored, target)})
+        review = ReviewForm(initial={"name": stored.default_name(target)})
     return render(
         request,
         "imports/create_review.html",
         _context(
-            request, connection, "review", draft, stored, review=review, target=target,
-            sync=sync, schedule=schedule,
-            summary=_summary(stored, target, sync, request.workspace),
+            request, connection, "review", stored, review=review, **forms,
+            summary=stored.summary(target, sync, request.workspace),
             runs=_runs(schedule, tz), describe=schedules.describe(schedule.schedule()),
-            back=_back(request, connection, "review", draft),
         ),
     )  # fmt: skip
+
+
+def _save(
+    request: HttpRequest,
+    connection: Connection,
+    draft: Draft,
+    forms: dict[str, Any],
+    review: ReviewForm,
+) -> HttpResponse:
+    """Save: the import is created from the validated steps, and the draft is closed."""
+    import_obj = services.import_create(
+        workspace=request.workspace,
+        connection=connection,
+        created_by=request.user,
+        definition=definition(source=draft.source, review=review, **forms),
+    )
+    draft.drop(request.session)
+    tz = request.workspace.time_zone
+    messages.success(request, f"Import “{import_obj.name}” saved. {_saved_note(import_obj, tz)}")
+    return redirect(
+        reverse("imports:detail", kwargs={"ws": request.workspace.slug, "pk": import_obj.pk})
+    )
 
 
 def _saved_note(import_obj: Import, tz: str) -> str:
@@ -561,51 +429,3 @@ def _saved_note(import_obj: Import, tz: str) -> str:
         return "It has no run scheduled."
     local = timezone.localtime(import_obj.next_run_at, timezone=zoneinfo.ZoneInfo(tz))
     return f"First run: {local:%b} {local.day}, {local:%Y %H:%M} ({tz})."
-
-
-def _summary(
-    draft: dict[str, Any], target: TargetForm, sync: SyncForm, workspace: Any
-) -> dict[str, Any]:
-    """The definition in words for the review page."""
-    t, s = target.cleaned_data, sync.cleaned_data
-    included = [m for m in t["column_mapping"] if m["include"]]
-    left_out = [m["column"] for m in t["column_mapping"] if not m["include"]]
-    types = {column.name: column.type_label for column in target.columns}
-    properties = [
-        {**m, "type": types.get(m["column"], ""), "renamed": m["property"] != m["column"]}
-        for m in included
-    ]
-    return {
-        "source": draft["source"],
-        "target_label": Import.Target(t["target"]).label,
-        "target": t,
-        "timestamp_type": types.get(t["timestamp_column"], ""),
-        "properties": properties,
-        "type_conflicts": _type_conflicts(workspace, properties),
-        "left_out": left_out,
-        "sync": s,
-        "cursor_type": s.get("cursor_type", ""),
-    }
-
-
-def _type_conflicts(workspace: Any, properties: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The properties this import would give another type than the workspace keeps."""
-    kept = audience_selectors.property_types_of(
-        workspace_id=workspace.pk, names=[p["property"] for p in properties]
-    )
-    conflicts = []
-    for prop in properties:
-        existing = kept.get(prop["property"])
-        if existing is None or not prop["type"] or existing.type == prop["type"]:
-            continue
-        conflicts.append(
-            {
-                "property": prop["property"],
-                "column": prop["column"],
-                "type": prop["type"],
-                "kept": existing.type,
-                "defined_by": existing.defined_by_import_name,
-                "castable": property_casts.castable(prop["type"], existing.type),
-            }
-        )
-    return conflicts

@@ -5,7 +5,7 @@ call for one.
 health last alerted is a row (ImportAlertState, ConnectionWatch) and a change is claimed
 with a conditional UPDATE, in the same transaction that records the alert: of two workers
 judging the same run, one updates the row and raises the alert, the other updates
-nothing and raises nothing (as imports.runner.run_claim does for runs).
+nothing and raises nothing (as imports.run.leases.run_claim does for runs).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from audience.models import PropertyType
-from imports import runner, services
+from imports import services
 from imports.models import Import, ImportRun
+from imports.run.execute import execute_run
 from tests.imports.test_create_flow import (
     COLUMNS,
     flow_connection,
@@ -224,4 +225,4 @@ def test_an_old_int64_import_asks_for_its_unit_on_edit_and_then_runs(
     assert unitless_import.timestamp_unit == "seconds"
     assert 'name="timestamp_unit"' not in alice_client.get(edit_url).content.decode()
     run = services.import_run_now(import_obj=unitless_import, actor=alice)
-    assert runner.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+    assert execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED

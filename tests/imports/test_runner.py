@@ -6,8 +6,9 @@ from django.db import connection
 from django.utils import timezone
 
 from audience.models import Event, Profile
-from imports import runner, services
+from imports import services
 from imports.models import Import, ImportRun, RejectedRow
+from imports.run import execute, leases, write
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import (
     EVENT_SCHEMA,
@@ -44,7 +45,7 @@ def when_first_served(gate, operation: str, action, monkeypatch) -> None:
 
 def run_once(import_obj, user):
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    status = runner.execute_run(str(run.pk))
+    status = execute.execute_run(str(run.pk))
     run.refresh_from_db()
     import_obj.refresh_from_db()
     return status, run
@@ -226,12 +227,12 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
     def another_worker_takes_over():
         # This worker stalled past its lease, and another one claimed the run meanwhile.
         ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
-        taken_over.append(runner.run_claim(run_id=str(run.pk), owner="worker-b"))
+        taken_over.append(leases.run_claim(run_id=str(run.pk), owner="worker-b"))
         connection.close()  # the gate thread's own connection
 
     when_first_served(google.stack.gate, "tabledata.list", another_worker_takes_over, monkeypatch)
 
-    status = runner.execute_run(str(run.pk))
+    status = execute.execute_run(str(run.pk))
 
     assert taken_over and taken_over[0] is not None
     assert status == "lease_lost"
@@ -240,14 +241,14 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
     assert (run.status, run.lease_owner) == (ImportRun.Status.RUNNING, "worker-b")
     assert (run.committed_offset, run.rows_read, run.rows_written) == (0, 0, 0)
     # ...and while the new owner's lease lives, a redelivered copy cannot claim the run.
-    assert runner.run_claim(run_id=str(run.pk), owner="worker-c") is None
+    assert leases.run_claim(run_id=str(run.pk), owner="worker-c") is None
 
 
 def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, alice, monkeypatch):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
     pages_written = []
-    original = runner._write_page
+    original = write.write_page
 
     def write_and_stop(run, owner, *args):
         original(run, owner, *args)
@@ -255,7 +256,7 @@ def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, ali
         if len(pages_written) == 1:
             services.import_stop(import_obj=import_obj, actor=alice)
 
-    monkeypatch.setattr(runner, "_write_page", write_and_stop)
+    monkeypatch.setattr(write, "write_page", write_and_stop)
 
     status, run = run_once(import_obj, alice)
 

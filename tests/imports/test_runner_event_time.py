@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from audience.models import Event
-from imports import runner, services
+from imports import services
 from imports.models import Import, ImportRun
+from imports.run.execute import execute_run
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import, new_table
 
@@ -45,7 +46,7 @@ def read_path(request, google):
 
 def run_once(import_obj, user) -> ImportRun:
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    runner.execute_run(str(run.pk))
+    execute_run(str(run.pk))
     run.refresh_from_db()
     return run
 

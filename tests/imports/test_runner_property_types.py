@@ -9,8 +9,9 @@ from django.db import connections
 
 from audience import services as audience_services
 from audience.models import Profile, PropertyType
-from imports import runner, services
+from imports import services
 from imports.models import ImportRun
+from imports.run.execute import execute_run
 from tests.imports.conftest import make_import, new_table
 
 
@@ -21,7 +22,7 @@ def small_pages(settings):
 
 def run_once(import_obj, user) -> ImportRun:
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    runner.execute_run(str(run.pk))
+    execute_run(str(run.pk))
     run.refresh_from_db()
     return run
 

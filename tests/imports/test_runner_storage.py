@@ -12,8 +12,9 @@ import pytest
 from audience.models import Event, Profile
 from connections import bigquery
 from connections import services as connection_services
-from imports import runner, services
+from imports import services
 from imports.models import ImportRun
+from imports.run import execute, leases, write
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import (
     EVENT_SCHEMA,
@@ -53,7 +54,7 @@ def typed_user_rows(count: int) -> list[dict]:
 
 def run_once(import_obj, user):
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    status = runner.execute_run(str(run.pk))
+    status = execute.execute_run(str(run.pk))
     run.refresh_from_db()
     import_obj.refresh_from_db()
     return status, run
@@ -140,7 +141,7 @@ def test_storage_unreachable_falls_back_to_rest_and_says_so(
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 50))
     import_obj = make_import(bq_connection, alice, table=table)
 
-    with caplog.at_level(logging.INFO, logger="imports.runner"):
+    with caplog.at_level(logging.INFO, logger="imports.run"):
         status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
@@ -156,7 +157,7 @@ def test_without_read_session_user_storage_is_denied_and_the_run_reads_with_rest
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
 
-    with caplog.at_level(logging.INFO, logger="imports.runner"):
+    with caplog.at_level(logging.INFO, logger="imports.run"):
         status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
@@ -202,22 +203,22 @@ class Crash(Exception):
 def start_and_crash_after_one_page(import_obj, user, monkeypatch):
     """Claim a run and execute it until its first page is committed, then 'crash'."""
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    claimed = runner.run_claim(run_id=str(run.pk), owner="worker-a")
-    original = runner._write_page
+    claimed = leases.run_claim(run_id=str(run.pk), owner="worker-a")
+    original = write.write_page
 
     def write_then_crash(*args):
         original(*args)
         raise Crash
 
-    monkeypatch.setattr(runner, "_write_page", write_then_crash)
+    monkeypatch.setattr(write, "write_page", write_then_crash)
     connection = import_obj.connection
     key_info = connection_services.connection_key_info(connection)
     with (
         bigquery.BigQuerySession(key_info, connection.project_id) as session,
         pytest.raises(Crash),
     ):
-        runner._execute(claimed, "worker-a", session)
-    monkeypatch.setattr(runner, "_write_page", original)
+        execute._execute(claimed, "worker-a", session)
+    monkeypatch.setattr(write, "write_page", original)
     # the worker is gone: its lease runs out
     ImportRun.objects.filter(pk=run.pk).update(lease_until=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     run.refresh_from_db()
@@ -240,7 +241,7 @@ def test_a_crashed_storage_run_resumes_from_its_committed_offset(
 
     monkeypatch.setattr(bigquery.StorageReader, "pages", pages)
 
-    status = runner.execute_run(str(crashed.pk))
+    status = execute.execute_run(str(crashed.pk))
 
     run = ImportRun.objects.get(pk=crashed.pk)
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
@@ -260,8 +261,8 @@ def test_a_resumed_run_whose_stream_is_gone_rereads_everything_with_rest(
     assert crashed.committed_offset == 40
     ImportRun.objects.filter(pk=crashed.pk).update(read_stream=f"{crashed.read_stream}-expired")
 
-    with caplog.at_level(logging.INFO, logger="imports.runner"):
-        status = runner.execute_run(str(crashed.pk))
+    with caplog.at_level(logging.INFO, logger="imports.run"):
+        status = execute.execute_run(str(crashed.pk))
 
     run = ImportRun.objects.get(pk=crashed.pk)
     assert status == ImportRun.Status.SUCCEEDED, run.error_message

@@ -227,13 +227,13 @@ def test_changing_the_name_and_the_schedule_keeps_the_watermark(connection_a, al
 
 def finish(run, *, failed=False):
     """End a run the way the worker does (claim, then succeed or fail)."""
-    from imports import runner
+    from imports.run import finish, leases
 
-    claimed = runner.run_claim(run_id=str(run.pk), owner="worker-a")
+    claimed = leases.run_claim(run_id=str(run.pk), owner="worker-a")
     if failed:
-        runner._finish(claimed, "worker-a", ImportRun.Status.FAILED, "Broken.")
+        finish.finish(claimed, "worker-a", ImportRun.Status.FAILED, "Broken.")
     else:
-        runner._succeed(claimed, "worker-a")
+        finish.succeed(claimed, "worker-a")
     return Import.objects.get(pk=run.import_obj_id)
 
 

@@ -16,9 +16,10 @@ import pytest
 from django.db import connection
 
 from audience.models import PropertyType
-from imports import runner, services
+from imports import services
 from imports.mapping import canonical_json
 from imports.models import ImportRun
+from imports.run.execute import execute_run
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import make_import
 
@@ -162,7 +163,7 @@ def small_pages(settings):
 
 def run_once(import_obj, user) -> ImportRun:
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    status = runner.execute_run(str(run.pk))
+    status = execute_run(str(run.pk))
     run.refresh_from_db()
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
     assert (run.rows_read, run.rows_rejected) == (4, 0), list(run.rejected_rows.values())

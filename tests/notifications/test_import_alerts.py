@@ -9,9 +9,9 @@ import threading
 import pytest
 from django.db import connection as db_connection
 
-from imports import runner
 from imports import services as import_services
 from imports.models import ImportRun
+from imports.run.execute import execute_run
 from notifications import alerts, services, tasks
 from notifications.models import Alert, ImportAlertState
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
@@ -156,7 +156,7 @@ def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
             with django_capture_on_commit_callbacks(execute=True):
                 run = import_services.import_run_now(import_obj=import_obj, actor=alice)
             with django_capture_on_commit_callbacks(execute=True):
-                status = runner.execute_run(str(run.pk))
+                status = execute_run(str(run.pk))
             return status
 
         google.stack.token_server.disable_account(google.key.email)
@@ -196,7 +196,7 @@ def test_a_failing_receiver_never_fails_the_run(google, bq_connection, alice, dj
         import_obj = make_import(bq_connection, alice, table=table)
         run = import_services.import_run_now(import_obj=import_obj, actor=alice)
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            status = runner.execute_run(str(run.pk))
+            status = execute_run(str(run.pk))
     finally:
         run_finished.disconnect(broken)
 

@@ -1,0 +1,186 @@
+"""Executes one ImportRun: claim it, run the source query into a result table, read that
+table page by page (map, write), then finish the run.
+
+Every page is written in one transaction together with the run's committed offset and
+counters, and only while this worker holds the run's lease (see leases), so a stale
+duplicate delivery writes nothing. Stop is cooperative: the run's row is re-read between
+pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from django.db import transaction
+from django.db.utils import InterfaceError, OperationalError
+
+from connections import bigquery
+from connections import services as connection_services
+from connections.models import Connection
+from connections.testing import explain
+from imports import mapping as mapping_module
+from imports.models import ImportRun
+from imports.run import finish, leases, pages, read_path
+from imports.run.window import window
+
+logger = logging.getLogger(__name__)
+
+DATABASE_RETRIES = 5
+
+
+def execute_run(run_id: str) -> str:
+    """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
+
+    A database error (the connection dropped because PostgreSQL restarted or the backend was
+    terminated, a deadlock, a refused write) rolls back only the page in flight: the worker
+    reconnects and resumes from the committed offset while it still holds the lease. If the
+    database stays away, the lease expires and the reaper re-sends the run.
+    """
+    owner = leases.new_owner()
+    run = leases.run_claim(run_id=run_id, owner=owner)
+    if run is None:
+        logger.info("run %s not claimed (finished, cancelled or owned by another worker)", run_id)
+        return "skipped"
+    connection = run.import_obj.connection  # as claimed, for every attempt
+    database_errors = 0
+    while True:
+        try:
+            if database_errors:
+                run = _resume(run, owner)
+            if run.cancel_requested:
+                raise pages.RunCancelled
+            _with_session(run, owner, connection)
+        except leases.LeaseLost:
+            logger.warning("run %s: lease lost; another worker owns it now", run_id)
+            return "lease_lost"
+        except pages.RunCancelled:
+            finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
+            return ImportRun.Status.CANCELLED
+        except (OperationalError, InterfaceError) as error:
+            # A broken connection stays broken (Django reconnects only once it is closed).
+            transaction.get_connection().close()
+            if database_errors >= DATABASE_RETRIES:
+                return _give_up_on_the_database(run, owner)
+            database_errors += 1
+            _wait_for_the_database(run, error, database_errors)
+            continue
+        except mapping_module.MappingError as error:
+            return _fail(run, owner, f"The import's mapping cannot work: {error}")
+        except bigquery.GoogleCallError as error:
+            return _fail(run, owner, _google_failure(run, error, connection))
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
+            message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
+            return _fail(run, owner, message)
+        return ImportRun.Status.SUCCEEDED
+
+
+def _with_session(run: ImportRun, owner: str, connection: Connection) -> None:
+    """Execute the run in a BigQuery session as the connection's service account."""
+    key_info = connection_services.connection_key_info(connection)
+    with bigquery.BigQuerySession(key_info, connection.project_id) as session:
+        _execute(run, owner, session)
+
+
+def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> None:
+    """The run's source query (once), its pages from the committed offset, and success."""
+    session.authenticate()  # a key deleted since the last test is reported as such
+    reader = bigquery.ImportReader(session)
+    location = reader.dataset_location(run.import_obj.connection.dataset_id)
+    storage = None
+    try:
+        if not run.result_table:
+            bytes_scanned = _run_source_query(run, owner, reader, location)
+            storage, run.read_stream = read_path.open_storage(run, session)
+            run.read_path = "storage" if storage is not None else "rest"
+            leases.renew(
+                run, owner,
+                result_table=run.result_table,
+                rows_expected=run.rows_expected,
+                bytes_scanned=bytes_scanned,
+                read_path=run.read_path,
+                read_stream=run.read_stream,
+            )  # fmt: skip
+            logger.info(
+                "run %s: %s rows in %s; reading with %s", run.pk, run.rows_expected,
+                run.result_table, read_path.READ_PATH_NAMES[run.read_path],
+            )  # fmt: skip
+        elif run.read_path == "storage":
+            storage = read_path.resume_storage(run, owner, session)
+        pages.read_pages(run, owner, reader, storage)
+    finally:
+        if storage is not None:
+            storage.close()
+    finish.succeed(run, owner)
+
+
+def _run_source_query(
+    run: ImportRun, owner: str, reader: bigquery.ImportReader, location: str
+) -> int | None:
+    """Run the window's query into its result table (renewing the lease while BigQuery
+    works) and note the table on the run; returns the bytes the query scanned."""
+    frozen = window(run.import_obj, reader, location)
+    job = reader.start_query(frozen.sql, frozen.params, location=location)
+    leases.renew(run, owner, job_id=job.job_id, watermark_from=frozen.lo, watermark_to=frozen.hi)
+    reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
+    destination = job.destination
+    run.result_table = f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
+    run.rows_expected = reader.table_rows(run.result_table)
+    run.watermark_to = frozen.hi
+    return job.total_bytes_processed
+
+
+def _resume(run: ImportRun, owner: str) -> ImportRun:
+    """The run as committed (offset, result table, read path) after a database error;
+    LeaseLost if another worker took it over meanwhile."""
+    leases.renew(run, owner)
+    return ImportRun.objects.select_related(
+        "import_obj", "import_obj__connection", "import_obj__workspace"
+    ).get(pk=run.pk)
+
+
+def _wait_for_the_database(run: ImportRun, error: Exception, database_errors: int) -> None:
+    pause = min(30, 2 ** (database_errors - 1))
+    logger.warning(
+        "run %s: database error (%s); resuming from the committed row in %s s",
+        run.pk, str(error).strip(), pause,
+    )  # fmt: skip
+    time.sleep(pause)
+
+
+def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
+    """Fail the run after the database refused it again and again (called while handling
+    the last error, which goes to the log)."""
+    reference = uuid.uuid4().hex[:12]
+    logger.exception("run %s: database error again (reference %s)", run.pk, reference)
+    try:
+        finish.finish(
+            run, owner, ImportRun.Status.FAILED,
+            f"The database kept refusing the import's writes. Reference: {reference} "
+            "(in the server log).",
+        )  # fmt: skip
+    except (OperationalError, InterfaceError):
+        # Still unreachable: the lease expires and the reaper re-sends the run.
+        transaction.get_connection().close()
+        return "database_unavailable"
+    return ImportRun.Status.FAILED
+
+
+def _google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: Connection) -> str:
+    """The user's message for a Google error (Google's own text goes to the log)."""
+    detail, fix, _ = explain(
+        error,
+        email=connection.client_email,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+    )
+    logger.warning("run %s failed: %s %s", run.pk, error, error.internal_message)
+    return f"{detail} {fix}"
+
+
+def _fail(run: ImportRun, owner: str, message: str) -> str:
+    finish.finish(run, owner, ImportRun.Status.FAILED, message)
+    return ImportRun.Status.FAILED

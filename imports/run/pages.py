@@ -1,0 +1,104 @@
+"""The page loop: read the result table from the committed offset, map each page while the
+one before it is written, stop between pages when asked, and retry a transient Google error
+from the committed row (a Storage stream that is gone is read again with REST)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.utils import timezone
+
+from audience import services as audience_services
+from connections import bigquery
+from imports import mapping as mapping_module
+from imports.models import ImportRun
+from imports.prefetch import PagePrefetcher
+from imports.run import read_path, write
+from imports.run.leases import renew
+from imports.type_contract import Wire, schema_fields
+
+logger = logging.getLogger(__name__)
+
+
+class RunCancelled(Exception):
+    pass
+
+
+def _run_mapping(run: ImportRun, reader: bigquery.ImportReader) -> mapping_module.Mapping:
+    """The import's mapping over the result table's schema, with the workspace's type of
+    each property: this import's types are recorded where the workspace has none yet
+    (first seen wins), and a property the workspace keeps as another type is cast."""
+    import_obj = run.import_obj
+    columns = schema_fields(reader.table_schema(run.result_table))
+    page_mapping = mapping_module.Mapping.from_import(import_obj, columns=columns)
+    kept = audience_services.property_types_record(
+        workspace_id=import_obj.workspace_id,
+        types=page_mapping.property_type_labels(),
+        import_id=import_obj.pk,
+        import_name=import_obj.name,
+    )
+    return dataclasses.replace(page_mapping, property_types=tuple(sorted(kept.items())))
+
+
+def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:
+    import_obj = run.import_obj
+    page_mapping = _run_mapping(run, reader)
+    failures = 0
+    while True:
+        offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
+        if run.rows_expected is not None and offset >= run.rows_expected:
+            return
+        pages, wire = _pages_from(run, offset, reader, storage)
+
+        def map_page(rows: list, offset: int, wire: Wire = wire) -> tuple[list, list]:
+            return mapping_module.map_page(
+                page_mapping, rows, wire=wire, first_row_number=offset + 1, now=timezone.now()
+            )
+
+        try:
+            # The next page is read and mapped while this one is written.
+            with PagePrefetcher(pages, map_page, offset=offset) as prefetched:
+                for page in prefetched:
+                    _check_cancel(run)
+                    write.write_page(run, owner, import_obj, page)
+                    offset += page.size
+                    failures = 0
+                    write.let_other_writers_in()
+            return
+        except bigquery.GoogleCallError as error:
+            if storage is not None and error.kind == "read_stream_gone":
+                storage.close()
+                storage = None
+                read_path.restart_with_rest(run, owner, f"the read stream cannot be read ({error})")
+                continue
+            if error.permanent or failures >= settings.IMPORT_TRANSIENT_RETRIES:
+                raise
+            failures += 1
+            base = settings.IMPORT_RETRY_BASE_SECONDS
+            pause = min(30, base * 2 ** (failures - 1))  # 2, 4, 8, 16, 30 s by default
+            logger.warning("run %s: transient %s; retrying from row %s in %s s", run.pk, error,
+                           offset, pause)  # fmt: skip
+            time.sleep(pause)
+            renew(run, owner)
+
+
+def _pages_from(
+    run: ImportRun,
+    offset: int,
+    reader: bigquery.ImportReader,
+    storage: bigquery.StorageReader | None,
+) -> tuple[Iterator[list], Wire]:
+    """The result table's pages from `offset`: the read stream's (Arrow) or REST's."""
+    size = settings.IMPORT_PAGE_SIZE
+    if storage is not None:
+        return storage.pages(run.read_stream, offset=offset, page_size=size), "arrow"
+    return reader.pages(run.result_table, start_index=offset, page_size=size), "rest"
+
+
+def _check_cancel(run: ImportRun) -> None:
+    if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+        raise RunCancelled
