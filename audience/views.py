@@ -37,8 +37,21 @@ def _page(request: HttpRequest, queryset: QuerySet, order: str) -> KeysetPage:
     )
 
 
-def _context(request: HttpRequest, page: KeysetPage) -> dict:
-    return {"page": page, "search": _search(request), "scan_rows": pagination.SEARCH_SCAN_ROWS}
+# The Profiles and Events pages are one template (audience/browse.html) over two tables.
+BROWSE = {
+    "profiles": {"noun": "profiles", "singular": "profile", "target": "User Profiles"},
+    "events": {"noun": "events", "singular": "event", "target": "Events"},
+}
+
+
+def _render(request: HttpRequest, page: KeysetPage, kind: str) -> HttpResponse:
+    context = {
+        **BROWSE[kind],
+        "page": page,
+        "search": _search(request),
+        "scan_rows": pagination.SEARCH_SCAN_ROWS,
+    }
+    return render(request, "audience/browse.html", context)
 
 
 @workspace_view
@@ -53,7 +66,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.profiles_for_browse(workspace=request.workspace), "last_seen")
     for profile in page.object_list:
         profile.summary = selectors.properties_summary(profile.properties)
-    return render(request, "audience/profiles.html", _context(request, page))
+    return _render(request, page, "profiles")
 
 
 @workspace_view
@@ -62,7 +75,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.events_for_browse(workspace=request.workspace), "timestamp")
     for event in page.object_list:
         event.summary = selectors.properties_summary(event.properties)
-    return render(request, "audience/events.html", _context(request, page))
+    return _render(request, page, "events")
 
 
 @workspace_view

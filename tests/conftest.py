@@ -23,6 +23,23 @@ pytest_plugins = [
 
 
 LOOPBACK = ("127.", "::1", "localhost")
+# Fixtures that start a browser or a real Celery worker: a test using one is end to end, and
+# must carry the `slow` marker so that `-m "not slow"` stays the fast loop.
+SLOW_FIXTURES = {"browser", "celery_worker"}  # `page` needs `browser`
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "These tests start a browser or a worker but are not marked slow: "
+            + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")

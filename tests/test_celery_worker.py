@@ -1,7 +1,11 @@
 import time
 
+import pytest
+
 from imports.models import WorkerHeartbeat
 from imports.tasks import record_worker_heartbeat
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_real_worker_runs_a_task_that_writes_to_the_database(celery_worker):

@@ -1,10 +1,10 @@
 """Template tags for connection pages."""
 
 from django import template
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from connections.models import Connection
+from workspaces.badges import badge
 
 register = template.Library()
 
@@ -15,13 +15,4 @@ def connection_status_badge(connection: Connection) -> SafeString:
 
     A tag rather than an included template: the dashboard draws one per row.
     """
-    if connection.status_reason:
-        return format_html(
-            '<span class="badge badge-{}" title="{}">{}</span>',
-            connection.status,
-            connection.status_reason,
-            connection.get_status_display(),
-        )
-    return format_html(
-        '<span class="badge badge-{}">{}</span>', connection.status, connection.get_status_display()
-    )
+    return badge(connection.status, connection.get_status_display(), title=connection.status_reason)

@@ -37,6 +37,7 @@ def test_the_readme_shows_the_script_as_it_is():
     assert SCRIPT.read_text() in (ROOT / "README.md").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_script_runs_an_import_and_waits_for_its_end(
     live_server, celery_worker, google, bq_connection, alice, workspace_a

@@ -10,6 +10,8 @@ from audience.models import Event
 from tests.api.conftest import make_token
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 ENDED = {"succeeded", "failed", "cancelled"}
 
 

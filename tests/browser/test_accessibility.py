@@ -4,6 +4,7 @@ settings page and Create Import from the dashboard, in a real browser."""
 import json
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from connections.models import Connection
@@ -11,6 +12,8 @@ from tests.connections.conftest import make_connection
 from tests.factories import key_info
 from tests.fixtures.browser import sign_in_browser
 from workspaces.models import AuditEntry
+
+pytestmark = pytest.mark.slow
 
 BASE = "/w/acme/settings/partners/bigquery/"
 

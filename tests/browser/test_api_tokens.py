@@ -3,11 +3,14 @@ reference page loads from the app under its CSP."""
 
 import re
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
 from api.models import ApiToken
 from tests.fixtures.browser import sign_in_browser
+
+pytestmark = pytest.mark.slow
 
 TOKENS = "/w/acme/settings/api-tokens/"
 

@@ -4,6 +4,7 @@ carries them."""
 import datetime as dt
 import re
 
+import pytest
 import requests
 from django.conf import settings
 from playwright.sync_api import expect
@@ -14,6 +15,8 @@ from imports.services import import_pause, import_run_now
 from tests.connections.conftest import make_connection
 from tests.fixtures.browser import sign_in_browser
 from tests.imports.test_pages import add_import
+
+pytestmark = pytest.mark.slow
 
 
 def test_filter_the_audit_log_and_download_what_is_shown(

@@ -1,10 +1,13 @@
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.connections.conftest import make_connection
 from tests.fixtures.browser import sign_in_browser
 from tests.fixtures.standin_world import DATASET, PROJECT
+
+pytestmark = pytest.mark.slow
 
 
 def test_test_connection_from_the_form_swaps_the_checklist_in_place(

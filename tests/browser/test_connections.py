@@ -2,6 +2,7 @@ import datetime as dt
 import json
 import re
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -9,6 +10,8 @@ from connections.models import Connection
 from tests.factories import key_info
 from tests.fixtures.browser import sign_in_browser
 from tests.security.needles import key_leaks
+
+pytestmark = pytest.mark.slow
 
 BIGQUERY = "/w/acme/settings/partners/bigquery/"
 

@@ -2,10 +2,13 @@
 
 import re
 
+import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
 from tests.fixtures.browser import sign_in_browser
+
+pytestmark = pytest.mark.slow
 
 BACK = "Back to BigQuery Imports"
 

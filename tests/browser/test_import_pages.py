@@ -2,6 +2,7 @@ import csv
 import datetime as dt
 import re
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -9,6 +10,8 @@ from imports.models import Import, ImportRun, RejectedRow
 from tests.connections.conftest import make_connection
 from tests.fixtures.browser import sign_in_browser
 from tests.imports.test_pages import add_import, add_run
+
+pytestmark = pytest.mark.slow
 
 IMPORTS = "/w/acme/settings/partners/bigquery/imports/"
 

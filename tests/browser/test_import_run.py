@@ -10,6 +10,8 @@ from tests.fixtures.browser import sign_in_browser
 from tests.fixtures.processes import start_worker, stop_worker
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def worker_env(google_worker_env):

@@ -14,6 +14,8 @@ from tests.connections.conftest import make_connection
 from tests.factories import key_info
 from tests.fixtures.browser import sign_in_browser
 
+pytestmark = pytest.mark.slow
+
 BASE = "/w/acme/settings/partners/bigquery/"
 WIDTHS = {"laptop": 1280, "phone": 390}
 COLUMNS = ", ".join(f"properties_column_number_{i}" for i in range(40))

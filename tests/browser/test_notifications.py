@@ -1,12 +1,15 @@
 import datetime as dt
 import re
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from notifications import services
 from notifications.models import Delivery, Webhook
 from tests.fixtures.browser import sign_in_browser
+
+pytestmark = pytest.mark.slow
 
 PAGE = "/w/acme/settings/notifications/"
 

@@ -1,6 +1,9 @@
 import re
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
 
 
 def test_an_admin_signs_in_and_lands_on_bigquery(page, alice, screenshot):

@@ -14,6 +14,8 @@ from imports.models import Import
 from tests.fixtures.browser import sign_in_browser
 from tests.imports.test_create_flow import flow_connection, make_flow_tables
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def flow_tables(standin_stack):

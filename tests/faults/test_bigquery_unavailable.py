@@ -13,6 +13,8 @@ from tests.faults.conftest import amounts_of, finished, start_tagged_worker, wai
 from tests.fixtures.processes import stop_worker
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 UNAVAILABLE = (
     "Google did not answer in time, or answered with a temporary error. Try again in a minute. "
     "If it keeps happening, check that this server can reach Google."

@@ -23,6 +23,8 @@ from tests.faults.conftest import (
 from tests.fixtures.processes import stop_worker
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 
 def freeze_between_pages(worker, name: str) -> None:
     """SIGSTOP the whole worker while its database session is idle, i.e. not in the middle

@@ -16,6 +16,8 @@ from tests.faults.conftest import (
 from tests.fixtures.processes import stop_worker
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_whose_connection_is_terminated_resumes_from_its_committed_offset(

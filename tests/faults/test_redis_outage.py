@@ -20,6 +20,8 @@ from tests.faults.conftest import amounts_of, finished, run_of, start_tagged_wor
 from tests.fixtures.processes import stop_worker
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 LIST = "/w/acme/settings/partners/bigquery/imports/"
 
 

@@ -21,7 +21,7 @@ from tests.conftest import client_for
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
-pytestmark = [pytest.mark.runcontrol, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.runcontrol, pytest.mark.django_db(transaction=True)]
 
 PAGE = 500
 PAGES = 40

@@ -17,6 +17,8 @@ from imports.models import Import, ImportRun
 from tests.fixtures.processes import start_worker, stop_worker
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def worker_env(google_worker_env):

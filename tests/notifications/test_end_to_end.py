@@ -19,7 +19,7 @@ from tests.notifications.conftest import alerts_worker_env, wait_for
 from tests.security.capture import RedisMonitor
 from tests.security.needles import key_needles, leaks
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -240,5 +240,5 @@ def test_the_deliveries_list_pages_by_keys_with_a_fixed_number_of_queries(
         second = alice_client.get(f"{PAGE}?page=2").content.decode()
 
     assert first.count(">Pending</span>") == 25 and "Page 1 of 2" in first
-    assert second.count("badge-delivery-") == 5
+    assert second.count("delivery-status-") == 5
     assert ">Failed</span>" in second and "The mail server answered SMTP 550." in second

@@ -21,6 +21,7 @@ def worker_env(smtp_server):
     return alerts_worker_env(smtp_server)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_sweep_sends_deliveries_whose_message_was_lost_or_whose_worker_died(
     celery_worker, workspace_a, alice, smtp_server

@@ -31,6 +31,8 @@ from tests.security.needles import PEM_MARKER, key_needles, leaks, token_needles
 from tests.test_access_sweep import api_endpoints, api_url, app_routes, fill
 from workspaces.models import AuditEntry
 
+pytestmark = pytest.mark.slow
+
 BASE = "/w/acme/settings/partners/bigquery"
 HTMX = {"HX-Request": "true"}
 DATASET = "security_flow"

@@ -1,22 +1,20 @@
-"""Dates and counts as the pages show them, without the cost of Django's general filters.
+"""Dates and byte counts as the pages show them.
 
-`|date` parses its format and looks each part up through translation and format settings,
-about 50 µs a call; humanize's `|intcomma` goes through number_format, about 15 µs. The
-lists draw a few of each per row, which made them several percent of a page. These give the
-same text for the formats and values the pages use and hand anything else to Django's own.
-
-`|datetime_text` never fails on a stored value (see workspaces.timezones).
+`|date_in_zone` is Django's `|date` with one difference: the shift into the workspace's time
+zone never fails. Django's `|date` converts an aware value to the current zone before the
+filter runs, and BigQuery's own limits (0001-01-01, 9999-12-31 23:59:59.999999), common
+placeholders in imported data, leave the calendar when shifted west or east of UTC: the page
+would fail with an OverflowError. A format ending in " T" names the zone as people read it
+("CET", "UTC+14", "UTC−03:30"; see workspaces.timezones) rather than zoneinfo's "+14".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from typing import Any
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import date as django_date
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import escape
@@ -26,57 +24,22 @@ from workspaces.timezones import local_or_utc, zone_label
 
 register = template.Library()
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # The part of a format that asks for the zone: " T" at its end.
 ZONE_SUFFIX = " T"
 
 
-def _day(v: dt.date) -> str:
-    return f"{MONTHS[v.month - 1]} {v.day}, {v.year:04d}"
-
-
-def _minute(v: dt.datetime) -> str:
-    return f"{_day(v)} {v.hour:02d}:{v.minute:02d}"
-
-
-FORMATS: dict[str, tuple[type, Callable[[Any], str]]] = {
-    "M j, Y": (dt.date, _day),
-    "M j, Y H:i": (dt.datetime, _minute),
-    "M j, Y H:i:s": (dt.datetime, lambda v: f"{_minute(v)}:{v.second:02d}"),
-    "D, M j, Y H:i": (dt.datetime, lambda v: f"{WEEKDAYS[v.weekday()]}, {_minute(v)}"),
-}
-
-
-@register.filter
-def datetime_text(value: Any, format_string: str) -> str:
-    """`|date:format_string`, in the current time zone, faster for the formats above.
-
-    A format ending in " T" adds the zone ("Mar 3, 2026 14:05 CET"). It never raises.
-    """
+@register.filter(expects_localtime=False)
+def date_in_zone(value: Any, format_string: str) -> str:
+    """`|date:format_string` in the current time zone, or in UTC when the shift would leave
+    the calendar; a format ending in " T" adds the zone label ("Mar 3, 2026 14:05 CET")."""
     if value in (None, ""):
         return ""
     value = local_or_utc(value)
     with_zone = format_string.endswith(ZONE_SUFFIX)
-    base = format_string.removesuffix(ZONE_SUFFIX) if with_zone else format_string
-    kind, draw = FORMATS.get(base, (None, None))
-    if draw is None or not isinstance(value, kind):
-        try:
-            return django_date(value, format_string)
-        except (OverflowError, ValueError):
-            return str(value)
-    text = draw(value)
+    text = django_date(value, format_string.removesuffix(ZONE_SUFFIX))
     if with_zone and isinstance(value, dt.datetime) and value.tzinfo is not None:
         text = f"{text} {zone_label(value)}"
     return text
-
-
-@register.filter
-def thousands(value: Any) -> str:
-    """humanize's `|intcomma` for English: 1234567 → "1,234,567"."""
-    if type(value) is int:
-        return f"{value:,}"
-    return intcomma(value)
 
 
 @register.filter
