@@ -102,7 +102,7 @@ def test_409_for_an_action_the_state_does_not_allow(alice_api, import_a):
     assert response.status_code == 409
     assert error_of(response) == {
         "code": "illegal_transition",
-        "message": "Only a paused import can be resumed; this one is ready.",
+        "message": "Only a paused or stopped import can be resumed; this one is ready.",
     }
 
 
