@@ -6,7 +6,8 @@ from django.db import connection, transaction
 
 from audience import writers
 from audience.models import Event, Profile
-from imports.mapping import EventRow, ProfileRow, event_dedupe_key
+from audience.rows import EventRow, ProfileRow
+from imports.mapping import event_dedupe_key
 from imports.models import Import, ImportRun
 from tests.connections.conftest import make_connection
 

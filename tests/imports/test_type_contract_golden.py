@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from audience.models import PropertyType
+from audience.rows import canonical_json
 from imports import runner, services
-from imports.mapping import canonical_json
 from imports.models import ImportRun
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import make_import
