@@ -1,6 +1,5 @@
 """Writes to connections. Every change is audited; no secret ever reaches the audit log."""
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -158,11 +157,6 @@ def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
     )
     connection.delete()
     return stopped
-
-
-def connection_key_info(connection: Connection) -> dict[str, Any]:
-    """The decrypted key JSON, for the BigQuery seam only. Never render or log it."""
-    return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
 def connection_record_test(

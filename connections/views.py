@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 import imports.selectors
 from config.middleware import limit_body
 from config.pagination import page_by_keys
-from connections import selectors, services, tested_values, testing
+from connections import keys, selectors, services, tested_values, testing
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
@@ -170,7 +170,7 @@ def _test_typed_values(
         result = testing.offline_failure(form.errors)
     else:
         # The name plays no part in the test: a taken or mistyped one must not stop it.
-        key_info = form.key.info if form.key else services.connection_key_info(connection)
+        key_info = form.key.info if form.key else keys.connection_key_info(connection)
         result = testing.run_connection_test(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
@@ -228,7 +228,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         messages.error(request, RATE_LIMITED)
         return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     result = testing.run_connection_test(
-        key_info=services.connection_key_info(connection),
+        key_info=keys.connection_key_info(connection),
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
     )

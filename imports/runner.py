@@ -28,8 +28,8 @@ from django.utils import timezone
 from audience import services as audience_services
 from audience import writers
 from connections import bigquery
-from connections import services as connection_services
 from connections.identifiers import quote_identifier
+from connections.keys import connection_key_info
 from connections.testing import explain
 from imports import mapping as mapping_module
 from imports import schedules
@@ -204,7 +204,7 @@ def execute_run(run_id: str) -> str:
                 ).get(pk=run_id)  # as committed: offset, result table, read path
             if run.cancel_requested:
                 raise RunCancelled
-            key_info = connection_services.connection_key_info(connection)
+            key_info = connection_key_info(connection)
             with bigquery.BigQuerySession(key_info, project) as session:
                 _execute(run, owner, session)
         except LeaseLost:
