@@ -12,11 +12,13 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from imports import schedules, selectors
+from imports import queue, schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from workspaces.models import Workspace
 from workspaces.services import audit_record
@@ -122,11 +124,9 @@ def _active_run(import_obj: Import) -> ImportRun | None:
 
 
 def _enqueue_on_commit(*runs: ImportRun) -> None:
-    """Send the runs once the transaction commits (tasks.enqueue_runs)."""
-    from imports import tasks
-
+    """Send the runs once the transaction commits."""
     run_ids = [str(run.pk) for run in runs]
-    transaction.on_commit(lambda: tasks.enqueue_runs(run_ids))
+    transaction.on_commit(lambda: queue.enqueue_runs(run_ids))
 
 
 def run_create(
@@ -336,3 +336,21 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
             _enqueue_on_commit(*runs)
             if len(due) < DISPATCH_BATCH:
                 return created
+
+
+def runs_resend_lost(*, now: dt.datetime | None = None) -> int:
+    """Re-send runs whose message was lost (queued too long) or whose worker died (its lease
+    ran out); returns how many were sent."""
+    now = now or timezone.now()
+    stale_queue = now - dt.timedelta(seconds=settings.IMPORT_REQUEUE_AFTER_SECONDS)
+    run_ids = list(
+        ImportRun.objects.filter(
+            Q(status=ImportRun.Status.QUEUED, enqueued_at__lt=stale_queue)
+            | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
+        ).values_list("pk", flat=True)[:500]
+    )
+    sent = queue.enqueue_runs([str(run_id) for run_id in run_ids])
+    if sent:
+        ImportRun.objects.filter(pk__in=sent).update(enqueued_at=now)
+        logger.info("reaper re-sent %d runs", len(sent))
+    return len(sent)
