@@ -12,7 +12,7 @@ urlpatterns = [
     path("signin/", ThrottledLoginView.as_view(), name="login"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("w/<slug:ws>/settings/workspace/", workspace_settings, name="workspace_settings"),
-    path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
+    path("w/<slug:ws>/settings/partners/bigquery/", include("imports.connection_urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
     path("w/<slug:ws>/settings/notifications/", include("notifications.urls")),

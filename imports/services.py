@@ -18,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connections import services as connection_services
+from connections.models import Connection
 from imports import queue, schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from workspaces.models import Workspace
@@ -267,7 +269,7 @@ def import_delete(*, import_obj: Import, actor: Any) -> None:
     import_obj.delete()
 
 
-def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
+def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[str]:
     """Stop every active import of a connection (inside the caller's transaction)."""
     stopped = []
     for import_obj in _lock_for_change(
@@ -275,6 +277,26 @@ def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
     ).order_by("pk"):
         _stop(import_obj)
         stopped.append(import_obj.name)
+    return stopped
+
+
+@transaction.atomic
+def connection_delete_with_imports(*, connection: Connection, actor: Any) -> list[str]:
+    """Stop the connection's active imports, then delete it with its imports and their runs;
+    returns the names of the imports stopped.
+
+    One transaction: a crash leaves either everything or nothing. A running run is
+    cancelled cooperatively: a worker writing a page holds its run's row, so the delete
+    waits for that one page to commit (its rows stay, counted in the run that is deleted
+    with them); the worker's next page waits for the delete and then finds its run gone,
+    writes nothing and stops. The imports are locked so that the page in flight can still
+    commit (see _lock_for_change).
+    """
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    stopped = imports_stop_for_connection(connection=connection, actor=actor)
+    connection_services.connection_delete(
+        connection=connection, actor=actor, stopped_imports=stopped
+    )
     return stopped
 
 
