@@ -3,10 +3,10 @@ workers; every decision is made on the database rows."""
 
 from celery import shared_task
 
-from imports import runner, services
+from imports import queue, runner, services
 
 
-@shared_task(name="imports.tasks.run_import", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=queue.RUN_IMPORT, acks_late=True, reject_on_worker_lost=True)
 def run_import(run_id: str) -> str:
     return runner.execute_run(run_id)
 
