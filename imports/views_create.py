@@ -36,9 +36,9 @@ from imports.forms import (
     SyncForm,
     TargetForm,
     definition,
-    validate_select_query,
 )
 from imports.models import Import
+from imports.sql import validate_select_query
 from workspaces.access import get_in_workspace, workspace_view
 
 SESSION_KEY = "import_drafts"
