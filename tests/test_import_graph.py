@@ -7,7 +7,8 @@ String references are not Python imports and are not counted: `include("connecti
 in config/urls.py, and the models' lazy foreign keys. Audience's `updated_by_run` and
 `imported_by_run` point at "imports.ImportRun" that way on purpose: provenance only, without a
 database constraint, and Django's collector still sets them to NULL when a run is deleted
-(tests/imports rely on that). Audience code never imports the imports app.
+(tests/audience/test_writers.py checks that). Kept rather than replaced: the pointer costs
+no import, and dropping it would lose the provenance. Audience code never imports imports.
 """
 
 from __future__ import annotations
