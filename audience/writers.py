@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from django.db import connection, transaction
 
 from audience.models import Event, Profile
-from imports.mapping import EventRow, ProfileRow, canonical_json
+from audience.rows import EventRow, ProfileRow, canonical_json
 
 # Keeps each `IN (…)` of the fallback under SQLite's older 999-variable limit.
 _FALLBACK_CHUNK = 900

@@ -535,10 +535,10 @@ def main() -> None:
 
     from django.test.utils import setup_test_environment
 
-    from imports import tasks
+    from imports import queue
 
     # No worker takes part: the run is executed by the child process below.
-    tasks.enqueue_run = lambda run_id: None
+    queue.enqueue_run = lambda run_id: None
     connection.settings_dict["TEST"]["NAME"] = SCRATCH_DB
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)

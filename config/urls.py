@@ -40,7 +40,7 @@ urlpatterns = [
     path("w/<slug:ws>/settings/", settings_overview, name="settings"),
     path("w/<slug:ws>/settings/workspace/", workspace_settings, name="workspace_settings"),
     path("w/<slug:ws>/settings/members/", include("workspaces.member_urls")),
-    path("w/<slug:ws>/settings/partners/bigquery/", include("connections.urls")),
+    path("w/<slug:ws>/settings/partners/bigquery/", include("imports.connection_urls")),
     path("w/<slug:ws>/settings/partners/bigquery/", include("imports.urls")),
     path("w/<slug:ws>/audience/", include("audience.urls")),
     path("w/<slug:ws>/settings/notifications/", include("notifications.urls")),

@@ -1,6 +1,5 @@
 """Writes to connections. Every change is audited; no secret ever reaches the audit log."""
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -130,21 +129,13 @@ def connection_update(
     return connection
 
 
-@transaction.atomic
-def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
-    """Stop the connection's active imports, then delete it with its imports and their runs.
+def connection_delete(*, connection: Connection, actor: Any, stopped_imports: list[str]) -> None:
+    """Delete the connection, audited with the imports stopped for it; its imports and their
+    runs go with it (the foreign keys cascade).
 
-    One transaction: a crash leaves either everything or nothing. A running run is
-    cancelled cooperatively: a worker writing a page holds its run's row, so the delete
-    waits for that one page to commit (its rows stay, counted in the run that is deleted
-    with them); the worker's next page waits for the delete and then finds its run gone,
-    writes nothing and stops. The imports are locked so that the page in flight can still
-    commit (see imports.services._lock_for_change).
+    The connection's own part of imports.services.connection_delete_with_imports, which
+    locks the connection and stops its imports first, in the same transaction: call that.
     """
-    from imports.services import imports_stop_for_connection
-
-    connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    stopped = imports_stop_for_connection(connection=connection, actor=actor)
     audit_record(
         workspace=connection.workspace,
         actor=actor,
@@ -153,16 +144,10 @@ def connection_delete(*, connection: Connection, actor: Any) -> list[str]:
         details={
             "project_id": connection.project_id,
             "dataset_id": connection.dataset_id,
-            "stopped_imports": stopped,
+            "stopped_imports": stopped_imports,
         },
     )
     connection.delete()
-    return stopped
-
-
-def connection_key_info(connection: Connection) -> dict[str, Any]:
-    """The decrypted key JSON, for the BigQuery seam only. Never render or log it."""
-    return json.loads(crypto.decrypt_key(connection.encrypted_key))
 
 
 def connection_record_test(

@@ -1,37 +1,20 @@
+"""Connections' own pages: add, edit, Test Connection and the allow-list. The pages that
+show a connection's imports (list, detail, delete) are imports/views_connections.py."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-import imports.selectors
 from config.middleware import limit_body
-from config.pagination import page_by_keys
-from connections import selectors, services, tested_values, testing
+from connections import keys, services, tested_values, testing
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
-from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
-
-PAGE_SIZE = 25
-
-
-@workspace_view
-@require_http_methods(["GET", "HEAD"])
-def connection_list(request: HttpRequest) -> HttpResponse:
-    filterset = selectors.connections_for_dashboard(workspace=request.workspace, params=request.GET)
-    queryset = filterset.qs if filterset.is_valid() else Connection.objects.none()
-    page = page_by_keys(queryset, request.GET.get("page"), PAGE_SIZE)
-    page.object_list = selectors.with_import_counts(page.object_list)
-    return render(
-        request,
-        "connections/list.html",
-        {"filterset": filterset, "page": page, "filtered": bool(filterset.form.changed_data)},
-    )
 
 
 @workspace_view
@@ -170,7 +153,7 @@ def _test_typed_values(
         result = testing.offline_failure(form.errors)
     else:
         # The name plays no part in the test: a taken or mistyped one must not stop it.
-        key_info = form.key.info if form.key else services.connection_key_info(connection)
+        key_info = form.key.info if form.key else keys.connection_key_info(connection)
         result = testing.run_connection_test(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
@@ -199,24 +182,6 @@ def _drop_missing_name(form: ConnectionForm) -> None:
         del form.errors["name"]
 
 
-@workspace_view
-@require_http_methods(["GET", "HEAD"])
-def connection_detail(request: HttpRequest, pk) -> HttpResponse:
-    connection = get_in_workspace(
-        Connection.objects.select_related("created_by"), request.workspace, pk=pk
-    )
-    return render(
-        request,
-        "connections/detail.html",
-        {
-            "connection": connection,
-            "result": connection.last_test_result,
-            "audit_entries": selectors.connection_audit_entries(connection=connection),
-            "imports": imports.selectors.imports_for_connection(connection=connection),
-        },
-    )
-
-
 @workspace_view(admin_only=True)
 @require_POST
 def connection_test(request: HttpRequest, pk) -> HttpResponse:
@@ -228,7 +193,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         messages.error(request, RATE_LIMITED)
         return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     result = testing.run_connection_test(
-        key_info=services.connection_key_info(connection),
+        key_info=keys.connection_key_info(connection),
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
     )
@@ -284,32 +249,3 @@ def connection_edit(request: HttpRequest, pk) -> HttpResponse:
                 messages.info(request, "The key was replaced.")
             return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
     return _form_page(request, form, connection=connection)
-
-
-@workspace_view(admin_only=True)
-@require_http_methods(["GET", "POST"])
-def connection_delete(request: HttpRequest, pk) -> HttpResponse:
-    connection = get_in_workspace(Connection, request.workspace, pk=pk)
-    if request.method == "POST":
-        name = connection.name
-        stopped = services.connection_delete(connection=connection, actor=request.user)
-        count = len(stopped)
-        note = (
-            f" {count} active import{pluralize(count)} {'was' if count == 1 else 'were'} "
-            "stopped and deleted."
-            if stopped
-            else ""
-        )
-        messages.success(request, f"Connection “{name}” deleted.{note}")
-        return redirect("connections:list", ws=request.workspace.slug)
-    connection_imports = imports.selectors.imports_for_connection(connection=connection)
-    return render(
-        request,
-        "connections/delete.html",
-        {
-            "connection": connection,
-            # the imports that deleting stops: ready, scheduled, paused or running
-            "active_imports": [i for i in connection_imports if i.status in Import.ACTIVE_STATUSES],
-            "import_total": len(connection_imports),
-        },
-    )

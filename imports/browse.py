@@ -25,7 +25,8 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
 from config.ratelimit import SlidingWindow
-from connections import bigquery, services
+from connections import bigquery
+from connections.keys import connection_key_info
 from connections.models import Connection
 from connections.testing import RETRY_FIX, explain
 from imports.type_contract import type_name
@@ -135,9 +136,7 @@ def _session(connection: Connection, user: Any) -> bigquery.BigQuerySession:
             kind="throttled",
         )
     try:
-        return bigquery.BigQuerySession(
-            services.connection_key_info(connection), connection.project_id
-        )
+        return bigquery.BigQuerySession(connection_key_info(connection), connection.project_id)
     except bigquery.GoogleCallError as exc:
         raise _error(connection, exc) from exc
 

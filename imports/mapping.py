@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
-
+from audience.rows import EventRow, ProfileRow, canonical_json
 from imports import property_casts
 from imports.type_contract import Converter, Field, Unstorable, Wire, converter, schema_fields
 
@@ -52,24 +51,6 @@ _ROW_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError,
 
 class MappingError(ValueError):
     """The import's definition cannot map any row (a configuration error, not a row error)."""
-
-
-@dataclass
-class ProfileRow:
-    identity: str
-    properties: dict[str, Any]
-    seen_at: datetime
-
-
-@dataclass
-class EventRow:
-    identity: str
-    name: str
-    timestamp: datetime
-    properties: dict[str, Any]
-    dedupe_key: str
-    # The properties as canonical JSON, when the mapping already encoded them for the key.
-    properties_json: str = ""
 
 
 @dataclass
@@ -503,24 +484,8 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-_stdlib_canonical = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False
-).encode
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: what an event's dedupe key hashes and jsonb stores.
-
-    orjson is an order of magnitude faster than the standard library, which matters
-    for a function that runs once per imported event; the rare value it refuses (an
-    integer beyond 64 bits) goes through the standard library instead.
-    """
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except orjson.JSONEncodeError:
-        return _stdlib_canonical(value)
 
 
 def event_dedupe_key(

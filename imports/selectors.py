@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from connections.models import Connection
 from imports import schedules
 from imports.filters import ImportFilter
 from imports.models import Import, ImportRun, RejectedRow
@@ -42,9 +43,27 @@ def imports_for_list(*, workspace: Workspace, params: Any) -> ImportFilter:
     )
 
 
-def imports_for_connection(*, connection: Any) -> list[Import]:
+def imports_for_connection(*, connection: Connection) -> list[Import]:
     """The connection's imports, for its detail page (a connection has a handful)."""
     return list(Import.objects.filter(connection=connection).order_by("name", "pk"))
+
+
+def with_import_counts(connections: list[Connection]) -> list[Connection]:
+    """Set `import_count` on each connection of a page, with one grouped query.
+
+    Counting per page rather than in the list's query: a correlated count there runs for
+    every row a deep page skips, not only for the rows it shows.
+    """
+    counts = dict(
+        Import.objects.filter(connection__in=connections)
+        .order_by()
+        .values("connection")
+        .annotate(count=Count("pk"))
+        .values_list("connection", "count")
+    )
+    for connection in connections:
+        connection.import_count = counts.get(connection.pk, 0)
+    return connections
 
 
 def import_schedule_text(*, import_obj: Import, time_zone: str) -> str:

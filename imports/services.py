@@ -12,11 +12,15 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from imports import schedules, selectors
+from connections import services as connection_services
+from connections.models import Connection
+from imports import queue, schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from workspaces.models import Workspace
 from workspaces.services import audit_record
@@ -122,11 +126,9 @@ def _active_run(import_obj: Import) -> ImportRun | None:
 
 
 def _enqueue_on_commit(*runs: ImportRun) -> None:
-    """Send the runs once the transaction commits (tasks.enqueue_runs)."""
-    from imports import tasks
-
+    """Send the runs once the transaction commits."""
     run_ids = [str(run.pk) for run in runs]
-    transaction.on_commit(lambda: tasks.enqueue_runs(run_ids))
+    transaction.on_commit(lambda: queue.enqueue_runs(run_ids))
 
 
 def run_create(
@@ -267,7 +269,7 @@ def import_delete(*, import_obj: Import, actor: Any) -> None:
     import_obj.delete()
 
 
-def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
+def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[str]:
     """Stop every active import of a connection (inside the caller's transaction)."""
     stopped = []
     for import_obj in _lock_for_change(
@@ -275,6 +277,26 @@ def imports_stop_for_connection(*, connection: Any, actor: Any) -> list[str]:
     ).order_by("pk"):
         _stop(import_obj)
         stopped.append(import_obj.name)
+    return stopped
+
+
+@transaction.atomic
+def connection_delete_with_imports(*, connection: Connection, actor: Any) -> list[str]:
+    """Stop the connection's active imports, then delete it with its imports and their runs;
+    returns the names of the imports stopped.
+
+    One transaction: a crash leaves either everything or nothing. A running run is
+    cancelled cooperatively: a worker writing a page holds its run's row, so the delete
+    waits for that one page to commit (its rows stay, counted in the run that is deleted
+    with them); the worker's next page waits for the delete and then finds its run gone,
+    writes nothing and stops. The imports are locked so that the page in flight can still
+    commit (see _lock_for_change).
+    """
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    stopped = imports_stop_for_connection(connection=connection, actor=actor)
+    connection_services.connection_delete(
+        connection=connection, actor=actor, stopped_imports=stopped
+    )
     return stopped
 
 
@@ -336,3 +358,21 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
             _enqueue_on_commit(*runs)
             if len(due) < DISPATCH_BATCH:
                 return created
+
+
+def runs_resend_lost(*, now: dt.datetime | None = None) -> int:
+    """Re-send runs whose message was lost (queued too long) or whose worker died (its lease
+    ran out); returns how many were sent."""
+    now = now or timezone.now()
+    stale_queue = now - dt.timedelta(seconds=settings.IMPORT_REQUEUE_AFTER_SECONDS)
+    run_ids = list(
+        ImportRun.objects.filter(
+            Q(status=ImportRun.Status.QUEUED, enqueued_at__lt=stale_queue)
+            | Q(status=ImportRun.Status.RUNNING, lease_until__lt=now)
+        ).values_list("pk", flat=True)[:500]
+    )
+    sent = queue.enqueue_runs([str(run_id) for run_id in run_ids])
+    if sent:
+        ImportRun.objects.filter(pk__in=sent).update(enqueued_at=now)
+        logger.info("reaper re-sent %d runs", len(sent))
+    return len(sent)

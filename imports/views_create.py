@@ -29,8 +29,9 @@ from config.pagination import page_by_keys
 from connections.models import Connection
 from imports import browse, schedules, services
 from imports.draft import STEP_NAMES, STEPS, Draft, form_data
-from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition, validate_select_query
+from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition
 from imports.models import Import
+from imports.sql import validate_select_query
 from workspaces.access import get_in_workspace, workspace_view
 
 PREVIEW_RUNS = 5

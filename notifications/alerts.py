@@ -19,7 +19,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from imports.models import Import, ImportRun
-from notifications import payloads
+from notifications import payloads, queue
 from notifications.events import (
     DECISIVE_RUN_STATUSES,
     EventKind,
@@ -80,9 +80,7 @@ def alert_raise(
     delivery_ids = [str(d.pk) for d in deliveries]
 
     def send() -> None:
-        from notifications import tasks
-
-        tasks.enqueue_deliveries(delivery_ids)
+        queue.enqueue_deliveries(delivery_ids)
 
     transaction.on_commit(send)
     logger.info("alert %s (%s) for workspace %s: %d deliveries", alert.pk, kind,

@@ -3,12 +3,11 @@ slow broker, mail server or webhook can never hold up or fail the run that just 
 
 from typing import Any
 
+from notifications import queue
 from notifications.events import DECISIVE_RUN_STATUSES
 
 
 def on_run_finished(*, import_id: str, status: str, **kwargs: Any) -> None:
     if status not in DECISIVE_RUN_STATUSES:
         return  # a cancelled run says nothing about the import's health
-    from notifications import tasks
-
-    tasks.send_task_or_log(tasks.evaluate_import, import_id)
+    queue.send_task_or_log(queue.EVALUATE_IMPORT, import_id)

@@ -8,51 +8,30 @@ by `sweep`, which reads the database every NOTIFICATIONS_SWEEP_INTERVAL_SECONDS.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from notifications import alerts, delivery, watch
+from notifications import alerts, delivery, queue, watch
 from notifications.models import Alert, Delivery
-
-logger = logging.getLogger(__name__)
 
 # Retries wait in the broker only when short: a longer ETA can outlive Redis's visibility
 # timeout and be delivered again and again; the sweep sends those when they are due.
 LONGEST_COUNTDOWN_SECONDS = 300
 
 
-def send_task_or_log(task: Any, *args: Any, countdown: float | None = None) -> bool:
-    """Enqueue; False (logged) when the broker refuses: the sweep catches up later."""
-    try:
-        task.apply_async(args=args, countdown=countdown)
-    except Exception:
-        logger.warning("could not enqueue %s%r; the sweep will catch up", task.name, args,
-                       exc_info=True)  # fmt: skip
-        return False
-    return True
-
-
-def enqueue_deliveries(delivery_ids: list[str]) -> None:
-    for delivery_id in delivery_ids:
-        if not send_task_or_log(deliver, delivery_id):
-            return  # the broker is away; the sweep sends them all
-
-
-@shared_task(name="notifications.tasks.evaluate_import", acks_late=True)
+@shared_task(name=queue.EVALUATE_IMPORT, acks_late=True)
 def evaluate_import(import_id: str) -> str | None:
     alert = alerts.import_alert_evaluate(import_id=import_id)
     return str(alert.pk) if alert else None
 
 
-@shared_task(name="notifications.tasks.deliver", acks_late=True, soft_time_limit=90, time_limit=120)
+@shared_task(name=queue.DELIVER, acks_late=True, soft_time_limit=90, time_limit=120)
 def deliver(delivery_id: str) -> str:
     outcome = delivery.delivery_attempt(delivery_id=delivery_id)
     if outcome.retry_in is not None and outcome.retry_in <= LONGEST_COUNTDOWN_SECONDS:
-        send_task_or_log(deliver, delivery_id, countdown=outcome.retry_in)
+        queue.send_task_or_log(queue.DELIVER, delivery_id, countdown=outcome.retry_in)
     return outcome.status
 
 
@@ -73,7 +52,7 @@ def sweep() -> dict[str, int]:
             "pk", flat=True
         )[:500]
     )
-    enqueue_deliveries([str(pk) for pk in due])
+    queue.enqueue_deliveries([str(pk) for pk in due])
     old = now - dt.timedelta(days=settings.NOTIFICATIONS_KEEP_DAYS)
     old_ids = list(Alert.objects.filter(created_at__lt=old).values_list("pk", flat=True)[:1000])
     Alert.objects.filter(pk__in=old_ids).delete()
@@ -89,13 +68,13 @@ def check_connections() -> int:
     connection_ids = watch.connection_checks_claim(limit=per_tick)
     spacing = settings.CONNECTION_CHECK_INTERVAL_SECONDS / per_tick
     for index, connection_id in enumerate(connection_ids):
-        send_task_or_log(check_connection, connection_id, countdown=index * spacing or None)
+        queue.send_task_or_log(
+            queue.CHECK_CONNECTION, connection_id, countdown=index * spacing or None
+        )
     return len(connection_ids)
 
 
-@shared_task(
-    name="notifications.tasks.check_connection", acks_late=True, soft_time_limit=90, time_limit=120
-)
+@shared_task(name=queue.CHECK_CONNECTION, acks_late=True, soft_time_limit=90, time_limit=120)
 def check_connection(connection_id: str) -> str | None:
     alert = watch.connection_check_run(connection_id=connection_id)
     return str(alert.pk) if alert else None

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from connections import services as connection_services
 from connections.crypto import KeyDecryptionError
+from connections.keys import connection_key_info
 from connections.models import Connection
 from connections.testing import run_connection_test
 from notifications import payloads
@@ -58,7 +59,7 @@ def connection_checks_claim(*, limit: int, now: dt.datetime | None = None) -> li
 
 def _test(connection: Connection) -> dict[str, Any]:
     try:
-        key_info = connection_services.connection_key_info(connection)
+        key_info = connection_key_info(connection)
     except KeyDecryptionError as error:
         return {"ok": False, "summary": str(error), "location": "", "reference": "", "checks": []}
     return run_connection_test(

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
-from connections import services as connection_services
+from connections.keys import connection_key_info
 from connections.models import Connection
 from connections.testing import explain
 from imports import mapping as mapping_module
@@ -80,7 +80,7 @@ def execute_run(run_id: str) -> str:
 
 def _with_session(run: ImportRun, owner: str, connection: Connection) -> None:
     """Execute the run in a BigQuery session as the connection's service account."""
-    key_info = connection_services.connection_key_info(connection)
+    key_info = connection_key_info(connection)
     with bigquery.BigQuerySession(key_info, connection.project_id) as session:
         _execute(run, owner, session)
 

@@ -6,7 +6,8 @@ from django.db import connection, transaction
 
 from audience import writers
 from audience.models import Event, Profile
-from imports.mapping import EventRow, ProfileRow, event_dedupe_key
+from audience.rows import EventRow, ProfileRow
+from imports.mapping import event_dedupe_key
 from imports.models import Import, ImportRun
 from tests.connections.conftest import make_connection
 
@@ -345,3 +346,18 @@ def test_a_rolled_back_page_leaves_nothing_and_can_be_written_again(workspace_a,
 
     assert Event.objects.count() == 0
     assert writers.write_events(workspace_id=workspace_a.pk, run_id=run.pk, rows=rows) == 2
+
+
+def test_deleting_a_run_keeps_its_rows_and_clears_their_pointer_to_it(
+    workspace_a, profile_run, event_run
+):
+    """The pointers are provenance only (a string foreign key without a database constraint):
+    Django's collector clears them, whichever way the run goes."""
+    writers.write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u")])
+    writers.write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=[event("u")])
+
+    profile_run.import_obj.connection.delete()  # its import and that import's runs go with it
+    event_run.delete()
+
+    assert Profile.objects.get().updated_by_run_id is None
+    assert Event.objects.get().imported_by_run_id is None

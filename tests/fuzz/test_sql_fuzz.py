@@ -24,7 +24,7 @@ from connections.identifiers import (
     validate_project_id,
     validate_table_id,
 )
-from imports.forms import DDL, DML, SCRIPTING, validate_select_query
+from imports.sql import DDL, DML, SCRIPTING, validate_select_query
 from tests.fuzz.googlesql import Unparsable, assert_one_select, zetasql_tokens
 from tests.fuzz.hostile import any_text, characters, fuzz, hostile_text
 

@@ -7,8 +7,8 @@ import pytest
 
 from config.ratelimit import SlidingWindow
 from imports import browse
-from imports.forms import validate_select_query
 from imports.models import Import
+from imports.sql import validate_select_query
 from tests.imports.test_create_flow import (
     HTMX,
     draft_of,

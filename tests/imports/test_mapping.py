@@ -11,15 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imports.mapping import (
-    EventRow,
-    Mapping,
-    MappingError,
-    ProfileRow,
-    canonical_json,
-    event_dedupe_key,
-    map_page,
-)
+from audience.rows import EventRow, ProfileRow, canonical_json
+from imports.mapping import Mapping, MappingError, event_dedupe_key, map_page
 from imports.models import Import
 from imports.type_contract import Field
 

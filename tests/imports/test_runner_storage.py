@@ -11,7 +11,7 @@ import pytest
 
 from audience.models import Event, Profile
 from connections import bigquery
-from connections import services as connection_services
+from connections.keys import connection_key_info
 from imports import services
 from imports.models import ImportRun
 from imports.run import execute, leases, write
@@ -212,7 +212,7 @@ def start_and_crash_after_one_page(import_obj, user, monkeypatch):
 
     monkeypatch.setattr(write, "write_page", write_then_crash)
     connection = import_obj.connection
-    key_info = connection_services.connection_key_info(connection)
+    key_info = connection_key_info(connection)
     with (
         bigquery.BigQuerySession(key_info, connection.project_id) as session,
         pytest.raises(Crash),

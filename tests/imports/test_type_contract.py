@@ -12,7 +12,7 @@ from decimal import Decimal
 import pyarrow
 import pytest
 
-from imports.mapping import canonical_json
+from audience.rows import canonical_json
 from imports.type_contract import (
     Field,
     Unstorable,

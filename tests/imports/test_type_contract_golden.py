@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 
 from audience.models import PropertyType
+from audience.rows import canonical_json
 from imports import services
-from imports.mapping import canonical_json
 from imports.models import ImportRun
 from imports.run.execute import execute_run
 from tests.fixtures.standin_world import DATASET, PROJECT

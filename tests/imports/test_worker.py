@@ -11,7 +11,6 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from audience.models import Event
-from connections import services as connection_services
 from imports import services, tasks
 from imports.models import Import, ImportRun
 from tests.fixtures.processes import start_worker, stop_worker
@@ -135,7 +134,7 @@ def test_deleting_the_connection_during_a_run_stops_it_cleanly(
     run = services.import_run_now(import_obj=import_obj, actor=alice)
     wait_for(lambda: ImportRun.objects.get(pk=run.pk).committed_offset > 0, timeout=120)
 
-    stopped = connection_services.connection_delete(connection=bq_connection, actor=alice)
+    stopped = services.connection_delete_with_imports(connection=bq_connection, actor=alice)
 
     assert stopped == [import_obj.name]
     assert not Import.objects.exists() and not ImportRun.objects.exists()

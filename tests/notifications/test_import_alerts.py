@@ -12,7 +12,7 @@ from django.db import connection as db_connection
 from imports import services as import_services
 from imports.models import ImportRun
 from imports.run.execute import execute_run
-from notifications import alerts, services, tasks
+from notifications import alerts, queue, services, tasks
 from notifications.models import Alert, ImportAlertState
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
 from tests.notifications.helpers import an_import, finished_run
@@ -136,9 +136,11 @@ def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
 ):  # fmt: skip
     """Run → commit → run_finished → judging → deliveries, in this process: the broker's
     part (enqueueing) calls the task at once instead. The mail goes to a real SMTP server."""
-    monkeypatch.setattr(
-        tasks, "send_task_or_log", lambda task, *args, countdown=None: task(*args) or True
-    )
+
+    def run_at_once(name, *args, countdown=None):
+        return getattr(tasks, name.rpartition(".")[2])(*args) or True  # the task itself
+
+    monkeypatch.setattr(queue, "send_task_or_log", run_at_once)
     services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
     import_obj = make_import(bq_connection, alice, table=table, schedule_kind="hourly")
@@ -190,7 +192,7 @@ def test_a_failing_receiver_never_fails_the_run(google, bq_connection, alice, dj
 
     run_finished.connect(broken)
     enqueued = []
-    monkeypatch.setattr(tasks, "send_task_or_log", lambda task, *args, **kw: enqueued.append(args))
+    monkeypatch.setattr(queue, "send_task_or_log", lambda name, *args, **kw: enqueued.append(args))
     try:
         table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
         import_obj = make_import(bq_connection, alice, table=table)

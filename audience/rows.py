@@ -1,0 +1,50 @@
+"""The rows an import hands to audience's writers, and the one JSON form they store.
+
+Audience owns these types so that its writers depend on nothing above them: the imports'
+mapping builds them, the writers store them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+
+@dataclass
+class ProfileRow:
+    identity: str
+    properties: dict[str, Any]
+    seen_at: datetime
+
+
+@dataclass
+class EventRow:
+    identity: str
+    name: str
+    timestamp: datetime
+    properties: dict[str, Any]
+    dedupe_key: str
+    # The properties as canonical JSON, when the mapping already encoded them for the key.
+    properties_json: str = ""
+
+
+_stdlib_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False
+).encode
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: what an event's dedupe key hashes and jsonb stores.
+
+    orjson is an order of magnitude faster than the standard library, which matters
+    for a function that runs once per imported event; the rare value it refuses (an
+    integer beyond 64 bits) goes through the standard library instead.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return _stdlib_canonical(value)

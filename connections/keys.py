@@ -1,0 +1,13 @@
+"""A saved connection's key, decrypted for the BigQuery seam (beside connections.crypto, so
+the runner and the table browser need nothing of connections.services)."""
+
+import json
+from typing import Any
+
+from connections import crypto
+from connections.models import Connection
+
+
+def connection_key_info(connection: Connection) -> dict[str, Any]:
+    """The decrypted key JSON, for the BigQuery seam only. Never render or log it."""
+    return json.loads(crypto.decrypt_key(connection.encrypted_key))
