@@ -5,7 +5,7 @@ Google is reached only through the seam (connections.bigquery). Listing a datase
 thousands of tables costs one tables.list call per 1,000 names, so the names are cached per
 connection for five minutes and searched and paged here; tables.get runs only for the table
 chosen or the 50 on the visible page (concurrently, each result cached for five minutes).
-Errors reach the page in our own words (connections.testing.explain), never Google's text.
+Errors reach the page in our own words (connections.check.explain), never Google's text.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from django.core.paginator import Page, Paginator
 
 from config.ratelimit import SlidingWindow
 from connections import bigquery, services
+from connections.check import RETRY_FIX, explain
 from connections.models import Connection
-from connections.testing import RETRY_FIX, explain
 from imports.type_contract import type_name
 
 logger = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from audience import services as audience_services
 from audience import writers
 from connections import bigquery
 from connections import services as connection_services
+from connections.check import explain
 from connections.identifiers import quote_identifier
-from connections.testing import explain
 from imports import mapping as mapping_module
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
