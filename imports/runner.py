@@ -29,7 +29,7 @@ from audience import services as audience_services
 from audience import writers
 from connections import bigquery
 from connections import services as connection_services
-from connections.check import explain
+from connections.google_errors import GoogleErrorKind, explained
 from connections.identifiers import quote_identifier
 from imports import mapping as mapping_module
 from imports import schedules
@@ -244,9 +244,15 @@ def execute_run(run_id: str) -> str:
             )
             return ImportRun.Status.FAILED
         except bigquery.GoogleCallError as error:
-            detail, fix, _ = explain(error, email=email, project_id=project, dataset_id=dataset)
-            logger.warning("run %s failed: %s %s", run_id, error, error.internal_message)
-            _finish(run, owner, ImportRun.Status.FAILED, f"{detail} {fix}")
+            said = explained(
+                error,
+                f"run {run_id}",
+                email=email,
+                project_id=project,
+                dataset_id=dataset,
+                level=logging.WARNING,
+            )
+            _finish(run, owner, ImportRun.Status.FAILED, f"{said.detail} {said.fix}")
             return ImportRun.Status.FAILED
         except Exception:
             reference = uuid.uuid4().hex[:12]
@@ -270,11 +276,8 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> N
             window = _window(import_obj, reader, location)
             job = reader.start_query(window.sql, window.params, location=location)
             _renew(run, owner, job_id=job.job_id, watermark_from=window.lo, watermark_to=window.hi)
-            reader.wait(job, timeout=6 * 3600, on_wait=lambda: _renew(run, owner))
-            destination = job.destination
-            run.result_table = (
-                f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
-            )
+            job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: _renew(run, owner))
+            run.result_table = job.destination
             run.rows_expected = reader.table_rows(run.result_table)
             run.watermark_to = window.hi
             storage, run.read_stream = _open_storage(run, session)
@@ -321,7 +324,7 @@ def _open_storage(run: ImportRun, session: bigquery.BigQuerySession):
             if storage is not None:
                 storage.close()
             reason = error.kind
-            if error.kind == "access_denied":
+            if error.kind is GoogleErrorKind.ACCESS_DENIED:
                 reason += (
                     "; granting the service account BigQuery Read Session User"
                     " (roles/bigquery.readSessionUser) makes imports faster"
@@ -414,7 +417,7 @@ def _read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, stora
                     _let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:
-            if storage is not None and error.kind == "read_stream_gone":
+            if storage is not None and error.kind is GoogleErrorKind.READ_STREAM_GONE:
                 storage.close()
                 storage = None
                 _restart_with_rest(run, owner, f"the read stream cannot be read ({error})")
