@@ -229,7 +229,7 @@ def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
     )
 
 
-# Answers that may change by themselves: a run retries them, a check is "unconfirmed".
+# Answers that may change by themselves: an import run retries them.
 TRANSIENT = frozenset({Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED, Kind.BACKEND_ERROR})
 
 
