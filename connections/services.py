@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.ratelimit import SlidingWindow
-from connections import crypto, testing
+from connections import check, crypto
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection
 from connections.tested_values import KeptTest
@@ -184,7 +184,7 @@ def _apply_test(connection: Connection, result: dict[str, Any], tested_at: datet
     connection.last_tested_at = tested_at
     if result["ok"]:
         connection.status, connection.status_reason = Connection.Status.OK, ""
-    elif testing.has_failure(result):
+    elif check.has_failure(result):
         connection.status = Connection.Status.FAILING
         connection.status_reason = result.get("summary", "")[:500]
     if result.get("location"):

@@ -10,7 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.middleware import limit_body
-from connections import keys, services, tested_values, testing
+from connections import check, keys, services, tested_values
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
@@ -50,7 +50,7 @@ def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
     """Test Connection's answer to the same: the checklist fails at the key."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
     form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
-    result = testing.offline_failure(form.errors)
+    result = check.offline_failure(form.errors)
     if request.htmx:  # htmx swaps in only a 2xx answer
         return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result, status=413)
@@ -150,11 +150,11 @@ def _test_typed_values(
     form.is_valid()
     _drop_missing_name(form)
     if any(field in form.errors for field in TESTED_FIELDS):
-        result = testing.offline_failure(form.errors)
+        result = check.offline_failure(form.errors)
     else:
         # The name plays no part in the test: a taken or mistyped one must not stop it.
         key_info = form.key.info if form.key else keys.connection_key_info(connection)
-        result = testing.run_connection_test(
+        result = check.run_connection_test(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
@@ -192,7 +192,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
             return render(request, "connections/_rate_limited.html", {"message": RATE_LIMITED})
         messages.error(request, RATE_LIMITED)
         return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
-    result = testing.run_connection_test(
+    result = check.run_connection_test(
         key_info=keys.connection_key_info(connection),
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
@@ -204,7 +204,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         )
     if result["ok"]:
         messages.success(request, "Test Connection passed.")
-    elif testing.has_failure(result):
+    elif check.has_failure(result):
         messages.error(request, f"Test Connection failed. {result['summary']}")
     else:
         messages.warning(

@@ -5,7 +5,7 @@ Google is reached only through the seam (connections.bigquery). Listing a datase
 thousands of tables costs one tables.list call per 1,000 names, so the names are cached per
 connection for five minutes and searched and paged here; tables.get runs only for the table
 chosen or the 50 on the visible page (concurrently, each result cached for five minutes).
-Errors reach the page in our own words (connections.testing.explain), never Google's text.
+Errors reach the page in our own words (connections.google_errors), never Google's text.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +25,9 @@ from django.core.paginator import Page, Paginator
 
 from config.ratelimit import SlidingWindow
 from connections import bigquery
+from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, explained
 from connections.keys import connection_key_info
 from connections.models import Connection
-from connections.testing import RETRY_FIX, explain
 from imports.type_contract import type_name
 
 logger = logging.getLogger(__name__)
@@ -144,31 +143,30 @@ def _session(connection: Connection, user: Any) -> bigquery.BigQuerySession:
 def _error(
     connection: Connection, error: bigquery.GoogleCallError, *, table: str = ""
 ) -> BrowseError:
-    if error.kind == "table_missing" and table:
+    if error.kind is GoogleErrorKind.TABLE_MISSING and table:
         return BrowseError(
             f"Table “{table}” was not found in dataset {connection.dataset_id}.",
             "Choose a table from the list; it may have been deleted or renamed.",
             kind=error.kind,
         )
-    detail, fix, _ = explain(
+    said = _explained(connection, error)
+    return BrowseError(said.detail, said.fix, kind=error.kind)
+
+
+def _explained(connection: Connection, error: bigquery.GoogleCallError) -> Explanation:
+    return explained(
         error,
+        f"browse of connection {connection.pk}",
         email=connection.client_email,
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
     )
-    if error.kind == "unknown":
-        reference = uuid.uuid4().hex[:12]
-        logger.error("browse %s: %s %s", reference, error, error.internal_message)
-        detail = f"{detail} Reference: {reference}."
-    else:
-        logger.info("browse of connection %s failed: %s", connection.pk, error)
-    return BrowseError(detail, fix, kind=error.kind)
 
 
-def _schema(fields: Any) -> list[dict[str, Any]]:
+def _schema(resources: Any) -> list[dict[str, Any]]:
     """The schema as the draft and Import.source_schema keep it: name, GoogleSQL type and
     mode of each column, with a STRUCT's fields and a RANGE's element type, nested."""
-    return [_column(f.to_api_repr()) for f in fields or []]
+    return [_column(resource) for resource in resources or ()]
 
 
 def _column(resource: dict[str, Any]) -> dict[str, Any]:
@@ -185,10 +183,10 @@ def _column(resource: dict[str, Any]) -> dict[str, Any]:
     return column
 
 
-def _table_info(table: Any) -> TableInfo:
+def _table_info(table: bigquery.Table) -> TableInfo:
     return TableInfo(
         name=table.table_id,
-        kind=table.table_type or "TABLE",
+        kind=table.table_type,
         num_rows=table.num_rows,
         num_bytes=table.num_bytes,
         modified=table.modified,
@@ -343,12 +341,12 @@ def query_check(connection: Connection, sql: str, *, user: Any) -> QueryCheck:
     return QueryCheck(
         bytes_processed=job.total_bytes_processed,
         schema=_schema(job.schema),
-        statement_type=(job.statement_type or "").upper(),
+        statement_type=job.statement_type.upper(),
     )
 
 
 def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> BrowseError:
-    if error.kind in {"table_missing", "dataset_missing", "project_missing"}:
+    if error.kind in MISSING:
         return BrowseError(
             "The query names a table or dataset that does not exist, or that "
             f"{connection.client_email} cannot see.",
@@ -356,7 +354,7 @@ def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> Bro
             "the names (they are case-sensitive).",
             kind=error.kind,
         )
-    if error.kind == "bad_request":
+    if error.kind is GoogleErrorKind.BAD_REQUEST:
         position = _error_position(error.internal_message)
         return BrowseError(
             "BigQuery could not run this query" + (f" ({position})." if position else "."),
@@ -364,13 +362,21 @@ def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> Bro
             f"as in {connection.dataset_id}.my_table.",
             kind=error.kind,
         )
-    if error.kind in {"rate_limited", "backend_error", "unreachable"}:
-        detail, _, _ = explain(
-            error, email=connection.client_email, project_id=connection.project_id,
-            dataset_id=connection.dataset_id,
-        )  # fmt: skip
-        return BrowseError(detail, RETRY_FIX, kind=error.kind)
+    if error.kind in TRY_AGAIN:
+        return BrowseError(_explained(connection, error).detail, RETRY_FIX, kind=error.kind)
     return _error(connection, error)
+
+
+MISSING = {
+    GoogleErrorKind.TABLE_MISSING,
+    GoogleErrorKind.DATASET_MISSING,
+    GoogleErrorKind.PROJECT_MISSING,
+}
+TRY_AGAIN = {
+    GoogleErrorKind.RATE_LIMITED,
+    GoogleErrorKind.BACKEND_ERROR,
+    GoogleErrorKind.UNREACHABLE,
+}
 
 
 def _error_position(message: str) -> str:

@@ -19,10 +19,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connections import services as connection_services
+from connections.check import run_connection_test
 from connections.crypto import KeyDecryptionError
 from connections.keys import connection_key_info
 from connections.models import Connection
-from connections.testing import run_connection_test
 from notifications import payloads
 from notifications.alerts import alert_raise
 from notifications.events import EventKind, Health, connection_event

@@ -18,7 +18,7 @@ from api.serializers import (
     ErrorSerializer,
 )
 from api.views.base import ERRORS, WorkspaceAPIView
-from connections import keys, selectors, services, testing
+from connections import check, keys, selectors, services
 from connections.models import Connection
 from workspaces.access import get_in_workspace
 
@@ -111,7 +111,7 @@ class ConnectionTest(WorkspaceAPIView):
         )
         if not services.connection_test_allowed(user=request.user):
             raise TestRateLimited(user=request.user)
-        result = testing.run_connection_test(
+        result = check.run_connection_test(
             key_info=keys.connection_key_info(connection),
             project_id=connection.project_id,
             dataset_id=connection.dataset_id,

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
+from connections.google_errors import explained
 from connections.keys import connection_key_info
 from connections.models import Connection
-from connections.testing import explain
 from imports import mapping as mapping_module
 from imports.models import ImportRun
 from imports.run import finish, leases, pages, read_path
@@ -125,9 +125,8 @@ def _run_source_query(
     frozen = window(run.import_obj, reader, location)
     job = reader.start_query(frozen.sql, frozen.params, location=location)
     leases.renew(run, owner, job_id=job.job_id, watermark_from=frozen.lo, watermark_to=frozen.hi)
-    reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
-    destination = job.destination
-    run.result_table = f"{destination.project}.{destination.dataset_id}.{destination.table_id}"
+    job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
+    run.result_table = job.destination
     run.rows_expected = reader.table_rows(run.result_table)
     run.watermark_to = frozen.hi
     return job.total_bytes_processed
@@ -171,14 +170,15 @@ def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
 
 def _google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: Connection) -> str:
     """The user's message for a Google error (Google's own text goes to the log)."""
-    detail, fix, _ = explain(
+    said = explained(
         error,
+        f"run {run.pk}",
         email=connection.client_email,
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
+        level=logging.WARNING,
     )
-    logger.warning("run %s failed: %s %s", run.pk, error, error.internal_message)
-    return f"{detail} {fix}"
+    return f"{said.detail} {said.fix}"
 
 
 def _fail(run: ImportRun, owner: str, message: str) -> str:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audience import services as audience_services
 from connections import bigquery
+from connections.google_errors import GoogleErrorKind
 from imports import mapping as mapping_module
 from imports.models import ImportRun
 from imports.prefetch import PagePrefetcher
@@ -70,7 +71,7 @@ def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storag
                     write.let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:
-            if storage is not None and error.kind == "read_stream_gone":
+            if storage is not None and error.kind is GoogleErrorKind.READ_STREAM_GONE:
                 storage.close()
                 storage = None
                 read_path.restart_with_rest(run, owner, f"the read stream cannot be read ({error})")

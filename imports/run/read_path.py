@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from connections import bigquery
+from connections.google_errors import GoogleErrorKind
 from imports.models import ImportRun, RejectedRow
 from imports.run import leases
 
@@ -35,7 +36,7 @@ def open_storage(run: ImportRun, session: bigquery.BigQuerySession):
             if storage is not None:
                 storage.close()
             reason = error.kind
-            if error.kind == "access_denied":
+            if error.kind is GoogleErrorKind.ACCESS_DENIED:
                 reason += (
                     "; granting the service account BigQuery Read Session User"
                     " (roles/bigquery.readSessionUser) makes imports faster"

@@ -5,11 +5,14 @@ Settings group, at a laptop's and a phone's width."""
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_layout import overflow
 from tests.fixtures.browser import sign_in_browser
 from workspaces.models import Membership
+
+pytestmark = pytest.mark.slow
 
 PASSWORD = "violet-harbor-41-lantern"
 PHONE = {"width": 390, "height": 844}

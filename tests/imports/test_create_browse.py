@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from connections import bigquery
+from connections.google_errors import GoogleErrorKind
 from imports import browse
 from standins.emulator import EmulatorError
 from tests.connections.conftest import make_connection
@@ -200,7 +201,7 @@ def test_google_errors_are_shown_in_our_words(alice_client, many, google):
     response = alice_client.get(new_url(many))
     assert response.status_code == 200
     error = response.context["tables_error"]
-    assert error.kind == "access_denied"
+    assert error.kind is GoogleErrorKind.ACCESS_DENIED
     html = response.content.decode()
     assert "The tables of dataset create_import_many could not be listed." in html
     assert f"{google.key.email} has no access to dataset {PROJECT}:{MANY}" in html
@@ -214,7 +215,7 @@ def test_a_google_outage_while_listing(alice_client, many, google):
     response = alice_client.get(new_url(many))
     assert time.monotonic() - started < 15  # the seam's short retry deadline, not 600 s
     error = response.context["tables_error"]
-    assert error.kind == "backend_error"
+    assert error.kind is GoogleErrorKind.BACKEND_ERROR
     assert "Google did not answer in time, or answered with a temporary error." in error.detail
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 from django.views.debug import ExceptionReporter
 
-from connections import bigquery, testing
+from connections import bigquery, check
 from tests.factories import key_info
 from tests.security.needles import key_leaks
 
@@ -56,7 +56,7 @@ def test_the_connection_test_hides_the_key_in_error_reports():
     exploding = ExplodingKey(info)
 
     shown = frame_variables(
-        lambda: testing.run_connection_test(
+        lambda: check.run_connection_test(
             key_info=exploding, project_id="acme-analytics", dataset_id="events"
         )
     )

@@ -17,7 +17,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
     BigQueryReadGrpcTransport,
 )
 
-from connections.bigquery import classify
+from connections.google_errors import GoogleErrorKind, classify
 from standins import StandinStack, errors
 from standins.policy import BIGQUERY_STORAGE_API
 from standins.storage_gate import MAX_BYTES_PER_RESPONSE, MAX_ROWS_PER_RESPONSE
@@ -184,7 +184,7 @@ def test_a_call_without_a_token_is_unauthenticated(
     assert caught.value.message == errors.missing_credentials().message
     with pytest.raises(exceptions.Unauthenticated):
         read_ids(anonymous, stream)
-    assert classify(caught.value).kind == "unauthorized"
+    assert classify(caught.value).kind is GoogleErrorKind.UNAUTHORIZED
     assert [(r.operation, r.account, r.code) for r in stack.storage_gate.requests[-2:]] == [
         ("CreateReadSession", None, "UNAUTHENTICATED"),
         ("ReadRows", None, "UNAUTHENTICATED"),
@@ -229,7 +229,7 @@ def test_job_user_and_data_editor_are_not_enough_to_create_a_read_session(
     )
     classified = classify(caught.value)
     assert (classified.kind, classified.permanent, classified.status) == (
-        "access_denied",
+        GoogleErrorKind.ACCESS_DENIED,
         True,
         403,
     )
@@ -282,7 +282,7 @@ def test_the_storage_api_disabled_is_answered_like_rest(
     )
     assert caught.value.reason == "SERVICE_DISABLED"
     assert caught.value.metadata["consumer"] == f"projects/{project.number}"
-    assert classify(caught.value).kind == "api_disabled"
+    assert classify(caught.value).kind is GoogleErrorKind.API_DISABLED
 
 
 def test_query_results_are_readable_by_the_job_owner_only(
@@ -329,7 +329,7 @@ def test_create_read_session_unavailable_twice_then_answered(
     with pytest.raises(exceptions.ServiceUnavailable) as caught:
         open_stream(reader, big_table)
     classified = classify(caught.value)
-    assert (classified.kind, classified.permanent) == ("unreachable", False)
+    assert (classified.kind, classified.permanent) == (GoogleErrorKind.UNREACHABLE, False)
     assert open_stream(reader, big_table, retry=RETRY_UNAVAILABLE)
 
     assert [(r.operation, r.code, r.fault) for r in stack.storage_gate.requests] == [

@@ -1,4 +1,5 @@
-"""Test Connection: the checklist of DESIGN.md §4, each check pass / fail / skipped / unconfirmed.
+"""The connection check (Test Connection): the checklist of DESIGN.md §4, each check pass /
+fail / skipped / unconfirmed.
 
 Offline checks come from the form (the same rules as Save). The results are
 plain dicts so they can be stored on the connection as JSON.
@@ -7,7 +8,6 @@ plain dicts so they can be stored on the connection as JSON.
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
@@ -17,10 +17,11 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from connections import bigquery
+from connections.google_errors import FAIL, RETRY_FIX, UNCONFIRMED, GoogleCallError, explained
 
 logger = logging.getLogger(__name__)
 
-PASS, FAIL, SKIPPED, UNCONFIRMED = "pass", "fail", "skipped", "unconfirmed"
+PASS, SKIPPED = "pass", "skipped"
 
 CHECKS = (
     ("key", "Service account key"),
@@ -178,7 +179,7 @@ class _Runner:
     def run(self) -> None:
         try:
             session = bigquery.BigQuerySession(self.key_info, self.project_id)
-        except bigquery.GoogleCallError as exc:
+        except GoogleCallError as exc:
             self.set(self.failure("auth", exc))
             self._skip_after("auth")
             return
@@ -188,7 +189,7 @@ class _Runner:
     def _run(self, session: bigquery.BigQuerySession) -> None:
         try:
             session.authenticate()
-        except bigquery.GoogleCallError as exc:
+        except GoogleCallError as exc:
             self.set(self.failure("auth", exc))
             self._skip_after("auth")
             return
@@ -196,7 +197,7 @@ class _Runner:
 
         try:
             dataset = session.get_dataset(self.dataset_id)
-        except bigquery.GoogleCallError as exc:
+        except GoogleCallError as exc:
             self.set(self.failure("dataset", exc))
             self._skip_after("dataset")
             return
@@ -223,13 +224,15 @@ class _Runner:
     def _check_job_user(self, session: bigquery.BigQuerySession) -> CheckResult:
         try:
             session.dry_run("SELECT 1", location=self.location)
-        except bigquery.GoogleCallError as exc:
+        except GoogleCallError as exc:
             return self.failure("job_user", exc)
         return CheckResult(
             "job_user", PASS, f"{self.email} can run query jobs in project {self.project_id}."
         )
 
-    def _check_data_editor(self, session: bigquery.BigQuerySession, dataset: Any) -> CheckResult:
+    def _check_data_editor(
+        self, session: bigquery.BigQuerySession, dataset: bigquery.Dataset
+    ) -> CheckResult:
         """Permissions, not role names: Admin, Owner or a custom role may grant the same."""
         try:
             held = session.project_permissions(DATA_EDITOR_PERMISSIONS)
@@ -238,25 +241,27 @@ class _Runner:
                     "data_editor", PASS,
                     f"{self.email} can read and write tables in project {self.project_id}.",
                 )  # fmt: skip
-        except bigquery.GoogleCallError as exc:
+        except GoogleCallError as exc:
             logger.info("project testIamPermissions unavailable: %s", exc)
-        for entry in dataset.access_entries or []:
+        for entry in dataset.access_entries:
             if _is_writer_entry(entry, self.email):
                 return CheckResult(
                     "data_editor", PASS,
                     f"{self.email} has write access ({entry.role}) on dataset {self.dataset_id}.",
                 )  # fmt: skip
         try:
-            table = session.first_table(self.dataset_id)
-            if table is not None:
-                held = session.table_permissions(table, DATA_EDITOR_PERMISSIONS[1:])
-                if held >= set(DATA_EDITOR_PERMISSIONS[1:]):
+            table_id = session.first_table(self.dataset_id)
+            if table_id is not None:
+                wanted = DATA_EDITOR_PERMISSIONS[1:]
+                held = session.table_permissions(self.dataset_id, table_id, wanted)
+                if held >= set(wanted):
                     return CheckResult(
-                        "data_editor", PASS,
-                        f"{self.email} can read and write table {table.table_id} in "
+                        "data_editor",
+                        PASS,
+                        f"{self.email} can read and write table {table_id} in "
                         f"dataset {self.dataset_id}.",
-                    )  # fmt: skip
-        except bigquery.GoogleCallError as exc:
+                    )
+        except GoogleCallError as exc:
             logger.info("table testIamPermissions unavailable: %s", exc)
         return CheckResult(
             "data_editor",
@@ -268,131 +273,32 @@ class _Runner:
             "or a custom role, you can ignore this.",
         )
 
-    def failure(self, check_id: str, error: bigquery.GoogleCallError) -> CheckResult:
+    def failure(self, check_id: str, error: GoogleCallError) -> CheckResult:
         """Our own words for a failed call; Google's text goes to the log only."""
-        detail, fix, status = explain(
-            error, email=self.email, project_id=self.project_id, dataset_id=self.dataset_id,
+        said = explained(
+            error,
+            f"connection test {check_id}",
+            email=self.email,
+            project_id=self.project_id,
+            dataset_id=self.dataset_id,
             check_id=check_id,
-        )  # fmt: skip
-        if error.kind == "unknown":
-            self.reference = uuid.uuid4().hex[:12]
-            logger.error(
-                "connection test %s: unexpected error in %s: %s %s",
-                self.reference, check_id, error, error.internal_message,
-            )  # fmt: skip
-            detail = f"{detail} Reference: {self.reference}."
-        else:
-            logger.info("connection test %s failed: %s", check_id, error)
-        return CheckResult(check_id, status, detail, fix=fix)
+        )
+        if said.reference:
+            self.reference = said.reference
+        return CheckResult(check_id, said.status, said.detail, fix=said.fix)
 
 
-# Failures where no request reached Google at all: nothing is known about the connection.
-NO_ROUTE = {"connection_refused": "connection refused", "host_not_found": "host not found"}
-NETWORK_FIX = (
-    "Check this server's network or proxy: it must reach Google's APIs "
-    "(oauth2.googleapis.com and bigquery.googleapis.com) over HTTPS."
+WRITER_ROLES = frozenset(
+    {
+        "WRITER",
+        "OWNER",
+        "ROLES/BIGQUERY.DATAEDITOR",
+        "ROLES/BIGQUERY.DATAOWNER",
+        "ROLES/BIGQUERY.ADMIN",
+    }
 )
-RETRY_FIX = "Try again in a minute. If it keeps happening, check that this server can reach Google."
 
 
-def _is_writer_entry(entry: Any, email: str) -> bool:
-    role = (entry.role or "").upper()
-    writer = role in {"WRITER", "OWNER", "ROLES/BIGQUERY.DATAEDITOR", "ROLES/BIGQUERY.DATAOWNER",
-                      "ROLES/BIGQUERY.ADMIN"}  # fmt: skip
-    entity = (entry.entity_id or "") if isinstance(entry.entity_id, str) else ""
-    return writer and entity.lower() in {email.lower(), f"serviceaccount:{email.lower()}"}
-
-
-def explain(
-    error: bigquery.GoogleCallError,
-    *,
-    email: str,
-    project_id: str,
-    dataset_id: str,
-    check_id: str = "",
-) -> tuple[str, str, str]:
-    """(detail, fix, status) for a classified Google error; shared with the import runner."""
-    kind = error.kind
-    new_key = (
-        f"Create a new JSON key for {email} (IAM & Admin > Service Accounts > {email} > Keys > "
-        "Add key) and put it in this connection with Edit."
-    )
-    if kind == "invalid_signature":
-        return (
-            "Google rejected the key: it was deleted or replaced in Google Cloud.",
-            new_key,
-            FAIL,
-        )
-    if kind == "account_missing":
-        return (
-            f"The service account {email} is deleted or disabled.",
-            f"Enable {email} (IAM & Admin > Service Accounts), or create a new service account "
-            "and key and put the key in this connection.",
-            FAIL,
-        )
-    if kind == "clock_skew":
-        return (
-            "Google refused the sign-in because this server's clock is wrong.",
-            "Synchronise the server's clock (NTP) and try again.",
-            FAIL,
-        )
-    if kind in {"auth_refused", "unauthorized"}:
-        return ("Google refused to sign in with this key.", new_key, FAIL)
-    if kind == "api_disabled":
-        where = f"project {error.project_number}" if error.project_number else "the project"
-        return (
-            f"The BigQuery API is not enabled in {where}.",
-            f"Enable the BigQuery API in {where} (APIs & Services > Library > BigQuery API > "
-            "Enable), wait a few minutes, and test again.",
-            FAIL,
-        )
-    if kind == "project_missing":
-        return (
-            f"Project {project_id} does not exist, or {email} cannot see it.",
-            "Check the Project ID in the Google Cloud console (it is the ID, not the name).",
-            FAIL,
-        )
-    if kind == "dataset_missing":
-        return (
-            f"Dataset {dataset_id} was not found in project {project_id}.",
-            "Check the Dataset ID (it is case-sensitive) or create the dataset in BigQuery.",
-            FAIL,
-        )
-    if kind == "access_denied":
-        if check_id == "job_user" or error.permission == "bigquery.jobs.create":
-            return (
-                f"{email} may not run query jobs in project {project_id} "
-                "(bigquery.jobs.create is missing).",
-                f"Grant {email} the BigQuery Job User role on project {project_id} "
-                "(IAM & Admin > IAM > Grant access).",
-                FAIL,
-            )
-        # Google gives the same 403 for a dataset that does not exist (see google-api-facts).
-        return (
-            f"{email} has no access to dataset {project_id}:{dataset_id}, or the dataset does "
-            "not exist" + (f" ({error.permission} is missing)." if error.permission else "."),
-            f"Check the Dataset ID, and grant {email} the BigQuery Data Editor role on dataset "
-            f"{dataset_id} (BigQuery > dataset > Sharing > Permissions) or on project "
-            f"{project_id}.",
-            FAIL,
-        )
-    if kind == "rate_limited":
-        return ("BigQuery is limiting the rate of requests right now.", RETRY_FIX, UNCONFIRMED)
-    if kind == "quota_exceeded":
-        return (
-            f"A BigQuery quota of project {project_id} is used up.",
-            "Wait for the quota to reset (usually within the day) or raise it in "
-            "IAM & Admin > Quotas.",
-            UNCONFIRMED,
-        )
-    if kind == "unreachable" and error.reason in NO_ROUTE:
-        return (f"Could not reach Google ({NO_ROUTE[error.reason]}).", NETWORK_FIX, UNCONFIRMED)
-    if kind in {"backend_error", "unreachable"}:
-        return ("Google did not answer in time, or answered with a temporary error.", RETRY_FIX,
-                UNCONFIRMED)  # fmt: skip
-    if kind == "table_missing":
-        return ("A table was not found.", "Check the table name.", FAIL)
-    if kind == "bad_request":
-        return ("BigQuery refused the request as invalid.", "Check the Project ID and Dataset ID.",
-                FAIL)  # fmt: skip
-    return ("Google answered with an unexpected error.", RETRY_FIX, FAIL)
+def _is_writer_entry(entry: bigquery.AccessEntry, email: str) -> bool:
+    account = {email.lower(), f"serviceaccount:{email.lower()}"}
+    return entry.role.upper() in WRITER_ROLES and entry.entity_id.lower() in account

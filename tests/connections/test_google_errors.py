@@ -1,0 +1,126 @@
+"""Google's failures in our words: every kind has them, the variants choose right, and
+Google's own text goes to the server log only (with a reference id when unexpected)."""
+
+import logging
+import re
+
+import pytest
+
+from connections.google_errors import (
+    MESSAGES,
+    NETWORK_FIX,
+    RETRY_FIX,
+    GoogleCallError,
+    GoogleErrorKind,
+    explain,
+    explained,
+)
+
+EMAIL = "loader@acme-analytics.iam.gserviceaccount.com"
+WHERE = {"email": EMAIL, "project_id": "acme-analytics", "dataset_id": "crm"}
+GOOGLES_TEXT = "Access Denied: Dataset acme-analytics:crm: Permission bigquery.datasets.get denied"
+
+
+def error(kind, **fields):
+    return GoogleCallError(kind, permanent=True, internal_message=GOOGLES_TEXT, **fields)
+
+
+@pytest.mark.parametrize("kind", list(GoogleErrorKind))
+def test_every_kind_has_our_words_with_every_blank_filled(kind):
+    assert kind in MESSAGES
+    said = explain(error(kind), **WHERE)
+    assert said.detail and said.fix and said.status in {"fail", "unconfirmed"}
+    assert "{" not in said.detail + said.fix
+    assert GOOGLES_TEXT not in said.detail + said.fix
+
+
+def test_a_kind_outside_the_vocabulary_is_refused():
+    with pytest.raises(ValueError, match="acces_denied"):
+        GoogleCallError("acces_denied", permanent=True)
+    # A stored or logged value reads as before: the plain string.
+    assert GoogleCallError("rate_limited", permanent=False).kind is GoogleErrorKind.RATE_LIMITED
+    assert str(GoogleErrorKind.RATE_LIMITED) == "rate_limited"
+
+
+@pytest.mark.parametrize(
+    ("fields", "check_id", "detail", "fix_starts"),
+    [
+        (
+            {"kind": GoogleErrorKind.ACCESS_DENIED, "permission": "bigquery.datasets.get"},
+            "dataset",
+            f"{EMAIL} has no access to dataset acme-analytics:crm, or the dataset does not exist "
+            "(bigquery.datasets.get is missing).",
+            "Check the Dataset ID, and grant",
+        ),
+        (
+            {"kind": GoogleErrorKind.ACCESS_DENIED},
+            "",
+            f"{EMAIL} has no access to dataset acme-analytics:crm, or the dataset does not exist.",
+            "Check the Dataset ID, and grant",
+        ),
+        (
+            {"kind": GoogleErrorKind.ACCESS_DENIED},
+            "job_user",
+            f"{EMAIL} may not run query jobs in project acme-analytics "
+            "(bigquery.jobs.create is missing).",
+            f"Grant {EMAIL} the BigQuery Job User role",
+        ),
+        (
+            {"kind": GoogleErrorKind.ACCESS_DENIED, "permission": "bigquery.jobs.create"},
+            "",
+            f"{EMAIL} may not run query jobs in project acme-analytics "
+            "(bigquery.jobs.create is missing).",
+            f"Grant {EMAIL} the BigQuery Job User role",
+        ),
+        (
+            {"kind": GoogleErrorKind.UNREACHABLE, "reason": "host_not_found"},
+            "auth",
+            "Could not reach Google (host not found).",
+            NETWORK_FIX,
+        ),
+        (
+            {"kind": GoogleErrorKind.UNREACHABLE, "reason": "timeout"},
+            "auth",
+            "Google did not answer in time, or answered with a temporary error.",
+            RETRY_FIX,
+        ),
+        (
+            {"kind": GoogleErrorKind.API_DISABLED, "project_number": "123456789012"},
+            "dataset",
+            "The BigQuery API is not enabled in project 123456789012.",
+            "Enable the BigQuery API in project 123456789012 ",
+        ),
+        (
+            {"kind": GoogleErrorKind.API_DISABLED},
+            "dataset",
+            "The BigQuery API is not enabled in the project.",
+            "Enable the BigQuery API in the project ",
+        ),
+    ],
+)
+def test_what_we_know_chooses_the_words(fields, check_id, detail, fix_starts):
+    said = explain(error(**fields), check_id=check_id, **WHERE)
+    assert said.detail == detail
+    assert said.fix.startswith(fix_starts)
+
+
+def test_a_known_failure_logs_googles_text_and_needs_no_reference(caplog):
+    with caplog.at_level(logging.INFO, logger="connections.google_errors"):
+        said = explained(error(GoogleErrorKind.ACCESS_DENIED), "browse of connection 7", **WHERE)
+    assert not said.reference and "Reference" not in said.detail
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO
+    assert record.getMessage().startswith("browse of connection 7 failed: access_denied ")
+    assert GOOGLES_TEXT in record.getMessage()
+
+
+def test_an_unexpected_failure_is_found_in_the_log_by_its_reference(caplog):
+    with caplog.at_level(logging.INFO, logger="connections.google_errors"):
+        said = explained(error(GoogleErrorKind.UNKNOWN), "run 42", level=logging.WARNING, **WHERE)
+    assert re.fullmatch(r"[0-9a-f]{12}", said.reference)
+    assert said.detail == f"Google answered with an unexpected error. Reference: {said.reference}."
+    assert said.fix == RETRY_FIX
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR
+    assert f"run 42: unexpected error (reference {said.reference})" in record.getMessage()
+    assert GOOGLES_TEXT in record.getMessage()
