@@ -18,7 +18,15 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from connections import bigquery
-from connections.google_errors import FAIL, RETRY_FIX, UNCONFIRMED, GoogleCallError, explained
+from connections.google_errors import (
+    FAIL,
+    RETRY_FIX,
+    UNCONFIRMED,
+    GoogleCallError,
+    GoogleErrorKind,
+    explain,
+    explained,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -303,6 +311,16 @@ class _Runner:
                 fix=fix,
             )  # fmt: skip
         if READ_SESSION_PERMISSION in held:
+            disabled = self._storage_api_disabled(session)
+            if disabled is not None:
+                said = explain(
+                    disabled, email=self.email, project_id=self.project_id,
+                    dataset_id=self.dataset_id,
+                )  # fmt: skip
+                return CheckResult(
+                    "read_session", WARNING,
+                    f"{said.detail} Imports will use the slower REST path.", fix=said.fix,
+                )  # fmt: skip
             return CheckResult(
                 "read_session", PASS,
                 f"{self.email} can read import results with the Storage Read API.",
@@ -314,6 +332,24 @@ class _Runner:
             "slower REST path.",
             fix=fix,
         )  # fmt: skip
+
+    def _storage_api_disabled(self, session: bigquery.BigQuerySession) -> GoogleCallError | None:
+        """The answer when the BigQuery Storage API is disabled, found by opening a read
+        session on one of the dataset's tables (a session reads nothing by itself); None
+        when it opened, or when nothing could be learned (no table, another error)."""
+        if not (bigquery.STORAGE_INSTALLED and settings.BIGQUERY_STORAGE_ENABLED):
+            return None
+        try:
+            table_id = session.first_table(self.dataset_id)
+            if table_id is None:
+                return None
+            with bigquery.StorageReader(session) as reader:
+                reader.open_stream(f"{self.project_id}.{self.dataset_id}.{table_id}")
+        except GoogleCallError as exc:
+            if exc.kind is GoogleErrorKind.API_DISABLED:
+                return exc
+            logger.info("connection test read session: %s %s", exc, exc.internal_message)
+        return None
 
     def failure(self, check_id: str, error: GoogleCallError) -> CheckResult:
         """Our own words for a failed call; Google's text goes to the log only."""

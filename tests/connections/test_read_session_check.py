@@ -4,6 +4,7 @@ documented failures where Test Connection meets them, through the real client an
 import pytest
 
 from connections.models import Connection
+from standins.policy import BIGQUERY_STORAGE_API
 from tests.connections.conftest import make_connection
 from tests.connections.test_connection_test import check, run_test, statuses
 from tests.fixtures.standin_world import DATASET, PROJECT
@@ -58,6 +59,23 @@ def test_a_warning_does_not_make_a_saved_connection_failing(
     html = response.content.decode()
     assert "Test Connection: Passed with a warning. BigQuery Read Session User" in html
     assert "Passed with a warning" in html and "imports will use the slower REST path" in html
+
+
+def test_a_disabled_storage_api_is_named_with_how_to_enable_it(alice_client, google):
+    google.stack.grant(google.key.email, READ_SESSION_USER, project=PROJECT)
+    google.stack.policy.set_api_enabled(PROJECT, False, service=BIGQUERY_STORAGE_API)
+    number = google.stack.policy.project(PROJECT).number
+
+    result = run_test(alice_client, google)
+
+    read = check(result, "read_session")
+    assert read["status"] == "warning"
+    assert read["detail"] == (
+        f"The BigQuery Storage API is not enabled in project {number}. Imports will use the "
+        "slower REST path."
+    )
+    assert read["fix"].startswith(f"Enable the BigQuery Storage API in project {number}")
+    assert result["ok"] is True
 
 
 # fault on the job check (a dry run), the job check's status, words of the detail and the fix
