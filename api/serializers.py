@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import ApiToken
+from connections.check import STATUSES as CHECK_STATUSES
 from connections.models import Connection
 from imports.models import Import, ImportRun
 
@@ -75,7 +76,7 @@ class ConnectionSerializer(serializers.Serializer):
 class CheckSerializer(serializers.Serializer):
     id = serializers.CharField()
     label = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pass", "fail", "skipped", "unconfirmed"])
+    status = serializers.ChoiceField(choices=list(CHECK_STATUSES))
     detail = serializers.CharField()
     fix = serializers.CharField()
 

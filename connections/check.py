@@ -1,5 +1,6 @@
 """The connection check (Test Connection): the checklist of DESIGN.md §4, each check pass /
-fail / skipped / unconfirmed.
+fail / skipped / unconfirmed, or warning: the connection works, but not as well as it could
+(no Storage Read API sessions: imports read with the slower REST path).
 
 Offline checks come from the form (the same rules as Save). The results are
 plain dicts so they can be stored on the connection as JSON.
@@ -17,11 +18,20 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from connections import bigquery
-from connections.google_errors import FAIL, RETRY_FIX, UNCONFIRMED, GoogleCallError, explained
+from connections.google_errors import (
+    FAIL,
+    RETRY_FIX,
+    UNCONFIRMED,
+    GoogleCallError,
+    GoogleErrorKind,
+    explain,
+    explained,
+)
 
 logger = logging.getLogger(__name__)
 
-PASS, SKIPPED = "pass", "skipped"
+PASS, SKIPPED, WARNING = "pass", "skipped", "warning"
+STATUSES = (PASS, FAIL, WARNING, UNCONFIRMED, SKIPPED)
 
 CHECKS = (
     ("key", "Service account key"),
@@ -29,6 +39,7 @@ CHECKS = (
     ("dataset", "Project and dataset"),
     ("job_user", "BigQuery Job User"),
     ("data_editor", "BigQuery Data Editor"),
+    ("read_session", "BigQuery Read Session User"),
 )
 LABELS = dict(CHECKS)
 
@@ -53,21 +64,24 @@ class TestResult:
 
     @property
     def ok(self) -> bool:
-        return all(c.status == PASS for c in self.checks)
+        """Passed: every check passed, or passed with a warning (the connection works)."""
+        return all(c.status in (PASS, WARNING) for c in self.checks)
 
     @property
     def summary(self) -> str:
+        for status in (FAIL, UNCONFIRMED):
+            for check in self.checks:
+                if check.status == status:
+                    return f"{check.label}: {check.detail}"
         for check in self.checks:
-            if check.status == FAIL:
-                return f"{check.label}: {check.detail}"
-        for check in self.checks:
-            if check.status == UNCONFIRMED:
-                return f"{check.label}: {check.detail}"
+            if check.status == WARNING:
+                return f"Passed with a warning. {check.label}: {check.detail}"
         return "All checks passed."
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "warnings": sum(c.status == WARNING for c in self.checks),
             "summary": self.summary,
             "location": self.location,
             "reference": self.reference,
@@ -135,6 +149,7 @@ def run_connection_test(
     return result
 
 
+READ_SESSION_PERMISSION = "bigquery.readsessions.create"
 DATA_EDITOR_PERMISSIONS = [
     "bigquery.datasets.get",
     "bigquery.tables.create",
@@ -210,10 +225,11 @@ class _Runner:
                 + (f" in location {self.location}." if self.location else "."),
             )
         )
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
             job_user = pool.submit(self._check_job_user, session)
             data_editor = pool.submit(self._check_data_editor, session, dataset)
-            for future in (job_user, data_editor):
+            read_session = pool.submit(self._check_read_session, session)
+            for future in (job_user, data_editor, read_session):
                 self.set(future.result())
 
     def _skip_after(self, failed: str) -> None:
@@ -272,6 +288,68 @@ class _Runner:
             f"{self.project_id} (IAM & Admin > IAM). If it is already granted through a group "
             "or a custom role, you can ignore this.",
         )
+
+    def _check_read_session(self, session: bigquery.BigQuerySession) -> CheckResult:
+        """The Storage Read API's permission: without it imports still work, with REST
+        paging, so a missing grant is a warning, not a failure."""
+        fix = (
+            f"Grant {self.email} the BigQuery Read Session User role "
+            f"(roles/bigquery.readSessionUser) on project {self.project_id} (IAM & Admin > IAM "
+            "> Grant access), and make sure the BigQuery Storage API is enabled."
+        )
+        try:
+            held = session.project_permissions([READ_SESSION_PERMISSION])
+        except GoogleCallError as exc:
+            said = explained(
+                exc, "connection test read_session", email=self.email,
+                project_id=self.project_id, dataset_id=self.dataset_id,
+            )  # fmt: skip
+            return CheckResult(
+                "read_session", WARNING,
+                f"Could not confirm that {self.email} may read with the Storage Read API "
+                f"({said.detail}) If it may not, imports will use the slower REST path.",
+                fix=fix,
+            )  # fmt: skip
+        if READ_SESSION_PERMISSION in held:
+            disabled = self._storage_api_disabled(session)
+            if disabled is not None:
+                said = explain(
+                    disabled, email=self.email, project_id=self.project_id,
+                    dataset_id=self.dataset_id,
+                )  # fmt: skip
+                return CheckResult(
+                    "read_session", WARNING,
+                    f"{said.detail} Imports will use the slower REST path.", fix=said.fix,
+                )  # fmt: skip
+            return CheckResult(
+                "read_session", PASS,
+                f"{self.email} can read import results with the Storage Read API.",
+            )  # fmt: skip
+        return CheckResult(
+            "read_session", WARNING,
+            f"{self.email} may not create Storage Read API sessions in project "
+            f"{self.project_id} ({READ_SESSION_PERMISSION} is missing): imports will use the "
+            "slower REST path.",
+            fix=fix,
+        )  # fmt: skip
+
+    def _storage_api_disabled(self, session: bigquery.BigQuerySession) -> GoogleCallError | None:
+        """The answer when the BigQuery Storage API is disabled, found by opening a read
+        session on one of the dataset's tables (a session reads nothing by itself); None
+        when it opened, or when nothing could be learned (no table, another error)."""
+        if not (bigquery.STORAGE_INSTALLED and settings.BIGQUERY_STORAGE_ENABLED):
+            return None
+        try:
+            table_id = session.first_table(self.dataset_id)
+            if table_id is None:
+                return None
+            with bigquery.StorageReader(session) as reader:
+                reader.open_stream(f"{self.project_id}.{self.dataset_id}.{table_id}")
+        except GoogleCallError as exc:
+            if exc.kind is GoogleErrorKind.API_DISABLED:
+                return exc
+            logger.info("connection test read session: %s %s", exc, exc.internal_message)
+        return None
 
     def failure(self, check_id: str, error: GoogleCallError) -> CheckResult:
         """Our own words for a failed call; Google's text goes to the log only."""

@@ -48,6 +48,16 @@ class GoogleErrorKind(StrEnum):
     TABLE_MISSING = "table_missing"
     ACCESS_DENIED = "access_denied"
     BAD_REQUEST = "bad_request"
+    # The query or the project's set-up, as BigQuery explains it (error reasons documented at
+    # https://cloud.google.com/bigquery/docs/error-messages).
+    INVALID_QUERY = "invalid_query"  # the user's SQL: BigQuery's own message is shown
+    PARTITION_FILTER_REQUIRED = "partition_filter_required"
+    LOCATION_MISMATCH = "location_mismatch"
+    RESPONSE_TOO_LARGE = "response_too_large"
+    BYTES_BILLED_LIMIT = "bytes_billed_limit"
+    BILLING_NOT_ENABLED = "billing_not_enabled"
+    VPC_SERVICE_CONTROLS = "vpc_service_controls"
+    CMEK_REQUIRED = "cmek_required"
     # Try again later.
     UNREACHABLE = "unreachable"  # no answer; `reason` says why when the network told us
     RATE_LIMITED = "rate_limited"
@@ -73,6 +83,9 @@ class GoogleCallError(Exception):
     permission: str = ""
     project_number: str = ""
     internal_message: str = field(default="", repr=False)
+    # What the message needs from Google's answer (a table, a column, a limit), parsed here so
+    # that callers never read Google's text; see _facts().
+    facts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kind = GoogleErrorKind(self.kind)  # a misspelt kind fails here, not in a message
@@ -185,35 +198,79 @@ def _classify_refresh(exc: google.auth.exceptions.RefreshError) -> GoogleCallErr
     return GoogleCallError(kind, permanent=True, reason=error, internal_message=message)
 
 
+_TABLE_RE = re.compile(r"Not found: Table ([\w.:-]+)")
+_LOCATION_RE = re.compile(r"Not found: Dataset ([\w.:-]+) was not found in location ([\w-]+)")
+_PARTITION_RE = re.compile(
+    r"Cannot query over table '([^']+)' without a filter over column\(s\) '([^']+)'"
+)
+_BYTES_BILLED_RE = re.compile(r"bytes billed: (\d+)\. (\d+) or higher required")
+_API_TITLE_RE = re.compile(r"(BigQuery(?: Storage)? API) has not been used in project")
+_VPC_ID_RE = re.compile(r"vpcServiceControlsUniqueIdentifier: ([\w-]+)")
+# BigQuery's own words about the user's SQL are shown (its error item's message, not the
+# whole answer), trimmed: they name columns, types and positions, not secrets.
+GOOGLE_MESSAGE_LIMIT = 400
+
+
 def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
     errors = getattr(exc, "errors", None) or []
-    reason = str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    reason = str(first.get("reason", ""))
     message = getattr(exc, "message", "") or str(exc)
     status = getattr(exc, "code", None)
     permission_match = _PERMISSION_RE.search(message)
     permission = permission_match.group(1) if permission_match else ""
     number = ""
+    facts: dict[str, str] = {}
     # BigQuery reports rate and quota limits as 403 with a reason, not as 429.
     if reason == "rateLimitExceeded" or status == 429:
         kind = Kind.RATE_LIMITED
     elif reason == "quotaExceeded":
         kind = Kind.QUOTA_EXCEEDED
+    elif reason == "billingNotEnabled":
+        kind = Kind.BILLING_NOT_ENABLED
+    elif reason == "responseTooLarge":
+        kind = Kind.RESPONSE_TOO_LARGE
+    elif reason == "bytesBilledLimitExceeded" or _BYTES_BILLED_RE.search(message):
+        kind = Kind.BYTES_BILLED_LIMIT
+        if found := _BYTES_BILLED_RE.search(message):
+            facts = {"limit": f"{int(found[1]):,}", "required": f"{int(found[2]):,}"}
     elif reason == "accessNotConfigured" or "has not been used in project" in message:
         kind, permission = Kind.API_DISABLED, ""
         found = _PROJECT_NUMBER_RE.search(message)
         number = found.group(1) if found else ""
+        title = _API_TITLE_RE.search(message)
+        facts = {"api": title.group(1) if title else "BigQuery API"}
+    elif "VPC Service Controls" in message or "vpcServiceControlsUniqueIdentifier" in message:
+        kind, permission = Kind.VPC_SERVICE_CONTROLS, ""
+        found = _VPC_ID_RE.search(message)
+        facts = {"vpc_id": found.group(1) if found else ""}
+    elif "restrictNonCmekServices" in message or "specify an encryption key" in message:
+        kind = Kind.CMEK_REQUIRED
+    elif found := _PARTITION_RE.search(message):
+        kind = Kind.PARTITION_FILTER_REQUIRED
+        facts = {"table": found.group(1), "columns": found.group(2)}
     elif status == 401:
         kind = Kind.UNAUTHORIZED
     elif status == 404 and "Not found: Project" in message:
         kind = Kind.PROJECT_MISSING
+    elif status == 404 and (found := _LOCATION_RE.search(message)):
+        kind = Kind.LOCATION_MISMATCH
+        facts = {"dataset": found.group(1), "location": found.group(2)}
     elif status == 404 and "Not found: Dataset" in message:
         kind = Kind.DATASET_MISSING
-    elif status == 404 and "Not found: Table" in message:
+    elif status == 404 and (found := _TABLE_RE.search(message)):
         kind = Kind.TABLE_MISSING
+        facts = {"table": found.group(1).rstrip(".")}
     elif status == 403:
         kind = Kind.ACCESS_DENIED
     elif status is not None and status >= 500:
         kind = Kind.BACKEND_ERROR
+    elif reason == "invalidQuery":
+        kind = Kind.INVALID_QUERY
+        said = " ".join(str(first.get("message") or "").split())
+        if len(said) > GOOGLE_MESSAGE_LIMIT:
+            said = said[: GOOGLE_MESSAGE_LIMIT - 1] + "…"
+        facts = {"google_message": said}
     elif status == 400:
         kind = Kind.BAD_REQUEST
     else:
@@ -226,11 +283,13 @@ def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
         permission=permission,
         project_number=number,
         internal_message=message,
+        facts=facts,
     )
 
 
-# Answers that may change by themselves: an import run retries them.
-TRANSIENT = frozenset({Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED, Kind.BACKEND_ERROR})
+# Answers that may change by themselves within minutes: an import run retries them. A used-up
+# quota (quotaExceeded) does not come back within a run: it resets daily or is raised by hand.
+TRANSIENT = frozenset({Kind.RATE_LIMITED, Kind.BACKEND_ERROR})
 
 
 # -- our words -----------------------------------------------------------------------------------
@@ -280,8 +339,8 @@ MESSAGES: dict[GoogleErrorKind, Message] = {
     Kind.AUTH_REFUSED: Message("Google refused to sign in with this key.", NEW_KEY),
     Kind.UNAUTHORIZED: Message("Google refused to sign in with this key.", NEW_KEY),
     Kind.API_DISABLED: Message(
-        "The BigQuery API is not enabled in {where}.",
-        "Enable the BigQuery API in {where} (APIs & Services > Library > BigQuery API > "
+        "The {api} is not enabled in {where}.",
+        "Enable the {api} in {where} (APIs & Services > Library > {api} > "
         "Enable), wait a few minutes, and test again."),
     Kind.PROJECT_MISSING: Message(
         "Project {project_id} does not exist, or {email} cannot see it.",
@@ -289,7 +348,10 @@ MESSAGES: dict[GoogleErrorKind, Message] = {
     Kind.DATASET_MISSING: Message(
         "Dataset {dataset_id} was not found in project {project_id}.",
         "Check the Dataset ID (it is case-sensitive) or create the dataset in BigQuery."),
-    Kind.TABLE_MISSING: Message("A table was not found.", "Check the table name."),
+    Kind.TABLE_MISSING: Message(
+        "Table {table} was not found.",
+        "Check the table the import reads (names are case-sensitive, and a query names tables "
+        "with their dataset), or create the table."),
     # Google gives the same 403 for a dataset that does not exist (see google-api-facts).
     Kind.ACCESS_DENIED: Message(
         "{email} has no access to dataset {project_id}:{dataset_id}, or the dataset does "
@@ -298,13 +360,55 @@ MESSAGES: dict[GoogleErrorKind, Message] = {
         "{dataset_id} (BigQuery > dataset > Sharing > Permissions) or on project {project_id}."),
     Kind.BAD_REQUEST: Message(
         "BigQuery refused the request as invalid.", "Check the Project ID and Dataset ID."),
+    Kind.INVALID_QUERY: Message(
+        "BigQuery could not run the query: {google_message}",
+        "Fix the query (Edit the import's source) and run the import again."),
+    Kind.PARTITION_FILTER_REQUIRED: Message(
+        "Table {table} can only be queried with a filter on its partitioning column "
+        "{columns}.",
+        "Fix the query: add a WHERE condition on {columns} to the import's query, or make "
+        "the import incremental with {columns} as its cursor column."),
+    # BigQuery gives this one answer both for a dataset that does not exist and for one in
+    # another location than the job's.
+    Kind.LOCATION_MISMATCH: Message(
+        "Dataset {dataset} was not found in location {location}, where the query runs: it "
+        "does not exist, or it is in another location.",
+        "Check the dataset's name in the query (names are case-sensitive). A query reads "
+        "datasets of one location only: read tables in the same location as dataset "
+        "{dataset_id}, or copy the data there."),
+    Kind.RESPONSE_TOO_LARGE: Message(
+        "The query's result is larger than BigQuery returns without a destination table.",
+        "Make each run read less: map only the columns you need, or make the import "
+        "incremental so that each run reads one window."),
+    Kind.BYTES_BILLED_LIMIT: Message(
+        "The query would bill more bytes than its limit allows ({limit} bytes; it needs "
+        "{required}).",
+        "Raise the maximum bytes billed, or make the query read less (fewer columns, a "
+        "filter on the partitioning column)."),
+    Kind.BILLING_NOT_ENABLED: Message(
+        "Billing is not enabled for project {project_id}.",
+        "Link a billing account to project {project_id} (Billing > Account management > "
+        "Link a billing account), then run the import again."),
+    Kind.VPC_SERVICE_CONTROLS: Message(
+        "VPC Service Controls blocked the request: project {project_id} is inside a service "
+        "perimeter that this server's requests come from outside of{vpc_reference}.",
+        "Ask your Google Cloud administrator to allow {email} from this server's network in "
+        "the perimeter (an ingress rule or access level in Security > VPC Service Controls)"
+        "{vpc_quote}."),
+    Kind.CMEK_REQUIRED: Message(
+        "An organisation policy requires queries in project {project_id} to use a "
+        "customer-managed encryption key (CMEK), and none is set.",
+        "Set a default Cloud KMS key for queries in project {project_id} (for example "
+        "ALTER PROJECT SET OPTIONS with default_kms_key_name), or ask your administrator to "
+        "exempt BigQuery from constraints/gcp.restrictNonCmekServices."),
     Kind.UNREACHABLE: TEMPORARY,
     Kind.RATE_LIMITED: Message(
-        "BigQuery is limiting the rate of requests right now.", RETRY_FIX, UNCONFIRMED),
+        "BigQuery is limiting the rate of requests right now (a short-term limit, retried "
+        "a few times).", RETRY_FIX, UNCONFIRMED),
     Kind.QUOTA_EXCEEDED: Message(
-        "A BigQuery quota of project {project_id} is used up.",
+        "A BigQuery quota of project {project_id} is used up; retrying now would not help.",
         "Wait for the quota to reset (usually within the day) or raise it in "
-        "IAM & Admin > Quotas.", UNCONFIRMED),
+        "IAM & Admin > Quotas, then run the import again.", UNCONFIRMED),
     Kind.BACKEND_ERROR: TEMPORARY,
     Kind.READ_STREAM_GONE: UNEXPECTED,
     Kind.STORAGE_UNAVAILABLE: UNEXPECTED,
@@ -316,6 +420,7 @@ JOBS_DENIED = Message(
     "Grant {email} the BigQuery Job User role on project {project_id} "
     "(IAM & Admin > IAM > Grant access).")
 NOT_REACHED = Message("Could not reach Google ({route}).", NETWORK_FIX, UNCONFIRMED)
+SOME_TABLE_MISSING = Message("A table was not found.", "Check the table name.")
 # fmt: on
 
 
@@ -336,7 +441,16 @@ def message_for(error: GoogleCallError, *, check_id: str = "") -> Message:
         return JOBS_DENIED
     if error.kind is Kind.UNREACHABLE and error.reason in NO_ROUTE:
         return NOT_REACHED
+    if error.kind is Kind.TABLE_MISSING and not error.facts.get("table"):
+        return SOME_TABLE_MISSING
     return MESSAGES[error.kind]
+
+
+class _Values(dict):
+    """Template values; a fact Google's answer did not carry reads as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def explain(
@@ -344,7 +458,11 @@ def explain(
 ) -> Explanation:
     """Our detail, fix and check status for a classified error (nothing logged)."""
     message = message_for(error, check_id=check_id)
-    values = {
+    vpc_id = error.facts.get("vpc_id", "")
+    values = _Values({"api": "BigQuery API"} | error.facts)
+    values |= {
+        "vpc_reference": f" (VPC Service Controls reference {vpc_id})" if vpc_id else "",
+        "vpc_quote": f", quoting reference {vpc_id}" if vpc_id else "",
         "email": email,
         "project_id": project_id,
         "dataset_id": dataset_id,
@@ -353,7 +471,7 @@ def explain(
         "route": NO_ROUTE.get(error.reason, ""),
     }
     return Explanation(
-        message.detail.format(**values), message.fix.format(**values), message.status
+        message.detail.format_map(values), message.fix.format_map(values), message.status
     )
 
 

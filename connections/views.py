@@ -202,7 +202,9 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
         return render(
             request, "connections/_checklist.html", {"result": result, "connection": connection}
         )
-    if result["ok"]:
+    if result["ok"] and result.get("warnings"):
+        messages.warning(request, f"Test Connection: {result['summary']}")
+    elif result["ok"]:
         messages.success(request, "Test Connection passed.")
     elif check.has_failure(result):
         messages.error(request, f"Test Connection failed. {result['summary']}")

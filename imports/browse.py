@@ -354,7 +354,7 @@ def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> Bro
             "the names (they are case-sensitive).",
             kind=error.kind,
         )
-    if error.kind is GoogleErrorKind.BAD_REQUEST:
+    if error.kind in (GoogleErrorKind.BAD_REQUEST, GoogleErrorKind.INVALID_QUERY):
         position = _error_position(error.internal_message)
         return BrowseError(
             "BigQuery could not run this query" + (f" ({position})." if position else "."),
@@ -369,6 +369,7 @@ def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> Bro
 
 MISSING = {
     GoogleErrorKind.TABLE_MISSING,
+    GoogleErrorKind.LOCATION_MISMATCH,
     GoogleErrorKind.DATASET_MISSING,
     GoogleErrorKind.PROJECT_MISSING,
 }

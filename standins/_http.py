@@ -23,6 +23,7 @@ class Fault:
     match: str | None
     seconds: float
     after: int | None = None  # streaming calls: fail after this many responses
+    detail: str | None = None  # names in a documented error's message (see standins.errors)
     fired: int = 0
 
     def matches(self, operation: str, path: str) -> bool:
@@ -49,6 +50,7 @@ class FaultInjector:
         match: str | None = None,
         seconds: float | None = None,
         after: int | None = None,
+        detail: str | None = None,
     ) -> Fault:
         if kind not in self.kinds:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {self.kinds}")
@@ -62,6 +64,7 @@ class FaultInjector:
             match=match,
             seconds=self.default_hang_seconds if seconds is None else seconds,
             after=after,
+            detail=detail,
         )
         with self._lock:
             self._faults.append(fault)
@@ -107,6 +110,7 @@ class RecordedRequest:
     status: int | None
     fault: str | None = None
     time: float = field(default_factory=time.time)
+    sql: str | None = None  # a query job's SQL (jobs.insert / jobs.query), as it was sent
 
 
 class RecordsCalls:
@@ -281,15 +285,17 @@ class LoopbackService(RecordsCalls):
         times: int | None = 1,
         match: str | None = None,
         seconds: float | None = None,
+        detail: str | None = None,
     ) -> Fault:
         """Make the next ``times`` matching requests fail.
 
         kind: ``backend_error`` (503), ``rate_limit``, ``hang`` (wait ``seconds`` then close
-        without answering) or ``drop`` (close without answering). ``match`` is an operation
-        name such as ``"datasets.get"`` or a substring of the path; None matches everything.
-        ``times=None`` keeps the fault until ``reset()``.
+        without answering) or ``drop`` (close without answering); the BigQuery gate also
+        answers Google's documented errors (standins.errors.DOCUMENTED, with ``detail``).
+        ``match`` is an operation name such as ``"datasets.get"`` or a substring of the
+        path; None matches everything. ``times=None`` keeps the fault until ``reset()``.
         """
-        return self.faults.inject(kind, times=times, match=match, seconds=seconds)
+        return self.faults.inject(kind, times=times, match=match, seconds=seconds, detail=detail)
 
     def reset(self) -> None:
         self.faults.clear()

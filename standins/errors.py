@@ -208,3 +208,143 @@ def rate_limited() -> GoogleError:
 def caller_lacks_permission() -> GoogleError:
     """Cloud Resource Manager's answer for a project that is missing or not visible."""
     return GoogleError(403, "The caller does not have permission", None)
+
+
+# -- documented failures, injected as gate faults --------------------------------------------
+# Each answers as BigQuery does; the source of its shape is in its docstring. ``detail``
+# replaces the example's names (a table, a column, a limit) where the fault has any.
+
+
+def invalid_query(detail: str | None = None) -> GoogleError:
+    """400 ``invalidQuery``: the SQL cannot run (https://cloud.google.com/bigquery/docs/
+    error-messages, "invalidQuery"; the message is BigQuery's, e.g. a failed cast)."""
+    message = detail or 'Could not cast literal "abc" to type INT64 at [1:13]'
+    return GoogleError(400, message, "invalidQuery")
+
+
+def partition_filter_required(detail: str | None = None) -> GoogleError:
+    """400 ``invalidQuery`` for a table with require_partition_filter
+    (https://cloud.google.com/bigquery/docs/querying-partitioned-tables#require_a_partition_filter_in_queries).
+    ``detail``: "project.dataset.table column"."""
+    table, _, column = (detail or "acme-analytics.events.page_views event_date").partition(" ")
+    return GoogleError(
+        400,
+        f"Cannot query over table '{table}' without a filter over column(s) '{column}' that "
+        "can be used for partition elimination",
+        "invalidQuery",
+    )
+
+
+def table_not_found(detail: str | None = None) -> GoogleError:
+    """404 ``notFound`` for a table a query names (error-messages, "notFound"); ``detail``:
+    "project:dataset.table"."""
+    ref = detail or "acme-analytics:other_dataset.missing_table"
+    return GoogleError(404, f"Not found: Table {ref} was not found in location US", "notFound")
+
+
+def location_mismatch(detail: str | None = None) -> GoogleError:
+    """404 ``notFound`` when a job runs in one location and reads a dataset of another
+    (https://cloud.google.com/bigquery/docs/locations; spark-bigquery-connector#374);
+    ``detail``: "project:dataset LOCATION"."""
+    ref, _, location = (detail or "acme-analytics:eu_events EU").partition(" ")
+    return GoogleError(404, f"Not found: Dataset {ref} was not found in location {location}",
+                       "notFound")  # fmt: skip
+
+
+def response_too_large(detail: str | None = None) -> GoogleError:
+    """403 ``responseTooLarge``: an anonymous result over the limit (error-messages,
+    "responseTooLarge")."""
+    return GoogleError(
+        403,
+        "Response too large to return. Consider specifying a destination table in your job "
+        "configuration. For more details, see "
+        "https://cloud.google.com/bigquery/troubleshooting-errors",
+        "responseTooLarge",
+    )
+
+
+def bytes_billed_limit(detail: str | None = None) -> GoogleError:
+    """400 ``bytesBilledLimitExceeded``: the job's maximumBytesBilled is too low
+    (error-messages, "bytesBilledLimitExceeded"); ``detail``: "limit required"."""
+    limit, _, required = (detail or "1000000 10485760").partition(" ")
+    return GoogleError(
+        400,
+        f"Query exceeded limit for bytes billed: {limit}. {required} or higher required.",
+        "bytesBilledLimitExceeded",
+    )
+
+
+def billing_not_enabled(detail: str | None = None) -> GoogleError:
+    """403 ``billingNotEnabled`` (error-messages, "billingNotEnabled")."""
+    return GoogleError(
+        403,
+        "Billing has not been enabled for this project. Enable billing at "
+        "https://console.cloud.google.com/billing. Queries are not allowed in the free tier "
+        "beyond its limits. Set up a billing account to remove this restriction.",
+        "billingNotEnabled",
+    )
+
+
+def quota_exceeded(detail: str | None = None) -> GoogleError:
+    """403 ``quotaExceeded``, a long-term quota (https://cloud.google.com/bigquery/docs/
+    troubleshoot-quotas: "wait at least 10 minutes"; not rateLimitExceeded)."""
+    return GoogleError(
+        403,
+        "Quota exceeded: Your project exceeded quota for free query bytes scanned. For more "
+        "information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+        "quotaExceeded",
+        domain="usageLimits",
+    )
+
+
+def vpc_service_controls(detail: str | None = None) -> GoogleError:
+    """403 from VPC Service Controls (https://cloud.google.com/vpc-service-controls/docs/
+    troubleshooting: "VPC Service Controls: Request is prohibited by organization's
+    policy", with the unique identifier in a PreconditionFailure)."""
+    uid = detail or "XlFLBBM_Wstu6u3Qn5s1K-u9iaDLZTwFIULqFOU_n_uPOdTr"
+    return GoogleError(
+        403,
+        "VPC Service Controls: Request is prohibited by organization's policy. "
+        f"vpcServiceControlsUniqueIdentifier: {uid}",
+        "accessDenied",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.PreconditionFailure",
+                "violations": [{"type": "VPC_SERVICE_CONTROLS", "description": uid}],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SECURITY_POLICY_VIOLATED",
+                "domain": "googleapis.com",
+                "metadata": {"service": "bigquery.googleapis.com", "uid": uid},
+            },
+        ],
+    )
+
+
+def cmek_required(detail: str | None = None) -> GoogleError:
+    """400 when the organisation policy constraints/gcp.restrictNonCmekServices covers
+    BigQuery and a query has no key (https://cloud.google.com/bigquery/docs/
+    customer-managed-encryption#services_constraint; dataform#1793)."""
+    project = detail or "acme-analytics"
+    return GoogleError(
+        400,
+        "Your administrator requires that you specify an encryption key for queries in "
+        f"project {project}. See https://cloud.google.com/bigquery/docs/"
+        "customer-managed-encryption#services_constraint for more info.",
+        "invalid",
+    )
+
+
+DOCUMENTED = {
+    "invalid_query": invalid_query,
+    "partition_filter_required": partition_filter_required,
+    "table_not_found": table_not_found,
+    "location_mismatch": location_mismatch,
+    "response_too_large": response_too_large,
+    "bytes_billed_limit": bytes_billed_limit,
+    "billing_not_enabled": billing_not_enabled,
+    "quota_exceeded": quota_exceeded,
+    "vpc_service_controls": vpc_service_controls,
+    "cmek_required": cmek_required,
+}

@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from standins import errors
-from standins._http import BaseHandler, LoopbackService, RecordedRequest
+from standins._http import (
+    FAULT_KINDS,
+    BaseHandler,
+    FaultInjector,
+    LoopbackService,
+    RecordedRequest,
+)
 from standins.errors import GoogleError
 from standins.policy import API_TITLES, BIGQUERY_API, CRM_API, Policy
 from standins.token_server import TokenInfo, TokenServer
@@ -183,6 +189,20 @@ def _crud_verb(method: str, has_id: bool) -> str:
     )
 
 
+def query_text(operation: str, body: bytes) -> str | None:
+    """The SQL of a query job request (for the request log), or None."""
+    if operation not in ("jobs.insert", "jobs.query") or not body:
+        return None
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    query = ((request.get("configuration") or {}).get("query") or {}).get("query")
+    return query if operation == "jobs.insert" else request.get("query")
+
+
 def identity_token(email: str) -> str:
     """An unsigned JWT whose claims the emulator reads as the caller (row access policies)."""
 
@@ -209,15 +229,20 @@ class _GateHandler(BaseHandler):
         body = self.read_body()
         route = classify(self.command, split.path)
         fault = gate.faults.take(route.operation, split.path)
+        sql = query_text(route.operation, body)
         if fault is not None:
             # Logged before answering, so a test sees the entry as soon as its call returns.
             gate.record(
-                RecordedRequest(self.command, split.path, route.operation, None, None, fault.kind)
+                RecordedRequest(
+                    self.command, split.path, route.operation, None, None, fault.kind, sql=sql
+                )
             )
             if fault.kind == "backend_error":
                 self._send_error(errors.backend_error())
             elif fault.kind == "rate_limit":
                 self._send_error(errors.rate_limited())
+            elif fault.kind in errors.DOCUMENTED:
+                self._send_error(errors.DOCUMENTED[fault.kind](fault.detail))
             elif fault.kind == "hang":
                 gate.faults.hang(fault.seconds)
                 self.drop()
@@ -252,6 +277,7 @@ class _GateHandler(BaseHandler):
                 route.operation,
                 caller.email if caller else None,
                 response.status,
+                sql=sql,
             )
         )
         self._send_upstream(response)
@@ -291,6 +317,7 @@ class Gate(LoopbackService):
         upstream_timeout: float = 300.0,
     ) -> None:
         super().__init__(host=host, port=port, hang_seconds=hang_seconds)
+        self.faults = FaultInjector(hang_seconds, kinds=FAULT_KINDS + tuple(errors.DOCUMENTED))
         parsed = urllib.parse.urlsplit(upstream)
         self.upstream = upstream.rstrip("/")
         self._upstream_address = (parsed.hostname or "127.0.0.1", parsed.port or 80)

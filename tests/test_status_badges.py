@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.template import Context, Template
 
+from connections import check
 from connections.models import Connection
 from imports.models import Import, ImportRun
 from notifications.models import Delivery
@@ -59,7 +60,7 @@ STATUSES = [
     *(s.value for s in Import.Status),
     *(s.value for s in ImportRun.Status),
     *(s.value for s in Delivery.Status),
-    "pass", "fail", "skipped", "unconfirmed",  # Test Connection's checks
+    *check.STATUSES,  # Test Connection's checks
     "active", "expired", "revoked",  # API tokens
 ]  # fmt: skip
 

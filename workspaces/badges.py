@@ -33,6 +33,7 @@ STATUS_TONES: dict[str, str] = {
     "sending": INFO,  # delivery
     # worth a look
     "unconfirmed": WARN,  # check
+    "warning": WARN,  # check: works, not as well as it could
     "expired": WARN,  # API token
     # nothing going on
     "untested": MUTED,  # connection

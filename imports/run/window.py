@@ -60,7 +60,9 @@ def window(import_obj: Import, reader: bigquery.ImportReader, location: str) -> 
     """Freeze the run's window once: rows with watermark <= cursor <= hi."""
     base = _source_sql(import_obj)
     if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
-        return Window(sql=base, params=[], lo="", hi="")
+        # Wrapped, as the form promises: a statement that passed the SELECT check runs only
+        # as a subquery, never as anything else.
+        return Window(sql=f"SELECT * FROM (\n{base}\n)", params=[], lo="", hi="")  # noqa: S608
     column = quote_identifier(import_obj.cursor_column)
     kind = CURSOR_PARAM_TYPES[import_obj.cursor_type]
     hi = reader.scalar(

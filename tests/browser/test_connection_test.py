@@ -41,15 +41,22 @@ def test_test_connection_from_the_form_swaps_the_checklist_in_place(
 
     page.get_by_label("Dataset ID").fill(DATASET)
     page.get_by_role("button", name="Test Connection").click()
-    expect(checklist).to_contain_text("Passed")
+    expect(checklist).to_contain_text("Passed with a warning")
     expect(checklist.locator(".check-pass")).to_have_count(5)
-    screenshot("test-connection-form-pass")
+    # no Read Session User: a warning with the role to grant, not a failure
+    read_session = checklist.locator("[data-check=read_session]")
+    expect(read_session).to_contain_text("! Warning")
+    expect(read_session).to_contain_text("imports will use the slower REST path")
+    expect(read_session).to_contain_text("BigQuery Read Session User role")
+    screenshot("test-connection-form-warning")
 
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".message-success")).to_have_text("Connection “Warehouse” saved.")
     # the test that passed on exactly these values is the saved connection's result
     expect(page.locator("h1 .badge")).to_have_text("OK")
-    expect(page.locator("#checklist")).to_contain_text("Passed")
+    expect(page.locator("#checklist")).to_contain_text("Passed with a warning")
+    expect(page.locator("#checklist [data-check=read_session]")).to_contain_text("! Warning")
+    screenshot("test-connection-saved-warning")
     assert page.console_errors == []
 
 

@@ -46,10 +46,13 @@ def check(result, check_id):
 
 
 def test_all_checks_pass(alice_client, google):
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+
     result = run_test(alice_client, google)
 
     assert statuses(result) == {
         "key": "pass", "auth": "pass", "dataset": "pass", "job_user": "pass", "data_editor": "pass",
+        "read_session": "pass",
     }  # fmt: skip
     assert result["ok"] is True
     assert result["location"] == LOCATION
@@ -65,7 +68,7 @@ def test_a_deleted_key_is_reported_with_how_to_make_a_new_one(alice_client, goog
 
     assert statuses(result) == {
         "key": "pass", "auth": "fail", "dataset": "skipped", "job_user": "skipped",
-        "data_editor": "skipped",
+        "data_editor": "skipped", "read_session": "skipped",
     }  # fmt: skip
     auth = check(result, "auth")
     assert auth["detail"] == "Google rejected the key: it was deleted or replaced in Google Cloud."
@@ -382,6 +385,7 @@ def test_the_app_never_posts_to_the_keys_token_uri(alice_client, google):
 
 
 def test_a_saved_connection_stores_its_result(alice_client, alice, workspace_a, google):
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
     connection = make_connection(
         workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
     )

@@ -17,7 +17,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
     BigQueryReadGrpcTransport,
 )
 
-from connections.google_errors import GoogleErrorKind, classify
+from connections.google_errors import GoogleErrorKind, classify, explain
 from standins import StandinStack, errors
 from standins.policy import BIGQUERY_STORAGE_API
 from standins.storage_gate import MAX_BYTES_PER_RESPONSE, MAX_ROWS_PER_RESPONSE
@@ -282,7 +282,11 @@ def test_the_storage_api_disabled_is_answered_like_rest(
     )
     assert caught.value.reason == "SERVICE_DISABLED"
     assert caught.value.metadata["consumer"] == f"projects/{project.number}"
-    assert classify(caught.value).kind is GoogleErrorKind.API_DISABLED
+    error = classify(caught.value)
+    assert error.kind is GoogleErrorKind.API_DISABLED
+    said = explain(error, email="a@b.iam.gserviceaccount.com", project_id=PROJECT, dataset_id="d")
+    assert said.detail == f"The BigQuery Storage API is not enabled in project {project.number}."
+    assert said.fix.startswith(f"Enable the BigQuery Storage API in project {project.number}")
 
 
 def test_query_results_are_readable_by_the_job_owner_only(
