@@ -570,8 +570,8 @@ def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_clie
 
     assert "BigQuery stopped answering; the run will be retried." in page
     assert '<dd id="run-read">1,000</dd>' in page
-    assert '<dd id="run-written">990 <span class="help">new or changed</span></dd>' in page
-    assert '<dd id="run-unchanged">6 <span class="help">already stored as they are</span>' in page
+    assert '<span id="run-written">990</span> <span class="help">new or changed</span>' in page
+    assert '<span id="run-unchanged">6</span> <span class="help">already stored as' in page
     assert '<dd id="run-rejected">4</dd>' in page
     assert ">Health 99.6 %</span>" in page
     assert "10 rows processed per second" in page  # 1,000 rows read in 1 min 40 s

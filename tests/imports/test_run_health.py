@@ -12,6 +12,7 @@ from audience.models import Profile
 from imports import services
 from imports.models import ImportRun
 from imports.run import execute
+from imports.run.verdict import verdict
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import START, USER_SCHEMA, make_import, new_table, user_rows
 
@@ -187,3 +188,13 @@ def test_the_run_page_filters_rejected_rows_by_reason_with_counts(
     assert "3 kept rows rejected for this reason." in only_missing
     assert unknown.count('<tr><td class="num">') == 7  # an unknown reason shows all
     assert [r[1] for r in csv_rows[1:]] == [missing] * 3
+
+
+@pytest.mark.parametrize(
+    ("read", "rejected", "threshold", "status"),
+    [(100, 0, 0, "succeeded"), (100, 50, 50, "succeeded_with_rejections"),
+     (100, 51, 50, "failed"), (3, 1, 33, "failed"), (3, 1, 34, "succeeded_with_rejections"),
+     (10, 10, 100, "succeeded_with_rejections"), (10, 1, 0, "failed")],
+)  # fmt: skip
+def test_above_the_threshold_means_a_larger_share_than_it(read, rejected, threshold, status):
+    assert verdict(read=read, rejected=rejected, threshold=threshold).status == status
