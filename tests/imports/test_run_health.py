@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from audience.models import Profile
 from imports import services
-from imports.models import ImportRun
+from imports.models import ImportRun, RejectedRow
 from imports.run import execute
 from imports.run.verdict import verdict
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import START, USER_SCHEMA, make_import, new_table, user_rows
+from tests.imports.test_pages import add_import, add_run
 
 LONG_ID = "x" * 300  # identities are at most 255 characters
 
@@ -198,3 +199,30 @@ def test_the_run_page_filters_rejected_rows_by_reason_with_counts(
 )  # fmt: skip
 def test_above_the_threshold_means_a_larger_share_than_it(read, rejected, threshold, status):
     assert verdict(read=read, rejected=rejected, threshold=threshold).status == status
+
+
+def test_the_live_run_page_keeps_the_reason_while_it_polls_and_when_the_run_ends(
+    alice_client, workspace_a, connection_a
+):
+    import_obj = add_import(workspace_a, connection_a, status="running")
+    run = add_run(import_obj, status="running", rows_read=40, rows_written=37, rows_rejected=3)
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(run=run, row_number=1, reason="No identity", data={}),
+            RejectedRow(run=run, row_number=2, reason="Too long", data={}),
+            RejectedRow(run=run, row_number=3, reason="No identity", data={}),
+        ]
+    )
+    url = reverse("imports:run", kwargs={"ws": "acme", "run_pk": run.pk})
+
+    live = alice_client.get(url, {"reason": "No identity"}).content.decode()
+    assert f'hx-get="{url}?reason=No%20identity"' in live
+    ImportRun.objects.filter(pk=run.pk).update(status="succeeded_with_rejections")
+    ended = alice_client.get(
+        url, {"reason": "No identity"}, headers={"HX-Request": "true"}
+    ).content.decode()
+
+    assert '<section id="rejected-rows" hx-swap-oob="true">' in ended
+    assert "2 kept rows rejected for this reason." in ended
+    assert "hx-trigger" not in ended  # the run ended: polling stops
+    assert ">Too long (1 kept row)</option>" in ended
