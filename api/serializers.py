@@ -121,9 +121,22 @@ class RunSerializer(serializers.Serializer):
         allow_null=True, help_text="0 to 1; null while the number of rows is not known."
     )
     rows_expected = serializers.IntegerField(allow_null=True)
-    rows_read = serializers.IntegerField()
-    rows_written = serializers.IntegerField()
+    rows_read = serializers.IntegerField(
+        help_text="Rows read so far: rows_written + rows_unchanged + rows_rejected."
+    )
+    rows_written = serializers.IntegerField(help_text="Rows that were new or changed.")
+    rows_unchanged = serializers.IntegerField(
+        help_text="Rows read that were already stored as they are."
+    )
     rows_rejected = serializers.IntegerField()
+    health = serializers.FloatField(
+        source="health_percent",
+        help_text="Percent of the rows read that were not rejected (100 when none were read).",
+    )
+    health_level = serializers.ChoiceField(
+        choices=["healthy", "degraded", "unhealthy"],
+        help_text="healthy: 100 %; degraded: 50 to 99.9 %; unhealthy: below 50 %.",
+    )
     bytes_scanned = serializers.IntegerField(allow_null=True)
     watermark_from = serializers.CharField()
     watermark_to = serializers.CharField()
@@ -150,6 +163,9 @@ class ImportSerializer(serializers.Serializer):
     source_query = serializers.CharField()
     target = serializers.ChoiceField(choices=Import.Target.choices)
     identity_column = serializers.CharField()
+    rejection_threshold = serializers.IntegerField(
+        help_text="Percent of the rows read a run may reject; a run above it fails."
+    )
     sync_mode = serializers.ChoiceField(choices=Import.SyncMode.choices)
     cursor_column = serializers.CharField()
     watermark = serializers.CharField()

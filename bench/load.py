@@ -78,7 +78,8 @@ ROOT = BENCH.parent
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SCRATCH_DB = "bench_load"
 RUNS_PER_IMPORT = 50
-FINISHED = ("succeeded", "failed", "cancelled")
+SUCCEEDED = ("succeeded", "succeeded_with_rejections")
+FINISHED = (*SUCCEEDED, "failed", "cancelled")
 PAGE_KINDS = (
     "dashboard", "dashboard: page N", "dashboard: filtered", "connection detail",
     "imports list", "import detail", "progress fragment", "run page",
@@ -184,7 +185,10 @@ def seed(workspace: Any, n_users: int, n_connections: int, n_runs: int) -> dict[
                 status = "failed"
             elif (k + j) % 50 == 7:
                 status = "cancelled"
-            written = rows if status == "succeeded" else rows // 3
+            rejected = rows % 7 if (k + j) % 10 == 3 else 0
+            if status == "succeeded" and rejected:
+                status = "succeeded_with_rejections"
+            written = rows if status in SUCCEEDED else rows // 3
             started = scheduled + dt.timedelta(seconds=2)
             yield ImportRun(
                 import_obj=import_obj,
@@ -198,8 +202,8 @@ def seed(workspace: Any, n_users: int, n_connections: int, n_runs: int) -> dict[
                 enqueued_at=scheduled,
                 rows_expected=rows,
                 rows_read=written,
-                rows_written=written - (rows % 7 if (k + j) % 10 == 3 else 0),
-                rows_rejected=rows % 7 if (k + j) % 10 == 3 else 0,
+                rows_written=written - rejected,
+                rows_rejected=rejected,
                 bytes_scanned=rows * 120,
                 committed_offset=written,
                 job_id=f"bench-job-{k}-{j}",
@@ -461,7 +465,7 @@ class RunWatch:
             time.sleep(0.5)
         if not self.finished:
             raise SystemExit(f"the run did not finish within {timeout:.0f} s")
-        if self.row["status"] != "succeeded":
+        if self.row["status"] not in SUCCEEDED:
             raise SystemExit(f"the run ended {self.row['status']}: {self.row['error_message']}")
         return self.row
 

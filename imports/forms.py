@@ -424,6 +424,42 @@ class TimestampUnitForm(forms.Form):
 
 # -- step 3: sync ------------------------------------------------------------------------------
 
+DEFAULT_REJECTION_THRESHOLD = Import._meta.get_field("rejection_threshold").default
+THRESHOLD_MESSAGE = "Enter a rejection threshold from 0 to 100 (a percent of the rows read)."
+
+
+def rejection_threshold_field() -> forms.IntegerField:
+    """Percent of the rows read a run may reject; a run above it fails (and does not move
+    the watermark). Empty means the default."""
+    return forms.IntegerField(
+        label="Rejection threshold (%)",
+        required=False,
+        min_value=0,
+        max_value=100,
+        initial=DEFAULT_REJECTION_THRESHOLD,
+        help_text="A run that rejects more than this percent of the rows it reads fails "
+        "instead of succeeding, and an incremental import then reads the same rows again. "
+        f"0 fails a run on any rejected row. Empty means {DEFAULT_REJECTION_THRESHOLD} %.",
+        error_messages={
+            "invalid": THRESHOLD_MESSAGE,
+            "min_value": THRESHOLD_MESSAGE,
+            "max_value": THRESHOLD_MESSAGE,
+        },
+    )
+
+
+def clean_threshold(value: int | None) -> int:
+    return DEFAULT_REJECTION_THRESHOLD if value is None else value
+
+
+class RejectionThresholdForm(forms.Form):
+    """The threshold on Edit."""
+
+    rejection_threshold = rejection_threshold_field()
+
+    def clean_rejection_threshold(self) -> int:
+        return clean_threshold(self.cleaned_data.get("rejection_threshold"))
+
 
 class SyncForm(forms.Form):
     sync_mode = forms.ChoiceField(
@@ -438,6 +474,7 @@ class SyncForm(forms.Form):
         help_text="A column that grows as rows are added or changed: TIMESTAMP, DATETIME, "
         "DATE or INT64.",
     )  # fmt: skip
+    rejection_threshold = rejection_threshold_field()
 
     def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
         super().__init__(data)
@@ -457,6 +494,9 @@ class SyncForm(forms.Form):
     @property
     def has_cursor_columns(self) -> bool:
         return any(c.fits(CURSOR_TYPES) for c in self.columns)
+
+    def clean_rejection_threshold(self) -> int:
+        return clean_threshold(self.cleaned_data.get("rejection_threshold"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -659,6 +699,7 @@ def definition(
         "sync_mode": s["sync_mode"],
         "cursor_column": s["cursor_column"],
         "cursor_type": s["cursor_type"],
+        "rejection_threshold": s.get("rejection_threshold", DEFAULT_REJECTION_THRESHOLD),
         "schedule_kind": w["schedule_kind"],
         "schedule_at": w["schedule_at"],
         "schedule_time": w["schedule_time"],

@@ -2,6 +2,7 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -101,6 +102,13 @@ class Import(models.Model):
     schedule_cron = models.CharField(max_length=100, blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    # A run that rejects a larger share of the rows it read than this fails (and so does not
+    # move the watermark): a renamed identity column should not look like a good run.
+    rejection_threshold = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MaxValueValidator(100, "Enter a rejection threshold from 0 to 100 %.")],
+        help_text="Percent of the rows read a run may reject and still succeed.",
+    )
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
@@ -165,10 +173,12 @@ class ImportRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        SUCCEEDED_WITH_REJECTIONS = "succeeded_with_rejections", "Succeeded with rejections"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    SUCCEEDED_STATUSES = (Status.SUCCEEDED, Status.SUCCEEDED_WITH_REJECTIONS)
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -183,7 +193,7 @@ class ImportRun(models.Model):
     )
     scheduled_for = models.DateTimeField()
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.QUEUED)
     cancel_requested = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -196,8 +206,11 @@ class ImportRun(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
 
     rows_expected = models.BigIntegerField(null=True, blank=True)
+    # Every row read is written, unchanged (already stored as it is) or rejected:
+    # rows_read = rows_written + rows_unchanged + rows_rejected.
     rows_read = models.BigIntegerField(default=0)
     rows_written = models.BigIntegerField(default=0)
+    rows_unchanged = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
     bytes_scanned = models.BigIntegerField(null=True, blank=True)
     committed_offset = models.BigIntegerField(
@@ -236,8 +249,24 @@ class ImportRun(models.Model):
         return f"{self.import_obj_id} at {self.scheduled_for:%Y-%m-%d %H:%M}"
 
     @property
+    def health_percent(self) -> float:
+        """(read − rejected) / read in percent, floored to one decimal so that a run with
+        any rejection never shows 100 %; 100 when nothing was read."""
+        return health_percent(self.rows_read, self.rows_rejected)
+
+    @property
+    def health_text(self) -> str:
+        """ "100 %", "99.9 %", "0 %"."""
+        return f"{self.health_percent:g} %"
+
+    @property
+    def health_level(self) -> str:
+        """CleverTap's three bands: "healthy" (100 %), "degraded" (50–99 %), "unhealthy"."""
+        return health_level(self.rows_read, self.rows_rejected)
+
+    @property
     def progress(self) -> float | None:
-        if self.status == self.Status.SUCCEEDED:
+        if self.status in self.SUCCEEDED_STATUSES:
             return 1.0
         if not self.rows_expected:
             return None
@@ -248,6 +277,18 @@ class ImportRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+def health_percent(read: int, rejected: int) -> float:
+    if read <= 0 or rejected <= 0:
+        return 100.0
+    return ((read - rejected) * 1000 // read) / 10
+
+
+def health_level(read: int, rejected: int) -> str:
+    if read <= 0 or rejected <= 0:
+        return "healthy"
+    return "degraded" if (read - rejected) * 2 >= read else "unhealthy"
 
 
 class RejectedRow(models.Model):

@@ -158,16 +158,38 @@ def import_is_live(
     return now - LIVE_AFTER_DUE <= import_obj.next_run_at <= now + LIVE_BEFORE_DUE
 
 
-def run_rejected_rows(*, run: ImportRun, limit: int) -> list[RejectedRow]:
-    return list(RejectedRow.objects.filter(run=run).order_by("row_number")[:limit])
+def _rejected(run: ImportRun, reason: str | None) -> QuerySet[RejectedRow]:
+    rows = RejectedRow.objects.filter(run=run)
+    return rows.filter(reason=reason) if reason else rows
 
 
-def run_rejected_rows_count(*, run: ImportRun) -> int:
-    return RejectedRow.objects.filter(run=run).count()
+def run_rejected_rows(
+    *, run: ImportRun, limit: int, reason: str | None = None
+) -> list[RejectedRow]:
+    return list(_rejected(run, reason).order_by("row_number")[:limit])
 
 
-def run_rejected_rows_iter(*, run: ImportRun) -> Iterator[RejectedRow]:
-    return RejectedRow.objects.filter(run=run).order_by("row_number").iterator(chunk_size=500)
+def run_rejected_rows_count(*, run: ImportRun, reason: str | None = None) -> int:
+    return _rejected(run, reason).count()
+
+
+REASONS_SHOWN = 100
+
+
+def run_rejected_reasons(*, run: ImportRun) -> list[tuple[str, int]]:
+    """The reasons of the run's kept rejected rows with how many rows each, most first
+    (the first REASONS_SHOWN: a reason that quotes its value can be one per row)."""
+    return list(
+        RejectedRow.objects.filter(run=run)
+        .values("reason")
+        .annotate(rows=Count("pk"))
+        .order_by("-rows", "reason")
+        .values_list("reason", "rows")[:REASONS_SHOWN]
+    )
+
+
+def run_rejected_rows_iter(*, run: ImportRun, reason: str | None = None) -> Iterator[RejectedRow]:
+    return _rejected(run, reason).order_by("row_number").iterator(chunk_size=500)
 
 
 def run_rejected_columns(*, run: ImportRun) -> list[str]:
@@ -215,17 +237,17 @@ class RunProgress:
 
 
 def run_progress(*, run: ImportRun, now: dt.datetime | None = None) -> RunProgress:
-    """Rows done of rows expected, write rate since the start and time left at that pace.
+    """Rows done of rows expected, rows processed per second since the start, and time
+    left at that pace.
 
-    The rate shown is rows written per second; the time left uses the committed
-    offset's pace, which also counts rejected rows, so a run with many rejects
-    does not look slower than it is.
+    The rate counts every row read (written, unchanged or rejected): a re-run that finds
+    everything already stored works as hard as the first run, and must not read 0 rows/s.
     """
     now = now or timezone.now()
     done = run.committed_offset
     expected = run.rows_expected
     percent = None
-    if run.status == ImportRun.Status.SUCCEEDED:
+    if run.status in ImportRun.SUCCEEDED_STATUSES:
         percent = 100
     elif expected:
         percent = min(100, int(done * 100 / expected))
@@ -236,7 +258,7 @@ def run_progress(*, run: ImportRun, now: dt.datetime | None = None) -> RunProgre
         elapsed = (run.finished_at or now) - run.started_at
         seconds = elapsed.total_seconds()
         if seconds >= 1:
-            rate = run.rows_written / seconds
+            rate = run.rows_read / seconds
             pace = done / seconds
             if expected is not None and pace > 0 and run.status == ImportRun.Status.RUNNING:
                 seconds_left = max(0, expected - done) / pace

@@ -271,11 +271,16 @@ def _get_run(request: HttpRequest, run_pk: Any) -> ImportRun:
 def run_detail(request: HttpRequest, run_pk: Any) -> HttpResponse:
     run = _get_run(request, run_pk)
     run.duration_text = duration_text(run.duration)
-    rejected = selectors.run_rejected_rows(run=run, limit=REJECTED_SHOWN)
+    run.rate_text = rate_text(selectors.run_progress(run=run).rows_per_second)
+    reasons = selectors.run_rejected_reasons(run=run) if run.rows_rejected else []
+    # A reason no kept row has (a stale link, a hand-made address) shows every row.
+    reason = request.GET.get("reason", "")
+    reason = reason if reason in dict(reasons) else ""
+    rejected = selectors.run_rejected_rows(run=run, limit=REJECTED_SHOWN, reason=reason)
     kept = (
         len(rejected)
         if len(rejected) < REJECTED_SHOWN
-        else selectors.run_rejected_rows_count(run=run)
+        else selectors.run_rejected_rows_count(run=run, reason=reason)
     )
     schema = selectors.source_columns(run.import_obj)
     for row in rejected:
@@ -291,6 +296,8 @@ def run_detail(request: HttpRequest, run_pk: Any) -> HttpResponse:
             "imp": run.import_obj,
             "rejected": rejected,
             "rejected_kept": kept,
+            "reasons": reasons,
+            "reason": reason,
             "read_path_text": selectors.READ_PATHS.get(run.read_path, run.read_path),
             **_progress_context(run if active else None),
         },
@@ -316,7 +323,8 @@ def rejected_csv(request: HttpRequest, run_pk: Any) -> StreamingHttpResponse:
     name = slugify(run.import_obj.name)[:60] or "import"
     filename = f"rejected-rows-{name}-{started:%Y%m%d-%H%M}.csv"
     response = StreamingHttpResponse(
-        exports.rejected_rows_csv(run=run), content_type="text/csv; charset=utf-8"
+        exports.rejected_rows_csv(run=run, reason=request.GET.get("reason") or None),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"

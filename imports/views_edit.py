@@ -1,6 +1,6 @@
-"""Edit an import's name and schedule (and the unit of an INT64 event time an older import
-never asked for). Changing source, target or mapping means a new import (Create Import),
-so a watermark never silently applies to different data."""
+"""Edit an import's name, schedule and rejection threshold (and the unit of an INT64 event
+time an older import never asked for). Changing source, target or mapping means a new
+import (Create Import), so a watermark never silently applies to different data."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from imports import services
-from imports.forms import ReviewForm, ScheduleForm, TimestampUnitForm
+from imports.forms import RejectionThresholdForm, ReviewForm, ScheduleForm, TimestampUnitForm
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
 
@@ -46,9 +46,11 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
         name_form = ReviewForm(request.POST)
         schedule_form = ScheduleForm(request.POST, tz=tz, now=timezone.now())
         unit_form = TimestampUnitForm(request.POST) if asks_unit else None
+        threshold_form = RejectionThresholdForm(request.POST)
         if (
             name_form.is_valid()
             and schedule_form.is_valid()
+            and threshold_form.is_valid()
             and (unit_form is None or unit_form.is_valid())
         ):
             fields = ("schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
@@ -56,6 +58,7 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
             definition = {name: schedule_form.cleaned_data.get(name) for name in fields}
             definition["schedule_cron"] = definition["schedule_cron"] or ""
             definition["name"] = name_form.cleaned_data["name"]
+            definition["rejection_threshold"] = threshold_form.cleaned_data["rejection_threshold"]
             if unit_form is not None:
                 definition["timestamp_unit"] = unit_form.cleaned_data["timestamp_unit"]
             try:
@@ -72,9 +75,12 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
         schedule_form = ScheduleForm(tz=tz)
         schedule_form.initial = _initial(import_obj)
         unit_form = TimestampUnitForm() if asks_unit else None
+        threshold_form = RejectionThresholdForm(
+            initial={"rejection_threshold": import_obj.rejection_threshold}
+        )
     return render(
         request,
         "imports/edit.html",
         {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz,
-         "unit_form": unit_form},
+         "unit_form": unit_form, "threshold_form": threshold_form},
     )  # fmt: skip

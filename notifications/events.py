@@ -31,10 +31,12 @@ class Health(models.TextChoices):
 
 # (health last alerted, health now) -> the alert to send. Pairs not listed send nothing.
 #
-# A "run succeeded with rejections above the import's threshold" event is one more case:
-# a Health.REJECTING, run_health() returning it for such a run, an EventKind for it, and
-# the pairs (OK, REJECTING) -> that kind, (REJECTING, OK) -> IMPORT_RECOVERED,
-# (REJECTING, FAILING) -> RUN_FAILED (and FAILING -> REJECTING -> that kind, if wanted).
+# Rejected rows: a run that rejects more than its import's rejection threshold ends Failed
+# (imports/run/verdict.py), so it is FAILING and sends "run failed" like any failure; no
+# separate "rejecting" health is needed for it. A run that rejects some rows but stays
+# within the threshold ends "succeeded_with_rejections": the import accepted that share,
+# so it counts as OK (a first one after failures sends "import recovered"), and the run's
+# page and the imports list show its health in tones instead.
 IMPORT_TRANSITIONS: dict[tuple[str, str], EventKind] = {
     (Health.OK, Health.FAILING): EventKind.RUN_FAILED,
     (Health.FAILING, Health.OK): EventKind.IMPORT_RECOVERED,
@@ -46,14 +48,14 @@ CONNECTION_TRANSITIONS: dict[tuple[str, str], EventKind] = {
 }
 
 # Run statuses that say something about an import's health; a cancelled run says nothing.
-DECISIVE_RUN_STATUSES = ("succeeded", "failed")
+DECISIVE_RUN_STATUSES = ("succeeded", "succeeded_with_rejections", "failed")
 
 
 def run_health(*, status: str) -> Health | None:
     """The import's health after a run that ended with `status`; None: no news."""
     if status == "failed":
         return Health.FAILING
-    if status == "succeeded":
+    if status in ("succeeded", "succeeded_with_rejections"):
         return Health.OK
     return None
 

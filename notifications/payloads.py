@@ -69,7 +69,9 @@ def import_event(*, kind: EventKind, run: Any) -> dict[str, Any]:
     payload["counts"] = {
         "rows_read": run.rows_read,
         "rows_written": run.rows_written,
+        "rows_unchanged": run.rows_unchanged,
         "rows_rejected": run.rows_rejected,
+        "health": run.health_percent,
     }
     payload["error"] = run.error_message or None
     ws = workspace.slug
@@ -164,7 +166,7 @@ def slack_text(payload: dict[str, Any]) -> str:
     if counts:
         lines.append(
             f"Rows read {counts['rows_read']:,}, written {counts['rows_written']:,}, "
-            f"rejected {counts['rows_rejected']:,}"
+            f"unchanged {counts.get('rows_unchanged', 0):,}, rejected {counts['rows_rejected']:,}"
         )
     url, label = _first_link(payload)
     lines.append(f"<{url}|{label}>")
@@ -184,6 +186,7 @@ def email_body(payload: dict[str, Any]) -> str:
         lines += [
             f"Rows read: {counts['rows_read']:,}",
             f"Rows written: {counts['rows_written']:,}",
+            f"Rows unchanged: {counts.get('rows_unchanged', 0):,}",
             f"Rows rejected: {counts['rows_rejected']:,}",
             "",
         ]

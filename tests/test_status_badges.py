@@ -62,6 +62,7 @@ STATUSES = [
     *(s.value for s in Delivery.Status),
     *check.STATUSES,  # Test Connection's checks
     "active", "expired", "revoked",  # API tokens
+    "healthy", "degraded", "unhealthy",  # a run's health
 ]  # fmt: skip
 
 
@@ -74,7 +75,8 @@ def test_every_status_has_its_tone_on_purpose(status):
 @pytest.mark.parametrize(
     ("status", "tone"),
     [("running", "info"), ("queued", "info"), ("failed", "fail"), ("succeeded", "ok"),
-     ("completed", "ok"), ("paused", "muted"), ("unconfirmed", "warn"), ("nonsense", "muted")],
+     ("completed", "ok"), ("paused", "muted"), ("unconfirmed", "warn"), ("nonsense", "muted"),
+     ("succeeded_with_rejections", "warn")],
 )  # fmt: skip
 def test_a_status_draws_the_same_tone_on_every_page(status, tone):
     assert draw("{% load badges %}{{ s|badge_class }}", s=status) == f"badge-{tone}"
@@ -86,6 +88,20 @@ def test_a_running_import_and_its_running_run_share_a_colour():
 
     assert imp == '<span class="badge badge-info import-status-running">Running</span>'
     assert run == '<span class="badge badge-info run-status-running">Running</span>'
+
+
+@pytest.mark.parametrize(
+    ("read", "rejected", "tone", "text"),
+    [(0, 0, "ok", "100 %"), (100, 0, "ok", "100 %"), (10_000, 1, "warn", "99.9 %"),
+     (100, 50, "warn", "50 %"), (100, 51, "fail", "49 %"), (10, 10, "fail", "0 %")],
+)  # fmt: skip
+def test_a_runs_health_draws_in_three_bands_as_clevertap_does(read, rejected, tone, text):
+    run = ImportRun(status="succeeded", rows_read=read, rows_rejected=rejected)
+
+    drawn = draw("{% load import_tags %}{% run_health_badge r %}", r=run)
+
+    assert f'class="badge badge-{tone} run-health' in drawn
+    assert f">Health {text}</span>" in drawn
 
 
 def test_connection_badge_shows_the_reason_on_hover_escaped():

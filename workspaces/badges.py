@@ -21,11 +21,13 @@ STATUS_TONES: dict[str, str] = {
     "delivered": OK,  # alert delivery
     "active": OK,  # API token
     "on": OK,  # an alert event
+    "healthy": OK,  # a run's health: 100 % of the rows read accepted
     # failed: someone has to act
     "failing": FAIL,  # connection
     "fail": FAIL,  # check
     "failed": FAIL,  # import, run, delivery
     "refused": FAIL,  # delivery
+    "unhealthy": FAIL,  # a run's health: below 50 %
     # under way
     "queued": INFO,  # run
     "running": INFO,  # import, run
@@ -35,6 +37,8 @@ STATUS_TONES: dict[str, str] = {
     "unconfirmed": WARN,  # check
     "warning": WARN,  # check: works, not as well as it could
     "expired": WARN,  # API token
+    "succeeded_with_rejections": WARN,  # run
+    "degraded": WARN,  # a run's health: 50–99 %
     # nothing going on
     "untested": MUTED,  # connection
     "skipped": MUTED,  # check

@@ -105,8 +105,8 @@ class ImportRuns(WorkspaceAPIView):
     @extend_schema(
         summary="Run an import now",
         description="Queues a run at once, as Run now on the import's page. The answer is the "
-        "queued run, with its URL in Location: poll it until `status` is succeeded, failed or "
-        "cancelled.",
+        "queued run, with its URL in Location: poll it until `status` is succeeded, "
+        "succeeded_with_rejections, failed or cancelled.",
         request=None,
         responses={
             202: RunSerializer,
@@ -189,6 +189,14 @@ class RunRejectedRows(WorkspaceAPIView):
     @extend_schema(
         summary="Download a run's rejected rows",
         operation_id="runs_rejected_rows_csv",
+        parameters=[
+            OpenApiParameter(
+                "reason",
+                str,
+                description="Only the rows rejected for this "
+                "reason (exactly as the CSV's reason column says it).",
+            ),
+        ],  # fmt: skip
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed."),
             **ERRORS,
@@ -199,7 +207,8 @@ class RunRejectedRows(WorkspaceAPIView):
             ImportRun.objects.select_related("import_obj"), self.workspace, pk=run_pk
         )
         return csv_response(
-            exports.rejected_rows_csv(run=run), filename=f"rejected-rows-{run.pk}.csv"
+            exports.rejected_rows_csv(run=run, reason=request.query_params.get("reason") or None),
+            filename=f"rejected-rows-{run.pk}.csv",
         )
 
     def perform_content_negotiation(self, request: Request, force: bool = False):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run an import now and wait for the run to end; exits 1 if it failed or was cancelled.
+# Run an import now and wait for the run to end; exits 1 if it failed or was cancelled
+# (a run that rejects more rows than its import's threshold allows fails).
 # Needs curl and jq, and in the environment:
 #   BQI_URL        where the app answers, e.g. https://imports.example.com
 #   BQI_TOKEN      an API token with the "run" scope (Settings > API tokens)
@@ -25,8 +26,8 @@ while true; do
   fi
   status=$(jq -r .status <<<"$run")
   case "$status" in
-    succeeded)
-      echo "succeeded: $(jq .rows_written <<<"$run") rows written, $(jq .rows_rejected <<<"$run") rejected"
+    succeeded|succeeded_with_rejections)
+      echo "$status: $(jq .rows_written <<<"$run") rows written, $(jq .rows_unchanged <<<"$run") unchanged, $(jq .rows_rejected <<<"$run") rejected"
       exit 0 ;;
     failed|cancelled)
       echo "$status: $(jq -r .error_message <<<"$run")" >&2

@@ -51,7 +51,7 @@ def execute_run(run_id: str) -> str:
                 run = _resume(run, owner)
             if run.cancel_requested:
                 raise pages.RunCancelled
-            _with_session(run, owner, connection)
+            status = _with_session(run, owner, connection)
         except leases.LeaseLost:
             logger.warning("run %s: lease lost; another worker owns it now", run_id)
             return "lease_lost"
@@ -75,18 +75,19 @@ def execute_run(run_id: str) -> str:
             logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
             message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
             return _fail(run, owner, message)
-        return ImportRun.Status.SUCCEEDED
+        return status
 
 
-def _with_session(run: ImportRun, owner: str, connection: Connection) -> None:
+def _with_session(run: ImportRun, owner: str, connection: Connection) -> str:
     """Execute the run in a BigQuery session as the connection's service account."""
     key_info = connection_key_info(connection)
     with bigquery.BigQuerySession(key_info, connection.project_id) as session:
-        _execute(run, owner, session)
+        return _execute(run, owner, session)
 
 
-def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> None:
-    """The run's source query (once), its pages from the committed offset, and success."""
+def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> str:
+    """The run's source query (once), its pages from the committed offset, and its end
+    (succeeded, with rejections, or failed by the rejection threshold)."""
     session.authenticate()  # a key deleted since the last test is reported as such
     reader = bigquery.ImportReader(session)
     location = reader.dataset_location(run.import_obj.connection.dataset_id)
@@ -114,7 +115,7 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> N
     finally:
         if storage is not None:
             storage.close()
-    finish.succeed(run, owner)
+    return finish.succeed(run, owner)
 
 
 def _run_source_query(

@@ -4,11 +4,13 @@ next (its schedule, or completed or failed), and the announcement once committed
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from imports import schedules
-from imports.models import Import, ImportRun
+from imports.models import Import, ImportRun, RejectedRow
 from imports.run.leases import LeaseLost, fenced
+from imports.run.verdict import verdict
 from imports.signals import announce_run_finished
 
 
@@ -23,19 +25,50 @@ def _lock_import(run: ImportRun) -> Import | None:
     )
 
 
+def _top_reason(run: ImportRun) -> str:
+    """The reason most of the run's kept rejected rows share."""
+    top = (
+        RejectedRow.objects.filter(run=run)
+        .values("reason")
+        .annotate(rows=Count("pk"))
+        .order_by("-rows", "reason")
+        .first()
+    )
+    return top["reason"] if top else ""
+
+
 @transaction.atomic
-def succeed(run: ImportRun, owner: str) -> None:
+def succeed(run: ImportRun, owner: str) -> str:
+    """End a run that read all its rows; returns its status. It succeeds (with rejections,
+    if any) unless it rejected more than the import's threshold: then it fails and the
+    watermark stays where it was."""
     import_obj = _lock_import(run)
-    if import_obj is None or not fenced(run, owner).update(
-        status=ImportRun.Status.SUCCEEDED, finished_at=timezone.now()
+    if import_obj is None:
+        raise LeaseLost
+    read, rejected = ImportRun.objects.values_list("rows_read", "rows_rejected").get(pk=run.pk)
+    incremental = import_obj.sync_mode == Import.SyncMode.INCREMENTAL
+    end = verdict(
+        read=read,
+        rejected=rejected,
+        threshold=import_obj.rejection_threshold,
+        top_reason=_top_reason(run) if rejected else "",
+        incremental=incremental,
+    )
+    if not fenced(run, owner).update(
+        status=end.status, finished_at=timezone.now(), error_message=end.message
     ):
         raise LeaseLost
-    if import_obj.sync_mode == Import.SyncMode.INCREMENTAL and run.watermark_to:
-        import_obj.watermark = run.watermark_to
-    import_obj.last_error = ""
-    _after_run(import_obj, failed=False)
+    failed = end.status == ImportRun.Status.FAILED
+    if failed:
+        import_obj.last_error = end.message
+    else:
+        if incremental and run.watermark_to:
+            import_obj.watermark = run.watermark_to
+        import_obj.last_error = ""
+    _after_run(import_obj, failed=failed)
     import_obj.save()
-    _announce(run, ImportRun.Status.SUCCEEDED)
+    _announce(run, end.status)
+    return end.status
 
 
 @transaction.atomic

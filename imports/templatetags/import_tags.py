@@ -21,3 +21,22 @@ def import_status_badge(import_obj: Import) -> SafeString:
 @register.simple_tag
 def run_status_badge(run: ImportRun) -> SafeString:
     return badge(run.status, run.get_status_display(), extra_class=f"run-status-{run.status}")
+
+
+HEALTH_TITLES = {
+    "healthy": "Every row read was accepted",
+    "degraded": "Some rows were rejected (50–99 % accepted)",
+    "unhealthy": "Most rows were rejected (below 50 % accepted)",
+}
+
+
+@register.simple_tag
+def run_health_badge(run: ImportRun) -> SafeString:
+    """The run's health as CleverTap shows it: 100 % / 50–99 % / below 50 %, three tones."""
+    level = run.health_level
+    return badge(
+        level,
+        f"Health {run.health_text}",
+        extra_class=f"run-health run-health-{level}",
+        title=HEALTH_TITLES[level],
+    )

@@ -163,6 +163,23 @@ def test_runs_list_newest_first_and_the_run_detail(alice_api, nightly):
     assert detail["rejected_rows_csv"].endswith(f"/imports/runs/{new.pk}/rejected.csv")
 
 
+def test_a_run_says_read_written_unchanged_rejected_its_health_and_status(alice_api, nightly):
+    run = add_run(
+        nightly, status="succeeded_with_rejections", rows_read=100_000, rows_written=0,
+        rows_unchanged=90_000, rows_rejected=10_000,
+    )  # fmt: skip
+
+    detail = alice_api.get(f"{IMPORTS}runs/{run.pk}/").json()
+    listed = alice_api.get(f"{IMPORTS}{nightly.pk}/").json()
+
+    assert detail["status"] == "succeeded_with_rejections"
+    counters = ("rows_read", "rows_written", "rows_unchanged", "rows_rejected")
+    assert [detail[name] for name in counters] == [100_000, 0, 90_000, 10_000]
+    assert (detail["health"], detail["health_level"]) == (90.0, "degraded")
+    assert listed["latest_run"]["health"] == 90.0
+    assert listed["rejection_threshold"] == 50
+
+
 def test_rejected_rows_as_the_pages_csv(alice_api, alice_client, nightly):
     run = add_run(nightly, rows_rejected=2)
     nightly.source_schema = [{"name": "user_id"}, {"name": "plan"}]
@@ -187,6 +204,13 @@ def test_rejected_rows_as_the_pages_csv(alice_api, alice_client, nightly):
         f"/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/rejected.csv"
     )
     assert b"".join(page.streaming_content).decode() == text
+    one_reason = alice_api.get(
+        f"{IMPORTS}runs/{run.pk}/rejected.csv", {"reason": "Property too large"}
+    )
+    assert list(csv.reader(io.StringIO(b"".join(one_reason.streaming_content).decode()))) == [
+        ["row_number", "reason", "user_id", "plan"],
+        ["9", "Property too large", "u9", "xxxxxxxxxx"],
+    ]
 
 
 def test_the_csv_errors_are_json_whatever_the_client_accepts(alice_api):

@@ -49,7 +49,7 @@ def test_the_script_runs_an_import_and_waits_for_its_end(
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("queued run ")
-    assert done.stdout.rstrip().endswith("succeeded: 300 rows written, 0 rejected")
+    assert done.stdout.rstrip().endswith("succeeded: 300 rows written, 0 unchanged, 0 rejected")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -74,7 +74,9 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
     )
     expect(page.locator("#progress-rows")).to_have_text("700 of 1,000 rows (70%)")
     expect(page.locator("#progress-bar")).to_have_attribute("value", "700")
-    expect(page.locator("#progress-written")).to_have_text("690 written, 10 rejected")
+    expect(page.locator("#progress-written")).to_have_text(
+        "700 read: 690 written, 0 unchanged, 10 rejected"
+    )
     expect(page.locator("#progress-left")).to_contain_text("About")
     screenshot("import-detail-progress")
 

@@ -220,6 +220,7 @@ def test_a_table_sourced_profiles_import_end_to_end(
     ]
     assert (import_obj.sync_mode, import_obj.cursor_column) == ("incremental", "updated_at")
     assert import_obj.cursor_type == "TIMESTAMP"
+    assert import_obj.rejection_threshold == 50  # left empty: the default
     assert import_obj.schedule_kind == "daily"
     assert import_obj.schedule_time == dt.time(9, 30)
     assert import_obj.schedule_at is None and import_obj.schedule_weekday is None
@@ -341,6 +342,45 @@ def test_events_with_a_fixed_name_once_at_a_local_time_across_a_dst_gap(
     assert import_obj.status == Import.Status.SCHEDULED
     assert "visits" not in [m["column"] for m in import_obj.column_mapping]  # identity
     assert "signup_day" not in [m["column"] for m in import_obj.column_mapping]  # timestamp
+
+
+@pytest.mark.parametrize("threshold", ["101", "-1", "half", "12.5"])
+def test_a_rejection_threshold_outside_0_to_100_is_refused_with_a_clear_message(
+    alice_client, connection, customers_table, google, threshold
+):
+    response = post_source(alice_client, connection, source_kind="table", table=customers_table)
+    draft = draft_of(response)
+    alice_client.post(
+        step_url(connection, draft, "target"),
+        {"target": "profiles", "identity_column": "user_id", **mapping_data({})},
+    )
+
+    refused = alice_client.post(
+        step_url(connection, draft, "sync"), {"sync_mode": "full", "rejection_threshold": threshold}
+    )
+
+    assert form_errors(refused) == {
+        "rejection_threshold": [
+            "Enter a rejection threshold from 0 to 100 (a percent of the rows read)."
+        ]
+    }
+
+
+def test_the_rejection_threshold_is_chosen_at_the_sync_step_and_shown_at_review(
+    alice_client, connection, customers_table, google
+):
+    _, saved, review = walk(
+        alice_client,
+        connection,
+        source={"source_kind": "table", "table": customers_table},
+        target={"target": "profiles", "identity_column": "user_id", **mapping_data({})},
+        sync={"sync_mode": "full", "rejection_threshold": "5"},
+        schedule={"schedule_kind": "none"},
+    )
+
+    assert "Rejection threshold 5 %" in review.content.decode()
+    assert saved.status_code == 302
+    assert Import.objects.get().rejection_threshold == 5
 
 
 @pytest.mark.parametrize(

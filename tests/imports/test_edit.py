@@ -60,3 +60,28 @@ def test_members_and_other_workspaces_cannot_edit(bob_client, charlie_client, al
     assert bob_client.post(EDIT.format(import_obj.pk), {"name": "x"}).status_code == 403
     assert charlie_client.get(EDIT.format(import_obj.pk)).status_code == 404
     assert charlie_client.post(EDIT.format(import_obj.pk), {"name": "x"}).status_code == 404
+
+
+def test_edit_changes_the_rejection_threshold_and_refuses_one_above_100(
+    alice_client, alice, connection_a
+):
+    import_obj = make_import(connection_a, alice, table="users", name="Users")
+    page = alice_client.get(EDIT.format(import_obj.pk)).content.decode()
+    assert 'name="rejection_threshold" value="50"' in page
+
+    refused = alice_client.post(
+        EDIT.format(import_obj.pk),
+        {"name": "Renamed", "schedule_kind": "none", "rejection_threshold": "101"},
+    )
+    saved = alice_client.post(
+        EDIT.format(import_obj.pk),
+        {"name": "Users", "schedule_kind": "none", "rejection_threshold": "10"},
+    )
+
+    assert refused.status_code == 200
+    assert "Enter a rejection threshold from 0 to 100" in refused.content.decode()
+    assert saved.status_code == 302
+    import_obj.refresh_from_db()
+    assert (import_obj.name, import_obj.rejection_threshold) == ("Users", 10)
+    detail = alice_client.get(f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/")
+    assert "10 %: a run that rejects more of the rows it reads fails" in detail.content.decode()

@@ -34,7 +34,7 @@ def add_run(import_obj, *, status="succeeded", ago=dt.timedelta(hours=1), **fiel
         "started_at": started,
         "status": status,
     }
-    if status in ("succeeded", "failed", "cancelled"):
+    if status in ("succeeded", "succeeded_with_rejections", "failed", "cancelled"):
         values["finished_at"] = started + dt.timedelta(seconds=100)
     values.update(fields)
     return ImportRun.objects.create(
@@ -81,7 +81,11 @@ def test_the_list_shows_the_workspaces_imports_with_schedule_last_and_next_run(
         status="scheduled",
         next_run_at=dt.datetime(2026, 7, 1, 7, 30, tzinfo=dt.UTC),
     )
-    add_run(daily, rows_written=1234, finished_at=dt.datetime(2026, 6, 30, 7, 31, tzinfo=dt.UTC))
+    add_run(
+        daily, status="succeeded_with_rejections", rows_read=2000, rows_written=1234,
+        rows_unchanged=566, rows_rejected=200,
+        finished_at=dt.datetime(2026, 6, 30, 7, 31, tzinfo=dt.UTC),
+    )  # fmt: skip
     add_import(workspace_a, connection, "Manual events", target="events")
     other = make_connection(workspace_b, charlie, name="Globex warehouse")
     add_import(workspace_b, other, "Globex import")
@@ -99,8 +103,10 @@ def test_the_list_shows_the_workspaces_imports_with_schedule_last_and_next_run(
     assert "No schedule" in page
     assert "Jul 1, 2026 09:30" in page  # next run in the workspace's zone
     assert "Jun 30, 2026 09:31" in page  # last run finished
-    assert "1,234 rows written" in page
-    assert "Succeeded" in page
+    assert "Read 2,000 · Written 1,234 · Unchanged 566 · Rejected 200" in page
+    assert "Succeeded with rejections" in page
+    assert 'class="badge badge-warn run-health run-health-degraded"' in page
+    assert ">Health 90 %</span>" in page
     assert "Never" in page  # the manual import has not run
 
 
@@ -388,7 +394,7 @@ def test_a_running_run_shows_live_progress(alice_client, workspace_a, connection
     for html in (page, fragment):
         assert '<progress id="progress-bar" max="1000" value="500">50%</progress>' in html
         assert "500 of 1,000 rows (50%)" in html
-        assert "10 rows per second" in html
+        assert "10 rows processed per second" in html
         assert "About 50\xa0s" in html
         assert 'hx-trigger="every 2s"' in html
         assert f'hx-get="{detail_url(import_obj)}progress/?run={run.pk}&amp;actions=' in html
@@ -422,16 +428,19 @@ def test_each_poll_refreshes_status_and_history_but_not_the_buttons(
     assert "Stop" not in polled and "<button" not in polled
 
 
-def test_the_progress_rate_counts_written_rows_and_time_left_counts_the_offset(
+def test_the_progress_rate_counts_rows_read_and_time_left_counts_the_offset(
     alice_client, workspace_a, connection
 ):
     import_obj = add_import(workspace_a, connection, status="running")
-    # 100 s in: 400 rows committed, 300 written, 100 rejected; 4 rows/s of progress
+    # 100 s into a re-run: 400 rows read, none new: 300 unchanged, 100 rejected. The rate is
+    # rows processed (4 a second), not rows written (0 a second).
     running_run(
         import_obj,
         ago=dt.timedelta(seconds=100),
         committed_offset=400,
-        rows_written=300,
+        rows_read=400,
+        rows_written=0,
+        rows_unchanged=300,
         rows_rejected=100,
         rows_expected=1000,
     )
@@ -439,9 +448,10 @@ def test_the_progress_rate_counts_written_rows_and_time_left_counts_the_offset(
     fragment = alice_client.get(detail_url(import_obj) + "progress/").content.decode()
 
     assert "400 of 1,000 rows (40%)" in fragment
-    assert "3 rows per second" in fragment
+    assert "4 rows processed per second" in fragment
     assert "About 2\xa0min\xa030\xa0s" in fragment  # 600 rows left at 4 rows/s
-    assert "300 written, 100 rejected" in fragment
+    assert "400 read: 0 written, 300 unchanged, 100 rejected" in fragment
+    assert ">Health 75 %</span>" in fragment
 
 
 def test_a_queued_run_polls_without_numbers(alice_client, workspace_a, connection):
@@ -522,7 +532,8 @@ def rejected_run(users_import):
         users_import,
         status="failed",
         rows_read=1000,
-        rows_written=996,
+        rows_written=990,
+        rows_unchanged=6,
         rows_rejected=4,
         rows_expected=1000,
         bytes_scanned=10 * 1024**3,
@@ -559,8 +570,11 @@ def test_the_run_page_shows_counts_timings_bigquery_and_rejected_rows(alice_clie
 
     assert "BigQuery stopped answering; the run will be retried." in page
     assert '<dd id="run-read">1,000</dd>' in page
-    assert '<dd id="run-written">996</dd>' in page
+    assert '<span id="run-written">990</span> <span class="help">new or changed</span>' in page
+    assert '<span id="run-unchanged">6</span> <span class="help">already stored as' in page
     assert '<dd id="run-rejected">4</dd>' in page
+    assert ">Health 99.6 %</span>" in page
+    assert "10 rows processed per second" in page  # 1,000 rows read in 1 min 40 s
     assert "10.0\xa0GB (10,737,418,240 bytes)" in page
     assert "REST paging (tabledata.list)" in page
     assert "lets imports use it" in page  # how to get the faster read path

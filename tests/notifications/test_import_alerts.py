@@ -181,6 +181,41 @@ def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
 
 
 @pytest.mark.django_db
+def test_a_run_above_the_rejection_threshold_alerts_as_failed_once_and_one_within_it_recovers(
+    google, bq_connection, alice, workspace_a, smtp_settings, monkeypatch,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    def run_at_once(name, *args, countdown=None):
+        return getattr(tasks, name.rpartition(".")[2])(*args) or True
+
+    monkeypatch.setattr(queue, "send_task_or_log", run_at_once)
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    rows = user_rows(0, 10)
+    for row in rows[:6]:
+        row["user_id"] = None  # 60 % rejected
+    import_obj = make_import(bq_connection, alice, table=new_table(google.stack, USER_SCHEMA, rows))
+
+    def run_once():
+        with django_capture_on_commit_callbacks(execute=True):
+            run = import_services.import_run_now(import_obj=import_obj, actor=alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            return execute_run(str(run.pk))
+
+    assert [run_once() for _ in range(2)] == [ImportRun.Status.FAILED] * 2
+    import_obj.refresh_from_db()
+    import_services.import_update(
+        import_obj=import_obj, actor=alice, definition={"rejection_threshold": 60}
+    )
+    assert run_once() == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS
+    assert run_once() == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS
+
+    assert kinds() == ["run.failed", "import.recovered"]
+    body = smtp_settings.messages[0].get_content()
+    assert "Rejected 6 of 10 rows (60 %), above this import's 50 % threshold" in body
+    assert "Rows unchanged: 0" in body
+
+
+@pytest.mark.django_db
 def test_a_failing_receiver_never_fails_the_run(google, bq_connection, alice, django_capture_on_commit_callbacks, monkeypatch):  # fmt: skip
     """A receiver that raises (a broker that refuses, a bug) is logged; the run's outcome
     stands."""

@@ -32,6 +32,18 @@ def test_successes_alone_send_nothing_and_a_cancelled_run_says_nothing():
     assert replay([events.run_health(status=s) for s in outcomes]) == [EventKind.RUN_FAILED]
 
 
+def test_rejections_within_the_threshold_are_healthy_and_above_it_a_failure():
+    # Above the threshold a run ends "failed" (imports/run/verdict.py): one "run failed";
+    # within it, "succeeded_with_rejections" is a success, and ends a failure.
+    assert events.run_health(status="succeeded_with_rejections") == Health.OK
+    assert "succeeded_with_rejections" in events.DECISIVE_RUN_STATUSES
+    outcomes = ["succeeded_with_rejections", "failed", "failed", "succeeded_with_rejections",
+                "succeeded", "succeeded_with_rejections"]  # fmt: skip
+    assert replay([events.run_health(status=s) for s in outcomes]) == [
+        EventKind.RUN_FAILED, EventKind.IMPORT_RECOVERED,
+    ]  # fmt: skip
+
+
 def test_a_connection_alerts_on_failing_and_on_passing_again_only():
     assert events.connection_event(Health.OK, Health.FAILING) == EventKind.CONNECTION_FAILING
     assert events.connection_event(Health.FAILING, Health.FAILING) is None

@@ -72,7 +72,10 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     assert body["workspace"] == {"slug": "acme", "name": "Acme"}
     assert body["import"]["name"] == "Nightly users"
     assert body["run"]["id"] == str(run.pk) and body["run"]["status"] == "failed"
-    assert body["counts"] == {"rows_read": 120, "rows_written": 120, "rows_rejected": 0}
+    assert body["counts"] == {
+        "rows_read": 120, "rows_written": 120, "rows_unchanged": 0, "rows_rejected": 0,
+        "health": 100.0,
+    }  # fmt: skip
     assert body["error"] == "Google rejected the key: it was deleted."
     assert body["links"]["run"] == (
         f"https://imports.example.test/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/"
