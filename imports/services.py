@@ -31,7 +31,8 @@ DEFINITION_FIELDS = (
     "name", "source_kind", "source_table", "source_query", "source_schema", "target",
     "identity_column", "event_name_column", "event_name_fixed", "timestamp_column",
     "source_time_zone", "timestamp_unit", "column_mapping", "sync_mode", "cursor_column",
-    "cursor_type", "schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
+    "cursor_type", "lookback_seconds", "schedule_kind", "schedule_at", "schedule_time",
+    "schedule_weekday",
     "schedule_cron",
 )  # fmt: skip
 # A change to any of these makes the old watermark meaningless.
