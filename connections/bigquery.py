@@ -267,8 +267,12 @@ class BigQuerySession:
         except Exception as exc:
             raise classify(exc) from exc
 
-    def dry_run(self, sql: str, *, location: str | None) -> bigquery.QueryJob:
-        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+    def dry_run(
+        self, sql: str, *, location: str | None, params: list | None = None
+    ) -> bigquery.QueryJob:
+        config = bigquery.QueryJobConfig(
+            dry_run=True, use_query_cache=False, query_parameters=params or []
+        )
         try:
             return self.client.query(
                 sql,

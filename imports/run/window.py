@@ -93,6 +93,22 @@ def lower_bound(import_obj: Import, watermark: str) -> Any:
     return lo - dt.timedelta(days=-(-seconds // 86400))
 
 
+def watermark_at_day(import_obj: Import, day: dt.date, time_zone: str) -> str:
+    """The watermark that makes the next run read from the start of `day`: midnight in
+    `time_zone` for a TIMESTAMP cursor, the wall-clock midnight for DATETIME, the day for
+    DATE. An INT64 cursor has no dates (ValueError)."""
+    kind = CURSOR_PARAM_TYPES.get(import_obj.cursor_type)
+    midnight = dt.datetime.combine(day, dt.time())
+    if kind == "TIMESTAMP":
+        zone = zoneinfo.ZoneInfo(time_zone or "UTC")
+        return format_watermark(midnight.replace(tzinfo=zone).astimezone(dt.UTC))
+    if kind == "DATETIME":
+        return format_watermark(midnight)
+    if kind == "DATE":
+        return format_watermark(day)
+    raise ValueError(f"A {import_obj.cursor_type or 'missing'} cursor has no dates.")
+
+
 def read_from(import_obj: Import, watermark: str | None = None) -> str:
     """The lower bound (as text) of the next run's window; "" when it reads every row."""
     text = import_obj.watermark if watermark is None else watermark
