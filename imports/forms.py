@@ -480,6 +480,7 @@ class SyncForm(forms.Form):
         help_text="A column that grows as rows are added or changed: TIMESTAMP, DATETIME, "
         "DATE or INT64.",
     )  # fmt: skip
+    lookback_seconds = LookbackField()
 
     def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
         super().__init__(data)
