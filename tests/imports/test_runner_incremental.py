@@ -134,3 +134,42 @@ def test_a_future_cursor_is_rejected_and_does_not_move_the_watermark(
     assert (second.rows_read, second.rows_rejected) == (4, 1)  # boundary, 2 new, future
     assert stored(target).filter(identity__in=["newer", "soon"]).count() == 2
     assert import_obj.watermark == soon.isoformat()
+
+
+def test_a_future_cursor_is_rejected_over_the_storage_read_api_too(
+    google, bq_connection, alice, settings
+):
+    settings.BIGQUERY_STORAGE_ENABLED = True
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    schema, rows = source_rows("events")
+    future = timezone.now().astimezone(dt.UTC).replace(microsecond=0) + 2 * DAY
+    table = new_table(google.stack, schema, [*rows, late_row("events", future)])
+    import_obj = incremental(bq_connection, alice, table, "events")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "storage"
+    assert (run.rows_read, run.rows_rejected) == (31, 1)
+    assert future.isoformat() in RejectedRow.objects.get(run=run).reason
+    assert dt.datetime.fromisoformat(import_obj.watermark).date() == dt.date(2026, 1, 4)
+
+
+def test_the_future_limit_and_the_lookback_follow_the_cursor_type():
+    from imports.run.window import future_limit, lower_bound
+
+    now = dt.datetime(2026, 6, 30, 22, 30, tzinfo=dt.UTC)
+    import_obj = Import(cursor_type="TIMESTAMP", lookback_seconds=Import.Lookback.SIX_HOURS)
+    assert future_limit(import_obj, now) == dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC)
+    assert lower_bound(import_obj, "2026-06-30T12:00:00+00:00") == dt.datetime(
+        2026, 6, 30, 6, tzinfo=dt.UTC
+    )
+    # wall-clock cursors are compared in the source's zone (Berlin: UTC+2 in summer)
+    import_obj = Import(cursor_type="DATETIME", source_time_zone="Europe/Berlin")
+    assert future_limit(import_obj, now) == dt.datetime(2026, 7, 1, 1, 30)  # noqa: DTZ001
+    import_obj = Import(cursor_type="DATE", lookback_seconds=Import.Lookback.SIX_HOURS)
+    assert future_limit(import_obj, now) == dt.date(2026, 6, 30)
+    assert lower_bound(import_obj, "2026-06-30") == dt.date(2026, 6, 29)  # a whole day
+    import_obj = Import(cursor_type="INT64", lookback_seconds=Import.Lookback.DAY)
+    assert future_limit(import_obj, now) is None
+    assert lower_bound(import_obj, "41") == 41
