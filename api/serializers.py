@@ -169,6 +169,10 @@ class ImportSerializer(serializers.Serializer):
     sync_mode = serializers.ChoiceField(choices=Import.SyncMode.choices)
     cursor_column = serializers.CharField()
     watermark = serializers.CharField()
+    lookback_seconds = serializers.IntegerField(
+        help_text="Each incremental run reads from the watermark minus this many seconds "
+        "(0, 3600, 21600, 86400, 259200 or 604800)."
+    )
     schedule_kind = serializers.ChoiceField(choices=Import.ScheduleKind.choices)
     schedule = serializers.CharField(
         source="schedule_text", help_text="The schedule in words, in the workspace's time zone."

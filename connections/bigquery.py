@@ -192,8 +192,10 @@ class BigQuerySession:
             dataset = self.client.get_dataset(ref, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
         return Dataset.from_client(dataset)
 
-    def dry_run(self, sql: str, *, location: str | None) -> DryRun:
-        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+    def dry_run(self, sql: str, *, location: str | None, params: list | None = None) -> DryRun:
+        config = bigquery.QueryJobConfig(
+            dry_run=True, use_query_cache=False, query_parameters=params or []
+        )
         with google_call():
             job = self.client.query(
                 sql,

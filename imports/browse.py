@@ -345,6 +345,16 @@ def query_check(connection: Connection, sql: str, *, user: Any) -> QueryCheck:
     )
 
 
+def query_estimate(connection: Connection, sql: str, params: list, *, user: Any) -> int | None:
+    """Dry-run the import's own query (a window over its source): the bytes it would scan."""
+    with _session(connection, user) as session:
+        try:
+            job = session.dry_run(sql, location=connection.location or None, params=params)
+        except bigquery.GoogleCallError as exc:
+            raise _query_error(connection, exc) from exc
+    return job.total_bytes_processed
+
+
 def _query_error(connection: Connection, error: bigquery.GoogleCallError) -> BrowseError:
     if error.kind in MISSING:
         return BrowseError(

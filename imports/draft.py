@@ -202,6 +202,7 @@ class Draft:
             "left_out": left_out,
             "sync": s,
             "cursor_type": s.get("cursor_type", ""),
+            "lookback_label": Import.Lookback(s.get("lookback_seconds") or 0).label.lower(),
         }
 
 

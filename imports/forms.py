@@ -461,6 +461,48 @@ class RejectionThresholdForm(forms.Form):
         return clean_threshold(self.cleaned_data.get("rejection_threshold"))
 
 
+def LookbackField() -> forms.TypedChoiceField:  # noqa: N802 - a field, named like one
+    return forms.TypedChoiceField(
+        label="Lookback window",
+        choices=Import.Lookback.choices,
+        coerce=int,
+        initial=0,
+        required=False,
+        empty_value=0,
+        error_messages=_errors("Lookback window", invalid_choice="Choose a lookback window."),
+        help_text="Each run also reads this far back from the watermark, so rows that arrive "
+        "late with an earlier cursor value are still imported; rows read again are not written "
+        "twice. For a TIMESTAMP, DATETIME or DATE cursor.",
+    )
+
+
+def check_lookback(form: forms.Form, cursor_type: str) -> None:
+    """A lookback window is a time: an INT64 cursor cannot look back over one."""
+    if form.cleaned_data.get("lookback_seconds") and cursor_type in ("INT64", "INTEGER"):
+        _error(
+            form,
+            "lookback_seconds",
+            "A lookback window needs a TIMESTAMP, DATETIME or DATE cursor; this cursor is an "
+            "INT64. Choose None.",
+            "int_cursor",
+        )
+
+
+class LookbackForm(forms.Form):
+    """Edit: the lookback window of an incremental import."""
+
+    lookback_seconds = LookbackField()
+
+    def __init__(self, *args: Any, cursor_type: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursor_type = cursor_type
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        check_lookback(self, self.cursor_type)
+        return cleaned
+
+
 class SyncForm(forms.Form):
     sync_mode = forms.ChoiceField(
         label="Sync",
@@ -475,6 +517,7 @@ class SyncForm(forms.Form):
         "DATE or INT64.",
     )  # fmt: skip
     rejection_threshold = rejection_threshold_field()
+    lookback_seconds = LookbackField()
 
     def __init__(self, data: Any = None, *, schema: list[dict[str, str]]) -> None:
         super().__init__(data)
@@ -503,6 +546,7 @@ class SyncForm(forms.Form):
         cleaned["cursor_type"] = ""
         if cleaned.get("sync_mode") != Import.SyncMode.INCREMENTAL:
             cleaned["cursor_column"] = ""
+            cleaned["lookback_seconds"] = 0
             return cleaned
         if "cursor_column" in self.errors:
             return cleaned  # refused already (a NUL), one message is enough
@@ -532,6 +576,7 @@ class SyncForm(forms.Form):
             )
         else:
             cleaned["cursor_type"] = column.type
+            check_lookback(self, column.type)
         return cleaned
 
 
@@ -700,9 +745,21 @@ def definition(
         "cursor_column": s["cursor_column"],
         "cursor_type": s["cursor_type"],
         "rejection_threshold": s.get("rejection_threshold", DEFAULT_REJECTION_THRESHOLD),
+        "lookback_seconds": s.get("lookback_seconds") or 0,
         "schedule_kind": w["schedule_kind"],
         "schedule_at": w["schedule_at"],
         "schedule_time": w["schedule_time"],
         "schedule_weekday": w["schedule_weekday"],
         "schedule_cron": w["schedule_cron"],
     }
+
+
+class ReimportForm(forms.Form):
+    """Re-import everything (no day) or from the start of a day (the workspace's zone)."""
+
+    from_day = forms.DateField(
+        label="Re-import from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages=_errors("Re-import from", invalid="Enter the day as YYYY-MM-DD."),
+    )

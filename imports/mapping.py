@@ -78,6 +78,11 @@ class Mapping:
     timestamp_unit: str = ""
     # (property name, type) the workspace keeps; a property of another type here is cast.
     property_types: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # An incremental run's time cursor and the highest value it accepts (its window's upper
+    # bound; None when the window holds only rows from the future): a row past it is
+    # future-dated and rejected, so it neither lands nor moves the watermark.
+    cursor_column: str = ""
+    cursor_ceiling: dt.datetime | dt.date | None = None
 
     @classmethod
     def from_import(
@@ -290,6 +295,9 @@ class _PageMapper:
     # -- rows ----------------------------------------------------------------------------------
 
     def profile(self, row: MappingABC[str, Any], now: datetime) -> ProfileRow | str:
+        future = self._future_cursor(row)
+        if future:
+            return future
         identity = self._key(row, self.mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
         if not isinstance(identity, _Ok):
             return identity
@@ -299,6 +307,9 @@ class _PageMapper:
         return ProfileRow(identity=identity.value, properties=properties, seen_at=now)
 
     def event(self, row: MappingABC[str, Any], now: datetime) -> EventRow | str:
+        future = self._future_cursor(row)
+        if future:
+            return future
         mapping = self.mapping
         identity = self._key(row, mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
         if not isinstance(identity, _Ok):
@@ -333,6 +344,25 @@ class _PageMapper:
             properties=properties,
             dedupe_key=_dedupe_key(identity.value, name.value, timestamp, properties_json),
             properties_json=properties_json,
+        )
+
+    def _future_cursor(self, row: MappingABC[str, Any]) -> str:
+        """Why the row's cursor is refused as future-dated ("" when it is not)."""
+        column = self.mapping.cursor_column
+        if not column or row.get(column) is None:
+            return ""
+        stored = self.converters[column](row[column])
+        ceiling = self.mapping.cursor_ceiling
+        value: dt.date = (
+            dt.date.fromisoformat(stored)
+            if self.types.get(column) == "DATE"
+            else datetime.fromisoformat(stored)
+        )
+        if ceiling is not None and value <= ceiling:
+            return ""
+        return (
+            f"Cursor {column} is {stored}, more than 1 hour after the run started: "
+            "future-dated rows are not imported and do not move the watermark"
         )
 
     def _key(self, row: MappingABC[str, Any], column: str, what: str, limit: int) -> _Ok | str:

@@ -39,6 +39,14 @@ class Import(models.Model):
         MILLISECONDS = "milliseconds", "Milliseconds"
         MICROSECONDS = "microseconds", "Microseconds"
 
+    class Lookback(models.IntegerChoices):
+        NONE = 0, "None"
+        HOUR = 3600, "1 hour"
+        SIX_HOURS = 6 * 3600, "6 hours"
+        DAY = 86400, "1 day"
+        THREE_DAYS = 3 * 86400, "3 days"
+        SEVEN_DAYS = 7 * 86400, "7 days"
+
     class ScheduleKind(models.TextChoices):
         NONE = "none", "No schedule (run manually)"
         NOW = "now", "Once, now"
@@ -92,6 +100,13 @@ class Import(models.Model):
     cursor_type = models.CharField(max_length=20, blank=True)
     # The highest cursor value fully imported, as text (ISO date/time or integer).
     watermark = models.CharField(max_length=64, blank=True)
+    # Each incremental run reads from (watermark - lookback), so rows that arrive late with
+    # an earlier cursor value are still read; the destination's keys make re-reads harmless.
+    lookback_seconds = models.PositiveIntegerField(choices=Lookback.choices, default=0)
+    # Why and when the watermark was last cleared or moved back (a re-import, a new source),
+    # shown on the import page.
+    watermark_reset_at = models.DateTimeField(null=True, blank=True)
+    watermark_reset_reason = models.CharField(max_length=200, blank=True)
 
     schedule_kind = models.CharField(
         max_length=10, choices=ScheduleKind.choices, default=ScheduleKind.NONE

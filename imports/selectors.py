@@ -15,6 +15,7 @@ from connections.models import Connection
 from imports import schedules
 from imports.filters import ImportFilter
 from imports.models import Import, ImportRun, RejectedRow
+from imports.run.window import read_from
 from workspaces.models import Workspace
 
 READ_PATHS = {
@@ -127,6 +128,8 @@ def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) 
     allowed = {"delete"}
     if not running:
         allowed |= {"run-now", "edit"}
+        if import_obj.sync_mode == Import.SyncMode.INCREMENTAL:
+            allowed.add("reimport")
     if status == Import.Status.SCHEDULED or (
         status == Import.Status.RUNNING and import_obj.next_run_at is not None
     ):
@@ -138,6 +141,25 @@ def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) 
     if status in Import.ACTIVE_STATUSES:
         allowed.add("stop")
     return allowed
+
+
+@dataclass
+class WatermarkNote:
+    at: dt.datetime
+    reason: str
+    reads_from: str  # the next run's lower bound; "" when it reads every row
+
+
+def import_watermark_note(*, import_obj: Import) -> WatermarkNote | None:
+    """Why the watermark was last reset, until a run has succeeded since."""
+    at = import_obj.watermark_reset_at
+    if at is None or import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
+        return None
+    if import_obj.runs.filter(status=ImportRun.Status.SUCCEEDED, finished_at__gt=at).exists():
+        return None
+    return WatermarkNote(
+        at=at, reason=import_obj.watermark_reset_reason, reads_from=read_from(import_obj)
+    )
 
 
 # An import due this soon (or due this recently, waiting for the dispatcher's next tick) has

@@ -22,6 +22,7 @@ from connections import services as connection_services
 from connections.models import Connection
 from imports import queue, schedules, selectors
 from imports.models import Import, ImportRun, WorkerHeartbeat
+from imports.run.window import watermark_at_day
 from workspaces.models import Workspace
 from workspaces.services import audit_record
 
@@ -31,11 +32,21 @@ DEFINITION_FIELDS = (
     "name", "source_kind", "source_table", "source_query", "source_schema", "target",
     "identity_column", "event_name_column", "event_name_fixed", "timestamp_column",
     "source_time_zone", "timestamp_unit", "column_mapping", "sync_mode", "cursor_column",
-    "cursor_type", "rejection_threshold", "schedule_kind", "schedule_at", "schedule_time",
-    "schedule_weekday", "schedule_cron",
+    "cursor_type", "rejection_threshold", "lookback_seconds", "schedule_kind", "schedule_at",
+    "schedule_time", "schedule_weekday", "schedule_cron",
 )  # fmt: skip
-# A change to any of these makes the old watermark meaningless.
-SOURCE_FIELDS = ("source_kind", "source_table", "source_query", "cursor_column", "sync_mode")
+# A change to any of these makes the old watermark meaningless; each with the reason the
+# import's page gives (the first one changed is named).
+WATERMARK_RESETS = {
+    "source_kind": "the source changed",
+    "source_table": "the source changed",
+    "source_query": "the source changed",
+    "cursor_column": "the cursor column changed",
+    "cursor_type": "the cursor column changed",
+    "sync_mode": "the sync mode changed",
+    "source_time_zone": "the time settings changed",
+    "timestamp_unit": "the time settings changed",
+}
 
 
 class IllegalTransition(Exception):
@@ -90,8 +101,9 @@ def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any])
     ]
     for name in changed:
         setattr(import_obj, name, definition[name])
-    if any(name in SOURCE_FIELDS for name in changed):
-        import_obj.watermark = ""
+    resets = [WATERMARK_RESETS[name] for name in changed if name in WATERMARK_RESETS]
+    if resets and import_obj.watermark:
+        _reset_watermark(import_obj, "", resets[0])
     if import_obj.status != Import.Status.PAUSED:
         _plan(import_obj, timezone.now())
     import_obj.save()
@@ -100,6 +112,47 @@ def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any])
             workspace=import_obj.workspace, actor=actor, action="import.updated",
             target=import_obj, details={"fields": changed},
         )  # fmt: skip
+    return import_obj
+
+
+def _reset_watermark(import_obj: Import, watermark: str, reason: str) -> None:
+    import_obj.watermark = watermark
+    import_obj.watermark_reset_at = timezone.now()
+    import_obj.watermark_reset_reason = reason
+
+
+@transaction.atomic
+def import_reimport(*, import_obj: Import, actor: Any, from_day: dt.date | None) -> Import:
+    """Re-import everything (from_day None) or from the start of `from_day` (in the
+    workspace's zone): the next run reads from there. Rows read again are deduplicated
+    by the destination's keys."""
+    import_obj = _locked(import_obj)
+    if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
+        raise IllegalTransition("Only an incremental import has a watermark to move back.")
+    if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
+        raise IllegalTransition(
+            "The import is running. Stop it or wait for the run to finish, then re-import."
+        )
+    previous = import_obj.watermark
+    if from_day is None:
+        watermark, reason = "", f"{actor.get_username()} chose Re-import everything"
+    else:
+        try:
+            watermark = watermark_at_day(import_obj, from_day, import_obj.workspace.time_zone)
+        except ValueError as exc:
+            raise IllegalTransition(
+                f"The cursor column {import_obj.cursor_column} is an integer, not a date: "
+                "use Re-import everything."
+            ) from exc
+        reason = f"{actor.get_username()} chose Re-import from {from_day:%b %-d, %Y}"
+    _reset_watermark(import_obj, watermark, reason)
+    import_obj.save(
+        update_fields=["watermark", "watermark_reset_at", "watermark_reset_reason", "updated_at"]
+    )
+    audit_record(
+        workspace=import_obj.workspace, actor=actor, action="import.reimport", target=import_obj,
+        details={"from": watermark or None, "previous_watermark": previous or None},
+    )  # fmt: skip
     return import_obj
 
 

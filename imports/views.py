@@ -18,7 +18,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from config.csv_stream import cell_text
 from config.pagination import page_by_keys
-from imports import exports, selectors, services
+from imports import exports, reimport, selectors, services
+from imports.forms import ReimportForm
 from imports.models import Import, ImportRun
 from workspaces.access import get_in_workspace, workspace_view
 from workspaces.timezones import local_or_utc
@@ -33,6 +34,7 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "pause": (services.import_pause, "“{name}” paused. Resume it to continue its schedule."),
     "resume": (services.import_resume, "“{name}” resumed."),
 }
+REIMPORTED = "“{name}”: the next run reads from the new watermark. Run now starts it now."
 SCHEDULE_RESUMED = "“{name}”: schedule resumed."
 STOPPED = (
     "“{name}” stopped. A running run ends after the page it is writing; "
@@ -145,6 +147,7 @@ def _detail_context(request: HttpRequest, import_obj: Import) -> dict[str, Any]:
             import_obj=import_obj, time_zone=request.workspace.time_zone
         ),
         "mapping_rows": selectors.import_mapping_rows(import_obj=import_obj),
+        "watermark_note": selectors.import_watermark_note(import_obj=import_obj),
         "allowed": allowed,
         "actions_key": _actions_key(allowed),
         "runs": runs,
@@ -238,6 +241,36 @@ def import_stop(request: HttpRequest, pk: Any) -> HttpResponse:
         return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     context["confirm_stop"] = True
     context["can_pause"] = "pause" in context["allowed"]
+    return render(request, "imports/detail.html", context)
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def import_reimport(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Re-import everything, or from a day: asks first (what will be read, and the bytes a
+    dry run of that query estimates), then moves the watermark back on POST."""
+    import_obj = _get_import(request, pk)
+    form = ReimportForm(request.POST if request.method == "POST" else request.GET)
+    back = redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["from_day"]))
+        return back
+    from_day = form.cleaned_data["from_day"]
+    if request.method == "POST":
+        try:
+            services.import_reimport(import_obj=import_obj, actor=request.user, from_day=from_day)
+        except services.IllegalTransition as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, REIMPORTED.format(name=import_obj.name))
+        return back
+    context = _detail_context(request, import_obj)
+    try:
+        plan = reimport.plan(import_obj, from_day=from_day, user=request.user)
+    except reimport.Refused as exc:
+        messages.error(request, str(exc))
+        return back
+    context.update(confirm_reimport=True, reimport=plan)
     return render(request, "imports/detail.html", context)
 
 

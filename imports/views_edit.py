@@ -1,6 +1,6 @@
-"""Edit an import's name, schedule and rejection threshold (and the unit of an INT64 event
-time an older import never asked for). Changing source, target or mapping means a new
-import (Create Import), so a watermark never silently applies to different data."""
+"""Edit an import's name, schedule, rejection threshold and lookback window (and the unit of
+an INT64 event time an older import never asked for). Changing source, target or mapping means
+a new import (Create Import), so a watermark never silently applies to different data."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +9,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from imports import services
-from imports.forms import RejectionThresholdForm, ReviewForm, ScheduleForm, TimestampUnitForm
+from imports.forms import (
+    LookbackForm,
+    RejectionThresholdForm,
+    ReviewForm,
+    ScheduleForm,
+    TimestampUnitForm,
+)
 from imports.models import Import
 from workspaces.access import get_in_workspace, workspace_view
 
@@ -41,17 +47,18 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
     )
     tz = request.workspace.time_zone
     asks_unit = import_obj.needs_timestamp_unit
-    unit_form = None
+    incremental = import_obj.sync_mode == Import.SyncMode.INCREMENTAL
+    cursor_type = import_obj.cursor_type
+    unit_form = lookback_form = None
     if request.method == "POST":
         name_form = ReviewForm(request.POST)
         schedule_form = ScheduleForm(request.POST, tz=tz, now=timezone.now())
         unit_form = TimestampUnitForm(request.POST) if asks_unit else None
         threshold_form = RejectionThresholdForm(request.POST)
-        if (
-            name_form.is_valid()
-            and schedule_form.is_valid()
-            and threshold_form.is_valid()
-            and (unit_form is None or unit_form.is_valid())
+        lookback_form = LookbackForm(request.POST, cursor_type=cursor_type) if incremental else None
+        forms_posted = (name_form, schedule_form, threshold_form, unit_form, lookback_form)
+        if all(
+            [form.is_valid() for form in forms_posted if form is not None]  # every error shown
         ):
             fields = ("schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
                       "schedule_cron")  # fmt: skip
@@ -61,6 +68,8 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
             definition["rejection_threshold"] = threshold_form.cleaned_data["rejection_threshold"]
             if unit_form is not None:
                 definition["timestamp_unit"] = unit_form.cleaned_data["timestamp_unit"]
+            if lookback_form is not None:
+                definition["lookback_seconds"] = lookback_form.cleaned_data["lookback_seconds"]
             try:
                 services.import_update(
                     import_obj=import_obj, actor=request.user, definition=definition
@@ -78,9 +87,16 @@ def import_edit(request: HttpRequest, pk) -> HttpResponse:
         threshold_form = RejectionThresholdForm(
             initial={"rejection_threshold": import_obj.rejection_threshold}
         )
+        lookback_form = (
+            LookbackForm(initial={"lookback_seconds": import_obj.lookback_seconds},
+                         cursor_type=cursor_type)
+            if incremental
+            else None
+        )  # fmt: skip
     return render(
         request,
         "imports/edit.html",
         {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz,
-         "unit_form": unit_form, "threshold_form": threshold_form},
+         "unit_form": unit_form, "threshold_form": threshold_form,
+         "lookback_form": lookback_form},
     )  # fmt: skip

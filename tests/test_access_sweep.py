@@ -69,7 +69,12 @@ def app_routes(resolver=None, prefix=""):
 @pytest.fixture
 def objects(alice, workspace_a):
     connection = make_connection(workspace_a, alice, name="Secret warehouse")
-    import_obj = make_import(connection, alice, table="users", name="Secret import")
+    # Incremental, with a watermark that no one outside A's admins may move (Re-import).
+    import_obj = make_import(
+        connection, alice, table="users", name="Secret import", sync_mode="incremental",
+        cursor_column="updated_at", cursor_type="TIMESTAMP",
+    )  # fmt: skip
+    import_obj.watermark = "2026-03-01T00:00:00+00:00"
     run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
     import_obj.save()
     recipient = Recipient.objects.create(workspace=workspace_a, email="secret-ops@acme.test")
@@ -138,7 +143,7 @@ def workspace_routes(objects):
 def state():
     return (
         list(Connection.objects.values_list("pk", "name", "status")),
-        list(Import.objects.values_list("pk", "name", "status", "next_run_at")),
+        list(Import.objects.values_list("pk", "name", "status", "next_run_at", "watermark")),
         list(ImportRun.objects.values_list("pk", "status", "cancel_requested")),
         list(ApiToken.objects.values_list("pk", "name", "scope", "revoked_at").order_by("pk")),
         list(Membership.objects.values_list("pk", "role").order_by("pk")),

@@ -14,6 +14,7 @@ LABELS = {
     "import.paused": "Import paused",
     "import.resumed": "Import resumed",
     "import.stopped": "Import stopped",
+    "import.reimport": "Import re-import (watermark moved back)",
     "import.deleted": "Import deleted",
     "api_token.created": "API token created",
     "api_token.revoked": "API token revoked",

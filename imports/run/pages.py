@@ -20,6 +20,7 @@ from imports.models import ImportRun
 from imports.prefetch import PagePrefetcher
 from imports.run import read_path, write
 from imports.run.leases import renew
+from imports.run.window import TIME_CURSOR_TYPES, parse_watermark
 from imports.type_contract import Wire, schema_fields
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,24 @@ def _run_mapping(run: ImportRun, reader: bigquery.ImportReader) -> mapping_modul
         import_id=import_obj.pk,
         import_name=import_obj.name,
     )
-    return dataclasses.replace(page_mapping, property_types=tuple(sorted(kept.items())))
+    return dataclasses.replace(
+        page_mapping, property_types=tuple(sorted(kept.items())), **_cursor_check(run)
+    )
+
+
+def _cursor_check(run: ImportRun) -> dict:
+    """The time cursor of an incremental run and its window's upper bound: rows above it
+    were read only to be rejected as future-dated (see imports.run.window)."""
+    import_obj = run.import_obj
+    if (
+        import_obj.sync_mode != import_obj.SyncMode.INCREMENTAL
+        or import_obj.cursor_type not in TIME_CURSOR_TYPES
+    ):
+        return {}
+    return {
+        "cursor_column": import_obj.cursor_column,
+        "cursor_ceiling": parse_watermark(run.watermark_to, import_obj.cursor_type),
+    }
 
 
 def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:

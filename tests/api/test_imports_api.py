@@ -221,3 +221,16 @@ def test_the_csv_errors_are_json_whatever_the_client_accepts(alice_api):
 
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+def test_an_import_shows_its_lookback_window(alice_api, workspace_a, connection):
+    import_obj = add_import(
+        workspace_a, connection, "Late rows", sync_mode="incremental", cursor_column="ts",
+        cursor_type="TIMESTAMP", lookback_seconds=Import.Lookback.THREE_DAYS,
+    )  # fmt: skip
+
+    body = alice_api.get(f"{IMPORTS}{import_obj.pk}/").json()
+
+    assert (body["sync_mode"], body["cursor_column"], body["lookback_seconds"]) == (
+        "incremental", "ts", 259200,
+    )  # fmt: skip

@@ -195,10 +195,14 @@ def incremental_import_with_a_watermark(connection, user, **fields) -> Import:
             {"source_query": "SELECT * FROM users WHERE plan = 'pro'"},
         ),
         ({}, {"cursor_column": "created_at"}),
+        ({}, {"cursor_type": "DATETIME"}),
         ({}, {"sync_mode": "full"}),
+        ({"source_time_zone": "Europe/Berlin"}, {"source_time_zone": "Asia/Tokyo"}),
+        ({"timestamp_unit": "seconds"}, {"timestamp_unit": "milliseconds"}),
     ],
-    ids=["table", "table-to-query", "query", "cursor-column", "sync-mode"],
-)
+    ids=["table", "table-to-query", "query", "cursor-column", "cursor-type", "sync-mode",
+         "time-zone", "timestamp-unit"],
+)  # fmt: skip
 def test_changing_the_source_resets_the_watermark(connection_a, alice, before, change):
     import_obj = incremental_import_with_a_watermark(connection_a, alice, **before)
 
@@ -206,6 +210,8 @@ def test_changing_the_source_resets_the_watermark(connection_a, alice, before, c
 
     import_obj.refresh_from_db()
     assert import_obj.watermark == ""
+    assert import_obj.watermark_reset_at is not None
+    assert import_obj.watermark_reset_reason == services.WATERMARK_RESETS[next(iter(change))]
     run = services.import_run_now(import_obj=import_obj, actor=alice)
     assert run.watermark_from == ""  # the next run reads the new source from its start
 
@@ -216,11 +222,17 @@ def test_changing_the_name_and_the_schedule_keeps_the_watermark(connection_a, al
     services.import_update(
         import_obj=import_obj,
         actor=alice,
-        definition={"name": "Renamed", "schedule_kind": "daily", "schedule_time": dt.time(4)},
+        definition={
+            "name": "Renamed",
+            "schedule_kind": "daily",
+            "schedule_time": dt.time(4),
+            "lookback_seconds": Import.Lookback.DAY,
+        },
     )
 
     import_obj.refresh_from_db()
     assert (import_obj.name, import_obj.watermark) == ("Renamed", WATERMARK)
+    assert import_obj.watermark_reset_at is None
     run = services.import_run_now(import_obj=import_obj, actor=alice)
     assert run.watermark_from == WATERMARK
 

@@ -166,7 +166,7 @@ def test_every_post_url_of_the_app_refuses_a_request_without_the_csrf_token(alic
     assert client.get(APP_PAGE).status_code == 200
     assert len(posted) >= 20
     assert "/signout/" in posted and "/signin/" in posted and "/" in posted
-    for action in (*ACTIONS, "stop"):
+    for action in (*ACTIONS, "stop", "reimport"):
         assert any(path.endswith(f"/{action}/") for path in posted), action
 
     # The same request with the token goes through: the refusals above were the token's.
