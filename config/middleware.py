@@ -108,8 +108,10 @@ class RequestSizeMiddleware:
         request.body_refused = True  # type: ignore[attr-defined]
         logger.warning(
             "refused a request body of %s bytes to %s (limit %d)",
-            request.META.get("CONTENT_LENGTH") or "unknown", request.path, limit,
-        )  # fmt: skip
+            request.META.get("CONTENT_LENGTH") or "unknown",
+            request.path,
+            limit,
+        )
         if getattr(view_func, "body_too_large", False):
             return view_func(request, *args, **kwargs)
         return too_large_page(request)

@@ -81,11 +81,15 @@ class ConnectionForm(forms.Form):
             "JSON key file never does. Paste the file as Google gave it."
         },
         widget=SecretTextarea(
-            attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
-                   "maxlength": MAX_KEY_BYTES,
-                   "placeholder": '{"type": "service_account", ...}'}
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "maxlength": MAX_KEY_BYTES,
+                "placeholder": '{"type": "service_account", ...}',
+            }
         ),
-    )  # fmt: skip
+    )
 
     def __init__(
         self,

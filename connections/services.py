@@ -162,10 +162,14 @@ def connection_record_test(
     with transaction.atomic():
         connection.save(
             update_fields=[
-                "last_test_result", "last_tested_at", "status", "status_reason", "location",
+                "last_test_result",
+                "last_tested_at",
+                "status",
+                "status_reason",
+                "location",
                 "updated_at",
             ]
-        )  # fmt: skip
+        )
         connection_test_audit(
             workspace=connection.workspace,
             actor=actor,

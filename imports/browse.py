@@ -227,9 +227,12 @@ def tables_page(connection: Connection, *, user: Any, query: str = "", page: Any
     missing = _load_details(connection, infos, user=user)
     page_obj.object_list = infos
     return TablesPage(
-        page=page_obj, query=query.strip(), total=len(names), truncated=truncated,
+        page=page_obj,
+        query=query.strip(),
+        total=len(names),
+        truncated=truncated,
         missing_details=missing,
-    )  # fmt: skip
+    )
 
 
 def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) -> int:
@@ -267,8 +270,10 @@ def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) 
                 logger.info("tables.get %s failed: %s", info.name, exc)
                 continue
             info.num_rows, info.num_bytes, info.modified = (
-                table.num_rows, table.num_bytes, table.modified,
-            )  # fmt: skip
+                table.num_rows,
+                table.num_bytes,
+                table.modified,
+            )
             info.loaded = True
             fresh[keys[info.name]] = info.summary()
     if fresh:

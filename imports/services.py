@@ -28,12 +28,28 @@ from workspaces.services import audit_record
 logger = logging.getLogger(__name__)
 
 DEFINITION_FIELDS = (
-    "name", "source_kind", "source_table", "source_query", "source_schema", "target",
-    "identity_column", "event_name_column", "event_name_fixed", "timestamp_column",
-    "source_time_zone", "timestamp_unit", "column_mapping", "sync_mode", "cursor_column",
-    "cursor_type", "schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
+    "name",
+    "source_kind",
+    "source_table",
+    "source_query",
+    "source_schema",
+    "target",
+    "identity_column",
+    "event_name_column",
+    "event_name_fixed",
+    "timestamp_column",
+    "source_time_zone",
+    "timestamp_unit",
+    "column_mapping",
+    "sync_mode",
+    "cursor_column",
+    "cursor_type",
+    "schedule_kind",
+    "schedule_at",
+    "schedule_time",
+    "schedule_weekday",
     "schedule_cron",
-)  # fmt: skip
+)
 # A change to any of these makes the old watermark meaningless.
 SOURCE_FIELDS = ("source_kind", "source_table", "source_query", "cursor_column", "sync_mode")
 
@@ -97,9 +113,12 @@ def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any])
     import_obj.save()
     if changed:
         audit_record(
-            workspace=import_obj.workspace, actor=actor, action="import.updated",
-            target=import_obj, details={"fields": changed},
-        )  # fmt: skip
+            workspace=import_obj.workspace,
+            actor=actor,
+            action="import.updated",
+            target=import_obj,
+            details={"fields": changed},
+        )
     return import_obj
 
 
@@ -215,9 +234,12 @@ def import_resume(*, import_obj: Import, actor: Any) -> Import:
         import_obj.status = Import.Status.RUNNING  # the run's end puts it back on schedule
     import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.resumed", target=import_obj,
+        workspace=import_obj.workspace,
+        actor=actor,
+        action="import.resumed",
+        target=import_obj,
         details={"from": previous, "next_run_at": _iso(import_obj.next_run_at)},
-    )  # fmt: skip
+    )
     return import_obj
 
 
@@ -228,9 +250,10 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _request_cancel(import_obj: Import) -> int:
     """Ask the active run to stop; the runner notices between pages and ends as cancelled."""
     queued = ImportRun.objects.filter(import_obj=import_obj, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.CANCELLED, finished_at=timezone.now(),
+        status=ImportRun.Status.CANCELLED,
+        finished_at=timezone.now(),
         error_message="Stopped before it started.",
-    )  # fmt: skip
+    )
     running = ImportRun.objects.filter(
         import_obj=import_obj, status=ImportRun.Status.RUNNING
     ).update(cancel_requested=True)
@@ -263,9 +286,12 @@ def import_delete(*, import_obj: Import, actor: Any) -> None:
     """Delete an import and its history. A running run is fenced out: its lease row is gone."""
     import_obj = _locked(import_obj)
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.deleted", target=import_obj,
+        workspace=import_obj.workspace,
+        actor=actor,
+        action="import.deleted",
+        target=import_obj,
         details={"connection": import_obj.connection.name},
-    )  # fmt: skip
+    )
     import_obj.delete()
 
 

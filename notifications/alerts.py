@@ -65,17 +65,25 @@ def alert_raise(
     )
     deliveries = [
         Delivery(
-            workspace=workspace, alert=alert, channel=Delivery.Channel.EMAIL,
-            recipient=recipient, destination=recipient.email, next_attempt_at=now,
+            workspace=workspace,
+            alert=alert,
+            channel=Delivery.Channel.EMAIL,
+            recipient=recipient,
+            destination=recipient.email,
+            next_attempt_at=now,
         )
         for recipient in recipients or []
     ] + [
         Delivery(
-            workspace=workspace, alert=alert, channel=Delivery.Channel.WEBHOOK,
-            webhook=webhook, destination=str(webhook)[:300], next_attempt_at=now,
+            workspace=workspace,
+            alert=alert,
+            channel=Delivery.Channel.WEBHOOK,
+            webhook=webhook,
+            destination=str(webhook)[:300],
+            next_attempt_at=now,
         )
         for webhook in webhooks or []
-    ]  # fmt: skip
+    ]
     Delivery.objects.bulk_create(deliveries)
     delivery_ids = [str(d.pk) for d in deliveries]
 
@@ -83,8 +91,13 @@ def alert_raise(
         queue.enqueue_deliveries(delivery_ids)
 
     transaction.on_commit(send)
-    logger.info("alert %s (%s) for workspace %s: %d deliveries", alert.pk, kind,
-                workspace.slug, len(deliveries))  # fmt: skip
+    logger.info(
+        "alert %s (%s) for workspace %s: %d deliveries",
+        alert.pk,
+        kind,
+        workspace.slug,
+        len(deliveries),
+    )
     return alert
 
 

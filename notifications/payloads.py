@@ -195,9 +195,11 @@ def email_body(payload: dict[str, Any]) -> str:
             "",
         ]
     for key, label in (
-        ("run", "Run"), ("import", "Import"), ("connection", "Connection"),
+        ("run", "Run"),
+        ("import", "Import"),
+        ("connection", "Connection"),
         ("notifications", "Notification settings"),
-    ):  # fmt: skip
+    ):
         if key in payload["links"]:
             lines.append(f"{label}: {payload['links'][key]}")
     lines += ["", f"Workspace: {payload['workspace']['name']}", f"Event: {payload['event']}"]

@@ -53,12 +53,15 @@ def notification_events_update(
         row.events = chosen
         row.save()
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.events_changed", target=row,
+            workspace=workspace,
+            actor=actor,
+            action="notifications.events_changed",
+            target=row,
             details={
                 "turned_on": [e for e in chosen if e not in before],
                 "turned_off": [e for e in before if e not in chosen],
             },
-        )  # fmt: skip
+        )
     return row
 
 
@@ -79,18 +82,24 @@ def recipient_add(*, workspace: Workspace, actor: Any, email: str) -> Recipient:
         except IntegrityError as error:  # added at the same moment by someone else
             raise NotificationChangeRefused(f"{email} already receives alerts.") from error
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.recipient_added",
-            target=recipient, details={"email": email},
-        )  # fmt: skip
+            workspace=workspace,
+            actor=actor,
+            action="notifications.recipient_added",
+            target=recipient,
+            details={"email": email},
+        )
     return recipient
 
 
 @transaction.atomic
 def recipient_remove(*, recipient: Recipient, actor: Any) -> None:
     audit_record(
-        workspace=recipient.workspace, actor=actor, action="notifications.recipient_removed",
-        target=recipient, details={"email": recipient.email},
-    )  # fmt: skip
+        workspace=recipient.workspace,
+        actor=actor,
+        action="notifications.recipient_removed",
+        target=recipient,
+        details={"email": recipient.email},
+    )
     recipient.delete()
 
 
@@ -139,18 +148,24 @@ def webhook_add(
         except IntegrityError as error:
             raise NotificationChangeRefused("This webhook URL is already in the list.") from error
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.webhook_added",
-            target=webhook, details=_audit_webhook(webhook),
-        )  # fmt: skip
+            workspace=workspace,
+            actor=actor,
+            action="notifications.webhook_added",
+            target=webhook,
+            details=_audit_webhook(webhook),
+        )
     return webhook, secret
 
 
 @transaction.atomic
 def webhook_remove(*, webhook: Webhook, actor: Any) -> None:
     audit_record(
-        workspace=webhook.workspace, actor=actor, action="notifications.webhook_removed",
-        target=webhook, details=_audit_webhook(webhook),
-    )  # fmt: skip
+        workspace=webhook.workspace,
+        actor=actor,
+        action="notifications.webhook_removed",
+        target=webhook,
+        details=_audit_webhook(webhook),
+    )
     webhook.delete()
 
 
@@ -162,9 +177,12 @@ def webhook_rotate_secret(*, webhook: Webhook, actor: Any) -> str:
     webhook.secret_set_at = timezone.now()
     webhook.save(update_fields=["encrypted_secret", "secret_set_at"])
     audit_record(
-        workspace=webhook.workspace, actor=actor, action="notifications.webhook_secret_rotated",
-        target=webhook, details=_audit_webhook(webhook),
-    )  # fmt: skip
+        workspace=webhook.workspace,
+        actor=actor,
+        action="notifications.webhook_secret_rotated",
+        target=webhook,
+        details=_audit_webhook(webhook),
+    )
     return secret
 
 
@@ -190,9 +208,12 @@ def send_test_allowed(*, user: Any) -> bool:
 
 @transaction.atomic
 def destination_send_test(
-    *, workspace: Workspace, actor: Any, recipient: Recipient | None = None,
+    *,
+    workspace: Workspace,
+    actor: Any,
+    recipient: Recipient | None = None,
     webhook: Webhook | None = None,
-) -> Alert:  # fmt: skip
+) -> Alert:
     """Send a test alert to one recipient or webhook; its delivery is listed like any other."""
     target = recipient or webhook
     alert = alert_raise(
@@ -203,7 +224,10 @@ def destination_send_test(
         webhooks=[webhook] if webhook else [],
     )
     audit_record(
-        workspace=workspace, actor=actor, action="notifications.test_sent", target=target,
+        workspace=workspace,
+        actor=actor,
+        action="notifications.test_sent",
+        target=target,
         details={"to": recipient.email if recipient else webhook.url_display},
-    )  # fmt: skip
+    )
     return alert

@@ -59,9 +59,14 @@ STATUSES = [
     *(s.value for s in Import.Status),
     *(s.value for s in ImportRun.Status),
     *(s.value for s in Delivery.Status),
-    "pass", "fail", "skipped", "unconfirmed",  # Test Connection's checks
-    "active", "expired", "revoked",  # API tokens
-]  # fmt: skip
+    "pass",
+    "fail",
+    "skipped",
+    "unconfirmed",  # Test Connection's checks
+    "active",
+    "expired",
+    "revoked",  # API tokens
+]
 
 
 @pytest.mark.parametrize("status", sorted(set(STATUSES)))

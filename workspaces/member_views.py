@@ -100,17 +100,20 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 @workspace_view(admin_only=True)
 @require_POST
 def member_role(request: HttpRequest, member_pk: int) -> HttpResponse:
-    membership = get_in_workspace(Membership.objects.select_related("user"), request.workspace,
-                                  pk=member_pk)  # fmt: skip
+    membership = get_in_workspace(
+        Membership.objects.select_related("user"), request.workspace, pk=member_pk
+    )
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose Admin or Member.")
         return redirect("members:page", ws=request.workspace.slug)
     try:
         changed = members.member_role_change(
-            workspace=request.workspace, actor=request.user, membership=membership,
+            workspace=request.workspace,
+            actor=request.user,
+            membership=membership,
             role=form.cleaned_data["role"],
-        )  # fmt: skip
+        )
     except members.MemberRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -125,8 +128,9 @@ def member_role(request: HttpRequest, member_pk: int) -> HttpResponse:
 @workspace_view(admin_only=True)
 @require_POST
 def member_remove(request: HttpRequest, member_pk: int) -> HttpResponse:
-    membership = get_in_workspace(Membership.objects.select_related("user"), request.workspace,
-                                  pk=member_pk)  # fmt: skip
+    membership = get_in_workspace(
+        Membership.objects.select_related("user"), request.workspace, pk=member_pk
+    )
     email = membership.user.get_username()
     removing_self = membership.user_id == request.user.pk
     try:

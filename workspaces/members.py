@@ -89,9 +89,12 @@ def invitation_create(
         expires_at=now + dt.timedelta(hours=INVITATION_HOURS),
     )
     audit_record(
-        workspace=workspace, actor=actor, action="member.invited", target=invitation,
+        workspace=workspace,
+        actor=actor,
+        action="member.invited",
+        target=invitation,
         details={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
-    )  # fmt: skip
+    )
     return CreatedInvitation(invitation=invitation, secret=secret)
 
 
@@ -122,9 +125,12 @@ def invitation_revoke(*, invitation: Invitation, actor: Any) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     audit_record(
-        workspace=invitation.workspace, actor=actor, action="member.invitation_revoked",
-        target=invitation, details={"email": invitation.email, "role": invitation.role},
-    )  # fmt: skip
+        workspace=invitation.workspace,
+        actor=actor,
+        action="member.invitation_revoked",
+        target=invitation,
+        details={"email": invitation.email, "role": invitation.role},
+    )
 
 
 def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
@@ -173,13 +179,16 @@ def _join(invitation: Invitation, user: Any) -> Membership:
     if created:
         inviter = invitation.invited_by
         audit_record(
-            workspace=invitation.workspace, actor=user, action="member.joined", target=invitation,
+            workspace=invitation.workspace,
+            actor=user,
+            action="member.joined",
+            target=invitation,
             details={
                 "email": invitation.email,
                 "role": membership.role,
                 "invited_by": inviter.get_username() if inviter else None,
             },
-        )  # fmt: skip
+        )
     return membership
 
 
@@ -255,9 +264,12 @@ def member_role_change(
     current.role = role
     current.save(update_fields=["role"])
     audit_record(
-        workspace=workspace, actor=actor, action="member.role_changed", target=current,
+        workspace=workspace,
+        actor=actor,
+        action="member.role_changed",
+        target=current,
         details={"email": current.user.get_username(), "from": old, "to": role},
-    )  # fmt: skip
+    )
     return current
 
 
@@ -287,9 +299,12 @@ def member_remove(*, workspace: Workspace, actor: Any, membership: Membership) -
         )
     user = current.user
     audit_record(
-        workspace=workspace, actor=actor, action="member.removed", target=current,
+        workspace=workspace,
+        actor=actor,
+        action="member.removed",
+        target=current,
         details={"email": user.get_username(), "role": current.role},
-    )  # fmt: skip
+    )
     current.delete()
     member_removed.send(sender=Membership, workspace=workspace, user=user, actor=actor)
     sessions_end(user)

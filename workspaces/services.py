@@ -79,9 +79,12 @@ def workspace_update(*, workspace: Workspace, actor: Any, name: str, time_zone: 
     workspace.full_clean(exclude=["slug"])
     workspace.save(update_fields=["name", "time_zone"])
     audit_record(
-        workspace=workspace, actor=actor, action="workspace.updated", target=workspace,
+        workspace=workspace,
+        actor=actor,
+        action="workspace.updated",
+        target=workspace,
         details=changes,
-    )  # fmt: skip
+    )
     if "time_zone" in changes:
         time_zone_changed.send(sender=Workspace, workspace=workspace, old_time_zone=old_time_zone)
     return workspace

@@ -26,16 +26,25 @@ class AuditEntryList(WorkspaceAPIView):
         summary="List audit entries",
         parameters=[
             OpenApiParameter("actor", int, description="The id of the user who acted."),
-            OpenApiParameter("action", str, description="e.g. import.run_now, "
-                             "connection.created, api_token.revoked."),
-            OpenApiParameter("date_after", OpenApiTypes.DATE, description="On or after this "
-                             "date (the workspace's time zone)."),
-            OpenApiParameter("date_before", OpenApiTypes.DATE, description="On or before this "
-                             "date (the workspace's time zone)."),
+            OpenApiParameter(
+                "action",
+                str,
+                description="e.g. import.run_now, connection.created, api_token.revoked.",
+            ),
+            OpenApiParameter(
+                "date_after",
+                OpenApiTypes.DATE,
+                description="On or after this date (the workspace's time zone).",
+            ),
+            OpenApiParameter(
+                "date_before",
+                OpenApiTypes.DATE,
+                description="On or before this date (the workspace's time zone).",
+            ),
             OpenApiParameter("page_size", int, description="1 to 200; default 50."),
         ],
         responses={200: AuditEntrySerializer(many=True), 400: ErrorSerializer, **ERRORS},
-    )  # fmt: skip
+    )
     def get(self, request: Request, ws: str) -> Response:
         filterset = audit_selectors.audit_entries_filtered(
             workspace=self.workspace, params=request.query_params

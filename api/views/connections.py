@@ -27,16 +27,26 @@ RENAMED = {"search": "q"}
 
 LIST_PARAMETERS = [
     OpenApiParameter("search", str, description="Part of the name, project or dataset."),
-    OpenApiParameter("connected_on_after", OpenApiTypes.DATE, description="Connected on or "
-                     "after this date (the workspace's time zone)."),
-    OpenApiParameter("connected_on_before", OpenApiTypes.DATE, description="Connected on or "
-                     "before this date (the workspace's time zone)."),
+    OpenApiParameter(
+        "connected_on_after",
+        OpenApiTypes.DATE,
+        description="Connected on or after this date (the workspace's time zone).",
+    ),
+    OpenApiParameter(
+        "connected_on_before",
+        OpenApiTypes.DATE,
+        description="Connected on or before this date (the workspace's time zone).",
+    ),
     OpenApiParameter("connected_by", int, description="The id of the user who connected it."),
     OpenApiParameter("status", str, enum=Connection.Status.values),
-    OpenApiParameter("ordering", str, description="name, project, dataset, status, "
-                     "connected_on or connected_by; a leading - reverses. Default -connected_on."),
+    OpenApiParameter(
+        "ordering",
+        str,
+        description="name, project, dataset, status, connected_on or connected_by; "
+        "a leading - reverses. Default -connected_on.",
+    ),
     OpenApiParameter("page_size", int, description="1 to 200; default 50."),
-]  # fmt: skip
+]
 
 
 class ConnectionList(WorkspaceAPIView):

@@ -61,15 +61,16 @@ class ImportList(ImportViewMixin, WorkspaceAPIView):
     @extend_schema(
         summary="List imports",
         parameters=[
-            OpenApiParameter("search", str, description="Part of the import's or connection's "
-                             "name."),
+            OpenApiParameter(
+                "search", str, description="Part of the import's or connection's name."
+            ),
             OpenApiParameter("status", str, enum=Import.Status.values),
             OpenApiParameter("connection", OpenApiTypes.UUID),
             OpenApiParameter("target", str, enum=Import.Target.values),
             OpenApiParameter("page_size", int, description="1 to 200; default 50."),
         ],
         responses={200: ImportSerializer(many=True), 400: ErrorSerializer, **ERRORS},
-    )  # fmt: skip
+    )
     def get(self, request: Request, ws: str) -> Response:
         params = request.query_params.copy()
         params.setlist("q", params.pop("search", []))

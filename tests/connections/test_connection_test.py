@@ -49,8 +49,12 @@ def test_all_checks_pass(alice_client, google):
     result = run_test(alice_client, google)
 
     assert statuses(result) == {
-        "key": "pass", "auth": "pass", "dataset": "pass", "job_user": "pass", "data_editor": "pass",
-    }  # fmt: skip
+        "key": "pass",
+        "auth": "pass",
+        "dataset": "pass",
+        "job_user": "pass",
+        "data_editor": "pass",
+    }
     assert result["ok"] is True
     assert result["location"] == LOCATION
     assert f"found in location {LOCATION}" in check(result, "dataset")["detail"]
@@ -64,9 +68,12 @@ def test_a_deleted_key_is_reported_with_how_to_make_a_new_one(alice_client, goog
     result = run_test(alice_client, google)
 
     assert statuses(result) == {
-        "key": "pass", "auth": "fail", "dataset": "skipped", "job_user": "skipped",
+        "key": "pass",
+        "auth": "fail",
+        "dataset": "skipped",
+        "job_user": "skipped",
         "data_editor": "skipped",
-    }  # fmt: skip
+    }
     auth = check(result, "auth")
     assert auth["detail"] == "Google rejected the key: it was deleted or replaced in Google Cloud."
     assert f"Create a new JSON key for {google.key.email}" in auth["fix"]
@@ -469,10 +476,14 @@ def test_test_connection_needs_no_name_yet(alice_client, google):
     for headers in (HTMX, {}):
         response = alice_client.post(
             TEST_URL,
-            {"name": "", "project_id": PROJECT, "dataset_id": DATASET,
-             "key_text": google.key.to_json()},
+            {
+                "name": "",
+                "project_id": PROJECT,
+                "dataset_id": DATASET,
+                "key_text": google.key.to_json(),
+            },
             headers=headers,
-        )  # fmt: skip
+        )
 
         page = response.content.decode()
         assert response.context["result"]["ok"] is True
