@@ -104,7 +104,8 @@ class RequestSizeMiddleware:
         if not chunked and declared_length(request) <= limit:
             return None
         # From here nothing may read the body: not CSRF, not the view.
-        request._stream = LimitedStream(io.BytesIO(), 0)  # type: ignore[attr-defined]
+        # The stubs type _stream as BinaryIO; Django itself keeps a LimitedStream there.
+        request._stream = LimitedStream(io.BytesIO(), 0)  # type: ignore[assignment]
         request.body_refused = True  # type: ignore[attr-defined]
         logger.warning(
             "refused a request body of %s bytes to %s (limit %d)",

@@ -87,7 +87,8 @@ class SourceForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("source_kind")
         if kind in self.errors.keys() & {"table", "query"}:
             return cleaned  # refused already (too long, a NUL): one message is enough
@@ -305,7 +306,8 @@ class TargetForm(forms.Form):
         return name
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         target = cleaned.get("target")
         identity = self._column(
             "identity_column", "identity column", IDENTITY_TYPES, "a STRING or INT64 column"
@@ -486,7 +488,8 @@ class SyncForm(forms.Form):
         return any(c.fits(CURSOR_TYPES) for c in self.columns)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         cleaned["cursor_type"] = ""
         if cleaned.get("sync_mode") != Import.SyncMode.INCREMENTAL:
             cleaned["cursor_column"] = ""
@@ -616,17 +619,18 @@ class ScheduleForm(forms.Form):
         raise ValidationError("Enter a date and time such as 2025-06-30 09:00.", code="invalid")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("schedule_kind")
         if not kind:
             return cleaned
         relevant = self.KIND_FIELDS[kind]
-        for field in list(self._errors):
+        for field in list(self.errors):
             if field.startswith("schedule_") and field != "schedule_kind" and field not in relevant:
-                del self._errors[field]
-        if any(field in self._errors for field in relevant):
+                del self.errors[field]
+        if any(field in self.errors for field in relevant):
             return cleaned
-        values = {
+        values: dict[str, Any] = {
             "schedule_at": None,
             "schedule_time": None,
             "schedule_weekday": None,

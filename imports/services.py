@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -78,7 +79,7 @@ def _plan(import_obj: Import, now: dt.datetime) -> None:
 
 @transaction.atomic
 def import_create(
-    *, workspace: Workspace, connection: Any, created_by: Any, definition: dict[str, Any]
+    *, workspace: Workspace, connection: Connection, created_by: User, definition: dict[str, Any]
 ) -> Import:
     import_obj = Import(workspace=workspace, connection=connection, created_by=created_by)
     for name in DEFINITION_FIELDS:
@@ -97,7 +98,7 @@ def import_create(
 
 
 @transaction.atomic
-def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any]) -> Import:
+def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]) -> Import:
     import_obj = _locked(import_obj)
     if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
         raise IllegalTransition("The import is running. Stop it or wait for the run to finish.")
@@ -174,7 +175,7 @@ def run_create(
 
 
 @transaction.atomic
-def import_run_now(*, import_obj: Import, actor: Any) -> ImportRun:
+def import_run_now(*, import_obj: Import, actor: User) -> ImportRun:
     import_obj = _locked(import_obj)
     if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
         raise IllegalTransition("The import is already running.")
@@ -202,7 +203,7 @@ def _can_pause(import_obj: Import) -> bool:
 
 
 @transaction.atomic
-def import_pause(*, import_obj: Import, actor: Any) -> Import:
+def import_pause(*, import_obj: Import, actor: User) -> Import:
     import_obj = _locked(import_obj)
     if not _can_pause(import_obj):
         raise IllegalTransition(f"Only a scheduled import can be paused; {_is(import_obj)}.")
@@ -215,7 +216,7 @@ def import_pause(*, import_obj: Import, actor: Any) -> Import:
 
 
 @transaction.atomic
-def import_resume(*, import_obj: Import, actor: Any) -> Import:
+def import_resume(*, import_obj: Import, actor: User) -> Import:
     """Resume a paused import, or the schedule of a stopped one, re-planned from now."""
     import_obj = _locked(import_obj)
     previous = import_obj.status
@@ -268,7 +269,7 @@ def _stop(import_obj: Import) -> None:
 
 
 @transaction.atomic
-def import_stop(*, import_obj: Import, actor: Any) -> Import:
+def import_stop(*, import_obj: Import, actor: User) -> Import:
     import_obj = _locked(import_obj)
     if import_obj.status not in Import.ACTIVE_STATUSES:
         raise IllegalTransition(
@@ -282,7 +283,7 @@ def import_stop(*, import_obj: Import, actor: Any) -> Import:
 
 
 @transaction.atomic
-def import_delete(*, import_obj: Import, actor: Any) -> None:
+def import_delete(*, import_obj: Import, actor: User) -> None:
     """Delete an import and its history. A running run is fenced out: its lease row is gone."""
     import_obj = _locked(import_obj)
     audit_record(
@@ -295,7 +296,7 @@ def import_delete(*, import_obj: Import, actor: Any) -> None:
     import_obj.delete()
 
 
-def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[str]:
+def imports_stop_for_connection(*, connection: Connection, actor: User) -> list[str]:
     """Stop every active import of a connection (inside the caller's transaction)."""
     stopped = []
     for import_obj in _lock_for_change(
@@ -307,7 +308,7 @@ def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[s
 
 
 @transaction.atomic
-def connection_delete_with_imports(*, connection: Connection, actor: Any) -> list[str]:
+def connection_delete_with_imports(*, connection: Connection, actor: User) -> list[str]:
     """Stop the connection's active imports, then delete it with its imports and their runs;
     returns the names of the imports stopped.
 
@@ -353,6 +354,8 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
             runs = []
             for import_obj in due:
                 scheduled_for = import_obj.next_run_at
+                if scheduled_for is None:  # never: the query picks a set next_run_at
+                    continue
                 try:
                     # Missed ticks collapse into one run: catching up means running once now.
                     following = schedules.next_run_after(_schedule_of(import_obj), now)

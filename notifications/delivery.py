@@ -117,11 +117,11 @@ def delivery_attempt(*, delivery_id: str) -> Outcome:
             type(error).__name__,
             reference,
         )
-        failure = SendFailed(
+        unexpected = SendFailed(
             f"Sending failed unexpectedly. Reference: {reference} (in the server log).",
             permanent=False,
         )
-        return _record_failure(delivery, failure, int((time.monotonic() - started) * 1000))
+        return _record_failure(delivery, unexpected, int((time.monotonic() - started) * 1000))
     latency = int((time.monotonic() - started) * 1000)
     _fenced(delivery).update(
         status=Delivery.Status.DELIVERED,

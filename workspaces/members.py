@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -60,14 +61,14 @@ def _user_by_email(email: str) -> Any:
     return User.objects.filter(username__iexact=email).first()
 
 
-def email_matches(user: Any, email: str) -> bool:
+def email_matches(user: User, email: str) -> bool:
     names = {user.get_username().casefold(), (user.email or "").casefold()}
     return email.casefold() in names
 
 
 @transaction.atomic
 def invitation_create(
-    *, workspace: Workspace, actor: Any, email: str, role: str
+    *, workspace: Workspace, actor: User, email: str, role: str
 ) -> CreatedInvitation:
     """A new invitation for `email`; an earlier one still pending for it stops working."""
     email = email.strip()
@@ -118,7 +119,7 @@ def invitation_send(*, invitation: Invitation, link: str) -> None:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: Any) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != "pending":
         return
@@ -169,7 +170,7 @@ def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
     return invitation
 
 
-def _join(invitation: Invitation, user: Any) -> Membership:
+def _join(invitation: Invitation, user: User) -> Membership:
     membership, created = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
@@ -193,7 +194,7 @@ def _join(invitation: Invitation, user: Any) -> Membership:
 
 
 @transaction.atomic
-def invitation_accept(*, secret: str, user: Any) -> Membership:
+def invitation_accept(*, secret: str, user: User) -> Membership:
     """A signed-in user whose email the invitation names joins the workspace."""
     invitation = invitation_find(secret, for_update=True)
     if not email_matches(user, invitation.email):
@@ -249,7 +250,7 @@ def _only_admin(memberships: list[Membership], membership: Membership) -> bool:
 
 @transaction.atomic
 def member_role_change(
-    *, workspace: Workspace, actor: Any, membership: Membership, role: str
+    *, workspace: Workspace, actor: User, membership: Membership, role: str
 ) -> Membership:
     memberships = _locked_memberships(workspace)
     current = next(m for m in memberships if m.pk == membership.pk)
@@ -273,7 +274,7 @@ def member_role_change(
     return current
 
 
-def sessions_end(user: Any) -> int:
+def sessions_end(user: User) -> int:
     """Delete every session of `user` from the session store; returns how many.
 
     Sessions are signed blobs keyed by random ids, so each live one is read to find the
@@ -289,7 +290,7 @@ def sessions_end(user: Any) -> int:
 
 
 @transaction.atomic
-def member_remove(*, workspace: Workspace, actor: Any, membership: Membership) -> None:
+def member_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
     memberships = _locked_memberships(workspace)
     current = next(m for m in memberships if m.pk == membership.pk)
     if _only_admin(memberships, current):

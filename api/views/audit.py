@@ -3,9 +3,9 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.pagination import NewestFirst
 from api.serializers import AuditEntrySerializer, ErrorSerializer
 from api.views.base import ERRORS, WorkspaceAPIView
@@ -45,7 +45,7 @@ class AuditEntryList(WorkspaceAPIView):
         ],
         responses={200: AuditEntrySerializer(many=True), 400: ErrorSerializer, **ERRORS},
     )
-    def get(self, request: Request, ws: str) -> Response:
+    def get(self, request: TokenRequest, ws: str) -> Response:
         filterset = audit_selectors.audit_entries_filtered(
             workspace=self.workspace, params=request.query_params
         )
