@@ -50,10 +50,11 @@ def _body(exc: exceptions.APIException) -> dict[str, Any]:
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return error_body("invalid", "The request is not valid; see `fields`.", fields=fields)
     if isinstance(exc, exceptions.Throttled) and _code_of(exc) == "throttled":
+        wait = getattr(exc, "wait", None)  # set by Throttled(); its stubs do not declare it
         return error_body(
             "throttled",
-            f"Too many requests. Try again in {exc.wait:.0f} seconds."
-            if exc.wait is not None
+            f"Too many requests. Try again in {wait:.0f} seconds."
+            if wait is not None
             else "Too many requests. Try again later.",
         )
     code = _code_of(exc)
@@ -70,7 +71,7 @@ def error_response(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
-    if response is None:
+    if response is None or not isinstance(exc, exceptions.APIException):
         # An unexpected error: logged with its traceback, answered without it.
         logger.exception("API request failed", exc_info=exc)
         return Response(

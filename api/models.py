@@ -41,6 +41,12 @@ class ApiToken(models.Model):
     # The form's one-time id: sending the same form again (a reload) creates nothing.
     form_nonce = models.UUIDField(null=True, blank=True, editable=False)
 
+    # Not stored: set by api.services when a token authenticates (`role`: its owner's role
+    # in the workspace, None if no longer a member) and by the token pages (`display`).
+    role: str | None
+    effective_scope: str
+    display: str
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [

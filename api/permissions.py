@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from api import scopes
 from workspaces.models import Membership
+
+if TYPE_CHECKING:
+    from api.models import ApiToken
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -24,7 +29,8 @@ class TokenWorkspaceAccess(BasePermission):
     """
 
     def has_permission(self, request: Request, view) -> bool:
-        token = request.auth
+        # ApiTokenAuthentication's token, or None (DRF's stubs type `auth` as its own Token).
+        token = cast("ApiToken | None", request.auth)
         if token is None:
             return False  # DRF answers 401 (no credentials) or 403
         slug = view.kwargs.get("ws")

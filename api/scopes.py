@@ -17,7 +17,7 @@ ORDER = [Scope.READ, Scope.RUN, Scope.ADMIN]
 
 
 def scope_allows(have: str, need: str) -> bool:
-    return ORDER.index(have) >= ORDER.index(need)
+    return ORDER.index(Scope(have)) >= ORDER.index(Scope(need))
 
 
 def scope_effective(*, scope: str, role: str) -> str:

@@ -75,7 +75,8 @@ class ConnectionSerializer(serializers.Serializer):
 
 class CheckSerializer(serializers.Serializer):
     id = serializers.CharField()
-    label = serializers.CharField()
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.label here.
+    label = serializers.CharField()  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=list(CHECK_STATUSES))
     detail = serializers.CharField()
     fix = serializers.CharField()
@@ -227,7 +228,10 @@ class WorkspaceSerializer(serializers.Serializer):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(required=False, child=serializers.ListField())
+    # DRF's metaclass takes declared fields off the class; the stubs see Serializer.fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        required=False, child=serializers.ListField()
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -63,7 +63,7 @@ class CreatedToken:
 def api_token_create(
     *,
     workspace: Workspace,
-    user: Any,
+    user: User,
     role: str,
     name: str,
     scope: str,
@@ -126,7 +126,7 @@ def api_token_create(
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revoke at once; revoking a revoked token changes nothing."""
     token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
     if token.revoked_at is not None:
@@ -162,8 +162,10 @@ def api_token_authenticate(*, text: str, now: dt.datetime | None = None) -> ApiT
         role = Membership.objects.filter(
             workspace=OuterRef("workspace"), user=OuterRef("user")
         ).values("role")[:1]
+        # ApiToken declares `role` for the code that gets the token from the request;
+        # django-stubs' plugin takes that for a clash with the annotation.
         token = (
-            ApiToken.objects.select_related("workspace", "user")
+            ApiToken.objects.select_related("workspace", "user")  # type: ignore[no-redef]
             .annotate(role=Subquery(role))
             .filter(prefix=prefix)
             .first()

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from api import scopes, selectors, services, tokens
 from api.forms import SCOPE_HELP, ApiTokenForm
-from workspaces.access import workspace_view
+from api.models import ApiToken
+from workspaces.access import WorkspaceRequest, workspace_view
 
 
-def _page(request: HttpRequest, form: ApiTokenForm, **context: Any) -> HttpResponse:
+def _page(request: WorkspaceRequest, form: ApiTokenForm, **context: Any) -> HttpResponse:
     visible = list(
         selectors.api_tokens_visible_to(workspace=request.workspace, membership=request.membership)
     )
@@ -29,9 +30,9 @@ def _page(request: HttpRequest, form: ApiTokenForm, **context: Any) -> HttpRespo
             "form": form,
             "tokens": visible,
             "scope_options": [
-                (value, label, SCOPE_HELP[value])
-                for value, label in form.fields["scope"].choices
-                if value in allowed
+                (scope.value, scope.label, SCOPE_HELP[scope])
+                for scope in ApiToken.Scope  # the form's scope choices
+                if scope in allowed
             ],
             **context,
         },
@@ -40,7 +41,7 @@ def _page(request: HttpRequest, form: ApiTokenForm, **context: Any) -> HttpRespo
 
 @workspace_view(members_may_change=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: WorkspaceRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None, time_zone=request.workspace.time_zone)
     if request.method == "POST" and form.is_valid():
         try:
@@ -77,7 +78,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(members_may_change=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def token_revoke(request: HttpRequest, token_pk: Any) -> HttpResponse:
+def token_revoke(request: WorkspaceRequest, token_pk: Any) -> HttpResponse:
     token = selectors.api_token_get_for_user(
         workspace=request.workspace, membership=request.membership, pk=token_pk
     )

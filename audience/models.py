@@ -82,9 +82,11 @@ class PropertyType(models.Model):
     property decides it, and later imports' values are cast to it where nothing is lost."""
 
     workspace = models.ForeignKey(
-        "workspaces.Workspace", on_delete=models.CASCADE, related_name="property_types",
+        "workspaces.Workspace",
+        on_delete=models.CASCADE,
+        related_name="property_types",
         db_index=False,
-    )  # fmt: skip
+    )
     name = models.CharField(max_length=255)
     type = models.TextField(help_text="GoogleSQL type, e.g. INT64 or ARRAY<STRING>.")
     # Plain values, not a foreign key: audience does not depend on imports, and the

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from audience import selectors
 from config import pagination
 from config.pagination import KeysetPage, page_by_keys, page_by_position
-from workspaces.access import workspace_view
+from workspaces.access import WorkspaceRequest, workspace_view
 
 PAGE_SIZE = 50
 PROPERTIES_PAGE_SIZE = 100
@@ -56,13 +56,13 @@ def _render(request: HttpRequest, page: KeysetPage, kind: str) -> HttpResponse:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def audience_home(request: HttpRequest) -> HttpResponse:
+def audience_home(request: WorkspaceRequest) -> HttpResponse:
     return redirect("audience:profiles", ws=request.workspace.slug)
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def profile_list(request: HttpRequest) -> HttpResponse:
+def profile_list(request: WorkspaceRequest) -> HttpResponse:
     page = _page(request, selectors.profiles_for_browse(workspace=request.workspace), "last_seen")
     for profile in page.object_list:
         profile.summary = selectors.properties_summary(profile.properties)
@@ -71,7 +71,7 @@ def profile_list(request: HttpRequest) -> HttpResponse:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def event_list(request: HttpRequest) -> HttpResponse:
+def event_list(request: WorkspaceRequest) -> HttpResponse:
     page = _page(request, selectors.events_for_browse(workspace=request.workspace), "timestamp")
     for event in page.object_list:
         event.summary = selectors.properties_summary(event.properties)
@@ -80,7 +80,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def property_list(request: HttpRequest) -> HttpResponse:
+def property_list(request: WorkspaceRequest) -> HttpResponse:
     """Each property name of the workspace with the type it keeps and the import that set it."""
     search = _search(request).replace("\x00", "")
     page = page_by_keys(

@@ -192,8 +192,8 @@ def _write_profiles_orm(
         to_create: list[Profile] = []
         to_update: list[Profile] = []
         for identity, row in latest.items():
-            profile = existing.get(identity)
-            if profile is None:
+            current = existing.get(identity)
+            if current is None:
                 to_create.append(
                     Profile(
                         workspace_id=workspace_id,
@@ -205,13 +205,13 @@ def _write_profiles_orm(
                     )
                 )
                 continue
-            merged = {**profile.properties, **row.properties}
-            if merged == profile.properties:
+            merged = {**current.properties, **row.properties}
+            if merged == current.properties:
                 continue
-            profile.properties = merged
-            profile.last_seen = max(profile.last_seen, row.seen_at)
-            profile.updated_by_run_id = run_id
-            to_update.append(profile)
+            current.properties = merged
+            current.last_seen = max(current.last_seen, row.seen_at)
+            current.updated_by_run_id = run_id
+            to_update.append(current)
         Profile.objects.bulk_create(to_create, batch_size=_FALLBACK_CHUNK)
         Profile.objects.bulk_update(
             to_update,

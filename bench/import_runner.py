@@ -55,9 +55,17 @@ SCHEMA = [
 PROPERTY_COLUMNS = ("amount", "country", "device", "session_id")
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 EVENT_NAMES = (
-    "page_view", "page_view", "page_view", "search", "add_to_cart", "checkout_started",
-    "purchase", "app_open", "signup", "share",
-)  # fmt: skip
+    "page_view",
+    "page_view",
+    "page_view",
+    "search",
+    "add_to_cart",
+    "checkout_started",
+    "purchase",
+    "app_open",
+    "signup",
+    "share",
+)
 COUNTRIES = ("US", "US", "DE", "GB", "FR", "BR", "IN", "JP", "CA", "ES", "NL", "MX")
 DEVICES = ("web", "web", "ios", "android", "desktop")
 USERS = 50_000
@@ -253,10 +261,15 @@ def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result_path = handle.name
     command = [
-        sys.executable, str(Path(__file__).resolve()),
-        "--child", run_id, "--database", connection.settings_dict["NAME"],
-        "--result", result_path,
-    ]  # fmt: skip
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        run_id,
+        "--database",
+        connection.settings_dict["NAME"],
+        "--result",
+        result_path,
+    ]
     emulator_pid = stack.emulator._process.pid
     emulator_cpu, parent_cpu = proc_cpu_seconds(emulator_pid), self_cpu_seconds()
     started = time.perf_counter()
@@ -323,9 +336,13 @@ def create_import(key: Any, rows: int, table: str):
     Membership.objects.create(workspace=workspace, user=user, role="admin")
     parsed = parse_service_account_key(key.to_json(), allowed_token_uris=GOOGLE_TOKEN_URIS)
     bq_connection = connection_services.connection_create(
-        workspace=workspace, created_by=user, name="Warehouse",
-        project_id=PROJECT, dataset_id=DATASET, key=parsed,
-    )  # fmt: skip
+        workspace=workspace,
+        created_by=user,
+        name="Warehouse",
+        project_id=PROJECT,
+        dataset_id=DATASET,
+        key=parsed,
+    )
     import_obj = services.import_create(
         workspace=workspace,
         connection=bq_connection,
@@ -387,9 +404,14 @@ def copy_records(rows: int, workspace_id: Any, run_id: Any) -> Iterator[tuple[An
         properties = {name: row[name] for name in PROPERTY_COLUMNS}
         identity, name, timestamp = row["user_id"], row["event"], row["ts"]
         yield (
-            workspace_id, identity, name, timestamp, Jsonb(properties),
-            event_dedupe_key(identity, name, timestamp, properties), run_id,
-        )  # fmt: skip
+            workspace_id,
+            identity,
+            name,
+            timestamp,
+            Jsonb(properties),
+            event_dedupe_key(identity, name, timestamp, properties),
+            run_id,
+        )
 
 
 def copy_baseline(rows: int, workspace_id: Any, run_id: Any) -> tuple[float, float]:
@@ -522,8 +544,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 100_000])
     parser.add_argument("--page-size", type=int, default=10_000, help="IMPORT_PAGE_SIZE")
-    parser.add_argument("--load-chunk", type=int, default=200_000,
-                        help="rows per load job into the emulator")  # fmt: skip
+    parser.add_argument(
+        "--load-chunk", type=int, default=200_000, help="rows per load job into the emulator"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -548,8 +571,10 @@ def main() -> None:
     try:
         started = time.perf_counter()
         stack, key = start_stack()
-        print(f"stand-ins started in {time.perf_counter() - started:.1f} s; "
-              f"page size {args.page_size:,}")  # fmt: skip
+        print(
+            f"stand-ins started in {time.perf_counter() - started:.1f} s; "
+            f"page size {args.page_size:,}"
+        )
         for rows in args.rows:
             results.append(bench_one(stack, key, rows, args.page_size, args.load_chunk))
     finally:

@@ -81,9 +81,15 @@ RUNS_PER_IMPORT = 50
 SUCCEEDED = ("succeeded", "succeeded_with_rejections")
 FINISHED = (*SUCCEEDED, "failed", "cancelled")
 PAGE_KINDS = (
-    "dashboard", "dashboard: page N", "dashboard: filtered", "connection detail",
-    "imports list", "import detail", "progress fragment", "run page",
-)  # fmt: skip
+    "dashboard",
+    "dashboard: page N",
+    "dashboard: filtered",
+    "connection detail",
+    "imports list",
+    "import detail",
+    "progress fragment",
+    "run page",
+)
 
 # The web and worker processes get the same broker and keys as this one, which seeds the
 # connection (its key is encrypted with FERNET_KEYS) and enqueues the runs.
@@ -125,10 +131,11 @@ def seed(workspace: Any, n_users: int, n_connections: int, n_runs: int) -> dict[
     hasher = PBKDF2PasswordHasher()
     encoded = hasher.encode(password, hasher.salt())
     users = get_user_model().objects.bulk_create(
-        get_user_model()(username=f"admin{i:03d}@load.bench", email=f"admin{i:03d}@load.bench",
-                         password=encoded)
+        get_user_model()(
+            username=f"admin{i:03d}@load.bench", email=f"admin{i:03d}@load.bench", password=encoded
+        )
         for i in range(n_users)
-    )  # fmt: skip
+    )
     Membership.objects.bulk_create(
         Membership(workspace=workspace, user=user, role="admin") for user in users
     )
@@ -149,8 +156,18 @@ def seed(workspace: Any, n_users: int, n_connections: int, n_runs: int) -> dict[
     imports = []
     for k in range(n_imports):
         events = k % 3 != 0
-        kind = ("completed", "completed", "completed", "completed", "scheduled", "scheduled",
-                "scheduled", "scheduled", "paused", "failed")[k % 10]  # fmt: skip
+        kind = (
+            "completed",
+            "completed",
+            "completed",
+            "completed",
+            "scheduled",
+            "scheduled",
+            "scheduled",
+            "scheduled",
+            "paused",
+            "failed",
+        )[k % 10]
         imports.append(
             Import(
                 workspace=workspace,
@@ -307,9 +324,13 @@ class Processes:
     def start(self, name: str, command: list[str], env: dict[str, str], **kwargs: Any):
         with open(self.folder / f"{name}.log", "wb") as log:  # the child keeps its copy
             process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stderr=log, start_new_session=True,
+                command,
+                cwd=ROOT,
+                env=env,
+                stderr=log,
+                start_new_session=True,
                 **({"stdout": log} | kwargs),
-            )  # fmt: skip
+            )
         self.started[name] = process
         return process
 
@@ -447,9 +468,14 @@ class RunWatch:
         from imports.models import ImportRun
 
         self.row = ImportRun.objects.values(
-            "status", "rows_written", "rows_expected", "started_at", "finished_at",
-            "read_path", "error_message",
-        ).get(pk=self.run_id)  # fmt: skip
+            "status",
+            "rows_written",
+            "rows_expected",
+            "started_at",
+            "finished_at",
+            "read_path",
+            "error_message",
+        ).get(pk=self.run_id)
         self.samples.append((time.time(), self.row["rows_written"]))
         SESSIONS.poll()
         return self.row
@@ -592,8 +618,10 @@ def print_cpu(idle: dict[str, float], window: dict[str, float]) -> None:
     ]
     print(f"  {'everything else (other programs)':48} {rest[0]:>7.1f} {rest[1]:>12.1f}")
     print(f"  {MACHINE:48} {idle[MACHINE]:>7.1f} {window[MACHINE]:>12.1f}")
-    print(f"  {'available (wall seconds × CPUs)':48} {idle['wall'] * cpus:>7.1f} "
-          f"{window['wall'] * cpus:>12.1f}")  # fmt: skip
+    print(
+        f"  {'available (wall seconds × CPUs)':48} {idle['wall'] * cpus:>7.1f} "
+        f"{window['wall'] * cpus:>12.1f}"
+    )
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -604,18 +632,36 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50, help="virtual users (one admin each)")
     parser.add_argument("--seconds", type=int, default=60, help="length of the load window")
     parser.add_argument("--connections", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=100_000,
-                        help=f"seeded import runs, {RUNS_PER_IMPORT} per import")  # fmt: skip
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=100_000,
+        help=f"seeded import runs, {RUNS_PER_IMPORT} per import",
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the import")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--think", type=float, nargs=2, default=[1.0, 5.0],
-                        metavar=("MIN", "MAX"), help="seconds between a user's pages")  # fmt: skip
-    parser.add_argument("--skip-page", action="append", default=[], metavar="KIND",
-                        choices=PAGE_KINDS, help="leave out a page kind (repeatable)")  # fmt: skip
-    parser.add_argument("--solo-rounds", type=int, default=3,
-                        help="rounds one admin browses alone before the load")  # fmt: skip
-    parser.add_argument("--load-chunk", type=int, default=200_000,
-                        help="rows per load job into the emulator")  # fmt: skip
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=[1.0, 5.0],
+        metavar=("MIN", "MAX"),
+        help="seconds between a user's pages",
+    )
+    parser.add_argument(
+        "--skip-page",
+        action="append",
+        default=[],
+        metavar="KIND",
+        choices=PAGE_KINDS,
+        help="leave out a page kind (repeatable)",
+    )
+    parser.add_argument(
+        "--solo-rounds", type=int, default=3, help="rounds one admin browses alone before the load"
+    )
+    parser.add_argument(
+        "--load-chunk", type=int, default=200_000, help="rows per load job into the emulator"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("set DATABASE_URL to a PostgreSQL server")
@@ -647,8 +693,11 @@ def main() -> None:
         stack, key = import_runner.start_stack()
         table = f"events_{args.rows}"
         import_runner.load_source(stack, table, args.rows, args.load_chunk)
-        print(f"stand-ins started and {args.rows:,} rows loaded into the emulator in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+        print(
+            f"stand-ins started and {args.rows:,} rows loaded into the emulator in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
 
         started = time.perf_counter()
         workspace, owner, import_obj = import_runner.create_import(key, args.rows, table)
@@ -663,23 +712,50 @@ def main() -> None:
         env = app_env(stack, folder / "static")
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
-            cwd=ROOT, env=env, check=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         gunicorn = processes.start(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(args.workers), "--access-logfile", str(folder / "access.log")],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(args.workers),
+                "--access-logfile",
+                str(folder / "access.log"),
+            ],
             env,
-        )  # fmt: skip
+        )
         worker = processes.start(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
-             "-c", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-             "-n", f"loadbench-{port}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "prefork",
+                "-c",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"loadbench-{port}@%h",
+            ],
             env,
-        )  # fmt: skip
+        )
         wait_for(lambda: healthy(base_url), "gunicorn", 60, gunicorn)
         wait_for(lambda: "ready." in processes.log("worker"), "celery worker", 60, worker)
         groups = {
@@ -705,11 +781,17 @@ def main() -> None:
 
         # 2. the same import again, under load
         plan.update(
-            host=base_url, origin=f"https://127.0.0.1:{port}", users=args.users,
-            seconds=args.seconds, think=args.think, skip=args.skip_page,
-            solo_rounds=args.solo_rounds, watched_import=str(import_obj.pk),
-            sign_in_timeout=300, drain_timeout=90,
-        )  # fmt: skip
+            host=base_url,
+            origin=f"https://127.0.0.1:{port}",
+            users=args.users,
+            seconds=args.seconds,
+            think=args.think,
+            skip=args.skip_page,
+            solo_rounds=args.solo_rounds,
+            watched_import=str(import_obj.pk),
+            sign_in_timeout=300,
+            drain_timeout=90,
+        )
         plan_path, result_path = folder / "plan.json", folder / "result.json"
         plan_path.write_text(json.dumps(plan))
         client = processes.start(
@@ -739,8 +821,9 @@ def main() -> None:
                 )
                 found = [moment for moment, line in lines if line.startswith(word)]
             if not found:
-                raise SystemExit(f"the load client did not say '{word}':\n"
-                                 f"{processes.log('locust')[-3000:]}")  # fmt: skip
+                raise SystemExit(
+                    f"the load client did not say '{word}':\n{processes.log('locust')[-3000:]}"
+                )
             return found[0]
 
         sign_in_started = time.time()
@@ -817,15 +900,25 @@ def main() -> None:
         p95 = percentile(every_during, 95) if every_during else float("nan")
         slow = [name for name, values in during.items() if values and percentile(values, 95) >= 300]
         verdicts = [
-            ("p95 under 300 ms while the import runs", p95 < 300, f"p95 {p95:.0f} ms"
-             + (f"; over 300 ms: {', '.join(sorted(slow))}" if slow else "")
-             + f" (the whole window: {percentile(every, 95):.0f} ms)"),
-            ("zero errors", not errors and not result["sign_in_errors"],
-             f"{sum(errors.values())} in the window, "
-             f"{sum(result['sign_in_errors'].values())} at sign-in"),
-            ("import under load within 20 % of idle", loaded_rate >= 0.8 * idle_rate,
-             f"ratio {loaded_rate / idle_rate:.2f}"),
-        ]  # fmt: skip
+            (
+                "p95 under 300 ms while the import runs",
+                p95 < 300,
+                f"p95 {p95:.0f} ms"
+                + (f"; over 300 ms: {', '.join(sorted(slow))}" if slow else "")
+                + f" (the whole window: {percentile(every, 95):.0f} ms)",
+            ),
+            (
+                "zero errors",
+                not errors and not result["sign_in_errors"],
+                f"{sum(errors.values())} in the window, "
+                f"{sum(result['sign_in_errors'].values())} at sign-in",
+            ),
+            (
+                "import under load within 20 % of idle",
+                loaded_rate >= 0.8 * idle_rate,
+                f"ratio {loaded_rate / idle_rate:.2f}",
+            ),
+        ]
         print("\ntargets:")
         for label, passed, detail in verdicts:
             print(f"  {'PASS' if passed else 'MISS'}  {label}: {detail}")

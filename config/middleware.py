@@ -104,12 +104,15 @@ class RequestSizeMiddleware:
         if not chunked and declared_length(request) <= limit:
             return None
         # From here nothing may read the body: not CSRF, not the view.
-        request._stream = LimitedStream(io.BytesIO(), 0)  # type: ignore[attr-defined]
+        # The stubs type _stream as BinaryIO; Django itself keeps a LimitedStream there.
+        request._stream = LimitedStream(io.BytesIO(), 0)  # type: ignore[assignment]
         request.body_refused = True  # type: ignore[attr-defined]
         logger.warning(
             "refused a request body of %s bytes to %s (limit %d)",
-            request.META.get("CONTENT_LENGTH") or "unknown", request.path, limit,
-        )  # fmt: skip
+            request.META.get("CONTENT_LENGTH") or "unknown",
+            request.path,
+            limit,
+        )
         if getattr(view_func, "body_too_large", False):
             return view_func(request, *args, **kwargs)
         return too_large_page(request)

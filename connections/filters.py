@@ -9,7 +9,8 @@ from workspaces.selectors import workspace_users
 
 class ConnectionFilterForm(forms.Form):
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         connected_on = cleaned.get("connected_on")
         if connected_on and connected_on.start and connected_on.stop:
             if connected_on.start > connected_on.stop:

@@ -6,7 +6,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.forms.utils import ErrorDict
 
 from connections.identifiers import validate_dataset_id, validate_project_id
 from connections.keyfile import (
@@ -81,11 +80,15 @@ class ConnectionForm(forms.Form):
             "JSON key file never does. Paste the file as Google gave it."
         },
         widget=SecretTextarea(
-            attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
-                   "maxlength": MAX_KEY_BYTES,
-                   "placeholder": '{"type": "service_account", ...}'}
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "maxlength": MAX_KEY_BYTES,
+                "placeholder": '{"type": "service_account", ...}',
+            }
         ),
-    )  # fmt: skip
+    )
 
     def __init__(
         self,
@@ -118,8 +121,8 @@ class ConnectionForm(forms.Form):
         64 KiB): only the key's own message can be given, since nothing of what was typed
         was read."""
         form = cls(workspace=workspace, instance=instance)
+        form.full_clean()  # an unbound form's full_clean() only starts an empty ErrorDict
         form.cleaned_data = {}
-        form._errors = ErrorDict()
         form.add_error("key_file", key_too_large())
         return form
 
@@ -153,7 +156,8 @@ class ConnectionForm(forms.Form):
         return validate_dataset_id(self.cleaned_data["dataset_id"])
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         upload = cleaned.get("key_file")
         pasted = cleaned.get("key_text") or ""
         has_paste = bool(pasted.strip())

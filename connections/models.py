@@ -47,6 +47,8 @@ class Connection(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    import_count: int  # set for display by imports.selectors.with_import_counts, not stored
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ def _apply_key(connection: Connection, key: ServiceAccountKey) -> None:
 def connection_create(
     *,
     workspace: Workspace,
-    created_by: Any,
+    created_by: User,
     name: str,
     project_id: str,
     dataset_id: str,
@@ -72,7 +73,7 @@ def connection_create(
 def connection_update(
     *,
     connection: Connection,
-    actor: Any,
+    actor: User,
     name: str,
     project_id: str,
     dataset_id: str,
@@ -129,7 +130,7 @@ def connection_update(
     return connection
 
 
-def connection_delete(*, connection: Connection, actor: Any, stopped_imports: list[str]) -> None:
+def connection_delete(*, connection: Connection, actor: User, stopped_imports: list[str]) -> None:
     """Delete the connection, audited with the imports stopped for it; its imports and their
     runs go with it (the foreign keys cascade).
 
@@ -153,7 +154,7 @@ def connection_delete(*, connection: Connection, actor: Any, stopped_imports: li
 def connection_record_test(
     *,
     connection: Connection,
-    actor: Any,
+    actor: User | None,
     result: dict[str, Any],
 ) -> Connection:
     """Store a Test Connection result on the connection (see _apply_test for the status),
@@ -162,10 +163,14 @@ def connection_record_test(
     with transaction.atomic():
         connection.save(
             update_fields=[
-                "last_test_result", "last_tested_at", "status", "status_reason", "location",
+                "last_test_result",
+                "last_tested_at",
+                "status",
+                "status_reason",
+                "location",
                 "updated_at",
             ]
-        )  # fmt: skip
+        )
         connection_test_audit(
             workspace=connection.workspace,
             actor=actor,
@@ -194,7 +199,7 @@ def _apply_test(connection: Connection, result: dict[str, Any], tested_at: datet
 def connection_test_audit(
     *,
     workspace: Workspace,
-    actor: Any,
+    actor: User | None,
     result: dict[str, Any],
     connection: Connection | None,
     typed: bool,
@@ -240,6 +245,6 @@ def connections_reencrypt(*, batch_size: int = 500) -> int:
 TEST_CONNECTION_WINDOW = SlidingWindow("connection-test", limit=10, seconds=60)
 
 
-def connection_test_allowed(*, user: Any) -> bool:
+def connection_test_allowed(*, user: User) -> bool:
     """Count one Test Connection for `user`; False once the last minute's allowance is used."""
     return TEST_CONNECTION_WINDOW.attempt(str(user.pk)) == 0

@@ -4,7 +4,7 @@ show a connection's imports (list, detail, delete) are imports/views_connections
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,18 +14,18 @@ from connections import check, keys, services, tested_values
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def connection_ip_addresses(request: HttpRequest) -> HttpResponse:
+def connection_ip_addresses(request: WorkspaceRequest) -> HttpResponse:
     """The FAQ's "IP addresses to allow-list", from the operator's EGRESS_IP_RANGES."""
     return render(request, "connections/ip_addresses.html", {"ranges": settings.EGRESS_IP_RANGES})
 
 
 def _form_page(
-    request: HttpRequest, form: ConnectionForm, status: int = 200, **context
+    request: WorkspaceRequest, form: ConnectionForm, status: int = 200, **context
 ) -> HttpResponse:
     return render(request, "connections/form.html", {"form": form, **context}, status=status)
 
@@ -34,7 +34,7 @@ def _form_page(
 KEY_FORM_MAX_BYTES = MAX_KEY_BYTES + 16 * 1024
 
 
-def _key_too_large(request: HttpRequest, pk=None) -> HttpResponse:
+def _key_too_large(request: WorkspaceRequest, pk=None) -> HttpResponse:
     """A body over KEY_FORM_MAX_BYTES, refused unread: the form with the key's message."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
     form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
@@ -46,11 +46,16 @@ def _key_too_large(request: HttpRequest, pk=None) -> HttpResponse:
     return _form_page(request, form, connection=connection, status=413)
 
 
-def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
+def _messages(form: ConnectionForm) -> dict[str, list[str]]:
+    """The form's errors as text, field by field (an ErrorList yields its messages)."""
+    return {field: [str(message) for message in errors] for field, errors in form.errors.items()}
+
+
+def _key_too_large_to_test(request: WorkspaceRequest, pk=None) -> HttpResponse:
     """Test Connection's answer to the same: the checklist fails at the key."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk) if pk else None
     form = ConnectionForm.for_refused_body(workspace=request.workspace, instance=connection)
-    result = check.offline_failure(form.errors)
+    result = check.offline_failure(_messages(form))
     if request.htmx:  # htmx swaps in only a 2xx answer
         return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result, status=413)
@@ -60,9 +65,10 @@ def _key_too_large_to_test(request: HttpRequest, pk=None) -> HttpResponse:
 @limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
-def connection_add(request: HttpRequest) -> HttpResponse:
+def connection_add(request: WorkspaceRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, request.FILES or None, workspace=request.workspace)
-    if request.method == "POST" and form.is_valid():
+    # A valid Add Database form always has a key (key_required).
+    if request.method == "POST" and form.is_valid() and form.key is not None:
         tested = _kept_test(request, form)
         try:
             connection = services.connection_create(
@@ -86,7 +92,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
     return _form_page(request, form)
 
 
-def _tested_digest(request: HttpRequest, form: ConnectionForm) -> str:
+def _tested_digest(request: WorkspaceRequest, form: ConnectionForm) -> str:
     return tested_values.values_digest(
         workspace=request.workspace,
         connection=form.instance,
@@ -96,7 +102,7 @@ def _tested_digest(request: HttpRequest, form: ConnectionForm) -> str:
     )
 
 
-def _kept_test(request: HttpRequest, form: ConnectionForm) -> tested_values.KeptTest | None:
+def _kept_test(request: WorkspaceRequest, form: ConnectionForm) -> tested_values.KeptTest | None:
     """The Test Connection run on exactly the values about to be saved, if there was one."""
     return tested_values.recall(request.session, digest=_tested_digest(request, form))
 
@@ -110,7 +116,7 @@ def _kept_note(tested: tested_values.KeptTest) -> str:
 @limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
-def connection_add_test(request: HttpRequest) -> HttpResponse:
+def connection_add_test(request: WorkspaceRequest) -> HttpResponse:
     """Test Connection on the typed values, before saving."""
     form = ConnectionForm(request.POST, request.FILES, workspace=request.workspace)
     return _test_typed_values(request, form)
@@ -120,7 +126,7 @@ def connection_add_test(request: HttpRequest) -> HttpResponse:
 @limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large_to_test)
 @sensitive_post_parameters("key_text")
 @require_POST
-def connection_edit_test(request: HttpRequest, pk) -> HttpResponse:
+def connection_edit_test(request: WorkspaceRequest, pk) -> HttpResponse:
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
     form = ConnectionForm(
         request.POST, request.FILES, workspace=request.workspace, instance=connection
@@ -138,7 +144,7 @@ RATE_LIMITED = (
 
 
 def _test_typed_values(
-    request: HttpRequest, form: ConnectionForm, connection: Connection | None = None
+    request: WorkspaceRequest, form: ConnectionForm, connection: Connection | None = None
 ) -> HttpResponse:
     if not services.connection_test_allowed(user=request.user):
         if request.htmx:
@@ -150,10 +156,15 @@ def _test_typed_values(
     form.is_valid()
     _drop_missing_name(form)
     if any(field in form.errors for field in TESTED_FIELDS):
-        result = check.offline_failure(form.errors)
+        result = check.offline_failure(_messages(form))
     else:
         # The name plays no part in the test: a taken or mistyped one must not stop it.
-        key_info = form.key.info if form.key else keys.connection_key_info(connection)
+        if form.key is not None:
+            key_info = form.key.info
+        elif connection is not None:  # editing without a new key: the one kept
+            key_info = keys.connection_key_info(connection)
+        else:  # never: a new connection's missing key is a form error (TESTED_FIELDS)
+            raise ValueError("Test Connection needs a key.")
         result = check.run_connection_test(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
@@ -184,7 +195,7 @@ def _drop_missing_name(form: ConnectionForm) -> None:
 
 @workspace_view(admin_only=True)
 @require_POST
-def connection_test(request: HttpRequest, pk) -> HttpResponse:
+def connection_test(request: WorkspaceRequest, pk) -> HttpResponse:
     """Test a saved connection and store the result on it."""
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
     if not services.connection_test_allowed(user=request.user):
@@ -219,7 +230,7 @@ def connection_test(request: HttpRequest, pk) -> HttpResponse:
 @limit_body(KEY_FORM_MAX_BYTES, too_large=_key_too_large)
 @sensitive_post_parameters("key_text")
 @require_http_methods(["GET", "POST"])
-def connection_edit(request: HttpRequest, pk) -> HttpResponse:
+def connection_edit(request: WorkspaceRequest, pk) -> HttpResponse:
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
     form = ConnectionForm(
         request.POST or None,

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
@@ -124,7 +125,7 @@ def _detail_key(connection: Connection, name: str) -> str:
     return f"imports:browse:table:{connection.pk}:{_fingerprint(connection)}:{digest}"
 
 
-def _session(connection: Connection, user: Any) -> bigquery.BigQuerySession:
+def _session(connection: Connection, user: User) -> bigquery.BigQuerySession:
     """A session with the connection's key, once `user` is within GOOGLE_CALLS."""
     wait = GOOGLE_CALLS.attempt(str(user.pk))
     if wait:
@@ -198,7 +199,7 @@ def _table_info(table: bigquery.Table) -> TableInfo:
 # -- the table list ----------------------------------------------------------------------------
 
 
-def table_names(connection: Connection, *, user: Any) -> tuple[list[tuple[str, str]], bool]:
+def table_names(connection: Connection, *, user: User) -> tuple[list[tuple[str, str]], bool]:
     """(name, type) of the dataset's tables sorted by name, and whether the list was cut off."""
     key = _list_key(connection)
     cached = cache.get(key)
@@ -216,23 +217,28 @@ def table_names(connection: Connection, *, user: Any) -> tuple[list[tuple[str, s
     return names, truncated
 
 
-def tables_page(connection: Connection, *, user: Any, query: str = "", page: Any = 1) -> TablesPage:
+def tables_page(
+    connection: Connection, *, user: User, query: str = "", page: Any = 1
+) -> TablesPage:
     """One page of tables whose name contains `query` (any case), with their details."""
     names, truncated = table_names(connection, user=user)
     needle = query.strip().casefold()
     matching = [item for item in names if needle in item[0].casefold()] if needle else names
     paginator = Paginator(matching, PAGE_SIZE)
-    page_obj = paginator.get_page(page)
+    page_obj: Page[Any] = paginator.get_page(page)  # of names, then of their TableInfo
     infos = [TableInfo(name=name, kind=kind) for name, kind in page_obj.object_list]
     missing = _load_details(connection, infos, user=user)
     page_obj.object_list = infos
     return TablesPage(
-        page=page_obj, query=query.strip(), total=len(names), truncated=truncated,
+        page=page_obj,
+        query=query.strip(),
+        total=len(names),
+        truncated=truncated,
         missing_details=missing,
-    )  # fmt: skip
+    )
 
 
-def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) -> int:
+def _load_details(connection: Connection, infos: list[TableInfo], *, user: User) -> int:
     """Fill in rows, size and last change; returns how many could not be fetched."""
     keys = {info.name: _detail_key(connection, info.name) for info in infos}
     cached = cache.get_many(list(keys.values()))
@@ -267,8 +273,10 @@ def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) 
                 logger.info("tables.get %s failed: %s", info.name, exc)
                 continue
             info.num_rows, info.num_bytes, info.modified = (
-                table.num_rows, table.num_bytes, table.modified,
-            )  # fmt: skip
+                table.num_rows,
+                table.num_bytes,
+                table.modified,
+            )
             info.loaded = True
             fresh[keys[info.name]] = info.summary()
     if fresh:
@@ -279,7 +287,7 @@ def _load_details(connection: Connection, infos: list[TableInfo], *, user: Any) 
 # -- one table ---------------------------------------------------------------------------------
 
 
-def table_info(connection: Connection, name: str, *, user: Any) -> TableInfo:
+def table_info(connection: Connection, name: str, *, user: User) -> TableInfo:
     """The chosen table, fresh from tables.get (schema with types, rows, size, last change)."""
     with _session(connection, user) as session:
         browser = bigquery.DatasetBrowser(session, connection.dataset_id)
@@ -289,7 +297,7 @@ def table_info(connection: Connection, name: str, *, user: Any) -> TableInfo:
             raise _error(connection, exc, table=name) from exc
 
 
-def table_preview(connection: Connection, name: str, *, user: Any) -> Preview:
+def table_preview(connection: Connection, name: str, *, user: User) -> Preview:
     """The table's details and its first ten rows (tabledata.list; views have none)."""
     with _session(connection, user) as session:
         browser = bigquery.DatasetBrowser(session, connection.dataset_id)
@@ -331,7 +339,7 @@ def display(value: Any) -> str | None:
 # -- a query -----------------------------------------------------------------------------------
 
 
-def query_check(connection: Connection, sql: str, *, user: Any) -> QueryCheck:
+def query_check(connection: Connection, sql: str, *, user: User) -> QueryCheck:
     """Dry-run a query (already checked to be one SELECT): bytes it scans and its columns."""
     with _session(connection, user) as session:
         try:

@@ -20,6 +20,7 @@ from audience import selectors as audience_selectors
 from imports import property_casts
 from imports.forms import ScheduleForm, SyncForm, TargetForm
 from imports.models import Import
+from workspaces.models import Workspace
 
 SESSION_KEY = "import_drafts"
 MAX_DRAFTS = 10
@@ -182,7 +183,7 @@ class Draft:
         label = Import.Target(target.cleaned_data["target"]).label
         return f"{what} → {label}"[:100]
 
-    def summary(self, target: TargetForm, sync: SyncForm, workspace: Any) -> dict[str, Any]:
+    def summary(self, target: TargetForm, sync: SyncForm, workspace: Workspace) -> dict[str, Any]:
         """The definition in words for the review page."""
         t, s = target.cleaned_data, sync.cleaned_data
         included = [m for m in t["column_mapping"] if m["include"]]
@@ -206,7 +207,7 @@ class Draft:
         }
 
 
-def _type_conflicts(workspace: Any, properties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _type_conflicts(workspace: Workspace, properties: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The properties this import would give another type than the workspace keeps."""
     kept = audience_selectors.property_types_of(
         workspace_id=workspace.pk, names=[p["property"] for p in properties]

@@ -59,10 +59,15 @@ class SourceForm(forms.Form):
         error_messages=_errors("Source", invalid_choice="Choose a table or a SQL query."),
     )
     table = forms.CharField(
-        label="Table", required=False, max_length=1024, strip=False,
-        error_messages={"max_length": "Table name must be at most 1,024 characters.",
-                        "null_characters_not_allowed": _CONTROL_MESSAGE % "Table name"},
-    )  # fmt: skip
+        label="Table",
+        required=False,
+        max_length=1024,
+        strip=False,
+        error_messages={
+            "max_length": "Table name must be at most 1,024 characters.",
+            "null_characters_not_allowed": _CONTROL_MESSAGE % "Table name",
+        },
+    )
     query = forms.CharField(
         label="SQL query",
         required=False,
@@ -82,7 +87,8 @@ class SourceForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("source_kind")
         if kind in self.errors.keys() & {"table", "query"}:
             return cleaned  # refused already (too long, a NUL): one message is enough
@@ -135,11 +141,14 @@ def time_zone_choices() -> list[tuple[str, str]]:
 def columns_of(schema: list[dict[str, Any]]) -> list[Column]:
     return [
         Column(
-            i, c["name"], type_name(c.get("type", "")), (c.get("mode") or "NULLABLE").upper(),
+            i,
+            c["name"],
+            type_name(c.get("type", "")),
+            (c.get("mode") or "NULLABLE").upper(),
             Field.from_api(c).label,
         )
         for i, c in enumerate(schema)
-    ]  # fmt: skip
+    ]
 
 
 def _column_choices(columns: list[Column], types: frozenset[str]) -> list[tuple[str, str]]:
@@ -165,9 +174,10 @@ class TargetForm(forms.Form):
         error_messages=_errors("Target", invalid_choice="Choose User Profiles or Events."),
     )
     identity_column = forms.CharField(
-        label="Identity column", required=False,
+        label="Identity column",
+        required=False,
         help_text="Identifies the user: a STRING or INT64 column.",
-    )  # fmt: skip
+    )
     event_name_source = forms.ChoiceField(
         label="Event name",
         choices=[("column", "From a column"), ("fixed", "A fixed name")],
@@ -177,26 +187,33 @@ class TargetForm(forms.Form):
     )
     event_name_column = forms.CharField(label="Event name column", required=False)
     event_name_fixed = forms.CharField(
-        label="Fixed event name", required=False,
+        label="Fixed event name",
+        required=False,
         error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The event name"},
-    )  # fmt: skip
+    )
     timestamp_column = forms.CharField(
-        label="Timestamp column", required=False,
+        label="Timestamp column",
+        required=False,
         help_text="When the event happened: a TIMESTAMP, DATETIME, DATE or INT64 (time since "
         "1970-01-01) column.",
-    )  # fmt: skip
+    )
     source_time_zone = forms.CharField(
-        label="Source time zone", required=False, max_length=64,
+        label="Source time zone",
+        required=False,
+        max_length=64,
         help_text="DATETIME and DATE columns hold wall-clock times without a zone: the zone "
         "they are in. 2024-06-01 09:00 in Europe/Berlin is stored as 07:00 UTC.",
-        error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "The time zone",
-                        "max_length": "Choose a time zone from the list."},
-    )  # fmt: skip
+        error_messages={
+            "null_characters_not_allowed": _CONTROL_MESSAGE % "The time zone",
+            "max_length": "Choose a time zone from the list.",
+        },
+    )
     timestamp_unit = forms.ChoiceField(
-        label="The INT64 timestamp counts", required=False,
+        label="The INT64 timestamp counts",
+        required=False,
         choices=[("", "Choose the unit"), *TIMESTAMP_UNIT_CHOICES],
         error_messages={"invalid_choice": "Choose seconds, milliseconds or microseconds."},
-    )  # fmt: skip
+    )
 
     def __init__(self, data: Any = None, *, schema: list[dict[str, str]], tz: str = "UTC") -> None:
         self.columns = columns_of(schema)
@@ -218,10 +235,12 @@ class TargetForm(forms.Form):
                 label=f"Import {column.name}", required=False, initial=True
             )
             self.fields[f"property_{column.index}"] = forms.CharField(
-                label=f"Property name for {column.name}", required=False, initial=column.name,
+                label=f"Property name for {column.name}",
+                required=False,
+                initial=column.name,
                 strip=True,
                 error_messages={"null_characters_not_allowed": _CONTROL_MESSAGE % "Property name"},
-            )  # fmt: skip
+            )
 
     def _guess(self) -> dict[str, Any]:
         initial: dict[str, Any] = {
@@ -237,8 +256,14 @@ class TargetForm(forms.Form):
         stamp = next((c for c in self.columns if c.fits(frozenset({"TIMESTAMP"}))), None)
         if stamp:
             initial["timestamp_column"] = stamp.name
-        named = next((c for c in self.columns if c.name.lower() in ("event", "event_name", "name")
-                      and c.fits(EVENT_NAME_TYPES)), None)  # fmt: skip
+        named = next(
+            (
+                c
+                for c in self.columns
+                if c.name.lower() in ("event", "event_name", "name") and c.fits(EVENT_NAME_TYPES)
+            ),
+            None,
+        )
         if named:
             initial["event_name_column"] = named.name
         return initial
@@ -281,7 +306,8 @@ class TargetForm(forms.Form):
         return name
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         target = cleaned.get("target")
         identity = self._column(
             "identity_column", "identity column", IDENTITY_TYPES, "a STRING or INT64 column"
@@ -318,9 +344,11 @@ class TargetForm(forms.Form):
                         "control",
                     )
             timestamp = self._column(
-                "timestamp_column", "timestamp column", TIMESTAMP_TYPES,
+                "timestamp_column",
+                "timestamp column",
+                TIMESTAMP_TYPES,
                 "a TIMESTAMP, DATETIME, DATE or INT64 (epoch) column",
-            )  # fmt: skip
+            )
         cleaned["event_name_column"], cleaned["event_name_fixed"] = name_column, fixed
         cleaned["timestamp_column"] = timestamp
         cleaned["source_time_zone"], cleaned["timestamp_unit"] = self._time_settings(timestamp)
@@ -512,10 +540,11 @@ class SyncForm(forms.Form):
         error_messages=_errors("Sync", invalid_choice="Choose Full or Incremental."),
     )
     cursor_column = forms.CharField(
-        label="Cursor column", required=False,
+        label="Cursor column",
+        required=False,
         help_text="A column that grows as rows are added or changed: TIMESTAMP, DATETIME, "
         "DATE or INT64.",
-    )  # fmt: skip
+    )
     rejection_threshold = rejection_threshold_field()
     lookback_seconds = LookbackField()
 
@@ -542,7 +571,8 @@ class SyncForm(forms.Form):
         return clean_threshold(self.cleaned_data.get("rejection_threshold"))
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         cleaned["cursor_type"] = ""
         if cleaned.get("sync_mode") != Import.SyncMode.INCREMENTAL:
             cleaned["cursor_column"] = ""
@@ -592,43 +622,64 @@ WEEKDAYS = list(enumerate(schedules.WEEKDAY_NAMES))
 
 class ScheduleForm(forms.Form):
     schedule_kind = forms.ChoiceField(
-        label="Run", choices=SCHEDULE_KINDS, widget=forms.RadioSelect, initial="now",
+        label="Run",
+        choices=SCHEDULE_KINDS,
+        widget=forms.RadioSelect,
+        initial="now",
         error_messages=_errors("Schedule", invalid_choice="Choose when the import runs."),
-    )  # fmt: skip
+    )
     schedule_at = forms.CharField(
-        label="Run at", required=False,
+        label="Run at",
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )  # fmt: skip
+    )
     schedule_minute = forms.IntegerField(
-        label="Minute past the hour", required=False, min_value=0, max_value=59, initial=0,
-        error_messages={"invalid": "Minute must be a whole number from 0 to 59.",
-                        "min_value": "Minute must be from 0 to 59.",
-                        "max_value": "Minute must be from 0 to 59."},
-    )  # fmt: skip
+        label="Minute past the hour",
+        required=False,
+        min_value=0,
+        max_value=59,
+        initial=0,
+        error_messages={
+            "invalid": "Minute must be a whole number from 0 to 59.",
+            "min_value": "Minute must be from 0 to 59.",
+            "max_value": "Minute must be from 0 to 59.",
+        },
+    )
     schedule_time = forms.TimeField(
-        label="Time", required=False, widget=forms.TimeInput(attrs={"type": "time"}),
+        label="Time",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
         input_formats=["%H:%M", "%H:%M:%S"],
         error_messages={"invalid": "Enter a time such as 09:30."},
-    )  # fmt: skip
+    )
     schedule_weekday = forms.TypedChoiceField(
-        label="Day", required=False, coerce=int, empty_value=None,
+        label="Day",
+        required=False,
+        coerce=int,
+        empty_value=None,
         choices=[("", "Choose a day"), *WEEKDAYS],
         error_messages={"invalid_choice": "Choose a day of the week."},
-    )  # fmt: skip
+    )
     schedule_cron = forms.CharField(
-        label="Cron expression", required=False, max_length=100,
+        label="Cron expression",
+        required=False,
+        max_length=100,
         help_text="Five fields: minute hour day month weekday, e.g. 0 9 * * 1-5.",
         error_messages={"max_length": "Cron expression must be at most %(limit_value)d chars."},
-    )  # fmt: skip
+    )
 
     AT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 
     # The fields each kind uses; errors in the others (hidden on the page) do not count.
     KIND_FIELDS = {
-        "none": (), "now": (), "once": ("schedule_at",), "hourly": ("schedule_minute",),
-        "daily": ("schedule_time",), "weekly": ("schedule_weekday", "schedule_time"),
+        "none": (),
+        "now": (),
+        "once": ("schedule_at",),
+        "hourly": ("schedule_minute",),
+        "daily": ("schedule_time",),
+        "weekly": ("schedule_weekday", "schedule_time"),
         "cron": ("schedule_cron",),
-    }  # fmt: skip
+    }
 
     def __init__(self, data: Any = None, *, tz: str, now: dt.datetime | None = None) -> None:
         super().__init__(data)
@@ -653,18 +704,23 @@ class ScheduleForm(forms.Form):
         raise ValidationError("Enter a date and time such as 2025-06-30 09:00.", code="invalid")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("schedule_kind")
         if not kind:
             return cleaned
         relevant = self.KIND_FIELDS[kind]
-        for field in list(self._errors):
+        for field in list(self.errors):
             if field.startswith("schedule_") and field != "schedule_kind" and field not in relevant:
-                del self._errors[field]
-        if any(field in self._errors for field in relevant):
+                del self.errors[field]
+        if any(field in self.errors for field in relevant):
             return cleaned
-        values = {"schedule_at": None, "schedule_time": None, "schedule_weekday": None,
-                  "schedule_cron": ""}  # fmt: skip
+        values: dict[str, Any] = {
+            "schedule_at": None,
+            "schedule_time": None,
+            "schedule_weekday": None,
+            "schedule_cron": "",
+        }
         if kind == "once":
             values["schedule_at"] = cleaned.get("schedule_at")
         elif kind == "hourly":
@@ -712,8 +768,9 @@ class ReviewForm(forms.Form):
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
         if _has_control_chars(name):
-            raise ValidationError("Import name must not contain control characters.",
-                                  code="control")  # fmt: skip
+            raise ValidationError(
+                "Import name must not contain control characters.", code="control"
+            )
         return name
 
 

@@ -46,6 +46,7 @@ ZONED_TIMESTAMP_TYPES = frozenset({"DATETIME", "DATE"})
 TIMESTAMP_UNITS = {"seconds": 1_000_000, "milliseconds": 1_000, "microseconds": 1}
 
 Target = Literal["profiles", "events"]
+_TARGETS: dict[str, Target] = {"profiles": "profiles", "events": "events"}
 _ROW_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError)
 
 
@@ -97,9 +98,9 @@ class Mapping:
         `columns` is the schema rows will arrive in (the run's result table); without it,
         the schema the import was created with.
         """
-        target = import_obj.target
-        if target not in ("profiles", "events"):
-            raise MappingError(f"Unknown import target {target!r}.")
+        target = _TARGETS.get(import_obj.target)
+        if target is None:
+            raise MappingError(f"Unknown import target {import_obj.target!r}.")
         identity_column = import_obj.identity_column or ""
         if not identity_column:
             raise MappingError("The import has no identity column.")

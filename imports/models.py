@@ -133,6 +133,11 @@ class Import(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Set for display by imports.selectors and the views, not stored.
+    latest_run_id: uuid.UUID | None
+    latest_run: "ImportRun | None"
+    schedule_text: str
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -243,6 +248,8 @@ class ImportRun(models.Model):
     )
     error_message = models.TextField(blank=True)
 
+    duration_text: str  # set for display by the views, not stored
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -313,6 +320,8 @@ class RejectedRow(models.Model):
     row_number = models.BigIntegerField()
     reason = models.CharField(max_length=255)
     data = models.JSONField()
+
+    data_text: str  # set for display by the views, not stored
 
     class Meta:
         ordering = ["row_number"]

@@ -35,9 +35,8 @@ Cast = Callable[[Any], Any]
 NUMBERS = frozenset({"INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC"})
 # Scalars whose stored form is a string that is also their text.
 _TEXT_FORMS = frozenset(
-    {"NUMERIC", "BIGNUMERIC", "DATE", "TIME", "DATETIME", "TIMESTAMP", "INTERVAL", "GEOGRAPHY",
-     "BYTES"}
-)  # fmt: skip
+    "NUMERIC BIGNUMERIC DATE TIME DATETIME TIMESTAMP INTERVAL GEOGRAPHY BYTES".split()
+)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NUMERIC_LIMIT = Decimal(10) ** 29
 # Just above BIGNUMERIC's largest value (5.78960446186580977117854925043439539266...E+38).

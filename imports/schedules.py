@@ -210,7 +210,10 @@ def describe(schedule: Schedule) -> str:
         when = f"at {_clock(schedule.time)}" if schedule.time else "(time not set)"
         return f"Daily {when} ({tz})"
     if kind == "weekly":
-        day = WEEKDAY_NAMES[schedule.weekday] if schedule.weekday in range(7) else "(day not set)"
+        weekday = schedule.weekday
+        day = (
+            WEEKDAY_NAMES[weekday] if weekday is not None and 0 <= weekday < 7 else "(day not set)"
+        )
         when = f"at {_clock(schedule.time)}" if schedule.time else "(time not set)"
         return f"Weekly on {day} {when} ({tz})"
     if kind == "cron":

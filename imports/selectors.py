@@ -29,8 +29,10 @@ def imports_for_workspace(*, workspace: Workspace) -> QuerySet[Import]:
     latest_run = (
         ImportRun.objects.filter(import_obj=OuterRef("pk")).order_by("-created_at", "-pk")
     ).values("pk")[:1]
+    # Import declares `latest_run_id` for the code that gets plain Import lists;
+    # django-stubs' plugin takes that for a clash with the annotation.
     return (
-        Import.objects.filter(workspace=workspace)
+        Import.objects.filter(workspace=workspace)  # type: ignore[no-redef]
         .select_related("connection")
         .annotate(latest_run_id=Subquery(latest_run))
         .order_by("-created_at", "pk")

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,12 +30,30 @@ from workspaces.services import audit_record
 logger = logging.getLogger(__name__)
 
 DEFINITION_FIELDS = (
-    "name", "source_kind", "source_table", "source_query", "source_schema", "target",
-    "identity_column", "event_name_column", "event_name_fixed", "timestamp_column",
-    "source_time_zone", "timestamp_unit", "column_mapping", "sync_mode", "cursor_column",
-    "cursor_type", "rejection_threshold", "lookback_seconds", "schedule_kind", "schedule_at",
-    "schedule_time", "schedule_weekday", "schedule_cron",
-)  # fmt: skip
+    "name",
+    "source_kind",
+    "source_table",
+    "source_query",
+    "source_schema",
+    "target",
+    "identity_column",
+    "event_name_column",
+    "event_name_fixed",
+    "timestamp_column",
+    "source_time_zone",
+    "timestamp_unit",
+    "column_mapping",
+    "sync_mode",
+    "cursor_column",
+    "cursor_type",
+    "rejection_threshold",
+    "lookback_seconds",
+    "schedule_kind",
+    "schedule_at",
+    "schedule_time",
+    "schedule_weekday",
+    "schedule_cron",
+)
 # A change to any of these makes the old watermark meaningless; each with the reason the
 # import's page gives (the first one changed is named).
 WATERMARK_RESETS = {
@@ -73,7 +92,7 @@ def _plan(import_obj: Import, now: dt.datetime) -> None:
 
 @transaction.atomic
 def import_create(
-    *, workspace: Workspace, connection: Any, created_by: Any, definition: dict[str, Any]
+    *, workspace: Workspace, connection: Connection, created_by: User, definition: dict[str, Any]
 ) -> Import:
     import_obj = Import(workspace=workspace, connection=connection, created_by=created_by)
     for name in DEFINITION_FIELDS:
@@ -92,7 +111,7 @@ def import_create(
 
 
 @transaction.atomic
-def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any]) -> Import:
+def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]) -> Import:
     import_obj = _locked(import_obj)
     if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
         raise IllegalTransition("The import is running. Stop it or wait for the run to finish.")
@@ -109,9 +128,12 @@ def import_update(*, import_obj: Import, actor: Any, definition: dict[str, Any])
     import_obj.save()
     if changed:
         audit_record(
-            workspace=import_obj.workspace, actor=actor, action="import.updated",
-            target=import_obj, details={"fields": changed},
-        )  # fmt: skip
+            workspace=import_obj.workspace,
+            actor=actor,
+            action="import.updated",
+            target=import_obj,
+            details={"fields": changed},
+        )
     return import_obj
 
 
@@ -208,7 +230,7 @@ def run_create(
 
 
 @transaction.atomic
-def import_run_now(*, import_obj: Import, actor: Any) -> ImportRun:
+def import_run_now(*, import_obj: Import, actor: User) -> ImportRun:
     import_obj = _locked(import_obj)
     if import_obj.status == Import.Status.RUNNING or _active_run(import_obj):
         raise IllegalTransition("The import is already running.")
@@ -236,7 +258,7 @@ def _can_pause(import_obj: Import) -> bool:
 
 
 @transaction.atomic
-def import_pause(*, import_obj: Import, actor: Any) -> Import:
+def import_pause(*, import_obj: Import, actor: User) -> Import:
     import_obj = _locked(import_obj)
     if not _can_pause(import_obj):
         raise IllegalTransition(f"Only a scheduled import can be paused; {_is(import_obj)}.")
@@ -249,7 +271,7 @@ def import_pause(*, import_obj: Import, actor: Any) -> Import:
 
 
 @transaction.atomic
-def import_resume(*, import_obj: Import, actor: Any) -> Import:
+def import_resume(*, import_obj: Import, actor: User) -> Import:
     """Resume a paused import, or the schedule of a stopped one, re-planned from now."""
     import_obj = _locked(import_obj)
     previous = import_obj.status
@@ -268,9 +290,12 @@ def import_resume(*, import_obj: Import, actor: Any) -> Import:
         import_obj.status = Import.Status.RUNNING  # the run's end puts it back on schedule
     import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.resumed", target=import_obj,
+        workspace=import_obj.workspace,
+        actor=actor,
+        action="import.resumed",
+        target=import_obj,
         details={"from": previous, "next_run_at": _iso(import_obj.next_run_at)},
-    )  # fmt: skip
+    )
     return import_obj
 
 
@@ -281,9 +306,10 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _request_cancel(import_obj: Import) -> int:
     """Ask the active run to stop; the runner notices between pages and ends as cancelled."""
     queued = ImportRun.objects.filter(import_obj=import_obj, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.CANCELLED, finished_at=timezone.now(),
+        status=ImportRun.Status.CANCELLED,
+        finished_at=timezone.now(),
         error_message="Stopped before it started.",
-    )  # fmt: skip
+    )
     running = ImportRun.objects.filter(
         import_obj=import_obj, status=ImportRun.Status.RUNNING
     ).update(cancel_requested=True)
@@ -298,7 +324,7 @@ def _stop(import_obj: Import) -> None:
 
 
 @transaction.atomic
-def import_stop(*, import_obj: Import, actor: Any) -> Import:
+def import_stop(*, import_obj: Import, actor: User) -> Import:
     import_obj = _locked(import_obj)
     if import_obj.status not in Import.ACTIVE_STATUSES:
         raise IllegalTransition(
@@ -312,17 +338,20 @@ def import_stop(*, import_obj: Import, actor: Any) -> Import:
 
 
 @transaction.atomic
-def import_delete(*, import_obj: Import, actor: Any) -> None:
+def import_delete(*, import_obj: Import, actor: User) -> None:
     """Delete an import and its history. A running run is fenced out: its lease row is gone."""
     import_obj = _locked(import_obj)
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.deleted", target=import_obj,
+        workspace=import_obj.workspace,
+        actor=actor,
+        action="import.deleted",
+        target=import_obj,
         details={"connection": import_obj.connection.name},
-    )  # fmt: skip
+    )
     import_obj.delete()
 
 
-def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[str]:
+def imports_stop_for_connection(*, connection: Connection, actor: User) -> list[str]:
     """Stop every active import of a connection (inside the caller's transaction)."""
     stopped = []
     for import_obj in _lock_for_change(
@@ -334,7 +363,7 @@ def imports_stop_for_connection(*, connection: Connection, actor: Any) -> list[s
 
 
 @transaction.atomic
-def connection_delete_with_imports(*, connection: Connection, actor: Any) -> list[str]:
+def connection_delete_with_imports(*, connection: Connection, actor: User) -> list[str]:
     """Stop the connection's active imports, then delete it with its imports and their runs;
     returns the names of the imports stopped.
 
@@ -380,6 +409,8 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
             runs = []
             for import_obj in due:
                 scheduled_for = import_obj.next_run_at
+                if scheduled_for is None:  # never: the query picks a set next_run_at
+                    continue
                 try:
                     # Missed ticks collapse into one run: catching up means running once now.
                     following = schedules.next_run_after(_schedule_of(import_obj), now)

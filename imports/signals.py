@@ -29,13 +29,18 @@ def announce_run_finished(*, run_id: str, import_id: str, workspace_id: str, sta
 
     def send() -> None:
         for receiver, result in run_finished.send_robust(
-            sender=None, run_id=run_id, import_id=import_id, workspace_id=workspace_id,
+            sender=None,
+            run_id=run_id,
+            import_id=import_id,
+            workspace_id=workspace_id,
             status=status,
-        ):  # fmt: skip
+        ):
             if isinstance(result, Exception):
                 logger.warning(
                     "run %s: a run_finished receiver failed (%s: %s); the run is not affected",
-                    run_id, getattr(receiver, "__qualname__", receiver), result,
-                )  # fmt: skip
+                    run_id,
+                    getattr(receiver, "__qualname__", receiver),
+                    result,
+                )
 
     transaction.on_commit(send)

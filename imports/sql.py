@@ -17,11 +17,10 @@ ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
 
 DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE"})
 DDL = frozenset({"CREATE", "DROP", "ALTER", "UNDROP", "GRANT", "REVOKE", "EXPORT", "LOAD"})
-SCRIPTING = frozenset({
-    "DECLARE", "SET", "BEGIN", "END", "IF", "LOOP", "WHILE", "REPEAT", "FOR", "BREAK", "LEAVE",
-    "CONTINUE", "ITERATE", "RETURN", "RAISE", "CALL", "EXECUTE", "COMMIT", "ROLLBACK",
-    "ASSERT", "CASE",
-})  # fmt: skip
+SCRIPTING = frozenset(
+    "DECLARE SET BEGIN END IF LOOP WHILE REPEAT FOR BREAK LEAVE CONTINUE ITERATE RETURN RAISE "
+    "CALL EXECUTE COMMIT ROLLBACK ASSERT CASE".split()
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINE_END = re.compile(r"[\r\n]")
 
@@ -49,8 +48,9 @@ def _tokens(sql: str) -> list[_Token]:
         elif sql.startswith("/*", i):
             close = sql.find("*/", i + 2)
             if close < 0:
-                raise ValidationError("The query has a /* comment that is never closed.",
-                                      code="sql_unclosed")  # fmt: skip
+                raise ValidationError(
+                    "The query has a /* comment that is never closed.", code="sql_unclosed"
+                )
             i = close + 2
         elif char in "'\"`":
             end = _quoted_end(sql, i)

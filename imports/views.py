@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -21,7 +21,7 @@ from config.pagination import page_by_keys
 from imports import exports, reimport, selectors, services
 from imports.forms import ReimportForm
 from imports.models import Import, ImportRun
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 from workspaces.timezones import local_or_utc
 
 PAGE_SIZE = 25
@@ -85,7 +85,7 @@ def _decorate_imports(imports: list[Import], time_zone: str) -> None:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def import_list(request: HttpRequest) -> HttpResponse:
+def import_list(request: WorkspaceRequest) -> HttpResponse:
     filterset = selectors.imports_for_list(workspace=request.workspace, params=request.GET)
     valid = filterset.is_valid()
     queryset = filterset.qs if valid else Import.objects.none()
@@ -104,7 +104,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _get_import(request: HttpRequest, pk: Any) -> Import:
+def _get_import(request: WorkspaceRequest, pk: Any) -> Import:
     return get_in_workspace(
         Import.objects.select_related("connection", "created_by"), request.workspace, pk=pk
     )
@@ -125,7 +125,7 @@ def _progress_context(run: ImportRun | None) -> dict[str, Any]:
     }
 
 
-def _runs_page(request: HttpRequest, import_obj: Import) -> Any:
+def _runs_page(request: WorkspaceRequest, import_obj: Import) -> Any:
     runs = Paginator(selectors.import_runs(import_obj=import_obj), RUNS_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -137,7 +137,7 @@ def _actions_key(allowed: set[str]) -> str:
     return ".".join(sorted(allowed))
 
 
-def _detail_context(request: HttpRequest, import_obj: Import) -> dict[str, Any]:
+def _detail_context(request: WorkspaceRequest, import_obj: Import) -> dict[str, Any]:
     active_run = selectors.import_active_run(import_obj=import_obj)
     runs = _runs_page(request, import_obj)
     allowed = selectors.import_allowed_actions(import_obj=import_obj, active_run=active_run)
@@ -161,14 +161,14 @@ def _detail_context(request: HttpRequest, import_obj: Import) -> dict[str, Any]:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def import_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_detail(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     import_obj = _get_import(request, pk)
     return render(request, "imports/detail.html", _detail_context(request, import_obj))
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def import_progress(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_progress(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     """The live fragment the detail page polls: the run's progress, with the status badge
     and the run history swapped in out of band.
 
@@ -183,9 +183,9 @@ def import_progress(request: HttpRequest, pk: Any) -> HttpResponse:
     followed = request.GET.get("run")
     active_run = context["active_run"]
     if active_run is None and followed:
-        shown_run = (
-            selectors.import_runs(import_obj=import_obj).filter(pk=_uuid_or_none(followed)).first()
-        )
+        run_id = _uuid_or_none(followed)  # a malformed id follows no run
+        runs = selectors.import_runs(import_obj=import_obj)
+        shown_run = runs.filter(pk=run_id).first() if run_id else None
         context.update(_progress_context(shown_run))
     if request.htmx:
         context["oob"] = True
@@ -204,7 +204,7 @@ def _uuid_or_none(value: str) -> str | None:
 
 @workspace_view(admin_only=True)
 @require_POST
-def import_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
+def import_action(request: WorkspaceRequest, pk: Any, action: str) -> HttpResponse:
     import_obj = _get_import(request, pk)
     service, success = ACTIONS[action]
     if action == "resume" and import_obj.status == Import.Status.STOPPED:
@@ -220,7 +220,7 @@ def import_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def import_stop(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_stop(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     """Stop asks first (on the import's page, without JavaScript) and says how it differs
     from Pause."""
     import_obj = _get_import(request, pk)
@@ -246,7 +246,7 @@ def import_stop(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def import_reimport(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_reimport(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     """Re-import everything, or from a day: asks first (what will be read, and the bytes a
     dry run of that query estimates), then moves the watermark back on POST."""
     import_obj = _get_import(request, pk)
@@ -276,7 +276,7 @@ def import_reimport(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def import_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+def import_delete(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     import_obj = _get_import(request, pk)
     if request.method == "POST":
         name = import_obj.name
@@ -293,7 +293,7 @@ def import_delete(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "imports/detail.html", context)
 
 
-def _get_run(request: HttpRequest, run_pk: Any) -> ImportRun:
+def _get_run(request: WorkspaceRequest, run_pk: Any) -> ImportRun:
     return get_in_workspace(
         ImportRun.objects.select_related("import_obj__connection"), request.workspace, pk=run_pk
     )
@@ -301,7 +301,7 @@ def _get_run(request: HttpRequest, run_pk: Any) -> ImportRun:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def run_detail(request: HttpRequest, run_pk: Any) -> HttpResponse:
+def run_detail(request: WorkspaceRequest, run_pk: Any) -> HttpResponse:
     run = _get_run(request, run_pk)
     run.duration_text = duration_text(run.duration)
     run.rate_text = rate_text(selectors.run_progress(run=run).rows_per_second)
@@ -350,7 +350,7 @@ def _data_text(data: Any, schema: list[str]) -> str:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def rejected_csv(request: HttpRequest, run_pk: Any) -> StreamingHttpResponse:
+def rejected_csv(request: WorkspaceRequest, run_pk: Any) -> StreamingHttpResponse:
     run = _get_run(request, run_pk)
     started = local_or_utc(run.started_at or run.created_at)
     name = slugify(run.import_obj.name)[:60] or "import"

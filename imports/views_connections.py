@@ -6,7 +6,7 @@ stay in the "connections" namespace (imports/connection_urls.py).
 """
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
@@ -16,14 +16,14 @@ from connections import selectors as connection_selectors
 from connections.models import Connection
 from imports import selectors, services
 from imports.models import Import
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 
 PAGE_SIZE = 25
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: WorkspaceRequest) -> HttpResponse:
     filterset = connection_selectors.connections_for_dashboard(
         workspace=request.workspace, params=request.GET
     )
@@ -39,7 +39,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def connection_detail(request: HttpRequest, pk) -> HttpResponse:
+def connection_detail(request: WorkspaceRequest, pk) -> HttpResponse:
     connection = get_in_workspace(
         Connection.objects.select_related("created_by"), request.workspace, pk=pk
     )
@@ -57,7 +57,7 @@ def connection_detail(request: HttpRequest, pk) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def connection_delete(request: HttpRequest, pk) -> HttpResponse:
+def connection_delete(request: WorkspaceRequest, pk) -> HttpResponse:
     connection = get_in_workspace(Connection, request.workspace, pk=pk)
     if request.method == "POST":
         name = connection.name

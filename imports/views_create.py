@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,17 +32,17 @@ from imports.draft import STEP_NAMES, STEPS, Draft, form_data
 from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition
 from imports.models import Import
 from imports.sql import validate_select_query
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 
 PREVIEW_RUNS = 5
 GET = ["GET", "HEAD"]
 
 
-def _connection(request: HttpRequest, connection_pk: uuid.UUID) -> Connection:
+def _connection(request: WorkspaceRequest, connection_pk: uuid.UUID) -> Connection:
     return get_in_workspace(Connection, request.workspace, pk=connection_pk)
 
 
-def _start_again(request: HttpRequest, connection: Connection) -> HttpResponse:
+def _start_again(request: WorkspaceRequest, connection: Connection) -> HttpResponse:
     messages.info(
         request,
         "That import draft is no longer open: it was saved, or your session ended. "
@@ -51,7 +51,7 @@ def _start_again(request: HttpRequest, connection: Connection) -> HttpResponse:
     return redirect("imports:create", ws=request.workspace.slug, connection_pk=connection.pk)
 
 
-def _url(request: HttpRequest, connection: Connection, step: str, draft: Draft) -> str:
+def _url(request: WorkspaceRequest, connection: Connection, step: str, draft: Draft) -> str:
     return reverse(
         f"imports:create_{step}",
         kwargs={"ws": request.workspace.slug, "connection_pk": connection.pk, "draft": draft.id},
@@ -59,7 +59,7 @@ def _url(request: HttpRequest, connection: Connection, step: str, draft: Draft) 
 
 
 def _gate(
-    request: HttpRequest, connection: Connection, draft_id: uuid.UUID, step: str
+    request: WorkspaceRequest, connection: Connection, draft_id: uuid.UUID, step: str
 ) -> Draft | HttpResponse:
     """The draft when the steps before `step` are done, else a redirect to the first one
     that is not (or to a new draft when this one is gone)."""
@@ -77,7 +77,7 @@ def _gate(
 
 
 def _context(
-    request: HttpRequest, connection: Connection, step: str, draft: Draft | None, **extra: Any
+    request: WorkspaceRequest, connection: Connection, step: str, draft: Draft | None, **extra: Any
 ) -> dict[str, Any]:
     done = draft.done() if draft else set()
     steps = [
@@ -109,7 +109,7 @@ PICK_PAGE_SIZE = 25
 
 @workspace_view(admin_only=True)
 @require_http_methods(GET)
-def create_pick(request: HttpRequest) -> HttpResponse:
+def create_pick(request: WorkspaceRequest) -> HttpResponse:
     """Create Import from the dashboard or the Imports list: choose the connection first.
 
     A workspace with one connection goes straight to it.
@@ -135,7 +135,9 @@ def create_pick(request: HttpRequest) -> HttpResponse:
 # -- step 1: source ----------------------------------------------------------------------------
 
 
-def _browse_context(request: HttpRequest, connection: Connection, chosen: str) -> dict[str, Any]:
+def _browse_context(
+    request: WorkspaceRequest, connection: Connection, chosen: str
+) -> dict[str, Any]:
     """The table list (search, page) and the chosen table's preview."""
     context: dict[str, Any] = {"q": request.GET.get("q", "")}
     try:
@@ -149,10 +151,12 @@ def _browse_context(request: HttpRequest, connection: Connection, chosen: str) -
     return context
 
 
-def _preview_context(request: HttpRequest, connection: Connection, table: str) -> dict[str, Any]:
+def _preview_context(
+    request: WorkspaceRequest, connection: Connection, table: str
+) -> dict[str, Any]:
     form = SourceForm({"source_kind": "table", "table": table})
     if not form.is_valid():
-        return {"preview_error": browse.BrowseError(form.errors["table"][0]), "chosen": ""}
+        return {"preview_error": browse.BrowseError(str(form.errors["table"][0])), "chosen": ""}
     try:
         preview = browse.table_preview(connection, table, user=request.user)
         return {"preview": preview, "chosen": table}
@@ -161,7 +165,7 @@ def _preview_context(request: HttpRequest, connection: Connection, table: str) -
 
 
 def _check_query(
-    request: HttpRequest, connection: Connection, form: SourceForm
+    request: WorkspaceRequest, connection: Connection, form: SourceForm
 ) -> browse.QueryCheck | None:
     """Dry-run the form's query; on failure the error goes on the query field."""
     try:
@@ -183,7 +187,7 @@ def _check_query(
 
 
 def _source_result(
-    request: HttpRequest, connection: Connection, form: SourceForm
+    request: WorkspaceRequest, connection: Connection, form: SourceForm
 ) -> dict[str, Any] | None:
     """What the draft keeps about a valid source, or None with errors added to the form."""
     kind = form.cleaned_data["source_kind"]
@@ -211,7 +215,9 @@ def _source_result(
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def create_source(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID | None = None):
+def create_source(
+    request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID | None = None
+):
     """Step 1. Without a draft id this is the start of Create Import; the first POST makes one."""
     connection = _connection(request, connection_pk)
     stored = Draft.load(request.session, connection.pk, draft) if draft else None
@@ -244,7 +250,7 @@ def create_source(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UU
     )
 
 
-def _chosen_table(request: HttpRequest, form: SourceForm) -> str:
+def _chosen_table(request: WorkspaceRequest, form: SourceForm) -> str:
     """The table to preview beside the source form."""
     if request.method == "POST" and form.data.get("source_kind") == "query":
         return ""  # no preview of a table while the admin works on a query
@@ -255,7 +261,7 @@ def _chosen_table(request: HttpRequest, form: SourceForm) -> str:
 
 @workspace_view(admin_only=True)
 @require_http_methods(GET)
-def create_tables(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
+def create_tables(request: WorkspaceRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Fragment: one page of the table list (search as you type, paging)."""
     connection = _connection(request, connection_pk)
     context = _browse_context(request, connection, "")
@@ -268,7 +274,7 @@ def create_tables(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRespons
 
 @workspace_view(admin_only=True)
 @require_http_methods(GET)
-def create_preview(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
+def create_preview(request: WorkspaceRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Fragment: a table's details, schema and first ten rows."""
     connection = _connection(request, connection_pk)
     context = _preview_context(request, connection, request.GET.get("table", ""))
@@ -277,7 +283,7 @@ def create_preview(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRespon
 
 @workspace_view(admin_only=True)
 @require_POST
-def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
+def create_check_query(request: WorkspaceRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Fragment: the dry run of the typed query (bytes it will scan, its columns)."""
     connection = _connection(request, connection_pk)
     error = ""
@@ -291,7 +297,7 @@ def create_check_query(request: HttpRequest, connection_pk: uuid.UUID) -> HttpRe
         if form.is_valid():
             check = _check_query(request, connection, form)
         if check is None:
-            error = " ".join(form.errors.get("query", []))
+            error = " ".join(str(message) for message in form.errors.get("query", []))
     return render(
         request, "imports/_create_query_check.html", {"check": check, "check_error": error}
     )
@@ -308,7 +314,11 @@ def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
 
 
 def _form_step(
-    request: HttpRequest, connection_pk: uuid.UUID, draft_id: uuid.UUID, step: str, next_step: str
+    request: WorkspaceRequest,
+    connection_pk: uuid.UUID,
+    draft_id: uuid.UUID,
+    step: str,
+    next_step: str,
 ) -> HttpResponse:
     """Target, Sync and Schedule: the step's form over the draft, kept when valid. Schedule
     also shows its next run times; its Preview button shows them instead of going on."""
@@ -327,7 +337,7 @@ def _form_step(
     else:
         form = draft.form(step, tz)
     extra: dict[str, Any] = {}
-    if step == "schedule":
+    if step == "schedule" and isinstance(form, ScheduleForm):
         runs = _runs(form, tz) if form.is_bound and form.is_valid() else None
         describe = schedules.describe(form.schedule()) if runs is not None else ""
         extra = {"runs": runs, "describe": describe}
@@ -340,25 +350,25 @@ def _form_step(
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def create_target(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+def create_target(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     return _form_step(request, connection_pk, draft, "target", next_step="sync")
 
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def create_sync(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+def create_sync(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     return _form_step(request, connection_pk, draft, "sync", next_step="schedule")
 
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def create_schedule(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+def create_schedule(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     return _form_step(request, connection_pk, draft, "schedule", next_step="review")
 
 
 @workspace_view(admin_only=True)
 @require_http_methods(GET)
-def create_schedule_preview(request: HttpRequest, connection_pk: uuid.UUID) -> HttpResponse:
+def create_schedule_preview(request: WorkspaceRequest, connection_pk: uuid.UUID) -> HttpResponse:
     """Fragment: the schedule in words and its next five run times (or what is wrong)."""
     _connection(request, connection_pk)
     tz = request.workspace.time_zone
@@ -375,7 +385,7 @@ def create_schedule_preview(request: HttpRequest, connection_pk: uuid.UUID) -> H
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD", "POST"])
-def create_review(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
+def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID):
     """Step 5: every step again from the draft, in words; Save creates the import."""
     connection = _connection(request, connection_pk)
     stored = _gate(request, connection, draft, "review")
@@ -404,13 +414,15 @@ def create_review(request: HttpRequest, connection_pk: uuid.UUID, draft: uuid.UU
 
 
 def _save(
-    request: HttpRequest,
+    request: WorkspaceRequest,
     connection: Connection,
     draft: Draft,
     forms: dict[str, Any],
     review: ReviewForm,
 ) -> HttpResponse:
     """Save: the import is created from the validated steps, and the draft is closed."""
+    if draft.source is None:  # never: the review step is reached with a source only
+        return redirect(_url(request, connection, "source", draft))
     import_obj = services.import_create(
         workspace=request.workspace,
         connection=connection,

@@ -2,8 +2,10 @@
 an INT64 event time an older import never asked for). Changing source, target or mapping means
 a new import (Create Import), so a watermark never silently applies to different data."""
 
+from typing import Any
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -17,11 +19,14 @@ from imports.forms import (
     TimestampUnitForm,
 )
 from imports.models import Import
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 
 
 def _initial(import_obj: Import) -> dict:
-    initial = {"schedule_kind": import_obj.schedule_kind, "schedule_cron": import_obj.schedule_cron}
+    initial: dict[str, Any] = {
+        "schedule_kind": import_obj.schedule_kind,
+        "schedule_cron": import_obj.schedule_cron,
+    }
     if import_obj.schedule_at:
         # the view runs in the workspace's zone (workspace_view); an instant the zone's
         # calendar cannot show (past 9999-12-31 there) is left for the admin to pick again
@@ -41,7 +46,7 @@ def _initial(import_obj: Import) -> dict:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def import_edit(request: HttpRequest, pk) -> HttpResponse:
+def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
     import_obj = get_in_workspace(
         Import.objects.select_related("connection"), request.workspace, pk=pk
     )

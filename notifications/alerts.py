@@ -34,18 +34,19 @@ from notifications.models import (
     Recipient,
     Webhook,
 )
+from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
 
-def enabled_events(*, workspace: Any) -> list[str]:
+def enabled_events(*, workspace: Workspace) -> list[str]:
     row = NotificationSettings.objects.filter(workspace=workspace).first()
     return row.events if row else [str(k) for k in EventKind if k != EventKind.TEST]
 
 
 def alert_raise(
     *,
-    workspace: Any,
+    workspace: Workspace,
     kind: EventKind,
     payload: dict[str, Any],
     recipients: list[Recipient] | None = None,
@@ -59,23 +60,50 @@ def alert_raise(
             return None
         recipients = list(Recipient.objects.filter(workspace=workspace))
         webhooks = list(Webhook.objects.filter(workspace=workspace))
+    return alert_send(
+        workspace=workspace,
+        kind=kind,
+        payload=payload,
+        recipients=recipients or [],
+        webhooks=webhooks or [],
+    )
+
+
+def alert_send(
+    *,
+    workspace: Workspace,
+    kind: EventKind,
+    payload: dict[str, Any],
+    recipients: list[Recipient],
+    webhooks: list[Webhook],
+) -> Alert:
+    """Record the alert and a delivery to each of `recipients` and `webhooks`, sent once
+    the transaction commits."""
     now = timezone.now()
     alert = Alert.objects.create(
         workspace=workspace, kind=kind, summary=payload["summary"][:300], payload=payload
     )
     deliveries = [
         Delivery(
-            workspace=workspace, alert=alert, channel=Delivery.Channel.EMAIL,
-            recipient=recipient, destination=recipient.email, next_attempt_at=now,
+            workspace=workspace,
+            alert=alert,
+            channel=Delivery.Channel.EMAIL,
+            recipient=recipient,
+            destination=recipient.email,
+            next_attempt_at=now,
         )
-        for recipient in recipients or []
+        for recipient in recipients
     ] + [
         Delivery(
-            workspace=workspace, alert=alert, channel=Delivery.Channel.WEBHOOK,
-            webhook=webhook, destination=str(webhook)[:300], next_attempt_at=now,
+            workspace=workspace,
+            alert=alert,
+            channel=Delivery.Channel.WEBHOOK,
+            webhook=webhook,
+            destination=str(webhook)[:300],
+            next_attempt_at=now,
         )
-        for webhook in webhooks or []
-    ]  # fmt: skip
+        for webhook in webhooks
+    ]
     Delivery.objects.bulk_create(deliveries)
     delivery_ids = [str(d.pk) for d in deliveries]
 
@@ -83,8 +111,13 @@ def alert_raise(
         queue.enqueue_deliveries(delivery_ids)
 
     transaction.on_commit(send)
-    logger.info("alert %s (%s) for workspace %s: %d deliveries", alert.pk, kind,
-                workspace.slug, len(deliveries))  # fmt: skip
+    logger.info(
+        "alert %s (%s) for workspace %s: %d deliveries",
+        alert.pk,
+        kind,
+        workspace.slug,
+        len(deliveries),
+    )
     return alert
 
 

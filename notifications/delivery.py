@@ -111,20 +111,30 @@ def delivery_attempt(*, delivery_id: str) -> Outcome:
         # Recorded and retried like any failure, so that attempts stay counted. Only the
         # type is logged: a library's message can hold the URL (a Slack URL's secret).
         reference = uuid.uuid4().hex[:12]
-        logger.error("delivery %s: unexpected %s (reference %s)", delivery.pk,
-                     type(error).__name__, reference)  # fmt: skip
-        failure = SendFailed(
+        logger.error(
+            "delivery %s: unexpected %s (reference %s)",
+            delivery.pk,
+            type(error).__name__,
+            reference,
+        )
+        unexpected = SendFailed(
             f"Sending failed unexpectedly. Reference: {reference} (in the server log).",
             permanent=False,
         )
-        return _record_failure(delivery, failure, int((time.monotonic() - started) * 1000))
+        return _record_failure(delivery, unexpected, int((time.monotonic() - started) * 1000))
     latency = int((time.monotonic() - started) * 1000)
     _fenced(delivery).update(
-        status=Delivery.Status.DELIVERED, latency_ms=latency, response_status=response_status,
-        last_error="", delivered_at=timezone.now(), next_attempt_at=None, lease_until=None,
-    )  # fmt: skip
-    logger.info("delivery %s delivered (attempt %s, %s ms)", delivery.pk, delivery.attempts,
-                latency)  # fmt: skip
+        status=Delivery.Status.DELIVERED,
+        latency_ms=latency,
+        response_status=response_status,
+        last_error="",
+        delivered_at=timezone.now(),
+        next_attempt_at=None,
+        lease_until=None,
+    )
+    logger.info(
+        "delivery %s delivered (attempt %s, %s ms)", delivery.pk, delivery.attempts, latency
+    )
     return Outcome(Delivery.Status.DELIVERED)
 
 
@@ -153,9 +163,12 @@ def _record_failure(delivery: Delivery, failure: SendFailed, latency: int) -> Ou
         next_attempt_at=None if delay is None else timezone.now() + dt.timedelta(seconds=delay),
     )
     logger.warning(
-        "delivery %s attempt %s: %s%s", delivery.pk, delivery.attempts, failure,
+        "delivery %s attempt %s: %s%s",
+        delivery.pk,
+        delivery.attempts,
+        failure,
         "" if delay is None else f" Trying again in {delay:g} s.",
-    )  # fmt: skip
+    )
     return Outcome(status, retry_in=delay)
 
 
@@ -215,8 +228,9 @@ def _send_webhook(delivery: Delivery) -> int:
     except crypto.KeyDecryptionError:
         raise SendFailed(
             "The webhook's URL and secret cannot be decrypted: FERNET_KEYS lacks the key they "
-            "were encrypted with.", permanent=True,
-        ) from None  # fmt: skip
+            "were encrypted with.",
+            permanent=True,
+        ) from None
     host = urlsplit(url).hostname or "?"
     payload = delivery.alert.payload
     body = json.dumps(
@@ -243,9 +257,13 @@ def _send_webhook(delivery: Delivery) -> int:
     try:
         with webhooks_http.session() as http:
             response = http.post(
-                url, data=body, headers=headers, timeout=timeouts, allow_redirects=False,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeouts,
+                allow_redirects=False,
                 stream=True,
-            )  # fmt: skip
+            )
             response.close()
     except AddressRefused as refused:
         raise Refused(str(refused)) from None
@@ -271,8 +289,10 @@ def _send_webhook(delivery: Delivery) -> int:
     if 300 <= code < 400:
         raise SendFailed(
             f"{host} answered HTTP {code}, a redirect; redirects are not followed: use the final "
-            "URL.", permanent=True, response_status=code,
-        )  # fmt: skip
+            "URL.",
+            permanent=True,
+            response_status=code,
+        )
     raise SendFailed(
         f"{host} answered HTTP {code}.",
         permanent=code < 500 and code not in RETRIED_STATUSES,

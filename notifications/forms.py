@@ -22,13 +22,17 @@ class RecipientForm(forms.Form):
 
 class WebhookForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=100, required=False,
+        label="Name",
+        max_length=100,
+        required=False,
         help_text="Optional: where it goes, e.g. “Slack #data-alerts”.",
-    )  # fmt: skip
+    )
     url = forms.URLField(
-        label="URL", max_length=2000, assume_scheme="https",
+        label="URL",
+        max_length=2000,
+        assume_scheme="https",
         help_text="HTTPS recommended. Public addresses only, unless the server allows others.",
-    )  # fmt: skip
+    )
     payload_format = forms.ChoiceField(
         label="Payload", choices=Webhook.Format.choices, initial=Webhook.Format.JSON
     )

@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications.events import EventKind
+from workspaces.models import Workspace
 
 PAYLOAD_VERSION = 1
 
@@ -23,7 +25,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _base(*, kind: EventKind, workspace: Any, summary: str) -> dict[str, Any]:
+def _base(*, kind: EventKind, workspace: Workspace, summary: str) -> dict[str, Any]:
     return {
         "version": PAYLOAD_VERSION,
         "event": str(kind),
@@ -124,7 +126,7 @@ def key_age_event(*, connection: Any, age_days: int) -> dict[str, Any]:
     return payload
 
 
-def test_event(*, workspace: Any, actor: Any) -> dict[str, Any]:
+def test_event(*, workspace: Workspace, actor: User) -> dict[str, Any]:
     who = getattr(actor, "email", "") or getattr(actor, "username", "an admin")
     return _base(
         kind=EventKind.TEST,
@@ -198,9 +200,11 @@ def email_body(payload: dict[str, Any]) -> str:
             "",
         ]
     for key, label in (
-        ("run", "Run"), ("import", "Import"), ("connection", "Connection"),
+        ("run", "Run"),
+        ("import", "Import"),
+        ("connection", "Connection"),
         ("notifications", "Notification settings"),
-    ):  # fmt: skip
+    ):
         if key in payload["links"]:
             lines.append(f"{label}: {payload['links'][key]}")
     lines += ["", f"Workspace: {payload['workspace']['name']}", f"Event: {payload['event']}"]

@@ -12,13 +12,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.ratelimit import SlidingWindow
 from connections import crypto
 from notifications import payloads, signing
-from notifications.alerts import alert_raise
+from notifications.alerts import alert_send
 from notifications.events import TOGGLED_KINDS, EventKind
 from notifications.models import Alert, NotificationSettings, Recipient, Webhook
 from workspaces.models import Workspace
@@ -40,7 +41,7 @@ def notification_settings_get(*, workspace: Workspace) -> NotificationSettings:
 
 
 def notification_events_update(
-    *, workspace: Workspace, actor: Any, events: list[str]
+    *, workspace: Workspace, actor: User, events: list[str]
 ) -> NotificationSettings:
     chosen = [str(kind) for kind in TOGGLED_KINDS if kind in events]
     with transaction.atomic():
@@ -53,16 +54,19 @@ def notification_events_update(
         row.events = chosen
         row.save()
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.events_changed", target=row,
+            workspace=workspace,
+            actor=actor,
+            action="notifications.events_changed",
+            target=row,
             details={
                 "turned_on": [e for e in chosen if e not in before],
                 "turned_off": [e for e in before if e not in chosen],
             },
-        )  # fmt: skip
+        )
     return row
 
 
-def recipient_add(*, workspace: Workspace, actor: Any, email: str) -> Recipient:
+def recipient_add(*, workspace: Workspace, actor: User, email: str) -> Recipient:
     email = email.strip()
     with transaction.atomic():
         if Recipient.objects.filter(workspace=workspace).count() >= MAX_RECIPIENTS:
@@ -79,18 +83,24 @@ def recipient_add(*, workspace: Workspace, actor: Any, email: str) -> Recipient:
         except IntegrityError as error:  # added at the same moment by someone else
             raise NotificationChangeRefused(f"{email} already receives alerts.") from error
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.recipient_added",
-            target=recipient, details={"email": email},
-        )  # fmt: skip
+            workspace=workspace,
+            actor=actor,
+            action="notifications.recipient_added",
+            target=recipient,
+            details={"email": email},
+        )
     return recipient
 
 
 @transaction.atomic
-def recipient_remove(*, recipient: Recipient, actor: Any) -> None:
+def recipient_remove(*, recipient: Recipient, actor: User) -> None:
     audit_record(
-        workspace=recipient.workspace, actor=actor, action="notifications.recipient_removed",
-        target=recipient, details={"email": recipient.email},
-    )  # fmt: skip
+        workspace=recipient.workspace,
+        actor=actor,
+        action="notifications.recipient_removed",
+        target=recipient,
+        details={"email": recipient.email},
+    )
     recipient.delete()
 
 
@@ -113,7 +123,7 @@ def _audit_webhook(webhook: Webhook) -> dict[str, Any]:
 
 
 def webhook_add(
-    *, workspace: Workspace, actor: Any, name: str, url: str, payload_format: str
+    *, workspace: Workspace, actor: User, name: str, url: str, payload_format: str
 ) -> tuple[Webhook, str]:
     """Save the webhook (URL checked by the form: scheme, public address) and return it
     with its new signing secret, which is shown once and then only used to sign."""
@@ -139,32 +149,41 @@ def webhook_add(
         except IntegrityError as error:
             raise NotificationChangeRefused("This webhook URL is already in the list.") from error
         audit_record(
-            workspace=workspace, actor=actor, action="notifications.webhook_added",
-            target=webhook, details=_audit_webhook(webhook),
-        )  # fmt: skip
+            workspace=workspace,
+            actor=actor,
+            action="notifications.webhook_added",
+            target=webhook,
+            details=_audit_webhook(webhook),
+        )
     return webhook, secret
 
 
 @transaction.atomic
-def webhook_remove(*, webhook: Webhook, actor: Any) -> None:
+def webhook_remove(*, webhook: Webhook, actor: User) -> None:
     audit_record(
-        workspace=webhook.workspace, actor=actor, action="notifications.webhook_removed",
-        target=webhook, details=_audit_webhook(webhook),
-    )  # fmt: skip
+        workspace=webhook.workspace,
+        actor=actor,
+        action="notifications.webhook_removed",
+        target=webhook,
+        details=_audit_webhook(webhook),
+    )
     webhook.delete()
 
 
 @transaction.atomic
-def webhook_rotate_secret(*, webhook: Webhook, actor: Any) -> str:
+def webhook_rotate_secret(*, webhook: Webhook, actor: User) -> str:
     """A new signing secret (the old one stops at once); returned to be shown once."""
     secret = signing.new_secret()
     webhook.encrypted_secret = crypto.encrypt_key(secret.encode("utf-8"))
     webhook.secret_set_at = timezone.now()
     webhook.save(update_fields=["encrypted_secret", "secret_set_at"])
     audit_record(
-        workspace=webhook.workspace, actor=actor, action="notifications.webhook_secret_rotated",
-        target=webhook, details=_audit_webhook(webhook),
-    )  # fmt: skip
+        workspace=webhook.workspace,
+        actor=actor,
+        action="notifications.webhook_secret_rotated",
+        target=webhook,
+        details=_audit_webhook(webhook),
+    )
     return secret
 
 
@@ -182,7 +201,7 @@ def webhooks_reencrypt() -> int:
     return done
 
 
-def send_test_allowed(*, user: Any) -> bool:
+def send_test_allowed(*, user: User) -> bool:
     """Count one Send test for `user`; False once the minute's allowance is used (each one
     sends mail or calls a URL on the admin's behalf)."""
     return SEND_TEST_WINDOW.attempt(str(user.pk)) == 0
@@ -190,12 +209,21 @@ def send_test_allowed(*, user: Any) -> bool:
 
 @transaction.atomic
 def destination_send_test(
-    *, workspace: Workspace, actor: Any, recipient: Recipient | None = None,
+    *,
+    workspace: Workspace,
+    actor: User,
+    recipient: Recipient | None = None,
     webhook: Webhook | None = None,
-) -> Alert:  # fmt: skip
+) -> Alert:
     """Send a test alert to one recipient or webhook; its delivery is listed like any other."""
-    target = recipient or webhook
-    alert = alert_raise(
+    if recipient is not None:
+        target: Recipient | Webhook = recipient
+        to = recipient.email
+    elif webhook is not None:
+        target, to = webhook, webhook.url_display
+    else:
+        raise ValueError("A test is sent to a recipient or a webhook.")
+    alert = alert_send(
         workspace=workspace,
         kind=EventKind.TEST,
         payload=payloads.test_event(workspace=workspace, actor=actor),
@@ -203,7 +231,10 @@ def destination_send_test(
         webhooks=[webhook] if webhook else [],
     )
     audit_record(
-        workspace=workspace, actor=actor, action="notifications.test_sent", target=target,
-        details={"to": recipient.email if recipient else webhook.url_display},
-    )  # fmt: skip
+        workspace=workspace,
+        actor=actor,
+        action="notifications.test_sent",
+        target=target,
+        details={"to": to},
+    )
     return alert

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,7 +14,7 @@ from notifications import selectors, services
 from notifications.alerts import enabled_events
 from notifications.forms import EventsForm, RecipientForm, WebhookForm
 from notifications.models import Recipient, Webhook
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 
 PAGE_SIZE = 25
 
@@ -23,7 +23,7 @@ TEST_RATE_LIMITED = (
 )
 
 
-def _page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
+def _page(request: WorkspaceRequest, *, status: int = 200, **context: Any) -> HttpResponse:
     workspace = request.workspace
     context.setdefault(
         "events_form", EventsForm(initial={"events": enabled_events(workspace=workspace)})
@@ -46,19 +46,19 @@ def _page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpRes
     )
 
 
-def _back(request: HttpRequest) -> HttpResponse:
+def _back(request: WorkspaceRequest) -> HttpResponse:
     return redirect("notifications:page", ws=request.workspace.slug)
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def notifications_page(request: HttpRequest) -> HttpResponse:
+def notifications_page(request: WorkspaceRequest) -> HttpResponse:
     return _page(request)
 
 
 @workspace_view(admin_only=True)
 @require_POST
-def events_update(request: HttpRequest) -> HttpResponse:
+def events_update(request: WorkspaceRequest) -> HttpResponse:
     form = EventsForm(request.POST)
     if not form.is_valid():
         return _page(request, events_form=form, status=400)
@@ -71,7 +71,7 @@ def events_update(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def recipient_add(request: HttpRequest) -> HttpResponse:
+def recipient_add(request: WorkspaceRequest) -> HttpResponse:
     form = RecipientForm(request.POST)
     if form.is_valid():
         try:
@@ -88,14 +88,14 @@ def recipient_add(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def recipient_remove(request: HttpRequest, recipient_pk) -> HttpResponse:
+def recipient_remove(request: WorkspaceRequest, recipient_pk) -> HttpResponse:
     recipient = get_in_workspace(Recipient, request.workspace, pk=recipient_pk)
     services.recipient_remove(recipient=recipient, actor=request.user)
     messages.success(request, f"{recipient.email} no longer receives alerts.")
     return _back(request)
 
 
-def _send_test(request: HttpRequest, **destination: Any) -> HttpResponse:
+def _send_test(request: WorkspaceRequest, **destination: Any) -> HttpResponse:
     if not services.send_test_allowed(user=request.user):
         messages.error(request, TEST_RATE_LIMITED)
         return _back(request)
@@ -107,14 +107,14 @@ def _send_test(request: HttpRequest, **destination: Any) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def recipient_test(request: HttpRequest, recipient_pk) -> HttpResponse:
+def recipient_test(request: WorkspaceRequest, recipient_pk) -> HttpResponse:
     recipient = get_in_workspace(Recipient, request.workspace, pk=recipient_pk)
     return _send_test(request, recipient=recipient)
 
 
 @workspace_view(admin_only=True)
 @require_POST
-def webhook_add(request: HttpRequest) -> HttpResponse:
+def webhook_add(request: WorkspaceRequest) -> HttpResponse:
     form = WebhookForm(request.POST)
     if form.is_valid():
         try:
@@ -136,7 +136,7 @@ def webhook_add(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def webhook_remove(request: HttpRequest, webhook_pk) -> HttpResponse:
+def webhook_remove(request: WorkspaceRequest, webhook_pk) -> HttpResponse:
     webhook = get_in_workspace(Webhook, request.workspace, pk=webhook_pk)
     services.webhook_remove(webhook=webhook, actor=request.user)
     messages.success(request, f"Webhook {webhook} removed.")
@@ -145,14 +145,14 @@ def webhook_remove(request: HttpRequest, webhook_pk) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def webhook_test(request: HttpRequest, webhook_pk) -> HttpResponse:
+def webhook_test(request: WorkspaceRequest, webhook_pk) -> HttpResponse:
     webhook = get_in_workspace(Webhook, request.workspace, pk=webhook_pk)
     return _send_test(request, webhook=webhook)
 
 
 @workspace_view(admin_only=True)
 @require_POST
-def webhook_rotate(request: HttpRequest, webhook_pk) -> HttpResponse:
+def webhook_rotate(request: WorkspaceRequest, webhook_pk) -> HttpResponse:
     webhook = get_in_workspace(Webhook, request.workspace, pk=webhook_pk)
     secret = services.webhook_rotate_secret(webhook=webhook, actor=request.user)
     return _page(request, new_secret=secret, secret_webhook=webhook)

@@ -20,7 +20,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from notifications import addresses
 
 
-class _CheckedAddressMixin:
+class _CheckedAddressMixin(HTTPConnection):
     """Resolve, check, and connect to a checked address; a refusal is not retried."""
 
     def _new_conn(self) -> socket.socket:

@@ -100,9 +100,11 @@ def arrow_field(field: Mapping[str, Any]) -> pyarrow.Field:
     value_type = _value_type(field)
     arrow_type = pyarrow.list_(value_type) if _repeated(field) else value_type
     return pyarrow.field(
-        field["name"], arrow_type, nullable=not _repeated(field),
+        field["name"],
+        arrow_type,
+        nullable=not _repeated(field),
         metadata=_EXTENSIONS.get(_type_name(field)),
-    )  # fmt: skip
+    )
 
 
 def google_schema(fields: Sequence[Mapping[str, Any]]) -> pyarrow.Schema:
@@ -115,10 +117,13 @@ def google_batch(
     """The emulator's record batch in Google's types (`schema` is google_schema(fields))."""
     by_name = {field["name"]: field for field in fields}
     arrays = [
-        _convert(batch.column(batch.schema.get_field_index(target.name)), by_name[target.name],
-                 target.type)
+        _convert(
+            batch.column(batch.schema.get_field_index(target.name)),
+            by_name[target.name],
+            target.type,
+        )
         for target in schema
-    ]  # fmt: skip
+    ]
     return pyarrow.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -135,11 +140,13 @@ def _convert(
     kind = _type_name(field)
     if kind in ("STRUCT", "RANGE"):
         children = (
-            [_convert(array.field(i), child, target.field(i).type)
-             for i, child in enumerate(field.get("fields") or ())]
+            [
+                _convert(array.field(i), child, target.field(i).type)
+                for i, child in enumerate(field.get("fields") or ())
+            ]
             if kind == "STRUCT"
             else [_bound(array.field(i), target.field(i).type) for i in range(2)]
-        )  # fmt: skip
+        )
         return pyarrow.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
     if kind == "INTERVAL" and pyarrow.types.is_string(array.type):
         return pyarrow.array(

@@ -588,9 +588,12 @@ class StorageGate(RecordsCalls):
         project, dataset, table_id = match.groups()
         try:
             answer = self.gate.forward(
-                "GET", f"/bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table_id}",
-                [], b"", email,
-            )  # fmt: skip
+                "GET",
+                f"/bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table_id}",
+                [],
+                b"",
+                email,
+            )
             resource = answer.json() if answer.status == 200 else {}
         except (GoogleError, ValueError):
             return []

@@ -79,22 +79,34 @@ def objects(alice, workspace_a):
     import_obj.save()
     recipient = Recipient.objects.create(workspace=workspace_a, email="secret-ops@acme.test")
     webhook = Webhook.objects.create(
-        workspace=workspace_a, name="Secret hook", url_display="https://hooks.acme.test/…",
-        url_digest="0" * 64, encrypted_url="-", encrypted_secret="-",
-    )  # fmt: skip
+        workspace=workspace_a,
+        name="Secret hook",
+        url_display="https://hooks.acme.test/…",
+        url_digest="0" * 64,
+        encrypted_url="-",
+        encrypted_secret="-",
+    )
     token = api_services.api_token_create(
-        workspace=workspace_a, user=alice, role="admin", name="Secret token", scope="admin",
+        workspace=workspace_a,
+        user=alice,
+        role="admin",
+        name="Secret token",
+        scope="admin",
         expires_at=None,
-    ).token  # fmt: skip
+    ).token
     invitation = members.invitation_create(
         workspace=workspace_a, actor=alice, email="secret-invitee@acme.test", role="admin"
     ).invitation
     return {
-        "connection": connection, "import": import_obj, "run": run,
-        "recipient": recipient, "webhook": webhook, "token": token,
+        "connection": connection,
+        "import": import_obj,
+        "run": run,
+        "recipient": recipient,
+        "webhook": webhook,
+        "token": token,
         "membership": Membership.objects.get(workspace=workspace_a, user=alice),
         "invitation": invitation,
-    }  # fmt: skip
+    }
 
 
 def _pk_or_new(objects, name: str) -> str:

@@ -25,26 +25,37 @@ NOT_HERE = "imports/new/"
 
 def set_every_date(value: dt.datetime, *, workspace, connection, import_obj, runs) -> None:
     Connection.objects.filter(pk=connection.pk).update(
-        created_at=value, last_tested_at=value, updated_at=value,
+        created_at=value,
+        last_tested_at=value,
+        updated_at=value,
         last_test_result={"ok": True, "summary": "All checks passed.", "checks": []},
-    )  # fmt: skip
+    )
     Import.objects.filter(pk=import_obj.pk).update(
-        created_at=value, updated_at=value, next_run_at=value, schedule_at=value,
+        created_at=value,
+        updated_at=value,
+        next_run_at=value,
+        schedule_at=value,
         status=Import.Status.RUNNING,
-    )  # fmt: skip
+    )
     ImportRun.objects.filter(pk=runs[-1].pk).update(scheduled_for=value)
     ImportRun.objects.filter(pk__in=[r.pk for r in runs]).update(
-        created_at=value, started_at=value, finished_at=value,
-        lease_until=value, enqueued_at=value,
-    )  # fmt: skip
+        created_at=value,
+        started_at=value,
+        finished_at=value,
+        lease_until=value,
+        enqueued_at=value,
+    )
     AuditEntry.objects.filter(workspace=workspace).update(created_at=value)
     Profile.objects.create(
         workspace=workspace, identity="placeholder", first_seen=value, last_seen=value
     )
     Event.objects.create(
-        workspace=workspace, identity="placeholder", name="signup", timestamp=value,
+        workspace=workspace,
+        identity="placeholder",
+        name="signup",
+        timestamp=value,
         dedupe_key=f"extreme-{value.year}",
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -63,9 +74,12 @@ def test_every_page_draws_bigquerys_extreme_dates_in_every_zone(
     running.status = ImportRun.Status.RUNNING
     running.save()
     set_every_date(
-        value, workspace=workspace_a, connection=connection, import_obj=import_obj,
+        value,
+        workspace=workspace_a,
+        connection=connection,
+        import_obj=import_obj,
         runs=[finished, running],
-    )  # fmt: skip
+    )
     objects = {"connection": connection, "import": import_obj, "run": running}
 
     pages = {}

@@ -63,13 +63,18 @@ def busy_workspace(workspace_a, alice):
             imports.append(import_obj)
     for i in range(5):
         Profile.objects.create(
-            workspace=workspace_a, identity=f"user-{i}", first_seen=imports[0].created_at,
+            workspace=workspace_a,
+            identity=f"user-{i}",
+            first_seen=imports[0].created_at,
             last_seen=imports[0].created_at,
-        )  # fmt: skip
+        )
         Event.objects.create(
-            workspace=workspace_a, identity=f"user-{i}", name="signup",
-            timestamp=imports[0].created_at, dedupe_key=f"k{i}",
-        )  # fmt: skip
+            workspace=workspace_a,
+            identity=f"user-{i}",
+            name="signup",
+            timestamp=imports[0].created_at,
+            dedupe_key=f"k{i}",
+        )
     return {"connection": connections[0], "import": imports[0]}
 
 

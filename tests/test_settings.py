@@ -22,8 +22,12 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_check_deploy_reports_nothing_in_production_mode():

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from config.ratelimit import SlidingWindow
 from workspaces import signin
@@ -27,7 +27,7 @@ def _minutes(seconds: int) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def reset_refusal(request: Any, email: str) -> signin.Refusal | None:
+def reset_refusal(request: HttpRequest, email: str) -> signin.Refusal | None:
     address = signin.client_address(request)
     wait = signin.PER_ADDRESS.retry_after(address)
     if wait:

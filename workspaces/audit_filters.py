@@ -1,3 +1,5 @@
+from typing import Any
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
@@ -9,8 +11,9 @@ from workspaces.models import AuditEntry, Membership, Workspace
 
 
 class AuditFilterForm(forms.Form):
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         dates = cleaned.get("date")
         if dates and dates.start and dates.stop and dates.start > dates.stop:
             self.add_error("date", "The From date is after the To date.")

@@ -1,6 +1,7 @@
 """The Audit log page and its CSV export. Admins only: it shows who did what in the workspace."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from config.csv_stream import csv_response
 from config.pagination import page_by_keys
 from workspaces import audit_selectors
-from workspaces.access import workspace_view
+from workspaces.access import WorkspaceRequest, workspace_view
 from workspaces.models import AuditEntry
 
 PAGE_SIZE = 50
@@ -17,7 +18,7 @@ PAGE_SIZE = 50
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD"])
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: WorkspaceRequest) -> HttpResponse:
     filterset = audit_selectors.audit_entries_filtered(
         workspace=request.workspace, params=request.GET
     )
@@ -36,7 +37,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _without_page(request: HttpRequest) -> str:
+def _without_page(request: WorkspaceRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
@@ -44,7 +45,7 @@ def _without_page(request: HttpRequest) -> str:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD"])
-def audit_csv(request: HttpRequest) -> HttpResponse:
+def audit_csv(request: WorkspaceRequest) -> HttpResponseBase:
     """Every entry that matches the filters, streamed: no page limit, no memory limit."""
     filterset = audit_selectors.audit_entries_filtered(
         workspace=request.workspace, params=request.GET

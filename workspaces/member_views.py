@@ -19,14 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from workspaces import members
-from workspaces.access import get_in_workspace, workspace_view
+from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
 from workspaces.member_forms import ROLE_HELP, InviteForm, RoleForm
 from workspaces.models import Invitation, Membership
 
 logger = logging.getLogger(__name__)
 
 
-def _page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
+def _page(request: WorkspaceRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
     workspace = request.workspace
     memberships = (
         Membership.objects.filter(workspace=workspace)
@@ -58,13 +58,13 @@ def _page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> H
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "HEAD"])
-def members_page(request: HttpRequest) -> HttpResponse:
+def members_page(request: WorkspaceRequest) -> HttpResponse:
     return _page(request, InviteForm())
 
 
 @workspace_view(admin_only=True)
 @require_POST
-def member_invite(request: HttpRequest) -> HttpResponse:
+def member_invite(request: WorkspaceRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if not form.is_valid():
         return _page(request, form, status=400)
@@ -99,18 +99,21 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def member_role(request: HttpRequest, member_pk: int) -> HttpResponse:
-    membership = get_in_workspace(Membership.objects.select_related("user"), request.workspace,
-                                  pk=member_pk)  # fmt: skip
+def member_role(request: WorkspaceRequest, member_pk: int) -> HttpResponse:
+    membership = get_in_workspace(
+        Membership.objects.select_related("user"), request.workspace, pk=member_pk
+    )
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose Admin or Member.")
         return redirect("members:page", ws=request.workspace.slug)
     try:
         changed = members.member_role_change(
-            workspace=request.workspace, actor=request.user, membership=membership,
+            workspace=request.workspace,
+            actor=request.user,
+            membership=membership,
             role=form.cleaned_data["role"],
-        )  # fmt: skip
+        )
     except members.MemberRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -124,9 +127,10 @@ def member_role(request: HttpRequest, member_pk: int) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def member_remove(request: HttpRequest, member_pk: int) -> HttpResponse:
-    membership = get_in_workspace(Membership.objects.select_related("user"), request.workspace,
-                                  pk=member_pk)  # fmt: skip
+def member_remove(request: WorkspaceRequest, member_pk: int) -> HttpResponse:
+    membership = get_in_workspace(
+        Membership.objects.select_related("user"), request.workspace, pk=member_pk
+    )
     email = membership.user.get_username()
     removing_self = membership.user_id == request.user.pk
     try:
@@ -148,7 +152,7 @@ def member_remove(request: HttpRequest, member_pk: int) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_POST
-def invitation_revoke(request: HttpRequest, invitation_pk: Any) -> HttpResponse:
+def invitation_revoke(request: WorkspaceRequest, invitation_pk: Any) -> HttpResponse:
     invitation = get_in_workspace(Invitation, request.workspace, pk=invitation_pk)
     members.invitation_revoke(invitation=invitation, actor=request.user)
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")

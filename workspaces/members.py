@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -60,14 +61,14 @@ def _user_by_email(email: str) -> Any:
     return User.objects.filter(username__iexact=email).first()
 
 
-def email_matches(user: Any, email: str) -> bool:
+def email_matches(user: User, email: str) -> bool:
     names = {user.get_username().casefold(), (user.email or "").casefold()}
     return email.casefold() in names
 
 
 @transaction.atomic
 def invitation_create(
-    *, workspace: Workspace, actor: Any, email: str, role: str
+    *, workspace: Workspace, actor: User, email: str, role: str
 ) -> CreatedInvitation:
     """A new invitation for `email`; an earlier one still pending for it stops working."""
     email = email.strip()
@@ -89,9 +90,12 @@ def invitation_create(
         expires_at=now + dt.timedelta(hours=INVITATION_HOURS),
     )
     audit_record(
-        workspace=workspace, actor=actor, action="member.invited", target=invitation,
+        workspace=workspace,
+        actor=actor,
+        action="member.invited",
+        target=invitation,
         details={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat()},
-    )  # fmt: skip
+    )
     return CreatedInvitation(invitation=invitation, secret=secret)
 
 
@@ -115,16 +119,19 @@ def invitation_send(*, invitation: Invitation, link: str) -> None:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: Any) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != "pending":
         return
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     audit_record(
-        workspace=invitation.workspace, actor=actor, action="member.invitation_revoked",
-        target=invitation, details={"email": invitation.email, "role": invitation.role},
-    )  # fmt: skip
+        workspace=invitation.workspace,
+        actor=actor,
+        action="member.invitation_revoked",
+        target=invitation,
+        details={"email": invitation.email, "role": invitation.role},
+    )
 
 
 def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
@@ -163,7 +170,7 @@ def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
     return invitation
 
 
-def _join(invitation: Invitation, user: Any) -> Membership:
+def _join(invitation: Invitation, user: User) -> Membership:
     membership, created = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
@@ -173,18 +180,21 @@ def _join(invitation: Invitation, user: Any) -> Membership:
     if created:
         inviter = invitation.invited_by
         audit_record(
-            workspace=invitation.workspace, actor=user, action="member.joined", target=invitation,
+            workspace=invitation.workspace,
+            actor=user,
+            action="member.joined",
+            target=invitation,
             details={
                 "email": invitation.email,
                 "role": membership.role,
                 "invited_by": inviter.get_username() if inviter else None,
             },
-        )  # fmt: skip
+        )
     return membership
 
 
 @transaction.atomic
-def invitation_accept(*, secret: str, user: Any) -> Membership:
+def invitation_accept(*, secret: str, user: User) -> Membership:
     """A signed-in user whose email the invitation names joins the workspace."""
     invitation = invitation_find(secret, for_update=True)
     if not email_matches(user, invitation.email):
@@ -240,7 +250,7 @@ def _only_admin(memberships: list[Membership], membership: Membership) -> bool:
 
 @transaction.atomic
 def member_role_change(
-    *, workspace: Workspace, actor: Any, membership: Membership, role: str
+    *, workspace: Workspace, actor: User, membership: Membership, role: str
 ) -> Membership:
     memberships = _locked_memberships(workspace)
     current = next(m for m in memberships if m.pk == membership.pk)
@@ -255,13 +265,16 @@ def member_role_change(
     current.role = role
     current.save(update_fields=["role"])
     audit_record(
-        workspace=workspace, actor=actor, action="member.role_changed", target=current,
+        workspace=workspace,
+        actor=actor,
+        action="member.role_changed",
+        target=current,
         details={"email": current.user.get_username(), "from": old, "to": role},
-    )  # fmt: skip
+    )
     return current
 
 
-def sessions_end(user: Any) -> int:
+def sessions_end(user: User) -> int:
     """Delete every session of `user` from the session store; returns how many.
 
     Sessions are signed blobs keyed by random ids, so each live one is read to find the
@@ -277,7 +290,7 @@ def sessions_end(user: Any) -> int:
 
 
 @transaction.atomic
-def member_remove(*, workspace: Workspace, actor: Any, membership: Membership) -> None:
+def member_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
     memberships = _locked_memberships(workspace)
     current = next(m for m in memberships if m.pk == membership.pk)
     if _only_admin(memberships, current):
@@ -287,9 +300,12 @@ def member_remove(*, workspace: Workspace, actor: Any, membership: Membership) -
         )
     user = current.user
     audit_record(
-        workspace=workspace, actor=actor, action="member.removed", target=current,
+        workspace=workspace,
+        actor=actor,
+        action="member.removed",
+        target=current,
         details={"email": user.get_username(), "role": current.role},
-    )  # fmt: skip
+    )
     current.delete()
     member_removed.send(sender=Membership, workspace=workspace, user=user, actor=actor)
     sessions_end(user)

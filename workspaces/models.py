@@ -70,6 +70,8 @@ class AuditEntry(models.Model):
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    action_label: str  # set for display by audit_selectors, not stored
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["workspace", "target_type", "target_id"])]

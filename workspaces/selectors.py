@@ -1,9 +1,11 @@
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from workspaces.models import AuditEntry, Membership, Workspace
 
 
-def workspace_default_for_user(user: Any) -> Workspace | None:
+def workspace_default_for_user(user: User) -> Workspace | None:
     membership = (
         Membership.objects.filter(user=user).select_related("workspace").order_by("created_at")
     ).first()

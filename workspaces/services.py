@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -11,7 +12,7 @@ from workspaces.signals import time_zone_changed
 @transaction.atomic
 def workspace_create(
     *, name: str, admin_email: str, admin_password: str | None, time_zone: str = "UTC"
-) -> tuple[Workspace, Any, bool]:
+) -> tuple[Workspace, User, bool]:
     """Create a workspace with its first admin; reuse the user if the email exists.
 
     Returns (workspace, user, user_created).
@@ -25,12 +26,11 @@ def workspace_create(
     workspace = Workspace(name=name, slug=slug, time_zone=time_zone)
     workspace.full_clean()
     workspace.save()
-    user = User.objects.filter(username__iexact=admin_email).first()
-    created = user is None
-    if created:
-        user = User.objects.create_user(
-            username=admin_email, email=admin_email, password=admin_password
-        )
+    existing = User.objects.filter(username__iexact=admin_email).first()
+    created = existing is None
+    user = existing or User.objects.create_user(
+        username=admin_email, email=admin_email, password=admin_password
+    )
     Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.ADMIN)
     return workspace, user, created
 
@@ -38,7 +38,7 @@ def workspace_create(
 def audit_record(
     *,
     workspace: Workspace,
-    actor: Any,
+    actor: User | None,
     action: str,
     target: Any,
     details: dict | None = None,
@@ -63,7 +63,7 @@ def audit_record(
 
 
 @transaction.atomic
-def workspace_update(*, workspace: Workspace, actor: Any, name: str, time_zone: str) -> Workspace:
+def workspace_update(*, workspace: Workspace, actor: User, name: str, time_zone: str) -> Workspace:
     """Change the workspace's name and time zone; audited. A new zone moves the next runs
     of recurring schedules (see imports.workspace_zone), in the same transaction."""
     workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
@@ -79,9 +79,12 @@ def workspace_update(*, workspace: Workspace, actor: Any, name: str, time_zone: 
     workspace.full_clean(exclude=["slug"])
     workspace.save(update_fields=["name", "time_zone"])
     audit_record(
-        workspace=workspace, actor=actor, action="workspace.updated", target=workspace,
+        workspace=workspace,
+        actor=actor,
+        action="workspace.updated",
+        target=workspace,
         details=changes,
-    )  # fmt: skip
+    )
     if "time_zone" in changes:
         time_zone_changed.send(sender=Workspace, workspace=workspace, old_time_zone=old_time_zone)
     return workspace

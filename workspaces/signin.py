@@ -27,6 +27,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -137,7 +138,7 @@ def known_accounts(request: HttpRequest) -> list[str]:
         salt=KNOWN_BROWSER_COOKIE,
         max_age=KNOWN_BROWSER_DAYS * 24 * 60 * 60,
     )
-    return [account for account in value.split(",") if account]
+    return [account for account in (value or "").split(",") if account]
 
 
 class BrakedFormMixin:
@@ -146,7 +147,7 @@ class BrakedFormMixin:
 
     request: HttpRequest
     cleaned_data: dict[str, Any]
-    user_cache: Any
+    user_cache: User | None
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -168,11 +169,13 @@ class BrakedFormMixin:
         return cleaned
 
 
-class BrakedAuthenticationForm(BrakedFormMixin, AuthenticationForm):
+# AuthenticationForm types `request` as optional; the sign-in views always pass it, and
+# the brake needs it, so the mixin declares it as given.
+class BrakedAuthenticationForm(BrakedFormMixin, AuthenticationForm):  # type: ignore[misc]
     pass
 
 
-class BrakedAdminAuthenticationForm(BrakedFormMixin, AdminAuthenticationForm):
+class BrakedAdminAuthenticationForm(BrakedFormMixin, AdminAuthenticationForm):  # type: ignore[misc]
     pass
 
 

@@ -1,18 +1,18 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from workspaces import services
-from workspaces.access import workspace_view
+from workspaces.access import AuthenticatedRequest, WorkspaceRequest, workspace_view
 from workspaces.forms import WorkspaceSettingsForm
 from workspaces.models import Membership
 from workspaces.selectors import workspace_audit_entries, workspace_default_for_user
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     workspace = workspace_default_for_user(request.user)
     if workspace is None:
         return render(request, "workspaces/no_workspace.html", status=200)
@@ -21,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def workspace_settings(request: HttpRequest) -> HttpResponse:
+def workspace_settings(request: WorkspaceRequest) -> HttpResponse:
     workspace = request.workspace
     form = WorkspaceSettingsForm(
         request.POST or None, initial={"name": workspace.name, "time_zone": workspace.time_zone}
@@ -44,7 +44,7 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
-def settings_overview(request: HttpRequest) -> HttpResponse:
+def settings_overview(request: WorkspaceRequest) -> HttpResponse:
     """Every setting of the workspace on one page, each with a link to its own page."""
     workspace = request.workspace
     return render(

@@ -3,9 +3,9 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.pagination import NewestFirst
 from api.serializers import AuditEntrySerializer, ErrorSerializer
 from api.views.base import ERRORS, WorkspaceAPIView
@@ -26,17 +26,26 @@ class AuditEntryList(WorkspaceAPIView):
         summary="List audit entries",
         parameters=[
             OpenApiParameter("actor", int, description="The id of the user who acted."),
-            OpenApiParameter("action", str, description="e.g. import.run_now, "
-                             "connection.created, api_token.revoked."),
-            OpenApiParameter("date_after", OpenApiTypes.DATE, description="On or after this "
-                             "date (the workspace's time zone)."),
-            OpenApiParameter("date_before", OpenApiTypes.DATE, description="On or before this "
-                             "date (the workspace's time zone)."),
+            OpenApiParameter(
+                "action",
+                str,
+                description="e.g. import.run_now, connection.created, api_token.revoked.",
+            ),
+            OpenApiParameter(
+                "date_after",
+                OpenApiTypes.DATE,
+                description="On or after this date (the workspace's time zone).",
+            ),
+            OpenApiParameter(
+                "date_before",
+                OpenApiTypes.DATE,
+                description="On or before this date (the workspace's time zone).",
+            ),
             OpenApiParameter("page_size", int, description="1 to 200; default 50."),
         ],
         responses={200: AuditEntrySerializer(many=True), 400: ErrorSerializer, **ERRORS},
-    )  # fmt: skip
-    def get(self, request: Request, ws: str) -> Response:
+    )
+    def get(self, request: TokenRequest, ws: str) -> Response:
         filterset = audit_selectors.audit_entries_filtered(
             workspace=self.workspace, params=request.query_params
         )

@@ -8,6 +8,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import token_request
 from api.serializers import ErrorSerializer
 from workspaces.models import Workspace
 
@@ -31,7 +32,7 @@ class WorkspaceAPIView(GenericAPIView):
 
     @property
     def workspace(self) -> Workspace:
-        return self.request.auth.workspace
+        return token_request(self.request).auth.workspace
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -43,7 +44,7 @@ class WorkspaceAPIView(GenericAPIView):
 
     def paged(self, queryset: Any, decorate=None) -> Response:
         page = self.paginate_queryset(queryset)
-        rows = list(page)
+        rows = list(page) if page is not None else list(queryset)  # every view has a paginator
         if decorate is not None:
             rows = decorate(rows)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.pagination import SortableCursor
 from api.serializers import (
     ConnectionDetailSerializer,
@@ -27,16 +28,26 @@ RENAMED = {"search": "q"}
 
 LIST_PARAMETERS = [
     OpenApiParameter("search", str, description="Part of the name, project or dataset."),
-    OpenApiParameter("connected_on_after", OpenApiTypes.DATE, description="Connected on or "
-                     "after this date (the workspace's time zone)."),
-    OpenApiParameter("connected_on_before", OpenApiTypes.DATE, description="Connected on or "
-                     "before this date (the workspace's time zone)."),
+    OpenApiParameter(
+        "connected_on_after",
+        OpenApiTypes.DATE,
+        description="Connected on or after this date (the workspace's time zone).",
+    ),
+    OpenApiParameter(
+        "connected_on_before",
+        OpenApiTypes.DATE,
+        description="Connected on or before this date (the workspace's time zone).",
+    ),
     OpenApiParameter("connected_by", int, description="The id of the user who connected it."),
     OpenApiParameter("status", str, enum=Connection.Status.values),
-    OpenApiParameter("ordering", str, description="name, project, dataset, status, "
-                     "connected_on or connected_by; a leading - reverses. Default -connected_on."),
+    OpenApiParameter(
+        "ordering",
+        str,
+        description="name, project, dataset, status, connected_on or connected_by; "
+        "a leading - reverses. Default -connected_on.",
+    ),
     OpenApiParameter("page_size", int, description="1 to 200; default 50."),
-]  # fmt: skip
+]
 
 
 class ConnectionList(WorkspaceAPIView):
@@ -57,7 +68,7 @@ class ConnectionList(WorkspaceAPIView):
         parameters=LIST_PARAMETERS,
         responses={200: ConnectionSerializer(many=True), 400: ErrorSerializer, **ERRORS},
     )
-    def get(self, request: Request, ws: str) -> Response:
+    def get(self, request: TokenRequest, ws: str) -> Response:
         params = request.query_params.copy()
         for outer, inner in RENAMED.items():
             params.setlist(inner, params.pop(outer, []))
@@ -81,7 +92,7 @@ class ConnectionDetail(WorkspaceAPIView):
     @extend_schema(
         summary="Get a connection", responses={200: ConnectionDetailSerializer, **ERRORS}
     )
-    def get(self, request: Request, ws: str, pk: Any) -> Response:
+    def get(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         connection = get_in_workspace(
             Connection.objects.select_related("created_by"), self.workspace, pk=pk
         )
@@ -105,7 +116,7 @@ class ConnectionTest(WorkspaceAPIView):
             429: OpenApiResponse(ErrorSerializer, description="Too many Test Connection runs."),
         },
     )
-    def post(self, request: Request, ws: str, pk: Any) -> Response:
+    def post(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         connection = get_in_workspace(
             Connection.objects.select_related("created_by"), self.workspace, pk=pk
         )
@@ -124,7 +135,7 @@ class ConnectionTest(WorkspaceAPIView):
 class TestRateLimited(exceptions.Throttled):
     default_code = "connection_test_throttled"
 
-    def __init__(self, *, user: Any) -> None:
+    def __init__(self, *, user: User) -> None:
         window = services.TEST_CONNECTION_WINDOW
         super().__init__(
             detail=f"Test Connection ran more than {window.limit} times in a minute for this "

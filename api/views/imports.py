@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.errors import Conflict
 from api.pagination import NewestFirst
 from api.serializers import ErrorSerializer, ImportSerializer, RunSerializer, absolute
@@ -35,7 +36,7 @@ class IllegalTransition(Conflict):
     default_code = "illegal_transition"
 
 
-class ImportViewMixin:
+class ImportViewMixin(WorkspaceAPIView):
     serializer_class = ImportSerializer
 
     def decorate(self, imports: list[Import]) -> list[Import]:
@@ -61,16 +62,17 @@ class ImportList(ImportViewMixin, WorkspaceAPIView):
     @extend_schema(
         summary="List imports",
         parameters=[
-            OpenApiParameter("search", str, description="Part of the import's or connection's "
-                             "name."),
+            OpenApiParameter(
+                "search", str, description="Part of the import's or connection's name."
+            ),
             OpenApiParameter("status", str, enum=Import.Status.values),
             OpenApiParameter("connection", OpenApiTypes.UUID),
             OpenApiParameter("target", str, enum=Import.Target.values),
             OpenApiParameter("page_size", int, description="1 to 200; default 50."),
         ],
         responses={200: ImportSerializer(many=True), 400: ErrorSerializer, **ERRORS},
-    )  # fmt: skip
-    def get(self, request: Request, ws: str) -> Response:
+    )
+    def get(self, request: TokenRequest, ws: str) -> Response:
         params = request.query_params.copy()
         params.setlist("q", params.pop("search", []))
         filterset = selectors.imports_for_list(workspace=self.workspace, params=params)
@@ -82,7 +84,7 @@ class ImportList(ImportViewMixin, WorkspaceAPIView):
 
 class ImportDetail(ImportViewMixin, WorkspaceAPIView):
     @extend_schema(summary="Get an import", responses={200: ImportSerializer, **ERRORS})
-    def get(self, request: Request, ws: str, pk: Any) -> Response:
+    def get(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         return Response(self.get_serializer(self.get_import(pk)).data)
 
 
@@ -98,7 +100,7 @@ class ImportRuns(WorkspaceAPIView):
         parameters=[OpenApiParameter("page_size", int, description="1 to 200; default 50.")],
         responses={200: RunSerializer(many=True), **ERRORS},
     )
-    def get(self, request: Request, ws: str, pk: Any) -> Response:
+    def get(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         import_obj = get_in_workspace(Import, self.workspace, pk=pk)
         return self.paged(selectors.import_runs(import_obj=import_obj))
 
@@ -114,7 +116,7 @@ class ImportRuns(WorkspaceAPIView):
             **ERRORS,
         },
     )
-    def post(self, request: Request, ws: str, pk: Any) -> Response:
+    def post(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         import_obj = get_in_workspace(Import, self.workspace, pk=pk)
         try:
             run = services.import_run_now(import_obj=import_obj, actor=request.user)
@@ -134,7 +136,7 @@ class ImportAction(ImportViewMixin, WorkspaceAPIView):
     scopes = {"POST": "admin"}
     service: Callable[..., Import]
 
-    def post(self, request: Request, ws: str, pk: Any) -> Response:
+    def post(self, request: TokenRequest, ws: str, pk: Any) -> Response:
         import_obj = get_in_workspace(Import, self.workspace, pk=pk)
         try:
             type(self).service(import_obj=import_obj, actor=request.user)
@@ -178,7 +180,7 @@ class RunDetail(WorkspaceAPIView):
     @extend_schema(
         summary="Get a run", operation_id="runs_retrieve", responses={200: RunSerializer, **ERRORS}
     )
-    def get(self, request: Request, ws: str, run_pk: Any) -> Response:
+    def get(self, request: TokenRequest, ws: str, run_pk: Any) -> Response:
         run = get_in_workspace(ImportRun, self.workspace, pk=run_pk)
         return Response(self.get_serializer(run).data)
 
@@ -202,7 +204,7 @@ class RunRejectedRows(WorkspaceAPIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request, ws: str, run_pk: Any):
+    def get(self, request: TokenRequest, ws: str, run_pk: Any):
         run = get_in_workspace(
             ImportRun.objects.select_related("import_obj"), self.workspace, pk=run_pk
         )

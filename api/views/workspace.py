@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.serializers import WorkspaceSerializer, absolute
 from api.views.base import ERRORS, WorkspaceAPIView
 
@@ -20,7 +20,7 @@ class WorkspaceRoot(WorkspaceAPIView):
         tags=["token"],
         responses={200: WorkspaceSerializer, **ERRORS},
     )
-    def get(self, request: Request, ws: str) -> Response:
+    def get(self, request: TokenRequest, ws: str) -> Response:
         links = {
             name: absolute(request, f"api:{name}", ws=ws)
             for name in ("connections", "imports", "audit")

@@ -10,15 +10,21 @@ AUDIT = f"{API}/acme/audit/"
 
 def entry(workspace, actor, action, when, label="Warehouse", **details):
     row = AuditEntry.objects.create(
-        workspace=workspace, actor=actor, action=action, target_type=action.split(".")[0],
-        target_id="1", target_label=label, details=details,
-    )  # fmt: skip
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        target_type=action.split(".")[0],
+        target_id="1",
+        target_label=label,
+        details=details,
+    )
     AuditEntry.objects.filter(pk=row.pk).update(created_at=when)
     return row
 
 
-def test_admins_read_the_log_newest_first_with_labels(alice_api, alice, bob, workspace_a,
-                                                      workspace_b, charlie):  # fmt: skip
+def test_admins_read_the_log_newest_first_with_labels(
+    alice_api, alice, bob, workspace_a, workspace_b, charlie
+):
     day = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
     entry(workspace_a, alice, "connection.created", day, project_id="p")
     entry(workspace_a, None, "import.paused", day + dt.timedelta(hours=1), label="Nightly")
@@ -28,8 +34,9 @@ def test_admins_read_the_log_newest_first_with_labels(alice_api, alice, bob, wor
 
     rows = [r for r in body["results"] if r["action"] in ("connection.created", "import.paused")]
     assert [(r["action"], r["target_label"]) for r in rows] == [
-        ("import.paused", "Nightly"), ("connection.created", "Warehouse"),
-    ]  # fmt: skip
+        ("import.paused", "Nightly"),
+        ("connection.created", "Warehouse"),
+    ]
     assert rows[0]["actor"] is None and rows[0]["action_label"] == "Import paused"
     assert rows[1]["actor"] == {"id": alice.pk, "email": "alice@acme.test"}
     assert rows[1]["details"] == {"project_id": "p"}

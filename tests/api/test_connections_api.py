@@ -71,8 +71,11 @@ def test_ordering_by_connected_by(alice_api, alice, bob, workspace_a):
     rows = every_page(alice_api, LIST, {"ordering": "connected_by", "page_size": 1})
 
     assert [r["connected_by"]["email"] for r in rows] == [
-        "alice@acme.test", "alice@acme.test", "bob@acme.test", "bob@acme.test",
-    ]  # fmt: skip
+        "alice@acme.test",
+        "alice@acme.test",
+        "bob@acme.test",
+        "bob@acme.test",
+    ]
 
 
 def test_filters_connected_by_and_search_combine(alice_api, alice, bob, workspace_a):
@@ -128,9 +131,12 @@ def test_the_detail_shows_the_service_account_and_key_id_never_the_key(
 def test_test_connection_runs_the_checks_and_stores_the_result(alice, workspace_a, google):
     cache.clear()
     connection = make_connection(
-        workspace_a, alice, info=google.key.info,
-        project_id=google.project, dataset_id=google.dataset,
-    )  # fmt: skip
+        workspace_a,
+        alice,
+        info=google.key.info,
+        project_id=google.project,
+        dataset_id=google.dataset,
+    )
     api = ApiClient(make_token(alice, workspace_a, "run"))
 
     response = api.post(f"{LIST}{connection.pk}/test/")
@@ -154,9 +160,12 @@ def test_test_connection_runs_the_checks_and_stores_the_result(alice, workspace_
 def test_test_connection_reports_a_failure_as_the_page_does(alice, workspace_a, google):
     cache.clear()
     connection = make_connection(
-        workspace_a, alice, info=google.key.info,
-        project_id=google.project, dataset_id="no_such_dataset",
-    )  # fmt: skip
+        workspace_a,
+        alice,
+        info=google.key.info,
+        project_id=google.project,
+        dataset_id="no_such_dataset",
+    )
     api = ApiClient(make_token(alice, workspace_a, "run"))
 
     body = api.post(f"{LIST}{connection.pk}/test/").json()

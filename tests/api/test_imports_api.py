@@ -25,10 +25,15 @@ def connection(workspace_a, alice):
 @pytest.fixture
 def nightly(workspace_a, connection, alice):
     return add_import(
-        workspace_a, connection, "Nightly users", status="scheduled", schedule_kind="daily",
-        schedule_time=dt.time(2, 0), next_run_at=timezone.now() + dt.timedelta(hours=3),
+        workspace_a,
+        connection,
+        "Nightly users",
+        status="scheduled",
+        schedule_kind="daily",
+        schedule_time=dt.time(2, 0),
+        next_run_at=timezone.now() + dt.timedelta(hours=3),
         created_by=alice,
-    )  # fmt: skip
+    )
 
 
 def test_the_list_has_each_import_with_its_latest_run(alice_api, workspace_a, connection, nightly):
@@ -144,10 +149,18 @@ def test_a_member_token_reads_but_every_write_is_403(bob_api, nightly):
 def test_runs_list_newest_first_and_the_run_detail(alice_api, nightly):
     old = add_run(nightly, ago=dt.timedelta(days=1), status="failed", error_message="Boom.")
     new = add_run(
-        nightly, ago=dt.timedelta(minutes=5), status="running", rows_expected=1000,
-        committed_offset=250, rows_read=250, rows_written=240, rows_rejected=10,
-        bytes_scanned=123456, job_id="analytics-prod:EU.job_1", read_path="rest",
-    )  # fmt: skip
+        nightly,
+        ago=dt.timedelta(minutes=5),
+        status="running",
+        rows_expected=1000,
+        committed_offset=250,
+        rows_read=250,
+        rows_written=240,
+        rows_rejected=10,
+        bytes_scanned=123456,
+        job_id="analytics-prod:EU.job_1",
+        read_path="rest",
+    )
 
     runs = alice_api.get(f"{IMPORTS}{nightly.pk}/runs/").json()["results"]
     detail = alice_api.get(f"{IMPORTS}runs/{new.pk}/").json()
@@ -184,10 +197,12 @@ def test_rejected_rows_as_the_pages_csv(alice_api, alice_client, nightly):
     run = add_run(nightly, rows_rejected=2)
     nightly.source_schema = [{"name": "user_id"}, {"name": "plan"}]
     nightly.save()
-    RejectedRow.objects.create(run=run, row_number=3, reason="No identity",
-                               data={"plan": "=1+1", "user_id": None})  # fmt: skip
-    RejectedRow.objects.create(run=run, row_number=9, reason="Property too large",
-                               data={"user_id": "u9", "plan": "x" * 10})  # fmt: skip
+    RejectedRow.objects.create(
+        run=run, row_number=3, reason="No identity", data={"plan": "=1+1", "user_id": None}
+    )
+    RejectedRow.objects.create(
+        run=run, row_number=9, reason="Property too large", data={"user_id": "u9", "plan": "x" * 10}
+    )
 
     response = alice_api.get(f"{IMPORTS}runs/{run.pk}/rejected.csv")
 

@@ -24,12 +24,19 @@ def test_the_schema_is_valid_openapi_3_and_lists_every_endpoint(alice, workspace
     prefix = "/api/v1/workspaces/{ws}/"
     assert {path.removeprefix(prefix) for path in schema["paths"]} == {
         "",
-        "connections/", "connections/{id}/", "connections/{id}/test/",
-        "imports/", "imports/{id}/", "imports/{id}/runs/",
-        "imports/{id}/pause/", "imports/{id}/resume/", "imports/{id}/stop/",
-        "imports/runs/{run_pk}/", "imports/runs/{run_pk}/rejected.csv",
+        "connections/",
+        "connections/{id}/",
+        "connections/{id}/test/",
+        "imports/",
+        "imports/{id}/",
+        "imports/{id}/runs/",
+        "imports/{id}/pause/",
+        "imports/{id}/resume/",
+        "imports/{id}/stop/",
+        "imports/runs/{run_pk}/",
+        "imports/runs/{run_pk}/rejected.csv",
         "audit/",
-    }  # fmt: skip
+    }
     assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
     run_now = schema["paths"][f"{prefix}imports/{{id}}/runs/"]["post"]
     assert {"202", "409", "401", "403", "404", "429"} <= set(run_now["responses"])

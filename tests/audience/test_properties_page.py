@@ -16,11 +16,15 @@ def add_types(workspace, types, import_name="Customers"):
     import_id = uuid.uuid4()
     PropertyType.objects.bulk_create(
         PropertyType(
-            workspace=workspace, name=name, type=type_, defined_by_import_id=import_id,
-            defined_by_import_name=import_name, first_seen_at=T0,
+            workspace=workspace,
+            name=name,
+            type=type_,
+            defined_by_import_id=import_id,
+            defined_by_import_name=import_name,
+            first_seen_at=T0,
         )
         for name, type_ in types.items()
-    )  # fmt: skip
+    )
 
 
 def listed(response):
@@ -36,8 +40,10 @@ def test_properties_by_name_with_type_import_and_first_seen(alice_client, worksp
     response = alice_client.get(PROPERTIES)
 
     assert listed(response) == [
-        ("amount", "NUMERIC"), ("plan", "STRING"), ("tags", "ARRAY<STRUCT<k STRING, v INT64>>"),
-    ]  # fmt: skip
+        ("amount", "NUMERIC"),
+        ("plan", "STRING"),
+        ("tags", "ARRAY<STRUCT<k STRING, v INT64>>"),
+    ]
     page = response.content.decode()
     assert "3 properties, by name" in page
     assert "ARRAY&lt;STRUCT&lt;k STRING, v INT64&gt;&gt;" in page

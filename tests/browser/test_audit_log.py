@@ -25,13 +25,25 @@ def test_filter_the_audit_log_and_download_what_is_shown(
     workspace_a.time_zone = "Europe/Berlin"
     workspace_a.save()
     connection = make_connection(workspace_a, alice, name="Warehouse")
-    connection_update(connection=connection, actor=alice, name="Main warehouse",
-                      project_id=connection.project_id, dataset_id="events_v3", key=None)  # fmt: skip
+    connection_update(
+        connection=connection,
+        actor=alice,
+        name="Main warehouse",
+        project_id=connection.project_id,
+        dataset_id="events_v3",
+        key=None,
+    )
     nightly = add_import(workspace_a, connection, "Nightly users", status="scheduled")
     import_pause(import_obj=nightly, actor=bob)
     import_run_now(import_obj=add_import(workspace_a, connection, "Purchases"), actor=bob)
-    api_token_create(workspace=workspace_a, user=bob, role="member", name="Notebook",
-                     scope="read", expires_at=None)  # fmt: skip
+    api_token_create(
+        workspace=workspace_a,
+        user=bob,
+        role="member",
+        name="Notebook",
+        scope="read",
+        expires_at=None,
+    )
     sign_in_browser(page, live_server, alice)
 
     page.goto(f"/w/{workspace_a.slug}/settings/partners/bigquery/")
@@ -79,8 +91,14 @@ def test_the_times_are_in_the_workspaces_zone(page, live_server, alice, workspac
 
     workspace_a.time_zone = "Asia/Tokyo"
     workspace_a.save()
-    entry = AuditEntry.objects.create(workspace=workspace_a, actor=alice, action="import.paused",
-                                      target_type="import", target_id="1", target_label="X")  # fmt: skip
+    entry = AuditEntry.objects.create(
+        workspace=workspace_a,
+        actor=alice,
+        action="import.paused",
+        target_type="import",
+        target_id="1",
+        target_label="X",
+    )
     AuditEntry.objects.filter(pk=entry.pk).update(
         created_at=dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
     )

@@ -94,8 +94,10 @@ def test_create_a_table_import_through_every_step(
     import_obj = Import.objects.get()
     expect(page).to_have_url(re.compile(rf"/imports/{import_obj.pk}/$"))
     assert (import_obj.name, import_obj.target, import_obj.sync_mode) == (
-        "Customers daily", "profiles", "incremental",
-    )  # fmt: skip
+        "Customers daily",
+        "profiles",
+        "incremental",
+    )
     assert import_obj.status == Import.Status.SCHEDULED
     assert {m["column"]: m["include"] for m in import_obj.column_mapping}["score"] is False
     screenshot("create-import-6-saved")

@@ -175,10 +175,15 @@ def test_stop_asks_first_then_a_stopped_import_offers_resume_schedule(
 ):
     connection = make_connection(workspace_a, alice)
     nightly = add_import(
-        workspace_a, connection, "Nightly users", status="scheduled", schedule_kind="daily",
-        schedule_time=dt.time(2, 0), next_run_at=timezone.now() + dt.timedelta(hours=5),
+        workspace_a,
+        connection,
+        "Nightly users",
+        status="scheduled",
+        schedule_kind="daily",
+        schedule_time=dt.time(2, 0),
+        next_run_at=timezone.now() + dt.timedelta(hours=5),
         created_by=alice,
-    )  # fmt: skip
+    )
     sign_in_browser(page, live_server, alice)
     page.goto(f"{IMPORTS}{nightly.pk}/")
 
@@ -214,9 +219,14 @@ def test_the_run_page_follows_its_run_until_it_ends(page, live_server, alice, wo
     connection = make_connection(workspace_a, alice)
     users = add_import(workspace_a, connection, "Nightly users", status="running")
     run = add_run(
-        users, status="running", ago=dt.timedelta(seconds=20), rows_expected=1000,
-        committed_offset=200, rows_read=200, rows_written=200,
-    )  # fmt: skip
+        users,
+        status="running",
+        ago=dt.timedelta(seconds=20),
+        rows_expected=1000,
+        committed_offset=200,
+        rows_read=200,
+        rows_written=200,
+    )
     sign_in_browser(page, live_server, alice)
     page.goto(f"{IMPORTS}runs/{run.pk}/")
     expect(page.locator("#run-read")).to_have_text("200")
@@ -227,9 +237,13 @@ def test_the_run_page_follows_its_run_until_it_ends(page, live_server, alice, wo
 
     RejectedRow.objects.create(run=run, row_number=7, reason="No identity", data={"plan": "x"})
     ImportRun.objects.filter(pk=run.pk).update(
-        status="succeeded", committed_offset=1000, rows_read=1000, rows_written=999,
-        rows_rejected=1, finished_at=timezone.now(),
-    )  # fmt: skip
+        status="succeeded",
+        committed_offset=1000,
+        rows_read=1000,
+        rows_written=999,
+        rows_rejected=1,
+        finished_at=timezone.now(),
+    )
     expect(page.locator("#run-status")).to_have_text("Succeeded")
     expect(page.locator("#run-written")).to_have_text("999")
     expect(page.locator("#rejected")).to_contain_text("No identity")

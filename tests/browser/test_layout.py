@@ -36,45 +36,70 @@ def pages(workspace_a, alice, bob):
     workspace_a.save()
     long_email = "bigquery-import-loader-service@analytics-production-1234.iam.gserviceaccount.com"
     connection = make_connection(
-        workspace_a, alice, name=LONG_NAME, info=key_info(email=long_email),
-        project_id="analytics-production-1234", dataset_id=LONG_DATASET,
-    )  # fmt: skip
+        workspace_a,
+        alice,
+        name=LONG_NAME,
+        info=key_info(email=long_email),
+        project_id="analytics-production-1234",
+        dataset_id=LONG_DATASET,
+    )
     for i, status in enumerate(("ok", "failing", "untested")):
         other = make_connection(workspace_a, bob if i % 2 else alice, name=f"Lake {i}")
         other.status = status
         other.status_reason = "Project and dataset: no access" if status == "failing" else ""
         other.save()
     import_obj = Import.objects.create(
-        workspace=workspace_a, connection=connection, name="Events of the last thirty days",
-        source_kind="query", source_query=LONG_SQL, target="events", identity_column="user_id",
-        event_name_column="event_name", timestamp_column="event_timestamp",
-        status=Import.Status.SCHEDULED, schedule_kind="daily", schedule_time=dt.time(9),
+        workspace=workspace_a,
+        connection=connection,
+        name="Events of the last thirty days",
+        source_kind="query",
+        source_query=LONG_SQL,
+        target="events",
+        identity_column="user_id",
+        event_name_column="event_name",
+        timestamp_column="event_timestamp",
+        status=Import.Status.SCHEDULED,
+        schedule_kind="daily",
+        schedule_time=dt.time(9),
         next_run_at=timezone.now() + dt.timedelta(hours=5),
-    )  # fmt: skip
+    )
     now = timezone.now()
     run = ImportRun.objects.create(
-        import_obj=import_obj, workspace=workspace_a, scheduled_for=now, started_at=now,
-        finished_at=now + dt.timedelta(minutes=3), status="succeeded", rows_read=123456,
-        rows_written=123000, rows_rejected=456, bytes_scanned=10 * 1024**3,
-        watermark_from="2026-01-01T00:00:00+00:00", watermark_to="2026-01-31T23:59:59+00:00",
+        import_obj=import_obj,
+        workspace=workspace_a,
+        scheduled_for=now,
+        started_at=now,
+        finished_at=now + dt.timedelta(minutes=3),
+        status="succeeded",
+        rows_read=123456,
+        rows_written=123000,
+        rows_rejected=456,
+        bytes_scanned=10 * 1024**3,
+        watermark_from="2026-01-01T00:00:00+00:00",
+        watermark_to="2026-01-31T23:59:59+00:00",
         error_message="",
-    )  # fmt: skip
+    )
     Profile.objects.bulk_create(
         Profile(
-            workspace=workspace_a, identity=f"customer-{i:05d}@example.com",
+            workspace=workspace_a,
+            identity=f"customer-{i:05d}@example.com",
             properties={"plan": "enterprise", "country": "DE", "long": "y" * 80},
-            first_seen=now, last_seen=now,
+            first_seen=now,
+            last_seen=now,
         )
         for i in range(5)
-    )  # fmt: skip
+    )
     Event.objects.bulk_create(
         Event(
-            workspace=workspace_a, identity=f"customer-{i:05d}@example.com",
-            name="checkout_completed_with_a_long_event_name", timestamp=now,
-            properties={"amount": i, "currency": "EUR"}, dedupe_key=f"k{i}",
+            workspace=workspace_a,
+            identity=f"customer-{i:05d}@example.com",
+            name="checkout_completed_with_a_long_event_name",
+            timestamp=now,
+            properties={"amount": i, "currency": "EUR"},
+            dedupe_key=f"k{i}",
         )
         for i in range(5)
-    )  # fmt: skip
+    )
     return {
         "dashboard": BASE,
         "help-panel": BASE + "#before-you-start",

@@ -141,8 +141,17 @@ def test_the_settings_page_and_the_one_settings_group(page, live_server, alice, 
     screenshot("settings-1280")
     page.set_viewport_size(PHONE)
     assert overflow(page) <= 0
-    for link in ("All settings", "BigQuery", "Imports", "Workspace", "Members", "Notifications",
-                 "API tokens", "Audit log", "Profiles"):  # fmt: skip
+    for link in (
+        "All settings",
+        "BigQuery",
+        "Imports",
+        "Workspace",
+        "Members",
+        "Notifications",
+        "API tokens",
+        "Audit log",
+        "Profiles",
+    ):
         expect(nav.get_by_role("link", name=link, exact=True)).to_be_visible()
     screenshot("settings-390")
     settings.get_by_role("link", name="Manage members").click()

@@ -17,9 +17,12 @@ PAGE = "/w/acme/settings/notifications/"
 def seed_deliveries(workspace, user):
     recipient = services.recipient_add(workspace=workspace, actor=user, email="ops@acme.test")
     webhook, _ = services.webhook_add(
-        workspace=workspace, actor=user, name="Slack #data-alerts",
-        url="https://hooks.slack.com/services/T0/B0/abc", payload_format="slack",
-    )  # fmt: skip
+        workspace=workspace,
+        actor=user,
+        name="Slack #data-alerts",
+        url="https://hooks.slack.com/services/T0/B0/abc",
+        payload_format="slack",
+    )
     for status, attempts, latency, error, code in [
         ("delivered", 1, 84, "", 200),
         ("failed", 6, 10003, "hooks.slack.com did not answer within 10 s.", None),
@@ -31,10 +34,13 @@ def seed_deliveries(workspace, user):
             **({"webhook": webhook} if code != 200 else {"recipient": recipient}),
         )
         alert.deliveries.update(
-            status=status, attempts=attempts, latency_ms=latency, last_error=error,
+            status=status,
+            attempts=attempts,
+            latency_ms=latency,
+            last_error=error,
             response_status=code,
             next_attempt_at=timezone.now() + dt.timedelta(minutes=2),
-        )  # fmt: skip
+        )
 
 
 def test_an_admin_sets_up_alerts_and_reads_the_deliveries(

@@ -24,9 +24,13 @@ def flow_tables(standin_stack):
 
 def keep_type(workspace, name, type_, import_name):
     PropertyType.objects.create(
-        workspace=workspace, name=name, type=type_, defined_by_import_id=uuid.uuid4(),
-        defined_by_import_name=import_name, first_seen_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
-    )  # fmt: skip
+        workspace=workspace,
+        name=name,
+        type=type_,
+        defined_by_import_id=uuid.uuid4(),
+        defined_by_import_name=import_name,
+        first_seen_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
+    )
 
 
 def to_target_step(page, live_server, alice, connection):
@@ -136,15 +140,25 @@ def test_an_old_int64_import_asks_for_its_unit_on_edit(
 ):
     connection = flow_connection(google, workspace_a, alice)
     import_obj = services.import_create(
-        workspace=workspace_a, connection=connection, created_by=alice,
+        workspace=workspace_a,
+        connection=connection,
+        created_by=alice,
         definition={
-            "name": "Old visits", "source_kind": "table", "source_table": flow_tables,
-            "source_schema": [{"name": "user_id", "type": "STRING", "mode": "NULLABLE"},
-                              {"name": "visits", "type": "INT64", "mode": "NULLABLE"}],
-            "target": "events", "identity_column": "user_id", "event_name_fixed": "Visited",
-            "timestamp_column": "visits", "column_mapping": [], "schedule_kind": "none",
+            "name": "Old visits",
+            "source_kind": "table",
+            "source_table": flow_tables,
+            "source_schema": [
+                {"name": "user_id", "type": "STRING", "mode": "NULLABLE"},
+                {"name": "visits", "type": "INT64", "mode": "NULLABLE"},
+            ],
+            "target": "events",
+            "identity_column": "user_id",
+            "event_name_fixed": "Visited",
+            "timestamp_column": "visits",
+            "column_mapping": [],
+            "schedule_kind": "none",
         },
-    )  # fmt: skip
+    )
     sign_in_browser(page, live_server, alice)
     page.goto(f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/")
     expect(page.locator("#definition-timestamp-unit")).to_contain_text("Not chosen")

@@ -473,10 +473,14 @@ def test_test_connection_needs_no_name_yet(alice_client, google):
     for headers in (HTMX, {}):
         response = alice_client.post(
             TEST_URL,
-            {"name": "", "project_id": PROJECT, "dataset_id": DATASET,
-             "key_text": google.key.to_json()},
+            {
+                "name": "",
+                "project_id": PROJECT,
+                "dataset_id": DATASET,
+                "key_text": google.key.to_json(),
+            },
             headers=headers,
-        )  # fmt: skip
+        )
 
         page = response.content.decode()
         assert response.context["result"]["ok"] is True

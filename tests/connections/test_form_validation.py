@@ -152,8 +152,13 @@ def test_there_are_at_least_fifty_cases():
 def test_it_accepts_valid_project_ids_including_legacy_domain_ones(alice_client, project_id):
     response = alice_client.post(
         ADD,
-        {"name": project_id, "project_id": project_id, "dataset_id": "_hidden_ds_1", "key_text": json.dumps(key_info())},
-    )  # fmt: skip
+        {
+            "name": project_id,
+            "project_id": project_id,
+            "dataset_id": "_hidden_ds_1",
+            "key_text": json.dumps(key_info()),
+        },
+    )
 
     assert response.status_code == 302
     assert Connection.objects.get().project_id == project_id
@@ -162,7 +167,12 @@ def test_it_accepts_valid_project_ids_including_legacy_domain_ones(alice_client,
 def test_a_name_is_unique_per_workspace_case_insensitively(
     alice_client, connection_a, connection_b
 ):
-    data = {"name": "WAREHOUSE", "project_id": "analytics-prod", "dataset_id": "d", "key_text": json.dumps(key_info())}  # fmt: skip
+    data = {
+        "name": "WAREHOUSE",
+        "project_id": "analytics-prod",
+        "dataset_id": "d",
+        "key_text": json.dumps(key_info()),
+    }
 
     response = alice_client.post(ADD, data)
 

@@ -20,8 +20,13 @@ HTMX = {"HX-Request": "true"}
 
 
 def values(key, **changes):
-    return {"name": "Warehouse", "project_id": PROJECT, "dataset_id": DATASET,
-            "key_text": key.to_json(), **changes}  # fmt: skip
+    return {
+        "name": "Warehouse",
+        "project_id": PROJECT,
+        "dataset_id": DATASET,
+        "key_text": key.to_json(),
+        **changes,
+    }
 
 
 def form_test(client, url, data):
@@ -131,8 +136,13 @@ def test_another_admins_test_is_not_kept_for_me(alice_client, workspace_a, googl
 
 def test_a_claimed_result_in_the_form_counts_for_nothing(alice_client, google):
     forged = {"ok": True, "summary": "All checks passed.", "checks": []}
-    data = {**values(google.key), "result": str(forged), "last_test_result": str(forged),
-            "status": "ok", "tested": "1"}  # fmt: skip
+    data = {
+        **values(google.key),
+        "result": str(forged),
+        "last_test_result": str(forged),
+        "status": "ok",
+        "tested": "1",
+    }
 
     saved(alice_client, data)
 
@@ -189,11 +199,15 @@ def test_a_test_on_one_connections_form_is_not_kept_for_another(
 ):
     tested, other = (
         make_connection(
-            workspace_a, alice, name=name, info=google.key.info, project_id=PROJECT,
+            workspace_a,
+            alice,
+            name=name,
+            info=google.key.info,
+            project_id=PROJECT,
             dataset_id=DATASET,
         )
         for name in ("Tested", "Other")
-    )  # fmt: skip
+    )
     form = {"project_id": PROJECT, "dataset_id": DATASET}
     form_test(alice_client, f"{BASE}{tested.pk}/edit/test/", {"name": "Tested", **form})
 

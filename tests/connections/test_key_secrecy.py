@@ -55,10 +55,12 @@ def test_no_page_of_the_app_shows_the_saved_key(alice_client, caplog, alice, goo
     form = {"name": "Warehouse", "project_id": "analytics-prod", "dataset_id": "events_v2"}
     # the Test Connection fragment and a failed save, with the key typed
     responses = [
-        alice_client.post(add + "test/", {**form, "key_text": json.dumps(info)}, headers={"HX-Request": "true"}),
+        alice_client.post(
+            add + "test/", {**form, "key_text": json.dumps(info)}, headers={"HX-Request": "true"}
+        ),
         alice_client.post(add, {**form, "project_id": "BAD", "key_text": json.dumps(info)}),
         alice_client.post(add, {**form, "key_text": json.dumps(info)}, follow=True),
-    ]  # fmt: skip
+    ]
     connection = Connection.objects.get()
     responses.append(alice_client.post(f"{add[:-4]}{connection.pk}/test/", follow=True))
     import_obj = make_import(connection, alice, table="users")

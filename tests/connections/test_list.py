@@ -42,8 +42,16 @@ def test_the_list_shows_the_workspaces_connections_only(alice_client, connection
     assert "Warehouse" in page
     assert "Globex warehouse" not in page
     assert "1 connection" in page
-    for column in ("Name", "Project", "Dataset", "Service account", "Status", "Connected On",
-                   "Connected By", "Imports"):  # fmt: skip
+    for column in (
+        "Name",
+        "Project",
+        "Dataset",
+        "Service account",
+        "Status",
+        "Connected On",
+        "Connected By",
+        "Imports",
+    ):
         assert f">{column}" in page
 
 

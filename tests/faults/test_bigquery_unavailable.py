@@ -41,9 +41,13 @@ def test_lasting_503s_fail_the_run_and_the_next_scheduled_run_succeeds(
     total = 1000
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, total))
     import_obj = make_import(
-        bq_connection, alice, table=table, target="events",
-        schedule_kind="hourly", schedule_time=dt.time(0, 0),
-    )  # fmt: skip
+        bq_connection,
+        alice,
+        table=table,
+        target="events",
+        schedule_kind="hourly",
+        schedule_time=dt.time(0, 0),
+    )
     next_run_at = import_obj.next_run_at
     assert import_obj.status == Import.Status.SCHEDULED and next_run_at > timezone.now()
     google.stack.gate.inject("backend_error", times=None, match="tabledata.list")

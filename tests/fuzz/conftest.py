@@ -26,9 +26,13 @@ settings.register_profile(
     print_blob=True,
     # Client-driven tests reuse one signed-in client and one database transaction for all
     # their examples; that is the point (nothing may be saved), not an accident.
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large, HealthCheck.large_base_example],
-)  # fmt: skip
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 
 BASE = "/w/acme/settings/partners/bigquery"
 
@@ -87,11 +91,16 @@ def seed_draft(client, connection, *, upto: str) -> str:
             "kind": "table",
             "table": "users",
             "schema": SCHEMA,
-            "info": {"name": "users", "kind": "TABLE", "num_rows": 3, "num_bytes": 10,
-                     "modified": None},
+            "info": {
+                "name": "users",
+                "kind": "TABLE",
+                "num_rows": 3,
+                "num_bytes": 10,
+                "modified": None,
+            },
             "data": {"source_kind": "table", "table": "users"},
         },
-    }  # fmt: skip
+    }
     for step in ("target", "sync", "schedule"):
         if step == upto:
             break

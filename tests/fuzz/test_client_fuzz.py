@@ -45,14 +45,14 @@ def test_add_database(alice_client, monkeypatch, name, project_id, dataset_id, k
         "TEST_CONNECTION_WINDOW",
         SlidingWindow("unlimited-tests", limit=10_000, seconds=60),
     )
-    data = {"name": name, "project_id": project_id, "dataset_id": dataset_id,
-            "key_text": key_text}  # fmt: skip
+    data = {"name": name, "project_id": project_id, "dataset_id": dataset_id, "key_text": key_text}
     response = alice_client.post(f"{BASE}/add/", data)
     assert response.status_code == 200
     assert_escaped(response)
     assert "key_text" in response.context["form"].errors
-    tested = alice_client.post(f"{BASE}/add/test/", data,
-                               headers={"HX-Request": "true"} if htmx else {})  # fmt: skip
+    tested = alice_client.post(
+        f"{BASE}/add/test/", data, headers={"HX-Request": "true"} if htmx else {}
+    )
     assert tested.status_code == 200
     assert_escaped(tested)
     assert not tested.context["result"]["ok"]
@@ -63,8 +63,7 @@ def test_add_database(alice_client, monkeypatch, name, project_id, dataset_id, k
 @given(name=TEXT, project_id=TEXT, dataset_id=TEXT, key_text=TEXT)
 def test_edit_connection(alice_client, connection, name, project_id, dataset_id, key_text):
     before = Connection.objects.values().get(pk=connection.pk)
-    data = {"name": name, "project_id": project_id, "dataset_id": dataset_id,
-            "key_text": key_text}  # fmt: skip
+    data = {"name": name, "project_id": project_id, "dataset_id": dataset_id, "key_text": key_text}
 
     response = alice_client.post(f"{BASE}/{connection.pk}/edit/", data)
 
@@ -80,15 +79,17 @@ def test_edit_connection(alice_client, connection, name, project_id, dataset_id,
 
 
 def params(keys: list[str]) -> st.SearchStrategy[dict[str, str]]:
-    return st.dictionaries(st.one_of(st.sampled_from(keys), hostile_text(max_size=6)), TEXT,
-                           max_size=5)  # fmt: skip
+    return st.dictionaries(
+        st.one_of(st.sampled_from(keys), hostile_text(max_size=6)), TEXT, max_size=5
+    )
 
 
 @fuzz(25)
 @given(
-    params(["q", "connected_on_after", "connected_on_before", "connected_by", "status", "sort",
-            "page"])
-)  # fmt: skip
+    params(
+        ["q", "connected_on_after", "connected_on_before", "connected_by", "status", "sort", "page"]
+    )
+)
 def test_connection_list(alice_client, connection, query):
     response = alice_client.get(f"{BASE}/", query)
     assert response.status_code == 200
@@ -97,8 +98,10 @@ def test_connection_list(alice_client, connection, query):
     assert shown in ([], [connection])
     if shown and query.get("q", "").strip():
         needle = query["q"].strip().casefold()
-        assert any(needle in value.casefold() for value in
-                   (connection.name, connection.project_id, connection.dataset_id))  # fmt: skip
+        assert any(
+            needle in value.casefold()
+            for value in (connection.name, connection.project_id, connection.dataset_id)
+        )
 
 
 @fuzz(25)
@@ -122,15 +125,18 @@ def test_audience_search(alice_client, q, page, kind):
     assert list(response.context["page"].object_list) == []
 
 
-SCHEDULE = st.fixed_dictionaries({
-    "schedule_kind": st.one_of(st.sampled_from(["none", "now", "once", "hourly", "daily",
-                                                "weekly", "cron"]), TEXT),
-    "schedule_at": st.one_of(st.just("2031-02-03T04:05"), TEXT),
-    "schedule_minute": st.one_of(st.just("7"), TEXT),
-    "schedule_time": st.one_of(st.just("09:30"), TEXT),
-    "schedule_weekday": st.one_of(st.just("3"), TEXT),
-    "schedule_cron": st.one_of(st.just("0 9 * * 1-5"), TEXT),
-})  # fmt: skip
+SCHEDULE = st.fixed_dictionaries(
+    {
+        "schedule_kind": st.one_of(
+            st.sampled_from(["none", "now", "once", "hourly", "daily", "weekly", "cron"]), TEXT
+        ),
+        "schedule_at": st.one_of(st.just("2031-02-03T04:05"), TEXT),
+        "schedule_minute": st.one_of(st.just("7"), TEXT),
+        "schedule_time": st.one_of(st.just("09:30"), TEXT),
+        "schedule_weekday": st.one_of(st.just("3"), TEXT),
+        "schedule_cron": st.one_of(st.just("0 9 * * 1-5"), TEXT),
+    }
+)
 
 
 @fuzz(25)
@@ -138,8 +144,9 @@ SCHEDULE = st.fixed_dictionaries({
 def test_edit_import(alice_client, import_obj, name, schedule):
     before = Import.objects.values().get(pk=import_obj.pk)
 
-    response = alice_client.post(f"{BASE}/imports/{import_obj.pk}/edit/",
-                                 {"name": name, **schedule})  # fmt: skip
+    response = alice_client.post(
+        f"{BASE}/imports/{import_obj.pk}/edit/", {"name": name, **schedule}
+    )
 
     assert response.status_code in (200, 302)
     assert_escaped(response)
@@ -158,16 +165,28 @@ def test_edit_import(alice_client, import_obj, name, schedule):
 @fuzz(25)
 @given(SCHEDULE)
 def test_schedule_preview(alice_client, connection, schedule):
-    response = alice_client.get(f"{BASE}/{connection.pk}/imports/new/schedule-preview/",
-                                schedule, headers={"HX-Request": "true"})  # fmt: skip
+    response = alice_client.get(
+        f"{BASE}/{connection.pk}/imports/new/schedule-preview/",
+        schedule,
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert_escaped(response)
     assert (response.context["runs"] is None) == bool(response.context["form"].errors)
 
 
-TARGET_FIELDS = ["target", "identity_column", "event_name_source", "event_name_column",
-                 "event_name_fixed", "timestamp_column", "property_0", "property_1",
-                 "include_1", "property_2"]  # fmt: skip
+TARGET_FIELDS = [
+    "target",
+    "identity_column",
+    "event_name_source",
+    "event_name_column",
+    "event_name_fixed",
+    "timestamp_column",
+    "property_0",
+    "property_1",
+    "include_1",
+    "property_2",
+]
 
 
 @fuzz(25)
@@ -195,8 +214,10 @@ def test_create_import_target(alice_client, connection, changes):
 @given(sync_mode=st.one_of(st.just("incremental"), TEXT), cursor_column=TEXT)
 def test_create_import_sync(alice_client, connection, sync_mode, cursor_column):
     draft = seed_draft(alice_client, connection, upto="sync")
-    response = alice_client.post(step_url(connection, draft, "sync"),
-                                 {"sync_mode": sync_mode, "cursor_column": cursor_column})  # fmt: skip
+    response = alice_client.post(
+        step_url(connection, draft, "sync"),
+        {"sync_mode": sync_mode, "cursor_column": cursor_column},
+    )
     assert response.status_code == 200  # no generated column is in the source
     assert_escaped(response)
     assert draft_step(alice_client, draft, "sync") is None
@@ -206,8 +227,9 @@ def test_create_import_sync(alice_client, connection, sync_mode, cursor_column):
 @given(schedule=SCHEDULE, action=st.sampled_from(["next", "preview", ""]))
 def test_create_import_schedule(alice_client, connection, schedule, action):
     draft = seed_draft(alice_client, connection, upto="schedule")
-    response = alice_client.post(step_url(connection, draft, "schedule"),
-                                 {"action": action, **schedule})  # fmt: skip
+    response = alice_client.post(
+        step_url(connection, draft, "schedule"), {"action": action, **schedule}
+    )
     assert response.status_code in (200, 302)
     assert_escaped(response)
     if response.status_code == 200:
@@ -249,7 +271,9 @@ RAW_GETS = [
     "/w/acme/audience/events/?q={}&page={}",
 ]
 MARK = "RAWMARK"
-KEY_WITH_RAW = quote(json.dumps({**SMALL_KEY_INFO, "client_email": f"{MARK}@x.iam.gserviceaccount.com"}))  # fmt: skip
+KEY_WITH_RAW = quote(
+    json.dumps({**SMALL_KEY_INFO, "client_email": f"{MARK}@x.iam.gserviceaccount.com"})
+)
 
 
 @pytest.mark.parametrize("raw", RAW)
@@ -262,21 +286,32 @@ def test_bytes_that_are_not_utf8(alice_client, connection, import_obj, raw):
     assert signin.status_code == 200
     posts = [
         (f"{BASE}/add/", f"name={raw}&project_id={raw}&dataset_id={raw}&key_text={raw}"),
-        (f"{BASE}/{connection.pk}/edit/", f"name=x{raw}&project_id={raw}&dataset_id=events_v2"
-                                           f"&key_text="),
-        (f"{BASE}/imports/{import_obj.pk}/edit/", f"name={raw}&schedule_kind=cron"
-                                                   f"&schedule_cron={raw}"),
-        (f"{BASE}/add/", "name=W&project_id=analytics-prod&dataset_id=d&key_text="
-                         + KEY_WITH_RAW.replace(MARK, raw)),
-    ]  # fmt: skip
-    before = (Connection.objects.values().get(pk=connection.pk),
-              Import.objects.values().get(pk=import_obj.pk))  # fmt: skip
+        (
+            f"{BASE}/{connection.pk}/edit/",
+            f"name=x{raw}&project_id={raw}&dataset_id=events_v2&key_text=",
+        ),
+        (
+            f"{BASE}/imports/{import_obj.pk}/edit/",
+            f"name={raw}&schedule_kind=cron&schedule_cron={raw}",
+        ),
+        (
+            f"{BASE}/add/",
+            "name=W&project_id=analytics-prod&dataset_id=d&key_text="
+            + KEY_WITH_RAW.replace(MARK, raw),
+        ),
+    ]
+    before = (
+        Connection.objects.values().get(pk=connection.pk),
+        Import.objects.values().get(pk=import_obj.pk),
+    )
     for url, body in posts:
         response = alice_client.post(url, body, content_type="application/x-www-form-urlencoded")
         assert response.status_code == 200, url
         assert_escaped(response)
         assert response.context["form"].errors
-    after = (Connection.objects.values().get(pk=connection.pk),
-             Import.objects.values().get(pk=import_obj.pk))  # fmt: skip
+    after = (
+        Connection.objects.values().get(pk=connection.pk),
+        Import.objects.values().get(pk=import_obj.pk),
+    )
     assert after == before
     assert Connection.objects.count() == 1

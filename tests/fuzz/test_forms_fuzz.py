@@ -105,8 +105,9 @@ UPLOAD = st.one_of(
     upload=UPLOAD,
     editing=st.booleans(),
 )
-def test_connection_form(workspace_a, alice, name, project_id, dataset_id, key_text, upload,
-                         editing):  # fmt: skip
+def test_connection_form(
+    workspace_a, alice, name, project_id, dataset_id, key_text, upload, editing
+):
     from tests.fixtures.connections import make_connection
 
     instance = None
@@ -128,8 +129,9 @@ def test_connection_form(workspace_a, alice, name, project_id, dataset_id, key_t
             assert isinstance(form.key, ServiceAccountKey)
         assert form.key is None or isinstance(form.key, ServiceAccountKey)
     else:
-        assert all(isinstance(str(message), str) for errors in form.errors.values()
-                   for message in errors)  # fmt: skip
+        assert all(
+            isinstance(str(message), str) for errors in form.errors.values() for message in errors
+        )
     render(form)
     assert "PRIVATE KEY" not in form.as_div()
 
@@ -137,10 +139,34 @@ def test_connection_form(workspace_a, alice, name, project_id, dataset_id, key_t
 # -- Create Import: source ---------------------------------------------------------------------
 
 SQLISH = st.lists(
-    st.sampled_from(["SELECT", "WITH", "1", "x", "FROM", "t", ",", "(", ")", ";", "'", "`", "--",
-                     "#", "/*", "*/", "\n", "\r", " ", "DROP", "TABLE", "\\"]),
+    st.sampled_from(
+        [
+            "SELECT",
+            "WITH",
+            "1",
+            "x",
+            "FROM",
+            "t",
+            ",",
+            "(",
+            ")",
+            ";",
+            "'",
+            "`",
+            "--",
+            "#",
+            "/*",
+            "*/",
+            "\n",
+            "\r",
+            " ",
+            "DROP",
+            "TABLE",
+            "\\",
+        ]
+    ),
     max_size=20,
-).map(" ".join)  # fmt: skip
+).map(" ".join)
 
 
 @fuzz(150)
@@ -174,27 +200,39 @@ COLUMN_NAMES = st.one_of(
     hostile_text(max_size=12),
 )
 SCHEMAS = st.lists(
-    st.fixed_dictionaries({
-        "name": COLUMN_NAMES,
-        "type": st.sampled_from(COLUMN_TYPES),
-        "mode": st.sampled_from(["NULLABLE", "REQUIRED", "REPEATED", "", "weird"]),
-    }),
-    min_size=1, max_size=6,
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "name": COLUMN_NAMES,
+            "type": st.sampled_from(COLUMN_TYPES),
+            "mode": st.sampled_from(["NULLABLE", "REQUIRED", "REPEATED", "", "weird"]),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 @fuzz(100)
 @given(
     schema=SCHEMAS,
     data=st.dictionaries(
-        st.sampled_from([
-            "target", "identity_column", "event_name_source", "event_name_column",
-            "event_name_fixed", "timestamp_column", *(f"property_{i}" for i in range(6)),
-            *(f"include_{i}" for i in range(6)), "property_-1", "include_99",
-        ]),
+        st.sampled_from(
+            [
+                "target",
+                "identity_column",
+                "event_name_source",
+                "event_name_column",
+                "event_name_fixed",
+                "timestamp_column",
+                *(f"property_{i}" for i in range(6)),
+                *(f"include_{i}" for i in range(6)),
+                "property_-1",
+                "include_99",
+            ]
+        ),
         field("profiles", "events", "column", "fixed", "user_id", "ts", "on", "event"),
     ),
-)  # fmt: skip
+)
 def test_target_form(schema, data):
     form = TargetForm(data, schema=schema)
     if form.is_valid():
@@ -273,16 +311,20 @@ NOW = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
 
 @fuzz(150)
 @given(
-    data=st.fixed_dictionaries({
-        "schedule_kind": field("none", "now", "once", "hourly", "daily", "weekly", "cron"),
-        "schedule_at": WHEN,
-        "schedule_minute": field("0", "59", "60", "-1", "1e3", "٣", " 7 ", "99999999999999999999"),
-        "schedule_time": WHEN,
-        "schedule_weekday": field("0", "6", "7", "-0", "1.0"),
-        "schedule_cron": st.one_of(CRON, CRON, HOSTILE),
-    }),
+    data=st.fixed_dictionaries(
+        {
+            "schedule_kind": field("none", "now", "once", "hourly", "daily", "weekly", "cron"),
+            "schedule_at": WHEN,
+            "schedule_minute": field(
+                "0", "59", "60", "-1", "1e3", "٣", " 7 ", "99999999999999999999"
+            ),
+            "schedule_time": WHEN,
+            "schedule_weekday": field("0", "6", "7", "-0", "1.0"),
+            "schedule_cron": st.one_of(CRON, CRON, HOSTILE),
+        }
+    ),
     tz=ZONES,
-)  # fmt: skip
+)
 def test_schedule_form(data, tz):
     form = ScheduleForm(data, tz=tz, now=NOW)
     if form.is_valid():
@@ -341,13 +383,36 @@ def filter_params(keys: list[str], plausible: list[str]) -> st.SearchStrategy[Qu
 @fuzz(100)
 @given(
     filter_params(
-        ["q", "connected_on_after", "connected_on_before", "connected_by", "status", "sort",
-         "page"],
-        ["", "ware", "2026-01-01", "2026-13-45", "9999-12-31", "0001-01-01", "1", "0", "-1",
-         "ok", "untested", "failing",
-         "name", "-connected_on", "connected_by", "-created_by__password", "password"],
+        [
+            "q",
+            "connected_on_after",
+            "connected_on_before",
+            "connected_by",
+            "status",
+            "sort",
+            "page",
+        ],
+        [
+            "",
+            "ware",
+            "2026-01-01",
+            "2026-13-45",
+            "9999-12-31",
+            "0001-01-01",
+            "1",
+            "0",
+            "-1",
+            "ok",
+            "untested",
+            "failing",
+            "name",
+            "-connected_on",
+            "connected_by",
+            "-created_by__password",
+            "password",
+        ],
     )
-)  # fmt: skip
+)
 def test_connection_filter(workspace_a, alice, params):
     filterset = ConnectionFilter(
         params, queryset=Connection.objects.filter(workspace=workspace_a), workspace=workspace_a
@@ -361,10 +426,19 @@ def test_connection_filter(workspace_a, alice, params):
 @given(
     filter_params(
         ["q", "status", "connection", "target", "page"],
-        ["", "users", "ready", "running", "profiles", "events",
-         "00000000-0000-0000-0000-000000000000", "1", "' OR 1=1 --"],
+        [
+            "",
+            "users",
+            "ready",
+            "running",
+            "profiles",
+            "events",
+            "00000000-0000-0000-0000-000000000000",
+            "1",
+            "' OR 1=1 --",
+        ],
     )
-)  # fmt: skip
+)
 def test_import_filter(workspace_a, params):
     filterset = ImportFilter(
         params, queryset=Import.objects.filter(workspace=workspace_a), workspace=workspace_a

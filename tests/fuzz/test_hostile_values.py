@@ -192,8 +192,9 @@ def unlimited_tests(monkeypatch):
 @pytest.mark.parametrize("field", ["project_id", "dataset_id", "key_text", "key_file"])
 def test_test_connection_refuses_offline(alice_client, unlimited_tests, field, value_id, value):
     for headers in ({}, HTMX):
-        response = alice_client.post(f"{ADD}test/", connection_data(**{field: value}),
-                                     headers=headers)  # fmt: skip
+        response = alice_client.post(
+            f"{ADD}test/", connection_data(**{field: value}), headers=headers
+        )
         assert response.status_code == 200
         assert_escaped(response)
         result = response.context["result"]
@@ -208,8 +209,12 @@ def test_test_connection_runs_whatever_the_name(
 ):
     """The name plays no part in Test Connection: a bad one is reported, the test still runs
     (against the stand-ins), on typed values and on a saved connection's edit form."""
-    data = {"name": value, "project_id": google.project, "dataset_id": google.dataset,
-            "key_text": json.dumps(google.key.info)}  # fmt: skip
+    data = {
+        "name": value,
+        "project_id": google.project,
+        "dataset_id": google.dataset,
+        "key_text": json.dumps(google.key.info),
+    }
     for url, headers in ((f"{ADD}test/", {}), (f"{BASE}/{bq_connection.pk}/edit/test/", HTMX)):
         response = alice_client.post(url, data, headers=headers)
 
@@ -254,8 +259,15 @@ def test_edit_connection(alice_client, connection, unlimited_tests, field, value
 
 # -- the connections dashboard's filters -------------------------------------------------------
 
-CONNECTION_FILTERS = ["q", "connected_on_after", "connected_on_before", "connected_by",
-                      "status", "sort", "page"]  # fmt: skip
+CONNECTION_FILTERS = [
+    "q",
+    "connected_on_after",
+    "connected_on_before",
+    "connected_by",
+    "status",
+    "sort",
+    "page",
+]
 
 
 @values
@@ -324,8 +336,13 @@ IMPORT_EDIT_FIELDS = [
     ("schedule_weekday", "weekly"),
     ("schedule_cron", "cron"),
 ]
-SCHEDULE_BASE = {"schedule_at": "2030-01-01T09:00", "schedule_minute": "5",
-                 "schedule_time": "09:30", "schedule_weekday": "2", "schedule_cron": "0 9 * * 1-5"}  # fmt: skip
+SCHEDULE_BASE = {
+    "schedule_at": "2030-01-01T09:00",
+    "schedule_minute": "5",
+    "schedule_time": "09:30",
+    "schedule_weekday": "2",
+    "schedule_cron": "0 9 * * 1-5",
+}
 
 
 def schedule_data(field: str, kind: str | None, value: str) -> dict[str, str]:
@@ -347,8 +364,12 @@ def test_edit_import(alice_client, import_obj, field, kind, value_id, value):
     if field == "name" and name_accepted(value_id):
         assert response.status_code == 302
         assert Import.objects.get(pk=import_obj.pk).name == value
-        escaped_everywhere(alice_client, response["Location"], f"{BASE}/imports/",
-                           f"{BASE}/{import_obj.connection_id}/")  # fmt: skip
+        escaped_everywhere(
+            alice_client,
+            response["Location"],
+            f"{BASE}/imports/",
+            f"{BASE}/{import_obj.connection_id}/",
+        )
         return
     assert response.status_code == 200
     errors = {**errors_of(response.context["name_form"]), **errors_of(response.context["form"])}
@@ -474,8 +495,9 @@ def test_create_import_review(alice_client, connection, value_id, value):
         assert response.status_code == 302
         saved = Import.objects.get()
         assert saved.name == value
-        escaped_everywhere(alice_client, response["Location"], f"{BASE}/imports/",
-                           f"{BASE}/{connection.pk}/")  # fmt: skip
+        escaped_everywhere(
+            alice_client, response["Location"], f"{BASE}/imports/", f"{BASE}/{connection.pk}/"
+        )
         return
     assert response.status_code == 200
     assert list(errors_of(response.context["review"])) == ["name"]
@@ -523,10 +545,11 @@ def test_create_import_browse_parameters(alice_client, source_connection, value_
     url = new_url(source_connection)
     for response in (
         alice_client.get(url, {"table": value, "q": value, "page": value}),
-        alice_client.get(f"{url}tables/", {"table": value, "q": value, "page": value},
-                         headers=HTMX),
+        alice_client.get(
+            f"{url}tables/", {"table": value, "q": value, "page": value}, headers=HTMX
+        ),
         alice_client.get(f"{url}preview/", {"table": value}, headers=HTMX),
-    ):  # fmt: skip
+    ):
         assert response.status_code == 200
         assert_escaped(response)
         if "preview_error" in response.context:
@@ -543,13 +566,20 @@ def audience(workspace_a):
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     for index, identity in enumerate(IDENTITIES):
         Profile.objects.create(
-            workspace=workspace_a, identity=identity, properties={"note": SCRIPT},
-            first_seen=now, last_seen=now + dt.timedelta(minutes=index),
-        )  # fmt: skip
+            workspace=workspace_a,
+            identity=identity,
+            properties={"note": SCRIPT},
+            first_seen=now,
+            last_seen=now + dt.timedelta(minutes=index),
+        )
         Event.objects.create(
-            workspace=workspace_a, identity=identity, name=IMG, timestamp=now,
-            properties={"html": IMG}, dedupe_key=f"k{index}",
-        )  # fmt: skip
+            workspace=workspace_a,
+            identity=identity,
+            name=IMG,
+            timestamp=now,
+            properties={"html": IMG},
+            dedupe_key=f"k{index}",
+        )
 
 
 @values
@@ -614,9 +644,16 @@ def test_sign_in_next(db, alice, forget_signin_failures, url, value_id, value):
     assert not response["Location"].startswith(("//", "/\\"))
 
 
-@pytest.mark.parametrize("next_url", ["//evil.example/", "https://evil.example/",
-                                      "javascript:alert(1)", "/\\evil.example",
-                                      "\x00//evil.example"])  # fmt: skip
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "\x00//evil.example",
+    ],
+)
 def test_sign_in_never_redirects_off_site(db, alice, forget_signin_failures, next_url):
     client = Client()
     forget_signin_failures("alice@acme.test")

@@ -33,9 +33,13 @@ def check(validator, value):
 # A valid ID with one hostile character spliced in: the look-alike must not pass for the real.
 def spliced(valid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.builds(
-        lambda text, insert, at: text[: at % (len(text) + 1)] + insert + text[at % (len(text) + 1):],
-        valid, hostile_text(max_size=3, surrogates=True).filter(bool), st.integers(0, 64),
-    )  # fmt: skip
+        lambda text, insert, at: (
+            text[: at % (len(text) + 1)] + insert + text[at % (len(text) + 1) :]
+        ),
+        valid,
+        hostile_text(max_size=3, surrogates=True).filter(bool),
+        st.integers(0, 64),
+    )
 
 
 PROJECTS = st.from_regex(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", fullmatch=True)

@@ -32,8 +32,13 @@ def outcome(raw):
 
 
 REQUIRED = {"type", "project_id", "private_key_id", "private_key", "client_email", "token_uri"}
-OPTIONAL = {"client_id", "auth_uri", "auth_provider_x509_cert_url", "client_x509_cert_url",
-            "universe_domain"}  # fmt: skip
+OPTIONAL = {
+    "client_id",
+    "auth_uri",
+    "auth_provider_x509_cert_url",
+    "client_x509_cert_url",
+    "universe_domain",
+}
 
 
 def assert_sound(key: ServiceAccountKey) -> None:
@@ -44,8 +49,9 @@ def assert_sound(key: ServiceAccountKey) -> None:
     assert all(isinstance(value, str) for value in info.values())
     assert info["type"] == "service_account"
     assert info["token_uri"] in GOOGLE_TOKEN_URIS
-    assert re.fullmatch(r"[a-z0-9][a-z0-9._+-]*@[a-z0-9.:-]+\.gserviceaccount\.com",
-                        info["client_email"])  # fmt: skip
+    assert re.fullmatch(
+        r"[a-z0-9][a-z0-9._+-]*@[a-z0-9.:-]+\.gserviceaccount\.com", info["client_email"]
+    )
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,128}", info["private_key_id"])
     assert re.fullmatch(r"[a-z0-9][a-z0-9.:-]{0,127}", info["project_id"])
     for name in OPTIONAL & set(info):
@@ -121,8 +127,9 @@ def test_any_field_replaced_by_hostile_content_is_refused_or_dropped(name, value
     result = outcome(json.dumps({**VALID, name: value}))
     if isinstance(result, ServiceAccountKey):
         assert_sound(result)
-        if name in OPTIONAL and not (isinstance(value, str) and value.isascii()
-                                     and len(value) <= 2048):  # fmt: skip
+        if name in OPTIONAL and not (
+            isinstance(value, str) and value.isascii() and len(value) <= 2048
+        ):
             assert name not in result.info  # junk in an optional field is dropped
         elif name in REQUIRED:
             assert result.info[name] == value

@@ -151,7 +151,7 @@ SQL_WORDS = st.sampled_from([
             st.lists(SQL_WORDS).map("".join),
             hostile_text(surrogates=True),
         ),
-    )  # fmt: skip
+    )
 )
 def test_whatever_is_accepted_is_one_select_as_bigquery_reads_it(sql):
     result = accepted(sql)
@@ -190,9 +190,16 @@ _BQ_PART = r"`[^`\\\r\n]*`"
 
 
 @fuzz(500)
-@given(st.lists(st.one_of(hostile_text(max_size=12, surrogates=True),
-                          st.text(characters(surrogates=True), max_size=6)),
-                min_size=1, max_size=4))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            hostile_text(max_size=12, surrogates=True),
+            st.text(characters(surrogates=True), max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_quote_identifier_quotes_what_it_accepts_and_refuses_the_rest(parts):
     try:
         quoted = quote_identifier(*parts)
@@ -219,11 +226,13 @@ def validated(validator, value):
 
 @fuzz(250)
 @given(
-    st.one_of(st.from_regex(r"(?:[a-z]{2,8}\.[a-z]{2,4}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]",
-                            fullmatch=True), hostile_text(max_size=30)),
+    st.one_of(
+        st.from_regex(r"(?:[a-z]{2,8}\.[a-z]{2,4}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", fullmatch=True),
+        hostile_text(max_size=30),
+    ),
     st.one_of(st.from_regex(r"[A-Za-z0-9_]{1,64}", fullmatch=True), hostile_text(max_size=30)),
     st.one_of(hostile_text(max_size=30), st.text(characters(surrogates=True), max_size=30)),
-)  # fmt: skip
+)
 def test_every_validated_identifier_can_be_quoted(project, dataset, table):
     """The runner quotes project, dataset and table: nothing the forms accept may fail there."""
     checked = [

@@ -78,9 +78,14 @@ def test_an_unknown_draft_sends_the_admin_back_to_the_start(
 
 def test_every_create_view_is_admin_only():
     views = [
-        views_create.create_source, views_create.create_tables, views_create.create_preview,
-        views_create.create_check_query, views_create.create_target, views_create.create_sync,
-        views_create.create_schedule, views_create.create_schedule_preview,
+        views_create.create_source,
+        views_create.create_tables,
+        views_create.create_preview,
+        views_create.create_check_query,
+        views_create.create_target,
+        views_create.create_sync,
+        views_create.create_schedule,
+        views_create.create_schedule_preview,
         views_create.create_review,
-    ]  # fmt: skip
+    ]
     assert all(view.workspace_view and view.admin_only for view in views)

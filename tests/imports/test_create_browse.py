@@ -189,9 +189,13 @@ def test_an_empty_dataset_suggests_a_query(alice_client, google, workspace_a, al
         dataset="create_import_empty",
     )
     connection = make_connection(
-        workspace_a, alice, name="Empty", info=google.key.info, project_id=PROJECT,
+        workspace_a,
+        alice,
+        name="Empty",
+        info=google.key.info,
+        project_id=PROJECT,
         dataset_id="create_import_empty",
-    )  # fmt: skip
+    )
     html = alice_client.get(new_url(connection)).content.decode()
     assert "has no tables. Write a SQL query instead" in html
 

@@ -187,9 +187,14 @@ def test_a_table_sourced_profiles_import_end_to_end(
     )
     words = review.content.decode()
     for text in (
-        "User Profiles", "identified by column <strong>user_id</strong>", "email_address",
-        "Incremental", "updated_at", "Daily at 09:30 (Europe/Berlin)", "Left out: score, tags",
-    ):  # fmt: skip
+        "User Profiles",
+        "identified by column <strong>user_id</strong>",
+        "email_address",
+        "Incremental",
+        "updated_at",
+        "Daily at 09:30 (Europe/Berlin)",
+        "Left out: score, tags",
+    ):
         assert text in words, text
     assert len(review.context["runs"]) == 5
 
@@ -249,8 +254,11 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
     )
     assert checked.status_code == 200
     assert [c["name"] for c in checked.context["check"].schema] == [
-        "user_id", "event", "ts", "visits",
-    ]  # fmt: skip
+        "user_id",
+        "event",
+        "ts",
+        "visits",
+    ]
     html = checked.content.decode()
     assert "Dry run passed" in html and "will process" in html and "0\xa0bytes" in html
     assert not Import.objects.exists()
@@ -276,7 +284,7 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
             "event_name_column": "event",
             "timestamp_column": "ts",
             **mapping_data({"visits": "visit_count"}, columns),
-        },  # fmt: skip
+        },
         sync={"sync_mode": "full"},
         schedule={"schedule_kind": "now"},
     )
@@ -291,8 +299,11 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
     assert import_obj.source_query == sql.split(";")[0]
     assert import_obj.source_table == ""
     assert [(c["name"], c["type"]) for c in import_obj.source_schema] == [
-        ("user_id", "STRING"), ("event", "STRING"), ("ts", "TIMESTAMP"), ("visits", "INT64"),
-    ]  # fmt: skip
+        ("user_id", "STRING"),
+        ("event", "STRING"),
+        ("ts", "TIMESTAMP"),
+        ("visits", "INT64"),
+    ]
     assert import_obj.target == "events"
     assert (import_obj.identity_column, import_obj.event_name_column) == ("user_id", "event")
     assert import_obj.timestamp_column == "ts"
@@ -300,8 +311,10 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
         {"column": "visits", "property": "visit_count", "include": True}
     ]
     assert (import_obj.sync_mode, import_obj.cursor_column, import_obj.cursor_type) == (
-        "full", "", "",
-    )  # fmt: skip
+        "full",
+        "",
+        "",
+    )
     assert import_obj.schedule_kind == "now"
     assert import_obj.status == Import.Status.SCHEDULED
     assert abs(import_obj.next_run_at - timezone.now()) < dt.timedelta(minutes=1)
@@ -324,7 +337,7 @@ def test_events_with_a_fixed_name_once_at_a_local_time_across_a_dst_gap(
             "event_name_fixed": "Signed up",
             "timestamp_column": "signup_day",
             **mapping_data({"tags": None}),
-        },  # fmt: skip
+        },
         sync={"sync_mode": "incremental", "cursor_column": "visits"},
         # 02:30 does not exist in Berlin on that day: it runs when the clock jumps to 03:00.
         schedule={"schedule_kind": "once", "schedule_at": "2030-03-31T02:30"},

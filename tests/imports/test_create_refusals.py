@@ -199,9 +199,14 @@ def test_identity_select_offers_only_string_and_int64_columns(alice_client, conn
 
 def test_events_need_a_timestamp_of_a_time_type_and_an_event_name(alice_client, connection, draft):
     response = post_target(
-        alice_client, connection, draft, target="events", event_name_source="column",
-        event_name_column="visits", timestamp_column="email",
-    )  # fmt: skip
+        alice_client,
+        connection,
+        draft,
+        target="events",
+        event_name_source="column",
+        event_name_column="visits",
+        timestamp_column="email",
+    )
     assert form_errors(response) == {
         "event_name_column": ["The event name column must be a STRING column; “visits” is INT64."],
         "timestamp_column": [
@@ -210,14 +215,24 @@ def test_events_need_a_timestamp_of_a_time_type_and_an_event_name(alice_client, 
         ],
     }
     fixed = post_target(
-        alice_client, connection, draft, target="events", event_name_source="fixed",
-        event_name_fixed="  ", timestamp_column="updated_at",
-    )  # fmt: skip
+        alice_client,
+        connection,
+        draft,
+        target="events",
+        event_name_source="fixed",
+        event_name_fixed="  ",
+        timestamp_column="updated_at",
+    )
     assert form_errors(fixed) == {"event_name_fixed": ["Enter the event name."]}
     long = post_target(
-        alice_client, connection, draft, target="events", event_name_source="fixed",
-        event_name_fixed="x" * 256, timestamp_column="updated_at",
-    )  # fmt: skip
+        alice_client,
+        connection,
+        draft,
+        target="events",
+        event_name_source="fixed",
+        event_name_fixed="x" * 256,
+        timestamp_column="updated_at",
+    )
     assert form_errors(long) == {
         "event_name_fixed": ["The event name must be at most 255 characters (it has 256)."]
     }
@@ -225,10 +240,14 @@ def test_events_need_a_timestamp_of_a_time_type_and_an_event_name(alice_client, 
 
 def test_property_names_must_be_unique_non_empty_and_short(alice_client, connection, draft):
     response = post_target(
-        alice_client, connection, draft,
-        **{**mapping_data({"email": "contact", "plan": "Contact", "visits": "v" * 256}),
-           "property_3": "  "},
-    )  # fmt: skip
+        alice_client,
+        connection,
+        draft,
+        **{
+            **mapping_data({"email": "contact", "plan": "Contact", "visits": "v" * 256}),
+            "property_3": "  ",
+        },
+    )
     assert form_errors(response) == {
         "property_2": [
             "Property name “Contact” is already used for column email; each property needs its "
@@ -243,9 +262,11 @@ def test_property_names_must_be_unique_non_empty_and_short(alice_client, connect
 
     # A column left out may keep any name; the identity column is not a property.
     fine = post_target(
-        alice_client, connection, draft,
+        alice_client,
+        connection,
+        draft,
         **mapping_data({"email": "contact", "plan": None, "user_id": "contact"}),
-    )  # fmt: skip
+    )
     assert fine.status_code == 302
 
 
@@ -253,13 +274,19 @@ def test_cursor_column_of_the_wrong_type(alice_client, connection, draft):
     post_target(alice_client, connection, draft)
     url = step_url(connection, draft, "sync")
     for column, message in (
-        ("email", "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
-                  "“email” is STRING."),
-        ("score", "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
-                  "“score” is FLOAT64."),
+        (
+            "email",
+            "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
+            "“email” is STRING.",
+        ),
+        (
+            "score",
+            "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; "
+            "“score” is FLOAT64.",
+        ),
         ("", "Choose the cursor column for an incremental import."),
         ("gone", "Column “gone” is not in the source."),
-    ):  # fmt: skip
+    ):
         response = alice_client.post(url, {"sync_mode": "incremental", "cursor_column": column})
         assert form_errors(response) == {"cursor_column": [message]}
     assert "sync" not in alice_client.session["import_drafts"][draft]
@@ -319,9 +346,15 @@ def test_fields_of_other_schedule_kinds_are_ignored(alice_client, connection, dr
     alice_client.post(step_url(connection, draft, "sync"), {"sync_mode": "full"})
     response = alice_client.post(
         step_url(connection, draft, "schedule"),
-        {"action": "next", "schedule_kind": "daily", "schedule_time": "10:00",
-         "schedule_cron": "nonsense", "schedule_at": "garbage", "schedule_minute": "99"},
-    )  # fmt: skip
+        {
+            "action": "next",
+            "schedule_kind": "daily",
+            "schedule_time": "10:00",
+            "schedule_cron": "nonsense",
+            "schedule_at": "garbage",
+            "schedule_minute": "99",
+        },
+    )
     assert response.status_code == 302
 
 

@@ -93,9 +93,12 @@ def test_a_date_event_time_is_read_in_the_workspaces_zone_unless_another_is_chos
 
     Import.objects.all().delete()
     _, saved, _ = save_events(
-        alice_client, connection, customers_table, "signup_day",
+        alice_client,
+        connection,
+        customers_table,
+        "signup_day",
         source_time_zone="America/New_York",
-    )  # fmt: skip
+    )
     import_obj = Import.objects.get()
     assert (import_obj.source_time_zone, import_obj.timestamp_unit) == ("America/New_York", "")
     detail = alice_client.get(f"{BASE}/imports/{import_obj.pk}/").content.decode()
@@ -135,9 +138,13 @@ def test_an_int64_event_time_needs_its_unit_and_a_timestamp_needs_neither(
 
     Import.objects.all().delete()
     save_events(
-        alice_client, connection, customers_table, "updated_at",
-        timestamp_unit="seconds", source_time_zone="Asia/Tokyo",
-    )  # fmt: skip
+        alice_client,
+        connection,
+        customers_table,
+        "updated_at",
+        timestamp_unit="seconds",
+        source_time_zone="Asia/Tokyo",
+    )
     import_obj = Import.objects.get()
     assert (import_obj.source_time_zone, import_obj.timestamp_unit) == ("", "")
 
@@ -147,10 +154,13 @@ def test_the_review_warns_of_properties_with_another_type_in_the_workspace(
 ):
     for name, type_ in {"plan": "INT64", "tags": "STRING", "visits": "INT64"}.items():
         PropertyType.objects.create(
-            workspace=connection.workspace, name=name, type=type_,
-            defined_by_import_id=uuid.uuid4(), defined_by_import_name="Legacy CRM",
+            workspace=connection.workspace,
+            name=name,
+            type=type_,
+            defined_by_import_id=uuid.uuid4(),
+            defined_by_import_name="Legacy CRM",
             first_seen_at="2026-01-01T00:00:00Z",
-        )  # fmt: skip
+        )
 
     _, _, review = walk(
         alice_client,
@@ -192,15 +202,25 @@ def test_no_warning_when_the_types_agree(alice_client, connection, customers_tab
 def unitless_import(connection, alice, customers_table):
     """An events import from before INT64 event times had a unit (as the migration leaves it)."""
     return services.import_create(
-        workspace=connection.workspace, connection=connection, created_by=alice,
+        workspace=connection.workspace,
+        connection=connection,
+        created_by=alice,
         definition={
-            "name": "Old visits", "source_kind": "table", "source_table": customers_table,
-            "source_schema": [{"name": c, "type": "INT64" if c == "visits" else "STRING",
-                               "mode": "NULLABLE"} for c in COLUMNS],
-            "target": "events", "identity_column": "user_id", "event_name_fixed": "Visited",
-            "timestamp_column": "visits", "column_mapping": [], "schedule_kind": "none",
+            "name": "Old visits",
+            "source_kind": "table",
+            "source_table": customers_table,
+            "source_schema": [
+                {"name": c, "type": "INT64" if c == "visits" else "STRING", "mode": "NULLABLE"}
+                for c in COLUMNS
+            ],
+            "target": "events",
+            "identity_column": "user_id",
+            "event_name_fixed": "Visited",
+            "timestamp_column": "visits",
+            "column_mapping": [],
+            "schedule_kind": "none",
         },
-    )  # fmt: skip
+    )
 
 
 def test_an_old_int64_import_asks_for_its_unit_on_edit_and_then_runs(

@@ -36,16 +36,26 @@ def test_existing_imports_keep_utc_for_wall_clock_times_and_ask_for_an_int64_uni
     Import = old.get_model("imports", "Import")
     workspace = Workspace.objects.create(name="Acme", slug="acme-migration")
     source = Connection.objects.create(
-        workspace=workspace, name="W", project_id="p-123456", dataset_id="d",
-        encrypted_key="x", client_email="a@p-123456.iam.gserviceaccount.com",
-    )  # fmt: skip
+        workspace=workspace,
+        name="W",
+        project_id="p-123456",
+        dataset_id="d",
+        encrypted_key="x",
+        client_email="a@p-123456.iam.gserviceaccount.com",
+    )
 
     def old_import(name, target, column, kind):
         return Import.objects.create(
-            workspace=workspace, connection=source, name=name, source_kind="table",
-            source_table="t", target=target, identity_column="id", timestamp_column=column,
+            workspace=workspace,
+            connection=source,
+            name=name,
+            source_kind="table",
+            source_table="t",
+            target=target,
+            identity_column="id",
+            timestamp_column=column,
             source_schema=[{"name": "id", "type": "STRING"}, {"name": column, "type": kind}],
-        ).pk  # fmt: skip
+        ).pk
 
     datetime_events = old_import("datetime", "events", "at", "DATETIME")
     date_events = old_import("date", "events", "day", "DATE")

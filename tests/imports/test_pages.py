@@ -632,9 +632,14 @@ def test_the_rejected_rows_csv_streams_every_column_and_defuses_formulas(
     assert sorted(rows[0][5:]) == ["n", "tags"]
     cells = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert cells[0] == {
-        "row_number": "7", "reason": "No identity", "user_id": "", "email": "", "n": "",
-        "note": "", "tags": "",
-    }  # fmt: skip
+        "row_number": "7",
+        "reason": "No identity",
+        "user_id": "",
+        "email": "",
+        "n": "",
+        "note": "",
+        "tags": "",
+    }
     assert cells[1]["email"] == '\'=HYPERLINK("http://x")'
     assert cells[1]["n"] == "-5"  # a number is not a formula
     assert cells[2]["reason"] == "'@SUM(A1)"
@@ -811,13 +816,22 @@ def test_a_due_import_polls_until_its_run_appears_and_a_later_one_does_not(
     alice_client, workspace_a, connection
 ):
     due = add_import(
-        workspace_a, connection, "Once now", status="scheduled", schedule_kind="now",
+        workspace_a,
+        connection,
+        "Once now",
+        status="scheduled",
+        schedule_kind="now",
         next_run_at=timezone.now(),
-    )  # fmt: skip
+    )
     later = add_import(
-        workspace_a, connection, "Tomorrow", status="scheduled", schedule_kind="daily",
-        schedule_time=dt.time(3, 0), next_run_at=timezone.now() + dt.timedelta(hours=20),
-    )  # fmt: skip
+        workspace_a,
+        connection,
+        "Tomorrow",
+        status="scheduled",
+        schedule_kind="daily",
+        schedule_time=dt.time(3, 0),
+        next_run_at=timezone.now() + dt.timedelta(hours=20),
+    )
 
     page = alice_client.get(detail_url(due)).content.decode()
     assert "Due now, waiting for the scheduler" in page
@@ -836,9 +850,13 @@ def test_a_due_import_polls_until_its_run_appears_and_a_later_one_does_not(
 def test_paused_imports_show_no_next_run_anywhere(alice_client, workspace_a, connection):
     soon = timezone.now() + dt.timedelta(hours=3)
     paused = add_import(
-        workspace_a, connection, "Paused one", status="paused", schedule_kind="hourly",
+        workspace_a,
+        connection,
+        "Paused one",
+        status="paused",
+        schedule_kind="hourly",
         next_run_at=soon,
-    )  # fmt: skip
+    )
     shown = timezone.localtime(soon).strftime("%b %-d, %Y %H:%M")
     bigquery = "/w/acme/settings/partners/bigquery/"
 

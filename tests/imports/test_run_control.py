@@ -107,9 +107,13 @@ def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
     for round_number in range(STRESS_ROUNDS):
         Event.objects.all().delete()  # events dedupe per workspace: each round writes anew
         connection = make_connection(
-            workspace_a, alice, f"Warehouse {round_number}", info=fast_reads.key.info,
-            project_id=fast_reads.project, dataset_id=fast_reads.dataset,
-        )  # fmt: skip
+            workspace_a,
+            alice,
+            f"Warehouse {round_number}",
+            info=fast_reads.key.info,
+            project_id=fast_reads.project,
+            dataset_id=fast_reads.dataset,
+        )
         import_obj = make_import(connection, alice, table=table, target="events")
 
         # Stop, pressed while the worker writes a page.
@@ -198,9 +202,13 @@ def test_pause_during_a_scheduled_run_keeps_the_run_and_the_pause(
 def test_stop_then_resume_schedule(celery_worker, google, bq_connection, alice):
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, PAGE * PAGES))
     import_obj = make_import(
-        bq_connection, alice, table=table, target="events", schedule_kind="daily",
+        bq_connection,
+        alice,
+        table=table,
+        target="events",
+        schedule_kind="daily",
         schedule_time=dt.time(3, 0),
-    )  # fmt: skip
+    )
     client = client_for(alice)
     run = run_now(client, import_obj)
     wait_mid_run(run.pk)

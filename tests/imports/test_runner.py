@@ -92,9 +92,14 @@ def test_incremental_runs_lose_nothing_and_duplicate_nothing(google, bq_connecti
     rows = event_rows(0, 60, day=0)
     table = new_table(google.stack, EVENT_SCHEMA, rows)
     import_obj = make_import(
-        bq_connection, alice, table=table, target="events",
-        sync_mode="incremental", cursor_column="ts", cursor_type="TIMESTAMP",
-    )  # fmt: skip
+        bq_connection,
+        alice,
+        table=table,
+        target="events",
+        sync_mode="incremental",
+        cursor_column="ts",
+        cursor_type="TIMESTAMP",
+    )
 
     _, first = run_once(import_obj, alice)
     assert first.rows_read == 60
@@ -122,9 +127,14 @@ def test_a_run_that_fails_on_its_second_page_keeps_the_watermark_and_the_next_re
 ):
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 100))
     import_obj = make_import(
-        bq_connection, alice, table=table, target="events",
-        sync_mode="incremental", cursor_column="ts", cursor_type="TIMESTAMP",
-    )  # fmt: skip
+        bq_connection,
+        alice,
+        table=table,
+        target="events",
+        sync_mode="incremental",
+        cursor_column="ts",
+        cursor_type="TIMESTAMP",
+    )
     # The service account is disabled once the first page is on its way: the second fails.
     email = google.key.email
     disable = lambda: google.stack.token_server.disable_account(email)  # noqa: E731
@@ -168,9 +178,12 @@ def test_a_permission_error_fails_the_run_with_our_message_and_keeps_a_recurring
 ):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
     import_obj = make_import(
-        bq_connection, alice, table=table, schedule_kind="daily",
+        bq_connection,
+        alice,
+        table=table,
+        schedule_kind="daily",
         schedule_time=__import__("datetime").time(3, 0),
-    )  # fmt: skip
+    )
     google.stack.revoke(google.key.email, "roles/bigquery.jobUser", project=PROJECT)
 
     status, run = run_once(import_obj, alice)

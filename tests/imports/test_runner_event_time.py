@@ -57,9 +57,14 @@ def times(column_mapping=None) -> dict[str, dt.datetime]:
 
 def events_import(connection, user, table, **fields):
     return make_import(
-        connection, user, table=table, target="events", event_name_column="event",
-        column_mapping=[], **fields,
-    )  # fmt: skip
+        connection,
+        user,
+        table=table,
+        target="events",
+        event_name_column="event",
+        column_mapping=[],
+        **fields,
+    )
 
 
 def test_a_datetime_event_time_is_read_in_the_source_time_zone(
@@ -67,9 +72,12 @@ def test_a_datetime_event_time_is_read_in_the_source_time_zone(
 ):
     table = new_table(google.stack, SCHEMA, ROWS)
     import_obj = events_import(
-        bq_connection, alice, table, timestamp_column="local_time",
+        bq_connection,
+        alice,
+        table,
+        timestamp_column="local_time",
         source_time_zone="Europe/Berlin",
-    )  # fmt: skip
+    )
 
     run = run_once(import_obj, alice)
 

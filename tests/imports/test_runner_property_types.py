@@ -29,9 +29,12 @@ def run_once(import_obj, user) -> ImportRun:
 
 def profiles_import(connection, user, table, columns, name):
     return make_import(
-        connection, user, table=table, name=name,
+        connection,
+        user,
+        table=table,
+        name=name,
         column_mapping=[{"column": c, "property": "score", "include": True} for c in columns],
-    )  # fmt: skip
+    )
 
 
 def test_the_first_import_defines_the_type_and_later_ones_are_cast_or_rejected(
@@ -62,8 +65,10 @@ def test_the_first_import_defines_the_type_and_later_ones_are_cast_or_rejected(
     assert second_run.status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS  # uncastable rows
     kept = PropertyType.objects.get(name="score")
     assert (kept.type, kept.defined_by_import_id, kept.defined_by_import_name) == (
-        "INT64", first.pk, "Scores",
-    )  # fmt: skip
+        "INT64",
+        first.pk,
+        "Scores",
+    )
     assert PropertyType.objects.count() == 1  # the second import changed nothing
     assert dict(Profile.objects.values_list("identity", "properties")) == {
         "a": {"score": 7},
@@ -125,9 +130,11 @@ def test_first_seen_wins_between_imports_recording_at_the_same_time(transactiona
         try:
             barrier.wait(timeout=30)
             answers[type_] = audience_services.property_types_record(
-                workspace_id=workspace_a.pk, types={"plan": type_, type_.lower(): type_},
-                import_id=None, import_name=type_,
-            )  # fmt: skip
+                workspace_id=workspace_a.pk,
+                types={"plan": type_, type_.lower(): type_},
+                import_id=None,
+                import_name=type_,
+            )
         finally:
             connections.close_all()
 

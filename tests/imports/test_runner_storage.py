@@ -71,7 +71,9 @@ def test_a_profiles_import_reads_with_storage_and_maps_types_like_rest(
 ):
     table = new_table(google.stack, TYPED_USER_SCHEMA, typed_user_rows(130))
     import_obj = make_import(
-        bq_connection, alice, table=table,
+        bq_connection,
+        alice,
+        table=table,
         column_mapping=[
             {"column": "email", "property": "email", "include": True},
             {"column": "plan", "property": "plan", "include": True},
@@ -79,7 +81,7 @@ def test_a_profiles_import_reads_with_storage_and_maps_types_like_rest(
             {"column": "signup", "property": "signup", "include": True},
             {"column": "score", "property": "score", "include": True},
         ],
-    )  # fmt: skip
+    )
 
     status, run = run_once(import_obj, alice)
 

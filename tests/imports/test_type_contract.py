@@ -149,9 +149,21 @@ def test_each_type_has_one_stored_form_from_either_wire(field, rest, arrow, stor
 
 
 ALL_SCALARS = [
-    "STRING", "BYTES", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "TIMESTAMP",
-    "DATE", "TIME", "DATETIME", "INTERVAL", "JSON", "GEOGRAPHY",
-]  # fmt: skip
+    "STRING",
+    "BYTES",
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "BOOL",
+    "TIMESTAMP",
+    "DATE",
+    "TIME",
+    "DATETIME",
+    "INTERVAL",
+    "JSON",
+    "GEOGRAPHY",
+]
 
 
 @pytest.mark.parametrize("wire", ["rest", "arrow"])
@@ -228,13 +240,17 @@ def test_fields_come_from_the_api_schema_with_nested_types():
                 "mode": "REPEATED",
                 "fields": [
                     {"name": "id", "type": "INTEGER", "mode": "NULLABLE"},
-                    {"name": "items", "type": "RECORD", "mode": "REPEATED",
-                     "fields": [{"name": "k", "type": "STRING"}]},
+                    {
+                        "name": "items",
+                        "type": "RECORD",
+                        "mode": "REPEATED",
+                        "fields": [{"name": "k", "type": "STRING"}],
+                    },
                     {"name": "span", "type": "RANGE", "rangeElementType": {"type": "DATE"}},
                 ],
             }
         ]
-    )  # fmt: skip
+    )
 
     assert field.label == (
         "ARRAY<STRUCT<id INT64, items ARRAY<STRUCT<k STRING>>, span RANGE<DATE>>>"

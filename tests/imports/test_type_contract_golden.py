@@ -221,8 +221,10 @@ def test_profiles_store_every_type_the_same_through_both_read_paths(
         assert properties == jsonb_text(expected), identity
         assert json.loads(properties) == json.loads(canonical_json(expected))
     assert dict(PropertyType.objects.values_list("name", "type")) == {
-        **TYPED_COLUMNS, "event": "STRING", "ev_ts": "TIMESTAMP",
-    }  # fmt: skip
+        **TYPED_COLUMNS,
+        "event": "STRING",
+        "ev_ts": "TIMESTAMP",
+    }
 
 
 def test_events_store_every_type_the_same_through_both_read_paths(

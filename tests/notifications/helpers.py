@@ -31,9 +31,13 @@ def finished_run(import_obj, status: str, *, error: str = "", rejected: int = 0)
     )
     now = timezone.now()
     ImportRun.objects.filter(pk=run.pk).update(
-        status=status, started_at=now, finished_at=now, rows_read=120, rows_written=120 - rejected,
+        status=status,
+        started_at=now,
+        finished_at=now,
+        rows_read=120,
+        rows_written=120 - rejected,
         rows_rejected=rejected,
         error_message=error or ("Google rejected the key." if status == "failed" else ""),
-    )  # fmt: skip
+    )
     run.refresh_from_db()
     return run

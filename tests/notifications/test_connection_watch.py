@@ -98,9 +98,13 @@ def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_pas
 def replace_key(connection, user, info):
     key = parse_service_account_key(json.dumps(info), allowed_token_uris=[GOOGLE_TOKEN_URI])
     return connection_services.connection_update(
-        connection=connection, actor=user, name=connection.name,
-        project_id=connection.project_id, dataset_id=connection.dataset_id, key=key,
-    )  # fmt: skip
+        connection=connection,
+        actor=user,
+        name=connection.name,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+        key=key,
+    )
 
 
 @pytest.mark.django_db

@@ -50,18 +50,28 @@ def subjects(smtp_server) -> list[str]:
 
 
 def test_an_hourly_import_failing_three_times_sends_one_alert_then_one_recovered(
-    celery_worker, google, bq_connection, workspace_a, alice, smtp_server, webhook_receiver,
+    celery_worker,
+    google,
+    bq_connection,
+    workspace_a,
+    alice,
+    smtp_server,
+    webhook_receiver,
     private_webhooks,
-):  # fmt: skip
+):
     services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
     _, secret = services.webhook_add(
-        workspace=workspace_a, actor=alice, name="Ops", url=webhook_receiver.url,
+        workspace=workspace_a,
+        actor=alice,
+        name="Ops",
+        url=webhook_receiver.url,
         payload_format="json",
-    )  # fmt: skip
+    )
     webhook_receiver.secret = secret
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 20))
-    import_obj = make_import(bq_connection, alice, table=table, name="Hourly users",
-                             schedule_kind="hourly")  # fmt: skip
+    import_obj = make_import(
+        bq_connection, alice, table=table, name="Hourly users", schedule_kind="hourly"
+    )
 
     google.stack.token_server.disable_account(google.key.email)
     runs = [run_now_and_wait(import_obj, alice) for _ in range(3)]
@@ -72,8 +82,9 @@ def test_an_hourly_import_failing_three_times_sends_one_alert_then_one_recovered
     wait_for(delivered(4))
 
     assert list(Alert.objects.order_by("created_at").values_list("kind", flat=True)) == [
-        "run.failed", "import.recovered",
-    ]  # fmt: skip
+        "run.failed",
+        "import.recovered",
+    ]
     assert subjects(smtp_server) == [
         "[Acme] Import “Hourly users” failed",
         "[Acme] Import “Hourly users” recovered: its run succeeded",
@@ -94,9 +105,16 @@ def test_an_hourly_import_failing_three_times_sends_one_alert_then_one_recovered
 
 
 def test_a_hanging_webhook_does_not_hold_up_the_run_and_is_retried_and_recorded(
-    google, bq_connection, workspace_a, alice, webhook_receiver, private_webhooks, worker_env,
-    clean_broker, tmp_path,
-):  # fmt: skip
+    google,
+    bq_connection,
+    workspace_a,
+    alice,
+    webhook_receiver,
+    private_webhooks,
+    worker_env,
+    clean_broker,
+    tmp_path,
+):
     from tests.fixtures.processes import start_worker, stop_worker
 
     _, secret = services.webhook_add(
@@ -132,14 +150,22 @@ def test_a_hanging_webhook_does_not_hold_up_the_run_and_is_retried_and_recorded(
 
 
 def test_send_test_from_the_page_reaches_the_inbox_and_the_webhook(
-    celery_worker, workspace_a, alice, alice_client, smtp_server, webhook_receiver,
+    celery_worker,
+    workspace_a,
+    alice,
+    alice_client,
+    smtp_server,
+    webhook_receiver,
     private_webhooks,
-):  # fmt: skip
+):
     recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
     webhook, secret = services.webhook_add(
-        workspace=workspace_a, actor=alice, name="Ops", url=webhook_receiver.url,
+        workspace=workspace_a,
+        actor=alice,
+        name="Ops",
+        url=webhook_receiver.url,
         payload_format="json",
-    )  # fmt: skip
+    )
     webhook_receiver.secret = secret
     base = "/w/acme/settings/notifications"
 

@@ -48,8 +48,9 @@ def test_a_failing_import_sends_one_alert_over_many_failed_runs_then_one_recover
     assert failed.summary == "Import “Nightly users” failed"
     assert recovered.summary == "Import “Nightly users” recovered: its run succeeded"
     assert sorted(failed.deliveries.values_list("destination", flat=True)) == [
-        "data@acme.test", "ops@acme.test",
-    ]  # fmt: skip
+        "data@acme.test",
+        "ops@acme.test",
+    ]
     state = ImportAlertState.objects.get(pk=import_obj.pk)
     assert state.health == "ok"
 
@@ -131,9 +132,14 @@ def test_two_workers_judging_the_same_failure_at_once_send_one_alert(
 
 @pytest.mark.django_db
 def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
-    google, bq_connection, alice, workspace_a, smtp_settings, monkeypatch,
+    google,
+    bq_connection,
+    alice,
+    workspace_a,
+    smtp_settings,
+    monkeypatch,
     django_capture_on_commit_callbacks,
-):  # fmt: skip
+):
     """Run → commit → run_finished → judging → deliveries, in this process: the broker's
     part (enqueueing) calls the task at once instead. The mail goes to a real SMTP server."""
 
@@ -182,9 +188,14 @@ def test_the_runner_announces_each_finished_run_and_alerts_follow_the_changes(
 
 @pytest.mark.django_db
 def test_a_run_above_the_rejection_threshold_alerts_as_failed_once_and_one_within_it_recovers(
-    google, bq_connection, alice, workspace_a, smtp_settings, monkeypatch,
+    google,
+    bq_connection,
+    alice,
+    workspace_a,
+    smtp_settings,
+    monkeypatch,
     django_capture_on_commit_callbacks,
-):  # fmt: skip
+):
     def run_at_once(name, *args, countdown=None):
         return getattr(tasks, name.rpartition(".")[2])(*args) or True
 
@@ -216,7 +227,9 @@ def test_a_run_above_the_rejection_threshold_alerts_as_failed_once_and_one_withi
 
 
 @pytest.mark.django_db
-def test_a_failing_receiver_never_fails_the_run(google, bq_connection, alice, django_capture_on_commit_callbacks, monkeypatch):  # fmt: skip
+def test_a_failing_receiver_never_fails_the_run(
+    google, bq_connection, alice, django_capture_on_commit_callbacks, monkeypatch
+):
     """A receiver that raises (a broker that refuses, a bug) is logged; the run's outcome
     stands."""
 

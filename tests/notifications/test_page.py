@@ -170,8 +170,9 @@ def test_events_are_toggled_and_audited(alice_client, workspace_a):
     alice_client.post(f"{PAGE}events/", {"events": ["run.failed", "connection.key_old"]})
 
     assert NotificationSettings.objects.get(workspace=workspace_a).events == [
-        "run.failed", "connection.key_old",
-    ]  # fmt: skip
+        "run.failed",
+        "connection.key_old",
+    ]
     entry = AuditEntry.objects.get(action="notifications.events_changed")
     assert entry.details == {
         "turned_on": [],
@@ -180,8 +181,9 @@ def test_events_are_toggled_and_audited(alice_client, workspace_a):
     bad = alice_client.post(f"{PAGE}events/", {"events": ["everything"]})
     assert bad.status_code == 400
     assert NotificationSettings.objects.get(workspace=workspace_a).events == [
-        "run.failed", "connection.key_old",
-    ]  # fmt: skip
+        "run.failed",
+        "connection.key_old",
+    ]
 
 
 def test_send_test_queues_one_delivery_and_is_limited_per_minute(alice_client, workspace_a, alice):
@@ -212,9 +214,11 @@ def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_clie
 
     entries = list(AuditEntry.objects.values("action", "target_label", "details"))
     assert [e["action"] for e in entries] == [
-        "notifications.webhook_removed", "notifications.test_sent",
-        "notifications.webhook_secret_rotated", "notifications.webhook_added",
-    ]  # fmt: skip
+        "notifications.webhook_removed",
+        "notifications.test_sent",
+        "notifications.webhook_secret_rotated",
+        "notifications.webhook_added",
+    ]
     text = json.dumps(entries, ensure_ascii=False)
     for secret in secrets_seen:
         assert secret not in text

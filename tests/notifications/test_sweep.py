@@ -70,9 +70,12 @@ def test_webhook_urls_and_secrets_are_re_encrypted_with_the_newest_fernet_key(
     settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
     old_key, new_key = settings.FERNET_KEYS[0], Fernet.generate_key().decode()
     webhook, secret = services.webhook_add(
-        workspace=workspace_a, actor=alice, name="", url="http://127.0.0.1:9/x",
+        workspace=workspace_a,
+        actor=alice,
+        name="",
+        url="http://127.0.0.1:9/x",
         payload_format="json",
-    )  # fmt: skip
+    )
 
     settings.FERNET_KEYS = [new_key, old_key]
     call_command("rotate_notification_secrets")

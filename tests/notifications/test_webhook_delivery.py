@@ -143,8 +143,11 @@ def test_a_failing_webhook_is_retried_with_growing_pauses_and_each_attempt_recor
     assert third.status == "delivered"
     sent.refresh_from_db()
     assert (sent.status, sent.attempts, sent.last_error, sent.next_attempt_at) == (
-        "delivered", 3, "", None,
-    )  # fmt: skip
+        "delivered",
+        3,
+        "",
+        None,
+    )
     assert [r.headers["X-Webhook-Delivery"] for r in webhook_receiver.received] == [
         str(sent.pk)
     ] * 3

@@ -70,16 +70,23 @@ def objects(alice, workspace_a, google):
     run = run_create(import_obj=import_obj, scheduled_for=import_obj.created_at, trigger="manual")
     import_obj.save()
     token = api_token_create(
-        workspace=workspace_a, user=alice, role="admin", name="Pipeline", scope="run",
+        workspace=workspace_a,
+        user=alice,
+        role="admin",
+        name="Pipeline",
+        scope="run",
         expires_at=None,
-    ).token  # fmt: skip
+    ).token
     invited = members.invitation_create(
         workspace=workspace_a, actor=alice, email="carol@acme.test", role="member"
     )
     return {
-        "connection": connection, "import": import_obj, "run": run, "token": token,
+        "connection": connection,
+        "import": import_obj,
+        "run": run,
+        "token": token,
         "invitation_secret": invited.secret,
-    }  # fmt: skip
+    }
 
 
 def app_urls(objects) -> list[tuple[str, object]]:
@@ -113,11 +120,14 @@ def admin_urls() -> list[tuple[str, dict]]:
         obj = model._default_manager.order_by("pk").first()
         assert obj is not None, f"no {model.__name__} to post about"
         urls += [
-            (reverse(f"{name}_changelist"), {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}),
+            (
+                reverse(f"{name}_changelist"),
+                {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
+            ),
             (reverse(f"{name}_add"), {"name": "added"}),
             (reverse(f"{name}_change", args=[obj.pk]), {"name": "changed"}),
             (reverse(f"{name}_delete", args=[obj.pk]), {"post": "yes"}),
-        ]  # fmt: skip
+        ]
     return urls
 
 

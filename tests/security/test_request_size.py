@@ -107,9 +107,10 @@ def headers_only(live_server, path: str, length: int, cookie: str = "") -> str:
             answer += sock.recv(65536)
         head, _, body = answer.partition(b"\r\n\r\n")
         length = next(
-            int(line.split(b":")[1]) for line in head.split(b"\r\n")
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length:")
-        )  # fmt: skip
+        )
         while len(body) < length:
             body += sock.recv(65536)
     return (head + b"\r\n\r\n" + body).decode("utf-8", "replace")

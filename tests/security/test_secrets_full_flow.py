@@ -162,14 +162,16 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
 
             # Add Database by upload: Test Connection first (the htmx fragment), then save.
             tested = client.post(
-                f"{BASE}/add/test/", {**form, "name": "Uploaded", "key_file": upload(uploaded)},
+                f"{BASE}/add/test/",
+                {**form, "name": "Uploaded", "key_file": upload(uploaded)},
                 headers=HTMX,
-            )  # fmt: skip
+            )
             assert PASSED in tested.content.decode()
             saved = client.post(
-                f"{BASE}/add/", {**form, "name": "Uploaded", "key_file": upload(uploaded)},
+                f"{BASE}/add/",
+                {**form, "name": "Uploaded", "key_file": upload(uploaded)},
                 follow=True,
-            )  # fmt: skip
+            )
             assert "Connection “Uploaded” saved." in saved.content.decode()
             by_upload = Connection.objects.get(name="Uploaded")
 
@@ -179,9 +181,10 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
             )
             assert PASSED in tested.content.decode()
             saved = client.post(
-                f"{BASE}/add/", {**form, "name": "Pasted", "key_text": pasted.to_json()},
+                f"{BASE}/add/",
+                {**form, "name": "Pasted", "key_text": pasted.to_json()},
                 follow=True,
-            )  # fmt: skip
+            )
             assert saved.status_code == 200
             by_paste = Connection.objects.get(name="Pasted")
 
@@ -204,9 +207,10 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
             edit = f"{BASE}/{by_upload.pk}/edit/"
             assert client.get(edit).status_code == 200
             tested = client.post(
-                f"{edit}test/", {**form, "name": "Uploaded", "key_file": upload(rotated)},
+                f"{edit}test/",
+                {**form, "name": "Uploaded", "key_file": upload(rotated)},
                 headers=HTMX,
-            )  # fmt: skip
+            )
             assert PASSED in tested.content.decode()
             saved = client.post(
                 edit, {**form, "name": "Uploaded", "key_text": rotated.to_json()}, follow=True
@@ -257,9 +261,11 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
                 (by_paste, import_b, failed_b),
             ):
                 objects = {
-                    "connection": connection, "import": import_obj, "run": run,
+                    "connection": connection,
+                    "import": import_obj,
+                    "run": run,
                     "token": ApiToken.objects.get(),
-                }  # fmt: skip
+                }
                 for route, _ in app_routes():
                     if route.startswith("w/<slug:ws>/"):
                         client.get(fill(route, objects), follow=True)

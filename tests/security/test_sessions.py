@@ -123,8 +123,12 @@ def test_changing_the_password_signs_out_every_other_session(django_user_model):
 
     changed = here.post(
         "/admin/password_change/",
-        {"old_password": PASSWORD, "new_password1": "n3w-Passw0rd!", "new_password2": "n3w-Passw0rd!"},
-    )  # fmt: skip
+        {
+            "old_password": PASSWORD,
+            "new_password1": "n3w-Passw0rd!",
+            "new_password2": "n3w-Passw0rd!",
+        },
+    )
 
     assert (changed.status_code, changed["Location"]) == (302, "/admin/password_change/done/")
     assert here.get("/admin/").status_code == 200  # the browser that changed it stays in

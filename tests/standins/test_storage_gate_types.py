@@ -126,9 +126,16 @@ def test_values_survive_the_re_encoding(reader: BigQueryReadClient, typed_table:
         {"i": pyarrow.MonthDayNano([0, 0, 90_000_000_000_000]), "jj": '{"x":1}'}
     ]
     assert second == {
-        "small_int": 2, "n": None, "bn": None, "iv": None, "j": None, "g": None, "dtm": None,
-        "r": None, "nested": [],
-    }  # fmt: skip
+        "small_int": 2,
+        "n": None,
+        "bn": None,
+        "iv": None,
+        "j": None,
+        "g": None,
+        "dtm": None,
+        "r": None,
+        "nested": [],
+    }
 
 
 def test_the_emulator_itself_answers_in_its_own_types(

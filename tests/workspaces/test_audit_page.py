@@ -20,9 +20,14 @@ CSV = "/w/acme/audit/export.csv"
 
 def entry(workspace, actor, action, when, label="Warehouse", **details):
     row = AuditEntry.objects.create(
-        workspace=workspace, actor=actor, action=action, target_type=action.split(".")[0],
-        target_id="1", target_label=label, details=details,
-    )  # fmt: skip
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        target_type=action.split(".")[0],
+        target_id="1",
+        target_label=label,
+        details=details,
+    )
     AuditEntry.objects.filter(pk=row.pk).update(created_at=when)
     return row
 
@@ -41,8 +46,14 @@ def test_the_log_shows_what_the_services_recorded(alice_client, alice, workspace
     workspace_a.time_zone = "Europe/Berlin"
     workspace_a.save()
     connection = make_connection(workspace_a, alice, name="Warehouse")
-    connection_update(connection=connection, actor=alice, name="Main warehouse",
-                      project_id=connection.project_id, dataset_id="events_v3", key=None)  # fmt: skip
+    connection_update(
+        connection=connection,
+        actor=alice,
+        name="Main warehouse",
+        project_id=connection.project_id,
+        dataset_id="events_v3",
+        key=None,
+    )
     imp = add_import(workspace_a, connection, "Nightly", status="scheduled")
     import_pause(import_obj=imp, actor=alice)
 
@@ -81,8 +92,9 @@ def test_filters_by_actor_action_and_date_range(alice_client, alice, bob, worksp
     assert "2 entries match the filters" in by_alice.content.decode()
 
 
-def test_the_action_menu_offers_the_workspaces_actions_by_group(alice_client, alice, workspace_a,
-                                                                workspace_b, charlie):  # fmt: skip
+def test_the_action_menu_offers_the_workspaces_actions_by_group(
+    alice_client, alice, workspace_a, workspace_b, charlie
+):
     day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
     entry(workspace_a, alice, "import.run_now", day)
     entry(workspace_a, alice, "notification.webhook_added", day)
@@ -123,8 +135,9 @@ def test_pages_by_key_keep_the_filters(alice_client, alice, workspace_a):
     assert "page=2" in first.content.decode() and "action=import.run_now" in first.content.decode()
 
 
-def test_the_csv_export_has_every_filtered_entry_with_its_zone(alice_client, alice, bob,
-                                                               workspace_a):  # fmt: skip
+def test_the_csv_export_has_every_filtered_entry_with_its_zone(
+    alice_client, alice, bob, workspace_a
+):
     workspace_a.time_zone = "America/New_York"
     workspace_a.save()
     start = dt.datetime(2026, 1, 1, 17, tzinfo=dt.UTC)
@@ -183,8 +196,13 @@ def test_the_sidebar_links_the_audit_log_for_admins_only(alice_client, bob_clien
 
 
 def test_another_workspaces_entries_never_show(alice_client, charlie, workspace_b):
-    entry(workspace_b, charlie, "connection.created", dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
-          label="Globex warehouse")  # fmt: skip
+    entry(
+        workspace_b,
+        charlie,
+        "connection.created",
+        dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        label="Globex warehouse",
+    )
 
     assert "Globex warehouse" not in alice_client.get(AUDIT).content.decode()
     assert "Globex warehouse" not in b"".join(alice_client.get(CSV).streaming_content).decode()
@@ -195,8 +213,13 @@ def test_the_page_costs_the_same_queries_however_long_the_log(
     alice_client, alice, workspace_a, count, django_assert_num_queries
 ):
     for n in range(count):
-        entry(workspace_a, alice, "import.run_now", dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-              label=f"e{n}")  # fmt: skip
+        entry(
+            workspace_a,
+            alice,
+            "import.run_now",
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            label=f"e{n}",
+        )
     # session, user, memberships, action menu, count, the page with its actors, actor menu
     with django_assert_num_queries(7):
         alice_client.get(AUDIT)

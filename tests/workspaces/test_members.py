@@ -76,8 +76,10 @@ def test_an_invitation_is_emailed_with_a_one_time_link_kept_only_as_a_digest(
     secret = link_in(message).split("/")[2]
     invitation = Invitation.objects.get()
     assert (invitation.email, invitation.role, invitation.status) == (
-        "Dana@Acme.test", "admin", "pending",
-    )  # fmt: skip
+        "Dana@Acme.test",
+        "admin",
+        "pending",
+    )
     assert invitation.digest == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in json.dumps(list(Invitation.objects.values()), default=str)
     assert invitation.expires_at - invitation.created_at == dt.timedelta(hours=72)
@@ -154,8 +156,10 @@ def test_the_invitee_sets_a_password_and_lands_signed_in_in_the_workspace(invite
     assert Invitation.objects.get().accepted_by == dana
     joined = AuditEntry.objects.get(action="member.joined")
     assert (joined.actor, joined.details["email"], joined.details["invited_by"]) == (
-        dana, "dana@acme.test", "alice@acme.test",
-    )  # fmt: skip
+        dana,
+        "dana@acme.test",
+        "alice@acme.test",
+    )
 
 
 def test_a_link_works_once(invited, client):
@@ -278,8 +282,9 @@ def test_an_admin_changes_a_role_and_it_is_audited(alice_client, alice, bob):
     assert membership_of(bob).role == "admin"
     entry = AuditEntry.objects.get(action="member.role_changed")
     assert (entry.actor, entry.details) == (
-        alice, {"email": "bob@acme.test", "from": "member", "to": "admin"},
-    )  # fmt: skip
+        alice,
+        {"email": "bob@acme.test", "from": "member", "to": "admin"},
+    )
     assert "bob@acme.test is now admin." in alice_client.get(MEMBERS).content.decode()
 
 
@@ -296,9 +301,11 @@ def test_the_last_admin_cannot_be_demoted_or_removed(alice_client, alice, bob):
     assert not AuditEntry.objects.exists()
     # With a second admin, the first may step down.
     members.member_role_change(
-        workspace=membership_of(bob).workspace, actor=alice, membership=membership_of(bob),
+        workspace=membership_of(bob).workspace,
+        actor=alice,
+        membership=membership_of(bob),
         role="admin",
-    )  # fmt: skip
+    )
     stepped_down = alice_client.post(f"{MEMBERS}{mine}/role/", {"role": "member"})
     assert membership_of(alice).role == "member"
     assert stepped_down["Location"] == "/w/acme/settings/"  # Members is for admins only
@@ -391,10 +398,13 @@ def test_no_audit_entry_holds_a_secret_a_digest_or_a_token(
 def test_the_settings_page_ties_the_workspaces_settings_together(alice_client, bob_client):
     page = alice_client.get("/w/acme/settings/").content.decode()
     for href in (
-        "/w/acme/settings/workspace/", "/w/acme/settings/members/",
-        "/w/acme/settings/notifications/", "/w/acme/settings/api-tokens/", "/w/acme/audit/",
+        "/w/acme/settings/workspace/",
+        "/w/acme/settings/members/",
+        "/w/acme/settings/notifications/",
+        "/w/acme/settings/api-tokens/",
+        "/w/acme/audit/",
         "/password/change/",
-    ):  # fmt: skip
+    ):
         assert f'href="{href}"' in page, href
     own = bob_client.get("/w/acme/settings/")
     assert own.status_code == 200
@@ -432,9 +442,11 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(alice, bob, work
         try:
             start.wait(timeout=30)
             members.member_role_change(
-                workspace=workspace_a, actor=actor, membership=membership_of(target),
+                workspace=workspace_a,
+                actor=actor,
+                membership=membership_of(target),
                 role="member",
-            )  # fmt: skip
+            )
             outcomes.append("changed")
         except members.MemberRefused:
             outcomes.append("refused")

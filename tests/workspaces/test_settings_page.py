@@ -87,13 +87,21 @@ def test_a_new_zone_moves_the_next_run_of_recurring_schedules_only(
     connection = make_connection(workspace_a, alice)
     with time_machine.travel(NOW, tick=False):
         daily = make_import(
-            connection, alice, table="users", name="Daily",
-            schedule_kind="daily", schedule_time=dt.time(9, 0),
-        )  # fmt: skip
+            connection,
+            alice,
+            table="users",
+            name="Daily",
+            schedule_kind="daily",
+            schedule_time=dt.time(9, 0),
+        )
         once = make_import(
-            connection, alice, table="users", name="Once", schedule_kind="once",
+            connection,
+            alice,
+            table="users",
+            name="Once",
+            schedule_kind="once",
             schedule_at=NOW + dt.timedelta(days=3),
-        )  # fmt: skip
+        )
         assert daily.next_run_at == dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
 
         alice_client.post(SETTINGS, {"name": "Acme", "time_zone": "Asia/Tokyo"})
