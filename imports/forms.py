@@ -496,7 +496,7 @@ def LookbackField() -> forms.TypedChoiceField:  # noqa: N802 - a field, named li
         coerce=int,
         initial=0,
         required=False,
-        empty_value=0,
+        empty_value=0,  # type: ignore[arg-type]  # stubs: str only; Django takes any value
         error_messages=_errors("Lookback window", invalid_choice="Choose a lookback window."),
         help_text="Each run also reads this far back from the watermark, so rows that arrive "
         "late with an earlier cursor value are still imported; rows read again are not written "
@@ -526,9 +526,9 @@ class LookbackForm(forms.Form):
         self.cursor_type = cursor_type
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
         check_lookback(self, self.cursor_type)
-        return cleaned
+        return self.cleaned_data
 
 
 class SyncForm(forms.Form):

@@ -249,6 +249,7 @@ class ImportRun(models.Model):
     error_message = models.TextField(blank=True)
 
     duration_text: str  # set for display by the views, not stored
+    rate_text: str  # set for display by the views, not stored
 
     class Meta:
         ordering = ["-created_at"]

@@ -253,7 +253,7 @@ def import_reimport(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     form = ReimportForm(request.POST if request.method == "POST" else request.GET)
     back = redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["from_day"]))
+        messages.error(request, " ".join(str(error) for error in form.errors["from_day"]))
         return back
     from_day = form.cleaned_data["from_day"]
     if request.method == "POST":
