@@ -105,16 +105,25 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     checks: list[CheckResult] = []
     if key_errors:
         checks.append(
-            CheckResult("key", FAIL, " ".join(key_errors), fix="Upload the JSON key file exactly "
-                        "as Google Cloud gave it (IAM & Admin > Service Accounts > Keys).")
-        )  # fmt: skip
+            CheckResult(
+                "key",
+                FAIL,
+                " ".join(key_errors),
+                fix="Upload the JSON key file exactly "
+                "as Google Cloud gave it (IAM & Admin > Service Accounts > Keys).",
+            )
+        )
     else:
         checks.append(CheckResult("key", PASS, "The key file is a valid service account key."))
     if id_errors:
         checks.append(
-            CheckResult("dataset", FAIL, " ".join(id_errors), fix="Correct the Project ID and "
-                        "Dataset ID as shown in the BigQuery console.")
-        )  # fmt: skip
+            CheckResult(
+                "dataset",
+                FAIL,
+                " ".join(id_errors),
+                fix="Correct the Project ID and Dataset ID as shown in the BigQuery console.",
+            )
+        )
     first_fail = next(c for c in checks if c.status == FAIL)
     done = {c.id for c in checks}
     checks += skipped_after(first_fail.label, [i for i, _ in CHECKS if i not in done])
@@ -143,9 +152,12 @@ def run_connection_test(
     result = runner.result()
     logger.info(
         "connection test for %s on %s:%s: %s in %.1f s",
-        key_info.get("client_email"), project_id, dataset_id,
-        "ok" if result["ok"] else result["summary"], time.monotonic() - started,
-    )  # fmt: skip
+        key_info.get("client_email"),
+        project_id,
+        dataset_id,
+        "ok" if result["ok"] else result["summary"],
+        time.monotonic() - started,
+    )
     return result
 
 
@@ -254,17 +266,19 @@ class _Runner:
             held = session.project_permissions(DATA_EDITOR_PERMISSIONS)
             if held >= set(DATA_EDITOR_PERMISSIONS):
                 return CheckResult(
-                    "data_editor", PASS,
+                    "data_editor",
+                    PASS,
                     f"{self.email} can read and write tables in project {self.project_id}.",
-                )  # fmt: skip
+                )
         except GoogleCallError as exc:
             logger.info("project testIamPermissions unavailable: %s", exc)
         for entry in dataset.access_entries:
             if _is_writer_entry(entry, self.email):
                 return CheckResult(
-                    "data_editor", PASS,
+                    "data_editor",
+                    PASS,
                     f"{self.email} has write access ({entry.role}) on dataset {self.dataset_id}.",
-                )  # fmt: skip
+                )
         try:
             table_id = session.first_table(self.dataset_id)
             if table_id is not None:
@@ -301,37 +315,47 @@ class _Runner:
             held = session.project_permissions([READ_SESSION_PERMISSION])
         except GoogleCallError as exc:
             said = explained(
-                exc, "connection test read_session", email=self.email,
-                project_id=self.project_id, dataset_id=self.dataset_id,
-            )  # fmt: skip
+                exc,
+                "connection test read_session",
+                email=self.email,
+                project_id=self.project_id,
+                dataset_id=self.dataset_id,
+            )
             return CheckResult(
-                "read_session", WARNING,
+                "read_session",
+                WARNING,
                 f"Could not confirm that {self.email} may read with the Storage Read API "
                 f"({said.detail}) If it may not, imports will use the slower REST path.",
                 fix=fix,
-            )  # fmt: skip
+            )
         if READ_SESSION_PERMISSION in held:
             disabled = self._storage_api_disabled(session)
             if disabled is not None:
                 said = explain(
-                    disabled, email=self.email, project_id=self.project_id,
+                    disabled,
+                    email=self.email,
+                    project_id=self.project_id,
                     dataset_id=self.dataset_id,
-                )  # fmt: skip
+                )
                 return CheckResult(
-                    "read_session", WARNING,
-                    f"{said.detail} Imports will use the slower REST path.", fix=said.fix,
-                )  # fmt: skip
+                    "read_session",
+                    WARNING,
+                    f"{said.detail} Imports will use the slower REST path.",
+                    fix=said.fix,
+                )
             return CheckResult(
-                "read_session", PASS,
+                "read_session",
+                PASS,
                 f"{self.email} can read import results with the Storage Read API.",
-            )  # fmt: skip
+            )
         return CheckResult(
-            "read_session", WARNING,
+            "read_session",
+            WARNING,
             f"{self.email} may not create Storage Read API sessions in project "
             f"{self.project_id} ({READ_SESSION_PERMISSION} is missing): imports will use the "
             "slower REST path.",
             fix=fix,
-        )  # fmt: skip
+        )
 
     def _storage_api_disabled(self, session: bigquery.BigQuerySession) -> GoogleCallError | None:
         """The answer when the BigQuery Storage API is disabled, found by opening a read

@@ -172,9 +172,12 @@ def import_reimport(*, import_obj: Import, actor: Any, from_day: dt.date | None)
         update_fields=["watermark", "watermark_reset_at", "watermark_reset_reason", "updated_at"]
     )
     audit_record(
-        workspace=import_obj.workspace, actor=actor, action="import.reimport", target=import_obj,
+        workspace=import_obj.workspace,
+        actor=actor,
+        action="import.reimport",
+        target=import_obj,
         details={"from": watermark or None, "previous_watermark": previous or None},
-    )  # fmt: skip
+    )
     return import_obj
 
 

@@ -82,12 +82,16 @@ def _context(
     done = draft.done() if draft else set()
     steps = [
         {
-            "name": name, "label": label, "number": number, "current": name == step,
+            "name": name,
+            "label": label,
+            "number": number,
+            "current": name == step,
             "url": _url(request, connection, name, draft)
-            if draft and (name in done or name == step) else "",
+            if draft and (name in done or name == step)
+            else "",
         }
         for number, (name, label) in enumerate(STEPS, start=1)
-    ]  # fmt: skip
+    ]
     if draft and step != STEP_NAMES[0]:
         previous = STEP_NAMES[STEP_NAMES.index(step) - 1]
         extra.setdefault("back", _url(request, connection, previous, draft))
@@ -406,11 +410,17 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
         request,
         "imports/create_review.html",
         _context(
-            request, connection, "review", stored, review=review, **forms,
+            request,
+            connection,
+            "review",
+            stored,
+            review=review,
+            **forms,
             summary=stored.summary(target, sync, request.workspace),
-            runs=_runs(schedule, tz), describe=schedules.describe(schedule.schedule()),
+            runs=_runs(schedule, tz),
+            describe=schedules.describe(schedule.schedule()),
         ),
-    )  # fmt: skip
+    )
 
 
 def _save(

@@ -65,8 +65,13 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
         if all(
             [form.is_valid() for form in forms_posted if form is not None]  # every error shown
         ):
-            fields = ("schedule_kind", "schedule_at", "schedule_time", "schedule_weekday",
-                      "schedule_cron")  # fmt: skip
+            fields = (
+                "schedule_kind",
+                "schedule_at",
+                "schedule_time",
+                "schedule_weekday",
+                "schedule_cron",
+            )
             definition = {name: schedule_form.cleaned_data.get(name) for name in fields}
             definition["schedule_cron"] = definition["schedule_cron"] or ""
             definition["name"] = name_form.cleaned_data["name"]
@@ -93,15 +98,22 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
             initial={"rejection_threshold": import_obj.rejection_threshold}
         )
         lookback_form = (
-            LookbackForm(initial={"lookback_seconds": import_obj.lookback_seconds},
-                         cursor_type=cursor_type)
+            LookbackForm(
+                initial={"lookback_seconds": import_obj.lookback_seconds}, cursor_type=cursor_type
+            )
             if incremental
             else None
-        )  # fmt: skip
+        )
     return render(
         request,
         "imports/edit.html",
-        {"import_obj": import_obj, "name_form": name_form, "form": schedule_form, "tz": tz,
-         "unit_form": unit_form, "threshold_form": threshold_form,
-         "lookback_form": lookback_form},
-    )  # fmt: skip
+        {
+            "import_obj": import_obj,
+            "name_form": name_form,
+            "form": schedule_form,
+            "tz": tz,
+            "unit_form": unit_form,
+            "threshold_form": threshold_form,
+            "lookback_form": lookback_form,
+        },
+    )

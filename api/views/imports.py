@@ -198,7 +198,7 @@ class RunRejectedRows(WorkspaceAPIView):
                 description="Only the rows rejected for this "
                 "reason (exactly as the CSV's reason column says it).",
             ),
-        ],  # fmt: skip
+        ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed."),
             **ERRORS,

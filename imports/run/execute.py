@@ -98,17 +98,21 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
             storage, run.read_stream = read_path.open_storage(run, session)
             run.read_path = "storage" if storage is not None else "rest"
             leases.renew(
-                run, owner,
+                run,
+                owner,
                 result_table=run.result_table,
                 rows_expected=run.rows_expected,
                 bytes_scanned=bytes_scanned,
                 read_path=run.read_path,
                 read_stream=run.read_stream,
-            )  # fmt: skip
+            )
             logger.info(
-                "run %s: %s rows in %s; reading with %s", run.pk, run.rows_expected,
-                run.result_table, read_path.READ_PATH_NAMES[run.read_path],
-            )  # fmt: skip
+                "run %s: %s rows in %s; reading with %s",
+                run.pk,
+                run.rows_expected,
+                run.result_table,
+                read_path.READ_PATH_NAMES[run.read_path],
+            )
         elif run.read_path == "storage":
             storage = read_path.resume_storage(run, owner, session)
         pages.read_pages(run, owner, reader, storage)
@@ -146,8 +150,10 @@ def _wait_for_the_database(run: ImportRun, error: Exception, database_errors: in
     pause = min(30, 2 ** (database_errors - 1))
     logger.warning(
         "run %s: database error (%s); resuming from the committed row in %s s",
-        run.pk, str(error).strip(), pause,
-    )  # fmt: skip
+        run.pk,
+        str(error).strip(),
+        pause,
+    )
     time.sleep(pause)
 
 
@@ -158,10 +164,12 @@ def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
     logger.exception("run %s: database error again (reference %s)", run.pk, reference)
     try:
         finish.finish(
-            run, owner, ImportRun.Status.FAILED,
+            run,
+            owner,
+            ImportRun.Status.FAILED,
             f"The database kept refusing the import's writes. Reference: {reference} "
             "(in the server log).",
-        )  # fmt: skip
+        )
     except (OperationalError, InterfaceError):
         # Still unreachable: the lease expires and the reaper re-sends the run.
         transaction.get_connection().close()

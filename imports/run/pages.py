@@ -99,8 +99,9 @@ def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storag
             failures += 1
             base = settings.IMPORT_RETRY_BASE_SECONDS
             pause = min(30, base * 2 ** (failures - 1))  # 2, 4, 8, 16, 30 s by default
-            logger.warning("run %s: transient %s; retrying from row %s in %s s", run.pk, error,
-                           offset, pause)  # fmt: skip
+            logger.warning(
+                "run %s: transient %s; retrying from row %s in %s s", run.pk, error, offset, pause
+            )
             time.sleep(pause)
             renew(run, owner)
 

@@ -70,12 +70,20 @@ def restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
     """
     logger.warning(
         "run %s: %s; reading %s again from row 0 with REST paging (was at row %s)",
-        run.pk, reason, run.result_table, run.committed_offset,
-    )  # fmt: skip
+        run.pk,
+        reason,
+        run.result_table,
+        run.committed_offset,
+    )
     with transaction.atomic():
         leases.renew(
-            run, owner,
-            read_path="rest", read_stream="", committed_offset=0, rows_read=0, rows_rejected=0,
-        )  # fmt: skip
+            run,
+            owner,
+            read_path="rest",
+            read_stream="",
+            committed_offset=0,
+            rows_read=0,
+            rows_rejected=0,
+        )
         RejectedRow.objects.filter(run=run).delete()
     run.read_path, run.read_stream, run.committed_offset = "rest", "", 0

@@ -49,13 +49,14 @@ def write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage)
         # duplicate of another row of the page): the three always add up to the rows read.
         unchanged = max(0, rows - len(rejected) - written)
         renew(
-            run, owner,
+            run,
+            owner,
             committed_offset=F("committed_offset") + rows,
             rows_read=F("rows_read") + rows,
             rows_rejected=F("rows_rejected") + len(rejected),
             rows_written=F("rows_written") + written,
             rows_unchanged=F("rows_unchanged") + unchanged,
-        )  # fmt: skip
+        )
 
 
 def let_other_writers_in() -> None:
