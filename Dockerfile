@@ -10,6 +10,8 @@ COPY connections ./connections
 COPY imports ./imports
 COPY audience ./audience
 COPY api ./api
+COPY notifications ./notifications
+COPY common ./common
 COPY standins ./standins
 COPY templates ./templates
 COPY static ./static

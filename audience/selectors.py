@@ -17,7 +17,7 @@ SUMMARY_VALUE_CHARS = 40
 
 def profiles_for_browse(*, workspace: Workspace) -> QuerySet[Profile]:
     """The workspace's profiles; the page orders them by last_seen, newest first, and
-    searches them by identity prefix (config.pagination.page_by_position)."""
+    searches them by identity prefix (common.pagination.page_by_position)."""
     return Profile.objects.filter(workspace=workspace)
 
 

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from audience import selectors
-from config import pagination
-from config.pagination import KeysetPage, page_by_keys, page_by_position
+from common import pagination
+from common.pagination import KeysetPage, page_by_keys, page_by_position
 from workspaces.access import WorkspaceRequest, workspace_view
 
 PAGE_SIZE = 50

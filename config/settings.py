@@ -70,6 +70,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "common",
     "workspaces.admin_config.BrakedAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -93,22 +94,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.ContentSecurityPolicyMiddleware",
+    "common.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CsrfViewMiddleware: that one reads the body, this one refuses it unread.
-    "config.middleware.RequestSizeMiddleware",
+    "common.middleware.RequestSizeMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.middleware.NoStoreWhenSignedInMiddleware",
+    "common.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
 # Request bodies larger than this are refused unread (413), unless a view allows another size
-# (config.middleware.limit_body: the connection forms take 80 KiB, a key is at most 64 KiB).
+# (common.middleware.limit_body: the connection forms take 80 KiB, a key is at most 64 KiB).
 # The longest SQL query Create Import takes (100,000 characters) fits with room to spare.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
 # Django's own checks, behind that: no form data above it, and no upload ever spooled to disk.
@@ -164,7 +165,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ForgivingRedisCache",
+            "BACKEND": "common.cache.ForgivingRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -175,7 +176,7 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": BASE_DIR / ".cache",
             # This backend's incr rewrites an entry with the default timeout: it must outlast
-            # the longest rate-limit window (config.ratelimit). Past MAX_ENTRIES it drops a
+            # the longest rate-limit window (common.ratelimit). Past MAX_ENTRIES it drops a
             # third of the entries at random, counters included.
             "TIMEOUT": 2 * 60 * 60,
             "OPTIONS": {"MAX_ENTRIES": 10_000},
@@ -435,7 +436,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"forbidden_in_one_line": {"()": "config.middleware.ForbiddenInOneLine"}},
+    "filters": {"forbidden_in_one_line": {"()": "common.middleware.ForbiddenInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from config.widgets import QuickSelect
+from common.widgets import QuickSelect
 from connections.models import Connection
 from workspaces.selectors import workspace_users
 

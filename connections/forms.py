@@ -1,12 +1,12 @@
 """The Add Database / edit form: validates every field before any network call."""
 
-import unicodedata
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from common.validators import has_control_characters
 from connections.identifiers import validate_dataset_id, validate_project_id
 from connections.keyfile import (
     MAX_KEY_BYTES,
@@ -17,8 +17,6 @@ from connections.keyfile import (
 )
 from connections.models import Connection
 from workspaces.models import Workspace
-
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class SecretTextarea(forms.Textarea):
@@ -132,10 +130,7 @@ class ConnectionForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        # The rule import names follow (imports/forms.py): C0 and C1 controls, bidi overrides
-        # and zero-width characters (which make one name look like another), lone surrogates
-        # (which PostgreSQL cannot store) and line separators.
-        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in name):
+        if has_control_characters(name):
             raise ValidationError(
                 "Connection name must not contain control characters.", code="control"
             )

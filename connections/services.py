@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from connections import check, crypto
 from connections.keyfile import ServiceAccountKey
 from connections.models import Connection

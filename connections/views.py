@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.middleware import limit_body
+from common.middleware import limit_body
 from connections import check, keys, services, tested_values
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES

@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from connections import bigquery
 from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, explained
 from connections.keys import connection_key_info

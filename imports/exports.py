@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from config.csv_stream import csv_lines
+from common.csv_stream import csv_lines
 from imports import selectors
 from imports.models import ImportRun
 

@@ -8,7 +8,6 @@ server fetched, never the browser), and return model field values. Calls to BigQ
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from config.widgets import QuickSelect
+from common.validators import has_control_characters
+from common.widgets import QuickSelect
 from connections.identifiers import validate_table_id
 from imports import schedules
 from imports.mapping import MAX_PROPERTIES, TIMESTAMP_UNITS, ZONED_TIMESTAMP_TYPES
@@ -42,10 +42,6 @@ def _errors(label: str, **extra: str) -> dict[str, str]:
 
 def _error(form: forms.Form, field: str | None, message: str, code: str) -> None:
     form.add_error(field, ValidationError(message, code=code))
-
-
-def _has_control_chars(text: str) -> bool:
-    return any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for char in text)
 
 
 # -- step 1: source ----------------------------------------------------------------------------
@@ -336,7 +332,7 @@ class TargetForm(forms.Form):
                         f"(it has {len(fixed)}).",
                         "max_length",
                     )
-                elif _has_control_chars(fixed):
+                elif has_control_characters(fixed):
                     _error(
                         self,
                         "event_name_fixed",
@@ -426,7 +422,7 @@ class TargetForm(forms.Form):
                 f"Property name must be at most {MAX_PROPERTY_NAME} characters "
                 f"(it has {len(name)})."
             )
-        if _has_control_chars(name):
+        if has_control_characters(name):
             return "Property name must not contain control characters."
         if name.casefold() in used:
             return (
@@ -767,7 +763,7 @@ class ReviewForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if _has_control_chars(name):
+        if has_control_characters(name):
             raise ValidationError(
                 "Import name must not contain control characters.", code="control"
             )

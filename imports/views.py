@@ -16,8 +16,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.csv_stream import cell_text
-from config.pagination import page_by_keys
+from common.csv_stream import cell_text
+from common.pagination import page_by_keys
 from imports import exports, reimport, selectors, services
 from imports.forms import ReimportForm
 from imports.models import Import, ImportRun

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
 
-from config.pagination import page_by_keys
+from common.pagination import page_by_keys
 from connections import selectors as connection_selectors
 from connections.models import Connection
 from imports import selectors, services

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 import connections.selectors
-from config.pagination import page_by_keys
+from common.pagination import page_by_keys
 from connections.models import Connection
 from imports import browse, schedules, services
 from imports.draft import STEP_NAMES, STEPS, Draft, form_data

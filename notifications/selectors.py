@@ -17,7 +17,7 @@ def webhooks_for_workspace(*, workspace: Workspace) -> list[Webhook]:
 
 
 def deliveries_for_workspace(*, workspace: Workspace) -> QuerySet[Delivery]:
-    """Newest first; the list is paged by keys (config.pagination.page_by_keys)."""
+    """Newest first; the list is paged by keys (common.pagination.page_by_keys)."""
     return (
         Delivery.objects.filter(workspace=workspace)
         .select_related("alert")

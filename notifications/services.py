@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from connections import crypto
 from notifications import payloads, signing
 from notifications.alerts import alert_send

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.pagination import page_by_keys
+from common.pagination import page_by_keys
 from notifications import selectors, services
 from notifications.alerts import enabled_events
 from notifications.forms import EventsForm, RecipientForm, WebhookForm

@@ -22,7 +22,7 @@ def redis_away():
     location = f"redis://127.0.0.1:{closed_port()}/0"
     caches = {
         "default": {
-            "BACKEND": "config.cache.ForgivingRedisCache",
+            "BACKEND": "common.cache.ForgivingRedisCache",
             "LOCATION": location,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
@@ -32,7 +32,7 @@ def redis_away():
 
 
 def test_signing_in_works_while_redis_is_away(client, alice, redis_away, caplog):
-    with caplog.at_level(logging.WARNING, logger="config.cache"):
+    with caplog.at_level(logging.WARNING, logger="common.cache"):
         wrong = client.post(reverse("login"), {"username": alice.email, "password": "nope"})
         right = client.post(
             reverse("login"), {"username": alice.email, "password": "correct horse battery"}

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
-from config.pagination import page_by_keys
+from common.pagination import page_by_keys
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db

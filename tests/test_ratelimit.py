@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 
 WINDOW = SlidingWindow("test-window", limit=10, seconds=60)
 START = dt.datetime(2026, 3, 2, 12, 0, 55, tzinfo=dt.UTC)

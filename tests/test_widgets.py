@@ -6,7 +6,7 @@ import pytest
 from django import forms
 from django.utils.safestring import mark_safe
 
-from config.widgets import QuickSelect
+from common.widgets import QuickSelect
 
 
 def same_markup(html: str) -> str:

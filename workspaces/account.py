@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from workspaces import signin
 
 RESET_PER_ADDRESS = SlidingWindow("password-reset-address", limit=10, seconds=15 * 60)

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from config.widgets import QuickSelect
+from common.widgets import QuickSelect
 from workspaces.audit_actions import action_group, action_label
 from workspaces.models import AuditEntry, Membership, Workspace
 

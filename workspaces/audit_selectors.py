@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from config.csv_stream import csv_lines
+from common.csv_stream import csv_lines
 from workspaces.audit_actions import action_label
 from workspaces.audit_filters import AuditEntryFilter
 from workspaces.models import AuditEntry, Workspace

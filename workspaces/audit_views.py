@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from config.csv_stream import csv_response
-from config.pagination import page_by_keys
+from common.csv_stream import csv_response
+from common.pagination import page_by_keys
 from workspaces import audit_selectors
 from workspaces.access import WorkspaceRequest, workspace_view
 from workspaces.models import AuditEntry

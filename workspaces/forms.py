@@ -1,14 +1,12 @@
 """The workspace settings form: its name and the time zone schedules and pages use."""
 
-import unicodedata
 from typing import Any
 
 from django import forms
 
-from config.widgets import QuickSelect
+from common.validators import has_control_characters
+from common.widgets import QuickSelect
 from workspaces.timezones import time_zone_names
-
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def time_zone_choices() -> list[tuple[str, Any]]:
@@ -49,7 +47,7 @@ class WorkspaceSettingsForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in name):
+        if has_control_characters(name):
             raise forms.ValidationError(
                 "Workspace name must not contain control characters.", code="control"
             )

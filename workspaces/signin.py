@@ -33,7 +33,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 
 PER_ACCOUNT_AND_ADDRESS = SlidingWindow("signin-pair", limit=5, seconds=15 * 60)
 PER_ADDRESS = SlidingWindow("signin-address", limit=30, seconds=15 * 60)

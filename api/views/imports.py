@@ -20,7 +20,7 @@ from api.errors import Conflict
 from api.pagination import NewestFirst
 from api.serializers import ErrorSerializer, ImportSerializer, RunSerializer, absolute
 from api.views.base import ERRORS, WorkspaceAPIView
-from config.csv_stream import csv_response
+from common.csv_stream import csv_response
 from imports import exports, selectors, services
 from imports.models import Import, ImportRun
 from workspaces.access import get_in_workspace

@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.core.cache import cache
 
-from config.ratelimit import SLOTS
+from common.ratelimit import SLOTS
 from connections.models import Connection
 from connections.services import TEST_CONNECTION_WINDOW
 from tests.api.conftest import API, ApiClient, error_of, make_token

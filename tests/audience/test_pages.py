@@ -9,7 +9,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
 from audience.models import Event, Profile
-from config import pagination
+from common import pagination
 
 PROFILES = "/w/acme/audience/profiles/"
 EVENTS = "/w/acme/audience/events/"

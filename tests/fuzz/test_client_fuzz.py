@@ -12,7 +12,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from connections.models import Connection
 from imports.forms import TargetForm
 from imports.models import Import

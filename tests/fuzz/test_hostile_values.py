@@ -59,7 +59,7 @@ from django.test.client import BOUNDARY, encode_multipart
 from django.utils.html import escape
 
 from audience.models import Event, Profile
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from connections import services as connection_services
 from connections.models import Connection
 from connections.views import KEY_FORM_MAX_BYTES

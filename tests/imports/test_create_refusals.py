@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from config.ratelimit import SlidingWindow
+from common.ratelimit import SlidingWindow
 from imports import browse
 from imports.models import Import
 from imports.sql import validate_select_query

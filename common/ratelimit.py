@@ -7,7 +7,7 @@ the oldest one counted whole. So no stretch of `seconds` ever holds more than `l
 across a minute's boundary too (a counter per calendar minute let twice the limit through in
 a few seconds there); the price is refusing up to one slot (1/12 of the window) early.
 
-With Redis away the cache reads nothing and drops writes (config.cache): every limit is then
+With Redis away the cache reads nothing and drops writes (common.cache): every limit is then
 off rather than every page broken.
 """
 
