@@ -45,7 +45,7 @@ def fast_reads(google):
     return google
 
 
-def wait_for(predicate, timeout=120.0, interval=0.2):
+def wait_for(predicate, timeout=120.0, interval=0.2, about=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         close_old_connections()
@@ -53,7 +53,21 @@ def wait_for(predicate, timeout=120.0, interval=0.2):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"condition not met in time{about() if about else ''}")
+
+
+def run_state(run_pk):
+    """What the run looked like when a wait gave up: says whether it never started (a lost
+    message), ended early (and why) or stalled."""
+
+    def describe() -> str:
+        close_old_connections()
+        run = ImportRun.objects.filter(pk=run_pk).values(
+            "status", "committed_offset", "error_message", "read_path", "enqueued_at", "started_at"
+        )
+        return f": run {run_pk} is {run.first()}"
+
+    return describe
 
 
 def offset_of(run_pk) -> int | None:
@@ -66,8 +80,12 @@ def wait_mid_run(run_pk) -> int:
     Right after an offset moves the worker is writing the next page (already read ahead),
     so polling tightly and pressing at once lands inside a page's transaction.
     """
-    first = wait_for(lambda: offset_of(run_pk), interval=0.01)
-    return wait_for(lambda: (offset_of(run_pk) or 0) > first and offset_of(run_pk), interval=0.005)
+    first = wait_for(lambda: offset_of(run_pk), interval=0.01, about=run_state(run_pk))
+    return wait_for(
+        lambda: (offset_of(run_pk) or 0) > first and offset_of(run_pk),
+        interval=0.005,
+        about=run_state(run_pk),
+    )
 
 
 def ended(run_pk) -> ImportRun | None:
