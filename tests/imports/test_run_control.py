@@ -56,16 +56,21 @@ def wait_for(predicate, timeout=120.0, interval=0.2, about=None):
     raise AssertionError(f"condition not met in time{about() if about else ''}")
 
 
-def run_state(run_pk):
+def run_state(run_pk, worker_log=None):
     """What the run looked like when a wait gave up: says whether it never started (a lost
-    message), ended early (and why) or stalled."""
+    message, or a worker still busy with an earlier run), ended early (and why) or stalled."""
 
     def describe() -> str:
         close_old_connections()
         run = ImportRun.objects.filter(pk=run_pk).values(
             "status", "committed_offset", "error_message", "read_path", "enqueued_at", "started_at"
         )
-        return f": run {run_pk} is {run.first()}"
+        tail = ""
+        if worker_log is not None and worker_log.exists():
+            tail = "\nworker log, last lines:\n" + "\n".join(
+                worker_log.read_text(errors="replace").splitlines()[-40:]
+            )
+        return f": run {run_pk} is {run.first()}{tail}"
 
     return describe
 
@@ -74,17 +79,16 @@ def offset_of(run_pk) -> int | None:
     return ImportRun.objects.filter(pk=run_pk).values_list("committed_offset", flat=True).first()
 
 
-def wait_mid_run(run_pk) -> int:
+def wait_mid_run(run_pk, worker_log=None) -> int:
     """Wait until a page has committed and the next one is under way; returns the offset.
 
     Right after an offset moves the worker is writing the next page (already read ahead),
     so polling tightly and pressing at once lands inside a page's transaction.
     """
-    first = wait_for(lambda: offset_of(run_pk), interval=0.01, about=run_state(run_pk))
+    about = run_state(run_pk, worker_log)
+    first = wait_for(lambda: offset_of(run_pk), interval=0.01, about=about)
     return wait_for(
-        lambda: (offset_of(run_pk) or 0) > first and offset_of(run_pk),
-        interval=0.005,
-        about=run_state(run_pk),
+        lambda: (offset_of(run_pk) or 0) > first and offset_of(run_pk), interval=0.005, about=about
     )
 
 
@@ -116,8 +120,9 @@ def worker_errors(worker) -> list[str]:
 # machine is otherwise idle; the bound leaves room for a loaded one.
 @pytest.mark.timeout(900)
 def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
-    celery_worker, fast_reads, workspace_a, alice
+    celery_worker, fast_reads, workspace_a, alice, tmp_path
 ):
+    worker_log = tmp_path / "worker.log"  # where the celery_worker fixture writes
     table = new_table(fast_reads.stack, EVENT_SCHEMA, event_rows(0, PAGE * PAGES))
     client = client_for(alice)
     started = time.monotonic()
@@ -136,7 +141,7 @@ def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
 
         # Stop, pressed while the worker writes a page.
         run = run_now(client, import_obj)
-        wait_mid_run(run.pk)
+        wait_mid_run(run.pk, worker_log)
         services.worker_heartbeat_record(hostname=f"web-{round_number}")  # another writer
         response = client.post(import_url(import_obj, "stop/"))
         assert response.status_code == 302, round_number
@@ -150,7 +155,7 @@ def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
         # Delete the connection, pressed while the worker writes a page of the next run.
         Event.objects.all().delete()
         run = run_now(client, import_obj)
-        wait_mid_run(run.pk)
+        wait_mid_run(run.pk, worker_log)
         response = client.post(f"{BIGQUERY}{connection.pk}/delete/")
         assert response.status_code == 302, round_number
         assert not Connection.objects.filter(pk=connection.pk).exists()
