@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_layout import overflow
-from tests.fixtures.browser import sign_in_browser
+from tests.fixtures.browser import PAGE_TIMEOUT_MS, sign_in_browser
 from workspaces.models import Membership
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_invite_read_the_email_accept_and_arrive_as_the_new_member(
 
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     dana = context.new_page()
-    dana.set_default_timeout(10_000)
+    dana.set_default_timeout(PAGE_TIMEOUT_MS)
     dana.goto(link)
     expect(dana.get_by_role("heading", name="Join Acme")).to_be_visible()
     expect(dana.locator("#invitation")).to_contain_text("alice@acme.test invited dana@acme.test")
