@@ -12,6 +12,7 @@ each runner run is compared with the mean of the baselines on either side of it,
 whose load drifts moves both sides of a ratio alike.
 
     .venv/bin/python bench/import_runner.py --rows 100000   # uses DATABASE_URL, PostgreSQL
+    .venv/bin/python bench/import_runner.py --rows 100000 --profiles      # profiles, then unchanged
     .venv/bin/python bench/import_runner.py --rows 100000 --nothing-new   # incremental, 0 new
 
 `--nothing-new` times an incremental run that finds no new rows (after one full run).
@@ -89,6 +90,28 @@ def source_rows(start: int, count: int) -> Iterator[dict[str, Any]]:
             "country": COUNTRIES[(i * 13) % len(COUNTRIES)],
             "device": DEVICES[(i * 7) % len(DEVICES)],
             "session_id": f"s{i // 25:09x}",
+        }
+
+
+PROFILE_SCHEMA = [
+    ("user_id", "STRING"),
+    ("email", "STRING"),
+    ("plan", "STRING"),
+    ("country", "STRING"),
+    ("score", "INT64"),
+]
+PLANS = ("free", "free", "free", "pro", "team", "enterprise")
+
+
+def profile_rows(start: int, count: int) -> Iterator[dict[str, Any]]:
+    """Deterministic profile rows, one per identity."""
+    for i in range(start, start + count):
+        yield {
+            "user_id": f"p{i:08d}",
+            "email": f"user{i}@example.com",
+            "plan": PLANS[(i * 17) % len(PLANS)],
+            "country": COUNTRIES[(i * 13) % len(COUNTRIES)],
+            "score": (i * 7919) % 100_000,
         }
 
 
@@ -330,7 +353,46 @@ def load_source(stack: Any, table: str, rows: int, chunk: int) -> None:
         )
 
 
-def create_import(key: Any, rows: int, table: str, *, incremental: bool = False):
+def events_definition(rows: int, table: str, incremental: bool) -> dict[str, Any]:
+    definition = {
+        "name": f"Events {rows}",
+        "source_kind": "table",
+        "source_table": table,
+        "source_schema": [{"name": name, "type": kind} for name, kind in SCHEMA],
+        "target": "events",
+        "identity_column": "user_id",
+        "event_name_column": "event",
+        "timestamp_column": "ts",
+        "column_mapping": [
+            {"column": name, "property": name, "include": True} for name in PROPERTY_COLUMNS
+        ],
+        "schedule_kind": "none",
+    }
+    if incremental:
+        definition.update(sync_mode="incremental", cursor_column="ts", cursor_type="TIMESTAMP")
+    return definition
+
+
+def profiles_definition(rows: int, table: str) -> dict[str, Any]:
+    return {
+        "name": f"Profiles {rows}",
+        "source_kind": "table",
+        "source_table": table,
+        "source_schema": [{"name": name, "type": kind} for name, kind in PROFILE_SCHEMA],
+        "target": "profiles",
+        "identity_column": "user_id",
+        "column_mapping": [
+            {"column": name, "property": name, "include": True}
+            for name, _ in PROFILE_SCHEMA
+            if name != "user_id"
+        ],
+        "schedule_kind": "none",
+    }
+
+
+def create_import(
+    key: Any, rows: int, table: str, *, incremental: bool = False, profiles: bool = False
+):
     from django.contrib.auth import get_user_model
 
     from connections import services as connection_services
@@ -338,7 +400,7 @@ def create_import(key: Any, rows: int, table: str, *, incremental: bool = False)
     from imports import services
     from workspaces.models import Membership, Workspace
 
-    label = f"{rows}-inc" if incremental else str(rows)
+    label = f"{rows}-inc" if incremental else f"{rows}-prof" if profiles else str(rows)
     workspace = Workspace.objects.create(name=f"Bench {label}", slug=f"bench-{label}")
     user = get_user_model().objects.create_user(f"admin-{label}@bench.test")
     Membership.objects.create(workspace=workspace, user=user, role="admin")
@@ -355,34 +417,11 @@ def create_import(key: Any, rows: int, table: str, *, incremental: bool = False)
         workspace=workspace,
         connection=bq_connection,
         created_by=user,
-        definition={
-            "name": f"Events {rows}",
-            "source_kind": "table",
-            "source_table": table,
-            "source_schema": [{"name": name, "type": kind} for name, kind in SCHEMA],
-            "target": "events",
-            "identity_column": "user_id",
-            "event_name_column": "event",
-            "timestamp_column": "ts",
-            "column_mapping": [
-                {"column": name, "property": name, "include": True} for name in PROPERTY_COLUMNS
-            ],
-            "schedule_kind": "none",
-            **(
-                {"sync_mode": "incremental", "cursor_column": "ts", "cursor_type": "TIMESTAMP"}
-                if incremental
-                else {}
-            ),
-        },
+        definition=profiles_definition(rows, table)
+        if profiles
+        else events_definition(rows, table, incremental),
     )
     return workspace, user, import_obj
-
-
-def fresh_events() -> None:
-    """An empty events table and a checkpoint before each runner run."""
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audience_event")
-    checkpoint()
 
 
 def wal_lsn() -> str:
@@ -425,35 +464,36 @@ def copy_records(rows: int, workspace_id: Any, run_id: Any) -> Iterator[tuple[An
         )
 
 
-COPY_COLUMNS = ("workspace", "identity", "name", "timestamp", "properties", "dedupe_key")
-COPY_TYPES = ["uuid", "text", "text", "timestamptz", "jsonb", "text", "uuid"]
+EVENT_COLUMNS = ("workspace", "identity", "name", "timestamp", "properties", "dedupe_key")
+EVENT_TYPES = ["uuid", "text", "text", "timestamptz", "jsonb", "text", "uuid"]
+PROFILE_COLUMNS = ("workspace", "identity", "properties", "first_seen", "last_seen")
+PROFILE_TYPES = ["uuid", "text", "jsonb", "timestamptz", "timestamptz", "uuid"]
 
 
-def copy_column_list() -> str:
-    from audience.models import Event
-
-    columns = {f.name: f.column for f in Event._meta.concrete_fields}
-    return ", ".join(f'"{columns[n]}"' for n in [*COPY_COLUMNS, "imported_by_run"])
+def column_list(model: Any, names: tuple[str, ...], provenance: str) -> str:
+    columns = {f.name: f.column for f in model._meta.concrete_fields}
+    return ", ".join(f'"{columns[n]}"' for n in [*names, provenance])
 
 
-def encode_baseline(rows: int, workspace_id: Any, run_id: Any) -> bytes:
-    """The N rows as binary COPY data, produced by PostgreSQL itself from a staging table
-    without indexes, so the timed COPY pays for nothing but the database's own work."""
-    column_list = copy_column_list()
+def encode_baseline(
+    table: str, columns: str, types: list[str], records: Iterator[tuple[Any, ...]]
+) -> bytes:
+    """Rows as binary COPY data, produced by PostgreSQL itself from a staging table without
+    indexes, so the timed COPY pays for nothing but the database's own work."""
     connection.ensure_connection()
     raw = connection.connection
     with raw.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_stage")
         cursor.execute(
-            "CREATE UNLOGGED TABLE bench_stage "
-            "(LIKE audience_event INCLUDING DEFAULTS INCLUDING IDENTITY)"
+            f"CREATE UNLOGGED TABLE bench_stage "
+            f"(LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)"
         )
-        with cursor.copy(f"COPY bench_stage ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(COPY_TYPES)
-            for record in copy_records(rows, workspace_id, run_id):
+        with cursor.copy(f"COPY bench_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for record in records:
                 copy.write_row(record)
         chunks = []
-        with cursor.copy(f"COPY bench_stage ({column_list}) TO STDOUT (FORMAT BINARY)") as copy:
+        with cursor.copy(f"COPY bench_stage ({columns}) TO STDOUT (FORMAT BINARY)") as copy:
             for chunk in copy:
                 chunks.append(bytes(chunk))
         cursor.execute("DROP TABLE bench_stage")
@@ -461,19 +501,18 @@ def encode_baseline(rows: int, workspace_id: Any, run_id: Any) -> bytes:
     return b"".join(chunks)
 
 
-def copy_baseline(encoded: bytes, rows: int) -> float:
-    """Seconds for one binary COPY of pre-encoded rows into a fresh table LIKE the events
-    table with all its indexes and constraints."""
+def copy_baseline(table: str, columns: str, encoded: bytes, rows: int) -> float:
+    """Seconds for one binary COPY of pre-encoded rows into a fresh table LIKE `table` with
+    all its indexes and constraints; printed as it goes."""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_copy")
-        cursor.execute("CREATE TABLE bench_copy (LIKE audience_event INCLUDING ALL)")
+        cursor.execute(f"CREATE TABLE bench_copy (LIKE {table} INCLUDING ALL)")
     checkpoint()
-    column_list = copy_column_list()
     raw = connection.connection
     view = memoryview(encoded)
     started = time.perf_counter()
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY bench_copy ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
+        with cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             for offset in range(0, len(view), 1 << 20):
                 copy.write(view[offset : offset + (1 << 20)])
     raw.commit()
@@ -483,24 +522,32 @@ def copy_baseline(encoded: bytes, rows: int) -> float:
         copied = cursor.fetchone()[0]
         cursor.execute("DROP TABLE bench_copy")
     assert copied == rows, (copied, rows)
+    print(f"baseline COPY: {seconds:.2f} s ({rows / seconds:,.0f} rows/s)", flush=True)
     return seconds
 
 
-def runner_run(stack: Any, import_obj: Any, user: Any, page_size: int) -> dict[str, Any]:
-    """One run of the import by the real runner in a child process, on an empty events
-    table, with its breakdown printed."""
-    from audience.models import Event
+def runner_run(
+    stack: Any, import_obj: Any, user: Any, page_size: int, *, empty: bool = True
+) -> dict[str, Any]:
+    """One run of the import by the real runner in a child process, with its breakdown
+    printed; `empty` starts it on an empty destination table."""
     from imports import services
 
+    table = "audience_profile" if import_obj.target == "profiles" else "audience_event"
     run = services.import_run_now(import_obj=import_obj, actor=user)
-    fresh_events()
+    if empty:
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")  # noqa: S608 - a fixed table name
+    checkpoint()
     lsn = wal_lsn()
     child = run_child(str(run.pk), stack, page_size)
     child["wal_mb"] = wal_mb_since(lsn)
     run.refresh_from_db()
     if child["status"] not in ("succeeded", "succeeded_with_rejections"):
         raise SystemExit(f"the run ended {child['status']}: {run.error_message}")
-    stored = Event.objects.filter(workspace=import_obj.workspace).count()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - a fixed table name
+        stored = cursor.fetchone()[0]
     seconds = child["seconds"]
     print(
         f"runner: {seconds:.1f} s in execute_run ({run.rows_read / seconds:,.0f} rows/s); "
@@ -510,7 +557,7 @@ def runner_run(stack: Any, import_obj: Any, user: Any, page_size: int) -> dict[s
     print(
         f"  run: rows_expected={run.rows_expected:,} read={run.rows_read:,} "
         f"written={run.rows_written:,} unchanged={run.rows_unchanged:,} "
-        f"rejected={run.rows_rejected:,} events stored={stored:,} read_path={run.read_path}"
+        f"rejected={run.rows_rejected:,} stored={stored:,} read_path={run.read_path}"
     )
     print(
         f"  memory: RSS before execute_run {mb(child['rss_before_kb']):.0f} MB, "
@@ -538,16 +585,18 @@ def bench_one(
     )
     workspace, user, import_obj = create_import(key, rows, table)
     started = time.perf_counter()
-    encoded = encode_baseline(rows, workspace.pk, None)
+    from audience.models import Event
+
+    columns = column_list(Event, EVENT_COLUMNS, "imported_by_run")
+    records = copy_records(rows, workspace.pk, None)
+    encoded = encode_baseline("audience_event", columns, EVENT_TYPES, records)
     print(
         f"baseline data: {len(encoded) / 2**20:,.0f} MB of binary COPY, encoded in "
         f"{time.perf_counter() - started:.1f} s (not timed)"
     )
 
     def baseline() -> float:
-        seconds = copy_baseline(encoded, rows)
-        print(f"baseline COPY: {seconds:.2f} s ({rows / seconds:,.0f} rows/s)", flush=True)
-        return seconds
+        return copy_baseline("audience_event", columns, encoded, rows)
 
     baselines = [baseline()]
     results = []
@@ -562,6 +611,58 @@ def bench_one(
                 "copy": (baselines[-2] + baselines[-1]) / 2,
                 "rss_before": mb(child["rss_before_kb"]),
                 "peak": mb(child["hwm_kb"]),
+            }
+        )
+    return results
+
+
+def bench_profiles(
+    stack: Any, key: Any, rows: int, page_size: int, chunk: int, repeat: int
+) -> list[dict[str, Any]]:
+    """A first import of N profiles against a pre-encoded COPY into a table LIKE the profiles
+    table, then the same import again with nothing changed (it must write nothing)."""
+    from psycopg.types.json import Jsonb
+
+    from audience.models import Profile
+
+    print(f"\n== profiles, N = {rows:,} ==", flush=True)
+    table = f"profiles_{rows}"
+    stack.create_table(PROJECT, DATASET, table, PROFILE_SCHEMA)
+    for start in range(0, rows, chunk):
+        stack.insert_rows(
+            PROJECT, DATASET, table, list(profile_rows(start, min(chunk, rows - start)))
+        )
+    workspace, user, import_obj = create_import(key, rows, table, profiles=True)
+    seen = dt.datetime.now(dt.UTC)
+    columns = column_list(Profile, PROFILE_COLUMNS, "updated_by_run")
+    records = (
+        (
+            workspace.pk,
+            row["user_id"],
+            Jsonb({k: v for k, v in row.items() if k != "user_id"}),
+            seen,
+            seen,
+            None,
+        )
+        for row in profile_rows(0, rows)
+    )
+    encoded = encode_baseline("audience_profile", columns, PROFILE_TYPES, records)
+    results = []
+    baselines = [copy_baseline("audience_profile", columns, encoded, rows)]
+    for number in range(1, repeat + 1):
+        print(f"-- first import {number} of {repeat}", flush=True)
+        first = runner_run(stack, import_obj, user, page_size)
+        baselines.append(copy_baseline("audience_profile", columns, encoded, rows))
+        print("-- the same import again, nothing changed", flush=True)
+        again = runner_run(stack, import_obj, user, page_size, empty=False)
+        results.append(
+            {
+                "rows": rows,
+                "runner": first["seconds"],
+                "again": again["seconds"],
+                "copy": (baselines[-2] + baselines[-1]) / 2,
+                "rss_before": mb(first["rss_before_kb"]),
+                "peak": mb(max(first["hwm_kb"], again["hwm_kb"])),
             }
         )
     return results
@@ -627,6 +728,28 @@ def print_breakdown(child: dict[str, Any], total: float) -> None:
         print(f"    {label:60} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
 
 
+def print_summary(results: list[dict[str, Any]], page_size: int, target: str) -> None:
+    goal = "0.6" if target == "profiles" else "0.8"
+    print(
+        f"\npage size {page_size:,}; baseline: pre-encoded binary COPY into a table LIKE the "
+        f"{target} table with its indexes, mean of the COPYs either side of each run; "
+        f"target: runner ≥ {goal} × baseline, peak < 300 MB"
+    )
+    again = " again s" if target == "profiles" else ""
+    print(
+        f"{'N':>10} {'runner s':>9} {'runner rows/s':>14} {'base s':>7} {'base rows/s':>12} "
+        f"{'ratio':>6}{again} {'RSS before MB':>14} {'peak RSS MB':>12}"
+    )
+    for r in results:
+        runner_rate, copy_rate = r["rows"] / r["runner"], r["rows"] / r["copy"]
+        again_cell = f" {r['again']:>7.1f}" if "again" in r else ""
+        print(
+            f"{r['rows']:>10,} {r['runner']:>9.1f} {runner_rate:>14,.0f} {r['copy']:>7.1f} "
+            f"{copy_rate:>12,.0f} {runner_rate / copy_rate:>6.2f}{again_cell} "
+            f"{r['rss_before']:>14.0f} {r['peak']:>12.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 100_000])
@@ -639,6 +762,9 @@ def main() -> None:
         "--nothing-new",
         action="store_true",
         help="time incremental runs that find no new rows instead",
+    )
+    parser.add_argument(
+        "--profiles", action="store_true", help="a profiles import and its unchanged re-import"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -671,6 +797,10 @@ def main() -> None:
         for rows in args.rows:
             if args.nothing_new:
                 bench_nothing_new(stack, key, rows, args.page_size, args.load_chunk, args.repeat)
+            elif args.profiles:
+                results.extend(
+                    bench_profiles(stack, key, rows, args.page_size, args.load_chunk, args.repeat)
+                )
             else:
                 results.extend(
                     bench_one(stack, key, rows, args.page_size, args.load_chunk, args.repeat)
@@ -680,25 +810,8 @@ def main() -> None:
             stack.stop()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    if not results:
-        return
-    print(
-        f"\npage size {args.page_size:,}; baseline: pre-encoded binary COPY into a table LIKE "
-        "the events table with its indexes, mean of the runs either side; "
-        "target: runner ≥ 0.8 × baseline, peak < 300 MB"
-    )
-    header = (
-        f"{'N':>10} {'runner s':>9} {'runner rows/s':>14} {'base s':>7} {'base rows/s':>12} "
-        f"{'ratio':>6} {'RSS before MB':>14} {'peak RSS MB':>12}"
-    )
-    print(header)
-    for r in results:
-        runner_rate, copy_rate = r["rows"] / r["runner"], r["rows"] / r["copy"]
-        print(
-            f"{r['rows']:>10,} {r['runner']:>9.1f} {runner_rate:>14,.0f} {r['copy']:>7.1f} "
-            f"{copy_rate:>12,.0f} {runner_rate / copy_rate:>6.2f} {r['rss_before']:>14.0f} "
-            f"{r['peak']:>12.0f}"
-        )
+    if results:
+        print_summary(results, args.page_size, "profiles" if args.profiles else "events")
 
 
 if __name__ == "__main__":
