@@ -255,7 +255,8 @@ def test_a_query_that_bigquery_refuses_is_shown_in_our_words(google, bq_connecti
 
     result = preview.sample_preview(import_obj=import_obj, user=alice)
 
-    assert result.error and result.fix
+    assert result.error == "Google did not answer in time, or answered with a temporary error."
+    assert result.fix.startswith("Try again in a minute.")
     assert result.properties == []
 
 
