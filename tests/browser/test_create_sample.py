@@ -3,6 +3,7 @@
 the flags, and how many sample identities already exist."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -67,3 +68,61 @@ def test_the_review_step_shows_what_the_sample_rows_would_store(
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".messages, [role=status]").first).to_contain_text("saved")
     assert page.console_errors == []
+
+
+def walk_events_to_review(page, live_server, alice, connection):
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"/w/acme/settings/partners/bigquery/{connection.pk}/imports/new/")
+    page.get_by_role("link", name="create_customers").click()
+    expect(page.locator("#preview")).to_contain_text("Chosen: create_customers")
+    page.get_by_role("button", name="Next: Target").click()
+    page.get_by_label("Events").check()
+    page.get_by_label("Identity column").select_option("user_id")
+    page.get_by_label("A fixed name").check()
+    page.get_by_label("Fixed event name").fill("Signed up")
+    page.get_by_label("Timestamp column").select_option("signup_day")
+    page.get_by_role("button", name="Next: Sync").click()
+    page.get_by_role("button", name="Next: Schedule").click()
+    page.get_by_label("No schedule (run manually)").check()
+    page.get_by_role("button", name="Next: Review").click()
+
+
+def test_without_read_session_user_the_sample_says_it_read_with_rest(
+    page, live_server, alice, workspace_a, google, flow_tables, screenshot
+):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    connection = flow_connection(google, workspace_a, alice)
+    walk_events_to_review(page, live_server, alice, connection)
+
+    sample = page.locator("#review-sample")
+    expect(sample).to_contain_text("3 sample rows read with REST paging")
+    expect(sample.locator("#sample-read-path")).to_contain_text(
+        "it lacks BigQuery Read Session User, roles/bigquery.readSessionUser"
+    )
+    expect(sample.locator("#sample-event-times")).to_contain_text(
+        '"2025-12-01" → 2025-11-30T23:00:00+00:00'
+    )
+    expect(sample.locator("tr[data-property=updated_at]")).to_contain_text(
+        "2026-01-01T10:00:00+00:00"
+    )
+    screenshot("create-import-review-sample-events-rest")
+    assert page.console_errors == []
+
+
+def test_a_sample_bigquery_refuses_is_explained_and_the_import_still_saves(
+    page, live_server, alice, workspace_a, google, flow_tables, screenshot
+):
+    connection = flow_connection(google, workspace_a, alice)
+    google.stack.gate.inject("backend_error", times=None, match="tabledata.list")
+    walk_events_to_review(page, live_server, alice, connection)
+
+    error = page.locator("#sample-error")
+    expect(error).to_contain_text(
+        "The sample could not be read. Google did not answer in time, or answered with a "
+        "temporary error."
+    )
+    expect(error).to_contain_text("This does not stop you from saving the import.")
+    screenshot("create-import-review-sample-error")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/imports/[0-9a-f-]+/$"))
