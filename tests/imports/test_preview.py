@@ -278,3 +278,20 @@ def test_identities_stored_counts_only_this_workspaces_profiles(workspace_a, wor
     from audience.selectors import profile_identities_stored
 
     assert profile_identities_stored(workspace_id=workspace_a.pk, identities={"p1", "p2"}) == {"p2"}
+
+
+def test_with_the_storage_read_api_off_on_this_server_the_sample_reads_with_rest(
+    google, bq_connection, alice, sample_table, settings
+):
+    grant_read_sessions(google)
+    settings.BIGQUERY_STORAGE_ENABLED = False
+
+    result = preview.sample_preview(
+        import_obj=draft(bq_connection, source_table=sample_table), user=alice
+    )
+
+    assert result.read_path == "rest" and result.rows_read == 5
+    assert result.rest_reason == (
+        "the Storage Read API is off on this server (disabled by BIGQUERY_STORAGE_ENABLED)"
+    )
+    assert google.stack.storage_gate.requests == []
