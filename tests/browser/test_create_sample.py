@@ -70,7 +70,7 @@ def test_the_review_step_shows_what_the_sample_rows_would_store(
     assert page.console_errors == []
 
 
-def walk_events_to_review(page, live_server, alice, connection):
+def walk_events_to_review(page, live_server, alice, connection, before_review=None):
     sign_in_browser(page, live_server, alice)
     page.goto(f"/w/acme/settings/partners/bigquery/{connection.pk}/imports/new/")
     page.get_by_role("link", name="create_customers").click()
@@ -84,6 +84,8 @@ def walk_events_to_review(page, live_server, alice, connection):
     page.get_by_role("button", name="Next: Sync").click()
     page.get_by_role("button", name="Next: Schedule").click()
     page.get_by_label("No schedule (run manually)").check()
+    if before_review is not None:
+        before_review()
     page.get_by_role("button", name="Next: Review").click()
 
 
@@ -114,13 +116,16 @@ def test_a_sample_bigquery_refuses_is_explained_and_the_import_still_saves(
     page, live_server, alice, workspace_a, google, flow_tables, screenshot
 ):
     connection = flow_connection(google, workspace_a, alice)
-    google.stack.gate.inject("backend_error", times=None, match="tabledata.list")
-    walk_events_to_review(page, live_server, alice, connection)
+
+    def refuse_reads():  # only now: the source step's table preview reads rows too
+        google.stack.gate.inject("quota_exceeded", times=None, match="tabledata.list")
+
+    walk_events_to_review(page, live_server, alice, connection, before_review=refuse_reads)
 
     error = page.locator("#sample-error")
     expect(error).to_contain_text(
-        "The sample could not be read. Google did not answer in time, or answered with a "
-        "temporary error."
+        f"The sample could not be read. A BigQuery quota of project {PROJECT} is used up; "
+        "retrying now would not help."
     )
     expect(error).to_contain_text("This does not stop you from saving the import.")
     screenshot("create-import-review-sample-error")

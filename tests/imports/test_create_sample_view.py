@@ -92,7 +92,7 @@ def test_a_google_error_is_shown_in_the_block_and_the_review_still_saves(
     alice_client, connection, customers_table, google
 ):
     draft = to_review(alice_client, connection, customers_table)
-    google.stack.gate.inject("backend_error", times=None, match="tabledata.list")
+    google.stack.gate.inject("quota_exceeded", times=None, match="tabledata.list")
 
     response = alice_client.get(sample_url(connection, draft))
 
