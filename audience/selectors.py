@@ -57,3 +57,11 @@ def properties_summary(properties: Any, limit: int = SUMMARY_PROPERTIES) -> str:
     if len(properties) > limit:
         parts.append(f"+{len(properties) - limit} more")
     return ", ".join(parts)
+
+
+def profile_identities_stored(*, workspace_id: Any, identities: set[str]) -> set[str]:
+    """Which of these identities the workspace already has a profile for."""
+    if not identities:
+        return set()
+    rows = Profile.objects.filter(workspace_id=workspace_id, identity__in=identities)
+    return set(rows.values_list("identity", flat=True))

@@ -434,15 +434,19 @@ class StorageReader:
             )
         return read_session.streams[0].name
 
-    def pages(self, stream: str, *, offset: int, page_size: int):
+    def pages(self, stream: str, *, offset: int, page_size: int, timeout: float | None = None):
         """Yield lists of row dicts from row `offset` of `stream`, `page_size` rows each
-        (the last may be shorter); memory holds one page and one record batch."""
+        (the last may be shorter); memory holds one page and one record batch. `timeout`
+        bounds the read_rows call (READ_TIMEOUT by default)."""
         schema = None
         page: list[dict[str, Any]] = []
         with google_call():
             try:
                 responses = self.client.read_rows(
-                    read_stream=stream, offset=offset, retry=None, timeout=self.READ_TIMEOUT
+                    read_stream=stream,
+                    offset=offset,
+                    retry=None,
+                    timeout=timeout or self.READ_TIMEOUT,
                 )
                 for response in responses:
                     if schema is None:

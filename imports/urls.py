@@ -50,4 +50,9 @@ urlpatterns += [
     path(f"{_new}<uuid:draft>/sync/", views_create.create_sync, name="create_sync"),
     path(f"{_new}<uuid:draft>/schedule/", views_create.create_schedule, name="create_schedule"),
     path(f"{_new}<uuid:draft>/review/", views_create.create_review, name="create_review"),
+    path(
+        f"{_new}<uuid:draft>/review/sample/",
+        views_create.create_review_sample,
+        name="create_review_sample",
+    ),
 ]

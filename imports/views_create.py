@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 import connections.selectors
 from common.pagination import page_by_keys
 from connections.models import Connection
-from imports import browse, schedules, services
+from imports import browse, preview, schedules, services
 from imports.draft import STEP_NAMES, STEPS, Draft, form_data
 from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition
 from imports.models import Import
@@ -406,6 +406,10 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
             return _save(request, connection, stored, forms, review)
     else:
         review = ReviewForm(initial={"name": stored.default_name(target)})
+    summary = stored.summary(target, sync, request.workspace)
+    extra: dict[str, Any] = {}
+    if request.GET.get("sample"):  # without JavaScript, the sample is read on request
+        extra["sample"] = _sample(request, connection, stored, forms, summary)
     return render(
         request,
         "imports/create_review.html",
@@ -416,11 +420,52 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
             stored,
             review=review,
             **forms,
-            summary=stored.summary(target, sync, request.workspace),
+            summary=summary,
             runs=_runs(schedule, tz),
             describe=schedules.describe(schedule.schedule()),
+            **extra,
         ),
     )
+
+
+def _sample(
+    request: WorkspaceRequest,
+    connection: Connection,
+    draft: Draft,
+    forms: dict[str, Any],
+    summary: dict[str, Any],
+) -> preview.SamplePreview:
+    source = draft.source or {}
+    import_obj = preview.draft_import(
+        workspace=request.workspace, connection=connection, source=source, forms=forms
+    )
+    return preview.sample_preview(
+        import_obj=import_obj,
+        user=request.user,
+        table_kind=(source.get("info") or {}).get("kind") or "TABLE",
+        type_conflicts=summary["type_conflicts"],
+    )
+
+
+@workspace_view(admin_only=True)
+@require_http_methods(GET)
+def create_review_sample(
+    request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uuid.UUID
+) -> HttpResponse:
+    """Fragment: the review step's typed preview of up to 20 sample rows."""
+    connection = _connection(request, connection_pk)
+    stored = Draft.load(request.session, connection.pk, draft)
+    tz = request.workspace.time_zone
+    context: dict[str, Any] = {"connection": connection, "draft_id": draft}
+    if stored is None or stored.first_incomplete(tz, "review") is not None:
+        context["sample_unavailable"] = True
+    else:
+        forms = stored.forms(tz)
+        for form in forms.values():
+            form.is_valid()
+        summary = stored.summary(forms["target"], forms["sync"], request.workspace)
+        context["sample"] = _sample(request, connection, stored, forms, summary)
+    return render(request, "imports/_create_sample.html", context)
 
 
 def _save(

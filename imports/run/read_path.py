@@ -4,6 +4,7 @@ paging, and the switch to REST (from row 0) when a stream can no longer be read.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -23,29 +24,50 @@ def open_storage(run: ImportRun, session: bigquery.BigQuerySession):
     (None, "") otherwise, with the reason logged: the run then reads with REST paging."""
     if run.rows_expected == 0:
         return None, ""  # nothing to read; REST answers an empty table in one call
+    opened = try_storage(session, run.result_table, f"run {run.pk}")
+    if opened.reader is None:
+        logger.warning(
+            "run %s: Storage Read API unavailable (%s); reading with REST paging",
+            run.pk,
+            opened.reason,
+        )
+    return opened.reader, opened.stream
+
+
+@dataclass
+class StorageOpened:
+    """A read stream on a table, or why the Storage Read API cannot read it (`kind` is
+    the Google error's, when Google refused)."""
+
+    reader: bigquery.StorageReader | None
+    stream: str = ""
+    reason: str = ""
+    kind: GoogleErrorKind | None = None
+
+
+def try_storage(session: bigquery.BigQuerySession, table: str, label: str) -> StorageOpened:
+    """A one-stream read session on `table` when the Storage Read API is installed, enabled
+    and allowed; else the reason (Google's own text goes to the log under `label`). The run
+    and the review step's sample (imports.preview) both choose their read path here."""
     if not bigquery.STORAGE_INSTALLED:
-        reason = "google-cloud-bigquery-storage is not installed"
-    elif not settings.BIGQUERY_STORAGE_ENABLED:
-        reason = "disabled by BIGQUERY_STORAGE_ENABLED"
-    else:
-        storage = None
-        try:
-            storage = bigquery.StorageReader(session)
-            return storage, storage.open_stream(run.result_table)
-        except bigquery.GoogleCallError as error:
-            if storage is not None:
-                storage.close()
-            reason = error.kind
-            if error.kind is GoogleErrorKind.ACCESS_DENIED:
-                reason += (
-                    "; granting the service account BigQuery Read Session User"
-                    " (roles/bigquery.readSessionUser) makes imports faster"
-                )
-            logger.info("run %s: Storage Read API: %s %s", run.pk, error, error.internal_message)
-    logger.warning(
-        "run %s: Storage Read API unavailable (%s); reading with REST paging", run.pk, reason
-    )
-    return None, ""
+        return StorageOpened(None, reason="google-cloud-bigquery-storage is not installed")
+    if not settings.BIGQUERY_STORAGE_ENABLED:
+        return StorageOpened(None, reason="disabled by BIGQUERY_STORAGE_ENABLED")
+    storage = None
+    try:
+        storage = bigquery.StorageReader(session)
+        return StorageOpened(storage, stream=storage.open_stream(table))
+    except bigquery.GoogleCallError as error:
+        if storage is not None:
+            storage.close()
+        reason = str(error.kind)
+        if error.kind is GoogleErrorKind.ACCESS_DENIED:
+            reason += (
+                "; granting the service account BigQuery Read Session User"
+                " (roles/bigquery.readSessionUser) makes imports faster"
+            )
+        logger.info("%s: Storage Read API: %s %s", label, error, error.internal_message)
+        return StorageOpened(None, reason=reason, kind=error.kind)
 
 
 def resume_storage(run: ImportRun, owner: str, session: bigquery.BigQuerySession):

@@ -23,7 +23,7 @@ CURSOR_PARAM_TYPES = {
 }
 
 
-def _source_sql(import_obj: Import) -> str:
+def source_sql(import_obj: Import) -> str:
     if import_obj.source_kind == Import.SourceKind.QUERY:
         return import_obj.source_query.strip().rstrip(";")
     connection = import_obj.connection
@@ -130,7 +130,7 @@ def window(
     too (cursor > limit), so that the run rejects each with its value (see imports.mapping);
     they never move the watermark, and are read again by every run until their time comes.
     """
-    base = _source_sql(import_obj)
+    base = source_sql(import_obj)
     if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
         # Wrapped, as the form promises: a statement that passed the SELECT check runs only
         # as a subquery, never as anything else.
@@ -164,7 +164,7 @@ def window(
 
 def reimport_estimate_sql(import_obj: Import, watermark: str) -> tuple[str, list]:
     """The query a re-import from `watermark` ("" for everything) reads, for a dry run."""
-    base = _source_sql(import_obj)
+    base = source_sql(import_obj)
     lo = lower_bound(import_obj, watermark)
     if lo is None:
         return base, []

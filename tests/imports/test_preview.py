@@ -1,0 +1,297 @@
+"""The review step's typed preview (imports/preview.py) against the stand-ins: the sample is
+read through the read path a run would take (the Storage Read API when the account holds
+BigQuery Read Session User, REST paging when it does not), mapped by the runner's mapping
+with the workspace's property types, and described property by property."""
+
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from audience.models import Profile, PropertyType
+from imports import preview
+from imports.models import Import
+from tests.fixtures.standin_world import DATASET, PROJECT
+
+SAMPLE_SQL = r"""
+SELECT 'p1' AS user_id, 'a@example.com' AS email, CAST(1.5 AS FLOAT64) AS score,
+  NUMERIC '12345678901234567.89' AS balance, DATETIME '2024-06-01 09:00:00' AS last_login,
+  CAST(3 AS INT64) AS big, '7' AS level
+UNION ALL SELECT 'p2', 'b@example.com', CAST('NaN' AS FLOAT64), NUMERIC '0.5',
+  DATETIME '2024-06-02 10:00:00', CAST(9007199254740993 AS INT64), '8'
+UNION ALL SELECT 'p3', NULL, CAST(2 AS FLOAT64), NULL, NULL, NULL, 'high'
+UNION ALL SELECT NULL, 'c@example.com', CAST(1 AS FLOAT64), NULL, NULL, NULL, NULL
+UNION ALL SELECT 'p4', 'd@example.com', CAST(1 AS FLOAT64), NUMERIC '0.25',
+  DATETIME '2024-06-03 11:00:00', NULL, NULL
+"""
+PROPERTIES = ["email", "score", "balance", "last_login", "big", "level"]
+
+
+@pytest.fixture(scope="module")
+def sample_table(standin_stack):
+    name = f"sample_{uuid.uuid4().hex[:8]}"
+    standin_stack.create_table_as(PROJECT, DATASET, name, SAMPLE_SQL)
+    return name
+
+
+@pytest.fixture
+def kept_types(workspace_a):
+    """The workspace already keeps balance as FLOAT64 and level as INT64."""
+    for name, kind in (("balance", "FLOAT64"), ("level", "INT64")):
+        PropertyType.objects.create(
+            workspace=workspace_a,
+            name=name,
+            type=kind,
+            defined_by_import_name="Old import",
+            first_seen_at=timezone.now(),
+        )
+
+
+@pytest.fixture
+def stored_p2(workspace_a):
+    now = timezone.now()
+    Profile.objects.create(workspace=workspace_a, identity="p2", first_seen=now, last_seen=now)
+
+
+def draft(connection, **fields) -> Import:
+    """An unsaved import, as the review step builds it from the draft."""
+    definition = {
+        "name": "Preview",
+        "source_kind": "table",
+        "target": "profiles",
+        "identity_column": "user_id",
+        "column_mapping": [{"column": c, "property": c, "include": True} for c in PROPERTIES],
+        **fields,
+    }
+    return Import(workspace=connection.workspace, connection=connection, **definition)
+
+
+def conflicts():
+    return [
+        {"property": "balance", "column": "balance", "type": "NUMERIC", "kept": "FLOAT64",
+         "defined_by": "Old import", "castable": True},
+        {"property": "level", "column": "level", "type": "STRING", "kept": "INT64",
+         "defined_by": "Old import", "castable": True},
+    ]  # fmt: skip
+
+
+def flags(result) -> dict[str, list[str]]:
+    return {p.name: sorted(f.kind for f in p.flags) for p in result.properties}
+
+
+def by_name(result):
+    return {p.name: p for p in result.properties}
+
+
+def grant_read_sessions(google):
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+
+
+def test_without_read_session_user_the_sample_is_read_with_rest_and_flagged(
+    google, bq_connection, alice, sample_table, kept_types, stored_p2
+):
+    result = preview.sample_preview(
+        import_obj=draft(bq_connection, source_table=sample_table),
+        user=alice,
+        type_conflicts=conflicts(),
+    )
+
+    assert result.error == ""
+    assert result.read_path == "rest"
+    assert "BigQuery Read Session User" in result.rest_reason
+    calls = [(c.operation, c.code) for c in google.stack.storage_gate.requests]
+    assert calls == [("CreateReadSession", "PERMISSION_DENIED")]
+    assert "tabledata.list" in google.stack.gate.operations()
+    assert not result.by_query  # a table is read as it is: no query job, nothing billed
+    assert "jobs.insert" not in google.stack.gate.operations()
+
+    assert (result.rows_read, result.rows_mapped) == (5, 2)
+    assert sorted(r.reason for r in result.rejections) == [
+        "Missing identity in column user_id",
+        "Property balance is FLOAT64 in this workspace; value '12345678901234567.89' cannot "
+        "be stored as FLOAT64",
+        "Property level is INT64 in this workspace; value 'high' cannot be stored as INT64",
+    ]
+    assert flags(result) == {
+        "email": [],
+        "score": ["mixed"],
+        "balance": ["conflict", "precision"],
+        "last_login": ["no_zone"],
+        "big": ["precision"],
+        "level": ["conflict", "rejected"],
+    }
+    props = by_name(result)
+    assert props["score"].values == ['"NaN"', "1.0"]
+    assert "string in 1" in props["score"].flags[0].text
+    assert "number in 1" in props["score"].flags[0].text
+    assert (props["balance"].stored_type, props["balance"].source_type) == ("FLOAT64", "NUMERIC")
+    assert props["balance"].values == ["0.5", "0.25"]
+    precision = next(f for f in props["balance"].flags if f.kind == "precision")
+    assert precision.rejects and "12345678901234567.89" in precision.text
+    assert props["big"].values == ["9007199254740993", "null"]
+    assert props["last_login"].values == ['"2024-06-02T10:00:00"', '"2024-06-03T11:00:00"']
+    assert props["level"].values == ["8", "null"]  # "8" cast to the workspace's INT64
+    assert (result.identities, result.existing, result.new_identities) == (2, 1, 1)
+
+
+def test_with_read_session_user_the_sample_is_read_with_storage_and_lands_the_same(
+    google, bq_connection, alice, sample_table, kept_types, stored_p2
+):
+    import_obj = draft(bq_connection, source_table=sample_table)
+    grant_read_sessions(google)
+
+    by_storage = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert by_storage.error == ""
+    assert (by_storage.read_path, by_storage.rest_reason) == ("storage", "")
+    reads = [(c.operation, c.code) for c in google.stack.storage_gate.requests]
+    assert reads == [("CreateReadSession", "OK"), ("ReadRows", "OK")]
+    assert "tabledata.list" not in google.stack.gate.operations()
+
+    google.stack.revoke(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    by_rest = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert by_rest.read_path == "rest"
+    assert by_storage.properties == by_rest.properties
+    # Row numbers follow each path's row order; the reasons are the same.
+    assert sorted(r.reason for r in by_storage.rejections) == sorted(
+        r.reason for r in by_rest.rejections
+    )
+    assert len(by_storage.rejections) == 3
+    assert (by_storage.identities, by_storage.existing) == (2, 1)
+
+
+def test_a_query_source_runs_once_with_limit_20_and_is_read_from_its_result(
+    google, bq_connection, alice, sample_table
+):
+    query = f"SELECT user_id, email, last_login FROM {DATASET}.{sample_table}"  # noqa: S608
+    import_obj = draft(
+        bq_connection,
+        source_kind="query",
+        source_query=query + ";",
+        column_mapping=[
+            {"column": "email", "property": "email", "include": True},
+            {"column": "last_login", "property": "login", "include": True},
+        ],
+    )
+    grant_read_sessions(google)
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == ""
+    assert result.by_query and result.read_path == "storage"
+    queries = [r.sql for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert queries == [f"SELECT * FROM (\n{query}\n) LIMIT 20"]  # noqa: S608
+    assert [(p.name, p.stored_type) for p in result.properties] == [
+        ("email", "STRING"),
+        ("login", "DATETIME"),
+    ]
+    assert (result.identities, result.existing) == (4, 0)
+
+
+def test_an_events_sample_shows_wall_clock_times_read_in_the_source_zone(
+    google, bq_connection, alice, sample_table
+):
+    import_obj = draft(
+        bq_connection,
+        source_table=sample_table,
+        target="events",
+        event_name_fixed="Login",
+        timestamp_column="last_login",
+        source_time_zone="Europe/Berlin",
+        column_mapping=[{"column": "email", "property": "email", "include": True}],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == ""
+    times = {(t.stored, t.utc) for t in result.event_times}
+    assert ('"2024-06-01T09:00:00"', "2024-06-01T07:00:00+00:00") in times
+    assert sorted(r.reason for r in result.rejections) == [
+        "Missing identity in column user_id",
+        "Missing timestamp in column last_login",
+    ]
+    assert result.identities == 0  # new vs update is for profiles
+
+
+def test_an_incremental_sample_leaves_out_rows_without_a_cursor_as_a_run_does(
+    google, bq_connection, alice, sample_table
+):
+    import_obj = draft(
+        bq_connection,
+        source_table=sample_table,
+        sync_mode="incremental",
+        cursor_column="last_login",
+        cursor_type="DATETIME",
+        source_time_zone="UTC",
+        column_mapping=[{"column": "email", "property": "email", "include": True}],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert (result.rows_read, result.no_cursor, result.rows_mapped) == (5, 2, 3)
+
+
+def test_a_google_error_is_shown_in_our_words_and_nothing_is_raised(
+    google, bq_connection, alice, sample_table
+):
+    google.stack.revoke(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=DATASET
+    )
+
+    result = preview.sample_preview(
+        import_obj=draft(bq_connection, source_table=sample_table), user=alice
+    )
+
+    assert result.properties == [] and result.read_path == ""
+    assert google.key.email in result.error
+    assert "does not have" not in result.error  # Google's own text stays in the log
+    assert result.fix
+
+
+def test_a_query_that_bigquery_refuses_is_shown_in_our_words(google, bq_connection, alice):
+    google.stack.gate.inject("backend_error", times=None, match="jobs.insert")
+    import_obj = draft(bq_connection, source_kind="query", source_query="SELECT 1 AS user_id")
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == "Google did not answer in time, or answered with a temporary error."
+    assert result.fix.startswith("Try again in a minute.")
+    assert result.properties == []
+
+
+def test_a_mapping_the_source_does_not_fit_is_a_message(google, bq_connection, alice, sample_table):
+    import_obj = draft(bq_connection, source_table=sample_table, identity_column="customer")
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == (
+        "The mapping does not fit the source's rows: The source has no column customer "
+        "(the identity column) any more."
+    )
+
+
+def test_identities_stored_counts_only_this_workspaces_profiles(workspace_a, workspace_b):
+    now = timezone.now()
+    Profile.objects.create(workspace=workspace_b, identity="p1", first_seen=now, last_seen=now)
+    Profile.objects.create(workspace=workspace_a, identity="p2", first_seen=now, last_seen=now)
+    from audience.selectors import profile_identities_stored
+
+    assert profile_identities_stored(workspace_id=workspace_a.pk, identities={"p1", "p2"}) == {"p2"}
+
+
+def test_with_the_storage_read_api_off_on_this_server_the_sample_reads_with_rest(
+    google, bq_connection, alice, sample_table, settings
+):
+    grant_read_sessions(google)
+    settings.BIGQUERY_STORAGE_ENABLED = False
+
+    result = preview.sample_preview(
+        import_obj=draft(bq_connection, source_table=sample_table), user=alice
+    )
+
+    assert result.read_path == "rest" and result.rows_read == 5
+    assert result.rest_reason == (
+        "the Storage Read API is off on this server (disabled by BIGQUERY_STORAGE_ENABLED)"
+    )
+    assert google.stack.storage_gate.requests == []
