@@ -58,7 +58,7 @@ def write_profiles(
     if not null_overwrites:
         # Only the top-level nulls are dropped: a null inside a JSON value is data.
         incoming = (
-            f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "
+            f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "  # noqa: S608
             "WHERE jsonb_typeof(value) = 'null'))"
         )
     sql = f"""

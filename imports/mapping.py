@@ -339,11 +339,12 @@ class _PageMapper:
                 return name
         else:
             name = _Ok(mapping.event_name_fixed)
-        event_id = None
+        event_id: _Ok | None = None
         if mapping.event_id_column:
-            event_id = self._key(row, mapping.event_id_column, "Event ID", MAX_EVENT_ID_LENGTH)
-            if not isinstance(event_id, _Ok):
-                return event_id
+            found = self._key(row, mapping.event_id_column, "Event ID", MAX_EVENT_ID_LENGTH)
+            if not isinstance(found, _Ok):
+                return found
+            event_id = found
         column = mapping.timestamp_column
         raw = row.get(column)
         if raw is None:

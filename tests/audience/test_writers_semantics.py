@@ -10,7 +10,18 @@ from audience import writers
 from audience.models import Event, Profile
 from audience.rows import EventRow
 from imports.mapping import MAX_IDENTITY_BYTES, MAX_IDENTITY_LENGTH, event_id_dedupe_key
-from tests.audience.test_writers import T0, T1, event_run, profile, profile_run  # noqa: F401
+from tests.audience.test_writers import T0, T1, make_run, profile
+
+
+@pytest.fixture
+def profile_run(workspace_a, alice):
+    return make_run(workspace_a, alice, "profiles")
+
+
+@pytest.fixture
+def event_run(workspace_a, alice):
+    return make_run(workspace_a, alice, "events")
+
 
 PROFILE_WRITERS = pytest.mark.parametrize(
     "write_profiles", [writers.write_profiles, writers._write_profiles_orm], ids=["copy", "orm"]
@@ -43,7 +54,9 @@ def stored_events(workspace) -> list[tuple]:
 def test_identical_events_with_different_ids_are_both_kept(write_events, event_run, workspace_a):
     rows = [with_id("e1", amount=1), with_id("e2", amount=1)]
 
-    written = write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True)
+    written = write_events(
+        workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True
+    )
 
     assert written == 2
     assert Event.objects.filter(workspace=workspace_a).count() == 2
@@ -65,7 +78,9 @@ def test_a_corrected_row_replaces_the_event_with_its_id(write_events, event_run,
 def test_within_a_page_the_last_row_of_an_id_wins(write_events, event_run, workspace_a):
     rows = [with_id("e1", amount=1), with_id("e2", amount=5), with_id("e1", amount=3)]
 
-    written = write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True)
+    written = write_events(
+        workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True
+    )
 
     assert written == 2
     assert sorted(Event.objects.values_list("properties__amount", flat=True)) == [3, 5]
@@ -110,14 +125,14 @@ def test_a_null_overwrites_the_stored_value_when_asked(write_profiles, profile_r
 
 @PROFILE_WRITERS
 def test_a_new_profile_keeps_its_nulls(write_profiles, profile_run, workspace_a):
-    write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", plan=None)])
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", plan=None)]
+    )
 
     assert Profile.objects.get().properties == {"plan": None}
 
 
-def test_the_longest_identities_allowed_are_stored_and_indexed(
-    profile_run, event_run, workspace_a
-):
+def test_the_longest_identities_allowed_are_stored_and_indexed(profile_run, event_run, workspace_a):
     # Random characters do not compress, so the index entry is as large as it gets.
     rng = random.Random(13)
     ascii_id = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1024))
