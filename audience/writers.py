@@ -275,8 +275,7 @@ def _write_events_orm(
     fresh: dict[str, EventRow] = {}
     for row in rows:
         if replace:
-            fresh.pop(row.dedupe_key, None)  # the last row of a key wins
-            fresh[row.dedupe_key] = row
+            fresh[row.dedupe_key] = row  # the last row of a key wins
         else:
             fresh.setdefault(row.dedupe_key, row)
     to_update: list[Event] = []

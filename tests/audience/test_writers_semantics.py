@@ -153,3 +153,17 @@ def test_the_longest_identities_allowed_are_stored_and_indexed(profile_run, even
 
     assert sorted(Profile.objects.values_list("identity", flat=True)) == sorted(ids)
     assert sorted(Event.objects.values_list("identity", flat=True)) == sorted(ids)
+
+
+def test_a_1024_character_identity_is_found_by_its_whole_value(
+    alice_client, profile_run, workspace_a
+):
+    head = "x" * 1000
+    ids = [head + "a" * 24, head + "b" * 24]
+    writers.write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile(i) for i in ids]
+    )
+
+    response = alice_client.get("/w/acme/audience/profiles/", {"q": ids[1]})
+
+    assert [p.identity for p in response.context["page"].object_list] == [ids[1]]
