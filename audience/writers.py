@@ -55,7 +55,8 @@ def write_profiles(
     temp_columns = "pos int4, identity text, properties text, seen_at timestamptz"
     table, c = _table(Profile)
     incoming = f"EXCLUDED.{c['properties']}"
-    if not null_overwrites:
+    # Pages without a null (most of them) skip the per-row key filter.
+    if not null_overwrites and any(None in row.properties.values() for row in rows):
         # Only the top-level nulls are dropped: a null inside a JSON value is data.
         incoming = (
             f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "  # noqa: S608
