@@ -164,6 +164,17 @@ class ImportSerializer(serializers.Serializer):
     source_query = serializers.CharField()
     target = serializers.ChoiceField(choices=Import.Target.choices)
     identity_column = serializers.CharField()
+    identity_trim = serializers.BooleanField(help_text="Spaces around identities are removed.")
+    identity_lowercase = serializers.BooleanField(help_text="Identities are stored in lower case.")
+    event_id_column = serializers.CharField(
+        help_text="Events: the column events deduplicate by (a row read again with a stored ID "
+        "replaces that event); empty: by their whole content."
+    )
+    null_policy = serializers.ChoiceField(
+        choices=Import.NullPolicy.choices,
+        help_text="Profiles: what a NULL does to a stored property (keep it, or overwrite it "
+        "with null).",
+    )
     rejection_threshold = serializers.IntegerField(
         help_text="Percent of the rows read a run may reject; a run above it fails."
     )

@@ -8,7 +8,7 @@ class Profile(models.Model):
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="profiles", db_index=False
     )
-    identity = models.CharField(max_length=255)
+    identity = models.CharField(max_length=1024)
     properties = models.JSONField(default=dict)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -49,7 +49,7 @@ class Event(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    identity = models.CharField(max_length=255)
+    identity = models.CharField(max_length=1024)
     name = models.CharField(max_length=255)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict)

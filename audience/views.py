@@ -14,7 +14,7 @@ from workspaces.access import WorkspaceRequest, workspace_view
 
 PAGE_SIZE = 50
 PROPERTIES_PAGE_SIZE = 100
-MAX_SEARCH = 255
+MAX_SEARCH = 1024  # the longest identity
 
 
 def _search(request: HttpRequest) -> str:

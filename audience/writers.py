@@ -29,24 +29,39 @@ _T = TypeVar("_T")
 
 
 def write_profiles(
-    *, workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[ProfileRow]
+    *,
+    workspace_id: uuid.UUID | str,
+    run_id: uuid.UUID | str | None,
+    rows: Sequence[ProfileRow],
+    null_overwrites: bool = False,
 ) -> int:
     """Upsert profiles by identity; returns how many were inserted or actually changed.
 
     Properties merge into the stored ones (a new value for a key wins), first_seen is
     kept, and a profile whose merged properties equal the stored ones is not touched,
     which is what makes a replay write nothing. Within a page the last row of an
-    identity wins.
+    identity wins. A null keeps the stored value of its property unless `null_overwrites`
+    (a new profile stores its nulls either way: there is nothing to keep).
     """
     if not rows:
         return 0
     if connection.vendor != "postgresql":
-        return _write_profiles_orm(workspace_id=workspace_id, run_id=run_id, rows=rows)
+        return _write_profiles_orm(
+            workspace_id=workspace_id, run_id=run_id, rows=rows, null_overwrites=null_overwrites
+        )
     temp = "_import_profile_page"
     # Input position orders DISTINCT ON: one INSERT may not update the same row twice
     # ("ON CONFLICT DO UPDATE command cannot affect row a second time").
     temp_columns = "pos int4, identity text, properties text, seen_at timestamptz"
     table, c = _table(Profile)
+    incoming = f"EXCLUDED.{c['properties']}"
+    # Pages without a null (most of them) skip the per-row key filter.
+    if not null_overwrites and any(None in row.properties.values() for row in rows):
+        # Only the top-level nulls are dropped: a null inside a JSON value is data.
+        incoming = (
+            f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "  # noqa: S608
+            "WHERE jsonb_typeof(value) = 'null'))"
+        )
     sql = f"""
         INSERT INTO {table} AS p
             ({c["workspace"]}, {c["identity"]}, {c["properties"]},
@@ -55,11 +70,10 @@ def write_profiles(
         FROM {temp}
         ORDER BY identity, pos DESC
         ON CONFLICT ({c["workspace"]}, {c["identity"]}) DO UPDATE SET
-            {c["properties"]} = p.{c["properties"]} || EXCLUDED.{c["properties"]},
+            {c["properties"]} = p.{c["properties"]} || {incoming},
             {c["last_seen"]} = GREATEST(p.{c["last_seen"]}, EXCLUDED.{c["last_seen"]}),
             {c["updated_by_run"]} = EXCLUDED.{c["updated_by_run"]}
-        WHERE (p.{c["properties"]} || EXCLUDED.{c["properties"]})
-            IS DISTINCT FROM p.{c["properties"]}
+        WHERE (p.{c["properties"]} || {incoming}) IS DISTINCT FROM p.{c["properties"]}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
         (pos, row.identity, canonical_json(row.properties), row.seen_at)
@@ -76,47 +90,70 @@ def write_profiles(
 
 
 def write_events(
-    *, workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[EventRow]
+    *,
+    workspace_id: uuid.UUID | str,
+    run_id: uuid.UUID | str | None,
+    rows: Sequence[EventRow],
+    replace: bool = False,
 ) -> int:
     """Append events, skipping any whose dedupe key the workspace already has.
 
     Returns how many were inserted; a replayed page, or a duplicate within a page,
-    inserts nothing.
+    inserts nothing. With `replace` (keys from an event ID column) a row whose key is
+    stored already replaces that event's identity, name, time and properties when any
+    differ (and counts as written), and within a page the last row of a key wins.
     """
     if not rows:
         return 0
     if connection.vendor != "postgresql":
-        return _write_events_orm(workspace_id=workspace_id, run_id=run_id, rows=rows)
+        return _write_events_orm(
+            workspace_id=workspace_id, run_id=run_id, rows=rows, replace=replace
+        )
     temp = "_import_event_page"
     # Properties arrive as JSON text (already encoded for the dedupe key) and are parsed
     # by PostgreSQL in the INSERT: cheaper than encoding them again for a jsonb COPY.
-    temp_columns = "identity text, name text, ts timestamptz, properties text, dedupe_key text"
+    temp_columns = (
+        "pos int4, identity text, name text, ts timestamptz, properties text, dedupe_key text"
+    )
     table, c = _table(Event)
+    replaced = ("identity", "name", "timestamp", "properties")
+    on_conflict = (
+        f"""DO UPDATE SET
+            {", ".join(f"{c[f]} = EXCLUDED.{c[f]}" for f in (*replaced, "imported_by_run"))}
+        WHERE ({", ".join(f"e.{c[f]}" for f in replaced)})
+            IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c[f]}" for f in replaced)})"""
+        if replace
+        else "DO NOTHING"
+    )
+    # One INSERT may not update a row twice: with `replace`, DISTINCT ON keeps the last row
+    # of each key (a plain append keeps any one of identical rows).
+    distinct = "DISTINCT ON (dedupe_key)" if replace else ""
     sql = f"""
-        INSERT INTO {table}
+        INSERT INTO {table} AS e
             ({c["workspace"]}, {c["identity"]}, {c["name"]}, {c["timestamp"]},
              {c["properties"]}, {c["dedupe_key"]}, {c["imported_by_run"]})
-        SELECT %s, identity, name, ts, properties::jsonb, dedupe_key, %s
+        SELECT {distinct} %s, identity, name, ts, properties::jsonb, dedupe_key, %s
         FROM {temp}
         -- Key order: two transactions inserting the same keys wait on each other in
         -- the same order instead of deadlocking.
-        ORDER BY dedupe_key
-        ON CONFLICT ({c["workspace"]}, {c["dedupe_key"]}) DO NOTHING
+        ORDER BY dedupe_key, pos DESC
+        ON CONFLICT ({c["workspace"]}, {c["dedupe_key"]}) {on_conflict}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
         (
+            pos,
             row.identity,
             row.name,
             row.timestamp,
             row.properties_json or canonical_json(row.properties),
             row.dedupe_key,
         )
-        for row in rows
+        for pos, row in enumerate(rows)
     )
     return _copy_then_insert(
         temp=temp,
         temp_columns=temp_columns,
-        copy_types=["text", "text", "timestamptz", "text", "text"],
+        copy_types=["int4", "text", "text", "timestamptz", "text", "text"],
         records=records,
         sql=sql,
         params=[_uuid(workspace_id), _uuid(run_id)],
@@ -176,7 +213,11 @@ def _chunks(items: Sequence[_T], size: int = _FALLBACK_CHUNK) -> Iterator[Sequen
 
 
 def _write_profiles_orm(
-    *, workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[ProfileRow]
+    *,
+    workspace_id: uuid.UUID | str,
+    run_id: uuid.UUID | str | None,
+    rows: Sequence[ProfileRow],
+    null_overwrites: bool = False,
 ) -> int:
     """The same upsert with the ORM, for databases without COPY (local SQLite runs)."""
     latest: dict[str, ProfileRow] = {}
@@ -205,7 +246,10 @@ def _write_profiles_orm(
                     )
                 )
                 continue
-            merged = {**current.properties, **row.properties}
+            incoming = row.properties
+            if not null_overwrites:
+                incoming = {k: v for k, v in incoming.items() if v is not None}
+            merged = {**current.properties, **incoming}
             if merged == current.properties:
                 continue
             current.properties = merged
@@ -222,18 +266,39 @@ def _write_profiles_orm(
 
 
 def _write_events_orm(
-    *, workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[EventRow]
+    *,
+    workspace_id: uuid.UUID | str,
+    run_id: uuid.UUID | str | None,
+    rows: Sequence[EventRow],
+    replace: bool = False,
 ) -> int:
     """The same append with the ORM, for databases without COPY (local SQLite runs)."""
     fresh: dict[str, EventRow] = {}
     for row in rows:
-        fresh.setdefault(row.dedupe_key, row)
+        if replace:
+            fresh[row.dedupe_key] = row  # the last row of a key wins
+        else:
+            fresh.setdefault(row.dedupe_key, row)
+    to_update: list[Event] = []
     with transaction.atomic(savepoint=False):
         for chunk in _chunks(list(fresh)):
-            for key in Event.objects.filter(
-                workspace_id=workspace_id, dedupe_key__in=chunk
-            ).values_list("dedupe_key", flat=True):
-                fresh.pop(key, None)
+            for stored in Event.objects.filter(workspace_id=workspace_id, dedupe_key__in=chunk):
+                row = fresh.pop(stored.dedupe_key)
+                new = (row.identity, row.name, row.timestamp, row.properties)
+                if replace and new != (
+                    stored.identity,
+                    stored.name,
+                    stored.timestamp,
+                    stored.properties,
+                ):
+                    stored.identity, stored.name, stored.timestamp, stored.properties = new
+                    stored.imported_by_run_id = run_id
+                    to_update.append(stored)
+        Event.objects.bulk_update(
+            to_update,
+            ["identity", "name", "timestamp", "properties", "imported_by_run"],
+            batch_size=_FALLBACK_CHUNK,
+        )
         Event.objects.bulk_create(
             [
                 Event(
@@ -250,4 +315,4 @@ def _write_events_orm(
             batch_size=_FALLBACK_CHUNK,
             ignore_conflicts=True,
         )
-    return len(fresh)
+    return len(fresh) + len(to_update)

@@ -161,8 +161,69 @@ TIMESTAMP_UNIT_CHOICES = [
 
 _IDENTITY_GUESSES = ("user_id", "userid", "customer_id", "distinct_id", "id", "email")
 
+EVENT_ID_HELP = (
+    "Optional: a STRING or INT64 column that identifies each event. With it, rows with "
+    "different IDs are all kept, and a row read again with a stored ID replaces that event "
+    "(a corrected row updates it). Without it, rows identical in every imported column "
+    "collapse into one event."
+)
 
-class TargetForm(forms.Form):
+
+class SemanticsFields(forms.Form):
+    """How identities, events and NULLs are treated: chosen at the mapping step of Create
+    Import and on Edit. Subclasses set `by_name` (the source's columns by name)."""
+
+    by_name: dict[str, Column]
+
+    event_id_column = forms.CharField(
+        label="Event ID column", required=False, help_text=EVENT_ID_HELP
+    )
+    null_policy = forms.ChoiceField(
+        label="When a column is NULL",
+        required=False,
+        choices=Import.NullPolicy.choices,
+        initial=Import.NullPolicy.KEEP,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose to keep the stored value or overwrite it."},
+        help_text="Keep: a NULL leaves the property a profile already has as it is. Overwrite: "
+        "the property becomes empty (null). A new profile stores the NULL either way.",
+    )
+    identity_trim = forms.BooleanField(label="Trim spaces around identities", required=False)
+    identity_lowercase = forms.BooleanField(label="Lowercase identities", required=False)
+
+    def semantics_widgets(self) -> None:
+        columns = _column_choices(list(self.by_name.values()), IDENTITY_TYPES)[1:]
+        self.fields["event_id_column"].widget = QuickSelect(
+            choices=[("", "None: identical rows collapse into one event"), *columns]
+        )
+
+    def clean_null_policy(self) -> str:
+        return self.cleaned_data.get("null_policy") or Import.NullPolicy.KEEP
+
+    def event_id(self, target: str) -> str:
+        """The checked event ID column ("" for profiles or when none is chosen)."""
+        name = (self.cleaned_data.get("event_id_column") or "").strip()
+        if target != Import.Target.EVENTS or not name or "event_id_column" in self.errors:
+            return ""
+        column = self.by_name.get(name)
+        if column is None:
+            _error(
+                self, "event_id_column", f"Column “{name}” is not in the source.", "unknown_column"
+            )
+            return ""
+        if not column.fits(IDENTITY_TYPES):
+            _error(
+                self,
+                "event_id_column",
+                f"The event ID column must be a STRING or INT64 column; “{name}” is "
+                f"{column.type_label}.",
+                "wrong_type",
+            )
+            return ""
+        return name
+
+
+class TargetForm(SemanticsFields):
     target = forms.ChoiceField(
         label="Import into",
         choices=Import.Target.choices,
@@ -226,6 +287,7 @@ class TargetForm(forms.Form):
         self.fields["timestamp_column"].widget = QuickSelect(
             choices=_column_choices(self.columns, TIMESTAMP_TYPES)
         )
+        self.semantics_widgets()
         for column in self.columns:
             self.fields[f"include_{column.index}"] = forms.BooleanField(
                 label=f"Import {column.name}", required=False, initial=True
@@ -243,6 +305,7 @@ class TargetForm(forms.Form):
             "target": Import.Target.PROFILES,
             "event_name_source": "column",
             "source_time_zone": self.tz,
+            "null_policy": Import.NullPolicy.KEEP,
         }
         names = {c.name.lower(): c for c in self.columns if c.fits(IDENTITY_TYPES)}
         for guess in _IDENTITY_GUESSES:
@@ -348,6 +411,7 @@ class TargetForm(forms.Form):
         cleaned["event_name_column"], cleaned["event_name_fixed"] = name_column, fixed
         cleaned["timestamp_column"] = timestamp
         cleaned["source_time_zone"], cleaned["timestamp_unit"] = self._time_settings(timestamp)
+        cleaned["event_id_column"] = self.event_id(target or "")
         cleaned["column_mapping"] = self._mapping({identity, name_column, timestamp} - {""})
         return cleaned
 
@@ -430,6 +494,37 @@ class TargetForm(forms.Form):
                 "each property needs its own name."
             )
         return ""
+
+
+class SemanticsForm(SemanticsFields):
+    """Edit: the event ID column (events), the NULL policy (profiles) and the identity
+    normalization of a saved import."""
+
+    def __init__(self, data: Any = None, *, import_obj: Import, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.target = import_obj.target
+        self.by_name = {c.name: c for c in columns_of(import_obj.source_schema)}
+        self.semantics_widgets()
+        if self.target == Import.Target.EVENTS:
+            del self.fields["null_policy"]  # events have no stored values to keep
+            self.fields["event_id_column"].help_text = (
+                f"{EVENT_ID_HELP} A change applies to the rows read from then on: events "
+                "stored before keep their old key, so a row read again after the change is "
+                "stored once more."
+            )
+        else:
+            del self.fields["event_id_column"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.target == Import.Target.EVENTS:
+            cleaned["event_id_column"] = self.event_id(self.target)
+        return cleaned
+
+    def definition(self) -> dict[str, Any]:
+        """The Import fields this form sets (only those that apply to the target)."""
+        names = ("event_id_column", "null_policy", "identity_trim", "identity_lowercase")
+        return {name: self.cleaned_data[name] for name in names if name in self.fields}
 
 
 class TimestampUnitForm(forms.Form):
@@ -794,6 +889,10 @@ def definition(
         "source_time_zone": t["source_time_zone"],
         "timestamp_unit": t["timestamp_unit"],
         "column_mapping": t["column_mapping"],
+        "event_id_column": t["event_id_column"],
+        "null_policy": t["null_policy"],
+        "identity_trim": t["identity_trim"],
+        "identity_lowercase": t["identity_lowercase"],
         "sync_mode": s["sync_mode"],
         "cursor_column": s["cursor_column"],
         "cursor_type": s["cursor_type"],

@@ -27,7 +27,11 @@ from imports.type_contract import Converter, Field, Unstorable, Wire, converter,
 if TYPE_CHECKING:
     from imports.models import Import
 
-MAX_IDENTITY_LENGTH = 255  # audience.Profile.identity / Event.identity
+MAX_IDENTITY_LENGTH = 1024  # audience.Profile.identity / Event.identity, as CleverTap allows
+# PostgreSQL's B-tree index entries hold at most 2,704 bytes, and (workspace, identity) is
+# indexed: 1,024 characters of Chinese or emoji (3 or 4 bytes each) would fail the whole page.
+MAX_IDENTITY_BYTES = 2600
+MAX_EVENT_ID_LENGTH = 1024
 MAX_EVENT_NAME_LENGTH = 255  # audience.Event.name
 MAX_PROPERTIES = 255
 MAX_PROPERTY_BYTES = 64 * 1024
@@ -84,6 +88,11 @@ class Mapping:
     # future-dated and rejected, so it neither lands nor moves the watermark.
     cursor_column: str = ""
     cursor_ceiling: dt.datetime | dt.date | None = None
+    # Events with an ID column deduplicate by it (see event_id_dedupe_key).
+    event_id_column: str = ""
+    # Applied to every identity before it is checked and written.
+    identity_trim: bool = False
+    identity_lowercase: bool = False
 
     @classmethod
     def from_import(
@@ -110,6 +119,7 @@ class Mapping:
         event_name_column = ""
         event_name_fixed = ""
         timestamp_column = ""
+        event_id_column = ""
         zone = ""
         unit = ""
         # Columns consumed by the row itself are not repeated as properties. A profile
@@ -130,6 +140,11 @@ class Mapping:
             if event_name_column:
                 _require(by_name, event_name_column, "event name", EVENT_NAME_TYPES)
             kind = _require(by_name, timestamp_column, "timestamp", TIMESTAMP_TYPES)
+            # The event ID column stays a property when it is mapped as one: the ID is then
+            # visible on the stored event.
+            event_id_column = getattr(import_obj, "event_id_column", "") or ""
+            if event_id_column:
+                _require(by_name, event_id_column, "event ID", IDENTITY_TYPES)
             zone, unit = _time_settings(import_obj, timestamp_column, kind)
             consumed |= {event_name_column, timestamp_column} - {""}
         return cls(
@@ -143,6 +158,9 @@ class Mapping:
             source_time_zone=zone,
             timestamp_unit=unit,
             property_types=tuple(sorted((property_types or {}).items())),
+            event_id_column=event_id_column,
+            identity_trim=bool(getattr(import_obj, "identity_trim", False)),
+            identity_lowercase=bool(getattr(import_obj, "identity_lowercase", False)),
         )
 
     def property_type_labels(self) -> dict[str, str]:
@@ -299,7 +317,7 @@ class _PageMapper:
         future = self._future_cursor(row)
         if future:
             return future
-        identity = self._key(row, self.mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
+        identity = self._identity(row)
         if not isinstance(identity, _Ok):
             return identity
         properties = self._properties(row)
@@ -312,7 +330,7 @@ class _PageMapper:
         if future:
             return future
         mapping = self.mapping
-        identity = self._key(row, mapping.identity_column, "Identity", MAX_IDENTITY_LENGTH)
+        identity = self._identity(row)
         if not isinstance(identity, _Ok):
             return identity
         if mapping.event_name_column:
@@ -321,6 +339,12 @@ class _PageMapper:
                 return name
         else:
             name = _Ok(mapping.event_name_fixed)
+        event_id: _Ok | None = None
+        if mapping.event_id_column:
+            found = self._key(row, mapping.event_id_column, "Event ID", MAX_EVENT_ID_LENGTH)
+            if not isinstance(found, _Ok):
+                return found
+            event_id = found
         column = mapping.timestamp_column
         raw = row.get(column)
         if raw is None:
@@ -343,7 +367,11 @@ class _PageMapper:
             name=name.value,
             timestamp=timestamp,
             properties=properties,
-            dedupe_key=_dedupe_key(identity.value, name.value, timestamp, properties_json),
+            dedupe_key=(
+                event_id_dedupe_key(event_id.value)
+                if event_id is not None
+                else _dedupe_key(identity.value, name.value, timestamp, properties_json)
+            ),
             properties_json=properties_json,
         )
 
@@ -366,11 +394,26 @@ class _PageMapper:
             "future-dated rows are not imported and do not move the watermark"
         )
 
-    def _key(self, row: MappingABC[str, Any], column: str, what: str, limit: int) -> _Ok | str:
-        """Identity or event name as text (STRING as it is, INT64 as digits)."""
+    def _identity(self, row: MappingABC[str, Any]) -> _Ok | str:
+        column = self.mapping.identity_column
+        found = self._key(row, column, "Identity", MAX_IDENTITY_LENGTH, normalize=True)
+        if isinstance(found, _Ok) and len(found.value.encode()) > MAX_IDENTITY_BYTES:
+            return f"Identity in column {column} is longer than {MAX_IDENTITY_BYTES:,} bytes"
+        return found
+
+    def _key(
+        self,
+        row: MappingABC[str, Any],
+        column: str,
+        what: str,
+        limit: int,
+        *,
+        normalize: bool = False,
+    ) -> _Ok | str:
+        """Identity, event name or event ID as text (STRING as it is, INT64 as digits)."""
         raw = row.get(column)
         if raw is None:
-            return f"Missing {what.lower()} in column {column}"
+            return f"Missing {what[0].lower()}{what[1:]} in column {column}"
         try:
             value = self.converters[column](raw)
         except Unstorable:
@@ -380,10 +423,15 @@ class _PageMapper:
         text = str(value) if type(value) is int else value
         if not isinstance(text, str):
             return f"{what} in column {column} must be text or an integer"
+        if normalize:
+            if self.mapping.identity_trim:
+                text = text.strip()
+            if self.mapping.identity_lowercase:
+                text = text.lower()
         if not text.strip():
-            return f"Missing {what.lower()} in column {column}"
+            return f"Missing {what[0].lower()}{what[1:]} in column {column}"
         if len(text) > limit:
-            return f"{what} in column {column} is longer than {limit} characters"
+            return f"{what} in column {column} is longer than {limit:,} characters"
         return _Ok(text)
 
     def _properties(self, row: MappingABC[str, Any]) -> dict[str, Any] | str:
@@ -524,6 +572,13 @@ def event_dedupe_key(
 ) -> str:
     """Content hash: identical source rows give the same key, so a replay writes nothing."""
     return _dedupe_key(identity, name, timestamp, canonical_json(properties))
+
+
+def event_id_dedupe_key(event_id: str) -> str:
+    """The key of an event whose import names an ID column: the ID alone, so a corrected row
+    replaces the stored event. A content key hashes a three-item array and then the
+    properties, so the two kinds of key never hash the same text."""
+    return hashlib.sha256(canonical_json(["event_id", event_id]).encode()).hexdigest()
 
 
 def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: str) -> str:

@@ -47,6 +47,10 @@ class Import(models.Model):
         THREE_DAYS = 3 * 86400, "3 days"
         SEVEN_DAYS = 7 * 86400, "7 days"
 
+    class NullPolicy(models.TextChoices):
+        KEEP = "keep", "Keep the stored value"
+        OVERWRITE = "overwrite", "Overwrite with empty"
+
     class ScheduleKind(models.TextChoices):
         NONE = "none", "No schedule (run manually)"
         NOW = "now", "Once, now"
@@ -94,6 +98,25 @@ class Import(models.Model):
     )
     # [{"column": "plan", "property": "plan", "include": true}]
     column_mapping = models.JSONField(default=list)
+    # With an event ID column, events deduplicate by (workspace, event ID) and a row read
+    # again with the same ID replaces the stored event; without it, by their whole content.
+    event_id_column = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Events deduplicate by this column's value instead of their content.",
+    )
+    null_policy = models.CharField(
+        max_length=10,
+        choices=NullPolicy.choices,
+        default=NullPolicy.KEEP,
+        help_text="What a NULL in the source does to a profile property already stored.",
+    )
+    identity_trim = models.BooleanField(
+        default=False, help_text="Remove spaces before and after each identity."
+    )
+    identity_lowercase = models.BooleanField(
+        default=False, help_text="Store identities in lower case."
+    )
 
     sync_mode = models.CharField(max_length=12, choices=SyncMode.choices, default=SyncMode.FULL)
     cursor_column = models.CharField(max_length=300, blank=True)

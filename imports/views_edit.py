@@ -16,6 +16,7 @@ from imports.forms import (
     RejectionThresholdForm,
     ReviewForm,
     ScheduleForm,
+    SemanticsForm,
     TimestampUnitForm,
 )
 from imports.models import Import
@@ -61,7 +62,15 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
         unit_form = TimestampUnitForm(request.POST) if asks_unit else None
         threshold_form = RejectionThresholdForm(request.POST)
         lookback_form = LookbackForm(request.POST, cursor_type=cursor_type) if incremental else None
-        forms_posted = (name_form, schedule_form, threshold_form, unit_form, lookback_form)
+        semantics_form = SemanticsForm(request.POST, import_obj=import_obj)
+        forms_posted = (
+            name_form,
+            schedule_form,
+            threshold_form,
+            unit_form,
+            lookback_form,
+            semantics_form,
+        )
         if all(
             [form.is_valid() for form in forms_posted if form is not None]  # every error shown
         ):
@@ -80,6 +89,7 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
                 definition["timestamp_unit"] = unit_form.cleaned_data["timestamp_unit"]
             if lookback_form is not None:
                 definition["lookback_seconds"] = lookback_form.cleaned_data["lookback_seconds"]
+            definition.update(semantics_form.definition())
             try:
                 services.import_update(
                     import_obj=import_obj, actor=request.user, definition=definition
@@ -94,6 +104,18 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
         schedule_form = ScheduleForm(tz=tz)
         schedule_form.initial = _initial(import_obj)
         unit_form = TimestampUnitForm() if asks_unit else None
+        semantics_form = SemanticsForm(
+            import_obj=import_obj,
+            initial={
+                name: getattr(import_obj, name)
+                for name in (
+                    "event_id_column",
+                    "null_policy",
+                    "identity_trim",
+                    "identity_lowercase",
+                )
+            },
+        )
         threshold_form = RejectionThresholdForm(
             initial={"rejection_threshold": import_obj.rejection_threshold}
         )
@@ -115,5 +137,6 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
             "unit_form": unit_form,
             "threshold_form": threshold_form,
             "lookback_form": lookback_form,
+            "semantics_form": semantics_form,
         },
     )

@@ -29,13 +29,21 @@ def write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage)
         # KEY SHARE lock on the import deadlocks with a Stop or a connection delete.
         if not list(fenced(run, owner).select_for_update(no_key=True).values_list("pk")):
             raise LeaseLost
-        write = (
-            writers.write_profiles
-            if import_obj.target == Import.Target.PROFILES
-            else writers.write_events
-        )
         # Counts what changed: a replayed page or a duplicate event adds nothing.
-        written = write(workspace_id=import_obj.workspace_id, run_id=run.pk, rows=mapped)
+        if import_obj.target == Import.Target.PROFILES:
+            written = writers.write_profiles(
+                workspace_id=import_obj.workspace_id,
+                run_id=run.pk,
+                rows=mapped,
+                null_overwrites=import_obj.null_policy == Import.NullPolicy.OVERWRITE,
+            )
+        else:
+            written = writers.write_events(
+                workspace_id=import_obj.workspace_id,
+                run_id=run.pk,
+                rows=mapped,
+                replace=bool(import_obj.event_id_column),
+            )
         kept = RejectedRow.objects.filter(run=run).count() if rejected else 0
         if rejected and kept < REJECTED_KEPT:
             RejectedRow.objects.bulk_create(

@@ -249,3 +249,17 @@ def test_an_import_shows_its_lookback_window(alice_api, workspace_a, connection)
     assert (body["sync_mode"], body["cursor_column"], body["lookback_seconds"]) == (
         "incremental", "ts", 259200,
     )  # fmt: skip
+
+
+def test_an_import_shows_its_identity_and_event_semantics(alice_api, workspace_a, connection):
+    import_obj = add_import(
+        workspace_a, connection, "Orders", target="events", event_id_column="order_id",
+        identity_trim=True, null_policy="overwrite",
+    )  # fmt: skip
+
+    body = alice_api.get(f"{IMPORTS}{import_obj.pk}/").json()
+
+    assert {k: body[k] for k in ("event_id_column", "identity_trim", "identity_lowercase")} == {
+        "event_id_column": "order_id", "identity_trim": True, "identity_lowercase": False,
+    }  # fmt: skip
+    assert body["null_policy"] == "overwrite"

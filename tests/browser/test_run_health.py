@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 IMPORTS = "/w/acme/settings/partners/bigquery/imports/"
 MISSING = "Missing identity in column user_id"
-TOO_LONG = "Identity in column user_id is longer than 255 characters"
+TOO_LONG = "Identity in column user_id is longer than 1,024 characters"
 
 
 def test_health_badges_on_the_list_and_the_run_page_and_rejected_rows_by_reason(
@@ -40,7 +40,7 @@ def test_health_badges_on_the_list_and_the_run_page_and_rejected_rows_by_reason(
                 run=run,
                 row_number=n,
                 reason=MISSING if n % 3 else TOO_LONG,
-                data={"user_id": None if n % 3 else "x" * 300, "plan": "pro"},
+                data={"user_id": None if n % 3 else "x" * 1100, "plan": "pro"},
             )  # fmt: skip
             for n in range(1, 31)
         ]

@@ -203,7 +203,12 @@ def test_from_import_takes_the_zone_for_datetime_and_date_and_the_unit_for_int64
         (PROFILES, {"plan": "pro"}, "Missing identity in column id"),
         (PROFILES, {"id": None, "plan": "pro"}, "Missing identity in column id"),
         (PROFILES, {"id": "  \t", "plan": "pro"}, "Missing identity in column id"),
-        (PROFILES, {"id": "x" * 256}, "Identity in column id is longer than 255 characters"),
+        (PROFILES, {"id": "x" * 1025}, "Identity in column id is longer than 1,024 characters"),
+        (
+            EVENTS,
+            an_event(user_id="中" * 867),
+            "Identity in column user_id is longer than 2,600 bytes",
+        ),
         (
             PROFILES,
             {"id": "a\x00b"},

@@ -17,7 +17,7 @@ from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import START, USER_SCHEMA, make_import, new_table, user_rows
 from tests.imports.test_pages import add_import, add_run
 
-LONG_ID = "x" * 300  # identities are at most 255 characters
+LONG_ID = "x" * 1100  # identities are at most 1,024 characters
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +132,7 @@ def test_every_row_rejected_fails_a_full_import_with_the_reason_in_words(
     assert run.error_message == (
         "Rejected 10 of 10 rows (100 %), above this import's 50 % threshold: check the "
         "identity column and the mapping (most rejected rows: Identity in column user_id is "
-        "longer than 255 characters)."
+        "longer than 1,024 characters)."
     )
     assert (run.health_text, run.health_level) == ("0 %", "unhealthy")
 
@@ -160,7 +160,7 @@ def test_the_run_page_filters_rejected_rows_by_reason_with_counts(
     import_obj = make_import(bq_connection, alice, table=new_table(google.stack, USER_SCHEMA, rows))
     run = run_once(import_obj, alice)
     url = reverse("imports:run", kwargs={"ws": "acme", "run_pk": run.pk})
-    too_long = "Identity in column user_id is longer than 255 characters"
+    too_long = "Identity in column user_id is longer than 1,024 characters"
     missing = "Missing identity in column user_id"
 
     page = alice_client.get(url).content.decode()

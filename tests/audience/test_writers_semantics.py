@@ -1,0 +1,169 @@
+"""Event IDs and the NULL policy in audience's writers, on the COPY path and on the ORM
+fallback that SQLite runs use."""
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from audience import writers
+from audience.models import Event, Profile
+from audience.rows import EventRow
+from imports.mapping import MAX_IDENTITY_BYTES, MAX_IDENTITY_LENGTH, event_id_dedupe_key
+from tests.audience.test_writers import T0, T1, make_run, profile
+
+
+@pytest.fixture
+def profile_run(workspace_a, alice):
+    return make_run(workspace_a, alice, "profiles")
+
+
+@pytest.fixture
+def event_run(workspace_a, alice):
+    return make_run(workspace_a, alice, "events")
+
+
+PROFILE_WRITERS = pytest.mark.parametrize(
+    "write_profiles", [writers.write_profiles, writers._write_profiles_orm], ids=["copy", "orm"]
+)
+EVENT_WRITERS = pytest.mark.parametrize(
+    "write_events", [writers.write_events, writers._write_events_orm], ids=["copy", "orm"]
+)
+
+
+def with_id(event_id: str, identity: str = "u1", timestamp=T0, name="Purchased", **properties):
+    return EventRow(
+        identity=identity,
+        name=name,
+        timestamp=timestamp,
+        properties=properties,
+        dedupe_key=event_id_dedupe_key(event_id),
+    )
+
+
+def stored_events(workspace) -> list[tuple]:
+    return sorted(
+        Event.objects.filter(workspace=workspace).values_list(
+            "identity", "name", "timestamp", "properties"
+        ),
+        key=repr,
+    )
+
+
+@EVENT_WRITERS
+def test_identical_events_with_different_ids_are_both_kept(write_events, event_run, workspace_a):
+    rows = [with_id("e1", amount=1), with_id("e2", amount=1)]
+
+    written = write_events(
+        workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True
+    )
+
+    assert written == 2
+    assert Event.objects.filter(workspace=workspace_a).count() == 2
+
+
+@EVENT_WRITERS
+def test_a_corrected_row_replaces_the_event_with_its_id(write_events, event_run, workspace_a):
+    ws, run = workspace_a.pk, event_run.pk
+    write_events(workspace_id=ws, run_id=run, rows=[with_id("e1", amount=1)], replace=True)
+
+    corrected = with_id("e1", identity="u2", timestamp=T1, name="Refunded", amount=2)
+    assert write_events(workspace_id=ws, run_id=run, rows=[corrected], replace=True) == 1
+    assert write_events(workspace_id=ws, run_id=run, rows=[corrected], replace=True) == 0
+
+    assert stored_events(workspace_a) == [("u2", "Refunded", T1, {"amount": 2})]
+
+
+@EVENT_WRITERS
+def test_within_a_page_the_last_row_of_an_id_wins(write_events, event_run, workspace_a):
+    rows = [with_id("e1", amount=1), with_id("e2", amount=5), with_id("e1", amount=3)]
+
+    written = write_events(
+        workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, replace=True
+    )
+
+    assert written == 2
+    assert sorted(Event.objects.values_list("properties__amount", flat=True)) == [3, 5]
+
+
+@EVENT_WRITERS
+def test_without_replace_a_stored_key_is_never_rewritten(write_events, event_run, workspace_a):
+    ws, run = workspace_a.pk, event_run.pk
+    write_events(workspace_id=ws, run_id=run, rows=[with_id("e1", amount=1)])
+
+    assert write_events(workspace_id=ws, run_id=run, rows=[with_id("e1", amount=2)]) == 0
+
+    assert stored_events(workspace_a) == [("u1", "Purchased", T0, {"amount": 1})]
+
+
+@PROFILE_WRITERS
+def test_a_null_keeps_the_stored_value_by_default(write_profiles, profile_run, workspace_a):
+    ws, run = workspace_a.pk, profile_run.pk
+    write_profiles(workspace_id=ws, run_id=run, rows=[profile("u1", plan="pro", seats=3)])
+
+    later = profile("u1", T0 + timedelta(hours=1), plan=None, seats=4, tags={"a": None})
+    assert write_profiles(workspace_id=ws, run_id=run, rows=[later]) == 1
+    # Nothing but nulls is no change at all.
+    assert write_profiles(workspace_id=ws, run_id=run, rows=[profile("u1", plan=None)]) == 0
+
+    # A null inside a JSON value is data, not a missing value.
+    assert Profile.objects.get().properties == {"plan": "pro", "seats": 4, "tags": {"a": None}}
+
+
+@PROFILE_WRITERS
+def test_a_null_overwrites_the_stored_value_when_asked(write_profiles, profile_run, workspace_a):
+    ws, run = workspace_a.pk, profile_run.pk
+    write_profiles(workspace_id=ws, run_id=run, rows=[profile("u1", plan="pro", seats=3)])
+
+    written = write_profiles(
+        workspace_id=ws, run_id=run, rows=[profile("u1", plan=None)], null_overwrites=True
+    )
+
+    assert written == 1
+    assert Profile.objects.get().properties == {"plan": None, "seats": 3}
+
+
+@PROFILE_WRITERS
+def test_a_new_profile_keeps_its_nulls(write_profiles, profile_run, workspace_a):
+    write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u1", plan=None)]
+    )
+
+    assert Profile.objects.get().properties == {"plan": None}
+
+
+def test_the_longest_identities_allowed_are_stored_and_indexed(profile_run, event_run, workspace_a):
+    # Random characters do not compress, so the index entry is as large as it gets.
+    rng = random.Random(13)
+    ascii_id = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1024))
+    wide_id = "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(MAX_IDENTITY_BYTES // 3))
+    assert len(ascii_id) == MAX_IDENTITY_LENGTH
+    assert len(wide_id.encode()) <= MAX_IDENTITY_BYTES
+    ids = [ascii_id, wide_id]
+
+    writers.write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile(i) for i in ids]
+    )
+    writers.write_events(
+        workspace_id=workspace_a.pk,
+        run_id=event_run.pk,
+        rows=[with_id(str(n), identity=i) for n, i in enumerate(ids)],
+        replace=True,
+    )
+
+    assert sorted(Profile.objects.values_list("identity", flat=True)) == sorted(ids)
+    assert sorted(Event.objects.values_list("identity", flat=True)) == sorted(ids)
+
+
+def test_a_1024_character_identity_is_found_by_its_whole_value(
+    alice_client, profile_run, workspace_a
+):
+    head = "x" * 1000
+    ids = [head + "a" * 24, head + "b" * 24]
+    writers.write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile(i) for i in ids]
+    )
+
+    response = alice_client.get("/w/acme/audience/profiles/", {"q": ids[1]})
+
+    assert [p.identity for p in response.context["page"].object_list] == [ids[1]]
