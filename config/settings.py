@@ -373,6 +373,13 @@ BIGQUERY_API_ENDPOINT = env.str("BIGQUERY_API_ENDPOINT", default="https://bigque
 # Empty: Google's endpoint over TLS. "host:port": an insecure local channel (stand-ins, demo).
 BIGQUERY_STORAGE_TARGET = env.str("BIGQUERY_STORAGE_TARGET", default="")
 BIGQUERY_STORAGE_ENABLED = env.bool("BIGQUERY_STORAGE_ENABLED", default=True)
+# Cost guard: every query job carries maximumBytesBilled (a connection or import may set
+# its own); a run whose dry-run estimate is higher fails before it spends. 1 TiB by default.
+BIGQUERY_MAXIMUM_BYTES_BILLED = env.int("BIGQUERY_MAXIMUM_BYTES_BILLED", default=2**40)
+# On-demand price, for the import page's monthly projection (US multi-region list price).
+BIGQUERY_PRICE_PER_TIB = env.float("BIGQUERY_PRICE_PER_TIB", default=6.25)
+# A run's result table in the scratch dataset expires after this, even if the run never ends.
+BIGQUERY_SCRATCH_EXPIRATION_HOURS = env.int("BIGQUERY_SCRATCH_EXPIRATION_HOURS", default=24)
 RESOURCE_MANAGER_ENDPOINT = env.str(
     "RESOURCE_MANAGER_ENDPOINT", default="https://cloudresourcemanager.googleapis.com"
 )

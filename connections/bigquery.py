@@ -144,20 +144,54 @@ class QueryJob:
     job_id: str
     destination: str = ""
     total_bytes_processed: int | None = None
+    total_bytes_billed: int | None = None
     _job: Any = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class JobOptions:
+    """What every query job the app starts carries (DESIGN.md "Cost"): why it runs
+    (`purpose`: test, preview or run, also a label), the most it may bill, its labels, and
+    for a run the destination table (project.dataset.table) its result is written to."""
+
+    purpose: str
+    maximum_bytes_billed: int | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    destination: str = ""
+    kms_key_name: str = ""
+
+    def job_config(self, **kwargs: Any) -> bigquery.QueryJobConfig:
+        config = bigquery.QueryJobConfig(use_legacy_sql=False, **kwargs)
+        config.labels = {"app": "bqimports", **dict(self.labels), "purpose": self.purpose}
+        if self.maximum_bytes_billed is not None:
+            config.maximum_bytes_billed = self.maximum_bytes_billed
+        if self.destination:
+            config.destination = self.destination
+            config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE
+            if self.kms_key_name:
+                config.destination_encryption_configuration = bigquery.EncryptionConfiguration(
+                    kms_key_name=self.kms_key_name
+                )
+        return config
+
+
 class BigQuerySession:
-    """Credentials and a client for one service-account key and one project."""
+    """Credentials and a client for one service-account key and one project.
+
+    `project_id` holds the data; query jobs and Storage read sessions run (and are billed)
+    in `job_project_id`: the connection's billing project when it has one."""
 
     # Keeps the private key out of debug pages and error reports.
     @sensitive_variables("key_info")
-    def __init__(self, key_info: dict[str, Any], project_id: str) -> None:
+    def __init__(
+        self, key_info: dict[str, Any], project_id: str, *, billing_project_id: str = ""
+    ) -> None:
         if key_info.get("token_uri") not in settings.KEY_TOKEN_URI_ALLOWLIST:
             # Stored keys were checked on save; checked again in case the allow-list shrank.
             raise GoogleCallError(GoogleErrorKind.AUTH_REFUSED, permanent=True, reason="token_uri")
         self.client_email: str = key_info["client_email"]
         self.project_id = project_id
+        self.job_project_id = billing_project_id or project_id
         # Never the key's token_uri: the server must not POST where an uploaded file says.
         self.credentials = service_account.Credentials.from_service_account_info(
             key_info, scopes=list(SCOPES)
@@ -192,15 +226,23 @@ class BigQuerySession:
             dataset = self.client.get_dataset(ref, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
         return Dataset.from_client(dataset)
 
-    def dry_run(self, sql: str, *, location: str | None, params: list | None = None) -> DryRun:
-        config = bigquery.QueryJobConfig(
+    def dry_run(
+        self,
+        sql: str,
+        *,
+        location: str | None,
+        params: list | None = None,
+        options: JobOptions | None = None,
+    ) -> DryRun:
+        options = options or JobOptions(purpose="test")
+        config = options.job_config(
             dry_run=True, use_query_cache=False, query_parameters=params or []
         )
         with google_call():
             job = self.client.query(
                 sql,
                 job_config=config,
-                project=self.project_id,
+                project=self.job_project_id,
                 location=location or None,
                 retry=SHORT_RETRY,
                 timeout=REQUEST_TIMEOUT,
@@ -262,16 +304,26 @@ class ImportReader:
     def dataset_location(self, dataset_id: str) -> str:
         return self.session.get_dataset(dataset_id).location
 
-    def scalar(self, sql: str, params: list, *, location: str, timeout: float = 300.0) -> Any:
-        """One value from a small query (e.g. the MAX of the cursor column)."""
-        job = self._start(sql, params, location=location)
+    def scalar(
+        self,
+        sql: str,
+        params: list,
+        *,
+        location: str,
+        options: JobOptions,
+        timeout: float = 300.0,
+    ) -> Any:
+        """One value from a small query."""
+        job = self._start(sql, params, location=location, options=options)
         with google_call():
             for row in self._wait(job, timeout=timeout):
                 return row[0]
         return None
 
-    def start_query(self, sql: str, params: list, *, location: str) -> QueryJob:
-        job = self._start(sql, params, location=location)
+    def start_query(
+        self, sql: str, params: list, *, location: str, options: JobOptions
+    ) -> QueryJob:
+        job = self._start(sql, params, location=location, options=options)
         return QueryJob(job_id=job.job_id, _job=job)
 
     def wait(self, job: QueryJob, *, timeout: float, on_wait=None) -> QueryJob:
@@ -283,16 +335,19 @@ class ImportReader:
             job_id=done.job_id,
             destination=f"{destination.project}.{destination.dataset_id}.{destination.table_id}",
             total_bytes_processed=done.total_bytes_processed,
+            total_bytes_billed=done.total_bytes_billed,
             _job=done,
         )
 
-    def _start(self, sql: str, params: list, *, location: str) -> bigquery.QueryJob:
-        config = bigquery.QueryJobConfig(query_parameters=params, use_legacy_sql=False)
+    def _start(
+        self, sql: str, params: list, *, location: str, options: JobOptions
+    ) -> bigquery.QueryJob:
+        config = options.job_config(query_parameters=params)
         with google_call():
             return self.client.query(
                 sql,
                 job_config=config,
-                project=self.session.project_id,
+                project=self.session.job_project_id,
                 location=location or None,
                 retry=SHORT_RETRY,
                 timeout=REQUEST_TIMEOUT,
@@ -421,7 +476,7 @@ class StorageReader:
         )
         with google_call():
             read_session = self.client.create_read_session(
-                parent=f"projects/{self.session.project_id}",
+                parent=f"projects/{self.session.job_project_id}",
                 read_session=request,
                 max_stream_count=1,
                 retry=retry,

@@ -251,7 +251,14 @@ class _Runner:
 
     def _check_job_user(self, session: bigquery.BigQuerySession) -> CheckResult:
         try:
-            session.dry_run("SELECT 1", location=self.location)
+            session.dry_run(
+                "SELECT 1",
+                location=self.location,
+                options=bigquery.JobOptions(
+                    purpose="test",
+                    maximum_bytes_billed=settings.BIGQUERY_MAXIMUM_BYTES_BILLED,
+                ),
+            )
         except GoogleCallError as exc:
             return self.failure("job_user", exc)
         return CheckResult(

@@ -33,6 +33,32 @@ class Connection(models.Model):
     location = models.CharField(
         "Dataset location", max_length=64, blank=True, help_text="Learned from Test Connection."
     )
+    # Cost and where jobs run (DESIGN.md "Cost"). Blank/None: the defaults named in help_text.
+    billing_project_id = models.CharField(
+        "Billing project",
+        max_length=255,
+        blank=True,
+        help_text="Runs query jobs and read sessions (and pays for them). Blank: the Project ID.",
+    )
+    scratch_dataset_id = models.CharField(
+        "Scratch dataset",
+        max_length=1024,
+        blank=True,
+        help_text="Holds each run's result table until the run ends. "
+        "Blank: <Dataset ID>_imports_tmp, created on first use.",
+    )
+    scratch_kms_key_name = models.CharField(
+        "Scratch KMS key",
+        max_length=512,
+        blank=True,
+        help_text="Cloud KMS key for the result tables, where a policy requires CMEK.",
+    )
+    maximum_bytes_billed = models.BigIntegerField(
+        "Maximum bytes billed",
+        null=True,
+        blank=True,
+        help_text="No query job of this connection may bill more. Blank: the server's default.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNTESTED)
     status_reason = models.CharField(max_length=500, blank=True)
     last_test_result = models.JSONField(null=True, blank=True, editable=False)

@@ -26,8 +26,9 @@ from django.core.paginator import Page, Paginator
 
 from common.ratelimit import SlidingWindow
 from connections import bigquery
+from connections.cost import job_options
 from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, explained
-from connections.keys import connection_key_info
+from connections.keys import connection_session
 from connections.models import Connection
 from imports.type_contract import type_name
 
@@ -136,7 +137,7 @@ def _session(connection: Connection, user: User) -> bigquery.BigQuerySession:
             kind="throttled",
         )
     try:
-        return bigquery.BigQuerySession(connection_key_info(connection), connection.project_id)
+        return connection_session(connection)
     except bigquery.GoogleCallError as exc:
         raise _error(connection, exc) from exc
 
@@ -343,7 +344,11 @@ def query_check(connection: Connection, sql: str, *, user: User) -> QueryCheck:
     """Dry-run a query (already checked to be one SELECT): bytes it scans and its columns."""
     with _session(connection, user) as session:
         try:
-            job = session.dry_run(sql, location=connection.location or None)
+            job = session.dry_run(
+                sql,
+                location=connection.location or None,
+                options=job_options(connection, "preview"),
+            )
         except bigquery.GoogleCallError as exc:
             raise _query_error(connection, exc) from exc
     return QueryCheck(
@@ -357,7 +362,12 @@ def query_estimate(connection: Connection, sql: str, params: list, *, user: Any)
     """Dry-run the import's own query (a window over its source): the bytes it would scan."""
     with _session(connection, user) as session:
         try:
-            job = session.dry_run(sql, location=connection.location or None, params=params)
+            job = session.dry_run(
+                sql,
+                location=connection.location or None,
+                params=params,
+                options=job_options(connection, "preview"),
+            )
         except bigquery.GoogleCallError as exc:
             raise _query_error(connection, exc) from exc
     return job.total_bytes_processed

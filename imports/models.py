@@ -126,6 +126,12 @@ class Import(models.Model):
     # Each incremental run reads from (watermark - lookback), so rows that arrive late with
     # an earlier cursor value are still read; the destination's keys make re-reads harmless.
     lookback_seconds = models.PositiveIntegerField(choices=Lookback.choices, default=0)
+    maximum_bytes_billed = models.BigIntegerField(
+        "Maximum bytes billed",
+        null=True,
+        blank=True,
+        help_text="No query of this import may bill more. Blank: the connection's limit.",
+    )
     # Why and when the watermark was last cleared or moved back (a re-import, a new source),
     # shown on the import page.
     watermark_reset_at = models.DateTimeField(null=True, blank=True)
@@ -256,6 +262,10 @@ class ImportRun(models.Model):
     rows_unchanged = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
     bytes_scanned = models.BigIntegerField(null=True, blank=True)
+    bytes_billed = models.BigIntegerField(null=True, blank=True)
+    bytes_estimated = models.BigIntegerField(
+        null=True, blank=True, help_text="The dry run's estimate before the run spent anything."
+    )
     committed_offset = models.BigIntegerField(
         default=0, help_text="Rows of the result table already written."
     )

@@ -28,8 +28,9 @@ from django.utils import timezone
 from audience import selectors as audience_selectors
 from audience.rows import EventRow, ProfileRow
 from connections import bigquery
+from connections.cost import job_options
 from connections.google_errors import GoogleErrorKind, explained
-from connections.keys import connection_key_info
+from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports import property_casts
@@ -190,9 +191,7 @@ def _read(import_obj: Import, user: User, table_kind: str) -> _Sample:
             f"Wait {wait} seconds and reload this page.",
         )
     try:
-        with bigquery.BigQuerySession(
-            connection_key_info(connection), connection.project_id
-        ) as session:
+        with connection_session(connection) as session:
             return _read_in(session, import_obj, table_kind)
     except bigquery.GoogleCallError as error:
         if error.reason == "job_timeout":
@@ -221,7 +220,15 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
     if by_query:
         location = connection.location or reader.dataset_location(connection.dataset_id)
         sql = f"SELECT * FROM (\n{source_sql(import_obj)}\n) LIMIT {SAMPLE_ROWS}"  # noqa: S608
-        job = reader.wait(reader.start_query(sql, [], location=location), timeout=QUERY_TIMEOUT)
+        options = job_options(
+            connection,
+            "preview",
+            maximum=import_obj.maximum_bytes_billed,
+            labels={"import_id": import_obj.pk},
+        )
+        job = reader.wait(
+            reader.start_query(sql, [], location=location, options=options), timeout=QUERY_TIMEOUT
+        )
         table = job.destination
     else:
         table = f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"

@@ -17,8 +17,9 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
+from connections.cost import job_options
 from connections.google_errors import explained
-from connections.keys import connection_key_info
+from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
@@ -80,8 +81,7 @@ def execute_run(run_id: str) -> str:
 
 def _with_session(run: ImportRun, owner: str, connection: Connection) -> str:
     """Execute the run in a BigQuery session as the connection's service account."""
-    key_info = connection_key_info(connection)
-    with bigquery.BigQuerySession(key_info, connection.project_id) as session:
+    with connection_session(connection) as session:
         return _execute(run, owner, session)
 
 
@@ -127,8 +127,15 @@ def _run_source_query(
 ) -> int | None:
     """Run the window's query into its result table (renewing the lease while BigQuery
     works) and note the table on the run; returns the bytes the query scanned."""
-    frozen = window(run.import_obj, reader, location)
-    job = reader.start_query(frozen.sql, frozen.params, location=location)
+    import_obj = run.import_obj
+    options = job_options(
+        import_obj.connection,
+        "run",
+        maximum=import_obj.maximum_bytes_billed,
+        labels={"import_id": import_obj.pk, "run_id": run.pk},
+    )
+    frozen = window(import_obj, reader, location, options=options)
+    job = reader.start_query(frozen.sql, frozen.params, location=location, options=options)
     leases.renew(run, owner, job_id=job.job_id, watermark_from=frozen.lo, watermark_to=frozen.hi)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
     run.result_table = job.destination

@@ -122,6 +122,7 @@ def window(
     reader: bigquery.ImportReader,
     location: str,
     *,
+    options: bigquery.JobOptions,
     now: dt.datetime | None = None,
 ) -> Window:
     """Freeze the run's window once: rows with (watermark - lookback) <= cursor <= hi.
@@ -144,6 +145,7 @@ def window(
         f"SELECT MAX({column}) FROM ({base}){below_limit}",  # noqa: S608 - quoted identifier
         limit_params,
         location=location,
+        options=options,
     )
     lo = lower_bound(import_obj, import_obj.watermark)
     if hi is None:
