@@ -7,6 +7,7 @@ mapping builds them, the writers store them.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ class EventRow:
     name: str
     timestamp: datetime
     properties: dict[str, Any]
-    dedupe_key: str
+    dedupe_key: uuid.UUID
     # The properties as canonical JSON, when the mapping already encoded them for the key.
     properties_json: str = ""
 

@@ -113,7 +113,7 @@ def write_events(
     # Properties arrive as JSON text (already encoded for the dedupe key) and are parsed
     # by PostgreSQL in the INSERT: cheaper than encoding them again for a jsonb COPY.
     temp_columns = (
-        "pos int4, identity text, name text, ts timestamptz, properties text, dedupe_key text"
+        "pos int4, identity text, name text, ts timestamptz, properties text, dedupe_key uuid"
     )
     table, c = _table(Event)
     replaced = ("identity", "name", "timestamp", "properties")
@@ -153,7 +153,7 @@ def write_events(
     return _copy_then_insert(
         temp=temp,
         temp_columns=temp_columns,
-        copy_types=["int4", "text", "text", "timestamptz", "text", "text"],
+        copy_types=["int4", "text", "text", "timestamptz", "text", "uuid"],
         records=records,
         sql=sql,
         params=[_uuid(workspace_id), _uuid(run_id)],
@@ -273,7 +273,7 @@ def _write_events_orm(
     replace: bool = False,
 ) -> int:
     """The same append with the ORM, for databases without COPY (local SQLite runs)."""
-    fresh: dict[str, EventRow] = {}
+    fresh: dict[uuid.UUID, EventRow] = {}
     for row in rows:
         if replace:
             fresh[row.dedupe_key] = row  # the last row of a key wins

@@ -465,7 +465,7 @@ def copy_records(rows: int, workspace_id: Any, run_id: Any) -> Iterator[tuple[An
 
 
 EVENT_COLUMNS = ("workspace", "identity", "name", "timestamp", "properties", "dedupe_key")
-EVENT_TYPES = ["uuid", "text", "text", "timestamptz", "jsonb", "text", "uuid"]
+EVENT_TYPES = ["uuid", "text", "text", "timestamptz", "jsonb", "uuid", "uuid"]
 PROFILE_COLUMNS = ("workspace", "identity", "properties", "first_seen", "last_seen")
 PROFILE_TYPES = ["uuid", "text", "jsonb", "timestamptz", "timestamptz", "uuid"]
 

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import uuid
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
@@ -569,22 +570,30 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def event_dedupe_key(
     identity: str, name: str, timestamp: datetime, properties: dict[str, Any]
-) -> str:
+) -> uuid.UUID:
     """Content hash: identical source rows give the same key, so a replay writes nothing."""
     return _dedupe_key(identity, name, timestamp, canonical_json(properties))
 
 
-def event_id_dedupe_key(event_id: str) -> str:
+def event_id_dedupe_key(event_id: str) -> uuid.UUID:
     """The key of an event whose import names an ID column: the ID alone, so a corrected row
     replaces the stored event. A content key hashes a three-item array and then the
     properties, so the two kinds of key never hash the same text."""
-    return hashlib.sha256(canonical_json(["event_id", event_id]).encode()).hexdigest()
+    return _key(canonical_json(["event_id", event_id]))
 
 
-def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: str) -> str:
+def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: str) -> uuid.UUID:
     # The head is a complete JSON array, so head + properties cannot be read two ways.
     head = canonical_json([identity, name, (timestamp - _EPOCH) // _MICROSECOND])
-    return hashlib.sha256((head + properties_json).encode()).hexdigest()
+    return _key(head + properties_json)
+
+
+def _key(text: str) -> uuid.UUID:
+    """The first 128 bits of the text's SHA-256, stored in 16 bytes (a PostgreSQL uuid):
+    the unique index that every event write checks is less than half the size of one over
+    64 hex characters. Keys stored before were the whole digest in hex; their migration
+    kept its first 32 digits, which is this same value, so replays still match."""
+    return uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16])
 
 
 def _preview(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from workspaces at both ends of the clock and in between."""
 
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -54,7 +55,7 @@ def set_every_date(value: dt.datetime, *, workspace, connection, import_obj, run
         identity="placeholder",
         name="signup",
         timestamp=value,
-        dedupe_key=f"extreme-{value.year}",
+        dedupe_key=uuid.uuid4(),
     )
 
 

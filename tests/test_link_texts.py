@@ -1,6 +1,7 @@
 """Every link says where it goes: two links on a page with the same text (as a screen reader
 reads it, hidden text included) lead to the same place. No list of 50 identical "Events"."""
 
+import uuid
 from html.parser import HTMLParser
 
 import pytest
@@ -73,7 +74,7 @@ def busy_workspace(workspace_a, alice):
             identity=f"user-{i}",
             name="signup",
             timestamp=imports[0].created_at,
-            dedupe_key=f"k{i}",
+            dedupe_key=uuid.uuid4(),
         )
     return {"connection": connections[0], "import": imports[0]}
 

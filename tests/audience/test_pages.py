@@ -1,7 +1,7 @@
 import datetime as dt
-import hashlib
 import html
 import re
+import uuid
 from urllib.parse import parse_qsl
 
 import pytest
@@ -37,7 +37,7 @@ def add_events(workspace, count, prefix="user", name="purchase"):
             name=name,
             timestamp=T0 + dt.timedelta(seconds=i),
             properties={"amount": i},
-            dedupe_key=hashlib.sha256(f"{workspace.pk}{prefix}{name}{i}".encode()).hexdigest(),
+            dedupe_key=uuid.uuid4(),
         )
         for i in range(count)
     )

@@ -3,6 +3,7 @@ sideways (a long one-line SQL query wraps), the navigation is reachable, status 
 whole. Screenshots of each page at both widths."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -96,7 +97,7 @@ def pages(workspace_a, alice, bob):
             name="checkout_completed_with_a_long_event_name",
             timestamp=now,
             properties={"amount": i, "currency": "EUR"},
-            dedupe_key=f"k{i}",
+            dedupe_key=uuid.uuid4(),
         )
         for i in range(5)
     )

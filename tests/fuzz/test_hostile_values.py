@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -578,7 +579,7 @@ def audience(workspace_a):
             name=IMG,
             timestamp=now,
             properties={"html": IMG},
-            dedupe_key=f"k{index}",
+            dedupe_key=uuid.uuid4(),
         )
 
 
