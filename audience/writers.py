@@ -18,6 +18,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
+from psycopg import errors as psycopg_errors
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from audience.models import Event, Profile
 from audience.rows import EventRow, ProfileRow, canonical_json
@@ -95,6 +99,7 @@ def write_events(
     run_id: uuid.UUID | str | None,
     rows: Sequence[EventRow],
     replace: bool = False,
+    direct: bool = False,
 ) -> int:
     """Append events, skipping any whose dedupe key the workspace already has.
 
@@ -102,6 +107,12 @@ def write_events(
     inserts nothing. With `replace` (keys from an event ID column) a row whose key is
     stored already replaces that event's identity, name, time and properties when any
     differ (and counts as written), and within a page the last row of a key wins.
+
+    `direct` first tries one COPY straight into the events table, which costs about a
+    fifth less than COPY + INSERT … ON CONFLICT when no key is stored yet; a key that is
+    (or that comes twice in the page) makes the table's unique index refuse the COPY, which
+    is then undone and the page written the usual way. The caller asks for it when the
+    page before wrote every row.
     """
     if not rows:
         return 0
@@ -109,6 +120,8 @@ def write_events(
         return _write_events_orm(
             workspace_id=workspace_id, run_id=run_id, rows=rows, replace=replace
         )
+    if direct and _copy_events_directly(workspace_id, run_id, rows):
+        return len(rows)
     temp = "_import_event_page"
     # Properties arrive as JSON text (already encoded for the dedupe key) and are parsed
     # by PostgreSQL in the INSERT: cheaper than encoding them again for a jsonb COPY.
@@ -158,6 +171,73 @@ def write_events(
         sql=sql,
         params=[_uuid(workspace_id), _uuid(run_id)],
     )
+
+
+class _JsonText(str):
+    """Properties already encoded as JSON text, for a binary COPY into a jsonb column."""
+
+
+class _JsonbFromText(Dumper):
+    """jsonb's binary form is a version byte (1) and the JSON text: the text the dedupe key
+    hashed is sent as it is, not decoded and encoded again as psycopg's Jsonb would."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
+_EVENT_COPY_FIELDS = (
+    "workspace",
+    "identity",
+    "name",
+    "timestamp",
+    "properties",
+    "dedupe_key",
+    "imported_by_run",
+)
+
+
+def _copy_events_directly(
+    workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[EventRow]
+) -> bool:
+    """COPY the page into the events table; False (and nothing written) when a key is
+    stored already, or another transaction is writing the same keys."""
+    table, c = _table(Event)
+    columns = ", ".join(c[f] for f in _EVENT_COPY_FIELDS)
+    workspace, run = _uuid(workspace_id), _uuid(run_id)
+    copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.adapters.register_dumper(_JsonText, _JsonbFromText)
+        raw.execute("SAVEPOINT direct_copy")
+        started = time.monotonic()
+        try:
+            with raw.copy(copy_sql) as copy:
+                copy.set_types(["uuid", "text", "text", "timestamptz", "jsonb", "uuid", "uuid"])
+                for row in rows:
+                    copy.write_row(
+                        (
+                            workspace,
+                            row.identity,
+                            row.name,
+                            row.timestamp,
+                            _JsonText(row.properties_json or canonical_json(row.properties)),
+                            row.dedupe_key,
+                            run,
+                        )
+                    )
+        except (psycopg_errors.UniqueViolation, psycopg_errors.DeadlockDetected):
+            # Undo the COPY and nothing else: the caller's transaction goes on.
+            raw.execute("ROLLBACK TO SAVEPOINT direct_copy")
+            return False
+        raw.execute("RELEASE SAVEPOINT direct_copy")
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": copy_sql, "time": f"{time.monotonic() - started:.3f}"}
+            )
+        return True
 
 
 def _copy_then_insert(

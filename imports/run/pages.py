@@ -81,9 +81,13 @@ def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storag
         try:
             # The next page is read and mapped while this one is written.
             with PagePrefetcher(pages, map_page, offset=offset) as prefetched:
+                # Straight into the table while pages bring only new rows; the usual way
+                # after a page that found rows already stored (a re-read window, a re-import).
+                direct = True
                 for page in prefetched:
                     _check_cancel(run)
-                    write.write_page(run, owner, import_obj, page)
+                    written = write.write_page(run, owner, import_obj, page, direct=direct)
+                    direct = written == len(page.mapped)
                     offset += page.size
                     failures = 0
                     write.let_other_writers_in()

@@ -19,7 +19,10 @@ REJECTED_KEPT = 1000
 SQLITE_WRITER_GAP_SECONDS = 0.12
 
 
-def write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage) -> None:
+def write_page(
+    run: ImportRun, owner: str, import_obj: Import, page: MappedPage, *, direct: bool = False
+) -> int:
+    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events."""
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -43,6 +46,7 @@ def write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage)
                 run_id=run.pk,
                 rows=mapped,
                 replace=bool(import_obj.event_id_column),
+                direct=direct,
             )
         kept = RejectedRow.objects.filter(run=run).count() if rejected else 0
         if rejected and kept < REJECTED_KEPT:
@@ -65,6 +69,7 @@ def write_page(run: ImportRun, owner: str, import_obj: Import, page: MappedPage)
             rows_written=F("rows_written") + written,
             rows_unchanged=F("rows_unchanged") + unchanged,
         )
+    return written
 
 
 def let_other_writers_in() -> None:

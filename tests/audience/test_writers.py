@@ -1,3 +1,4 @@
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,11 +22,13 @@ PROFILE_WRITERS = pytest.mark.parametrize(
     [writers.write_profiles, writers._write_profiles_orm],
     ids=["copy", "orm"],
 )
+# ... and for events also for the COPY straight into the table, with its fallback.
 EVENT_WRITERS = pytest.mark.parametrize(
     "write_events",
-    [writers.write_events, writers._write_events_orm],
-    ids=["copy", "orm"],
-)
+    [writers.write_events, functools.partial(writers.write_events, direct=True),
+     writers._write_events_orm],
+    ids=["copy", "direct", "orm"],
+)  # fmt: skip
 
 
 def make_run(workspace, user, target: str) -> ImportRun:
@@ -304,6 +307,55 @@ def test_a_10000_row_event_page_is_a_bounded_number_of_queries(
     assert written == 10_000
     assert any(q["sql"].startswith("COPY") for q in captured.captured_queries)
     assert Event.objects.filter(workspace=workspace_a).count() == 10_000
+
+
+def copied_into(captured) -> list[str]:
+    """The tables the COPYs of `captured` wrote into."""
+    return [q["sql"].split()[1] for q in captured.captured_queries if q["sql"].startswith("COPY")]
+
+
+def test_a_page_of_new_events_is_copied_straight_into_the_table(
+    event_run, workspace_a, django_assert_max_num_queries
+):
+    rows = [event(f"user-{i % 100}", T0 + timedelta(seconds=i), n=i) for i in range(10_000)]
+
+    with django_assert_max_num_queries(5) as captured:
+        written = writers.write_events(
+            workspace_id=workspace_a.pk, run_id=event_run.pk, rows=rows, direct=True
+        )
+
+    assert written == 10_000
+    assert copied_into(captured) == ['"audience_event"']
+    stored = Event.objects.filter(workspace=workspace_a)
+    assert stored.count() == 10_000
+    assert set(stored.values_list("imported_by_run", flat=True)) == {event_run.pk}
+    sample = stored.get(identity="user-7", properties__n=7)
+    assert (sample.name, sample.timestamp, sample.properties) == (
+        "Purchased",
+        T0 + timedelta(seconds=7),
+        {"n": 7},
+    )
+    assert sample.dedupe_key == rows[7].dedupe_key
+
+
+@pytest.mark.parametrize("collision", ["stored", "twice in the page"])
+def test_a_page_that_collides_falls_back_and_writes_exactly_the_new_rows(
+    collision, event_run, workspace_a, django_assert_max_num_queries
+):
+    old = event("u0", T0, amount=0)
+    writers.write_events(workspace_id=workspace_a.pk, run_id=event_run.pk, rows=[old])
+    page = [event(f"u{i}", T1, amount=i) for i in range(1, 500)]
+    page.insert(250, old if collision == "stored" else page[100])
+
+    with django_assert_max_num_queries(9) as captured:
+        written = writers.write_events(
+            workspace_id=workspace_a.pk, run_id=event_run.pk, rows=page, direct=True
+        )
+
+    assert written == 499
+    # The refused COPY left nothing behind: the page went through the temporary table.
+    assert copied_into(captured) == ["_import_event_page"]
+    assert Event.objects.filter(workspace=workspace_a).count() == 500
 
 
 @pytest.mark.django_db(transaction=True)
