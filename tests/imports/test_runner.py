@@ -263,11 +263,12 @@ def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, ali
     pages_written = []
     original = write.write_page
 
-    def write_and_stop(run, owner, *args):
-        original(run, owner, *args)
+    def write_and_stop(run, owner, *args, **kwargs):
+        written = original(run, owner, *args, **kwargs)
         pages_written.append(1)
         if len(pages_written) == 1:
             services.import_stop(import_obj=import_obj, actor=alice)
+        return written
 
     monkeypatch.setattr(write, "write_page", write_and_stop)
 

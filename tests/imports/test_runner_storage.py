@@ -208,8 +208,8 @@ def start_and_crash_after_one_page(import_obj, user, monkeypatch):
     claimed = leases.run_claim(run_id=str(run.pk), owner="worker-a")
     original = write.write_page
 
-    def write_then_crash(*args):
-        original(*args)
+    def write_then_crash(*args, **kwargs):
+        original(*args, **kwargs)
         raise Crash
 
     monkeypatch.setattr(write, "write_page", write_then_crash)
