@@ -728,8 +728,15 @@ def print_breakdown(child: dict[str, Any], total: float) -> None:
         print(f"    {label:60} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
 
 
+def machine() -> str:
+    """CPU count and load average: figures from a busy machine are not comparable."""
+    one, five, fifteen = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def print_summary(results: list[dict[str, Any]], page_size: int, target: str) -> None:
     goal = "0.6" if target == "profiles" else "0.8"
+    print(f"\nmachine: {machine()}")
     print(
         f"\npage size {page_size:,}; baseline: pre-encoded binary COPY into a table LIKE the "
         f"{target} table with its indexes, mean of the COPYs either side of each run; "
@@ -792,7 +799,7 @@ def main() -> None:
         stack, key = start_stack()
         print(
             f"stand-ins started in {time.perf_counter() - started:.1f} s; "
-            f"page size {args.page_size:,}"
+            f"page size {args.page_size:,}; machine: {machine()}"
         )
         for rows in args.rows:
             if args.nothing_new:
