@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from connections.bigquery import JobOptions
 from connections.models import Connection
@@ -39,4 +40,19 @@ def job_options(
         labels=tuple((key, label_value(value)) for key, value in values.items()),
         destination=destination,
         kms_key_name=connection.scratch_kms_key_name if destination else "",
+    )
+
+
+def human_bytes(size: int | None) -> str:
+    """Bytes as the pages show them ("2.3 GB"), with a plain space."""
+    return str(filesizeformat(size or 0)).replace("\xa0", " ")
+
+
+def over_limit_message(estimate: int, limit: int) -> str:
+    """Why a run stopped before its query: the estimate exceeds its limit, and the fix."""
+    return (
+        f"The run's query would process about {human_bytes(estimate)}, more than its limit "
+        f"of {human_bytes(limit)} (Maximum bytes billed), so it was not run and nothing was "
+        "billed. Raise Maximum bytes billed on the import (Edit) or on its connection, or "
+        "make the source smaller."
     )

@@ -219,7 +219,7 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
     )
     if by_query:
         location = connection.location or reader.dataset_location(connection.dataset_id)
-        sql = f"SELECT * FROM (\n{source_sql(import_obj)}\n) LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        sql = f"{source_sql(import_obj)} LIMIT {SAMPLE_ROWS}"  # a query source comes wrapped
         options = job_options(
             connection,
             "preview",
