@@ -224,7 +224,8 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
             connection,
             "preview",
             maximum=import_obj.maximum_bytes_billed,
-            labels={"import_id": import_obj.pk},
+            # A draft's id is not an import's yet: its jobs carry none.
+            labels={} if import_obj._state.adding else {"import_id": import_obj.pk},
         )
         job = reader.wait(
             reader.start_query(sql, [], location=location, options=options), timeout=QUERY_TIMEOUT
