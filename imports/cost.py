@@ -51,7 +51,7 @@ class Projection:
 
 
 def dollars(size: int, price_per_tib: float) -> str:
-    """"about $0.08" (or "less than $0.01") for `size` bytes at the on-demand price."""
+    """ "about $0.08" (or "less than $0.01") for `size` bytes at the on-demand price."""
     amount = size / TIB * price_per_tib
     return "less than $0.01" if 0 < amount < 0.005 else f"about ${amount:,.2f}"
 
@@ -74,8 +74,9 @@ def runs_per_month(import_obj: Import, now: dt.datetime | None = None) -> float 
 
 def monthly_projection(import_obj: Import, now: dt.datetime | None = None) -> Projection | None:
     """None until a successful run has billed something known."""
-    billed = list(
-        ImportRun.objects.filter(
+    billed = [
+        size
+        for size in ImportRun.objects.filter(
             import_obj=import_obj,
             workspace_id=import_obj.workspace_id,
             status=ImportRun.Status.SUCCEEDED,
@@ -83,7 +84,8 @@ def monthly_projection(import_obj: Import, now: dt.datetime | None = None) -> Pr
         )
         .order_by("-finished_at")
         .values_list("bytes_billed", flat=True)[:RECENT_RUNS]
-    )
+        if size is not None
+    ]
     if not billed:
         return None
     return Projection(
@@ -95,7 +97,9 @@ def monthly_projection(import_obj: Import, now: dt.datetime | None = None) -> Pr
 
 def limit_text(import_obj: Import) -> str:
     """The import's Maximum bytes billed, and where it comes from."""
-    limit = human_bytes(maximum_bytes_billed(import_obj.connection, import_obj.maximum_bytes_billed))
+    limit = human_bytes(
+        maximum_bytes_billed(import_obj.connection, import_obj.maximum_bytes_billed)
+    )
     if import_obj.maximum_bytes_billed:
         return f"{limit} per query (this import's own limit)"
     if import_obj.connection.maximum_bytes_billed:

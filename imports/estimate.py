@@ -92,9 +92,5 @@ def review_estimates(import_obj: Import, user: User, now: dt.datetime | None = N
     except Exception:  # an aid: it must never take the review step down
         reference = uuid.uuid4().hex[:12]
         logger.exception("review estimate failed unexpectedly (reference %s)", reference)
-        return Estimates(
-            limit=limit, error=f"Reference: {reference} (in the server log)."
-        )
-    return Estimates(
-        first=first_bytes, typical=typical_bytes, typical_since=since, limit=limit
-    )
+        return Estimates(limit=limit, error=f"Reference: {reference} (in the server log).")
+    return Estimates(first=first_bytes, typical=typical_bytes, typical_since=since, limit=limit)

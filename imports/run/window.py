@@ -37,7 +37,9 @@ def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTab
     if import_obj.source_kind == Import.SourceKind.QUERY:
         return None
     connection = import_obj.connection
-    table = reader.table(f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}")
+    table = reader.table(
+        f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"
+    )
     names = frozenset(str(column.get("name")) for column in table.schema)
     return SourceTable(columns=names, partition_field=table.partition_field)
 
@@ -167,7 +169,7 @@ def read_from(import_obj: Import, watermark: str | None = None) -> str:
 # column, which reads every row and still lets BigQuery accept (and prune) the query.
 CURSOR_MINIMUM = {
     "TIMESTAMP": dt.datetime(1, 1, 1, tzinfo=dt.UTC),
-    "DATETIME": dt.datetime(1, 1, 1),
+    "DATETIME": dt.datetime(1, 1, 1),  # noqa: DTZ001 - a DATETIME has no time zone
     "DATE": dt.date(1, 1, 1),
     "INT64": -(2**63),
 }

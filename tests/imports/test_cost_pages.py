@@ -7,16 +7,20 @@ import pytest
 
 from imports import cost
 from imports.models import Import
-from tests.imports.test_pages import (  # noqa: F401 - fixtures
-    add_import,
-    add_run,
-    connection,
-    detail_url,
-    run_url,
-    users_import,
-)
+from tests.connections.conftest import make_connection
+from tests.imports.test_pages import add_import, add_run, detail_url, run_url
 
 MIB = 1024**2
+
+
+@pytest.fixture
+def connection(workspace_a, alice):
+    return make_connection(workspace_a, alice)
+
+
+@pytest.fixture
+def users_import(workspace_a, connection, alice):
+    return add_import(workspace_a, connection, created_by=alice)
 
 
 @pytest.fixture
@@ -25,7 +29,6 @@ def daily_import(workspace_a, connection, alice):
         workspace_a, connection, created_by=alice, schedule_kind="daily",
         schedule_time=dt.time(6, 0),
     )  # fmt: skip
-
 
 
 def test_the_import_page_projects_a_month_from_recent_successful_runs(

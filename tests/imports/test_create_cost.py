@@ -9,16 +9,21 @@ from imports.models import Import
 from standins.gate import MIB
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import
-from tests.imports.test_create_flow import FLOW, step_url
-from tests.imports.test_create_sample_view import (  # noqa: F401 - fixtures
-    connection,
-    customers_table,
-    sample_url,
-    to_review,
-)
+from tests.imports.test_create_flow import FLOW, flow_connection, make_flow_tables, step_url
+from tests.imports.test_create_sample_view import sample_url, to_review
 from tests.imports.test_edit import EDIT
 
 GIB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def customers_table(standin_stack):
+    return make_flow_tables(standin_stack)
+
+
+@pytest.fixture
+def connection(google, workspace_a, alice, customers_table):
+    return flow_connection(google, workspace_a, alice)
 
 
 def test_the_review_shows_the_estimated_bytes_of_a_run(
@@ -99,7 +104,9 @@ def test_edit_sets_and_clears_the_imports_limit(alice_client, alice, connection_
     import_obj = make_import(connection_a, alice, table="users", name="Users")
     url = EDIT.format(import_obj.pk)
 
-    alice_client.post(url, {"name": "Users", "schedule_kind": "none", "maximum_bytes_billed": "2 TB"})
+    alice_client.post(
+        url, {"name": "Users", "schedule_kind": "none", "maximum_bytes_billed": "2 TB"}
+    )
     import_obj.refresh_from_db()
     assert import_obj.maximum_bytes_billed == 2 * 2**40
     assert 'value="2.0 TB"' in alice_client.get(url).content.decode()

@@ -9,7 +9,6 @@ from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_row
 from tests.imports.test_preview import draft
 
 
-
 def jobs(stack):
     return [r for r in stack.gate.requests if r.operation == "jobs.insert"]
 

@@ -76,7 +76,8 @@ def test_a_table_source_selects_only_the_mapped_columns(google, bq_connection, a
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
     (job,) = query_jobs(google.stack)
-    assert job.sql == f"SELECT `user_id`, `email`, `plan` FROM `{PROJECT}`.`{DATASET}`.`{table}`"
+    source = f"`{PROJECT}`.`{DATASET}`.`{table}`"
+    assert job.sql == f"SELECT `user_id`, `email`, `plan` FROM {source}"  # noqa: S608
 
 
 def test_an_incremental_run_scans_its_source_once(google, bq_connection, alice):
