@@ -30,6 +30,7 @@ class Estimates:
     typical_since: str = ""  # the window a typical run reads, in words
     limit: int | None = None
     error: str = ""
+    incremental: bool = False
 
 
 def typical_watermark(import_obj: Import, now: dt.datetime) -> tuple[str, str]:
@@ -92,5 +93,14 @@ def review_estimates(import_obj: Import, user: User, now: dt.datetime | None = N
     except Exception:  # an aid: it must never take the review step down
         reference = uuid.uuid4().hex[:12]
         logger.exception("review estimate failed unexpectedly (reference %s)", reference)
-        return Estimates(limit=limit, error=f"Reference: {reference} (in the server log).")
-    return Estimates(first=first_bytes, typical=typical_bytes, typical_since=since, limit=limit)
+        return Estimates(
+            limit=limit,
+            error=f"It failed unexpectedly. Reference: {reference} (in the server log).",
+        )
+    return Estimates(
+        first=first_bytes,
+        typical=typical_bytes,
+        typical_since=since,
+        limit=limit,
+        incremental=import_obj.sync_mode == Import.SyncMode.INCREMENTAL,
+    )

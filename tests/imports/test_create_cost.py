@@ -9,7 +9,15 @@ from imports.models import Import
 from standins.gate import MIB
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import
-from tests.imports.test_create_flow import FLOW, flow_connection, make_flow_tables, step_url
+from tests.imports.test_create_flow import (
+    FLOW,
+    flow_connection,
+    make_flow_tables,
+    mapping_data,
+    post_source,
+    step_url,
+)
+from tests.imports.test_create_flow import draft_of as draft_from
 from tests.imports.test_create_sample_view import sample_url, to_review
 from tests.imports.test_edit import EDIT
 
@@ -119,3 +127,25 @@ def test_edit_sets_and_clears_the_imports_limit(alice_client, alice, connection_
 def test_a_limit_that_words_would_round_is_shown_in_bytes():
     assert size_text(12_345_678) == "12345678"
     assert size_text(None) == ""
+
+
+def test_an_incremental_review_estimates_the_first_and_a_later_run(
+    alice_client, connection, customers_table, google
+):
+    google.stack.gate.set_table_bytes(PROJECT, FLOW, customers_table, 3 * GIB)
+    response = post_source(alice_client, connection, source_kind="table", table=customers_table)
+    draft = draft_from(response)
+    for step, data in (
+        ("target", {"target": "profiles", "identity_column": "user_id", **mapping_data({})}),
+        ("sync", {"sync_mode": "incremental", "cursor_column": "updated_at"}),
+        ("schedule", {"action": "next", "schedule_kind": "none"}),
+    ):
+        assert alice_client.post(step_url(connection, draft, step), data).status_code == 302
+
+    html = alice_client.get(sample_url(connection, draft)).content.decode()
+
+    assert 'id="estimate-first">The first run processes about <strong>3.0\xa0GB' in html
+    assert "A later run, reading about a day of new rows, processes about" in html
+    first, later = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert first.dry_run and later.dry_run
+    assert "`updated_at` IS NOT NULL" in first.sql and "`updated_at` >= @lo" in later.sql
