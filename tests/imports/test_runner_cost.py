@@ -100,8 +100,6 @@ def test_an_incremental_run_scans_its_source_once(google, bq_connection, alice):
     (hi,) = [job for job in query_jobs(stack) if job is not scan]
     assert hi.sql.startswith("SELECT MAX(`updated_at`) FROM `acme-analytics`.`_results`.")
     assert second.watermark_to == "2026-02-01T00:34:00+00:00"
-    for job in query_jobs(stack, dry_run=None):
-        print(f"gate: {job.operation} dryRun={job.dry_run} sql={job.sql!r}")
 
 
 def test_the_run_stores_its_estimate_and_the_bytes_it_processed_and_billed(
