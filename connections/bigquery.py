@@ -114,9 +114,17 @@ class Table:
     num_bytes: int | None
     modified: datetime | None
     schema: tuple[dict[str, Any], ...]
+    # The column the table is partitioned on (timePartitioning.field or
+    # rangePartitioning.field); "" when it is not, or by ingestion time.
+    partition_field: str = ""
 
     @classmethod
     def from_client(cls, table: bigquery.Table) -> Table:
+        time_partitioning = table.time_partitioning
+        range_partitioning = table.range_partitioning
+        partition_field = (time_partitioning.field if time_partitioning else None) or (
+            range_partitioning.field if range_partitioning else None
+        )
         return cls(
             table_id=table.table_id,
             table_type=table.table_type or "TABLE",
@@ -124,6 +132,7 @@ class Table:
             num_bytes=table.num_bytes,
             modified=table.modified,
             schema=tuple(column.to_api_repr() for column in table.schema or ()),
+            partition_field=partition_field or "",
         )
 
 
@@ -320,6 +329,24 @@ class ImportReader:
                 return row[0]
         return None
 
+    def scalar_billed(
+        self,
+        sql: str,
+        params: list,
+        *,
+        location: str,
+        options: JobOptions,
+        timeout: float = 300.0,
+    ) -> tuple[Any, int | None]:
+        """One value from a small query, and the bytes its job billed."""
+        job = self._start(sql, params, location=location, options=options)
+        value = None
+        with google_call():
+            for row in self._wait(job, timeout=timeout):
+                value = row[0]
+                break
+        return value, job.total_bytes_billed
+
     def start_query(
         self, sql: str, params: list, *, location: str, options: JobOptions
     ) -> QueryJob:
@@ -366,6 +393,12 @@ class ImportReader:
                     on_wait()
                 time.sleep(0.5)
             return job.result(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT, job_retry=None)
+
+    def table(self, table: str) -> Table:
+        """tables.get of project.dataset.table: its columns and partitioning (no job)."""
+        with google_call():
+            fetched = self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+        return Table.from_client(fetched)
 
     def table_rows(self, table: str) -> int:
         with google_call():

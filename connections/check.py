@@ -18,6 +18,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from connections import bigquery
+from connections.cost import label_value
 from connections.google_errors import (
     FAIL,
     RETRY_FIX,
@@ -134,12 +135,23 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
 
 @sensitive_variables("key_info")
 def run_connection_test(
-    *, key_info: dict[str, Any], project_id: str, dataset_id: str
+    *,
+    key_info: dict[str, Any],
+    project_id: str,
+    dataset_id: str,
+    workspace_id: object = None,
+    maximum_bytes_billed: int | None = None,
 ) -> dict[str, Any]:
     """Run every check for values that passed the offline validation, all of them within
-    CONNECTION_TEST_DEADLINE_SECONDS (each call also has its own shorter timeout)."""
+    CONNECTION_TEST_DEADLINE_SECONDS (each call also has its own shorter timeout). Its
+    query job carries the workspace's label and the connection's limit (DESIGN.md "Cost")."""
     deadline = settings.CONNECTION_TEST_DEADLINE_SECONDS
     runner = _Runner(key_info, project_id, dataset_id)
+    runner.job_options = bigquery.JobOptions(
+        purpose="test",
+        maximum_bytes_billed=maximum_bytes_billed or settings.BIGQUERY_MAXIMUM_BYTES_BILLED,
+        labels=() if workspace_id is None else (("workspace", label_value(workspace_id)),),
+    )
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="connection-test")
     started = time.monotonic()
     future = pool.submit(runner.run)
@@ -186,6 +198,9 @@ class _Runner:
         }
         self.location = ""
         self.reference = ""
+        self.job_options = bigquery.JobOptions(
+            purpose="test", maximum_bytes_billed=settings.BIGQUERY_MAXIMUM_BYTES_BILLED
+        )
         self._lock = threading.Lock()
 
     def result(self) -> dict[str, Any]:
@@ -251,14 +266,7 @@ class _Runner:
 
     def _check_job_user(self, session: bigquery.BigQuerySession) -> CheckResult:
         try:
-            session.dry_run(
-                "SELECT 1",
-                location=self.location,
-                options=bigquery.JobOptions(
-                    purpose="test",
-                    maximum_bytes_billed=settings.BIGQUERY_MAXIMUM_BYTES_BILLED,
-                ),
-            )
+            session.dry_run("SELECT 1", location=self.location, options=self.job_options)
         except GoogleCallError as exc:
             return self.failure("job_user", exc)
         return CheckResult(

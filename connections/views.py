@@ -169,6 +169,8 @@ def _test_typed_values(
             key_info=key_info,
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
+            workspace_id=request.workspace.pk,
+            maximum_bytes_billed=connection.maximum_bytes_billed if connection else None,
         )
         # Saving exactly these values later keeps this result (the key stays out of the form).
         tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
@@ -207,6 +209,8 @@ def connection_test(request: WorkspaceRequest, pk) -> HttpResponse:
         key_info=keys.connection_key_info(connection),
         project_id=connection.project_id,
         dataset_id=connection.dataset_id,
+        workspace_id=request.workspace.pk,
+        maximum_bytes_billed=connection.maximum_bytes_billed,
     )
     services.connection_record_test(connection=connection, actor=request.user, result=result)
     if request.htmx:

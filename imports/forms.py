@@ -17,6 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from common.validators import has_control_characters
 from common.widgets import QuickSelect
+from connections import cost
 from connections.identifiers import validate_table_id
 from imports import schedules
 from imports.mapping import MAX_PROPERTIES, TIMESTAMP_UNITS, ZONED_TIMESTAMP_TYPES
@@ -855,6 +856,14 @@ class ReviewForm(forms.Form):
             null_characters_not_allowed=_CONTROL_MESSAGE % "Import name",
         ),
     )
+    maximum_bytes_billed = forms.CharField(
+        label="Maximum bytes billed",
+        required=False,
+        max_length=40,
+        help_text="The most one query of this import may bill, such as 200 GB or 2 TB; a run "
+        "whose estimate is larger fails before BigQuery bills anything. Leave it empty to use "
+        "the connection's limit.",
+    )
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -863,6 +872,15 @@ class ReviewForm(forms.Form):
                 "Import name must not contain control characters.", code="control"
             )
         return name
+
+    def clean_maximum_bytes_billed(self) -> int | None:
+        text = self.cleaned_data.get("maximum_bytes_billed") or ""
+        if not text.strip():
+            return None  # the connection's limit
+        try:
+            return cost.parse_bytes(text)
+        except ValueError as exc:
+            raise ValidationError(f"Maximum bytes billed: {exc}", code="invalid") from exc
 
 
 def definition(
@@ -903,6 +921,7 @@ def definition(
         "schedule_time": w["schedule_time"],
         "schedule_weekday": w["schedule_weekday"],
         "schedule_cron": w["schedule_cron"],
+        "maximum_bytes_billed": review.cleaned_data.get("maximum_bytes_billed"),
     }
 
 

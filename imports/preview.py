@@ -219,12 +219,13 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
     )
     if by_query:
         location = connection.location or reader.dataset_location(connection.dataset_id)
-        sql = f"SELECT * FROM (\n{source_sql(import_obj)}\n) LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        sql = f"{source_sql(import_obj)} LIMIT {SAMPLE_ROWS}"  # a query source comes wrapped
         options = job_options(
             connection,
             "preview",
             maximum=import_obj.maximum_bytes_billed,
-            labels={"import_id": import_obj.pk},
+            # A draft's id is not an import's yet: its jobs carry none.
+            labels={} if import_obj._state.adding else {"import_id": import_obj.pk},
         )
         job = reader.wait(
             reader.start_query(sql, [], location=location, options=options), timeout=QUERY_TIMEOUT

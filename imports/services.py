@@ -57,6 +57,7 @@ DEFINITION_FIELDS = (
     "schedule_time",
     "schedule_weekday",
     "schedule_cron",
+    "maximum_bytes_billed",
 )
 # A change to any of these makes the old watermark meaningless; each with the reason the
 # import's page gives (the first one changed is named).

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.csv_stream import cell_text
 from common.pagination import page_by_keys
-from imports import exports, reimport, selectors, services
+from imports import cost, exports, reimport, selectors, services
 from imports.forms import ReimportForm
 from imports.models import Import, ImportRun
 from workspaces.access import WorkspaceRequest, get_in_workspace, workspace_view
@@ -148,6 +148,8 @@ def _detail_context(request: WorkspaceRequest, import_obj: Import) -> dict[str, 
         ),
         "mapping_rows": selectors.import_mapping_rows(import_obj=import_obj),
         "watermark_note": selectors.import_watermark_note(import_obj=import_obj),
+        "projection": cost.monthly_projection(import_obj),
+        "limit_text": cost.limit_text(import_obj),
         "allowed": allowed,
         "actions_key": _actions_key(allowed),
         "runs": runs,

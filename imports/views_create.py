@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 import connections.selectors
 from common.pagination import page_by_keys
 from connections.models import Connection
-from imports import browse, preview, schedules, services
+from imports import browse, estimate, preview, schedules, services
 from imports.draft import STEP_NAMES, STEPS, Draft, form_data
 from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition
 from imports.models import Import
@@ -410,6 +410,7 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
     extra: dict[str, Any] = {}
     if request.GET.get("sample"):  # without JavaScript, the sample is read on request
         extra["sample"] = _sample(request, connection, stored, forms, summary)
+        extra["estimates"] = _estimates(request, connection, stored, forms)
     return render(
         request,
         "imports/create_review.html",
@@ -465,7 +466,18 @@ def create_review_sample(
             form.is_valid()
         summary = stored.summary(forms["target"], forms["sync"], request.workspace)
         context["sample"] = _sample(request, connection, stored, forms, summary)
+        context["estimates"] = _estimates(request, connection, stored, forms)
     return render(request, "imports/_create_sample.html", context)
+
+
+def _estimates(
+    request: WorkspaceRequest, connection: Connection, draft: Draft, forms: dict[str, Any]
+) -> estimate.Estimates:
+    """Dry runs of the first run's query and a typical later run's (never blocking Save)."""
+    import_obj = preview.draft_import(
+        workspace=request.workspace, connection=connection, source=draft.source or {}, forms=forms
+    )
+    return estimate.review_estimates(import_obj, request.user)
 
 
 def _save(

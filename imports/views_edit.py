@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from connections.cost import size_text
 from imports import services
 from imports.forms import (
     LookbackForm,
@@ -84,6 +85,7 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
             definition = {name: schedule_form.cleaned_data.get(name) for name in fields}
             definition["schedule_cron"] = definition["schedule_cron"] or ""
             definition["name"] = name_form.cleaned_data["name"]
+            definition["maximum_bytes_billed"] = name_form.cleaned_data["maximum_bytes_billed"]
             definition["rejection_threshold"] = threshold_form.cleaned_data["rejection_threshold"]
             if unit_form is not None:
                 definition["timestamp_unit"] = unit_form.cleaned_data["timestamp_unit"]
@@ -100,7 +102,12 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
                 messages.success(request, f"Import “{definition['name']}” updated.")
                 return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     else:
-        name_form = ReviewForm(initial={"name": import_obj.name})
+        name_form = ReviewForm(
+            initial={
+                "name": import_obj.name,
+                "maximum_bytes_billed": size_text(import_obj.maximum_bytes_billed),
+            }
+        )
         schedule_form = ScheduleForm(tz=tz)
         schedule_form.initial = _initial(import_obj)
         unit_form = TimestampUnitForm() if asks_unit else None

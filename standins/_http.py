@@ -111,6 +111,10 @@ class RecordedRequest:
     fault: str | None = None
     time: float = field(default_factory=time.time)
     sql: str | None = None  # a query job's SQL (jobs.insert / jobs.query), as it was sent
+    # A query job's cost settings, as sent: maximumBytesBilled (None: none), labels, dryRun.
+    maximum_bytes_billed: int | None = None
+    labels: dict[str, str] | None = None
+    dry_run: bool = False
 
 
 class RecordsCalls:

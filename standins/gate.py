@@ -21,6 +21,23 @@ Permission rules (deliberately simple, each one mirrors a documented Google rule
 * jobs.get / getQueryResults / cancel: the job's creator, or bigquery.jobs.get.
 * tables.testIamPermissions answers the subset held (project + dataset grants).
 
+Cost (https://cloud.google.com/bigquery/pricing#on_demand_pricing and
+https://cloud.google.com/bigquery/docs/best-practices-costs#limit_query_costs_by_restricting_the_number_of_bytes_billed):
+
+* bytes processed: the emulator reports 0, so the gate counts the stored size (numBytes) of
+  every table the query references (``set_table_bytes`` makes a table as large as a test
+  needs). That is what BigQuery's dry run reports for a query reading every column and no
+  partition pruning; it never under-counts.
+* bytes billed: processed, rounded up to the next MiB, at least 10 MiB per referenced table
+  ("a minimum 10 MB data processed per table referenced by the query"); 0 for a query that
+  references no table. Filled into the job's ``statistics`` (dry runs: processed only).
+* ``maximumBytesBilled``: a (non-dry-run) query job whose bytes billed would exceed it fails
+  before running with 400 ``bytesBilledLimitExceeded`` ("the query will fail without
+  incurring a charge", https://cloud.google.com/bigquery/docs/error-messages).
+* ``requirePartitionFilter`` (https://cloud.google.com/bigquery/docs/querying-partitioned-tables#require_a_partition_filter_in_queries):
+  enforced by the emulator itself, with Google's 400 ``invalidQuery`` text.
+* The request log keeps each query job's maximumBytesBilled, labels and dryRun.
+
 "On a dataset" means a project-level grant or a dataset-level grant (READER/WRITER/OWNER).
 """
 
@@ -56,6 +73,8 @@ BIGQUERY_WRITE_SCOPES = frozenset({CLOUD_PLATFORM, BIGQUERY_SCOPE})
 BIGQUERY_READ_SCOPES = BIGQUERY_WRITE_SCOPES | {CLOUD_PLATFORM_READ, BIGQUERY_READ}
 CRM_SCOPES = frozenset({CLOUD_PLATFORM, CLOUD_PLATFORM_READ})
 
+MIB = 1024 * 1024
+MINIMUM_BILLED_PER_TABLE = 10 * MIB
 RESULTS_DATASET = "_results"  # where the emulator keeps anonymous query results
 DML = {"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE_TABLE"}
 HOP_BY_HOP = {
@@ -203,6 +222,33 @@ def query_text(operation: str, body: bytes) -> str | None:
     return query if operation == "jobs.insert" else request.get("query")
 
 
+def job_settings(operation: str, body: bytes) -> tuple[int | None, dict[str, str] | None, bool]:
+    """A query job request's maximumBytesBilled, labels and dryRun (for the request log)."""
+    if operation not in ("jobs.insert", "jobs.query") or not body:
+        return None, None, False
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None, None, False
+    if not isinstance(request, dict):
+        return None, None, False
+    if operation == "jobs.insert":
+        config = request.get("configuration") or {}
+        query = config.get("query") or {}
+        maximum, labels, dry = (
+            query.get("maximumBytesBilled"),
+            config.get("labels"),
+            config.get("dryRun"),
+        )
+    else:
+        maximum, labels, dry = (
+            request.get("maximumBytesBilled"),
+            request.get("labels"),
+            request.get("dryRun"),
+        )
+    return (int(maximum) if maximum is not None else None), labels, bool(dry)
+
+
 def identity_token(email: str) -> str:
     """An unsigned JWT whose claims the emulator reads as the caller (row access policies)."""
 
@@ -230,11 +276,20 @@ class _GateHandler(BaseHandler):
         route = classify(self.command, split.path)
         fault = gate.faults.take(route.operation, split.path)
         sql = query_text(route.operation, body)
+        maximum, labels, dry_run = job_settings(route.operation, body)
+        cost = {"maximum_bytes_billed": maximum, "labels": labels, "dry_run": dry_run}
         if fault is not None:
             # Logged before answering, so a test sees the entry as soon as its call returns.
             gate.record(
                 RecordedRequest(
-                    self.command, split.path, route.operation, None, None, fault.kind, sql=sql
+                    self.command,
+                    split.path,
+                    route.operation,
+                    None,
+                    None,
+                    fault.kind,
+                    sql=sql,
+                    **cost,
                 )
             )
             if fault.kind == "backend_error":
@@ -278,6 +333,7 @@ class _GateHandler(BaseHandler):
                 caller.email if caller else None,
                 response.status,
                 sql=sql,
+                **cost,
             )
         )
         self._send_upstream(response)
@@ -326,6 +382,8 @@ class Gate(LoopbackService):
         self.policy = policy or Policy()
         self._jobs_lock = threading.Lock()
         self._job_owners: dict[tuple[str, str], str] = {}
+        self._job_bytes: dict[tuple[str, str], tuple[int, int]] = {}
+        self._table_bytes: dict[tuple[str, str, str], int] = {}
 
     @property
     def bigquery_endpoint(self) -> str:
@@ -339,6 +397,13 @@ class Gate(LoopbackService):
         super().reset()
         with self._jobs_lock:
             self._job_owners.clear()
+            self._job_bytes.clear()
+            self._table_bytes.clear()
+
+    def set_table_bytes(self, project: str, dataset: str, table: str, size: int) -> None:
+        """Make a table count as `size` bytes for what queries over it process and bill."""
+        with self._jobs_lock:
+            self._table_bytes[(project, dataset, table)] = size
 
     def job_owner(self, project: str, job_id: str) -> str | None:
         with self._jobs_lock:
@@ -434,11 +499,13 @@ class Gate(LoopbackService):
         op = route.operation
         if op == "tables.testIamPermissions":
             return self._table_test_permissions(route, caller, body)
-        self._authorize(route, caller, method, split, handler.headers.get("Content-Type"), body)
+        cost = self._authorize(
+            route, caller, method, split, handler.headers.get("Content-Type"), body
+        )
 
         target = split.path + (f"?{split.query}" if split.query else "")
         upstream = self.forward(method, target, handler.headers.items(), body, caller.email)
-        return self._postprocess(route, caller, upstream)
+        return self._postprocess(route, caller, upstream, cost)
 
     def _authorize(
         self,
@@ -448,7 +515,9 @@ class Gate(LoopbackService):
         split: urllib.parse.SplitResult,
         content_type: str | None,
         body: bytes,
-    ) -> None:
+    ) -> tuple[int, int] | None:
+        """Raise Google's error when the caller may not do this; a query job's
+        (bytes processed, bytes billed)."""
         op, email, p, d, t = (
             route.operation,
             caller.email,
@@ -457,7 +526,7 @@ class Gate(LoopbackService):
             route.table,
         )
         if op in ("projects.list", "projects.getServiceAccount", "datasets.list"):
-            return  # listings are filtered afterwards
+            return None  # listings are filtered afterwards
         assert p is not None  # noqa: S101 - every other route names a project
 
         def need_dataset(permission: str) -> None:
@@ -496,7 +565,7 @@ class Gate(LoopbackService):
         elif op in ("tabledata.list", "tables.get") and (
             d == RESULTS_DATASET and self.job_owner(p, t or "") == email
         ):
-            return  # a job's creator may read its anonymous results (and their metadata)
+            return None  # a job's creator may read its anonymous results (and their metadata)
         elif op == "tabledata.list":
             need_table("bigquery.tables.getData")
         elif op in simple_table:
@@ -521,13 +590,12 @@ class Gate(LoopbackService):
                     )
         elif op in ("jobs.insert", "jobs.query", "jobs.insert.upload"):
             if op == "jobs.insert.upload" and method == "PUT":
-                return  # later chunks of a resumable upload authorised at its start
+                return None  # later chunks of a resumable upload authorised at its start
             need_project("bigquery.jobs.create")
             job = self._job_body(op, split, content_type, body)
-            self._authorize_job(p, email, job)
-        else:
-            # Unmapped operations pass with authentication and project checks only.
-            return
+            return self._authorize_job(p, email, job)
+        # Unmapped operations pass with authentication and project checks only.
+        return None
 
     def _job_body(
         self, op: str, split: urllib.parse.SplitResult, content_type: str | None, body: bytes
@@ -543,11 +611,12 @@ class Gate(LoopbackService):
                         "defaultDataset",
                         "queryParameters",
                         "parameterMode",
+                        "maximumBytesBilled",
                     )
                     if key in request
                 }
                 return {
-                    "configuration": {"query": query},
+                    "configuration": {"query": query, "dryRun": request.get("dryRun", False)},
                     "jobReference": {"location": request.get("location")},
                 }
             upload_type = dict(urllib.parse.parse_qsl(split.query)).get("uploadType")
@@ -563,7 +632,9 @@ class Gate(LoopbackService):
         except (ValueError, TypeError) as error:
             raise GoogleError(400, "Invalid JSON payload received.", "invalid") from error
 
-    def _authorize_job(self, project: str, email: str, job: dict[str, Any]) -> None:
+    def _authorize_job(
+        self, project: str, email: str, job: dict[str, Any]
+    ) -> tuple[int, int] | None:
         config = job.get("configuration") or {}
         location = (job.get("jobReference") or {}).get("location") or "US"
 
@@ -584,6 +655,8 @@ class Gate(LoopbackService):
             stats = self._dry_run(project, query)
             for ref in stats.get("referencedTables") or []:
                 p, d, t = ref.get("projectId") or project, ref["datasetId"], ref["tableId"]
+                if d == RESULTS_DATASET and self.job_owner(p, t) == email:
+                    continue  # a job's creator may query its anonymous result table
                 if not self.policy.has(email, "bigquery.tables.getData", p, d):
                     raise errors.query_table_denied(p, d, t, location)
                 if stats.get("statementType") in DML:
@@ -613,6 +686,32 @@ class Gate(LoopbackService):
                 dataset_perm("bigquery.tables.updateData", copy["destinationTable"])
         if "extract" in config and config["extract"].get("sourceTable"):
             table_perm("bigquery.tables.export", config["extract"]["sourceTable"])
+        if "query" not in config:
+            return None
+        processed, billed = self._bytes(project, stats.get("referencedTables") or [])
+        maximum = config["query"].get("maximumBytesBilled")
+        if not config.get("dryRun") and maximum is not None and billed > int(maximum):
+            raise errors.bytes_billed_limit(f"{int(maximum)} {billed}")
+        return processed, billed
+
+    def _bytes(self, project: str, tables: list[dict[str, str]]) -> tuple[int, int]:
+        """(processed, billed) for a query over `tables` (see the module docstring)."""
+        processed = 0
+        for ref in tables:
+            key = (ref.get("projectId") or project, ref["datasetId"], ref["tableId"])
+            with self._jobs_lock:
+                size = self._table_bytes.get(key)
+            if size is None:
+                p, d, t = key
+                found = self.forward(
+                    "GET", f"/bigquery/v2/projects/{p}/datasets/{d}/tables/{t}", [], b"", None
+                )
+                size = int((found.json() or {}).get("numBytes") or 0) if found.status == 200 else 0
+            processed += size
+        if not tables:
+            return processed, 0
+        rounded = -(-processed // MIB) * MIB
+        return processed, max(rounded, MINIMUM_BILLED_PER_TABLE * len(tables))
 
     def _dry_run(self, project: str, query: dict[str, Any]) -> dict[str, Any]:
         """Ask the emulator which tables a query reads (the statistics BigQuery reports)."""
@@ -692,7 +791,13 @@ class Gate(LoopbackService):
             passed.append((name, value))
         return Upstream(response.status, passed, data)
 
-    def _postprocess(self, route: Route, caller: TokenInfo, upstream: Upstream) -> Upstream:
+    def _postprocess(
+        self,
+        route: Route,
+        caller: TokenInfo,
+        upstream: Upstream,
+        cost: tuple[int, int] | None = None,
+    ) -> Upstream:
         op = route.operation
         if upstream.status != 200 or not upstream.body:
             return upstream
@@ -729,7 +834,7 @@ class Gate(LoopbackService):
             payload["projects"] = projects
             payload["totalItems"] = len(projects)
         elif op.startswith("jobs."):
-            self._track_jobs(route, caller, payload)
+            self._track_jobs(route, caller, payload, cost)
         else:
             return upstream
         return Upstream(upstream.status, upstream.headers, json.dumps(payload).encode())
@@ -748,7 +853,13 @@ class Gate(LoopbackService):
         access += [{"role": role, "userByEmail": email} for email, role in grants.items()]
         dataset["access"] = access
 
-    def _track_jobs(self, route: Route, caller: TokenInfo, payload: dict[str, Any]) -> None:
+    def _track_jobs(
+        self,
+        route: Route,
+        caller: TokenInfo,
+        payload: dict[str, Any],
+        cost: tuple[int, int] | None = None,
+    ) -> None:
         p = route.project or ""
         if route.operation == "jobs.list":
             listed = []
@@ -765,5 +876,26 @@ class Gate(LoopbackService):
         if job_id and route.operation in ("jobs.insert", "jobs.query", "jobs.insert.upload"):
             with self._jobs_lock:
                 self._job_owners.setdefault((p, job_id), caller.email)
+                if cost is not None:
+                    self._job_bytes[(p, job_id)] = cost
+        if job_id:
+            with self._jobs_lock:
+                cost = self._job_bytes.get((p, job_id), cost)
+        if cost is not None:
+            _fill_bytes(payload, *cost)
         if "user_email" in payload and job_id:
             payload["user_email"] = self.job_owner(p, job_id) or caller.email
+
+
+def _fill_bytes(payload: dict[str, Any], processed: int, billed: int) -> None:
+    """The bytes the gate counted, where BigQuery reports them (a job resource or a
+    jobs.query / getQueryResults answer)."""
+    if "statistics" in payload or payload.get("kind") == "bigquery#job":
+        statistics = payload.setdefault("statistics", {})
+        dry = bool((payload.get("configuration") or {}).get("dryRun"))
+        statistics["totalBytesProcessed"] = str(processed)
+        query = statistics.setdefault("query", {})
+        query["totalBytesProcessed"] = str(processed)
+        query["totalBytesBilled"] = "0" if dry else str(billed)
+    elif payload.get("kind") == "bigquery#queryResponse" or "jobComplete" in payload:
+        payload["totalBytesProcessed"] = str(processed)

@@ -201,20 +201,28 @@ class StandinStack:
         table: str,
         schema: SchemaSpec,
         rows: Iterable[Mapping[str, Any]] = (),
+        *,
+        partition_field: str = "",
+        require_partition_filter: bool = False,
     ) -> dict[str, Any]:
         """Create a table with ``schema`` and load ``rows`` (dicts keyed by column name).
 
         ``schema`` items may be ``{"name", "type", "mode"?, "fields"?}`` dicts, ``(name, type)``
         or ``(name, type, mode)`` tuples, or objects with ``to_api_repr()`` (SchemaField).
+        ``partition_field``: day-partitioned on that column (``timePartitioning.field``);
+        ``require_partition_filter``: queries must filter on it (the emulator refuses them
+        with Google's invalidQuery text otherwise).
         """
         fields = [_field(item) for item in schema]
+        resource_json: dict[str, Any] = {
+            "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+            "schema": {"fields": fields},
+        }
+        if partition_field:
+            resource_json["timePartitioning"] = {"type": "DAY", "field": partition_field}
+            resource_json["requirePartitionFilter"] = require_partition_filter
         resource = self.emulator.api(
-            "POST",
-            f"/projects/{project}/datasets/{dataset}/tables",
-            json={
-                "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
-                "schema": {"fields": fields},
-            },
+            "POST", f"/projects/{project}/datasets/{dataset}/tables", json=resource_json
         )
         self.insert_rows(project, dataset, table, rows)
         return resource

@@ -17,18 +17,22 @@ from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
-from connections.cost import job_options
+from connections.cost import job_options, over_limit_message
 from connections.google_errors import explained
 from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
 from imports.run import finish, leases, pages, read_path
-from imports.run.window import window
+from imports.run.window import source_table, window, window_hi
 
 logger = logging.getLogger(__name__)
 
 DATABASE_RETRIES = 5
+
+
+class OverLimit(Exception):
+    """The run's dry run estimates more bytes than it may bill: fail before any billed job."""
 
 
 def execute_run(run_id: str) -> str:
@@ -69,6 +73,8 @@ def execute_run(run_id: str) -> str:
             continue
         except mapping_module.MappingError as error:
             return _fail(run, owner, f"The import's mapping cannot work: {error}")
+        except OverLimit as error:
+            return _fail(run, owner, str(error))
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, _google_failure(run, error, connection))
         except Exception:
@@ -94,15 +100,19 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
     storage = None
     try:
         if not run.result_table:
-            bytes_scanned = _run_source_query(run, owner, reader, location)
+            _run_source_query(run, owner, reader, location)
             storage, run.read_stream = read_path.open_storage(run, session)
             run.read_path = "storage" if storage is not None else "rest"
+            # The result table and the window's upper bound are frozen together, before any
+            # page is written: a resumed run reads the same rows up to the same bound.
             leases.renew(
                 run,
                 owner,
                 result_table=run.result_table,
+                watermark_to=run.watermark_to,
                 rows_expected=run.rows_expected,
-                bytes_scanned=bytes_scanned,
+                bytes_scanned=run.bytes_scanned,
+                bytes_billed=run.bytes_billed,
                 read_path=run.read_path,
                 read_stream=run.read_stream,
             )
@@ -124,9 +134,10 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
 
 def _run_source_query(
     run: ImportRun, owner: str, reader: bigquery.ImportReader, location: str
-) -> int | None:
-    """Run the window's query into its result table (renewing the lease while BigQuery
-    works) and note the table on the run; returns the bytes the query scanned."""
+) -> None:
+    """Estimate the window's query with a dry run (OverLimit when it exceeds the limit), run
+    it into its result table (renewing the lease while BigQuery works), and take the
+    window's upper bound from that table; notes all of it on `run` (not yet saved)."""
     import_obj = run.import_obj
     options = job_options(
         import_obj.connection,
@@ -134,14 +145,30 @@ def _run_source_query(
         maximum=import_obj.maximum_bytes_billed,
         labels={"import_id": import_obj.pk, "run_id": run.pk},
     )
-    frozen = window(import_obj, reader, location, options=options)
+    frozen = window(import_obj, source_table(import_obj, reader))
+    estimate = reader.session.dry_run(
+        frozen.sql, location=location, params=frozen.params, options=options
+    ).total_bytes_processed
+    leases.renew(run, owner, bytes_estimated=estimate, watermark_from=frozen.lo)
+    limit = options.maximum_bytes_billed
+    if estimate is not None and limit is not None and estimate > limit:
+        raise OverLimit(over_limit_message(estimate, limit))
     job = reader.start_query(frozen.sql, frozen.params, location=location, options=options)
-    leases.renew(run, owner, job_id=job.job_id, watermark_from=frozen.lo, watermark_to=frozen.hi)
+    leases.renew(run, owner, job_id=job.job_id)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
+    hi, hi_billed = window_hi(
+        import_obj, frozen, reader, job.destination, location=location, options=options
+    )
     run.result_table = job.destination
     run.rows_expected = reader.table_rows(run.result_table)
-    run.watermark_to = frozen.hi
-    return job.total_bytes_processed
+    run.watermark_to = hi
+    run.bytes_scanned = job.total_bytes_processed
+    run.bytes_billed = _total(job.total_bytes_billed, hi_billed)
+
+
+def _total(*billed: int | None) -> int | None:
+    known = [value for value in billed if value is not None]
+    return sum(known) if known else None
 
 
 def _resume(run: ImportRun, owner: str) -> ImportRun:

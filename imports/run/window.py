@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
@@ -23,12 +23,58 @@ CURSOR_PARAM_TYPES = {
 }
 
 
-def source_sql(import_obj: Import) -> str:
+@dataclass(frozen=True)
+class SourceTable:
+    """What tables.get says of a table source (no job, nothing billed): its columns now,
+    and the column it is partitioned on ("" when none)."""
+
+    columns: frozenset[str]
+    partition_field: str = ""
+
+
+def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTable | None:
+    """The table source's columns and partitioning; None for a query source."""
     if import_obj.source_kind == Import.SourceKind.QUERY:
-        return import_obj.source_query.strip().rstrip(";")
+        return None
     connection = import_obj.connection
-    table = quote_identifier(connection.project_id, connection.dataset_id, import_obj.source_table)
-    return f"SELECT * FROM {table}"  # noqa: S608 - identifiers validated and quoted
+    table = reader.table(
+        f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"
+    )
+    names = frozenset(str(column.get("name")) for column in table.schema)
+    return SourceTable(columns=names, partition_field=table.partition_field)
+
+
+def mapped_columns(import_obj: Import) -> list[str]:
+    """The columns a run uses, in order: identity, event name, time, event ID, cursor and
+    the included properties (see imports.mapping)."""
+    names = [import_obj.identity_column]
+    if import_obj.target == "events":
+        names += [import_obj.event_name_column, import_obj.timestamp_column]
+        names.append(getattr(import_obj, "event_id_column", "") or "")
+    if import_obj.sync_mode == Import.SyncMode.INCREMENTAL:
+        names.append(import_obj.cursor_column)
+    for entry in import_obj.column_mapping or ():
+        if isinstance(entry, dict) and entry.get("include", True):
+            names.append(entry.get("column") or "")
+    return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
+
+
+def source_sql(import_obj: Import, table: SourceTable | None = None, where: str = "") -> str:
+    """The SELECT a run reads, filtered by `where` (conditions on the source's columns).
+
+    A query source is wrapped: a statement that passed the SELECT check runs only as a
+    subquery, never as anything else. A table source selects only its mapped columns that
+    the table still has (BigQuery bills by the columns read; a column dropped since is left
+    for the mapping to report), or every column when `table` is not known."""
+    condition = f" WHERE {where}" if where else ""
+    if import_obj.source_kind == Import.SourceKind.QUERY:
+        query = import_obj.source_query.strip().rstrip(";")
+        return f"SELECT * FROM (\n{query}\n){condition}"  # noqa: S608 - the user's own query
+    connection = import_obj.connection
+    path = quote_identifier(connection.project_id, connection.dataset_id, import_obj.source_table)
+    wanted = [] if table is None else [c for c in mapped_columns(import_obj) if c in table.columns]
+    columns = ", ".join(quote_identifier(column) for column in wanted) or "*"
+    return f"SELECT {columns} FROM {path}{condition}"  # noqa: S608 - quoted identifiers
 
 
 def parse_watermark(text: str, cursor_type: str) -> Any:
@@ -62,7 +108,9 @@ class Window:
     sql: str
     params: list
     lo: str
-    hi: str
+    # The latest cursor value the run accepts (see future_limit) and its query parameter.
+    limit: Any = None
+    limit_params: list = field(default_factory=list)
 
 
 def future_limit(import_obj: Import, now: dt.datetime) -> Any:
@@ -117,60 +165,85 @@ def read_from(import_obj: Import, watermark: str | None = None) -> str:
     return format_watermark(lower_bound(import_obj, text))
 
 
+# The least value of each cursor type: a first run's filter on a partitioning cursor
+# column, which reads every row and still lets BigQuery accept (and prune) the query.
+CURSOR_MINIMUM = {
+    "TIMESTAMP": dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+    "DATETIME": dt.datetime(1, 1, 1),  # noqa: DTZ001 - a DATETIME has no time zone
+    "DATE": dt.date(1, 1, 1),
+    "INT64": -(2**63),
+}
+
+
 def window(
     import_obj: Import,
-    reader: bigquery.ImportReader,
-    location: str,
+    table: SourceTable | None,
     *,
-    options: bigquery.JobOptions,
     now: dt.datetime | None = None,
+    watermark: str | None = None,
 ) -> Window:
-    """Freeze the run's window once: rows with (watermark - lookback) <= cursor <= hi.
+    """The run's one source query: rows with cursor >= (watermark - lookback).
 
-    hi is the highest cursor no later than an hour past `now`. Rows later than that are read
-    too (cursor > limit), so that the run rejects each with its value (see imports.mapping);
-    they never move the watermark, and are read again by every run until their time comes.
+    The window's upper bound hi (the highest cursor no later than an hour past `now`) is
+    taken afterwards from the run's own result table (window_hi), so an incremental run
+    scans its source once. Rows later than the limit are read too, so that the run rejects
+    each with its value (see imports.mapping); they never move the watermark, and are read
+    again by every run until their time comes. Rows without a cursor are never read.
     """
-    base = source_sql(import_obj)
     if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
-        # Wrapped, as the form promises: a statement that passed the SELECT check runs only
-        # as a subquery, never as anything else.
-        return Window(sql=f"SELECT * FROM (\n{base}\n)", params=[], lo="", hi="")  # noqa: S608
+        return Window(sql=source_sql(import_obj, table), params=[], lo="")
     column = quote_identifier(import_obj.cursor_column)
     kind = CURSOR_PARAM_TYPES[import_obj.cursor_type]
     limit = future_limit(import_obj, now or timezone.now())
     limit_params = [] if limit is None else [bigquery.query_parameter("limit", kind, limit)]
-    below_limit = "" if limit is None else f" WHERE {column} <= @limit"
-    hi = reader.scalar(
-        f"SELECT MAX({column}) FROM ({base}){below_limit}",  # noqa: S608 - quoted identifier
-        limit_params,
+    lo = lower_bound(import_obj, import_obj.watermark if watermark is None else watermark)
+    partitioned = table is not None and table.partition_field == import_obj.cursor_column
+    if lo is None and partitioned:
+        bound = CURSOR_MINIMUM[kind]
+        where, params = f"{column} >= @lo", [bigquery.query_parameter("lo", kind, bound)]
+    elif lo is None:
+        where, params = f"{column} IS NOT NULL", []
+    else:
+        # >= and not >: rows that arrive late with the boundary value are not lost;
+        # the destination's keys make the re-read rows harmless.
+        where, params = f"{column} >= @lo", [bigquery.query_parameter("lo", kind, lo)]
+    return Window(
+        sql=source_sql(import_obj, table, where),
+        params=params,
+        lo=format_watermark(lo),
+        limit=limit,
+        limit_params=limit_params,
+    )
+
+
+def window_hi(
+    import_obj: Import,
+    frozen: Window,
+    reader: bigquery.ImportReader,
+    result_table: str,
+    *,
+    location: str,
+    options: bigquery.JobOptions,
+) -> tuple[str, int | None]:
+    """The window's upper bound: the highest cursor no later than the limit, over the run's
+    own result table (not the source: one source scan per run), "" when there is none; and
+    the bytes that query billed."""
+    if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
+        return "", None
+    column = quote_identifier(import_obj.cursor_column)
+    below_limit = "" if frozen.limit is None else f" WHERE {column} <= @limit"
+    project, dataset, table = result_table.split(".", 2)
+    result = quote_identifier(project, dataset, table)
+    hi, billed = reader.scalar_billed(
+        f"SELECT MAX({column}) FROM {result}{below_limit}",  # noqa: S608 - quoted identifiers
+        frozen.limit_params,
         location=location,
         options=options,
     )
-    lo = lower_bound(import_obj, import_obj.watermark)
-    if hi is None:
-        upper, params = "FALSE", []
-    else:
-        upper, params = f"{column} <= @hi", [bigquery.query_parameter("hi", kind, hi)]
-    if limit is not None:
-        upper, params = f"({upper} OR {column} > @limit)", [*params, *limit_params]
-    conditions = [upper]
-    if lo is not None:
-        # >= and not >: rows that arrive late with the boundary value are not lost;
-        # the destination's keys make the re-read rows harmless.
-        conditions.insert(0, f"{column} >= @lo")
-        params.append(bigquery.query_parameter("lo", kind, lo))
-    sql = f"SELECT * FROM ({base}) WHERE {' AND '.join(conditions)}"  # noqa: S608
-    return Window(sql=sql, params=params, lo=format_watermark(lo), hi=format_watermark(hi))
+    return format_watermark(hi), billed
 
 
 def reimport_estimate_sql(import_obj: Import, watermark: str) -> tuple[str, list]:
     """The query a re-import from `watermark` ("" for everything) reads, for a dry run."""
-    base = source_sql(import_obj)
-    lo = lower_bound(import_obj, watermark)
-    if lo is None:
-        return base, []
-    column = quote_identifier(import_obj.cursor_column)
-    kind = CURSOR_PARAM_TYPES[import_obj.cursor_type]
-    sql = f"SELECT * FROM ({base}) WHERE {column} >= @lo"  # noqa: S608 - quoted identifier
-    return sql, [bigquery.query_parameter("lo", kind, lo)]
+    frozen = window(import_obj, None, watermark=watermark)
+    return frozen.sql, frozen.params

@@ -34,7 +34,10 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
         source_schema=[{"name": "user_id", "type": "STRING"}, {"name": "plan", "type": "STRING"}],
         created_by=alice,
     )
-    add_run(users, ago=dt.timedelta(days=1), rows_read=800, rows_written=800, bytes_scanned=10**6)
+    add_run(
+        users, ago=dt.timedelta(days=1), rows_read=800, rows_written=800, bytes_scanned=10**6,
+        bytes_billed=20 * 2**20,
+    )  # fmt: skip
     add_import(workspace_a, connection, "Purchases", target="events", status="paused")
     run = add_run(
         users,

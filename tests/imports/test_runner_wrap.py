@@ -24,5 +24,6 @@ def test_a_full_sync_runs_the_stored_query_wrapped(google, bq_connection, alice)
     status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
-    (job,) = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
-    assert job.sql == f"SELECT * FROM (\n{stored}\n)"  # noqa: S608
+    estimate, job = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert estimate.dry_run and not job.dry_run
+    assert estimate.sql == job.sql == f"SELECT * FROM (\n{stored}\n)"  # noqa: S608

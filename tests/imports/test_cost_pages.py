@@ -1,0 +1,100 @@
+"""Bytes and cost on the pages: each run's estimate, bytes scanned and billed (run page and
+run history), and the import page's monthly projection and limit."""
+
+import datetime as dt
+
+import pytest
+
+from imports import cost
+from imports.models import Import
+from tests.connections.conftest import make_connection
+from tests.imports.test_pages import add_import, add_run, detail_url, run_url
+
+MIB = 1024**2
+
+
+@pytest.fixture
+def connection(workspace_a, alice):
+    return make_connection(workspace_a, alice)
+
+
+@pytest.fixture
+def users_import(workspace_a, connection, alice):
+    return add_import(workspace_a, connection, created_by=alice)
+
+
+@pytest.fixture
+def daily_import(workspace_a, connection, alice):
+    return add_import(
+        workspace_a, connection, created_by=alice, schedule_kind="daily",
+        schedule_time=dt.time(6, 0),
+    )  # fmt: skip
+
+
+def test_the_import_page_projects_a_month_from_recent_successful_runs(
+    alice_client, daily_import, users_import
+):
+    for billed in (300 * MIB, 500 * MIB):
+        add_run(daily_import, bytes_billed=billed)
+    add_run(daily_import, status="failed", bytes_billed=90_000 * MIB)  # not a typical run
+    add_run(users_import, bytes_billed=90_000 * MIB)  # another import's
+
+    page = alice_client.get(detail_url(daily_import)).content.decode()
+
+    # 400 MiB × 30.4 daily runs = 11.9 GiB; 11.9 / 1024 TiB × $6.25 = $0.07
+    assert (
+        "About 11.9 GB a month, about $0.07 at $6.25 per TiB: about 30 runs a month, each "
+        "run bills about 400.0 MB (the mean of its last 2 successful runs)."
+    ) in page
+
+
+def test_the_price_per_tib_is_a_setting(settings, daily_import):
+    settings.BIGQUERY_PRICE_PER_TIB = 5.0
+    add_run(daily_import, bytes_billed=2**40)
+
+    projection = cost.monthly_projection(daily_import)
+
+    assert projection is not None
+    assert "about $152.19 at $5 per TiB" in projection.text()
+
+
+def test_a_manual_import_shows_the_cost_of_a_run(alice_client, users_import):
+    add_run(users_import, bytes_billed=10 * MIB)
+
+    page = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert (
+        "It runs only when started; each run bills about 10.0 MB (the mean of its last 1 "
+        "successful run), less than $0.01 a run at $6.25 per TiB."
+    ) in page
+
+
+def test_without_runs_there_is_nothing_to_project(alice_client, users_import):
+    page = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert "Not known yet: the projection follows from the bytes billed" in page
+    assert "1.0 TB per query (the server&#x27;s default)" in page
+
+
+def test_the_imports_own_limit_is_named(alice_client, users_import):
+    Import.objects.filter(pk=users_import.pk).update(maximum_bytes_billed=5 * 1024**3)
+
+    page = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert "5.0 GB per query (this import&#x27;s own limit)" in page
+
+
+def test_the_run_page_and_history_show_bytes_estimated_scanned_and_billed(
+    alice_client, users_import
+):
+    run = add_run(
+        users_import, bytes_estimated=12 * MIB, bytes_scanned=11 * MIB, bytes_billed=23 * MIB
+    )
+
+    page = alice_client.get(run_url(run)).content.decode()
+    history = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert '<dd id="run-bytes-estimated">12.0\xa0MB' in page
+    assert "<dt>Bytes scanned</dt><dd>11.0\xa0MB" in page
+    assert '<dd id="run-bytes-billed">23.0\xa0MB' in page
+    assert '23.0\xa0MB<br><span class="help">11.0\xa0MB</span>' in history

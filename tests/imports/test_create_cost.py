@@ -1,0 +1,151 @@
+"""Cost on Create Import and Edit: the review step's estimated bytes (dry runs through the
+real client against the stand-ins, errors in words, never blocking Save), and the
+per-import Maximum bytes billed, validated."""
+
+import pytest
+
+from connections.cost import parse_bytes, size_text
+from imports.models import Import
+from standins.gate import MIB
+from tests.fixtures.standin_world import PROJECT
+from tests.imports.conftest import make_import
+from tests.imports.test_create_flow import (
+    FLOW,
+    flow_connection,
+    make_flow_tables,
+    mapping_data,
+    post_source,
+    step_url,
+)
+from tests.imports.test_create_flow import draft_of as draft_from
+from tests.imports.test_create_sample_view import sample_url, to_review
+from tests.imports.test_edit import EDIT
+
+GIB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def customers_table(standin_stack):
+    return make_flow_tables(standin_stack)
+
+
+@pytest.fixture
+def connection(google, workspace_a, alice, customers_table):
+    return flow_connection(google, workspace_a, alice)
+
+
+def test_the_review_shows_the_estimated_bytes_of_a_run(
+    alice_client, connection, customers_table, google
+):
+    google.stack.gate.set_table_bytes(PROJECT, FLOW, customers_table, 3 * GIB)
+    draft = to_review(alice_client, connection, customers_table)
+
+    html = alice_client.get(sample_url(connection, draft)).content.decode()
+
+    assert 'id="estimate-first">Each run processes about <strong>3.0\xa0GB</strong>' in html
+    (estimate,) = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert estimate.dry_run and estimate.labels["purpose"] == "preview"
+
+
+def test_an_estimate_over_the_limit_is_said(
+    alice_client, connection, customers_table, google, settings
+):
+    settings.BIGQUERY_MAXIMUM_BYTES_BILLED = GIB
+    google.stack.gate.set_table_bytes(PROJECT, FLOW, customers_table, 3 * GIB)
+    draft = to_review(alice_client, connection, customers_table)
+
+    html = alice_client.get(sample_url(connection, draft)).content.decode()
+
+    assert 'id="estimate-over-limit"' in html and "limit of 1.0\xa0GB" in html
+
+
+def test_a_failed_estimate_is_said_and_save_still_works(
+    alice_client, connection, customers_table, google
+):
+    draft = to_review(alice_client, connection, customers_table)
+    google.stack.gate.inject("quota_exceeded", times=None, match="jobs.insert")
+
+    html = alice_client.get(sample_url(connection, draft)).content.decode()
+
+    assert 'id="estimate-error"' in html and "The bytes could not be estimated." in html
+    saved = alice_client.post(
+        step_url(connection, draft, "review"),
+        {"name": "Customers", "maximum_bytes_billed": "200 GB"},
+    )
+    assert saved.status_code == 302
+    assert Import.objects.get(name="Customers").maximum_bytes_billed == 200 * GIB
+
+
+def test_a_bad_limit_is_a_message_and_nothing_is_saved(alice_client, connection, customers_table):
+    draft = to_review(alice_client, connection, customers_table)
+
+    answer = alice_client.post(
+        step_url(connection, draft, "review"), {"name": "Customers", "maximum_bytes_billed": "lots"}
+    )
+
+    assert answer.status_code == 200
+    assert "Maximum bytes billed: Enter a size such as 500 GB" in answer.content.decode()
+    assert not Import.objects.filter(name="Customers").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("500 GB", 500 * GIB), ("1.5 TiB", int(1.5 * 2**40)), ("2,000,000,000", 2 * 10**9),
+     ("10mb", 10 * MIB), (" 2 tb ", 2 * 2**40)],
+)  # fmt: skip
+def test_sizes_as_people_type_them(text, size):
+    assert parse_bytes(text) == size
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("-5 GB", "Enter a size such as"), ("5 parsecs", "Enter a size such as"),
+     ("0", "Enter at least 10 MB"), ("9 MB", "Enter at least 10 MB"),
+     ("99999 PB", "Enter at most 1024 PB.")],
+)  # fmt: skip
+def test_sizes_that_cannot_be_a_limit(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_bytes(text)
+
+
+def test_edit_sets_and_clears_the_imports_limit(alice_client, alice, connection_a):
+    import_obj = make_import(connection_a, alice, table="users", name="Users")
+    url = EDIT.format(import_obj.pk)
+
+    alice_client.post(
+        url, {"name": "Users", "schedule_kind": "none", "maximum_bytes_billed": "2 TB"}
+    )
+    import_obj.refresh_from_db()
+    assert import_obj.maximum_bytes_billed == 2 * 2**40
+    assert 'value="2.0 TB"' in alice_client.get(url).content.decode()
+
+    alice_client.post(url, {"name": "Users", "schedule_kind": "none", "maximum_bytes_billed": ""})
+    import_obj.refresh_from_db()
+    assert import_obj.maximum_bytes_billed is None
+
+
+def test_a_limit_that_words_would_round_is_shown_in_bytes():
+    assert size_text(12_345_678) == "12345678"
+    assert size_text(None) == ""
+
+
+def test_an_incremental_review_estimates_the_first_and_a_later_run(
+    alice_client, connection, customers_table, google
+):
+    google.stack.gate.set_table_bytes(PROJECT, FLOW, customers_table, 3 * GIB)
+    response = post_source(alice_client, connection, source_kind="table", table=customers_table)
+    draft = draft_from(response)
+    for step, data in (
+        ("target", {"target": "profiles", "identity_column": "user_id", **mapping_data({})}),
+        ("sync", {"sync_mode": "incremental", "cursor_column": "updated_at"}),
+        ("schedule", {"action": "next", "schedule_kind": "none"}),
+    ):
+        assert alice_client.post(step_url(connection, draft, step), data).status_code == 302
+
+    html = alice_client.get(sample_url(connection, draft)).content.decode()
+
+    assert 'id="estimate-first">The first run processes about <strong>3.0\xa0GB' in html
+    assert "A later run, reading about a day of new rows, processes about" in html
+    first, later = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert first.dry_run and later.dry_run
+    assert "`updated_at` IS NOT NULL" in first.sql and "`updated_at` >= @lo" in later.sql

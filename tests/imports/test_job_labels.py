@@ -1,0 +1,65 @@
+"""Every query job the app starts carries maximumBytesBilled and its labels (app,
+workspace, import_id, run_id, purpose), as the stand-in gate's request log shows: Test
+Connection, the wizard's dry runs, the sample preview (runs: test_runner_cost)."""
+
+from imports import browse, preview
+from standins.gate import MIB
+from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
+from tests.imports.test_preview import draft
+
+
+def jobs(stack):
+    return [r for r in stack.gate.requests if r.operation == "jobs.insert"]
+
+
+def test_test_connection_carries_the_connections_limit_and_workspace(
+    alice_client, google, bq_connection
+):
+    bq_connection.maximum_bytes_billed = 7 * MIB
+    bq_connection.save(update_fields=["maximum_bytes_billed"])
+
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{bq_connection.pk}/test/")
+
+    (job,) = jobs(google.stack)
+    assert job.labels == {
+        "app": "bqimports",
+        "workspace": str(bq_connection.workspace_id),
+        "purpose": "test",
+    }
+    assert job.maximum_bytes_billed == 7 * MIB
+
+
+def test_the_wizards_dry_run_carries_the_limit_and_labels(google, bq_connection, alice, settings):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    sql = f"SELECT user_id FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608
+
+    browse.query_check(bq_connection, sql, user=alice)
+
+    (job,) = jobs(google.stack)
+    assert job.dry_run
+    assert job.labels == {
+        "app": "bqimports",
+        "workspace": str(bq_connection.workspace_id),
+        "purpose": "preview",
+    }
+    assert job.maximum_bytes_billed == settings.BIGQUERY_MAXIMUM_BYTES_BILLED
+
+
+def test_the_sample_preview_of_a_saved_import_names_it(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    query = f"SELECT user_id, email FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608
+    saved = make_import(
+        bq_connection, alice, table="", source_kind="query", source_query=query,
+        maximum_bytes_billed=20 * MIB,
+    )  # fmt: skip
+    unsaved = draft(bq_connection, source_kind="query", source_query=query)
+
+    preview.sample_preview(import_obj=saved, user=alice)
+    preview.sample_preview(import_obj=unsaved, user=alice)
+
+    first, second = jobs(google.stack)
+    base = {"app": "bqimports", "workspace": str(bq_connection.workspace_id), "purpose": "preview"}
+    assert first.labels == {**base, "import_id": str(saved.pk)}
+    assert first.maximum_bytes_billed == 20 * MIB
+    assert second.labels == base  # a draft is no import yet
