@@ -40,7 +40,8 @@ def events_target(**extra):
 
 
 def save(client, connection, table, target):
-    _, saved, _ = walk(
+    """Save the import; returns it and the text of the review page it was saved from."""
+    _, saved, review = walk(
         client,
         connection,
         source={"source_kind": "table", "table": table},
@@ -50,7 +51,7 @@ def save(client, connection, table, target):
         name="Semantics",
     )
     assert saved.status_code == 302
-    return Import.objects.get(name="Semantics")
+    return Import.objects.get(name="Semantics"), " ".join(review.content.decode().split())
 
 
 def test_the_mapping_step_offers_the_options_and_says_identical_rows_collapse(
@@ -75,8 +76,14 @@ def test_an_events_import_saves_its_event_id_and_normalization(
         event_id_column="email", identity_trim="on", identity_lowercase="on", null_policy="keep"
     )
 
-    import_obj = save(alice_client, connection, customers_table, target)
+    import_obj, review = save(alice_client, connection, customers_table, target)
 
+    assert (
+        "Events deduplicate by column <strong>email</strong>: a row read again with a stored "
+        "ID replaces that event." in review
+    )
+    assert "Identities are trimmed and lowercased before they are stored." in review
+    assert 'id="review-null-policy"' not in review  # events have no NULL policy
     assert (
         import_obj.event_id_column,
         import_obj.identity_trim,
@@ -99,8 +106,10 @@ def test_a_profiles_import_saves_its_null_policy_and_no_event_id(
         **mapping_data({"tags": None}),
     }
 
-    import_obj = save(alice_client, connection, customers_table, target)
+    import_obj, review = save(alice_client, connection, customers_table, target)
 
+    assert "A NULL column empties the profile's property (Overwrite with empty)." in review
+    assert "deduplicate" not in review and 'id="review-identity-normalization"' not in review
     assert (import_obj.null_policy, import_obj.event_id_column) == ("overwrite", "")
     assert (import_obj.identity_trim, import_obj.identity_lowercase) == (False, False)
 
