@@ -286,6 +286,41 @@ class BigQuerySession:
         return set(answer.get("permissions", []))
 
 
+    def ensure_dataset(
+        self, dataset_id: str, *, location: str, expiration_ms: int, kms_key_name: str = ""
+    ) -> bool:
+        """Create `dataset_id` in the data project unless it exists; True when created.
+
+        datasets.get first: an account allowed to write into a dataset an admin made may
+        lack bigquery.datasets.create, and Google answers a create of an existing dataset
+        with that 403 rather than 409."""
+        ref = bigquery.DatasetReference(self.project_id, dataset_id)
+        with google_call():
+            try:
+                self.client.get_dataset(ref, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+                return False
+            except api_exceptions.NotFound:
+                pass
+            dataset = bigquery.Dataset(ref)
+            dataset.location = location or None
+            dataset.default_table_expiration_ms = expiration_ms
+            if kms_key_name:
+                dataset.default_encryption_configuration = bigquery.EncryptionConfiguration(
+                    kms_key_name=kms_key_name
+                )
+            self.client.create_dataset(
+                dataset, exists_ok=True, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+        return True
+
+    def delete_table(self, table: str) -> None:
+        """Delete `table` (project.dataset.table); a missing one is fine."""
+        with google_call():
+            self.client.delete_table(
+                table, not_found_ok=True, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+
+
 def query_parameter(name: str, type_: str, value: Any) -> bigquery.ScalarQueryParameter:
     return bigquery.ScalarQueryParameter(name, type_, value)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
@@ -23,7 +24,7 @@ from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
-from imports.run import finish, leases, pages, read_path
+from imports.run import finish, leases, pages, read_path, scratch
 from imports.run.window import window
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,20 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRIES = 5
 
 
+ENDED = {ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED, ImportRun.Status.CANCELLED}
+
+
 def execute_run(run_id: str) -> str:
+    """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
+    A run that ended deletes its result table (a crashed one keeps it to resume from)."""
+    run = ImportRun.objects.select_related("import_obj__connection").filter(pk=run_id).first()
+    status = _execute_run(run_id)
+    if run is not None and status in ENDED:
+        scratch.release(run.import_obj.connection, run)
+    return status
+
+
+def _execute_run(run_id: str) -> str:
     """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
 
     A database error (the connection dropped because PostgreSQL restarted or the backend was
@@ -69,6 +83,8 @@ def execute_run(run_id: str) -> str:
             continue
         except mapping_module.MappingError as error:
             return _fail(run, owner, f"The import's mapping cannot work: {error}")
+        except scratch.ScratchDatasetError as error:
+            return _fail(run, owner, str(error))
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, _google_failure(run, error, connection))
         except Exception:
@@ -135,6 +151,12 @@ def _run_source_query(
         labels={"import_id": import_obj.pk, "run_id": run.pk},
     )
     frozen = window(import_obj, reader, location, options=options)
+    scratch.prepare(reader.session, import_obj.connection, location)
+    options = replace(
+        options,
+        destination=scratch.table_for(import_obj.connection, run),
+        kms_key_name=import_obj.connection.scratch_kms_key_name,
+    )
     job = reader.start_query(frozen.sql, frozen.params, location=location, options=options)
     leases.renew(run, owner, job_id=job.job_id, watermark_from=frozen.lo, watermark_to=frozen.hi)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
