@@ -20,6 +20,19 @@ Permission rules (deliberately simple, each one mirrors a documented Google rule
   copy: getData on sources; extract: tables.export.
 * jobs.get / getQueryResults / cancel: the job's creator, or bigquery.jobs.get.
 * tables.testIamPermissions answers the subset held (project + dataset grants).
+* anonymous results: BigQuery writes a query without a destination table to a temporary
+  table in the job's project, capped at about 10 GB compressed; over it the job fails with
+  403 ``responseTooLarge`` ("Response too large to return. Consider specifying a destination
+  table in your job configuration", https://cloud.google.com/bigquery/docs/error-messages,
+  and https://cloud.google.com/bigquery/docs/writing-results#large-results). With
+  ``anonymous_result_max_rows`` set, a query job whose anonymous result holds more rows
+  fails so: its job resource is DONE with that ``errorResult`` and getQueryResults answers
+  the 403. Rows, not bytes: the emulator's ``numBytes`` does not count strings. A job with
+  ``destinationTable`` is never capped.
+* billing project: a job runs in the project it is POSTed to (``bigquery.jobs.create``
+  there) and may read tables of other projects the caller can read
+  (https://cloud.google.com/bigquery/docs/running-queries, "the project that runs the job
+  is billed"); its anonymous result lives in the job's project (the emulator does the same).
 
 "On a dataset" means a project-level grant or a dataset-level grant (READER/WRITER/OWNER).
 """
@@ -326,6 +339,8 @@ class Gate(LoopbackService):
         self.policy = policy or Policy()
         self._jobs_lock = threading.Lock()
         self._job_owners: dict[tuple[str, str], str] = {}
+        self.anonymous_result_max_rows: int | None = None
+        self._too_large: set[tuple[str, str]] = set()
 
     @property
     def bigquery_endpoint(self) -> str:
@@ -339,6 +354,8 @@ class Gate(LoopbackService):
         super().reset()
         with self._jobs_lock:
             self._job_owners.clear()
+            self._too_large.clear()
+        self.anonymous_result_max_rows = None
 
     def job_owner(self, project: str, job_id: str) -> str | None:
         with self._jobs_lock:
@@ -730,9 +747,46 @@ class Gate(LoopbackService):
             payload["totalItems"] = len(projects)
         elif op.startswith("jobs."):
             self._track_jobs(route, caller, payload)
+            self._cap_anonymous_result(route, payload)
         else:
             return upstream
         return Upstream(upstream.status, upstream.headers, json.dumps(payload).encode())
+
+    def _cap_anonymous_result(self, route: Route, payload: dict[str, Any]) -> None:
+        """Fail a done query job whose anonymous result is over ``anonymous_result_max_rows``
+        as BigQuery does (``responseTooLarge``); see the module docstring."""
+        limit = self.anonymous_result_max_rows
+        op, project = route.operation, route.project or ""
+        if limit is None or op not in ("jobs.insert", "jobs.get", "jobs.getQueryResults"):
+            return
+        job_id = (payload.get("jobReference") or {}).get("jobId") or route.job or ""
+        key = (project, job_id)
+        with self._jobs_lock:
+            known = key in self._too_large
+        if not known:
+            destination = (
+                ((payload.get("configuration") or {}).get("query") or {}).get("destinationTable")
+            ) or {}
+            done = (payload.get("status") or {}).get("state") == "DONE"
+            if not (done and destination.get("datasetId") == RESULTS_DATASET):
+                return
+            table = self.forward(
+                "GET",
+                f"/bigquery/v2/projects/{destination.get('projectId') or project}/datasets/"
+                f"{RESULTS_DATASET}/tables/{destination.get('tableId')}",
+                [],
+                b"",
+                None,
+            )
+            if table.status != 200 or int((table.json() or {}).get("numRows") or 0) <= limit:
+                return
+            with self._jobs_lock:
+                self._too_large.add(key)
+        error = errors.response_too_large()
+        if op == "jobs.getQueryResults":
+            raise error
+        result = error.body()["error"]["errors"][0]
+        payload["status"] = {"state": "DONE", "errorResult": result, "errors": [result]}
 
     def _merge_access(self, dataset: dict[str, Any]) -> None:
         ref = dataset.get("datasetReference") or {}
