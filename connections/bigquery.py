@@ -254,11 +254,11 @@ class BigQuerySession:
             statement_type=job.statement_type or "",
         )
 
-    def project_permissions(self, permissions: list[str]) -> set[str]:
-        """Cloud Resource Manager testIamPermissions: the project-level grants the caller holds."""
-        url = (
-            f"{settings.RESOURCE_MANAGER_ENDPOINT}/v1/projects/{self.project_id}:testIamPermissions"
-        )
+    def project_permissions(self, permissions: list[str], *, project: str = "") -> set[str]:
+        """Cloud Resource Manager testIamPermissions: the project-level grants the caller
+        holds in `project` (the data project by default)."""
+        project = project or self.project_id
+        url = f"{settings.RESOURCE_MANAGER_ENDPOINT}/v1/projects/{project}:testIamPermissions"
         with google_call():
             response = self.http.post(
                 url, json={"permissions": permissions}, timeout=REQUEST_TIMEOUT
@@ -284,7 +284,6 @@ class BigQuerySession:
                 table, permissions, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
             )
         return set(answer.get("permissions", []))
-
 
     def ensure_dataset(
         self, dataset_id: str, *, location: str, expiration_ms: int, kms_key_name: str = ""

@@ -67,9 +67,7 @@ def prepare(session: bigquery.BigQuerySession, connection: Connection, location:
         )
         raise ScratchDatasetError(cannot_create_message(connection)) from error
     if created:
-        logger.info(
-            "created scratch dataset %s:%s in %s", connection.project_id, scratch, location
-        )
+        logger.info("created scratch dataset %s:%s in %s", connection.project_id, scratch, location)
 
 
 def cannot_create_message(connection: Connection) -> str:

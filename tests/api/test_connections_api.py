@@ -144,7 +144,7 @@ def test_test_connection_runs_the_checks_and_stores_the_result(alice, workspace_
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["result"]["ok"] is True
-    assert [c["status"] for c in body["result"]["checks"]] == ["pass"] * 5 + ["warning"]
+    assert [c["status"] for c in body["result"]["checks"]] == ["pass"] * 6 + ["warning"]
     assert body["connection"]["status"] == "ok"
     connection.refresh_from_db()
     assert connection.status == Connection.Status.OK

@@ -74,7 +74,8 @@ def test_a_large_run_succeeds_through_the_destination_table_while_anonymous_resu
     client = google.client()
     # The cap is on: the same table read into an anonymous result is refused.
     with pytest.raises(api_exceptions.Forbidden) as refused:
-        client.query(f"SELECT * FROM `{PROJECT}.{DATASET}.{table}`", location=LOCATION).result()
+        sql = f"SELECT * FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608 - test names
+        client.query(sql, location=LOCATION).result()
     assert refused.value.errors[0]["reason"] == "responseTooLarge"
     import_obj = make_import(bq_connection, alice, table=table)
 
