@@ -370,16 +370,11 @@ class _Runner:
         try:
             dataset = session.get_dataset(self.scratch_dataset_id)
         except GoogleCallError as exc:
-            if exc.kind is not GoogleErrorKind.DATASET_MISSING:
-                logger.info("connection test scratch: %s %s", exc, exc.internal_message)
-                return CheckResult(
-                    "scratch",
-                    FAIL,
-                    f"{self.email} cannot use the scratch dataset {scratch}, which holds each "
-                    "run's result.",
-                    fix=f"Grant {self.email} BigQuery Data Editor on dataset "
-                    f"{self.scratch_dataset_id}, {other}",
-                )
+            # Google answers datasets.get on a missing dataset the caller could not read
+            # anyway with 403 ("or it may not exist"), so a denial is treated as missing.
+            logger.info("connection test scratch: %s %s", exc, exc.internal_message)
+            if exc.kind not in (GoogleErrorKind.DATASET_MISSING, GoogleErrorKind.ACCESS_DENIED):
+                return self.failure("scratch", exc)  # transient, or a cause of its own
             return self._scratch_creatable(session, scratch, other)
         if dataset.location and self.location and dataset.location != self.location:
             return CheckResult(
@@ -430,9 +425,10 @@ class _Runner:
             "scratch",
             FAIL,
             f"The scratch dataset {scratch}, which holds each run's result, does not exist "
-            f"and {self.email} may not create it ({DATASET_CREATE_PERMISSION} is missing).",
+            f"(or {self.email} may not read it) and {self.email} may not create it "
+            f"({DATASET_CREATE_PERMISSION} is missing).",
             fix=f"Grant {self.email} BigQuery Data Editor on project {self.project_id} "
-            f"(IAM & Admin > IAM), {other}",
+            f"(IAM & Admin > IAM), or on dataset {self.scratch_dataset_id} if it exists, {other}",
         )
 
     def _check_read_session(self, session: bigquery.BigQuerySession) -> CheckResult:

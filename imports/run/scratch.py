@@ -74,7 +74,8 @@ def cannot_create_message(connection: Connection) -> str:
     scratch = dataset_id(connection)
     return (
         f"The scratch dataset {connection.project_id}:{scratch}, which holds each run's "
-        f"result, does not exist and {connection.client_email} may not create it. "
+        f"result, does not exist (or {connection.client_email} may not read it) and it may "
+        "not create it. "
         f"Grant {connection.client_email} BigQuery Data Editor (bigquery.datasets.create) on "
         f"project {connection.project_id}, or create the dataset in the dataset's location "
         "and grant it Data Editor there, or name an existing dataset it can write to as "

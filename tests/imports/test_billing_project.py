@@ -80,9 +80,7 @@ def test_without_the_billing_project_the_same_account_fails_job_user(google, spl
     assert statuses(result)["read_session"] == "warning"
 
 
-def test_test_connection_uses_the_billing_project_typed_in_the_form(
-    alice_client, google, split
-):
+def test_test_connection_uses_the_billing_project_typed_in_the_form(alice_client, google, split):
     form = {
         "name": "Warehouse",
         "project_id": split.data,

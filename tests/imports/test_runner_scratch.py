@@ -152,7 +152,7 @@ def test_a_run_that_may_not_create_the_scratch_dataset_says_why_and_what_to_do(
     assert status == ImportRun.Status.FAILED
     message = run.error_message
     assert f"scratch dataset {PROJECT}:{bq_connection.scratch_dataset_id}" in message
-    assert f"{google.key.email} may not create it" in message
+    assert "may not create it" in message
     assert "BigQuery Data Editor (bigquery.datasets.create)" in message
     assert "name an existing dataset" in message
     assert not [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
