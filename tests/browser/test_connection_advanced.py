@@ -60,9 +60,7 @@ def test_advanced_fields_are_validated_and_tested_as_typed(
     page.get_by_role("button", name="Test Connection").click()
     expect(checklist).to_contain_text("Passed")
     expect(checklist.locator(".check-pass")).to_have_count(7)
-    expect(checklist.locator("[data-check=dataset]")).to_contain_text(
-        f"billing project {billing}"
-    )
+    expect(checklist.locator("[data-check=dataset]")).to_contain_text(f"billing project {billing}")
     screenshot("connection-advanced-billing-pass")
 
     page.get_by_label("Maximum bytes billed").fill("ten gigs")
