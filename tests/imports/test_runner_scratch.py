@@ -156,3 +156,24 @@ def test_a_run_that_may_not_create_the_scratch_dataset_says_why_and_what_to_do(
     assert "BigQuery Data Editor (bigquery.datasets.create)" in message
     assert "name an existing dataset" in message
     assert not [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
+
+
+def test_the_kms_key_encrypts_the_scratch_dataset_and_the_result_table(
+    google, bq_connection, alice
+):
+    kms = "projects/acme-keys/locations/europe-west1/keyRings/imports/cryptoKeys/results"
+    bq_connection.scratch_dataset_id = f"cmek_{uuid.uuid4().hex[:8]}"
+    bq_connection.scratch_kms_key_name = kms
+    bq_connection.save()
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    admin = _admin_client(google.stack)
+    dataset = admin.get_dataset(f"{PROJECT}.{bq_connection.scratch_dataset_id}")
+    assert dataset.default_encryption_configuration.kms_key_name == kms
+    job = admin.get_job(run.job_id, project=PROJECT, location=LOCATION)
+    assert job.destination_encryption_configuration.kms_key_name == kms
