@@ -36,8 +36,8 @@ ENDED = {ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED, ImportRun.Status.C
 
 
 def execute_run(run_id: str) -> str:
-    """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
-    A run that ended deletes its result table (a crashed one keeps it to resume from)."""
+    """Execute a run (see _execute_run); once it has ended, delete its result table from
+    the scratch dataset (a crashed run keeps it, to resume from)."""
     run = ImportRun.objects.select_related("import_obj__connection").filter(pk=run_id).first()
     status = _execute_run(run_id)
     if run is not None and status in ENDED:
