@@ -65,6 +65,20 @@ class ConnectionSerializer(serializers.Serializer):
     )
     key_project_id = serializers.CharField()
     location = serializers.CharField(help_text="Learned from Test Connection.")
+    billing_project_id = serializers.CharField(
+        help_text="Runs the query jobs and read sessions and pays for them; blank: project_id."
+    )
+    scratch_dataset_id = serializers.CharField(
+        help_text="Holds each run's result table until the run ends; "
+        "blank: <dataset_id>_imports_tmp, created on first use."
+    )
+    scratch_kms_key_name = serializers.CharField(
+        help_text="Cloud KMS key for the result tables; blank: Google-managed encryption."
+    )
+    maximum_bytes_billed = serializers.IntegerField(
+        allow_null=True,
+        help_text="No query job of this connection may bill more; null: the server's default.",
+    )
     status = serializers.ChoiceField(choices=Connection.Status.choices)
     status_reason = serializers.CharField()
     last_tested_at = Timestamp(allow_null=True)

@@ -336,6 +336,11 @@ def start_stack():
     )
     stack.grant(key.email, "roles/bigquery.jobUser", project=PROJECT)
     stack.grant(key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=DATASET)
+    # The runner's scratch dataset (its result tables), made as an admin would.
+    stack.create_dataset(PROJECT, f"{DATASET}_imports_tmp", location=LOCATION)
+    stack.grant(
+        key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=f"{DATASET}_imports_tmp"
+    )
     # Lets the runner read results with the Storage Read API (without it: REST paging).
     stack.grant(key.email, "roles/bigquery.readSessionUser", project=PROJECT)
     settings.GOOGLE_TOKEN_URI = stack.token_uri

@@ -263,11 +263,11 @@ class BigQuerySession:
             statement_type=job.statement_type or "",
         )
 
-    def project_permissions(self, permissions: list[str]) -> set[str]:
-        """Cloud Resource Manager testIamPermissions: the project-level grants the caller holds."""
-        url = (
-            f"{settings.RESOURCE_MANAGER_ENDPOINT}/v1/projects/{self.project_id}:testIamPermissions"
-        )
+    def project_permissions(self, permissions: list[str], *, project: str = "") -> set[str]:
+        """Cloud Resource Manager testIamPermissions: the project-level grants the caller
+        holds in `project` (the data project by default)."""
+        project = project or self.project_id
+        url = f"{settings.RESOURCE_MANAGER_ENDPOINT}/v1/projects/{project}:testIamPermissions"
         with google_call():
             response = self.http.post(
                 url, json={"permissions": permissions}, timeout=REQUEST_TIMEOUT
@@ -293,6 +293,40 @@ class BigQuerySession:
                 table, permissions, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
             )
         return set(answer.get("permissions", []))
+
+    def ensure_dataset(
+        self, dataset_id: str, *, location: str, expiration_ms: int, kms_key_name: str = ""
+    ) -> bool:
+        """Create `dataset_id` in the data project unless it exists; True when created.
+
+        datasets.get first: an account allowed to write into a dataset an admin made may
+        lack bigquery.datasets.create, and Google answers a create of an existing dataset
+        with that 403 rather than 409."""
+        ref = bigquery.DatasetReference(self.project_id, dataset_id)
+        with google_call():
+            try:
+                self.client.get_dataset(ref, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+                return False
+            except api_exceptions.NotFound:
+                pass
+            dataset = bigquery.Dataset(ref)
+            dataset.location = location or None
+            dataset.default_table_expiration_ms = expiration_ms
+            if kms_key_name:
+                dataset.default_encryption_configuration = bigquery.EncryptionConfiguration(
+                    kms_key_name=kms_key_name
+                )
+            self.client.create_dataset(
+                dataset, exists_ok=True, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
+        return True
+
+    def delete_table(self, table: str) -> None:
+        """Delete `table` (project.dataset.table); a missing one is fine."""
+        with google_call():
+            self.client.delete_table(
+                table, not_found_ok=True, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
 
 
 def query_parameter(name: str, type_: str, value: Any) -> bigquery.ScalarQueryParameter:

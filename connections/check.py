@@ -40,6 +40,7 @@ CHECKS = (
     ("dataset", "Project and dataset"),
     ("job_user", "BigQuery Job User"),
     ("data_editor", "BigQuery Data Editor"),
+    ("scratch", "Scratch dataset"),
     ("read_session", "BigQuery Read Session User"),
 )
 LABELS = dict(CHECKS)
@@ -141,12 +142,24 @@ def run_connection_test(
     dataset_id: str,
     workspace_id: object = None,
     maximum_bytes_billed: int | None = None,
+    billing_project_id: str = "",
+    scratch_dataset_id: str = "",
 ) -> dict[str, Any]:
     """Run every check for values that passed the offline validation, all of them within
     CONNECTION_TEST_DEADLINE_SECONDS (each call also has its own shorter timeout). Its
-    query job carries the workspace's label and the connection's limit (DESIGN.md "Cost")."""
+    query job carries the workspace's label and the connection's limit (DESIGN.md "Cost").
+
+    Query jobs and read sessions are checked in the billing project (the data project when
+    blank), read/write access in the data project, and the scratch dataset (blank:
+    <dataset_id>_imports_tmp) as something that exists and can be written, or can be made."""
     deadline = settings.CONNECTION_TEST_DEADLINE_SECONDS
-    runner = _Runner(key_info, project_id, dataset_id)
+    runner = _Runner(
+        key_info,
+        project_id,
+        dataset_id,
+        billing_project_id=billing_project_id,
+        scratch_dataset_id=scratch_dataset_id,
+    )
     runner.job_options = bigquery.JobOptions(
         purpose="test",
         maximum_bytes_billed=maximum_bytes_billed or settings.BIGQUERY_MAXIMUM_BYTES_BILLED,
@@ -182,17 +195,35 @@ DATA_EDITOR_PERMISSIONS = [
     "bigquery.tables.update",
     "bigquery.tables.updateData",
 ]
+SCRATCH_WRITE_PERMISSIONS = [
+    "bigquery.tables.create",
+    "bigquery.tables.updateData",
+    "bigquery.tables.getData",
+    "bigquery.tables.delete",
+]
+DATASET_CREATE_PERMISSION = "bigquery.datasets.create"
+SCRATCH_SUFFIX = "_imports_tmp"  # as imports.run.scratch names the default
 
 
 class _Runner:
     """Runs the online checks in order; independent ones concurrently."""
 
     @sensitive_variables("key_info")
-    def __init__(self, key_info: dict[str, Any], project_id: str, dataset_id: str) -> None:
+    def __init__(
+        self,
+        key_info: dict[str, Any],
+        project_id: str,
+        dataset_id: str,
+        *,
+        billing_project_id: str = "",
+        scratch_dataset_id: str = "",
+    ) -> None:
         self.key_info = key_info
         self.email = key_info.get("client_email", "the service account")
         self.project_id = project_id
         self.dataset_id = dataset_id
+        self.job_project_id = billing_project_id or project_id
+        self.scratch_dataset_id = scratch_dataset_id or f"{dataset_id}{SCRATCH_SUFFIX}"
         self.checks: dict[str, CheckResult] = {
             "key": CheckResult("key", PASS, "The key file is a valid service account key.")
         }
@@ -220,7 +251,9 @@ class _Runner:
 
     def run(self) -> None:
         try:
-            session = bigquery.BigQuerySession(self.key_info, self.project_id)
+            session = bigquery.BigQuerySession(
+                self.key_info, self.project_id, billing_project_id=self.job_project_id
+            )
         except GoogleCallError as exc:
             self.set(self.failure("auth", exc))
             self._skip_after("auth")
@@ -249,15 +282,25 @@ class _Runner:
                 "dataset",
                 PASS,
                 f"Dataset {self.project_id}:{self.dataset_id} found"
-                + (f" in location {self.location}." if self.location else "."),
+                + (f" in location {self.location}." if self.location else ".")
+                + self._projects_note(),
             )
         )
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
             job_user = pool.submit(self._check_job_user, session)
             data_editor = pool.submit(self._check_data_editor, session, dataset)
+            scratch = pool.submit(self._check_scratch, session)
             read_session = pool.submit(self._check_read_session, session)
-            for future in (job_user, data_editor, read_session):
+            for future in (job_user, data_editor, scratch, read_session):
                 self.set(future.result())
+
+    def _projects_note(self) -> str:
+        if self.job_project_id == self.project_id:
+            return ""
+        return (
+            f" Data is read from project {self.project_id}; query jobs and read sessions run "
+            f"in billing project {self.job_project_id}."
+        )
 
     def _skip_after(self, failed: str) -> None:
         ids = [i for i, _ in CHECKS]
@@ -268,9 +311,12 @@ class _Runner:
         try:
             session.dry_run("SELECT 1", location=self.location, options=self.job_options)
         except GoogleCallError as exc:
-            return self.failure("job_user", exc)
+            return self.failure("job_user", exc, project_id=self.job_project_id)
+        billing = " (the billing project)" if self.job_project_id != self.project_id else ""
         return CheckResult(
-            "job_user", PASS, f"{self.email} can run query jobs in project {self.project_id}."
+            "job_user",
+            PASS,
+            f"{self.email} can run query jobs in project {self.job_project_id}{billing}.",
         )
 
     def _check_data_editor(
@@ -318,16 +364,90 @@ class _Runner:
             "or a custom role, you can ignore this.",
         )
 
+    def _check_scratch(self, session: bigquery.BigQuerySession) -> CheckResult:
+        """Runs write their results into the scratch dataset (imports.run.scratch): it must
+        exist and be writable, or the account must be allowed to create it."""
+        scratch = f"{self.project_id}:{self.scratch_dataset_id}"
+        other = (
+            "or name an existing dataset it can write to as Scratch dataset (Advanced), in "
+            f"the dataset's location{f' ({self.location})' if self.location else ''}."
+        )
+        try:
+            dataset = session.get_dataset(self.scratch_dataset_id)
+        except GoogleCallError as exc:
+            # Google answers datasets.get on a missing dataset the caller could not read
+            # anyway with 403 ("or it may not exist"), so a denial is treated as missing.
+            logger.info("connection test scratch: %s %s", exc, exc.internal_message)
+            if exc.kind not in (GoogleErrorKind.DATASET_MISSING, GoogleErrorKind.ACCESS_DENIED):
+                return self.failure("scratch", exc)  # transient, or a cause of its own
+            return self._scratch_creatable(session, scratch, other)
+        if dataset.location and self.location and dataset.location != self.location:
+            return CheckResult(
+                "scratch",
+                FAIL,
+                f"The scratch dataset {scratch} is in {dataset.location}, the dataset in "
+                f"{self.location}: a query cannot write its result to another location.",
+                fix=f"Name a dataset in {self.location} as Scratch dataset (Advanced), or "
+                "leave it blank to have one created.",
+            )
+        if any(_is_writer_entry(entry, self.email) for entry in dataset.access_entries):
+            return CheckResult(
+                "scratch", PASS, f"{self.email} can write run results into {scratch}."
+            )
+        try:
+            held = session.project_permissions(SCRATCH_WRITE_PERMISSIONS)
+        except GoogleCallError as exc:
+            logger.info("connection test scratch: %s", exc)
+            held = set()
+        if held >= set(SCRATCH_WRITE_PERMISSIONS):
+            return CheckResult(
+                "scratch", PASS, f"{self.email} can write run results into {scratch}."
+            )
+        return CheckResult(
+            "scratch",
+            UNCONFIRMED,
+            f"Could not confirm that {self.email} can write run results into {scratch}.",
+            fix=f"Grant {self.email} BigQuery Data Editor on dataset {self.scratch_dataset_id}. "
+            "If it is already granted through a group or a custom role, you can ignore this.",
+        )
+
+    def _scratch_creatable(
+        self, session: bigquery.BigQuerySession, scratch: str, other: str
+    ) -> CheckResult:
+        try:
+            held = session.project_permissions([DATASET_CREATE_PERMISSION])
+        except GoogleCallError as exc:
+            logger.info("connection test scratch: %s", exc)
+            held = set()
+        if DATASET_CREATE_PERMISSION in held:
+            return CheckResult(
+                "scratch",
+                PASS,
+                f"The scratch dataset {scratch} does not exist yet; the first run creates it"
+                + (f" in {self.location}." if self.location else "."),
+            )
+        return CheckResult(
+            "scratch",
+            FAIL,
+            f"The scratch dataset {scratch}, which holds each run's result, does not exist "
+            f"(or {self.email} may not read it) and {self.email} may not create it "
+            f"({DATASET_CREATE_PERMISSION} is missing).",
+            fix=f"Grant {self.email} BigQuery Data Editor on project {self.project_id} "
+            f"(IAM & Admin > IAM), or on dataset {self.scratch_dataset_id} if it exists, {other}",
+        )
+
     def _check_read_session(self, session: bigquery.BigQuerySession) -> CheckResult:
         """The Storage Read API's permission: without it imports still work, with REST
         paging, so a missing grant is a warning, not a failure."""
         fix = (
             f"Grant {self.email} the BigQuery Read Session User role "
-            f"(roles/bigquery.readSessionUser) on project {self.project_id} (IAM & Admin > IAM "
+            f"(roles/bigquery.readSessionUser) on project {self.job_project_id} (IAM & Admin > IAM "
             "> Grant access), and make sure the BigQuery Storage API is enabled."
         )
         try:
-            held = session.project_permissions([READ_SESSION_PERMISSION])
+            held = session.project_permissions(
+                [READ_SESSION_PERMISSION], project=self.job_project_id
+            )
         except GoogleCallError as exc:
             said = explained(
                 exc,
@@ -367,7 +487,7 @@ class _Runner:
             "read_session",
             WARNING,
             f"{self.email} may not create Storage Read API sessions in project "
-            f"{self.project_id} ({READ_SESSION_PERMISSION} is missing): imports will use the "
+            f"{self.job_project_id} ({READ_SESSION_PERMISSION} is missing): imports will use the "
             "slower REST path.",
             fix=fix,
         )
@@ -390,13 +510,15 @@ class _Runner:
             logger.info("connection test read session: %s %s", exc, exc.internal_message)
         return None
 
-    def failure(self, check_id: str, error: GoogleCallError) -> CheckResult:
+    def failure(
+        self, check_id: str, error: GoogleCallError, *, project_id: str = ""
+    ) -> CheckResult:
         """Our own words for a failed call; Google's text goes to the log only."""
         said = explained(
             error,
             f"connection test {check_id}",
             email=self.email,
-            project_id=self.project_id,
+            project_id=project_id or self.project_id,
             dataset_id=self.dataset_id,
             check_id=check_id,
         )

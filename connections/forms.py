@@ -1,5 +1,6 @@
 """The Add Database / edit form: validates every field before any network call."""
 
+import re
 from typing import Any
 
 from django import forms
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from common.validators import has_control_characters
+from connections.byte_sizes import format_bytes, parse_bytes
 from connections.identifiers import validate_dataset_id, validate_project_id
 from connections.keyfile import (
     MAX_KEY_BYTES,
@@ -17,6 +19,52 @@ from connections.keyfile import (
 )
 from connections.models import Connection
 from workspaces.models import Workspace
+
+KMS_KEY_NAME = re.compile(
+    r"projects/[a-z0-9.:-]+/locations/[a-z0-9-]+/keyRings/[A-Za-z0-9_-]+"
+    r"/cryptoKeys/[A-Za-z0-9_-]+"
+)
+ADVANCED_FIELDS = (
+    "billing_project_id",
+    "scratch_dataset_id",
+    "scratch_kms_key_name",
+    "maximum_bytes_billed",
+)
+
+
+def _renamed(error: ValidationError, old: str, new: str) -> ValidationError:
+    """The identifier rules' message, about this field (they speak of "Project ID")."""
+    return ValidationError(
+        [message.replace(old, new) for message in error.messages], code=error.code
+    )
+
+
+def clean_billing_project(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return validate_project_id(value)
+    except ValidationError as error:
+        raise _renamed(error, "Project ID", "Billing project") from error
+
+
+def clean_scratch_dataset(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return validate_dataset_id(value)
+    except ValidationError as error:
+        raise _renamed(error, "Dataset ID", "Scratch dataset") from error
+
+
+def clean_kms_key_name(value: str) -> str:
+    if value and not KMS_KEY_NAME.fullmatch(value):
+        raise ValidationError(
+            "Scratch KMS key must be a Cloud KMS key name: "
+            "projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY.",
+            code="kms_key_name",
+        )
+    return value
 
 
 class SecretTextarea(forms.Textarea):
@@ -88,6 +136,37 @@ class ConnectionForm(forms.Form):
         ),
     )
 
+    # Advanced: where jobs run and results go, and the cost limit (DESIGN.md "Cost").
+    billing_project_id = forms.CharField(
+        label="Billing project",
+        max_length=255,
+        required=False,
+        help_text="Project that runs the query jobs and read sessions, and pays for them. "
+        "Blank: the Project ID.",
+    )
+    scratch_dataset_id = forms.CharField(
+        label="Scratch dataset",
+        max_length=1024,
+        required=False,
+        error_messages={"max_length": "Scratch dataset must be at most 1,024 characters."},
+        help_text="Dataset in the Project ID that holds each run's result until the run ends. "
+        "Blank: <Dataset ID>_imports_tmp, created on first use.",
+    )
+    scratch_kms_key_name = forms.CharField(
+        label="Scratch KMS key",
+        max_length=512,
+        required=False,
+        help_text="Cloud KMS key for the result tables, where a policy requires CMEK: "
+        "projects/…/locations/…/keyRings/…/cryptoKeys/….",
+    )
+    maximum_bytes_billed = forms.CharField(
+        label="Maximum bytes billed",
+        max_length=40,
+        required=False,
+        help_text="No query job of this connection may bill more, e.g. 100 GB or 1 TiB. "
+        "Blank: the server's default.",
+    )
+
     def __init__(
         self,
         *args: Any,
@@ -102,6 +181,10 @@ class ConnectionForm(forms.Form):
                 "name": instance.name,
                 "project_id": instance.project_id,
                 "dataset_id": instance.dataset_id,
+                "billing_project_id": instance.billing_project_id,
+                "scratch_dataset_id": instance.scratch_dataset_id,
+                "scratch_kms_key_name": instance.scratch_kms_key_name,
+                "maximum_bytes_billed": format_bytes(instance.maximum_bytes_billed),
             }
         super().__init__(*args, **kwargs)
         self.key: ServiceAccountKey | None = None
@@ -149,6 +232,29 @@ class ConnectionForm(forms.Form):
 
     def clean_dataset_id(self) -> str:
         return validate_dataset_id(self.cleaned_data["dataset_id"])
+
+    def clean_billing_project_id(self) -> str:
+        return clean_billing_project(self.cleaned_data["billing_project_id"].strip())
+
+    def clean_scratch_dataset_id(self) -> str:
+        return clean_scratch_dataset(self.cleaned_data["scratch_dataset_id"].strip())
+
+    def clean_scratch_kms_key_name(self) -> str:
+        return clean_kms_key_name(self.cleaned_data["scratch_kms_key_name"].strip())
+
+    def clean_maximum_bytes_billed(self) -> int | None:
+        text = self.cleaned_data["maximum_bytes_billed"].strip()
+        return parse_bytes(text, label="Maximum bytes billed") if text else None
+
+    @property
+    def advanced(self) -> dict[str, Any]:
+        """The Advanced fields as cleaned (blank: the defaults their help texts name)."""
+        return {name: self.cleaned_data.get(name) for name in ADVANCED_FIELDS}
+
+    @property
+    def advanced_has_errors(self) -> bool:
+        """Open the Advanced part when one of its fields needs correcting."""
+        return any(name in self.errors for name in ADVANCED_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

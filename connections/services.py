@@ -29,6 +29,29 @@ def _apply_key(connection: Connection, key: ServiceAccountKey) -> None:
     connection.key_project_id = key.project_id
 
 
+# Where jobs run and results go, and the cost limit; blank/None: the defaults.
+ADVANCED_FIELDS = (
+    "billing_project_id",
+    "scratch_dataset_id",
+    "scratch_kms_key_name",
+    "maximum_bytes_billed",
+)
+# A change of these changes what Test Connection checks.
+TESTED_ADVANCED = ("billing_project_id", "scratch_dataset_id")
+
+
+def _advanced_changes(connection: Connection, advanced: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"from": getattr(connection, name), "to": advanced[name]}
+        for name in ADVANCED_FIELDS
+        if name in advanced and getattr(connection, name) != _stored(name, advanced[name])
+    }
+
+
+def _stored(name: str, value: Any) -> Any:
+    return value if name == "maximum_bytes_billed" else (value or "")
+
+
 def connection_create(
     *,
     workspace: Workspace,
@@ -38,14 +61,17 @@ def connection_create(
     dataset_id: str,
     key: ServiceAccountKey,
     tested: KeptTest | None = None,
+    advanced: dict[str, Any] | None = None,
 ) -> Connection:
-    """`tested`: the Test Connection the admin ran on exactly these values, if any."""
+    """`tested`: the Test Connection the admin ran on exactly these values, if any;
+    `advanced`: billing project, scratch dataset and KMS key, maximum bytes billed."""
     connection = Connection(
         workspace=workspace,
         created_by=created_by,
         name=name,
         project_id=project_id,
         dataset_id=dataset_id,
+        **{name: _stored(name, value) for name, value in (advanced or {}).items()},
     )
     _apply_key(connection, key)
     if tested is not None:
@@ -63,6 +89,7 @@ def connection_create(
                     "dataset_id": dataset_id,
                     "client_email": key.client_email,
                     "private_key_id": key.private_key_id,
+                    **{name: getattr(connection, name) for name in ADVANCED_FIELDS},
                 },
             )
     except IntegrityError as exc:
@@ -79,6 +106,7 @@ def connection_update(
     dataset_id: str,
     key: ServiceAccountKey | None,
     tested: KeptTest | None = None,
+    advanced: dict[str, Any] | None = None,
 ) -> Connection:
     """Change names/IDs and optionally replace the key; a changed target needs a new test,
     unless `tested` is the Test Connection the admin ran on exactly the new values."""
@@ -87,12 +115,17 @@ def connection_update(
         for field, value in (("name", name), ("project_id", project_id), ("dataset_id", dataset_id))
         if getattr(connection, field) != value
     }
+    changes |= _advanced_changes(connection, advanced or {})
+    for field in ADVANCED_FIELDS:
+        if field in (advanced or {}):
+            setattr(connection, field, _stored(field, (advanced or {})[field]))
     old_key_id = connection.private_key_id
     old_email = connection.client_email
     connection.name, connection.project_id, connection.dataset_id = name, project_id, dataset_id
     if key is not None:
         _apply_key(connection, key)
-    if "project_id" in changes or "dataset_id" in changes or key is not None:
+    retest = {"project_id", "dataset_id", *TESTED_ADVANCED}
+    if retest & changes.keys() or key is not None:
         connection.status = Connection.Status.UNTESTED
         connection.status_reason = ""
         connection.location = ""

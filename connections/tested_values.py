@@ -43,6 +43,8 @@ def values_digest(
     project_id: str,
     dataset_id: str,
     key: ServiceAccountKey | None,
+    billing_project_id: str = "",
+    scratch_dataset_id: str = "",
 ) -> str:
     """The HMAC of what Test Connection tests; `key` None means the connection's stored key."""
     if key is not None:
@@ -56,6 +58,8 @@ def values_digest(
         str(connection.pk) if connection is not None else "new",
         project_id,
         dataset_id,
+        billing_project_id,
+        scratch_dataset_id,
         key_bytes.hex(),
     ]
     # The separator cannot occur in any part: IDs are validated, the key part is hex.

@@ -79,6 +79,7 @@ def connection_add(request: WorkspaceRequest) -> HttpResponse:
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
                 tested=tested,
+                advanced=form.advanced,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")
@@ -99,6 +100,8 @@ def _tested_digest(request: WorkspaceRequest, form: ConnectionForm) -> str:
         project_id=form.cleaned_data["project_id"],
         dataset_id=form.cleaned_data["dataset_id"],
         key=form.key,
+        billing_project_id=form.cleaned_data.get("billing_project_id") or "",
+        scratch_dataset_id=form.cleaned_data.get("scratch_dataset_id") or "",
     )
 
 
@@ -135,7 +138,15 @@ def connection_edit_test(request: WorkspaceRequest, pk) -> HttpResponse:
 
 
 # What Test Connection checks; errors in other fields (the name) do not stop it.
-TESTED_FIELDS = ("key_file", "key_text", "project_id", "dataset_id", NON_FIELD_ERRORS)
+TESTED_FIELDS = (
+    "key_file",
+    "key_text",
+    "project_id",
+    "dataset_id",
+    "billing_project_id",
+    "scratch_dataset_id",
+    NON_FIELD_ERRORS,
+)
 
 RATE_LIMITED = (
     f"You ran Test Connection more than {services.TEST_CONNECTION_WINDOW.limit} times in a minute. "
@@ -170,7 +181,9 @@ def _test_typed_values(
             project_id=form.cleaned_data["project_id"],
             dataset_id=form.cleaned_data["dataset_id"],
             workspace_id=request.workspace.pk,
-            maximum_bytes_billed=connection.maximum_bytes_billed if connection else None,
+            maximum_bytes_billed=form.cleaned_data.get("maximum_bytes_billed"),
+            billing_project_id=form.cleaned_data["billing_project_id"],
+            scratch_dataset_id=form.cleaned_data["scratch_dataset_id"],
         )
         # Saving exactly these values later keeps this result (the key stays out of the form).
         tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
@@ -211,6 +224,8 @@ def connection_test(request: WorkspaceRequest, pk) -> HttpResponse:
         dataset_id=connection.dataset_id,
         workspace_id=request.workspace.pk,
         maximum_bytes_billed=connection.maximum_bytes_billed,
+        billing_project_id=connection.billing_project_id,
+        scratch_dataset_id=connection.scratch_dataset_id,
     )
     services.connection_record_test(connection=connection, actor=request.user, result=result)
     if request.htmx:
@@ -253,6 +268,7 @@ def connection_edit(request: WorkspaceRequest, pk) -> HttpResponse:
                 dataset_id=form.cleaned_data["dataset_id"],
                 key=form.key,
                 tested=tested,
+                advanced=form.advanced,
             )
         except services.ConnectionNameTaken:
             form.add_error("name", "Connection name is already used by another connection.")

@@ -63,7 +63,11 @@ def _test(connection: Connection) -> dict[str, Any]:
     except KeyDecryptionError as error:
         return {"ok": False, "summary": str(error), "location": "", "reference": "", "checks": []}
     return run_connection_test(
-        key_info=key_info, project_id=connection.project_id, dataset_id=connection.dataset_id
+        key_info=key_info,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+        billing_project_id=connection.billing_project_id,
+        scratch_dataset_id=connection.scratch_dataset_id,
     )
 
 

@@ -106,6 +106,12 @@ def serve(args: argparse.Namespace) -> int:
         stack.grant(key.email, "roles/bigquery.jobUser", project=args.project)
         stack.grant(key.email, "roles/bigquery.dataViewer", project=args.project)
         stack.grant(key.email, "WRITER", project=args.project, dataset=args.dataset)
+        # The connection's default scratch dataset (each run's result table), made here as
+        # an admin would: the account may not create datasets.
+        scratch = f"{args.dataset}_imports_tmp"
+        if scratch not in stack.emulator.datasets(args.project):
+            stack.create_dataset(args.project, scratch, location=args.location)
+        stack.grant(key.email, "WRITER", project=args.project, dataset=scratch)
         # Without it the Storage Read API is denied and imports read with REST paging.
         stack.grant(key.email, "roles/bigquery.readSessionUser", project=args.project)
 

@@ -20,6 +20,19 @@ Permission rules (deliberately simple, each one mirrors a documented Google rule
   copy: getData on sources; extract: tables.export.
 * jobs.get / getQueryResults / cancel: the job's creator, or bigquery.jobs.get.
 * tables.testIamPermissions answers the subset held (project + dataset grants).
+* anonymous results: BigQuery writes a query without a destination table to a temporary
+  table in the job's project, capped at about 10 GB compressed; over it the job fails with
+  403 ``responseTooLarge`` ("Response too large to return. Consider specifying a destination
+  table in your job configuration", https://cloud.google.com/bigquery/docs/error-messages,
+  and https://cloud.google.com/bigquery/docs/writing-results#large-results). With
+  ``anonymous_result_max_rows`` set, a query job whose anonymous result holds more rows
+  fails so: its job resource is DONE with that ``errorResult`` and getQueryResults answers
+  the 403. Rows, not bytes: the emulator's ``numBytes`` does not count strings. A job with
+  ``destinationTable`` is never capped.
+* billing project: a job runs in the project it is POSTed to (``bigquery.jobs.create``
+  there) and may read tables of other projects the caller can read
+  (https://cloud.google.com/bigquery/docs/running-queries, "the project that runs the job
+  is billed"); its anonymous result lives in the job's project (the emulator does the same).
 
 Cost (https://cloud.google.com/bigquery/pricing#on_demand_pricing and
 https://cloud.google.com/bigquery/docs/best-practices-costs#limit_query_costs_by_restricting_the_number_of_bytes_billed):
@@ -384,6 +397,8 @@ class Gate(LoopbackService):
         self._job_owners: dict[tuple[str, str], str] = {}
         self._job_bytes: dict[tuple[str, str], tuple[int, int]] = {}
         self._table_bytes: dict[tuple[str, str, str], int] = {}
+        self.anonymous_result_max_rows: int | None = None
+        self._too_large: set[tuple[str, str]] = set()
 
     @property
     def bigquery_endpoint(self) -> str:
@@ -399,6 +414,8 @@ class Gate(LoopbackService):
             self._job_owners.clear()
             self._job_bytes.clear()
             self._table_bytes.clear()
+            self._too_large.clear()
+        self.anonymous_result_max_rows = None
 
     def set_table_bytes(self, project: str, dataset: str, table: str, size: int) -> None:
         """Make a table count as `size` bytes for what queries over it process and bill."""
@@ -835,9 +852,46 @@ class Gate(LoopbackService):
             payload["totalItems"] = len(projects)
         elif op.startswith("jobs."):
             self._track_jobs(route, caller, payload, cost)
+            self._cap_anonymous_result(route, payload)
         else:
             return upstream
         return Upstream(upstream.status, upstream.headers, json.dumps(payload).encode())
+
+    def _cap_anonymous_result(self, route: Route, payload: dict[str, Any]) -> None:
+        """Fail a done query job whose anonymous result is over ``anonymous_result_max_rows``
+        as BigQuery does (``responseTooLarge``); see the module docstring."""
+        limit = self.anonymous_result_max_rows
+        op, project = route.operation, route.project or ""
+        if limit is None or op not in ("jobs.insert", "jobs.get", "jobs.getQueryResults"):
+            return
+        job_id = (payload.get("jobReference") or {}).get("jobId") or route.job or ""
+        key = (project, job_id)
+        with self._jobs_lock:
+            known = key in self._too_large
+        if not known:
+            destination = (
+                ((payload.get("configuration") or {}).get("query") or {}).get("destinationTable")
+            ) or {}
+            done = (payload.get("status") or {}).get("state") == "DONE"
+            if not (done and destination.get("datasetId") == RESULTS_DATASET):
+                return
+            table = self.forward(
+                "GET",
+                f"/bigquery/v2/projects/{destination.get('projectId') or project}/datasets/"
+                f"{RESULTS_DATASET}/tables/{destination.get('tableId')}",
+                [],
+                b"",
+                None,
+            )
+            if table.status != 200 or int((table.json() or {}).get("numRows") or 0) <= limit:
+                return
+            with self._jobs_lock:
+                self._too_large.add(key)
+        error = errors.response_too_large()
+        if op == "jobs.getQueryResults":
+            raise error
+        result = error.body()["error"]["errors"][0]
+        payload["status"] = {"state": "DONE", "errorResult": result, "errors": [result]}
 
     def _merge_access(self, dataset: dict[str, Any]) -> None:
         ref = dataset.get("datasetReference") or {}

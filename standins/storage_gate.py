@@ -201,6 +201,7 @@ class RecordedCall:
     offset: int = 0  # ReadRows: the row the client asked to start from
     responses: int = 0  # ReadRows: responses sent
     rows: int = 0  # ReadRows: rows sent
+    parent: str = ""  # CreateReadSession: the project the session runs (and is billed) in
     time: float = field(default_factory=time.time)
 
 
@@ -531,6 +532,7 @@ class StorageGate(RecordsCalls):
         context: grpc.ServicerContext,
         authorize: Callable[[TokenInfo], None],
         after: Callable[[TokenInfo, bytes], bytes] | None = None,
+        parent: str = "",
     ) -> bytes:
         account = None
         fault = self.faults.take(operation, resource)
@@ -545,10 +547,12 @@ class StorageGate(RecordsCalls):
                 response = after(caller, response)
         except RpcFailure as failure:
             kind = fault.kind if fault is not None else None
-            self.record(RecordedCall(operation, resource, account, failure.code.name, kind))
+            self.record(
+                RecordedCall(operation, resource, account, failure.code.name, kind, parent=parent)
+            )
             failure.abort(context)
             raise  # not reached: abort() raises
-        self.record(RecordedCall(operation, resource, account, "OK"))
+        self.record(RecordedCall(operation, resource, account, "OK", parent=parent))
         return response
 
     def _create_read_session(self, request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -578,6 +582,7 @@ class StorageGate(RecordsCalls):
             context,
             lambda caller: self._authorize_session(caller, parsed.parent, table),
             remember,
+            parent=parsed.parent,
         )
 
     def _table_fields(self, table: str, email: str) -> list[dict[str, Any]]:

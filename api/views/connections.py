@@ -126,6 +126,8 @@ class ConnectionTest(WorkspaceAPIView):
             key_info=keys.connection_key_info(connection),
             project_id=connection.project_id,
             dataset_id=connection.dataset_id,
+            billing_project_id=connection.billing_project_id,
+            scratch_dataset_id=connection.scratch_dataset_id,
         )
         services.connection_record_test(connection=connection, actor=request.user, result=result)
         data = self.get_serializer({"connection": connection, "result": result}).data

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.utils import InterfaceError, OperationalError
@@ -23,7 +24,7 @@ from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
-from imports.run import finish, leases, pages, read_path
+from imports.run import finish, leases, pages, read_path, scratch
 from imports.run.window import source_table, window, window_hi
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,20 @@ class OverLimit(Exception):
     """The run's dry run estimates more bytes than it may bill: fail before any billed job."""
 
 
+ENDED = {ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED, ImportRun.Status.CANCELLED}
+
+
 def execute_run(run_id: str) -> str:
+    """Execute a run (see _execute_run); once it has ended, delete its result table from
+    the scratch dataset (a crashed run keeps it, to resume from)."""
+    run = ImportRun.objects.select_related("import_obj__connection").filter(pk=run_id).first()
+    status = _execute_run(run_id)
+    if run is not None and status in ENDED:
+        scratch.release(run.import_obj.connection, run)
+    return status
+
+
+def _execute_run(run_id: str) -> str:
     """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
 
     A database error (the connection dropped because PostgreSQL restarted or the backend was
@@ -73,7 +87,7 @@ def execute_run(run_id: str) -> str:
             continue
         except mapping_module.MappingError as error:
             return _fail(run, owner, f"The import's mapping cannot work: {error}")
-        except OverLimit as error:
+        except (OverLimit, scratch.ScratchDatasetError) as error:
             return _fail(run, owner, str(error))
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, _google_failure(run, error, connection))
@@ -153,9 +167,16 @@ def _run_source_query(
     limit = options.maximum_bytes_billed
     if estimate is not None and limit is not None and estimate > limit:
         raise OverLimit(over_limit_message(estimate, limit))
-    job = reader.start_query(frozen.sql, frozen.params, location=location, options=options)
+    scratch.prepare(reader.session, import_obj.connection, location)
+    into_scratch = replace(
+        options,
+        destination=scratch.table_for(import_obj.connection, run),
+        kms_key_name=import_obj.connection.scratch_kms_key_name,
+    )
+    job = reader.start_query(frozen.sql, frozen.params, location=location, options=into_scratch)
     leases.renew(run, owner, job_id=job.job_id)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
+    # Without the destination: its small result must not replace the run's result table.
     hi, hi_billed = window_hi(
         import_obj, frozen, reader, job.destination, location=location, options=options
     )

@@ -144,7 +144,7 @@ def test_test_connection_runs_the_checks_and_stores_the_result(alice, workspace_
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["result"]["ok"] is True
-    assert [c["status"] for c in body["result"]["checks"]] == ["pass"] * 5 + ["warning"]
+    assert [c["status"] for c in body["result"]["checks"]] == ["pass"] * 6 + ["warning"]
     assert body["connection"]["status"] == "ok"
     connection.refresh_from_db()
     assert connection.status == Connection.Status.OK
@@ -221,3 +221,19 @@ def test_the_list_answers_in_three_queries(
         response = alice_api.get(LIST, {"page_size": 50, "connected_by": bob.pk})
 
     assert len(response.json()["results"]) == 30
+
+
+def test_the_detail_shows_the_advanced_fields(bob_api, alice, workspace_a):
+    connection = make_connection(workspace_a, alice)
+    Connection.objects.filter(pk=connection.pk).update(
+        billing_project_id="acme-billing",
+        scratch_dataset_id="runs_tmp",
+        maximum_bytes_billed=10**11,
+    )
+
+    body = bob_api.get(f"{LIST}{connection.pk}/").json()
+
+    assert body["billing_project_id"] == "acme-billing"
+    assert body["scratch_dataset_id"] == "runs_tmp"
+    assert body["scratch_kms_key_name"] == ""
+    assert body["maximum_bytes_billed"] == 10**11

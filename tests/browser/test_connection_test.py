@@ -42,7 +42,7 @@ def test_test_connection_from_the_form_swaps_the_checklist_in_place(
     page.get_by_label("Dataset ID").fill(DATASET)
     page.get_by_role("button", name="Test Connection").click()
     expect(checklist).to_contain_text("Passed with a warning")
-    expect(checklist.locator(".check-pass")).to_have_count(5)
+    expect(checklist.locator(".check-pass")).to_have_count(6)
     # no Read Session User: a warning with the role to grant, not a failure
     read_session = checklist.locator("[data-check=read_session]")
     expect(read_session).to_contain_text("! Warning")

@@ -52,7 +52,7 @@ def test_all_checks_pass(alice_client, google):
 
     assert statuses(result) == {
         "key": "pass", "auth": "pass", "dataset": "pass", "job_user": "pass", "data_editor": "pass",
-        "read_session": "pass",
+        "scratch": "pass", "read_session": "pass",
     }  # fmt: skip
     assert result["ok"] is True
     assert result["location"] == LOCATION
@@ -68,7 +68,7 @@ def test_a_deleted_key_is_reported_with_how_to_make_a_new_one(alice_client, goog
 
     assert statuses(result) == {
         "key": "pass", "auth": "fail", "dataset": "skipped", "job_user": "skipped",
-        "data_editor": "skipped", "read_session": "skipped",
+        "data_editor": "skipped", "scratch": "skipped", "read_session": "skipped",
     }  # fmt: skip
     auth = check(result, "auth")
     assert auth["detail"] == "Google rejected the key: it was deleted or replaced in Google Cloud."
@@ -334,7 +334,10 @@ def test_a_rate_limit_during_a_check_is_retried(alice_client, google):
     result = run_test(alice_client, google)
 
     assert statuses(result)["dataset"] == "pass"
-    assert google.stack.gate.operations().count("datasets.get") == 2
+    dataset_gets = [
+        r for r in google.stack.gate.requests if r.path.endswith(f"/datasets/{google.dataset}")
+    ]
+    assert len(dataset_gets) == 2
 
 
 def test_a_503_during_a_check_is_retried(alice_client, google):

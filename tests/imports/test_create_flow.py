@@ -15,7 +15,7 @@ from imports import schedules
 from imports.models import Import
 from standins.emulator import EmulatorError
 from tests.connections.conftest import make_connection
-from tests.fixtures.standin_world import PROJECT
+from tests.fixtures.standin_world import PROJECT, SCRATCH
 from workspaces.models import AuditEntry
 
 BASE = "/w/acme/settings/partners/bigquery"
@@ -75,9 +75,12 @@ def make_flow_tables(stack) -> str:
 def flow_connection(google, workspace, user, name="Warehouse"):
     """A connection to FLOW whose service account may read it (grants are reset per test)."""
     google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=FLOW)
-    return make_connection(
+    connection = make_connection(
         workspace, user, name=name, info=google.key.info, project_id=PROJECT, dataset_id=FLOW
     )
+    connection.scratch_dataset_id = SCRATCH  # the world's, in the same location
+    connection.save()
+    return connection
 
 
 @pytest.fixture(scope="module")

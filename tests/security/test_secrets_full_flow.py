@@ -49,6 +49,7 @@ TOKEN_IN_PAGE = re.compile(r'value="(bqi_[0-9a-f]{12}_[A-Za-z0-9_-]{43})"')
 def ensure_source(stack) -> None:
     for create in (
         lambda: stack.create_dataset(PROJECT, DATASET, location="EU"),
+        lambda: stack.create_dataset(PROJECT, f"{DATASET}_imports_tmp", location="EU"),
         lambda: stack.create_table(
             PROJECT,
             DATASET,
@@ -146,6 +147,8 @@ def test_no_key_or_token_leaks_anywhere_through_the_whole_life_of_a_connection(
     stack = google.stack
     ensure_source(stack)
     stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=DATASET)
+    scratch = f"{DATASET}_imports_tmp"  # the connection's scratch dataset (run results)
+    stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=scratch)
     uploaded = google.key
     pasted = stack.token_server.add_key(uploaded.email)
     rotated = stack.token_server.add_key(uploaded.email)

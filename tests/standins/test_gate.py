@@ -420,3 +420,46 @@ def test_listings_are_filtered(world: World) -> None:
 def test_operation_names(method: str, path: str, operation: str) -> None:
     """The names `inject(match=...)` and the request log use."""
     assert classify(method, path).operation == operation
+
+
+def test_anonymous_results_over_the_cap_fail_with_response_too_large(world: World) -> None:
+    world.stack.gate.anonymous_result_max_rows = 3
+    client = world.client()
+    sql = f"SELECT * FROM `{PROJECT}.{DATASET}.users`"  # noqa: S608 - fixed test names
+
+    job = client.query(sql, location=LOCATION)
+    with pytest.raises(exceptions.Forbidden) as refused:
+        job.result(retry=DEFAULT_RETRY.with_deadline(5))
+    assert refused.value.errors[0]["reason"] == "responseTooLarge"
+    reloaded = client.get_job(job.job_id, location=LOCATION)
+    assert reloaded.error_result["reason"] == "responseTooLarge"
+
+    # A destination table is not capped (BigQuery: "specify a destination table").
+    destination = f"{PROJECT}.{DATASET}_imports_tmp.capped_{job.job_id[:8].replace('-', '_')}"
+    config = bigquery.QueryJobConfig(destination=destination)
+    rows = client.query(sql, location=LOCATION, job_config=config).result()
+    assert rows.total_rows == len(USERS)
+    client.delete_table(destination)
+
+
+def test_a_job_in_a_billing_project_reads_another_projects_dataset(stack: StandinStack) -> None:
+    stack.create_project(PROJECT)
+    stack.create_project("billing-proj")
+    key = stack.register_service_account(
+        "runner@billing-proj.iam.gserviceaccount.com", project_id="billing-proj"
+    )
+    stack.grant(key.email, "roles/bigquery.jobUser", project="billing-proj")
+    stack.grant(key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=DATASET)
+    client = stack.bigquery_client(key, PROJECT)
+    sql = f"SELECT user_id FROM `{PROJECT}.{DATASET}.users`"  # noqa: S608 - fixed test names
+
+    with pytest.raises(exceptions.Forbidden):  # no Job User in the data project
+        client.query(sql, location=LOCATION).result()
+    rows = client.query(sql, project="billing-proj", location=LOCATION).result()
+
+    assert rows.total_rows == len(USERS)
+    posted = [r for r in stack.gate.requests if r.operation == "jobs.insert"]
+    assert [(r.path, r.status) for r in posted] == [
+        (f"/bigquery/v2/projects/{PROJECT}/jobs", 403),
+        ("/bigquery/v2/projects/billing-proj/jobs", 200),
+    ]

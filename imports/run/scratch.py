@@ -1,0 +1,105 @@
+"""The scratch dataset: where a run's query writes its result, instead of an anonymous
+table (BigQuery caps anonymous results at about 10 GB compressed and answers
+`responseTooLarge` beyond; a destination table has no such cap).
+
+One table per run, `<data project>.<scratch dataset>.run_<run id hex>`, so a crash-resumed
+run finds its own table again. The dataset is created on first use in the source dataset's
+location (a query cannot write across locations), with a default table expiration so that a
+table the run could not delete still goes away, and the connection's KMS key as its default
+encryption where a policy requires CMEK. The run deletes its table when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from connections import bigquery
+from connections.keys import connection_session
+from connections.models import Connection
+from imports.models import ImportRun
+
+logger = logging.getLogger(__name__)
+
+SCRATCH_SUFFIX = "_imports_tmp"
+
+
+class ScratchDatasetError(Exception):
+    """The scratch dataset could not be created or used; the text says why and what to do."""
+
+
+def dataset_id(connection: Connection) -> str:
+    return connection.scratch_dataset_id or f"{connection.dataset_id}{SCRATCH_SUFFIX}"
+
+
+def table_for(connection: Connection, run: ImportRun) -> str:
+    """The run's destination table, project.dataset.table."""
+    return f"{connection.project_id}.{dataset_id(connection)}.run_{run.pk.hex}"
+
+
+def expiration_ms() -> int:
+    return settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS * 3600 * 1000
+
+
+def prepare(session: bigquery.BigQuerySession, connection: Connection, location: str) -> None:
+    """Make sure the scratch dataset exists (created in `location` when it does not)."""
+    scratch = dataset_id(connection)
+    try:
+        created = session.ensure_dataset(
+            scratch,
+            location=location,
+            expiration_ms=expiration_ms(),
+            kms_key_name=connection.scratch_kms_key_name,
+        )
+    except bigquery.GoogleCallError as error:
+        if error.kind not in (
+            bigquery.GoogleErrorKind.ACCESS_DENIED,
+            bigquery.GoogleErrorKind.BAD_REQUEST,
+        ):
+            raise  # transient or a general cause (key, API): the usual message
+        logger.warning(
+            "scratch dataset %s:%s: %s %s",
+            connection.project_id,
+            scratch,
+            error,
+            error.internal_message,
+        )
+        raise ScratchDatasetError(cannot_create_message(connection)) from error
+    if created:
+        logger.info("created scratch dataset %s:%s in %s", connection.project_id, scratch, location)
+
+
+def cannot_create_message(connection: Connection) -> str:
+    scratch = dataset_id(connection)
+    return (
+        f"The scratch dataset {connection.project_id}:{scratch}, which holds each run's "
+        f"result, does not exist (or {connection.client_email} may not read it) and it may "
+        "not create it. "
+        f"Grant {connection.client_email} BigQuery Data Editor (bigquery.datasets.create) on "
+        f"project {connection.project_id}, or create the dataset in the dataset's location "
+        "and grant it Data Editor there, or name an existing dataset it can write to as "
+        "Scratch dataset (edit the connection, Advanced)."
+    )
+
+
+def release(connection: Connection, run: ImportRun) -> None:
+    """Delete the run's table once the run has ended; never fails the run (the dataset's
+    default expiration removes what could not be deleted)."""
+    started = ImportRun.objects.filter(pk=run.pk).exclude(job_id="", result_table="").exists()
+    if not started:
+        return  # no query job ran: there is nothing to delete
+    table = table_for(connection, run)
+    try:
+        with connection_session(connection) as session:
+            session.delete_table(table)
+    except bigquery.GoogleCallError as error:
+        logger.warning(
+            "run %s: could not delete its result table %s (%s); it expires within %s hours",
+            run.pk,
+            table,
+            error,
+            settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS,
+        )
+        return
+    logger.info("run %s: deleted its result table %s", run.pk, table)

@@ -1,0 +1,86 @@
+"""Test Connection's scratch dataset check: the dataset that holds each run's result must
+exist and be writable, or the account must be allowed to create it; else a failure that
+names the role to grant, or says to name an existing dataset."""
+
+import uuid
+
+from connections import check
+from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH
+
+
+def scratch_check(google, **fields):
+    result = check.run_connection_test(
+        key_info=google.key.info, project_id=PROJECT, dataset_id=DATASET, **fields
+    )
+    return result, next(c for c in result["checks"] if c["id"] == "scratch")
+
+
+def test_the_default_scratch_dataset_passes_when_the_account_can_write_it(google):
+    result, scratch = scratch_check(google)
+
+    assert scratch["status"] == "pass"
+    assert f"{PROJECT}:{SCRATCH}" in scratch["detail"]
+
+
+def test_a_missing_scratch_dataset_the_account_may_not_create_fails_with_the_fix(google):
+    missing = f"nothing_{uuid.uuid4().hex[:8]}"
+
+    result, scratch = scratch_check(google, scratch_dataset_id=missing)
+
+    assert result["ok"] is False
+    assert scratch["status"] == "fail"
+    assert f"{PROJECT}:{missing}" in scratch["detail"]
+    assert "bigquery.datasets.create is missing" in scratch["detail"]
+    assert f"Grant {google.key.email} BigQuery Data Editor on project {PROJECT}" in scratch["fix"]
+    assert "name an existing dataset it can write to as Scratch dataset" in scratch["fix"]
+    assert f"({LOCATION})" in scratch["fix"]
+
+
+def test_a_missing_scratch_dataset_passes_when_the_account_may_create_it(google):
+    google.stack.grant(google.key.email, "bigquery.datasets.create", project=PROJECT)
+
+    result, scratch = scratch_check(google, scratch_dataset_id=f"new_{uuid.uuid4().hex[:8]}")
+
+    assert scratch["status"] == "pass"
+    assert "the first run creates it in EU" in scratch["detail"]
+
+
+def test_a_scratch_dataset_the_account_cannot_read_fails(google):
+    other = f"locked_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, other, location=LOCATION)
+
+    result, scratch = scratch_check(google, scratch_dataset_id=other)
+
+    assert scratch["status"] == "fail"
+    assert f"or on dataset {other} if it exists" in scratch["fix"]
+
+
+def test_a_scratch_dataset_in_another_location_fails(google):
+    elsewhere = f"us_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, elsewhere, location="US")
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=elsewhere
+    )
+
+    result, scratch = scratch_check(google, scratch_dataset_id=elsewhere)
+
+    assert scratch["status"] == "fail"
+    assert "is in US, the dataset in EU" in scratch["detail"]
+
+
+def test_the_scratch_dataset_typed_in_the_form_is_checked(alice_client, google):
+    response = alice_client.post(
+        "/w/acme/settings/partners/bigquery/add/test/",
+        {
+            "name": "Warehouse",
+            "project_id": PROJECT,
+            "dataset_id": DATASET,
+            "key_text": google.key.to_json(),
+            "scratch_dataset_id": "not_there_yet",
+        },
+        headers={"HX-Request": "true"},
+    )
+
+    scratch = next(c for c in response.context["result"]["checks"] if c["id"] == "scratch")
+    assert scratch["status"] == "fail"
+    assert f"{PROJECT}:not_there_yet" in scratch["detail"]

@@ -1,0 +1,179 @@
+"""A run writes its query result to a table of the scratch dataset (not an anonymous table,
+which BigQuery caps: responseTooLarge), reads it from there and deletes it when it ends; the
+scratch dataset is created on first use, and a run that cannot create it says why and what
+to do."""
+
+import uuid
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+
+from audience.models import Profile
+from imports import services
+from imports.models import ImportRun
+from imports.run import execute, write
+from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH
+from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
+
+
+@pytest.fixture(autouse=True)
+def small_pages(settings):
+    settings.IMPORT_PAGE_SIZE = 40
+
+
+def run_once(import_obj, user):
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    status = execute.execute_run(str(run.pk))
+    run.refresh_from_db()
+    return status, run
+
+
+def table_exists(stack, table: str) -> bool:
+    client = _admin_client(stack)
+    try:
+        client.get_table(table)
+    except api_exceptions.NotFound:
+        return False
+    return True
+
+
+def _admin_client(stack):
+    key = stack.register_service_account(
+        f"admin-{uuid.uuid4().hex[:6]}@{PROJECT}.iam.gserviceaccount.com", project_id=PROJECT
+    )
+    stack.grant(key.email, "roles/bigquery.admin", project=PROJECT)
+    return stack.bigquery_client(key, PROJECT)
+
+
+def deleted_tables(stack) -> list[str]:
+    return [r.path for r in stack.gate.requests if r.operation == "tables.delete"]
+
+
+def test_a_run_reads_its_result_from_the_scratch_table_and_deletes_it(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 90))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED
+    assert run.result_table == f"{PROJECT}.{SCRATCH}.run_{run.pk.hex}"
+    assert Profile.objects.count() == 90
+    reads = [r.path for r in google.stack.gate.requests if r.operation == "tabledata.list"]
+    assert reads and all(f"/datasets/{SCRATCH}/tables/run_{run.pk.hex}/" in p for p in reads)
+    assert deleted_tables(google.stack) == [
+        f"/bigquery/v2/projects/{PROJECT}/datasets/{SCRATCH}/tables/run_{run.pk.hex}"
+    ]
+    assert not table_exists(google.stack, run.result_table)
+
+
+def test_a_large_run_succeeds_through_the_destination_table_while_anonymous_results_are_capped(
+    google, bq_connection, alice
+):
+    google.stack.gate.anonymous_result_max_rows = 50
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    client = google.client()
+    # The cap is on: the same table read into an anonymous result is refused.
+    with pytest.raises(api_exceptions.Forbidden) as refused:
+        sql = f"SELECT * FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608 - test names
+        client.query(sql, location=LOCATION).result()
+    assert refused.value.errors[0]["reason"] == "responseTooLarge"
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.rows_read == 130
+    assert Profile.objects.count() == 130
+
+
+def test_a_failed_and_a_stopped_run_delete_their_tables_too(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 90))
+    import_obj = make_import(bq_connection, alice, table=table)
+    original = write.write_page
+
+    def stop_after_first_page(run, owner, *args):
+        original(run, owner, *args)
+        services.import_stop(import_obj=import_obj, actor=alice)
+
+    monkeypatch.setattr(write, "write_page", stop_after_first_page)
+    status, stopped = run_once(import_obj, alice)
+    assert status == ImportRun.Status.CANCELLED
+    assert not table_exists(google.stack, stopped.result_table)
+
+    monkeypatch.setattr(write, "write_page", original)
+    google.stack.gate.inject("billing_not_enabled", match="tabledata.list", times=None)
+    other = make_import(bq_connection, alice, table=table, name="Another")
+    status, failed = run_once(other, alice)
+    assert status == ImportRun.Status.FAILED
+    assert failed.result_table.endswith(f"run_{failed.pk.hex}")
+    google.stack.gate.faults.clear()
+    assert not table_exists(google.stack, failed.result_table)
+
+
+def test_the_scratch_dataset_is_created_on_first_use_in_the_datasets_location(
+    google, bq_connection, alice, settings
+):
+    settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS = 6
+    scratch = f"scratch_{uuid.uuid4().hex[:8]}"
+    bq_connection.scratch_dataset_id = scratch
+    bq_connection.save()
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    created = [r for r in google.stack.gate.requests if r.operation == "datasets.insert"]
+    assert [r.status for r in created] == [200]
+    dataset = _admin_client(google.stack).get_dataset(f"{PROJECT}.{scratch}")
+    assert dataset.location == LOCATION
+    assert dataset.default_table_expiration_ms == 6 * 3600 * 1000
+
+    google.stack.gate.clear_requests()
+    status, _ = run_once(import_obj, alice)
+    assert status == ImportRun.Status.SUCCEEDED
+    operations = google.stack.gate.operations()
+    assert "datasets.get" in operations and "datasets.insert" not in operations  # found it
+
+
+def test_a_run_that_may_not_create_the_scratch_dataset_says_why_and_what_to_do(
+    google, bq_connection, alice
+):
+    bq_connection.scratch_dataset_id = f"missing_{uuid.uuid4().hex[:8]}"
+    bq_connection.save()
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    message = run.error_message
+    assert f"scratch dataset {PROJECT}:{bq_connection.scratch_dataset_id}" in message
+    assert "may not create it" in message
+    assert "BigQuery Data Editor (bigquery.datasets.create)" in message
+    assert "name an existing dataset" in message
+    assert not [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
+
+
+def test_the_kms_key_encrypts_the_scratch_dataset_and_the_result_table(
+    google, bq_connection, alice
+):
+    kms = "projects/acme-keys/locations/europe-west1/keyRings/imports/cryptoKeys/results"
+    bq_connection.scratch_dataset_id = f"cmek_{uuid.uuid4().hex[:8]}"
+    bq_connection.scratch_kms_key_name = kms
+    bq_connection.save()
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    admin = _admin_client(google.stack)
+    dataset = admin.get_dataset(f"{PROJECT}.{bq_connection.scratch_dataset_id}")
+    assert dataset.default_encryption_configuration.kms_key_name == kms
+    job = admin.get_job(run.job_id, project=PROJECT, location=LOCATION)
+    assert job.destination_encryption_configuration.kms_key_name == kms
