@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -320,6 +320,15 @@ class BigQuerySession:
                 dataset, exists_ok=True, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
             )
         return True
+
+    def expire_table(self, table: str, *, hours: int) -> None:
+        """Give `table` (project.dataset.table) an expiration time `hours` from now."""
+        with google_call():
+            fetched = self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+            fetched.expires = datetime.now(UTC) + timedelta(hours=hours)
+            self.client.update_table(
+                fetched, ["expires"], retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+            )
 
     def delete_table(self, table: str) -> None:
         """Delete `table` (project.dataset.table); a missing one is fine."""

@@ -224,6 +224,7 @@ class _Runner:
         self.dataset_id = dataset_id
         self.job_project_id = billing_project_id or project_id
         self.scratch_dataset_id = scratch_dataset_id or f"{dataset_id}{SCRATCH_SUFFIX}"
+        self.scratch_named = bool(scratch_dataset_id)
         self.checks: dict[str, CheckResult] = {
             "key": CheckResult("key", PASS, "The key file is a valid service account key.")
         }
@@ -425,6 +426,19 @@ class _Runner:
                 PASS,
                 f"The scratch dataset {scratch} does not exist yet; the first run creates it"
                 + (f" in {self.location}." if self.location else "."),
+            )
+        if not self.scratch_named:
+            # As imports.run.scratch does: the run's result goes into the dataset itself.
+            return CheckResult(
+                "scratch",
+                WARNING,
+                f"Runs will write their results into dataset {self.project_id}:"
+                f"{self.dataset_id} itself (a table per run, deleted when it ends): the "
+                f"scratch dataset {scratch} does not exist and {self.email} may not create "
+                "it.",
+                fix=f"To keep them apart, grant {self.email} BigQuery Data Editor on project "
+                f"{self.project_id}, or create {self.scratch_dataset_id} in the dataset's "
+                f"location and grant it Data Editor there, {other}",
             )
         return CheckResult(
             "scratch",

@@ -167,15 +167,16 @@ def _run_source_query(
     limit = options.maximum_bytes_billed
     if estimate is not None and limit is not None and estimate > limit:
         raise OverLimit(over_limit_message(estimate, limit))
-    scratch.prepare(reader.session, import_obj.connection, location)
+    dataset = scratch.prepare(reader.session, import_obj.connection, location)
     into_scratch = replace(
         options,
-        destination=scratch.table_for(import_obj.connection, run),
+        destination=scratch.table_for(import_obj.connection, run, dataset),
         kms_key_name=import_obj.connection.scratch_kms_key_name,
     )
     job = reader.start_query(frozen.sql, frozen.params, location=location, options=into_scratch)
     leases.renew(run, owner, job_id=job.job_id)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
+    scratch.expire(reader.session, import_obj.connection, job.destination)
     # Without the destination: its small result must not replace the run's result table.
     hi, hi_billed = window_hi(
         import_obj, frozen, reader, job.destination, location=location, options=options

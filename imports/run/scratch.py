@@ -7,6 +7,12 @@ run finds its own table again. The dataset is created on first use in the source
 location (a query cannot write across locations), with a default table expiration so that a
 table the run could not delete still goes away, and the connection's KMS key as its default
 encryption where a policy requires CMEK. The run deletes its table when it ends.
+
+The roles an admin is asked for (Job User, Data Editor on the dataset) do not include
+creating datasets. So when the default scratch dataset does not exist and cannot be made, a
+run writes its result into the connection's own dataset instead, as
+`bqimports_run_<run id hex>` with its own expiration, rather than failing; Test Connection
+warns of it. A scratch dataset the admin named is never replaced: that fails with the fix.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from imports.models import ImportRun
 logger = logging.getLogger(__name__)
 
 SCRATCH_SUFFIX = "_imports_tmp"
+IN_DATASET_PREFIX = "bqimports_run_"
 
 
 class ScratchDatasetError(Exception):
@@ -33,17 +40,28 @@ def dataset_id(connection: Connection) -> str:
     return connection.scratch_dataset_id or f"{connection.dataset_id}{SCRATCH_SUFFIX}"
 
 
-def table_for(connection: Connection, run: ImportRun) -> str:
-    """The run's destination table, project.dataset.table."""
-    return f"{connection.project_id}.{dataset_id(connection)}.run_{run.pk.hex}"
+def table_for(connection: Connection, run: ImportRun, dataset: str | None = None) -> str:
+    """The run's destination table, project.dataset.table, in `dataset` (as `prepare`
+    chose it; by default the scratch dataset)."""
+    dataset = dataset or dataset_id(connection)
+    if dataset == connection.dataset_id:
+        return f"{connection.project_id}.{dataset}.{IN_DATASET_PREFIX}{run.pk.hex}"
+    return f"{connection.project_id}.{dataset}.run_{run.pk.hex}"
+
+
+def is_run_table(connection: Connection, run: ImportRun, table: str) -> bool:
+    """Whether `table` is one of the tables `table_for` names for this run."""
+    return table in (table_for(connection, run), table_for(connection, run, connection.dataset_id))
 
 
 def expiration_ms() -> int:
     return settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS * 3600 * 1000
 
 
-def prepare(session: bigquery.BigQuerySession, connection: Connection, location: str) -> None:
-    """Make sure the scratch dataset exists (created in `location` when it does not)."""
+def prepare(session: bigquery.BigQuerySession, connection: Connection, location: str) -> str:
+    """Make sure the scratch dataset exists (created in `location` when it does not); the
+    dataset the run's result goes to (the connection's own when the default cannot be
+    made)."""
     scratch = dataset_id(connection)
     try:
         created = session.ensure_dataset(
@@ -65,9 +83,19 @@ def prepare(session: bigquery.BigQuerySession, connection: Connection, location:
             error,
             error.internal_message,
         )
-        raise ScratchDatasetError(cannot_create_message(connection)) from error
+        if connection.scratch_dataset_id:
+            raise ScratchDatasetError(cannot_create_message(connection)) from error
+        return connection.dataset_id
     if created:
         logger.info("created scratch dataset %s:%s in %s", connection.project_id, scratch, location)
+    return scratch
+
+
+def expire(session: bigquery.BigQuerySession, connection: Connection, table: str) -> None:
+    """A result table in the connection's own dataset has no dataset default expiration:
+    give it its own, so that one a run could not delete still goes away."""
+    if table.split(".")[1] == connection.dataset_id:
+        session.expire_table(table, hours=settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS)
 
 
 def cannot_create_message(connection: Connection) -> str:
@@ -86,10 +114,9 @@ def cannot_create_message(connection: Connection) -> str:
 def release(connection: Connection, run: ImportRun) -> None:
     """Delete the run's table once the run has ended; never fails the run (the dataset's
     default expiration removes what could not be deleted)."""
-    started = ImportRun.objects.filter(pk=run.pk).exclude(job_id="", result_table="").exists()
-    if not started:
-        return  # no query job ran: there is nothing to delete
-    table = table_for(connection, run)
+    table = ImportRun.objects.filter(pk=run.pk).values_list("result_table", flat=True).first()
+    if not table or not is_run_table(connection, run, table):
+        return  # no result table yet (or one this code did not name): nothing to delete
     try:
         with connection_session(connection) as session:
             session.delete_table(table)

@@ -84,3 +84,24 @@ def test_the_scratch_dataset_typed_in_the_form_is_checked(alice_client, google):
     scratch = next(c for c in response.context["result"]["checks"] if c["id"] == "scratch")
     assert scratch["status"] == "fail"
     assert f"{PROJECT}:not_there_yet" in scratch["detail"]
+
+
+def test_without_a_scratch_dataset_it_may_create_runs_use_the_dataset_itself_with_a_warning(
+    google,
+):
+    dataset = f"own_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
+    )
+
+    result = check.run_connection_test(
+        key_info=google.key.info, project_id=PROJECT, dataset_id=dataset
+    )
+    scratch = next(c for c in result["checks"] if c["id"] == "scratch")
+
+    assert scratch["status"] == "warning"
+    assert result["ok"] is True
+    assert f"into dataset {PROJECT}:{dataset} itself" in scratch["detail"]
+    assert f"scratch dataset {PROJECT}:{dataset}_imports_tmp does not exist" in scratch["detail"]
+    assert f"grant {google.key.email} BigQuery Data Editor on project {PROJECT}" in scratch["fix"]

@@ -98,7 +98,9 @@ def test_an_incremental_run_scans_its_source_once(google, bq_connection, alice):
     assert "MAX(" not in scan.sql
     assert "WHERE `updated_at` >= @lo" in scan.sql
     (hi,) = [job for job in query_jobs(stack) if job is not scan]
-    assert hi.sql.startswith("SELECT MAX(`updated_at`) FROM `acme-analytics`.`_results`.")
+    assert hi.sql.startswith(
+        "SELECT MAX(`updated_at`) FROM `acme-analytics`.`crm_imports_tmp`.`run_"
+    )
     assert second.watermark_to == "2026-02-01T00:34:00+00:00"
 
 

@@ -93,9 +93,10 @@ def test_a_failed_and_a_stopped_run_delete_their_tables_too(
     import_obj = make_import(bq_connection, alice, table=table)
     original = write.write_page
 
-    def stop_after_first_page(run, owner, *args):
-        original(run, owner, *args)
+    def stop_after_first_page(run, owner, *args, **kwargs):
+        written = original(run, owner, *args, **kwargs)
         services.import_stop(import_obj=import_obj, actor=alice)
+        return written
 
     monkeypatch.setattr(write, "write_page", stop_after_first_page)
     status, stopped = run_once(import_obj, alice)
@@ -155,7 +156,8 @@ def test_a_run_that_may_not_create_the_scratch_dataset_says_why_and_what_to_do(
     assert "may not create it" in message
     assert "BigQuery Data Editor (bigquery.datasets.create)" in message
     assert "name an existing dataset" in message
-    assert not [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
+    billed = [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
+    assert not [r for r in billed if not r.dry_run]  # nothing spent
 
 
 def test_the_kms_key_encrypts_the_scratch_dataset_and_the_result_table(
@@ -177,3 +179,30 @@ def test_the_kms_key_encrypts_the_scratch_dataset_and_the_result_table(
     assert dataset.default_encryption_configuration.kms_key_name == kms
     job = admin.get_job(run.job_id, project=PROJECT, location=LOCATION)
     assert job.destination_encryption_configuration.kms_key_name == kms
+
+
+def test_without_a_scratch_dataset_it_may_create_a_run_uses_the_connections_own_dataset(
+    google, bq_connection, alice
+):
+    # Data Editor on one dataset only, as the product asks for: no datasets.create.
+    dataset = f"own_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
+    )
+    google.stack.create_table(PROJECT, dataset, "users", USER_SCHEMA, user_rows(0, 70))
+    bq_connection.dataset_id = dataset
+    bq_connection.save()
+    import_obj = make_import(bq_connection, alice, table="users")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    own = f"bqimports_run_{run.pk.hex}"
+    assert run.result_table == f"{PROJECT}.{dataset}.{own}"
+    assert Profile.objects.count() == 70
+    # It expires by itself should the run not delete it, and the run did delete it.
+    patched = [r.path for r in google.stack.gate.requests if r.operation == "tables.patch"]
+    assert patched == [f"/bigquery/v2/projects/{PROJECT}/datasets/{dataset}/tables/{own}"]
+    assert deleted_tables(google.stack) == patched
+    assert not table_exists(google.stack, run.result_table)
