@@ -709,7 +709,9 @@ def print_breakdown(child: dict[str, Any], total: float) -> None:
     source = t.get("source query", 0.0)
     writer = [
         ("source query (dataset, query job, wait, row count)", source),
-        ("write_events: COPY into temp table", write - insert - temp),
+        # A page of new events is copied straight into the table; one that collides, into
+        # the temp table (then INSERT … ON CONFLICT).
+        ("write_events: COPY (into the events table, or the temp table)", write - insert - temp),
         ("write_events: INSERT … ON CONFLICT from temp", insert),
         ("write_events: temp table create/truncate", temp),
         ("page transaction: COMMIT", t.get("commit", 0.0)),

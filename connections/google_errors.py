@@ -22,6 +22,7 @@ from enum import StrEnum
 import google.auth.exceptions
 import requests
 import urllib3
+from django.template.defaultfilters import filesizeformat
 from google.api_core import exceptions as api_exceptions
 
 try:  # optional, as in connections/bigquery.py: the Storage Read API's transport
@@ -233,7 +234,7 @@ def _classify_api(exc: api_exceptions.GoogleAPICallError) -> GoogleCallError:
     elif reason == "bytesBilledLimitExceeded" or _BYTES_BILLED_RE.search(message):
         kind = Kind.BYTES_BILLED_LIMIT
         if found := _BYTES_BILLED_RE.search(message):
-            facts = {"limit": f"{int(found[1]):,}", "required": f"{int(found[2]):,}"}
+            facts = {"limit": _size(int(found[1])), "required": _size(int(found[2]))}
     elif reason == "accessNotConfigured" or "has not been used in project" in message:
         kind, permission = Kind.API_DISABLED, ""
         found = _PROJECT_NUMBER_RE.search(message)
@@ -381,7 +382,7 @@ MESSAGES: dict[GoogleErrorKind, Message] = {
         "Make each run read less: map only the columns you need, or make the import "
         "incremental so that each run reads one window."),
     Kind.BYTES_BILLED_LIMIT: Message(
-        "The query would bill more bytes than its limit allows ({limit} bytes; it needs "
+        "The query would bill more bytes than its limit allows ({limit}; it needs "
         "{required}).",
         "Raise the maximum bytes billed, or make the query read less (fewer columns, a "
         "filter on the partitioning column)."),
@@ -506,3 +507,8 @@ def explained(
         explanation.status,
         reference,
     )
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it, with the exact figure: "9.5 MB (10,000,000 bytes)"."""
+    return f"{str(filesizeformat(count)).replace(chr(0xA0), ' ')} ({count:,} bytes)"

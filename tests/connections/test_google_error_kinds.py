@@ -56,7 +56,8 @@ CASES = [
     ),
     (
         "bytes_billed_limit", "1000000 10485760", Kind.BYTES_BILLED_LIMIT, True,
-        "(1,000,000 bytes; it needs 10,485,760)", "Raise the maximum bytes billed",
+        "(976.6 KB (1,000,000 bytes); it needs 10.0 MB (10,485,760 bytes))",
+        "Raise the maximum bytes billed",
     ),
     (
         "billing_not_enabled", None, Kind.BILLING_NOT_ENABLED, True,

@@ -148,8 +148,8 @@ def test_bigquerys_own_bytes_billed_limit_is_explained(google, bq_connection, al
 
     assert status == ImportRun.Status.FAILED
     assert run.error_message.startswith(
-        "The query would bill more bytes than its limit allows (5,242,880 bytes; it needs "
-        "10,485,760)."
+        "The query would bill more bytes than its limit allows (5.0 MB (5,242,880 bytes); it "
+        "needs 10.0 MB (10,485,760 bytes))."
     )
     assert "Raise the maximum bytes billed" in run.error_message
     assert "Project ID" not in run.error_message

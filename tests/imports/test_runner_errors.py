@@ -49,8 +49,9 @@ CASES = [
         "make the import incremental",
     ),
     (
-        "bytes_billed_limit", "5000000 20971520", "limit allows (5,000,000 bytes; it needs "
-        "20,971,520)", "Raise the maximum bytes billed",
+        "bytes_billed_limit", "5000000 20971520",
+        "limit allows (4.8 MB (5,000,000 bytes); it needs 20.0 MB (20,971,520 bytes))",
+        "Raise the maximum bytes billed",
     ),
     (
         "vpc_service_controls", "uid-123", f"project {PROJECT} is inside a service perimeter",
