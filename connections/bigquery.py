@@ -356,22 +356,6 @@ class ImportReader:
     def dataset_location(self, dataset_id: str) -> str:
         return self.session.get_dataset(dataset_id).location
 
-    def scalar(
-        self,
-        sql: str,
-        params: list,
-        *,
-        location: str,
-        options: JobOptions,
-        timeout: float = 300.0,
-    ) -> Any:
-        """One value from a small query."""
-        job = self._start(sql, params, location=location, options=options)
-        with google_call():
-            for row in self._wait(job, timeout=timeout):
-                return row[0]
-        return None
-
     def scalar_billed(
         self,
         sql: str,
