@@ -43,14 +43,15 @@ def execute_run(run_id: str) -> str:
     """Execute a run (see _execute_run); once it has ended, delete its result table from
     the scratch dataset (a crashed run keeps it, to resume from)."""
     run = ImportRun.objects.select_related("import_obj__connection").filter(pk=run_id).first()
-    status = _execute_run(run_id)
-    if run is not None and status in ENDED:
+    status, released = _execute_run(run_id)
+    if run is not None and status in ENDED and not released:
         scratch.release(run.import_obj.connection, run)
     return status
 
 
-def _execute_run(run_id: str) -> str:
-    """Claim and execute a run; returns its final status (or 'skipped' if not claimed).
+def _execute_run(run_id: str) -> tuple[str, bool]:
+    """Claim and execute a run; returns its final status (or 'skipped' if not claimed), and
+    whether its result table is deleted already.
 
     A database error (the connection dropped because PostgreSQL restarted or the backend was
     terminated, a deadlock, a refused write) rolls back only the page in flight: the worker
@@ -61,7 +62,7 @@ def _execute_run(run_id: str) -> str:
     run = leases.run_claim(run_id=run_id, owner=owner)
     if run is None:
         logger.info("run %s not claimed (finished, cancelled or owned by another worker)", run_id)
-        return "skipped"
+        return "skipped", False
     connection = run.import_obj.connection  # as claimed, for every attempt
     database_errors = 0
     while True:
@@ -73,36 +74,40 @@ def _execute_run(run_id: str) -> str:
             status = _with_session(run, owner, connection)
         except leases.LeaseLost:
             logger.warning("run %s: lease lost; another worker owns it now", run_id)
-            return "lease_lost"
+            return "lease_lost", False
         except pages.RunCancelled:
             finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
-            return ImportRun.Status.CANCELLED
+            return ImportRun.Status.CANCELLED, False
         except (OperationalError, InterfaceError) as error:
             # A broken connection stays broken (Django reconnects only once it is closed).
             transaction.get_connection().close()
             if database_errors >= DATABASE_RETRIES:
-                return _give_up_on_the_database(run, owner)
+                return _give_up_on_the_database(run, owner), False
             database_errors += 1
             _wait_for_the_database(run, error, database_errors)
             continue
         except mapping_module.MappingError as error:
-            return _fail(run, owner, f"The import's mapping cannot work: {error}")
+            return _fail(run, owner, f"The import's mapping cannot work: {error}"), False
         except (OverLimit, scratch.ScratchDatasetError) as error:
-            return _fail(run, owner, str(error))
+            return _fail(run, owner, str(error)), False
         except bigquery.GoogleCallError as error:
-            return _fail(run, owner, _google_failure(run, error, connection))
+            return _fail(run, owner, _google_failure(run, error, connection)), False
         except Exception:
             reference = uuid.uuid4().hex[:12]
             logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
             message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
-            return _fail(run, owner, message)
-        return status
+            return _fail(run, owner, message), False
+        return status, True
 
 
 def _with_session(run: ImportRun, owner: str, connection: Connection) -> str:
-    """Execute the run in a BigQuery session as the connection's service account."""
+    """Execute the run in a BigQuery session as the connection's service account, then
+    delete its result table."""
     with connection_session(connection) as session:
-        return _execute(run, owner, session)
+        status = _execute(run, owner, session)
+        # In this session: another one would cost a key parse and a token exchange.
+        scratch.release(connection, run, session)
+        return status
 
 
 def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> str:

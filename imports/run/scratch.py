@@ -111,15 +111,21 @@ def cannot_create_message(connection: Connection) -> str:
     )
 
 
-def release(connection: Connection, run: ImportRun) -> None:
-    """Delete the run's table once the run has ended; never fails the run (the dataset's
-    default expiration removes what could not be deleted)."""
+def release(
+    connection: Connection, run: ImportRun, session: bigquery.BigQuerySession | None = None
+) -> None:
+    """Delete the run's table once the run has ended (with `session` when given, else in a
+    session of its own); never fails the run (the dataset's default expiration removes what
+    could not be deleted)."""
     table = ImportRun.objects.filter(pk=run.pk).values_list("result_table", flat=True).first()
     if not table or not is_run_table(connection, run, table):
         return  # no result table yet (or one this code did not name): nothing to delete
     try:
-        with connection_session(connection) as session:
+        if session is not None:
             session.delete_table(table)
+        else:
+            with connection_session(connection) as own:
+                own.delete_table(table)
     except bigquery.GoogleCallError as error:
         logger.warning(
             "run %s: could not delete its result table %s (%s); it expires within %s hours",

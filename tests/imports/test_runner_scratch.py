@@ -66,6 +66,21 @@ def test_a_run_reads_its_result_from_the_scratch_table_and_deletes_it(google, bq
     assert not table_exists(google.stack, run.result_table)
 
 
+def test_a_run_deletes_its_result_table_in_the_session_it_ran_in(google, bq_connection, alice):
+    """One key exchange per run: the deletion does not open a session of its own."""
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 50))
+    import_obj = make_import(bq_connection, alice, table=table)
+    tokens_before = len(google.stack.token_server.requests)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED
+    assert deleted_tables(google.stack) == [
+        f"/bigquery/v2/projects/{PROJECT}/datasets/{SCRATCH}/tables/run_{run.pk.hex}"
+    ]
+    assert len(google.stack.token_server.requests) - tokens_before == 1
+
+
 def test_a_large_run_succeeds_through_the_destination_table_while_anonymous_results_are_capped(
     google, bq_connection, alice
 ):
