@@ -352,6 +352,9 @@ class ImportReader:
     def __init__(self, session: BigQuerySession) -> None:
         self.session = session
         self.client = session.client
+        # tables.get of a result table, which no one changes once its job is done: the
+        # row count and the schema come from one call.
+        self._result_tables: dict[str, bigquery.Table] = {}
 
     def dataset_location(self, dataset_id: str) -> str:
         return self.session.get_dataset(dataset_id).location
@@ -428,18 +431,25 @@ class ImportReader:
         return Table.from_client(fetched)
 
     def table_rows(self, table: str) -> int:
-        with google_call():
-            return self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT).num_rows
+        """A finished result table's row count."""
+        return self._result_table(table).num_rows
 
     def table_schema(self, table: str) -> list[dict[str, Any]]:
-        """The table's schema as tables.get gives it: [{name, type, mode, fields?,
-        rangeElementType?}], nested fields included."""
-        with google_call():
-            fetched = self.client.get_table(table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
-        return [field.to_api_repr() for field in fetched.schema]
+        """A finished result table's schema as tables.get gives it: [{name, type, mode,
+        fields?, rangeElementType?}], nested fields included."""
+        return [field.to_api_repr() for field in self._result_table(table).schema]
+
+    def _result_table(self, table: str) -> bigquery.Table:
+        if table not in self._result_tables:
+            with google_call():
+                self._result_tables[table] = self.client.get_table(
+                    table, retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT
+                )
+        return self._result_tables[table]
 
     def pages(self, table: str, *, start_index: int, page_size: int):
-        """Yield lists of row dicts from `start_index` on; memory holds one page.
+        """Yield a finished result table's rows from `start_index` on, as lists of row dicts;
+        memory holds one page.
 
         Values are tabledata.list's own JSON ("v" of each cell: scalars as strings, a
         STRUCT as {"f": [...]}, an ARRAY as [{"v": ...}]), not the client's conversions:
@@ -449,7 +459,7 @@ class ImportReader:
         """
         with google_call():
             iterator = self.client.list_rows(
-                table,
+                self._result_table(table),  # with its schema: no tables.get of its own
                 start_index=start_index,
                 page_size=page_size,
                 retry=SHORT_RETRY,

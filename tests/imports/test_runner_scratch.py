@@ -67,7 +67,8 @@ def test_a_run_reads_its_result_from_the_scratch_table_and_deletes_it(google, bq
 
 
 def test_a_run_deletes_its_result_table_in_the_session_it_ran_in(google, bq_connection, alice):
-    """One key exchange per run: the deletion does not open a session of its own."""
+    """One key exchange per run: the deletion does not open a session of its own; and one
+    look at the finished result table."""
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 50))
     import_obj = make_import(bq_connection, alice, table=table)
     tokens_before = len(google.stack.token_server.requests)
@@ -79,6 +80,13 @@ def test_a_run_deletes_its_result_table_in_the_session_it_ran_in(google, bq_conn
         f"/bigquery/v2/projects/{PROJECT}/datasets/{SCRATCH}/tables/run_{run.pk.hex}"
     ]
     assert len(google.stack.token_server.requests) - tokens_before == 1
+    # Its row count and schema came from one tables.get of the finished result table.
+    result_gets = [
+        r
+        for r in google.stack.gate.requests
+        if r.operation == "tables.get" and r.path.endswith(f"/tables/run_{run.pk.hex}")
+    ]
+    assert len(result_gets) == 1
 
 
 def test_a_large_run_succeeds_through_the_destination_table_while_anonymous_results_are_capped(
