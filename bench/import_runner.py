@@ -15,7 +15,8 @@ whose load drifts moves both sides of a ratio alike.
     .venv/bin/python bench/import_runner.py --rows 100000 --profiles      # profiles, then unchanged
     .venv/bin/python bench/import_runner.py --rows 100000 --nothing-new   # incremental, 0 new
 
-`--nothing-new` times an incremental run that finds no new rows (after one full run).
+`--nothing-new` times incremental runs that find no new rows (after one full run), in one
+worker process: its first run there and the later ones, as a running worker does them.
 The scratch database is `bench_imports_<pid>` unless BENCH_DATABASE_NAME names one, so two
 benches on one server never drop each other's. The emulator has to be installed
 (bin/install-emulator).
@@ -273,14 +274,9 @@ def child_main(run_id: str, database: str, result_path: str) -> None:
     Path(result_path).write_text(json.dumps(result))
 
 
-def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
-    """Run the runner in a fresh interpreter and collect what it measured.
-
-    Peak memory is the child's own VmHWM, read just before it exits: ru_maxrss from
-    wait4() is no use here, as Linux carries over the high-water mark of the address space
-    the child had between fork and exec, i.e. this (much larger) process's.
-    """
-    env = {
+def child_env(stack: Any, page_size: int) -> dict[str, str]:
+    """The environment of a runner process: the stand-ins' endpoints and the page size."""
+    return {
         **os.environ,
         "GOOGLE_TOKEN_URI": stack.token_uri,
         "BIGQUERY_API_ENDPOINT": stack.bigquery_endpoint,
@@ -288,6 +284,16 @@ def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
         "BIGQUERY_STORAGE_TARGET": stack.grpc_target,
         "IMPORT_PAGE_SIZE": str(page_size),
     }
+
+
+def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
+    """Run the runner in a fresh interpreter and collect what it measured.
+
+    Peak memory is the child's own VmHWM, read just before it exits: ru_maxrss from
+    wait4() is no use here, as Linux carries over the high-water mark of the address space
+    the child had between fork and exec, i.e. this (much larger) process's.
+    """
+    env = child_env(stack, page_size)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result_path = handle.name
     command = [
@@ -676,28 +682,66 @@ def bench_profiles(
 def bench_nothing_new(
     stack: Any, key: Any, rows: int, page_size: int, chunk: int, repeat: int
 ) -> None:
-    """An incremental import's run that finds nothing new, after one full first run."""
-    from imports import services
-
+    """An incremental import's runs that find nothing new, after one full first run, all in
+    one worker process: its first run there pays the process's one-time costs (imports, the
+    first broker connection), the later ones are what a running worker spends per run."""
     print(f"\n== incremental, nothing new, over N = {rows:,} ==", flush=True)
     table = f"events_inc_{rows}"
     load_source(stack, table, rows, chunk)
     _, user, import_obj = create_import(key, rows, table, incremental=True)
     first = runner_run(stack, import_obj, user, page_size)
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_path = handle.name
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--nothing-new-child",
+        str(import_obj.pk),
+        "--actor",
+        str(user.pk),
+        "--repeat",
+        str(repeat + 1),
+        "--database",
+        connection.settings_dict["NAME"],
+        "--result",
+        result_path,
+    ]
+    subprocess.run(command, env=child_env(stack, page_size), check=True)
+    seconds = json.loads(Path(result_path).read_text())
+    os.unlink(result_path)
+    print(
+        f"first run {first['seconds']:.1f} s; runs with nothing new in one worker process: "
+        f"{seconds[0]:.2f} s as its first run, then " + ", ".join(f"{s:.2f} s" for s in seconds[1:])
+    )
+
+
+def nothing_new_child(
+    import_id: str, actor_id: str, repeat: int, database: str, result_path: str
+) -> None:
+    """Run the import `repeat` times in this process; each run must write nothing."""
+    from django.contrib.auth import get_user_model
+
+    from imports import queue, services
+    from imports.models import Import
+    from imports.run.execute import execute_run
+
+    settings.DATABASES["default"]["NAME"] = database
+    connection.settings_dict["NAME"] = database
+    queue.enqueue_run = lambda run_id: None  # this process executes the runs itself
+    actor = get_user_model().objects.get(pk=actor_id)
     seconds = []
     for _ in range(repeat):
-        run = services.import_run_now(import_obj=import_obj, actor=user)
-        child = run_child(str(run.pk), stack, page_size)
+        import_obj = Import.objects.get(pk=import_id)
+        run = services.import_run_now(import_obj=import_obj, actor=actor)
+        started = time.perf_counter()
+        status = execute_run(str(run.pk))
+        seconds.append(time.perf_counter() - started)
         run.refresh_from_db()
         # `cursor >= watermark` reads the last row again; nothing may be written.
-        if child["status"] != "succeeded" or run.rows_written:
-            raise SystemExit(f"expected nothing new: {child['status']}, {run.rows_written} written")
-        seconds.append(child["seconds"])
-        print(f"nothing new: {child['seconds']:.2f} s in execute_run", flush=True)
-    print(
-        f"first run {first['seconds']:.1f} s; runs with nothing new: "
-        + ", ".join(f"{s:.2f} s" for s in seconds)
-    )
+        if status != "succeeded" or run.rows_written:
+            raise SystemExit(f"expected nothing new: {status}, {run.rows_written} written")
+        print(f"nothing new: {seconds[-1]:.2f} s in execute_run", flush=True)
+    Path(result_path).write_text(json.dumps(seconds))
 
 
 def print_breakdown(child: dict[str, Any], total: float) -> None:
@@ -781,11 +825,18 @@ def main() -> None:
         "--profiles", action="store_true", help="a profiles import and its unchanged re-import"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--nothing-new-child", help=argparse.SUPPRESS)
+    parser.add_argument("--actor", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args.child, args.database, args.result)
+        return
+    if args.nothing_new_child:
+        nothing_new_child(
+            args.nothing_new_child, args.actor, args.repeat, args.database, args.result
+        )
         return
     if connection.vendor != "postgresql":
         raise SystemExit("set DATABASE_URL to a PostgreSQL server")
