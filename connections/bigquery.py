@@ -523,6 +523,13 @@ class StorageReader:
 
     def open_stream(self, table: str) -> str:
         """Create a read session of one Arrow stream on `table`; returns the stream's name."""
+        return self.open_streams(table, 1)[0]
+
+    def open_streams(self, table: str, count: int) -> list[str]:
+        """Create a read session of up to `count` Arrow streams on `table` (BigQuery may
+        answer fewer, for a small table); returns their names. Together the streams hold
+        every row once, and each has its own fixed row order, so each can be read (and
+        resumed from its own offset) by a different worker."""
         retry = api_core_retry.Retry(
             predicate=api_core_retry.if_exception_type(
                 api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded
@@ -538,7 +545,7 @@ class StorageReader:
             read_session = self.client.create_read_session(
                 parent=f"projects/{self.session.job_project_id}",
                 read_session=request,
-                max_stream_count=1,
+                max_stream_count=count,
                 retry=retry,
                 timeout=self.SESSION_TIMEOUT,
             )
@@ -547,7 +554,7 @@ class StorageReader:
             raise GoogleCallError(
                 GoogleErrorKind.STORAGE_UNAVAILABLE, permanent=True, reason="no_stream"
             )
-        return read_session.streams[0].name
+        return [stream.name for stream in read_session.streams]
 
     def pages(self, stream: str, *, offset: int, page_size: int, timeout: float | None = None):
         """Yield lists of row dicts from row `offset` of `stream`, `page_size` rows each
