@@ -24,7 +24,7 @@ from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
-from imports.run import finish, leases, pages, read_path, scratch
+from imports.run import finish, leases, pages, parts, read_path, scratch
 from imports.run.window import source_table, window, window_hi
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,9 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
     try:
         if not run.result_table:
             _run_source_query(run, owner, reader, location)
+            streams = parts.open_parts(run, session)
+            if streams:
+                return parts.start(run, parts.split(run, owner, streams))
             storage, run.read_stream = read_path.open_storage(run, session)
             run.read_path = "storage" if storage is not None else "rest"
             # The result table and the window's upper bound are frozen together, before any
@@ -137,6 +140,8 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
                 run.result_table,
                 read_path.READ_PATH_NAMES[run.read_path],
             )
+        elif run.read_path == parts.READ_PATH:
+            return parts.resend(run)
         elif run.read_path == "storage":
             storage = read_path.resume_storage(run, owner, session)
         pages.read_pages(run, owner, reader, storage)
