@@ -69,7 +69,9 @@ Streams: the emulator answers every session with one stream whatever ``max_strea
 asks. BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
 for a small table), each read from its own offsets. So a session asking for k > 1 streams
 gets min(k, rows) streams from the gate, each a contiguous range of the emulator's one
-stream (read from the range's start plus the client's offset, cut at its end).
+stream, cut at its end. The emulator allocates a stream's rows only as they are read (an
+offset beyond them is FAILED_PRECONDITION), so the gate reads the emulator's stream from
+row 0 and skips to the range's start plus the client's offset.
 The gate holds one emulator response in memory at a time; that is the stand-in's memory,
 not the client's.
 
@@ -237,8 +239,10 @@ class _Chunker:
         max_bytes: int,
         fields: list[dict[str, Any]] | None = None,
         limit: int | None = None,
+        skip: int = 0,
     ) -> None:
         self.limit = limit  # rows left to send (a stream the gate made ends there)
+        self.skip = skip  # rows of the emulator's stream before the first to send
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.fields = fields
@@ -263,12 +267,18 @@ class _Chunker:
         batch = pyarrow.ipc.read_record_batch(
             pyarrow.py_buffer(message.arrow_record_batch.serialized_record_batch), self.schema
         )
+        if self.skip:
+            skipped = min(self.skip, batch.num_rows)
+            batch = batch.slice(skipped)
+            self.skip -= skipped
+        if self.limit is not None:
+            batch = batch.slice(0, min(batch.num_rows, self.limit))
+            self.limit -= batch.num_rows
+        if batch.num_rows == 0:
+            return
         if self.google_schema is not None and self.fields:
             batch = google_arrow.google_batch(batch, self.fields, self.google_schema)
         total = batch.num_rows
-        if self.limit is not None:
-            total = min(total, self.limit)
-            self.limit -= total
         per_row = max(1, batch.nbytes // max(total, 1))
         size = max(1, min(self.max_rows, self.max_bytes // per_row))
         position = 0
@@ -675,12 +685,10 @@ class StorageGate(RecordsCalls):
             assert self._channel is not None  # noqa: S101 - handlers run only while started
             with self._lock:
                 part = self._parts.get(stream)
-            limit = None
+            limit, skip = None, 0
             if part is not None:
-                limit = max(0, part.end - part.start - offset)
-                request = _ReadRowsRequest(
-                    read_stream=part.upstream, offset=part.start + offset
-                ).SerializeToString()
+                limit, skip = max(0, part.end - part.start - offset), part.start + offset
+                request = _ReadRowsRequest(read_stream=part.upstream, offset=0).SerializeToString()
             upstream = self._channel.unary_stream(f"/{SERVICE}/ReadRows")(
                 request,
                 timeout=self._timeout(context),
@@ -691,7 +699,7 @@ class StorageGate(RecordsCalls):
             with self._lock:
                 fields = self._schemas.get(session_match[1]) if session_match else None
             chunker = _Chunker(
-                self.max_rows_per_response, self.max_bytes_per_response, fields, limit
+                self.max_rows_per_response, self.max_bytes_per_response, fields, limit, skip
             )
             try:
                 for raw in upstream:
