@@ -3,7 +3,10 @@ by any worker with its own lease and committed offset; the run ends once, by its
 Here the parts are executed one after another in this process; tests/faults has them on
 real worker processes, one killed mid-part."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from audience.models import Event
 from connections import bigquery
@@ -171,3 +174,18 @@ def test_one_part_reads_as_before(google, bq_connection, alice, settings):
     assert run.read_path == "storage" and run.read_stream
     assert not RunPart.objects.filter(run=run).exists()
     assert Event.objects.count() == 300
+
+
+def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, alice, clean_broker):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    [lost, waiting] = queued_parts(run)
+    assert leases.part_claim(part_id=lost, owner="dead") is not None
+    assert services.runs_resend_lost() == 0  # the dead worker's lease is still alive
+
+    RunPart.objects.filter(pk=lost).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+
+    assert services.runs_resend_lost() == 1  # that part, not the run nor the queued part
+    assert parts.execute_part(lost) == "part_done"
+    assert parts.execute_part(waiting) == ImportRun.Status.SUCCEEDED
+    assert Event.objects.count() == ROWS
