@@ -470,8 +470,9 @@ STORAGE_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_mess
 class StorageReader:
     """Reads a result table with the Storage Read API (gRPC, Arrow), page by page.
 
-    One stream per table (max_stream_count=1): the row order of a stream is fixed, so
-    an offset means the same rows when a crashed run resumes. Errors come out as
+    One stream per table (max_stream_count=1), or several for a run split into parts
+    (open_streams): the row order of a stream is fixed, so an offset means the same rows
+    when a crashed run (or part) resumes. Errors come out as
     GoogleCallError; a stream that cannot be read any more (expired session, unknown
     stream) as kind READ_STREAM_GONE.
     """

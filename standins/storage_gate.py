@@ -65,13 +65,15 @@ in the v1 RPC reference). Offsets are absolute row positions in the stream, as t
 emulator's: the gate forwards the client's offset unchanged. Avro streams pass through
 uncut (an Avro block cannot be split without its schema's codec; the app reads Arrow).
 
-Streams: the emulator answers every session with one stream whatever ``max_stream_count``
-asks. BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
-for a small table), each read from its own offsets. So a session asking for k > 1 streams
-gets min(k, rows) streams from the gate, each a contiguous range of the emulator's one
-stream, cut at its end. The emulator allocates a stream's rows only as they are read (an
-offset beyond them is FAILED_PRECONDITION), so the gate reads the emulator's stream from
-row 0 and skips to the range's start plus the client's offset.
+Streams: BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
+for a small table), each read from its own offsets. The emulator answers a small table's
+session with one stream whatever ``max_stream_count`` asks (a larger table's with a few at
+most), so a session asking for k > 1 streams that the emulator answers with one gets
+min(k, rows) streams from the gate, each a contiguous range of the emulator's stream, cut
+at its end. The emulator allocates a stream's rows only as they are read (an offset beyond
+them is FAILED_PRECONDITION), so the gate reads the emulator's stream from row 0 and skips
+to the range's start plus the client's offset.
+
 The gate holds one emulator response in memory at a time; that is the stand-in's memory,
 not the client's.
 
@@ -623,7 +625,8 @@ class StorageGate(RecordsCalls):
 
     def _split_streams(self, session: Any, wanted: int, table: dict[str, Any]) -> bool:
         """Replace the emulator's one stream by min(wanted, rows) streams of contiguous
-        rows, as BigQuery divides a table between streams; False when it stays one."""
+        rows, as BigQuery divides a table between streams; False when the emulator's answer
+        stays (one stream asked for or left, or several streams of its own)."""
         rows = int(table.get("numRows") or 0)
         count = min(wanted, rows)
         if count <= 1 or len(session.streams) != 1:
