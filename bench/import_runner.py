@@ -17,6 +17,14 @@ whose load drifts moves both sides of a ratio alike.
 
 `--nothing-new` times incremental runs that find no new rows (after one full run), in one
 worker process: its first run there and the later ones, as a running worker does them.
+
+    .venv/bin/python bench/import_runner.py --rows 200000 --parts 1 2 4
+
+`--parts k ...` times one events run split into k parts (IMPORT_RUN_PARTS = k): the process
+that runs the source query reads part 0, and each other part is read by its own child
+process, started (and warm) beforehand, as separate workers would. It prints the combined
+rows/s from the moment the result table is frozen to the end of the last part, per k, in
+the order 1, 2, 4, 1, 2, 4, ... (`--repeat` rounds), with the CPU count and load average.
 The scratch database is `bench_imports_<pid>` unless BENCH_DATABASE_NAME names one, so two
 benches on one server never drop each other's. The emulator has to be installed
 (bin/install-emulator).
@@ -274,8 +282,33 @@ def child_main(run_id: str, database: str, result_path: str) -> None:
     Path(result_path).write_text(json.dumps(result))
 
 
-def child_env(stack: Any, page_size: int) -> dict[str, str]:
-    """The environment of a runner process: the stand-ins' endpoints and the page size."""
+def parts_child_main(kind: str, ident: str, database: str, result_path: str) -> None:
+    """`kind` "run": execute the run (the source query, then part 0, or the whole run when
+    it is not split); "part": wait for a part's id on stdin, then execute that part."""
+    from imports import queue
+    from imports.run.execute import execute_run
+    from imports.run.parts import execute_part
+
+    queue.enqueue_part = lambda part_id: True  # the parent hands the parts out
+    settings.DATABASES["default"]["NAME"] = database
+    connection.settings_dict["NAME"] = database
+    connection.ensure_connection()
+    if kind == "part":
+        ident = sys.stdin.readline().strip()
+    cpu_before = self_cpu_seconds()
+    started = time.time()
+    status = execute_run(ident) if kind == "run" else execute_part(int(ident))
+    result = {
+        "status": status,
+        "start": started,
+        "end": time.time(),
+        "cpu_seconds": self_cpu_seconds() - cpu_before,
+    }
+    Path(result_path).write_text(json.dumps(result))
+
+
+def stack_env(stack: Any, page_size: int, parts: int = 1) -> dict[str, str]:
+    """The environment of a runner process: the stand-ins' endpoints, page size and parts."""
     return {
         **os.environ,
         "GOOGLE_TOKEN_URI": stack.token_uri,
@@ -283,7 +316,127 @@ def child_env(stack: Any, page_size: int) -> dict[str, str]:
         "RESOURCE_MANAGER_ENDPOINT": stack.resource_manager_endpoint,
         "BIGQUERY_STORAGE_TARGET": stack.grpc_target,
         "IMPORT_PAGE_SIZE": str(page_size),
+        "IMPORT_RUN_PARTS": str(parts),
     }
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (every process, others too)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
+def parts_run(stack: Any, import_obj: Any, user: Any, page_size: int, k: int) -> dict[str, Any]:
+    """One run of the import split into k parts, each part in its own child process."""
+    from imports import services
+    from imports.models import ImportRun, RunPart
+
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audience_event")
+    checkpoint()
+    env = stack_env(stack, page_size, k)
+    database = connection.settings_dict["NAME"]
+    children = []
+
+    def spawn(kind: str, ident: str) -> tuple[subprocess.Popen, str]:
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+            result_path = handle.name
+        command = [sys.executable, str(Path(__file__).resolve()), "--parts-child", kind, ident]
+        command += ["--database", database, "--result", result_path]
+        process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, text=True)
+        children.append((process, result_path))
+        return process, result_path
+
+    waiting = [spawn("part", "")[0] for _ in range(k - 1)]  # warm, as workers are
+    emulator_pid = stack.emulator._process.pid
+    emulator_cpu = proc_cpu_seconds(emulator_pid)
+    spawn("run", str(run.pk))
+    frozen = None
+    while frozen is None:
+        if ImportRun.objects.filter(pk=run.pk).exclude(result_table="").exists():
+            frozen = time.time()
+            busy_before, total_before = machine_cpu()
+            parent_before = self_cpu_seconds()
+        else:
+            time.sleep(0.02)
+    handed = 0
+    while handed < len(waiting):
+        ids = list(
+            RunPart.objects.filter(run=run, number__gte=1)
+            .order_by("number")
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            for process, part_id in zip(waiting, ids, strict=False):
+                process.stdin.write(f"{part_id}\n")
+                process.stdin.flush()
+            for process in waiting[len(ids) :]:
+                process.stdin.write("0\n")  # fewer streams than asked: nothing to do
+                process.stdin.flush()
+            handed = len(waiting)
+        elif ImportRun.objects.filter(pk=run.pk).exclude(status="running").exists():
+            raise SystemExit(f"run {run.pk} ended before it was split")
+        else:
+            time.sleep(0.02)
+    results = []
+    for process, result_path in children:
+        if process.wait() != 0:
+            raise SystemExit(f"a child exited with {process.returncode}")
+        results.append(json.loads(Path(result_path).read_text()))
+        os.unlink(result_path)
+    busy, total = machine_cpu()
+    busy_share = (busy - busy_before) / max(total - total_before, 1e-9)
+    parent_cpu = self_cpu_seconds() - parent_before
+    run.refresh_from_db()
+    if run.status not in ("succeeded", "succeeded_with_rejections"):
+        raise SystemExit(f"the run ended {run.status}: {run.error_message}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM audience_event")
+        stored = cursor.fetchone()[0]
+    if stored != run.rows_expected or run.rows_read != run.rows_expected:
+        raise SystemExit(f"expected {run.rows_expected} rows, read {run.rows_read}, {stored}")
+    parts = RunPart.objects.filter(run=run).count() or 1
+    seconds = max(r["end"] for r in results) - frozen
+    cpu = sum(r["cpu_seconds"] for r in results)
+    emulator = proc_cpu_seconds(emulator_pid) - emulator_cpu
+    print(
+        f"k={k}: {parts} parts, {stored:,} rows in {seconds:.1f} s after the freeze = "
+        f"{stored / seconds:,.0f} rows/s; CPU: runner {cpu:.1f} s, emulator {emulator:.1f} s, "
+        f"gate + token endpoint {parent_cpu:.1f} s; the machine's CPUs {100 * busy_share:.0f} % "
+        f"busy (every process); load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    return {"k": k, "parts": parts, "rows": stored, "seconds": seconds, "busy": busy_share}
+
+
+def bench_parts(
+    stack: Any, key: Any, rows: int, page_size: int, chunk: int, repeat: int, ks: list[int]
+) -> None:
+    print(f"\n== one run in k parts, N = {rows:,}, k = {ks} ==", flush=True)
+    table = f"events_parts_{rows}"
+    load_source(stack, table, rows, chunk)
+    _, user, import_obj = create_import(key, rows, table)
+    rates: dict[int, list[float]] = defaultdict(list)
+    busy: list[float] = []
+    for _ in range(repeat):
+        for k in ks:
+            result = parts_run(stack, import_obj, user, page_size, k)
+            rates[k].append(result["rows"] / result["seconds"])
+            busy.append(result["busy"])
+    print(f"\nmachine: {machine()}")
+    print(
+        f"the CPUs were {100 * min(busy):.0f}-{100 * max(busy):.0f} % busy during the runs: parts "
+        "add throughput only while there are idle CPUs (or other machines) for their workers, "
+        "and the database and BigQuery keep up"
+    )
+    base = max(rates[ks[0]])
+    print(f"{'k':>3} {'best rows/s':>12} {'all rows/s':>30} {'× first k':>10}")
+    for k in ks:
+        runs = ", ".join(f"{rate:,.0f}" for rate in rates[k])
+        print(f"{k:>3} {max(rates[k]):>12,.0f} {runs:>30} {max(rates[k]) / base:>10.2f}")
 
 
 def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
@@ -293,7 +446,7 @@ def run_child(run_id: str, stack: Any, page_size: int) -> dict[str, Any]:
     wait4() is no use here, as Linux carries over the high-water mark of the address space
     the child had between fork and exec, i.e. this (much larger) process's.
     """
-    env = child_env(stack, page_size)
+    env = stack_env(stack, page_size)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result_path = handle.name
     command = [
@@ -706,7 +859,7 @@ def bench_nothing_new(
         "--result",
         result_path,
     ]
-    subprocess.run(command, env=child_env(stack, page_size), check=True)
+    subprocess.run(command, env=stack_env(stack, page_size), check=True)
     seconds = json.loads(Path(result_path).read_text())
     os.unlink(result_path)
     print(
@@ -824,6 +977,10 @@ def main() -> None:
     parser.add_argument(
         "--profiles", action="store_true", help="a profiles import and its unchanged re-import"
     )
+    parser.add_argument(
+        "--parts", type=int, nargs="+", help="time one run split into k parts, for each k"
+    )
+    parser.add_argument("--parts-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--nothing-new-child", help=argparse.SUPPRESS)
     parser.add_argument("--actor", help=argparse.SUPPRESS)
@@ -837,6 +994,9 @@ def main() -> None:
         nothing_new_child(
             args.nothing_new_child, args.actor, args.repeat, args.database, args.result
         )
+        return
+    if args.parts_child:
+        parts_child_main(*args.parts_child, args.database, args.result)
         return
     if connection.vendor != "postgresql":
         raise SystemExit("set DATABASE_URL to a PostgreSQL server")
@@ -860,7 +1020,11 @@ def main() -> None:
             f"page size {args.page_size:,}; machine: {machine()}"
         )
         for rows in args.rows:
-            if args.nothing_new:
+            if args.parts:
+                bench_parts(
+                    stack, key, rows, args.page_size, args.load_chunk, args.repeat, args.parts
+                )
+            elif args.nothing_new:
                 bench_nothing_new(stack, key, rows, args.page_size, args.load_chunk, args.repeat)
             elif args.profiles:
                 results.extend(

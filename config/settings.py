@@ -358,6 +358,9 @@ CELERY_BEAT_SCHEDULE = {
 # expired is re-sent by the reaper. Queued runs not picked up are re-sent too.
 IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=300)
 IMPORT_REQUEUE_AFTER_SECONDS = env.int("IMPORT_REQUEUE_AFTER_SECONDS", default=120)
+# A run read with the Storage Read API asks for this many streams; the streams BigQuery
+# returns become parts any worker can take (imports.run.parts). 1: one worker per run.
+IMPORT_RUN_PARTS = env.int("IMPORT_RUN_PARTS", default=1)
 # Each page is one write transaction; on SQLite it holds the whole file's write lock, so
 # pages are smaller there and the web and the heartbeat never wait long for it.
 IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=2_000 if SQLITE else 10_000)

@@ -480,8 +480,9 @@ STORAGE_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_mess
 class StorageReader:
     """Reads a result table with the Storage Read API (gRPC, Arrow), page by page.
 
-    One stream per table (max_stream_count=1): the row order of a stream is fixed, so
-    an offset means the same rows when a crashed run resumes. Errors come out as
+    One stream per table (max_stream_count=1), or several for a run split into parts
+    (open_streams): the row order of a stream is fixed, so an offset means the same rows
+    when a crashed run (or part) resumes. Errors come out as
     GoogleCallError; a stream that cannot be read any more (expired session, unknown
     stream) as kind READ_STREAM_GONE.
     """
@@ -533,6 +534,13 @@ class StorageReader:
 
     def open_stream(self, table: str) -> str:
         """Create a read session of one Arrow stream on `table`; returns the stream's name."""
+        return self.open_streams(table, 1)[0]
+
+    def open_streams(self, table: str, count: int) -> list[str]:
+        """Create a read session of up to `count` Arrow streams on `table` (BigQuery may
+        answer fewer, for a small table); returns their names. Together the streams hold
+        every row once, and each has its own fixed row order, so each can be read (and
+        resumed from its own offset) by a different worker."""
         retry = api_core_retry.Retry(
             predicate=api_core_retry.if_exception_type(
                 api_exceptions.ServiceUnavailable, api_exceptions.DeadlineExceeded
@@ -548,7 +556,7 @@ class StorageReader:
             read_session = self.client.create_read_session(
                 parent=f"projects/{self.session.job_project_id}",
                 read_session=request,
-                max_stream_count=1,
+                max_stream_count=count,
                 retry=retry,
                 timeout=self.SESSION_TIMEOUT,
             )
@@ -557,7 +565,7 @@ class StorageReader:
             raise GoogleCallError(
                 GoogleErrorKind.STORAGE_UNAVAILABLE, permanent=True, reason="no_stream"
             )
-        return read_session.streams[0].name
+        return [stream.name for stream in read_session.streams]
 
     def pages(self, stream: str, *, offset: int, page_size: int, timeout: float | None = None):
         """Yield lists of row dicts from row `offset` of `stream`, `page_size` rows each

@@ -335,6 +335,38 @@ class ImportRun(models.Model):
         return None
 
 
+class RunPart(models.Model):
+    """One read stream of a run split into parts: a unit any worker can take, with its own
+    lease and committed offset (see imports.run.parts). The run's counters are the sums."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    read_stream = models.CharField(max_length=1024)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    committed_offset = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_unchanged = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="runpart_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} part {self.number}"
+
+
 def health_percent(read: int, rejected: int) -> float:
     if read <= 0 or rejected <= 0:
         return 100.0

@@ -11,6 +11,7 @@ from celery import current_app
 logger = logging.getLogger(__name__)
 
 RUN_IMPORT = "imports.tasks.run_import"
+RUN_PART = "imports.tasks.run_part"
 
 
 def enqueue_run(run_id: str) -> bool:
@@ -20,6 +21,17 @@ def enqueue_run(run_id: str) -> bool:
         current_app.send_task(RUN_IMPORT, args=[run_id])
     except Exception:
         logger.warning("could not enqueue run %s; the reaper will retry", run_id, exc_info=True)
+        return False
+    return True
+
+
+def enqueue_part(part_id: int) -> bool:
+    """Send one part of a split run to a worker (False when the broker is unreachable: the
+    reaper sends it once its lease, or its run's, runs out)."""
+    try:
+        current_app.send_task(RUN_PART, args=[part_id])
+    except Exception:
+        logger.warning("could not enqueue part %s; the reaper will retry", part_id, exc_info=True)
         return False
     return True
 

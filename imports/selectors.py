@@ -21,6 +21,7 @@ from workspaces.models import Workspace
 READ_PATHS = {
     "storage": "BigQuery Storage Read API",
     "rest": "REST paging (tabledata.list)",
+    "parts": "BigQuery Storage Read API, in parts (one stream each)",
 }
 
 

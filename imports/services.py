@@ -22,7 +22,7 @@ from django.utils import timezone
 from connections import services as connection_services
 from connections.models import Connection
 from imports import queue, schedules, selectors
-from imports.models import Import, ImportRun, WorkerHeartbeat
+from imports.models import Import, ImportRun, RunPart, WorkerHeartbeat
 from imports.run.window import watermark_at_day
 from workspaces.models import Workspace
 from workspaces.services import audit_record
@@ -467,4 +467,17 @@ def runs_resend_lost(*, now: dt.datetime | None = None) -> int:
     if sent:
         ImportRun.objects.filter(pk__in=sent).update(enqueued_at=now)
         logger.info("reaper re-sent %d runs", len(sent))
+    return len(sent) + _parts_resend_lost(now)
+
+
+def _parts_resend_lost(now: dt.datetime) -> int:
+    """Re-send the parts of running split runs whose worker died (their lease ran out)."""
+    part_ids = RunPart.objects.filter(
+        run__status=ImportRun.Status.RUNNING,
+        status=RunPart.Status.RUNNING,
+        lease_until__lt=now,
+    ).values_list("pk", flat=True)[:500]
+    sent = [part_id for part_id in part_ids if queue.enqueue_part(part_id)]
+    if sent:
+        logger.info("reaper re-sent %d run parts", len(sent))
     return len(sent)

@@ -5,11 +5,17 @@ from celery import shared_task
 
 from imports import queue, services
 from imports.run.execute import execute_run
+from imports.run.parts import execute_part
 
 
 @shared_task(name=queue.RUN_IMPORT, acks_late=True, reject_on_worker_lost=True)
 def run_import(run_id: str) -> str:
     return execute_run(run_id)
+
+
+@shared_task(name=queue.RUN_PART, acks_late=True, reject_on_worker_lost=True)
+def run_part(part_id: int) -> str:
+    return execute_part(part_id)
 
 
 @shared_task(name="imports.tasks.dispatch_due_imports")

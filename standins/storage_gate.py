@@ -64,6 +64,16 @@ call only ("This field is only populated in the first ReadRowsResponse RPC", Rea
 in the v1 RPC reference). Offsets are absolute row positions in the stream, as the
 emulator's: the gate forwards the client's offset unchanged. Avro streams pass through
 uncut (an Avro block cannot be split without its schema's codec; the app reads Arrow).
+
+Streams: BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
+for a small table), each read from its own offsets. The emulator answers a small table's
+session with one stream whatever ``max_stream_count`` asks (a larger table's with a few at
+most), so a session asking for k > 1 streams that the emulator answers with one gets
+min(k, rows) streams from the gate, each a contiguous range of the emulator's stream, cut
+at its end. The emulator allocates a stream's rows only as they are read (an offset beyond
+them is FAILED_PRECONDITION), so the gate reads the emulator's stream from row 0 and skips
+to the range's start plus the client's offset.
+
 The gate holds one emulator response in memory at a time; that is the stand-in's memory,
 not the client's.
 
@@ -205,6 +215,15 @@ class RecordedCall:
     time: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A stream the gate made: rows [start, end) of the emulator's stream ``upstream``."""
+
+    upstream: str
+    start: int
+    end: int
+
+
 @dataclass
 class _Session:
     parent_project: str
@@ -217,8 +236,15 @@ class _Chunker:
     Google's Arrow types when the table's BigQuery schema (``fields``) is known."""
 
     def __init__(
-        self, max_rows: int, max_bytes: int, fields: list[dict[str, Any]] | None = None
+        self,
+        max_rows: int,
+        max_bytes: int,
+        fields: list[dict[str, Any]] | None = None,
+        limit: int | None = None,
+        skip: int = 0,
     ) -> None:
+        self.limit = limit  # rows left to send (a stream the gate made ends there)
+        self.skip = skip  # rows of the emulator's stream before the first to send
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.fields = fields
@@ -243,6 +269,15 @@ class _Chunker:
         batch = pyarrow.ipc.read_record_batch(
             pyarrow.py_buffer(message.arrow_record_batch.serialized_record_batch), self.schema
         )
+        if self.skip:
+            skipped = min(self.skip, batch.num_rows)
+            batch = batch.slice(skipped)
+            self.skip -= skipped
+        if self.limit is not None:
+            batch = batch.slice(0, min(batch.num_rows, self.limit))
+            self.limit -= batch.num_rows
+        if batch.num_rows == 0:
+            return
         if self.google_schema is not None and self.fields:
             batch = google_arrow.google_batch(batch, self.fields, self.google_schema)
         total = batch.num_rows
@@ -340,6 +375,8 @@ class StorageGate(RecordsCalls):
         # Session name -> the table's BigQuery schema, for re-encoding its streams. Kept
         # across reset(): a stream stays readable (and Google-typed) as long as at Google.
         self._schemas: dict[str, list[dict[str, Any]]] = {}
+        # Stream name -> its range of the emulator's stream (sessions of k > 1 streams).
+        self._parts: dict[str, _Part] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> StorageGate:
@@ -562,18 +599,19 @@ class StorageGate(RecordsCalls):
         def remember(caller: TokenInfo, response: bytes) -> bytes:
             session = _ReadSession.FromString(response)
             parent = PROJECT.fullmatch(parsed.parent)
-            fields = self._table_fields(table, caller.email)
+            resource = self._table_resource(table, caller.email)
+            fields = list((resource.get("schema") or {}).get("fields") or [])
             with self._lock:
                 self._sessions[session.name] = _Session(
                     parent[1] if parent else "", table, caller.email
                 )
                 if fields:
                     self._schemas[session.name] = fields
+            split = self._split_streams(session, parsed.max_stream_count, resource)
             if fields and session.HasField("arrow_schema"):
                 schema = google_arrow.google_schema(fields)
                 session.arrow_schema.serialized_schema = schema.serialize().to_pybytes()
-                return session.SerializeToString()
-            return response
+            return session.SerializeToString() if split or fields else response
 
         return self._run_unary(
             "CreateReadSession",
@@ -585,11 +623,30 @@ class StorageGate(RecordsCalls):
             parent=parsed.parent,
         )
 
-    def _table_fields(self, table: str, email: str) -> list[dict[str, Any]]:
-        """The table's BigQuery schema from the emulator (tables.get); [] if it cannot say."""
+    def _split_streams(self, session: Any, wanted: int, table: dict[str, Any]) -> bool:
+        """Replace the emulator's one stream by min(wanted, rows) streams of contiguous
+        rows, as BigQuery divides a table between streams; False when the emulator's answer
+        stays (one stream asked for or left, or several streams of its own)."""
+        rows = int(table.get("numRows") or 0)
+        count = min(wanted, rows)
+        if count <= 1 or len(session.streams) != 1:
+            return False
+        upstream = session.streams[0].name
+        del session.streams[:]
+        with self._lock:
+            for number in range(count):
+                name = f"{upstream}-part{number}"
+                self._parts[name] = _Part(
+                    upstream, number * rows // count, (number + 1) * rows // count
+                )
+                session.streams.add().name = name
+        return True
+
+    def _table_resource(self, table: str, email: str) -> dict[str, Any]:
+        """The table's resource from the emulator (tables.get); {} if it cannot say."""
         match = TABLE.fullmatch(table)
         if match is None:
-            return []
+            return {}
         project, dataset, table_id = match.groups()
         try:
             answer = self.gate.forward(
@@ -601,9 +658,8 @@ class StorageGate(RecordsCalls):
             )
             resource = answer.json() if answer.status == 200 else {}
         except (GoogleError, ValueError):
-            return []
-        fields = (resource.get("schema") or {}).get("fields") if isinstance(resource, dict) else []
-        return list(fields or [])
+            return {}
+        return resource if isinstance(resource, dict) else {}
 
     def _split_read_stream(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         stream = _SplitReadStreamRequest.FromString(request).name
@@ -630,6 +686,12 @@ class StorageGate(RecordsCalls):
             account = caller.email
             self._authorize_stream(caller, stream, "bigquery.readsessions.getData")
             assert self._channel is not None  # noqa: S101 - handlers run only while started
+            with self._lock:
+                part = self._parts.get(stream)
+            limit, skip = None, 0
+            if part is not None:
+                limit, skip = max(0, part.end - part.start - offset), part.start + offset
+                request = _ReadRowsRequest(read_stream=part.upstream, offset=0).SerializeToString()
             upstream = self._channel.unary_stream(f"/{SERVICE}/ReadRows")(
                 request,
                 timeout=self._timeout(context),
@@ -639,9 +701,14 @@ class StorageGate(RecordsCalls):
             session_match = STREAM.fullmatch(stream)
             with self._lock:
                 fields = self._schemas.get(session_match[1]) if session_match else None
-            chunker = _Chunker(self.max_rows_per_response, self.max_bytes_per_response, fields)
+            chunker = _Chunker(
+                self.max_rows_per_response, self.max_bytes_per_response, fields, limit, skip
+            )
             try:
                 for raw in upstream:
+                    if chunker.limit == 0:
+                        upstream.cancel()  # the end of a stream the gate made
+                        break
                     for data, count in chunker.split(raw):
                         if fault is not None and fault.after is not None:
                             if responses >= fault.after:

@@ -24,7 +24,7 @@ from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
-from imports.run import finish, leases, pages, read_path, scratch
+from imports.run import finish, leases, pages, parts, read_path, scratch
 from imports.run.window import source_table, window, window_hi
 
 logger = logging.getLogger(__name__)
@@ -36,15 +36,12 @@ class OverLimit(Exception):
     """The run's dry run estimates more bytes than it may bill: fail before any billed job."""
 
 
-ENDED = {ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED, ImportRun.Status.CANCELLED}
-
-
 def execute_run(run_id: str) -> str:
     """Execute a run (see _execute_run); once it has ended, delete its result table from
     the scratch dataset (a crashed run keeps it, to resume from)."""
     run = ImportRun.objects.select_related("import_obj__connection").filter(pk=run_id).first()
     status, released = _execute_run(run_id)
-    if run is not None and status in ENDED and not released:
+    if run is not None and status in finish.ENDED and not released:
         scratch.release(run.import_obj.connection, run)
     return status
 
@@ -105,8 +102,9 @@ def _with_session(run: ImportRun, owner: str, connection: Connection) -> str:
     delete its result table."""
     with connection_session(connection) as session:
         status = _execute(run, owner, session)
-        # In this session: another one would cost a key parse and a token exchange.
-        scratch.release(connection, run, session)
+        if status in finish.ENDED:  # not a split run whose parts are still reading its table
+            # In this session: another one would cost a key parse and a token exchange.
+            scratch.release(connection, run, session)
         return status
 
 
@@ -120,6 +118,9 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
     try:
         if not run.result_table:
             _run_source_query(run, owner, reader, location)
+            streams = parts.open_parts(run, session)
+            if streams:
+                return parts.start(run, parts.split(run, owner, streams))
             storage, run.read_stream = read_path.open_storage(run, session)
             run.read_path = "storage" if storage is not None else "rest"
             # The result table and the window's upper bound are frozen together, before any
@@ -142,6 +143,8 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
                 run.result_table,
                 read_path.READ_PATH_NAMES[run.read_path],
             )
+        elif run.read_path == parts.READ_PATH:
+            return parts.resend(run)
         elif run.read_path == "storage":
             storage = read_path.resume_storage(run, owner, session)
         pages.read_pages(run, owner, reader, storage)

@@ -13,8 +13,11 @@ from imports.run.leases import LeaseLost, fenced
 from imports.run.verdict import verdict
 from imports.signals import announce_run_finished
 
+# The statuses a run ends in.
+ENDED = {*ImportRun.SUCCEEDED_STATUSES, ImportRun.Status.FAILED, ImportRun.Status.CANCELLED}
 
-def _lock_import(run: ImportRun) -> Import | None:
+
+def lock_import(run: ImportRun) -> Import | None:
     """Lock the run's import before the run row, the order Stop and delete lock them in
     (import, then run): the opposite order deadlocks with them."""
     return (
@@ -42,7 +45,7 @@ def succeed(run: ImportRun, owner: str) -> str:
     """End a run that read all its rows; returns its status. It succeeds (with rejections,
     if any) unless it rejected more than the import's threshold: then it fails and the
     watermark stays where it was."""
-    import_obj = _lock_import(run)
+    import_obj = lock_import(run)
     if import_obj is None:
         raise LeaseLost
     read, rejected = ImportRun.objects.values_list("rows_read", "rows_rejected").get(pk=run.pk)
@@ -75,7 +78,7 @@ def succeed(run: ImportRun, owner: str) -> str:
 def finish(run: ImportRun, owner: str, status: str, message: str) -> None:
     """End the run as `status` (failed or cancelled) with `message`; nothing if the lease
     is no longer this worker's."""
-    import_obj = _lock_import(run)
+    import_obj = lock_import(run)
     if import_obj is None or not fenced(run, owner).update(
         status=status, finished_at=timezone.now(), error_message=message
     ):

@@ -15,7 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from imports.models import ImportRun
+from imports.models import ImportRun, RunPart
 
 
 class LeaseLost(Exception):
@@ -60,3 +60,40 @@ def renew(run: ImportRun, owner: str, **fields: Any) -> None:
     )
     if not updated:
         raise LeaseLost
+
+
+def part_claim(*, part_id: int, owner: str) -> RunPart | None:
+    """Take a part of a running run if it is queued, or running with an expired lease."""
+    now = timezone.now()
+    claimed = (
+        RunPart.objects.filter(pk=part_id, run__status=ImportRun.Status.RUNNING)
+        .filter(
+            Q(status=RunPart.Status.QUEUED) | Q(status=RunPart.Status.RUNNING, lease_until__lt=now)
+        )
+        .update(
+            status=RunPart.Status.RUNNING,
+            lease_owner=owner,
+            lease_until=now + dt.timedelta(seconds=settings.IMPORT_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    return RunPart.objects.select_related(
+        "run", "run__import_obj", "run__import_obj__connection", "run__import_obj__workspace"
+    ).get(pk=part_id)
+
+
+def fenced_part(part: RunPart, owner: str) -> QuerySet[RunPart]:
+    return RunPart.objects.filter(pk=part.pk, lease_owner=owner, status=RunPart.Status.RUNNING)
+
+
+def renew_part(part: RunPart, owner: str, run_fields: dict | None = None, **fields: Any) -> None:
+    """Renew the part's lease with `fields`, and the run's (which its parts hold together)
+    with `run_fields` (F() increments: parts add to the run's counters side by side)."""
+    until = timezone.now() + dt.timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+    if not fenced_part(part, owner).update(lease_until=until, **fields):
+        raise LeaseLost
+    ImportRun.objects.filter(pk=part.run_id, status=ImportRun.Status.RUNNING).update(
+        lease_until=until, **(run_fields or {})
+    )

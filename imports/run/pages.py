@@ -16,10 +16,10 @@ from audience import services as audience_services
 from connections import bigquery
 from connections.google_errors import GoogleErrorKind
 from imports import mapping as mapping_module
-from imports.models import ImportRun
+from imports.models import ImportRun, RunPart
 from imports.prefetch import PagePrefetcher
 from imports.run import read_path, write
-from imports.run.leases import renew
+from imports.run.leases import renew, renew_part
 from imports.run.window import TIME_CURSOR_TYPES, parse_watermark
 from imports.type_contract import Wire, schema_fields
 
@@ -63,19 +63,43 @@ def _cursor_check(run: ImportRun) -> dict:
     }
 
 
-def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storage=None) -> None:
+# The rows of part p of a split run are numbered from p × PART_ROW_SPAN + 1 (rejected rows
+# keep distinct numbers that say which part and which row of its stream).
+PART_ROW_SPAN = 10**12
+
+
+def read_pages(
+    run: ImportRun,
+    owner: str,
+    reader: bigquery.ImportReader,
+    storage=None,
+    part: RunPart | None = None,
+) -> None:
+    """Read and write the run's pages from its committed offset; a `part`'s pages from the
+    part's, from the part's stream to its end."""
     import_obj = run.import_obj
     page_mapping = _run_mapping(run, reader)
     failures = 0
+    first_row = 1 if part is None else part.number * PART_ROW_SPAN + 1
     while True:
-        offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
-        if run.rows_expected is not None and offset >= run.rows_expected:
-            return
-        pages, wire = _pages_from(run, offset, reader, storage)
+        if part is None:
+            offset = ImportRun.objects.values_list("committed_offset", flat=True).get(pk=run.pk)
+            if run.rows_expected is not None and offset >= run.rows_expected:
+                return
+            pages, wire = _pages_from(run, offset, reader, storage)
+        else:
+            offset = RunPart.objects.values_list("committed_offset", flat=True).get(pk=part.pk)
+            size = settings.IMPORT_PAGE_SIZE
+            pages = storage.pages(part.read_stream, offset=offset, page_size=size)
+            wire = "arrow"
 
         def map_page(rows: list, offset: int, wire: Wire = wire) -> tuple[list, list]:
             return mapping_module.map_page(
-                page_mapping, rows, wire=wire, first_row_number=offset + 1, now=timezone.now()
+                page_mapping,
+                rows,
+                wire=wire,
+                first_row_number=first_row + offset,
+                now=timezone.now(),
             )
 
         try:
@@ -86,14 +110,17 @@ def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storag
                 direct = True
                 for page in prefetched:
                     _check_cancel(run)
-                    written = write.write_page(run, owner, import_obj, page, direct=direct)
+                    written = write.write_page(
+                        run, owner, import_obj, page, direct=direct, part=part
+                    )
                     direct = written == len(page.mapped)
                     offset += page.size
                     failures = 0
                     write.let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:
-            if storage is not None and error.kind is GoogleErrorKind.READ_STREAM_GONE:
+            gone = error.kind is GoogleErrorKind.READ_STREAM_GONE
+            if part is None and storage is not None and gone:
                 storage.close()
                 storage = None
                 read_path.restart_with_rest(run, owner, f"the read stream cannot be read ({error})")
@@ -107,7 +134,10 @@ def read_pages(run: ImportRun, owner: str, reader: bigquery.ImportReader, storag
                 "run %s: transient %s; retrying from row %s in %s s", run.pk, error, offset, pause
             )
             time.sleep(pause)
-            renew(run, owner)
+            if part is None:
+                renew(run, owner)
+            else:
+                renew_part(part, owner)
 
 
 def _pages_from(

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import F
 
 from audience import writers
-from imports.models import Import, ImportRun, RejectedRow
+from imports.models import Import, ImportRun, RejectedRow, RunPart
 from imports.prefetch import MappedPage
-from imports.run.leases import LeaseLost, fenced, renew
+from imports.run.leases import LeaseLost, fenced, fenced_part, renew, renew_part
 
 REJECTED_KEPT = 1000
 
@@ -20,9 +20,17 @@ SQLITE_WRITER_GAP_SECONDS = 0.12
 
 
 def write_page(
-    run: ImportRun, owner: str, import_obj: Import, page: MappedPage, *, direct: bool = False
+    run: ImportRun,
+    owner: str,
+    import_obj: Import,
+    page: MappedPage,
+    *,
+    direct: bool = False,
+    part: RunPart | None = None,
 ) -> int:
-    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events."""
+    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events.
+    A page of a `part` is fenced by the part's lease and moves the part's offset (and adds
+    to the run's counters) instead of the run's."""
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -30,7 +38,8 @@ def write_page(
         # A lock and then one UPDATE, not two UPDATEs: PostgreSQL re-checks a row's foreign
         # keys when a transaction updates a row version it created itself, and that check's
         # KEY SHARE lock on the import deadlocks with a Stop or a connection delete.
-        if not list(fenced(run, owner).select_for_update(no_key=True).values_list("pk")):
+        lease = fenced(run, owner) if part is None else fenced_part(part, owner)
+        if not list(lease.select_for_update(no_key=True).values_list("pk")):
             raise LeaseLost
         # Counts what changed: a replayed page or a duplicate event adds nothing.
         if import_obj.target == Import.Target.PROFILES:
@@ -60,15 +69,17 @@ def write_page(
         # Every row read is rejected, written or unchanged (already stored as it is, or a
         # duplicate of another row of the page): the three always add up to the rows read.
         unchanged = max(0, rows - len(rejected) - written)
-        renew(
-            run,
-            owner,
-            committed_offset=F("committed_offset") + rows,
-            rows_read=F("rows_read") + rows,
-            rows_rejected=F("rows_rejected") + len(rejected),
-            rows_written=F("rows_written") + written,
-            rows_unchanged=F("rows_unchanged") + unchanged,
-        )
+        counters = {
+            "committed_offset": F("committed_offset") + rows,
+            "rows_read": F("rows_read") + rows,
+            "rows_rejected": F("rows_rejected") + len(rejected),
+            "rows_written": F("rows_written") + written,
+            "rows_unchanged": F("rows_unchanged") + unchanged,
+        }
+        if part is None:
+            renew(run, owner, **counters)
+        else:
+            renew_part(part, owner, run_fields=counters, **counters)
     return written
 
 

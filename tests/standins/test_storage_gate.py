@@ -404,3 +404,49 @@ def test_a_hanging_call_meets_the_clients_deadline(
             retry=NO_RETRY,
             timeout=0.5,
         )
+
+
+def test_a_session_of_several_streams_divides_the_rows_between_them(
+    reader: BigQueryReadClient, big_table: str
+) -> None:
+    """As BigQuery: up to max_stream_count streams, together every row exactly once, each
+    readable from its own offsets (the emulator itself always answers one stream)."""
+    session = reader.create_read_session(
+        parent=f"projects/{PROJECT}",
+        read_session=types.ReadSession(table=big_table, data_format=types.DataFormat.ARROW),
+        max_stream_count=3,
+        retry=NO_RETRY,
+        timeout=TIMEOUT,
+    )
+    streams = [stream.name for stream in session.streams]
+    assert len(streams) == 3
+    # The last stream first: its rows are there before anyone read the ones before them.
+    parts = [read_ids(reader, stream) for stream in reversed(streams)][::-1]
+    assert sorted(id_ for part in parts for id_ in part) == list(range(ROWS))
+    assert all(len(part) in (ROWS // 3, ROWS // 3 + 1) for part in parts)
+    # From an offset: that stream's rows from there on, and none of another stream's.
+    assert read_ids(reader, streams[1], offset=1000) == parts[1][1000:]
+    at_the_end = reader.read_rows(streams[2], offset=len(parts[2]), retry=NO_RETRY, timeout=TIMEOUT)
+    assert list(at_the_end) == []
+
+
+def test_a_small_table_gets_fewer_streams_than_asked(
+    reader: BigQueryReadClient, standin_stack: StandinStack
+) -> None:
+    name = f"small_{uuid.uuid4().hex[:8]}"
+    standin_stack.create_table(
+        PROJECT, DATASET, name, [("id", "INT64", "REQUIRED")], [{"id": i} for i in range(2)]
+    )
+    session = reader.create_read_session(
+        parent=f"projects/{PROJECT}",
+        read_session=types.ReadSession(
+            table=f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}",
+            data_format=types.DataFormat.ARROW,
+        ),
+        max_stream_count=4,
+        retry=NO_RETRY,
+        timeout=TIMEOUT,
+    )
+    streams = [stream.name for stream in session.streams]
+    assert len(streams) == 2
+    assert sorted(read_ids(reader, streams[0]) + read_ids(reader, streams[1])) == [0, 1]

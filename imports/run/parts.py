@@ -1,0 +1,157 @@
+"""A run split into parts: the result table's Storage Read API streams (IMPORT_RUN_PARTS of
+them, or fewer if BigQuery returns fewer), each a unit any worker can take.
+
+A part is claimed and fenced by its own lease exactly as a run is (see leases), and each of
+its pages moves the part's committed offset and adds to the run's counters in the page's
+transaction, so a part whose worker dies is taken over from its committed row by another
+worker. The run ends once, by the part that ends last: under the import's and the run's row
+locks, it finds every part done and the run still running. Stop is seen by every part.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+
+from connections import bigquery
+from connections.keys import connection_session
+from imports import mapping as mapping_module
+from imports import queue
+from imports.models import ImportRun, RunPart
+from imports.run import finish, leases, pages, scratch
+
+logger = logging.getLogger(__name__)
+
+READ_PATH = "parts"
+
+
+def open_parts(run: ImportRun, session: bigquery.BigQuerySession) -> list[str]:
+    """The result table's read streams when the run is to be split (IMPORT_RUN_PARTS > 1
+    and BigQuery returns more than one); [] otherwise: the run then reads as one."""
+    wanted = settings.IMPORT_RUN_PARTS
+    if wanted <= 1 or not run.rows_expected:
+        return []
+    if not bigquery.STORAGE_INSTALLED or not settings.BIGQUERY_STORAGE_ENABLED:
+        return []
+    try:
+        with bigquery.StorageReader(session) as storage:
+            streams = storage.open_streams(run.result_table, wanted)
+    except bigquery.GoogleCallError as error:
+        logger.info("run %s: no split read session (%s); reading as one", run.pk, error)
+        return []
+    return streams if len(streams) > 1 else []
+
+
+def split(run: ImportRun, owner: str, streams: list[str]) -> list[RunPart]:
+    """Freeze the result table and the window's bound with the parts, in one transaction."""
+    with transaction.atomic():
+        leases.renew(
+            run,
+            owner,
+            result_table=run.result_table,
+            watermark_to=run.watermark_to,
+            rows_expected=run.rows_expected,
+            bytes_scanned=run.bytes_scanned,
+            bytes_billed=run.bytes_billed,
+            read_path=READ_PATH,
+            read_stream="",
+        )
+        created = RunPart.objects.bulk_create(
+            RunPart(run=run, number=number, read_stream=stream)
+            for number, stream in enumerate(streams)
+        )
+    run.read_path = READ_PATH
+    logger.info("run %s: %s rows in %s parts", run.pk, run.rows_expected, len(streams))
+    return created
+
+
+def start(run: ImportRun, created: list[RunPart]) -> str:
+    """Send every part but the first to the workers and execute the first here; returns
+    "parts" (whichever part ends the run releases its result table)."""
+    for part in created[1:]:
+        queue.enqueue_part(part.pk)
+    execute_part(created[0].pk)
+    return "parts"
+
+
+def resend(run: ImportRun) -> str:
+    """A split run sent again (the reaper, its lease ran out): send its parts that are
+    queued or whose lease ran out; their workers carry on from their committed offsets."""
+    for part_id in (
+        RunPart.objects.filter(run=run)
+        .exclude(status=RunPart.Status.DONE)
+        .values_list("pk", flat=True)
+    ):
+        queue.enqueue_part(part_id)
+    return "parts_sent"
+
+
+def execute_part(part_id: int) -> str:
+    """Claim and read one part; returns the run's status once it ended, else the part's."""
+    owner = leases.new_owner()
+    part = leases.part_claim(part_id=part_id, owner=owner)
+    if part is None:
+        logger.info("part %s not claimed (done, run ended or owned by another worker)", part_id)
+        return "skipped"
+    run = part.run
+    connection = run.import_obj.connection
+    try:
+        if run.cancel_requested:
+            raise pages.RunCancelled
+        with connection_session(connection) as session:
+            session.authenticate()
+            reader = bigquery.ImportReader(session)
+            with bigquery.StorageReader(session) as storage:
+                pages.read_pages(run, owner, reader, storage, part=part)
+        status = _part_done(run, part, owner)
+    except leases.LeaseLost:
+        logger.warning("run %s part %s: lease lost", run.pk, part.number)
+        return "lease_lost"
+    except pages.RunCancelled:
+        status = _end(run, ImportRun.Status.CANCELLED, "Stopped.")
+    except mapping_module.MappingError as error:
+        status = _end(run, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}")
+    except bigquery.GoogleCallError as error:
+        from imports.run.execute import _google_failure
+
+        status = _end(run, ImportRun.Status.FAILED, _google_failure(run, error, connection))
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("run %s part %s failed (reference %s)", run.pk, part.number, reference)
+        message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
+        status = _end(run, ImportRun.Status.FAILED, message)
+    if status in finish.ENDED:
+        scratch.release(connection, run)
+    return status
+
+
+def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
+    """Mark the part done; the part that finds every part done ends the run."""
+    with transaction.atomic():
+        if not leases.fenced_part(part, owner).update(status=RunPart.Status.DONE):
+            raise leases.LeaseLost
+        locked = _lock(run)
+        if locked is None or locked.status != ImportRun.Status.RUNNING:
+            return "part_done"
+        if RunPart.objects.filter(run=run).exclude(status=RunPart.Status.DONE).exists():
+            return "part_done"
+        return finish.succeed(run, locked.lease_owner)
+
+
+def _end(run: ImportRun, status: str, message: str) -> str:
+    """End the run as failed or cancelled, once (the first part to get here)."""
+    with transaction.atomic():
+        locked = _lock(run)
+        if locked is None or locked.status != ImportRun.Status.RUNNING:
+            return locked.status if locked is not None else "skipped"
+        finish.finish(run, locked.lease_owner, status, message)
+    return status
+
+
+def _lock(run: ImportRun) -> ImportRun | None:
+    """The run's row, locked after its import's (the order finish, Stop and delete use)."""
+    finish.lock_import(run)
+    return ImportRun.objects.select_for_update(no_key=True).filter(pk=run.pk).first()

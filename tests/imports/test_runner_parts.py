@@ -1,0 +1,191 @@
+"""A run split into parts (IMPORT_RUN_PARTS): the result table's read streams, each taken
+by any worker with its own lease and committed offset; the run ends once, by its last part.
+Here the parts are executed one after another in this process; tests/faults has them on
+real worker processes, one killed mid-part."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from audience.models import Event
+from connections import bigquery
+from connections.keys import connection_session
+from imports import services
+from imports.models import ImportRun, RejectedRow, RunPart
+from imports.prefetch import MappedPage
+from imports.run import execute, leases, pages, parts, write
+from tests.fixtures.standin_world import PROJECT
+from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
+
+ROWS = 1000
+
+
+@pytest.fixture(autouse=True)
+def split_runs(settings, google):
+    settings.IMPORT_PAGE_SIZE = 64
+    settings.IMPORT_RUN_PARTS = 3
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+
+
+def incremental_events(google, bq_connection, alice, rows):
+    table = new_table(google.stack, EVENT_SCHEMA, rows)
+    return make_import(
+        bq_connection,
+        alice,
+        table=table,
+        target="events",
+        sync_mode="incremental",
+        cursor_column="ts",
+        cursor_type="TIMESTAMP",
+    )
+
+
+def start_run(import_obj, user) -> ImportRun:
+    run = services.import_run_now(import_obj=import_obj, actor=user)
+    assert execute.execute_run(str(run.pk)) == "parts"  # the first part, read here
+    return run
+
+
+def queued_parts(run) -> list[int]:
+    return list(
+        RunPart.objects.filter(run=run, status=RunPart.Status.QUEUED).values_list("pk", flat=True)
+    )
+
+
+def test_a_split_run_imports_every_row_once_and_ends_once(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.RUNNING and run.read_path == parts.READ_PATH
+    rest = queued_parts(run)
+    assert len(rest) == 2
+    assert parts.execute_part(rest[0]) == "part_done"
+    assert parts.execute_part(rest[1]) == ImportRun.Status.SUCCEEDED
+
+    run.refresh_from_db()
+    import_obj.refresh_from_db()
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert (run.rows_read, run.rows_written, run.committed_offset) == (ROWS, ROWS, ROWS)
+    assert Event.objects.count() == ROWS
+    assert sorted(Event.objects.values_list("properties__amount", flat=True)) == list(range(ROWS))
+    counts = list(RunPart.objects.filter(run=run).values_list("status", "rows_read"))
+    assert [status for status, _ in counts] == [RunPart.Status.DONE] * 3
+    assert sum(read for _, read in counts) == ROWS and all(read > 0 for _, read in counts)
+    assert import_obj.watermark == run.watermark_to and run.watermark_to
+    # A part sent again after the end (a duplicate message) takes nothing.
+    assert parts.execute_part(rest[0]) == "skipped"
+
+
+def test_a_part_taken_over_resumes_from_its_committed_offset(google, bq_connection, alice):
+    """A part's worker that stopped after some pages (its lease ran out): another worker
+    claims the part and reads it from the part's committed row; the stale owner writes
+    nothing more."""
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    part = RunPart.objects.get(pk=queued_parts(run)[0])
+    stale = leases.part_claim(part_id=part.pk, owner="stale")
+    assert stale is not None
+    # The stale worker commits two pages, then its lease runs out.
+    with pytest.raises(_Stop):
+        _read_two_pages(stale)
+    RunPart.objects.filter(pk=part.pk).update(lease_until="2000-01-01T00:00:00Z")
+    assert RunPart.objects.get(pk=part.pk).committed_offset == 128
+
+    for part_id in [part.pk, *queued_parts(run)]:
+        parts.execute_part(part_id)
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert (run.rows_read, run.rows_written) == (ROWS, ROWS)
+    assert Event.objects.count() == ROWS
+    assert RunPart.objects.get(pk=part.pk).attempts == 2
+    # The stale worker wakes up with a page in hand: the part's lease fences it out.
+    with pytest.raises(leases.LeaseLost):
+        write.write_page(run, "stale", import_obj, MappedPage(128, 1, [], []), part=stale)
+    run.refresh_from_db()
+    assert (run.rows_read, run.committed_offset) == (ROWS, ROWS)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _read_two_pages(part):
+    """Read the part as a worker that dies after its second page."""
+    original = write.write_page
+    written = []
+
+    def two_pages(*args, **kwargs):
+        if len(written) == 2:
+            raise _Stop
+        written.append(original(*args, **kwargs))
+        return written[-1]
+
+    run = part.run
+    write.write_page = two_pages
+    try:
+        with connection_session(run.import_obj.connection) as session:
+            reader = bigquery.ImportReader(session)
+            with bigquery.StorageReader(session) as storage:
+                pages.read_pages(run, "stale", reader, storage, part=part)
+    finally:
+        write.write_page = original
+
+
+def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, alice):
+    rows = event_rows(0, 300)
+    for row in rows[::50]:
+        row["user_id"] = None  # no identity: rejected
+    import_obj = incremental_events(google, bq_connection, alice, rows)
+    run = start_run(import_obj, alice)
+    for part_id in queued_parts(run):
+        parts.execute_part(part_id)
+
+    run.refresh_from_db()
+    assert run.rows_rejected == 6 and run.rows_read == 300
+    numbers = list(RejectedRow.objects.filter(run=run).values_list("row_number", flat=True))
+    assert len(set(numbers)) == 6
+    assert {n // pages.PART_ROW_SPAN for n in numbers} == {0, 1, 2}
+
+
+def test_stop_ends_a_split_run_and_every_part(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    ImportRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+
+    statuses = [parts.execute_part(part_id) for part_id in queued_parts(run)]
+
+    run.refresh_from_db()
+    import_obj.refresh_from_db()
+    assert run.status == ImportRun.Status.CANCELLED
+    assert statuses == [ImportRun.Status.CANCELLED, "skipped"]
+    assert import_obj.watermark == ""
+    assert Event.objects.count() < ROWS
+
+
+def test_one_part_reads_as_before(google, bq_connection, alice, settings):
+    settings.IMPORT_RUN_PARTS = 1
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, 300))
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+    assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+    run.refresh_from_db()
+    assert run.read_path == "storage" and run.read_stream
+    assert not RunPart.objects.filter(run=run).exists()
+    assert Event.objects.count() == 300
+
+
+def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, alice, clean_broker):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    [lost, waiting] = queued_parts(run)
+    assert leases.part_claim(part_id=lost, owner="dead") is not None
+    assert services.runs_resend_lost() == 0  # the dead worker's lease is still alive
+
+    RunPart.objects.filter(pk=lost).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+
+    assert services.runs_resend_lost() == 1  # that part, not the run nor the queued part
+    assert parts.execute_part(lost) == "part_done"
+    assert parts.execute_part(waiting) == ImportRun.Status.SUCCEEDED
+    assert Event.objects.count() == ROWS
