@@ -22,7 +22,8 @@ SQLITE_WRITER_GAP_SECONDS = 0.12
 def write_page(
     run: ImportRun, owner: str, import_obj: Import, page: MappedPage, *, direct: bool = False
 ) -> int:
-    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events."""
+    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events
+    and writers.write_profiles."""
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -39,6 +40,7 @@ def write_page(
                 run_id=run.pk,
                 rows=mapped,
                 null_overwrites=import_obj.null_policy == Import.NullPolicy.OVERWRITE,
+                direct=direct,
             )
         else:
             written = writers.write_events(
