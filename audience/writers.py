@@ -38,6 +38,7 @@ def write_profiles(
     run_id: uuid.UUID | str | None,
     rows: Sequence[ProfileRow],
     null_overwrites: bool = False,
+    direct: bool = False,
 ) -> int:
     """Upsert profiles by identity; returns how many were inserted or actually changed.
 
@@ -46,6 +47,10 @@ def write_profiles(
     which is what makes a replay write nothing. Within a page the last row of an
     identity wins. A null keeps the stored value of its property unless `null_overwrites`
     (a new profile stores its nulls either way: there is nothing to keep).
+
+    `direct` first tries one COPY straight into the profiles table (a first import: every
+    identity of the page is new), as writers.write_events does; a page with an identity
+    twice or already stored is written the usual way.
     """
     if not rows:
         return 0
@@ -53,6 +58,8 @@ def write_profiles(
         return _write_profiles_orm(
             workspace_id=workspace_id, run_id=run_id, rows=rows, null_overwrites=null_overwrites
         )
+    if direct and _copy_profiles_directly(workspace_id, run_id, rows):
+        return len(rows)
     temp = "_import_profile_page"
     # Input position orders DISTINCT ON: one INSERT may not update the same row twice
     # ("ON CONFLICT DO UPDATE command cannot affect row a second time").
@@ -199,14 +206,79 @@ _EVENT_COPY_FIELDS = (
 )
 
 
+_PROFILE_COPY_FIELDS = (
+    "workspace",
+    "identity",
+    "properties",
+    "first_seen",
+    "last_seen",
+    "updated_by_run",
+)
+
+
 def _copy_events_directly(
     workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[EventRow]
 ) -> bool:
     """COPY the page into the events table; False (and nothing written) when a key is
     stored already, or another transaction is writing the same keys."""
-    table, c = _table(Event)
-    columns = ", ".join(c[f] for f in _EVENT_COPY_FIELDS)
     workspace, run = _uuid(workspace_id), _uuid(run_id)
+    return _copy_directly(
+        Event,
+        _EVENT_COPY_FIELDS,
+        ["uuid", "text", "text", "timestamptz", "jsonb", "uuid", "uuid"],
+        (
+            (
+                workspace,
+                row.identity,
+                row.name,
+                row.timestamp,
+                _JsonText(row.properties_json or canonical_json(row.properties)),
+                row.dedupe_key,
+                run,
+            )
+            for row in rows
+        ),
+    )
+
+
+def _copy_profiles_directly(
+    workspace_id: uuid.UUID | str, run_id: uuid.UUID | str | None, rows: Sequence[ProfileRow]
+) -> bool:
+    """COPY a page of new profiles into the table, stored as the upsert would store them
+    (nulls kept: a new profile has nothing to keep); False (and nothing written) when an
+    identity comes twice in the page or is stored already, or another transaction is
+    writing the same identities."""
+    if len({row.identity for row in rows}) != len(rows):
+        return False  # the last row of an identity wins: the upsert's DISTINCT ON decides
+    workspace, run = _uuid(workspace_id), _uuid(run_id)
+    return _copy_directly(
+        Profile,
+        _PROFILE_COPY_FIELDS,
+        ["uuid", "text", "jsonb", "timestamptz", "timestamptz", "uuid"],
+        (
+            (
+                workspace,
+                row.identity,
+                _JsonText(canonical_json(row.properties)),
+                row.seen_at,
+                row.seen_at,
+                run,
+            )
+            for row in rows
+        ),
+    )
+
+
+def _copy_directly(
+    model: type[Profile] | type[Event],
+    fields: Sequence[str],
+    types: list[str],
+    records: Iterable[tuple[Any, ...]],
+) -> bool:
+    """COPY records straight into the model's table inside a savepoint; False (and the
+    COPY undone) when its unique index refuses a row or the COPY would deadlock."""
+    table, c = _table(model)
+    columns = ", ".join(c[f] for f in fields)
     copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         raw = cursor.cursor
@@ -215,19 +287,9 @@ def _copy_events_directly(
         started = time.monotonic()
         try:
             with raw.copy(copy_sql) as copy:
-                copy.set_types(["uuid", "text", "text", "timestamptz", "jsonb", "uuid", "uuid"])
-                for row in rows:
-                    copy.write_row(
-                        (
-                            workspace,
-                            row.identity,
-                            row.name,
-                            row.timestamp,
-                            _JsonText(row.properties_json or canonical_json(row.properties)),
-                            row.dedupe_key,
-                            run,
-                        )
-                    )
+                copy.set_types(types)
+                for record in records:
+                    copy.write_row(record)
         except (psycopg_errors.UniqueViolation, psycopg_errors.DeadlockDetected):
             # Undo the COPY and nothing else: the caller's transaction goes on.
             raw.execute("ROLLBACK TO SAVEPOINT direct_copy")

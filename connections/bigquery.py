@@ -40,6 +40,8 @@ try:  # optional: without it, import runs read with REST paging
     from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
         BigQueryReadGrpcTransport,
     )
+
+    from connections import arrow_rows
 except ImportError:  # pragma: no cover - depends on the installation
     grpc = None
     STORAGE_INSTALLED = False
@@ -596,7 +598,7 @@ class StorageReader:
                         schema,
                     )
                     for start in range(0, batch.num_rows, page_size):
-                        page.extend(batch.slice(start, page_size).to_pylist())
+                        page.extend(arrow_rows.batch_rows(batch.slice(start, page_size)))
                         while len(page) >= page_size:
                             yield page[:page_size]
                             page = page[page_size:]

@@ -311,6 +311,14 @@ class _PageMapper:
                 )
             )
         self.timestamp = _timestamp_reader(mapping, self.types.get(mapping.timestamp_column, ""))
+        time_column = by_name.get(mapping.timestamp_column)
+        # The Storage Read API gives a TIMESTAMP column as datetimes (see event).
+        self.arrow_timestamp = (
+            wire == "arrow"
+            and time_column is not None
+            and time_column.type == "TIMESTAMP"
+            and not time_column.repeated
+        )
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -350,13 +358,18 @@ class _PageMapper:
         raw = row.get(column)
         if raw is None:
             return f"Missing timestamp in column {column}"
-        try:
-            stored = self.converters[column](raw)
-        except Unstorable as exc:
-            return f"Timestamp in column {column} {exc}"
-        except _ROW_ERRORS:
-            return _unreadable(f"Timestamp in column {column}", self.types.get(column, ""), raw)
-        timestamp = self.timestamp(stored)
+        if self.arrow_timestamp and type(raw) is datetime and raw.tzinfo in _UTC_ZONES:
+            # The instant itself: what the stored form (its ISO text in UTC) parses back
+            # to, without writing and parsing the text.
+            timestamp: datetime | str = raw.replace(tzinfo=UTC, fold=0)
+        else:
+            try:
+                stored = self.converters[column](raw)
+            except Unstorable as exc:
+                return f"Timestamp in column {column} {exc}"
+            except _ROW_ERRORS:
+                return _unreadable(f"Timestamp in column {column}", self.types.get(column, ""), raw)
+            timestamp = self.timestamp(stored)
         if isinstance(timestamp, str):
             return timestamp
         properties = self._properties(row)
@@ -565,6 +578,9 @@ def _json_size(value: Any) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The zones in which an Arrow TIMESTAMP's wall time is its UTC time: none (the type
+# contract reads a naive one as UTC), UTC itself, and pyarrow's zoneinfo UTC.
+_UTC_ZONES = (None, UTC, zoneinfo.ZoneInfo("UTC"))
 _MICROSECOND = timedelta(microseconds=1)
 
 

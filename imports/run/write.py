@@ -28,9 +28,9 @@ def write_page(
     direct: bool = False,
     part: RunPart | None = None,
 ) -> int:
-    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events.
-    A page of a `part` is fenced by the part's lease and moves the part's offset (and adds
-    to the run's counters) instead of the run's."""
+    """Write the page; returns how many rows it wrote. `direct`: see writers.write_events
+    and writers.write_profiles. A page of a `part` is fenced by the part's lease and moves
+    the part's offset (and adds to the run's counters) instead of the run's."""
     rows, mapped, rejected = page.size, page.mapped, page.rejected
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -48,6 +48,7 @@ def write_page(
                 run_id=run.pk,
                 rows=mapped,
                 null_overwrites=import_obj.null_policy == Import.NullPolicy.OVERWRITE,
+                direct=direct,
             )
         else:
             written = writers.write_events(

@@ -19,9 +19,10 @@ T2 = T0 + timedelta(hours=2)
 # Every behaviour holds for the COPY path and for the ORM fallback used on SQLite.
 PROFILE_WRITERS = pytest.mark.parametrize(
     "write_profiles",
-    [writers.write_profiles, writers._write_profiles_orm],
-    ids=["copy", "orm"],
-)
+    [writers.write_profiles, functools.partial(writers.write_profiles, direct=True),
+     writers._write_profiles_orm],
+    ids=["copy", "direct", "orm"],
+)  # fmt: skip
 # ... and for events also for the COPY straight into the table, with its fallback.
 EVENT_WRITERS = pytest.mark.parametrize(
     "write_events",
@@ -356,6 +357,66 @@ def test_a_page_that_collides_falls_back_and_writes_exactly_the_new_rows(
     # The refused COPY left nothing behind: the page went through the temporary table.
     assert copied_into(captured) == ["_import_event_page"]
     assert Event.objects.filter(workspace=workspace_a).count() == 500
+
+
+def test_a_page_of_new_profiles_is_copied_straight_into_the_table(
+    profile_run, workspace_a, django_assert_max_num_queries
+):
+    rows = [profile(f"user-{i}", T0 + timedelta(seconds=i), n=i, plan=None) for i in range(5000)]
+
+    with django_assert_max_num_queries(5) as captured:
+        written = writers.write_profiles(
+            workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows, direct=True
+        )
+
+    assert written == 5000
+    assert copied_into(captured) == ['"audience_profile"']
+    stored = stored_profiles(workspace_a)
+    assert len(stored) == 5000
+    assert {p.updated_by_run_id for p in stored.values()} == {profile_run.pk}
+    sample = stored["user-7"]
+    assert (sample.properties, sample.first_seen, sample.last_seen) == (
+        {"n": 7, "plan": None},
+        T0 + timedelta(seconds=7),
+        T0 + timedelta(seconds=7),
+    )
+
+
+@pytest.mark.parametrize("collision", ["stored", "twice in the page"])
+def test_a_profile_page_that_collides_falls_back_and_merges_as_usual(
+    collision, profile_run, workspace_a, django_assert_max_num_queries
+):
+    writers.write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=[profile("u0", T0, plan="pro")]
+    )
+    page = [profile(f"u{i}", T1, n=i) for i in range(1, 500)]
+    if collision == "stored":
+        page.insert(250, profile("u0", T2, plan=None, seats=3))
+    else:
+        page.insert(250, profile("u100", T2, n=-1))
+        page.insert(400, profile("u100", T2, n=100, last=True))
+
+    with django_assert_max_num_queries(9) as captured:
+        written = writers.write_profiles(
+            workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=page, direct=True
+        )
+
+    assert written == (500 if collision == "stored" else 499)
+    # The refused COPY left nothing behind: the page went through the temporary table.
+    assert copied_into(captured) == ["_import_profile_page"]
+    stored = stored_profiles(workspace_a)
+    assert len(stored) == 500
+    if collision == "stored":
+        # Merged as the upsert merges: the null keeps "pro", first_seen stays.
+        u0 = stored["u0"]
+        assert (u0.properties, u0.first_seen, u0.last_seen) == (
+            {"plan": "pro", "seats": 3},
+            T0,
+            T2,
+        )
+    else:
+        assert stored["u100"].properties == {"n": 100, "last": True}
+        assert stored["u100"].first_seen == T2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,7 @@
 """Event IDs and the NULL policy in audience's writers, on the COPY path and on the ORM
 fallback that SQLite runs use."""
 
+import functools
 import random
 from datetime import timedelta
 
@@ -24,8 +25,11 @@ def event_run(workspace_a, alice):
 
 
 PROFILE_WRITERS = pytest.mark.parametrize(
-    "write_profiles", [writers.write_profiles, writers._write_profiles_orm], ids=["copy", "orm"]
-)
+    "write_profiles",
+    [writers.write_profiles, functools.partial(writers.write_profiles, direct=True),
+     writers._write_profiles_orm],
+    ids=["copy", "direct", "orm"],
+)  # fmt: skip
 EVENT_WRITERS = pytest.mark.parametrize(
     "write_events", [writers.write_events, writers._write_events_orm], ids=["copy", "orm"]
 )

@@ -5,6 +5,7 @@ rejections with a reason. Pure logic: rows are built here as each read path deli
 import hashlib
 import json
 import uuid
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from audience.rows import EventRow, ProfileRow, canonical_json
 from imports.mapping import Mapping, MappingError, event_dedupe_key, map_page
 from imports.models import Import
-from imports.type_contract import Field
+from imports.type_contract import Field, converter
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 TS = datetime(2025, 12, 24, 18, 0, tzinfo=UTC)
@@ -734,3 +735,32 @@ def test_any_row_maps_or_is_rejected_and_never_raises(rows, mapping, wire):
         assert rejection.reason
         assert len(rejection.reason) <= 255
         json.dumps(rejection.data, allow_nan=False, ensure_ascii=False).encode("utf-8")
+
+
+def test_an_arrow_timestamp_is_the_instant_its_stored_text_names():
+    """Arrow TIMESTAMPs in a UTC zone skip their ISO text: the event time, its zone and fold,
+    and the dedupe key are what parsing the stored text gives; other zones take the text."""
+    pyarrow_utc = zoneinfo.ZoneInfo("UTC")
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    times = [
+        TS.replace(tzinfo=pyarrow_utc, microsecond=123_456),
+        TS.replace(tzinfo=pyarrow_utc, fold=1),
+        TS.replace(tzinfo=UTC),
+        TS.replace(tzinfo=timezone(timedelta(0))),
+        TS.replace(tzinfo=None),
+        datetime(1, 1, 1, tzinfo=pyarrow_utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=pyarrow_utc),
+        datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=paris),
+        TS.replace(tzinfo=timezone(timedelta(hours=-5))),
+    ]
+    stored_form = converter(Field("ts", "TIMESTAMP"), "arrow")
+    rows = [{"user_id": "u", "event": "e", "ts": ts, "amount": 1, "sku": "a"} for ts in times]
+
+    mapped, rejected = map_page(EVENTS, rows, wire="arrow", first_row_number=1, now=NOW)
+
+    assert rejected == []
+    for ts, row in zip(times, mapped, strict=True):
+        expected = datetime.fromisoformat(stored_form(ts)).astimezone(UTC)
+        assert repr(row.timestamp) == repr(expected)
+        assert row.timestamp.tzinfo is expected.tzinfo
+        assert row.dedupe_key == event_dedupe_key("u", "e", expected, {"amount": 1, "sku": "a"})
