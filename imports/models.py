@@ -380,7 +380,12 @@ def health_level(read: int, rejected: int) -> str:
 
 
 class RejectedRow(models.Model):
-    """The first rejected rows of a run, with why (downloadable as CSV)."""
+    """The first rejected rows of a run, with why (downloadable as CSV).
+
+    The rows of part p of a split run are numbered from p × PART_ROW_SPAN + 1, so that
+    rejected rows keep distinct numbers that say which part and which row of its stream."""
+
+    PART_ROW_SPAN = 10**12
 
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="rejected_rows")
     row_number = models.BigIntegerField()
@@ -397,6 +402,15 @@ class RejectedRow(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.reason}"
+
+    @property
+    def part(self) -> int:
+        """The part of a split run the row was read by, counted from 1."""
+        return (self.row_number - 1) // self.PART_ROW_SPAN + 1
+
+    @property
+    def row_in_part(self) -> int:
+        return (self.row_number - 1) % self.PART_ROW_SPAN + 1
 
 
 class WorkerHeartbeat(models.Model):

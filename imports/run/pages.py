@@ -16,7 +16,7 @@ from audience import services as audience_services
 from connections import bigquery
 from connections.google_errors import GoogleErrorKind
 from imports import mapping as mapping_module
-from imports.models import ImportRun, RunPart
+from imports.models import ImportRun, RejectedRow, RunPart
 from imports.prefetch import PagePrefetcher
 from imports.run import read_path, write
 from imports.run.leases import renew, renew_part
@@ -63,9 +63,7 @@ def _cursor_check(run: ImportRun) -> dict:
     }
 
 
-# The rows of part p of a split run are numbered from p × PART_ROW_SPAN + 1 (rejected rows
-# keep distinct numbers that say which part and which row of its stream).
-PART_ROW_SPAN = 10**12
+PART_ROW_SPAN = RejectedRow.PART_ROW_SPAN  # see RejectedRow
 
 
 def read_pages(

@@ -6,6 +6,7 @@ real worker processes, one killed mid-part."""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audience.models import Event
@@ -134,7 +135,7 @@ def _read_two_pages(part):
         write.write_page = original
 
 
-def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, alice):
+def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, alice, alice_client):
     rows = event_rows(0, 300)
     for row in rows[::50]:
         row["user_id"] = None  # no identity: rejected
@@ -148,6 +149,12 @@ def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, ali
     numbers = list(RejectedRow.objects.filter(run=run).values_list("row_number", flat=True))
     assert len(set(numbers)) == 6
     assert {n // pages.PART_ROW_SPAN for n in numbers} == {0, 1, 2}
+    # The run page says which part read each row, and which row of its stream it was.
+    page = alice_client.get(reverse("imports:run", kwargs={"ws": "acme", "run_pk": run.pk}))
+    shown = {(r.part, r.row_in_part) for r in RejectedRow.objects.filter(run=run)}
+    assert {part for part, _ in shown} == {1, 2, 3}
+    for part, row in shown:
+        assert f"Part {part}, row {row:,}</td>" in page.content.decode()
 
 
 def test_stop_ends_a_split_run_and_every_part(google, bq_connection, alice):
