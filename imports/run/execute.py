@@ -123,19 +123,7 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
                 return parts.start(run, parts.split(run, owner, streams))
             storage, run.read_stream = read_path.open_storage(run, session)
             run.read_path = "storage" if storage is not None else "rest"
-            # The result table and the window's upper bound are frozen together, before any
-            # page is written: a resumed run reads the same rows up to the same bound.
-            leases.renew(
-                run,
-                owner,
-                result_table=run.result_table,
-                watermark_to=run.watermark_to,
-                rows_expected=run.rows_expected,
-                bytes_scanned=run.bytes_scanned,
-                bytes_billed=run.bytes_billed,
-                read_path=run.read_path,
-                read_stream=run.read_stream,
-            )
+            leases.freeze(run, owner, read_path=run.read_path, read_stream=run.read_stream)
             logger.info(
                 "run %s: %s rows in %s; reading with %s",
                 run.pk,

@@ -62,6 +62,22 @@ def renew(run: ImportRun, owner: str, **fields: Any) -> None:
         raise LeaseLost
 
 
+def freeze(run: ImportRun, owner: str, **fields: Any) -> None:
+    """Save the run's result table with the window's upper bound and what its query cost,
+    before any page is written (a resumed run reads the same rows up to the same bound),
+    with `fields` (how it will read them)."""
+    renew(
+        run,
+        owner,
+        result_table=run.result_table,
+        watermark_to=run.watermark_to,
+        rows_expected=run.rows_expected,
+        bytes_scanned=run.bytes_scanned,
+        bytes_billed=run.bytes_billed,
+        **fields,
+    )
+
+
 def part_claim(*, part_id: int, owner: str) -> RunPart | None:
     """Take a part of a running run if it is queued, or running with an expired lease."""
     now = timezone.now()

@@ -48,17 +48,7 @@ def open_parts(run: ImportRun, session: bigquery.BigQuerySession) -> list[str]:
 def split(run: ImportRun, owner: str, streams: list[str]) -> list[RunPart]:
     """Freeze the result table and the window's bound with the parts, in one transaction."""
     with transaction.atomic():
-        leases.renew(
-            run,
-            owner,
-            result_table=run.result_table,
-            watermark_to=run.watermark_to,
-            rows_expected=run.rows_expected,
-            bytes_scanned=run.bytes_scanned,
-            bytes_billed=run.bytes_billed,
-            read_path=READ_PATH,
-            read_stream="",
-        )
+        leases.freeze(run, owner, read_path=READ_PATH, read_stream="")
         created = RunPart.objects.bulk_create(
             RunPart(run=run, number=number, read_stream=stream)
             for number, stream in enumerate(streams)
