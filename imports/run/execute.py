@@ -19,7 +19,6 @@ from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
 from connections.cost import job_options, over_limit_message
-from connections.google_errors import explained
 from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
@@ -88,7 +87,7 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
         except (OverLimit, scratch.ScratchDatasetError) as error:
             return _fail(run, owner, str(error)), False
         except bigquery.GoogleCallError as error:
-            return _fail(run, owner, _google_failure(run, error, connection)), False
+            return _fail(run, owner, finish.google_failure(run, error, connection)), False
         except Exception:
             reference = uuid.uuid4().hex[:12]
             logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
@@ -227,19 +226,6 @@ def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
         transaction.get_connection().close()
         return "database_unavailable"
     return ImportRun.Status.FAILED
-
-
-def _google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: Connection) -> str:
-    """The user's message for a Google error (Google's own text goes to the log)."""
-    said = explained(
-        error,
-        f"run {run.pk}",
-        email=connection.client_email,
-        project_id=connection.project_id,
-        dataset_id=connection.dataset_id,
-        level=logging.WARNING,
-    )
-    return f"{said.detail} {said.fix}"
 
 
 def _fail(run: ImportRun, owner: str, message: str) -> str:

@@ -3,10 +3,15 @@ next (its schedule, or completed or failed), and the announcement once committed
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from connections import bigquery
+from connections.google_errors import explained
+from connections.models import Connection
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
 from imports.run.leases import LeaseLost, fenced
@@ -120,3 +125,16 @@ def _after_run(import_obj: Import, *, failed: bool) -> None:
         import_obj.status = Import.Status.FAILED
     else:
         import_obj.status = Import.Status.COMPLETED
+
+
+def google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: Connection) -> str:
+    """The user's message for a Google error (Google's own text goes to the log)."""
+    said = explained(
+        error,
+        f"run {run.pk}",
+        email=connection.client_email,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+        level=logging.WARNING,
+    )
+    return f"{said.detail} {said.fix}"

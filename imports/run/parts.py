@@ -105,9 +105,7 @@ def execute_part(part_id: int) -> str:
     except mapping_module.MappingError as error:
         status = _end(run, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}")
     except bigquery.GoogleCallError as error:
-        from imports.run.execute import _google_failure
-
-        status = _end(run, ImportRun.Status.FAILED, _google_failure(run, error, connection))
+        status = _end(run, ImportRun.Status.FAILED, finish.google_failure(run, error, connection))
     except Exception:
         reference = uuid.uuid4().hex[:12]
         logger.exception("run %s part %s failed (reference %s)", run.pk, part.number, reference)
