@@ -83,16 +83,13 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
             _wait_for_the_database(run, error, database_errors)
             continue
         except mapping_module.MappingError as error:
-            return _fail(run, owner, f"The import's mapping cannot work: {error}"), False
+            return _fail(run, owner, finish.mapping_failure(error)), False
         except (OverLimit, scratch.ScratchDatasetError) as error:
             return _fail(run, owner, str(error)), False
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, finish.google_failure(run, error, connection)), False
         except Exception:
-            reference = uuid.uuid4().hex[:12]
-            logger.exception("run %s failed unexpectedly (reference %s)", run_id, reference)
-            message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
-            return _fail(run, owner, message), False
+            return _fail(run, owner, finish.unexpected_failure(f"run {run_id}")), False
         return status, True
 
 

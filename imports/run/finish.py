@@ -4,6 +4,7 @@ next (its schedule, or completed or failed), and the announcement once committed
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.db import transaction
 from django.db.models import Count
@@ -17,6 +18,8 @@ from imports.models import Import, ImportRun, RejectedRow
 from imports.run.leases import LeaseLost, fenced
 from imports.run.verdict import verdict
 from imports.signals import announce_run_finished
+
+logger = logging.getLogger(__name__)
 
 # The statuses a run ends in.
 ENDED = {*ImportRun.SUCCEEDED_STATUSES, ImportRun.Status.FAILED, ImportRun.Status.CANCELLED}
@@ -138,3 +141,15 @@ def google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: 
         level=logging.WARNING,
     )
     return f"{said.detail} {said.fix}"
+
+
+def mapping_failure(error: Exception) -> str:
+    """The user's message for a mapping the run's result table cannot satisfy."""
+    return f"The import's mapping cannot work: {error}"
+
+
+def unexpected_failure(what: str) -> str:
+    """Log the error being handled under a new reference, for the user's message naming it."""
+    reference = uuid.uuid4().hex[:12]
+    logger.exception("%s failed unexpectedly (reference %s)", what, reference)
+    return f"The import failed unexpectedly. Reference: {reference} (in the server log)."

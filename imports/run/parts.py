@@ -11,7 +11,6 @@ locks, it finds every part done and the run still running. Stop is seen by every
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -103,13 +102,11 @@ def execute_part(part_id: int) -> str:
     except pages.RunCancelled:
         status = _end(run, ImportRun.Status.CANCELLED, "Stopped.")
     except mapping_module.MappingError as error:
-        status = _end(run, ImportRun.Status.FAILED, f"The import's mapping cannot work: {error}")
+        status = _end(run, ImportRun.Status.FAILED, finish.mapping_failure(error))
     except bigquery.GoogleCallError as error:
         status = _end(run, ImportRun.Status.FAILED, finish.google_failure(run, error, connection))
     except Exception:
-        reference = uuid.uuid4().hex[:12]
-        logger.exception("run %s part %s failed (reference %s)", run.pk, part.number, reference)
-        message = f"The import failed unexpectedly. Reference: {reference} (in the server log)."
+        message = finish.unexpected_failure(f"run {run.pk} part {part.number}")
         status = _end(run, ImportRun.Status.FAILED, message)
     if status in finish.ENDED:
         scratch.release(connection, run)

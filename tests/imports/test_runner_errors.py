@@ -1,6 +1,8 @@
 """Google's documented failures during a run, through the real client against the gate:
 the run page says what went wrong and what to fix, and only short-term limits are retried."""
 
+import re
+
 import pytest
 
 from imports.models import ImportRun
@@ -111,3 +113,26 @@ def test_the_run_page_shows_the_cause_and_the_fix(google, bq_connection, alice, 
     html = page.content.decode()
     assert "BigQuery could not run the query: Bad int64 value: x" in html
     assert "Fix the query" in html
+
+
+def test_an_unexpected_error_fails_the_run_with_a_reference_found_in_the_log(
+    google, bq_connection, alice, monkeypatch, caplog
+):
+    from imports.run import pages
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, not a Google error")
+
+    monkeypatch.setattr(pages, "read_pages", broken)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    status, run = run_once(make_import(bq_connection, alice, table=table), alice)
+
+    assert status == ImportRun.Status.FAILED
+    match = re.fullmatch(
+        r"The import failed unexpectedly\. Reference: ([0-9a-f]{12}) \(in the server log\)\.",
+        run.error_message,
+    )
+    assert match, run.error_message
+    logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
+    assert logged and logged[0].exc_info and "a bug" in str(logged[0].exc_info[1])
+    assert f"run {run.pk} failed unexpectedly" in logged[0].getMessage()
