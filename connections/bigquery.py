@@ -361,24 +361,6 @@ class ImportReader:
     def dataset_location(self, dataset_id: str) -> str:
         return self.session.get_dataset(dataset_id).location
 
-    def scalar_billed(
-        self,
-        sql: str,
-        params: list,
-        *,
-        location: str,
-        options: JobOptions,
-        timeout: float = 300.0,
-    ) -> tuple[Any, int | None]:
-        """One value from a small query, and the bytes its job billed."""
-        job = self._start(sql, params, location=location, options=options)
-        value = None
-        with google_call():
-            for row in self._wait(job, timeout=timeout):
-                value = row[0]
-                break
-        return value, job.total_bytes_billed
-
     def start_query(
         self, sql: str, params: list, *, location: str, options: JobOptions
     ) -> QueryJob:
@@ -424,7 +406,11 @@ class ImportReader:
                 if on_wait is not None:
                     on_wait()
                 time.sleep(0.5)
-            return job.result(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT, job_retry=None)
+            # From the job as jobs.insert or jobs.get gave it: no getQueryResults call,
+            # since the result is read from the destination table.
+            failed = job.exception()
+            if failed is not None:
+                raise failed
 
     def table(self, table: str) -> Table:
         """tables.get of project.dataset.table: its columns and partitioning (no job)."""

@@ -270,7 +270,14 @@ class ImportRun(models.Model):
         default=0, help_text="Rows of the result table already written."
     )
     watermark_from = models.CharField(max_length=64, blank=True)
-    watermark_to = models.CharField(max_length=64, blank=True)
+    watermark_to = models.CharField(
+        max_length=64, blank=True, help_text="The highest cursor value read so far."
+    )
+    watermark_limit = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The latest cursor value the run accepts: later rows are future-dated.",
+    )
     job_id = models.CharField(max_length=1024, blank=True)
     result_table = models.CharField(max_length=1024, blank=True)
     read_path = models.CharField(max_length=20, blank=True)
@@ -356,6 +363,7 @@ class RunPart(models.Model):
     rows_written = models.BigIntegerField(default=0)
     rows_unchanged = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
+    watermark_to = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["run", "number"]

@@ -32,6 +32,7 @@ class MappedPage:
     size: int  # rows read, mapped or rejected
     mapped: list[Any]
     rejected: list[Any]
+    high: Any = None  # the page's highest cursor value (see imports.run.high_water)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class PagePrefetcher:
     def __init__(
         self,
         pages: Iterable[list[Any]],
-        map_page: Callable[[list[Any], int], tuple[list[Any], list[Any]]],
+        map_page: Callable[[list[Any], int], tuple[list[Any], list[Any], Any]],
         *,
         offset: int,
         depth: int = 1,
@@ -90,8 +91,8 @@ class PagePrefetcher:
                     return
                 if not rows:
                     continue
-                mapped, rejected = self._map_page(rows, offset)
-                if not self._put(MappedPage(offset, len(rows), mapped, rejected)):
+                mapped, rejected, high = self._map_page(rows, offset)
+                if not self._put(MappedPage(offset, len(rows), mapped, rejected, high)):
                     return
                 offset += len(rows)
             self._put(_DONE)

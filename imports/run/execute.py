@@ -24,7 +24,7 @@ from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
 from imports.run import finish, leases, pages, parts, read_path, scratch
-from imports.run.window import source_table, window, window_hi
+from imports.run.window import format_watermark, source_table, window
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,10 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
 def _run_source_query(
     run: ImportRun, owner: str, reader: bigquery.ImportReader, location: str
 ) -> None:
-    """Estimate the window's query with a dry run (OverLimit when it exceeds the limit), run
-    it into its result table (renewing the lease while BigQuery works), and take the
-    window's upper bound from that table; notes all of it on `run` (not yet saved)."""
+    """Estimate the window's query with a dry run (OverLimit when it exceeds the limit) and
+    run it into its result table (renewing the lease while BigQuery works); notes the table,
+    its size, the latest cursor value the run accepts and the bytes on `run` (not yet
+    saved)."""
     import_obj = run.import_obj
     options = job_options(
         import_obj.connection,
@@ -169,20 +170,11 @@ def _run_source_query(
     leases.renew(run, owner, job_id=job.job_id)
     job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: leases.renew(run, owner))
     scratch.expire(reader.session, import_obj.connection, job.destination)
-    # Without the destination: its small result must not replace the run's result table.
-    hi, hi_billed = window_hi(
-        import_obj, frozen, reader, job.destination, location=location, options=options
-    )
     run.result_table = job.destination
     run.rows_expected = reader.table_rows(run.result_table)
-    run.watermark_to = hi
+    run.watermark_limit = format_watermark(frozen.limit)  # the upper bound: see high_water
     run.bytes_scanned = job.total_bytes_processed
-    run.bytes_billed = _total(job.total_bytes_billed, hi_billed)
-
-
-def _total(*billed: int | None) -> int | None:
-    known = [value for value in billed if value is not None]
-    return sum(known) if known else None
+    run.bytes_billed = job.total_bytes_billed
 
 
 def _resume(run: ImportRun, owner: str) -> ImportRun:

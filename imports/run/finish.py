@@ -56,7 +56,9 @@ def succeed(run: ImportRun, owner: str) -> str:
     import_obj = lock_import(run)
     if import_obj is None:
         raise LeaseLost
-    read, rejected = ImportRun.objects.values_list("rows_read", "rows_rejected").get(pk=run.pk)
+    read, rejected, watermark_to = ImportRun.objects.values_list(
+        "rows_read", "rows_rejected", "watermark_to"
+    ).get(pk=run.pk)
     incremental = import_obj.sync_mode == Import.SyncMode.INCREMENTAL
     end = verdict(
         read=read,
@@ -73,8 +75,8 @@ def succeed(run: ImportRun, owner: str) -> str:
     if failed:
         import_obj.last_error = end.message
     else:
-        if incremental and run.watermark_to:
-            import_obj.watermark = run.watermark_to
+        if incremental and watermark_to:
+            import_obj.watermark = watermark_to
         import_obj.last_error = ""
     _after_run(import_obj, failed=failed)
     import_obj.save()

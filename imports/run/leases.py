@@ -63,14 +63,14 @@ def renew(run: ImportRun, owner: str, **fields: Any) -> None:
 
 
 def freeze(run: ImportRun, owner: str, **fields: Any) -> None:
-    """Save the run's result table with the window's upper bound and what its query cost,
-    before any page is written (a resumed run reads the same rows up to the same bound),
-    with `fields` (how it will read them)."""
+    """Save the run's result table with the latest cursor value it accepts and what its
+    query cost, before any page is written (a resumed run reads the same rows with the same
+    limit), with `fields` (how it will read them)."""
     renew(
         run,
         owner,
         result_table=run.result_table,
-        watermark_to=run.watermark_to,
+        watermark_limit=run.watermark_limit,
         rows_expected=run.rows_expected,
         bytes_scanned=run.bytes_scanned,
         bytes_billed=run.bytes_billed,

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,10 +19,11 @@ from connections.google_errors import GoogleErrorKind
 from imports import mapping as mapping_module
 from imports.models import ImportRun, RejectedRow, RunPart
 from imports.prefetch import PagePrefetcher
-from imports.run import read_path, write
+from imports.run import high_water, read_path, write
+from imports.run.high_water import PageHigh
 from imports.run.leases import renew, renew_part
 from imports.run.window import TIME_CURSOR_TYPES, parse_watermark
-from imports.type_contract import Wire, schema_fields
+from imports.type_contract import Field, Wire, schema_fields
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +32,11 @@ class RunCancelled(Exception):
     pass
 
 
-def _run_mapping(run: ImportRun, reader: bigquery.ImportReader) -> mapping_module.Mapping:
-    """The import's mapping over the result table's schema, with the workspace's type of
+def _run_mapping(run: ImportRun, columns: tuple[Field, ...]) -> mapping_module.Mapping:
+    """The import's mapping over the result table's `columns`, with the workspace's type of
     each property: this import's types are recorded where the workspace has none yet
     (first seen wins), and a property the workspace keeps as another type is cast."""
     import_obj = run.import_obj
-    columns = schema_fields(reader.table_schema(run.result_table))
     page_mapping = mapping_module.Mapping.from_import(import_obj, columns=columns)
     kept = audience_services.property_types_record(
         workspace_id=import_obj.workspace_id,
@@ -49,7 +50,7 @@ def _run_mapping(run: ImportRun, reader: bigquery.ImportReader) -> mapping_modul
 
 
 def _cursor_check(run: ImportRun) -> dict:
-    """The time cursor of an incremental run and its window's upper bound: rows above it
+    """The time cursor of an incremental run and the latest value it accepts: rows above it
     were read only to be rejected as future-dated (see imports.run.window)."""
     import_obj = run.import_obj
     if (
@@ -59,7 +60,7 @@ def _cursor_check(run: ImportRun) -> dict:
         return {}
     return {
         "cursor_column": import_obj.cursor_column,
-        "cursor_ceiling": parse_watermark(run.watermark_to, import_obj.cursor_type),
+        "cursor_ceiling": parse_watermark(run.watermark_limit, import_obj.cursor_type),
     }
 
 
@@ -76,7 +77,8 @@ def read_pages(
     """Read and write the run's pages from its committed offset; a `part`'s pages from the
     part's, from the part's stream to its end."""
     import_obj = run.import_obj
-    page_mapping = _run_mapping(run, reader)
+    columns = schema_fields(reader.table_schema(run.result_table))
+    page_mapping = _run_mapping(run, columns)
     failures = 0
     first_row = 1 if part is None else part.number * PART_ROW_SPAN + 1
     while True:
@@ -91,14 +93,19 @@ def read_pages(
             pages = storage.pages(part.read_stream, offset=offset, page_size=size)
             wire = "arrow"
 
-        def map_page(rows: list, offset: int, wire: Wire = wire) -> tuple[list, list]:
-            return mapping_module.map_page(
+        high = high_water.page_high(run, columns, wire)
+
+        def map_page(
+            rows: list, offset: int, wire: Wire = wire, page_high: PageHigh | None = high
+        ) -> tuple[list, list, Any]:
+            mapped, rejected = mapping_module.map_page(
                 page_mapping,
                 rows,
                 wire=wire,
                 first_row_number=first_row + offset,
                 now=timezone.now(),
             )
+            return mapped, rejected, page_high(rows) if page_high else None
 
         try:
             # The next page is read and mapped while this one is written.

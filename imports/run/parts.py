@@ -20,7 +20,7 @@ from connections.keys import connection_session
 from imports import mapping as mapping_module
 from imports import queue
 from imports.models import ImportRun, RunPart
-from imports.run import finish, leases, pages, scratch
+from imports.run import finish, high_water, leases, pages, scratch
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,10 @@ def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
             return "part_done"
         if RunPart.objects.filter(run=run).exclude(status=RunPart.Status.DONE).exists():
             return "part_done"
+        reached = RunPart.objects.filter(run=run).values_list("watermark_to", flat=True)
+        cursor_type = run.import_obj.cursor_type
+        locked.watermark_to = high_water.highest(reached, cursor_type)
+        locked.save(update_fields=["watermark_to"])
         return finish.succeed(run, locked.lease_owner)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -108,9 +108,8 @@ class Window:
     sql: str
     params: list
     lo: str
-    # The latest cursor value the run accepts (see future_limit) and its query parameter.
+    # The latest cursor value the run accepts (see future_limit).
     limit: Any = None
-    limit_params: list = field(default_factory=list)
 
 
 def future_limit(import_obj: Import, now: dt.datetime) -> Any:
@@ -184,18 +183,18 @@ def window(
 ) -> Window:
     """The run's one source query: rows with cursor >= (watermark - lookback).
 
-    The window's upper bound hi (the highest cursor no later than an hour past `now`) is
-    taken afterwards from the run's own result table (window_hi), so an incremental run
-    scans its source once. Rows later than the limit are read too, so that the run rejects
-    each with its value (see imports.mapping); they never move the watermark, and are read
-    again by every run until their time comes. Rows without a cursor are never read.
+    The window's upper bound hi (the highest cursor no later than its limit, an hour past
+    `now`) is taken from the rows as the run reads them (imports.run.high_water), so an
+    incremental run scans its source once and runs no other query. Rows later than the
+    limit are read too, so that the run rejects each with its value (see imports.mapping);
+    they never move the watermark, and are read again by every run until their time comes.
+    Rows without a cursor are never read.
     """
     if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
         return Window(sql=source_sql(import_obj, table), params=[], lo="")
     column = quote_identifier(import_obj.cursor_column)
     kind = CURSOR_PARAM_TYPES[import_obj.cursor_type]
     limit = future_limit(import_obj, now or timezone.now())
-    limit_params = [] if limit is None else [bigquery.query_parameter("limit", kind, limit)]
     lo = lower_bound(import_obj, import_obj.watermark if watermark is None else watermark)
     partitioned = table is not None and table.partition_field == import_obj.cursor_column
     if lo is None and partitioned:
@@ -212,35 +211,7 @@ def window(
         params=params,
         lo=format_watermark(lo),
         limit=limit,
-        limit_params=limit_params,
     )
-
-
-def window_hi(
-    import_obj: Import,
-    frozen: Window,
-    reader: bigquery.ImportReader,
-    result_table: str,
-    *,
-    location: str,
-    options: bigquery.JobOptions,
-) -> tuple[str, int | None]:
-    """The window's upper bound: the highest cursor no later than the limit, over the run's
-    own result table (not the source: one source scan per run), "" when there is none; and
-    the bytes that query billed."""
-    if import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
-        return "", None
-    column = quote_identifier(import_obj.cursor_column)
-    below_limit = "" if frozen.limit is None else f" WHERE {column} <= @limit"
-    project, dataset, table = result_table.split(".", 2)
-    result = quote_identifier(project, dataset, table)
-    hi, billed = reader.scalar_billed(
-        f"SELECT MAX({column}) FROM {result}{below_limit}",  # noqa: S608 - quoted identifiers
-        frozen.limit_params,
-        location=location,
-        options=options,
-    )
-    return format_watermark(hi), billed
 
 
 def reimport_estimate_sql(import_obj: Import, watermark: str) -> tuple[str, list]:

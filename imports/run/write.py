@@ -11,6 +11,7 @@ from django.db.models import F
 from audience import writers
 from imports.models import Import, ImportRun, RejectedRow, RunPart
 from imports.prefetch import MappedPage
+from imports.run.high_water import higher
 from imports.run.leases import LeaseLost, fenced, fenced_part, renew, renew_part
 
 REJECTED_KEPT = 1000
@@ -39,7 +40,8 @@ def write_page(
         # keys when a transaction updates a row version it created itself, and that check's
         # KEY SHARE lock on the import deadlocks with a Stop or a connection delete.
         lease = fenced(run, owner) if part is None else fenced_part(part, owner)
-        if not list(lease.select_for_update(no_key=True).values_list("pk")):
+        locked = list(lease.select_for_update(no_key=True).values_list("watermark_to"))
+        if not locked:
             raise LeaseLost
         # Counts what changed: a replayed page or a duplicate event adds nothing.
         if import_obj.target == Import.Target.PROFILES:
@@ -77,10 +79,14 @@ def write_page(
             "rows_written": F("rows_written") + written,
             "rows_unchanged": F("rows_unchanged") + unchanged,
         }
+        # The highest cursor value read, with the rows it came from (see high_water).
+        (watermark_to,) = locked[0]
+        high = higher(watermark_to, page.high, import_obj.cursor_type)
+        own = {**counters, "watermark_to": high} if high != watermark_to else counters
         if part is None:
-            renew(run, owner, **counters)
+            renew(run, owner, **own)
         else:
-            renew_part(part, owner, run_fields=counters, **counters)
+            renew_part(part, owner, run_fields=counters, **own)
     return written
 
 

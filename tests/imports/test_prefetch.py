@@ -10,7 +10,7 @@ from imports.prefetch import MappedPage, PagePrefetcher
 
 
 def double(rows, offset):
-    return [(offset, row * 2) for row in rows], []
+    return [(offset, row * 2) for row in rows], [], None
 
 
 def source(pages, *, fail_with=None, closed=None):
@@ -95,7 +95,7 @@ def test_the_reader_stays_at_most_one_page_ahead():
 
     def counting(rows, offset):
         produced.append(offset)
-        return rows, []
+        return rows, [], None
 
     with PagePrefetcher(source([[i] for i in range(10)]), counting, offset=0) as prefetched:
         iterator = iter(prefetched)
