@@ -109,11 +109,10 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
     (succeeded, with rejections, or failed by the rejection threshold)."""
     session.authenticate()  # a key deleted since the last test is reported as such
     reader = bigquery.ImportReader(session)
-    location = reader.dataset_location(run.import_obj.connection.dataset_id)
     storage = None
     try:
         if not run.result_table:
-            _run_source_query(run, owner, reader, location)
+            _run_source_query(run, owner, reader)
             streams = parts.open_parts(run, session)
             if streams:
                 return parts.start(run, parts.split(run, owner, streams))
@@ -138,9 +137,7 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
     return finish.succeed(run, owner)
 
 
-def _run_source_query(
-    run: ImportRun, owner: str, reader: bigquery.ImportReader, location: str
-) -> None:
+def _run_source_query(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> None:
     """Estimate the window's query with a dry run (OverLimit when it exceeds the limit) and
     run it into its result table (renewing the lease while BigQuery works); notes the table,
     its size, the latest cursor value the run accepts and the bytes on `run` (not yet
@@ -152,7 +149,15 @@ def _run_source_query(
         maximum=import_obj.maximum_bytes_billed,
         labels={"import_id": import_obj.pk, "run_id": run.pk},
     )
-    frozen = window(import_obj, source_table(import_obj, reader))
+    table = source_table(import_obj, reader)
+    frozen = window(import_obj, table)
+    # Where the jobs run: a table source's tables.get says it, else Test Connection did.
+    connection = import_obj.connection
+    location = (
+        (table and table.location)
+        or connection.location
+        or reader.dataset_location(connection.dataset_id)
+    )
     estimate = reader.session.dry_run(
         frozen.sql, location=location, params=frozen.params, options=options
     ).total_bytes_processed

@@ -26,10 +26,11 @@ CURSOR_PARAM_TYPES = {
 @dataclass(frozen=True)
 class SourceTable:
     """What tables.get says of a table source (no job, nothing billed): its columns now,
-    and the column it is partitioned on ("" when none)."""
+    the column it is partitioned on ("" when none) and its dataset's location."""
 
     columns: frozenset[str]
     partition_field: str = ""
+    location: str = ""
 
 
 def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTable | None:
@@ -41,7 +42,9 @@ def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTab
         f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"
     )
     names = frozenset(str(column.get("name")) for column in table.schema)
-    return SourceTable(columns=names, partition_field=table.partition_field)
+    return SourceTable(
+        columns=names, partition_field=table.partition_field, location=table.location
+    )
 
 
 def mapped_columns(import_obj: Import) -> list[str]:
