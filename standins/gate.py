@@ -516,12 +516,18 @@ class Gate(LoopbackService):
         op = route.operation
         if op == "tables.testIamPermissions":
             return self._table_test_permissions(route, caller, body)
-        cost = self._authorize(
-            route, caller, method, split, handler.headers.get("Content-Type"), body
-        )
-
         target = split.path + (f"?{split.query}" if split.query else "")
-        upstream = self.forward(method, target, handler.headers.items(), body, caller.email)
+        answered = None
+        if op == "jobs.insert" and job_settings(op, body)[2]:
+            # A dry run changes nothing: its own answer says which tables it reads (what
+            # the gate's probe would ask first), and is held back if the caller may not.
+            answered = self.forward(method, target, handler.headers.items(), body, caller.email)
+        cost = self._authorize(
+            route, caller, method, split, handler.headers.get("Content-Type"), body, answered
+        )
+        upstream = answered or self.forward(
+            method, target, handler.headers.items(), body, caller.email
+        )
         return self._postprocess(route, caller, upstream, cost)
 
     def _authorize(
@@ -532,9 +538,10 @@ class Gate(LoopbackService):
         split: urllib.parse.SplitResult,
         content_type: str | None,
         body: bytes,
+        answered: Upstream | None = None,
     ) -> tuple[int, int] | None:
         """Raise Google's error when the caller may not do this; a query job's
-        (bytes processed, bytes billed)."""
+        (bytes processed, bytes billed). `answered`: a dry run's own answer."""
         op, email, p, d, t = (
             route.operation,
             caller.email,
@@ -610,7 +617,7 @@ class Gate(LoopbackService):
                 return None  # later chunks of a resumable upload authorised at its start
             need_project("bigquery.jobs.create")
             job = self._job_body(op, split, content_type, body)
-            return self._authorize_job(p, email, job)
+            return self._authorize_job(p, email, job, answered)
         # Unmapped operations pass with authentication and project checks only.
         return None
 
@@ -650,7 +657,7 @@ class Gate(LoopbackService):
             raise GoogleError(400, "Invalid JSON payload received.", "invalid") from error
 
     def _authorize_job(
-        self, project: str, email: str, job: dict[str, Any]
+        self, project: str, email: str, job: dict[str, Any], answered: Upstream | None = None
     ) -> tuple[int, int] | None:
         config = job.get("configuration") or {}
         location = (job.get("jobReference") or {}).get("location") or "US"
@@ -669,7 +676,7 @@ class Gate(LoopbackService):
 
         if "query" in config:
             query = config["query"]
-            stats = self._dry_run(project, query)
+            stats = _statistics(answered) if answered else self._dry_run(project, query)
             for ref in stats.get("referencedTables") or []:
                 p, d, t = ref.get("projectId") or project, ref["datasetId"], ref["tableId"]
                 if d == RESULTS_DATASET and self.job_owner(p, t) == email:
@@ -750,9 +757,7 @@ class Gate(LoopbackService):
             json.dumps({"configuration": {"dryRun": True, "query": probe}}).encode(),
             None,
         )
-        if upstream.status != 200:
-            return {}  # the real request will fail the same way
-        return ((upstream.json() or {}).get("statistics") or {}).get("query") or {}
+        return _statistics(upstream)
 
     def _table_test_permissions(self, route: Route, caller: TokenInfo, body: bytes) -> Upstream:
         p, d, t = route.project, route.dataset, route.table
@@ -939,6 +944,14 @@ class Gate(LoopbackService):
             _fill_bytes(payload, *cost)
         if "user_email" in payload and job_id:
             payload["user_email"] = self.job_owner(p, job_id) or caller.email
+
+
+def _statistics(dry_run: Upstream) -> dict[str, Any]:
+    """A dry run's query statistics; {} when it failed (the real request fails the same
+    way)."""
+    if dry_run.status != 200:
+        return {}
+    return ((dry_run.json() or {}).get("statistics") or {}).get("query") or {}
 
 
 def _fill_bytes(payload: dict[str, Any], processed: int, billed: int) -> None:
