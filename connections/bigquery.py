@@ -11,8 +11,11 @@ client library's objects.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +25,7 @@ from django.views.decorators.debug import sensitive_variables
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_core_retry
 from google.api_core.client_options import ClientOptions
+from google.auth import crypt
 from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
@@ -188,6 +192,31 @@ class JobOptions:
         return config
 
 
+# Parsed private keys, by a digest of the key: loading an RSA key checks it, which takes tens
+# of milliseconds, and a worker or a web process uses the same few keys again and again. A
+# replaced key has another digest, so it is parsed anew.
+_SIGNERS: OrderedDict[bytes, crypt.Signer] = OrderedDict()
+SIGNERS_KEPT = 64
+_signers_lock = threading.Lock()
+
+
+@sensitive_variables("key_info", "private_key")
+def _signer(key_info: dict[str, Any]) -> crypt.Signer:
+    private_key = key_info.get("private_key") or ""
+    digest = hashlib.sha256(f"{key_info.get('private_key_id')}\0{private_key}".encode()).digest()
+    with _signers_lock:
+        signer = _SIGNERS.get(digest)
+        if signer is not None:
+            _SIGNERS.move_to_end(digest)
+            return signer
+    signer = crypt.RSASigner.from_service_account_info(key_info)
+    with _signers_lock:
+        _SIGNERS[digest] = signer
+        while len(_SIGNERS) > SIGNERS_KEPT:
+            _SIGNERS.popitem(last=False)
+    return signer
+
+
 class BigQuerySession:
     """Credentials and a client for one service-account key and one project.
 
@@ -206,9 +235,14 @@ class BigQuerySession:
         self.project_id = project_id
         self.job_project_id = billing_project_id or project_id
         # Never the key's token_uri: the server must not POST where an uploaded file says.
-        self.credentials = service_account.Credentials.from_service_account_info(
-            key_info, scopes=list(SCOPES)
-        ).with_token_uri(settings.GOOGLE_TOKEN_URI)
+        self.credentials = service_account.Credentials(
+            _signer(key_info),
+            service_account_email=self.client_email,
+            token_uri=settings.GOOGLE_TOKEN_URI,
+            scopes=list(SCOPES),
+            project_id=key_info.get("project_id"),
+            universe_domain=key_info.get("universe_domain") or "googleapis.com",
+        )
         self._auth_request = _BoundedRequest()
         self.http = AuthorizedSession(self.credentials, auth_request=self._auth_request)
         self.client = bigquery.Client(
