@@ -123,7 +123,6 @@ class Table:
     # The column the table is partitioned on (timePartitioning.field or
     # rangePartitioning.field); "" when it is not, or by ingestion time.
     partition_field: str = ""
-    location: str = ""  # its dataset's
 
     @classmethod
     def from_client(cls, table: bigquery.Table) -> Table:
@@ -140,7 +139,6 @@ class Table:
             modified=table.modified,
             schema=tuple(column.to_api_repr() for column in table.schema or ()),
             partition_field=partition_field or "",
-            location=table.location or "",
         )
 
 

@@ -149,15 +149,10 @@ def _run_source_query(run: ImportRun, owner: str, reader: bigquery.ImportReader)
         maximum=import_obj.maximum_bytes_billed,
         labels={"import_id": import_obj.pk, "run_id": run.pk},
     )
-    table = source_table(import_obj, reader)
-    frozen = window(import_obj, table)
-    # Where the jobs run: a table source's tables.get says it, else Test Connection did.
+    frozen = window(import_obj, source_table(import_obj, reader))
+    # Where the jobs run: as Test Connection learned it, else asked.
     connection = import_obj.connection
-    location = (
-        (table and table.location)
-        or connection.location
-        or reader.dataset_location(connection.dataset_id)
-    )
+    location = connection.location or reader.dataset_location(connection.dataset_id)
     estimate = reader.session.dry_run(
         frozen.sql, location=location, params=frozen.params, options=options
     ).total_bytes_processed

@@ -26,11 +26,10 @@ CURSOR_PARAM_TYPES = {
 @dataclass(frozen=True)
 class SourceTable:
     """What tables.get says of a table source (no job, nothing billed): its columns now,
-    the column it is partitioned on ("" when none) and its dataset's location."""
+    and the column it is partitioned on ("" when none)."""
 
     columns: frozenset[str]
     partition_field: str = ""
-    location: str = ""
 
 
 def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTable | None:
@@ -42,9 +41,7 @@ def source_table(import_obj: Import, reader: bigquery.ImportReader) -> SourceTab
         f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"
     )
     names = frozenset(str(column.get("name")) for column in table.schema)
-    return SourceTable(
-        columns=names, partition_field=table.partition_field, location=table.location
-    )
+    return SourceTable(columns=names, partition_field=table.partition_field)
 
 
 def mapped_columns(import_obj: Import) -> list[str]:

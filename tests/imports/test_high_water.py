@@ -15,6 +15,12 @@ from tests.imports.test_runner import run_once
 
 UTC = dt.UTC
 
+
+def wall(*fields: int) -> dt.datetime:
+    """A DATETIME: a wall-clock time, without a zone."""
+    return dt.datetime(*fields)  # noqa: DTZ001
+
+
 # The same three cursor values as REST's JSON and as the Storage Read API's Arrow gives
 # them, and a limit between the second and the third.
 CURSORS = {
@@ -30,7 +36,7 @@ CURSORS = {
     ),
     "DATETIME": (
         ["2026-01-01T00:00:00", "2026-01-01T09:30:00", "2026-01-03T00:00:00"],
-        [dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 1, 9, 30), dt.datetime(2026, 1, 3)],
+        [wall(2026, 1, 1), wall(2026, 1, 1, 9, 30), wall(2026, 1, 3)],
         "2026-01-02T00:00:00",
         "2026-01-01T09:30:00",
     ),

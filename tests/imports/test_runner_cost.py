@@ -175,39 +175,22 @@ def test_a_table_that_requires_a_partition_filter_on_its_cursor(google, bq_conne
     assert all("WHERE `ts` >= @lo" in job.sql for job in scans(stack, table))
 
 
-def dataset_gets(stack) -> list[str]:
-    return [r.path.rsplit("/", 1)[-1] for r in stack.gate.requests if r.operation == "datasets.get"]
-
-
-def test_a_table_sources_run_learns_where_to_run_from_the_table(google, bq_connection, alice):
-    bq_connection.location = ""  # not learned: the table's tables.get says it
-    bq_connection.save(update_fields=["location"])
-    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
-    import_obj = make_import(bq_connection, alice, table=table)
-
-    status, run = run_once(import_obj, alice)
-
-    assert status == ImportRun.Status.SUCCEEDED, run.error_message
-    assert dataset_gets(google.stack) == [SCRATCH]  # only to see that it exists
-
-
 @pytest.mark.parametrize(("learned", "asked"), [("EU", [SCRATCH]), ("", [DATASET, SCRATCH])])
-def test_a_query_sources_run_asks_the_datasets_location_unless_test_connection_learned_it(
-    google, bq_connection, alice, learned, asked
+@pytest.mark.parametrize("source_kind", ["table", "query"])
+def test_a_run_asks_the_datasets_location_only_when_test_connection_did_not_learn_it(
+    google, bq_connection, alice, learned, asked, source_kind
 ):
     bq_connection.location = learned
     bq_connection.save(update_fields=["location"])
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    query = f"SELECT * FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608
     import_obj = make_import(
-        bq_connection,
-        alice,
-        table=table,
-        source_kind="query",
-        source_query=f"SELECT * FROM `{PROJECT}.{DATASET}.{table}`",  # noqa: S608
+        bq_connection, alice, table=table, source_kind=source_kind, source_query=query
     )
 
     status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
     assert run.rows_read == 5
-    assert dataset_gets(google.stack) == asked
+    gets = [r.path for r in google.stack.gate.requests if r.operation == "datasets.get"]
+    assert [path.rsplit("/", 1)[-1] for path in gets] == asked  # and the scratch dataset's
