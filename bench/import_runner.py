@@ -560,6 +560,7 @@ def create_import(
     from django.contrib.auth import get_user_model
 
     from connections import services as connection_services
+    from connections.check import run_connection_test
     from connections.keyfile import GOOGLE_TOKEN_URIS, parse_service_account_key
     from imports import services
     from workspaces.models import Membership, Workspace
@@ -577,6 +578,9 @@ def create_import(
         dataset_id=DATASET,
         key=parsed,
     )
+    # Tested as an admin would: the connection learns its dataset's location, as in use.
+    result = run_connection_test(key_info=key.info, project_id=PROJECT, dataset_id=DATASET)
+    connection_services.connection_record_test(connection=bq_connection, actor=user, result=result)
     import_obj = services.import_create(
         workspace=workspace,
         connection=bq_connection,
