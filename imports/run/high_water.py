@@ -31,7 +31,8 @@ def page_high(run: ImportRun, columns: Sequence[Field], wire: Wire) -> PageHigh 
     value = _cursor_value(column, cursor_type, columns, wire)
 
     def high(rows: Sequence[Mapping[str, Any]]) -> Any:
-        values = (value(raw) for row in rows if (raw := row.get(column)) is not None)
+        cells = (value(raw) for row in rows if (raw := row.get(column)) is not None)
+        values = (found for found in cells if found is not None)
         if limit is None:
             return max(values, default=None)
         return max((found for found in values if found <= limit), default=None)
@@ -51,7 +52,14 @@ def _cursor_value(
     if field is None:
         return _as_is  # the mapping reports a missing cursor column
     convert = converter(field, "rest")
-    return lambda raw: parse_watermark(str(convert(raw)), cursor_type)
+
+    def from_rest(raw: Any) -> Any:
+        try:
+            return parse_watermark(str(convert(raw)), cursor_type)
+        except (ValueError, TypeError):
+            return None  # not a value of its type: the mapping rejects its row
+
+    return from_rest
 
 
 def _as_is(value: Any) -> Any:

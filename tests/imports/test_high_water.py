@@ -74,7 +74,7 @@ def test_an_int64_cursor_has_no_limit_and_compares_as_a_number():
     run = incremental_run("INT64", "")
     high = high_water.page_high(run, (Field(name="c", type="INT64"),), "rest")
     assert high is not None
-    assert high([{"c": "9"}, {"c": "10"}, {"c": "-3"}]) == 10
+    assert high([{"c": "9"}, {"c": "10"}, {"c": "-3"}, {"c": "not a number"}]) == 10
     assert high_water.higher("9", 10, "INT64") == "10"
     assert high_water.higher("10", 9, "INT64") == "10"
     assert high_water.highest(["9", "", "10"], "INT64") == "10"
