@@ -157,6 +157,11 @@ def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, ali
     assert {part for part, _ in shown} == {1, 2, 3}
     for part, row in shown:
         assert f"Part {part}, row {row:,}</td>" in page.content.decode()
+    # So does the download.
+    url = reverse("imports:rejected_csv", kwargs={"ws": "acme", "run_pk": run.pk})
+    lines = b"".join(alice_client.get(url).streaming_content).decode().splitlines()
+    assert lines[0].startswith("part,row_number,reason,")
+    assert {tuple(int(n) for n in line.split(",")[:2]) for line in lines[1:]} == shown
 
 
 def test_stop_ends_a_split_run_and_every_part(google, bq_connection, alice):
