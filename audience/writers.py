@@ -65,26 +65,32 @@ def write_profiles(
     # ("ON CONFLICT DO UPDATE command cannot affect row a second time").
     temp_columns = "pos int4, identity text, properties text, seen_at timestamptz"
     table, c = _table(Profile)
-    incoming = f"EXCLUDED.{c['properties']}"
     # Pages without a null (most of them) skip the per-row key filter.
-    if not null_overwrites and any(None in row.properties.values() for row in rows):
-        # Only the top-level nulls are dropped: a null inside a JSON value is data.
-        incoming = (
-            f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "  # noqa: S608
-            "WHERE jsonb_typeof(value) = 'null'))"
-        )
+    drop_nulls = not null_overwrites and any(None in row.properties.values() for row in rows)
+    unchanged = _merged_properties(f"s.{c['properties']}", "t.properties", drop_nulls)
+    updated = _merged_properties(f"p.{c['properties']}", f"EXCLUDED.{c['properties']}", drop_nulls)
+    # A stored profile the page leaves as it is, is left out before the INSERT: ON CONFLICT
+    # would lock its row (a write, with its WAL) only to find nothing to change.
     sql = f"""
         INSERT INTO {table} AS p
             ({c["workspace"]}, {c["identity"]}, {c["properties"]},
              {c["first_seen"]}, {c["last_seen"]}, {c["updated_by_run"]})
-        SELECT DISTINCT ON (identity) %s, identity, properties::jsonb, seen_at, seen_at, %s
-        FROM {temp}
-        ORDER BY identity, pos DESC
+        SELECT %s, t.identity, t.properties, t.seen_at, t.seen_at, %s
+        FROM (
+            SELECT DISTINCT ON (identity) identity, properties::jsonb AS properties, seen_at
+            FROM {temp}
+            ORDER BY identity, pos DESC
+        ) AS t
+        WHERE NOT EXISTS (
+            SELECT FROM {table} AS s
+            WHERE s.{c["workspace"]} = %s AND s.{c["identity"]} = t.identity
+                AND {unchanged} = s.{c["properties"]}
+        )
         ON CONFLICT ({c["workspace"]}, {c["identity"]}) DO UPDATE SET
-            {c["properties"]} = p.{c["properties"]} || {incoming},
+            {c["properties"]} = {updated},
             {c["last_seen"]} = GREATEST(p.{c["last_seen"]}, EXCLUDED.{c["last_seen"]}),
             {c["updated_by_run"]} = EXCLUDED.{c["updated_by_run"]}
-        WHERE (p.{c["properties"]} || {incoming}) IS DISTINCT FROM p.{c["properties"]}
+        WHERE {updated} IS DISTINCT FROM p.{c["properties"]}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
         (pos, row.identity, canonical_json(row.properties), row.seen_at)
@@ -96,8 +102,20 @@ def write_profiles(
         copy_types=["int4", "text", "text", "timestamptz"],
         records=records,
         sql=sql,
-        params=[_uuid(workspace_id), _uuid(run_id)],
+        params=[_uuid(workspace_id), _uuid(run_id), _uuid(workspace_id)],
     )
+
+
+def _merged_properties(stored: str, incoming: str, drop_nulls: bool) -> str:
+    """SQL for the stored properties with the incoming ones merged in (a new value for a
+    key wins); with `drop_nulls`, the incoming top-level nulls keep the stored values (a
+    null inside a JSON value is data)."""
+    if drop_nulls:
+        incoming = (
+            f"({incoming} - ARRAY(SELECT key FROM jsonb_each({incoming}) "  # noqa: S608
+            "WHERE jsonb_typeof(value) = 'null'))"
+        )
+    return f"({stored} || {incoming})"
 
 
 def write_events(

@@ -77,11 +77,12 @@ def stored_profiles(workspace) -> dict[str, Profile]:
     return {p.identity: p for p in Profile.objects.filter(workspace=workspace)}
 
 
-def row_versions() -> dict[int, str]:
-    """Each profile's xmin: it changes whenever PostgreSQL writes a new version of the row."""
+def row_versions() -> dict[int, tuple[str, str]]:
+    """Each profile's xmin and xmax: xmin changes whenever PostgreSQL writes a new version
+    of the row, xmax when a transaction deletes or locks it (a lock is a write too)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, xmin::text FROM audience_profile")
-        return dict(cursor.fetchall())
+        cursor.execute("SELECT id, xmin::text, xmax::text FROM audience_profile")
+        return {pk: (xmin, xmax) for pk, xmin, xmax in cursor.fetchall()}
 
 
 # --- Profiles ------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def test_replaying_a_profile_page_changes_nothing(write_profiles, profile_run, w
 
     after = {p.pk: (p.properties, p.first_seen, p.last_seen) for p in Profile.objects.all()}
     assert after == before
-    # Not even rewritten with equal values: an unchanged profile costs no new row version.
+    # Not even rewritten with equal values, nor locked: an unchanged profile costs no write.
     assert row_versions() == xmin_before
 
 
