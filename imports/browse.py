@@ -30,6 +30,8 @@ from connections.cost import job_options
 from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, explained
 from connections.keys import connection_session
 from connections.models import Connection
+from imports.models import Import
+from imports.run.window import source_table, window
 from imports.type_contract import type_name
 
 logger = logging.getLogger(__name__)
@@ -358,14 +360,19 @@ def query_check(connection: Connection, sql: str, *, user: User) -> QueryCheck:
     )
 
 
-def query_estimate(connection: Connection, sql: str, params: list, *, user: Any) -> int | None:
-    """Dry-run the import's own query (a window over its source): the bytes it would scan."""
+def window_estimate(import_obj: Import, watermark: str, *, user: Any) -> int | None:
+    """Dry-run the query the import's next run makes from `watermark` ("" for everything),
+    as a run makes it (only the mapped columns a table still has, and its partition filter):
+    the bytes it would scan."""
+    connection = import_obj.connection
     with _session(connection, user) as session:
         try:
+            table = source_table(import_obj, bigquery.ImportReader(session))
+            frozen = window(import_obj, table, watermark=watermark)
             job = session.dry_run(
-                sql,
+                frozen.sql,
                 location=connection.location or None,
-                params=params,
+                params=frozen.params,
                 options=job_options(connection, "preview"),
             )
         except bigquery.GoogleCallError as exc:

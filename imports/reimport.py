@@ -10,7 +10,7 @@ from typing import Any
 
 from imports import browse, selectors
 from imports.models import Import
-from imports.run.window import read_from, reimport_estimate_sql, watermark_at_day
+from imports.run.window import read_from, watermark_at_day
 
 
 class Refused(Exception):
@@ -44,10 +44,9 @@ def plan(import_obj: Import, *, from_day: dt.date | None, user: Any) -> Plan:
                 f"The cursor column {import_obj.cursor_column} is an integer, not a date: "
                 "use Re-import everything."
             ) from exc
-    sql, params = reimport_estimate_sql(import_obj, watermark)
     estimate, error = None, ""
     try:
-        estimate = browse.query_estimate(import_obj.connection, sql, params, user=user)
+        estimate = browse.window_estimate(import_obj, watermark, user=user)
     except browse.BrowseError as exc:
         error = f"{exc.detail} {exc.fix}".strip()
     return Plan(

@@ -212,9 +212,3 @@ def window(
         lo=format_watermark(lo),
         limit=limit,
     )
-
-
-def reimport_estimate_sql(import_obj: Import, watermark: str) -> tuple[str, list]:
-    """The query a re-import from `watermark` ("" for everything) reads, for a dry run."""
-    frozen = window(import_obj, None, watermark=watermark)
-    return frozen.sql, frozen.params

@@ -65,6 +65,17 @@ def test_re_import_from_a_day_asks_first_with_the_estimated_bytes(four_days, ali
     assert 'name="from_day" value="2026-01-03"' in html and "csrfmiddlewaretoken" in html
     four_days.refresh_from_db()
     assert four_days.watermark == watermark  # asking changes nothing
+
+
+def test_the_estimate_dry_runs_the_query_a_run_makes(four_days, alice_client, google):
+    google.stack.gate.clear_requests()
+
+    alice_client.get(url(four_days))  # Re-import everything: what will it read?
+
+    (estimate,) = [r for r in google.stack.gate.requests if r.dry_run]
+    # Only the columns the import maps: BigQuery bills the columns a query reads.
+    assert estimate.sql.startswith("SELECT `user_id`, `event`, `ts`")
+    assert "SELECT *" not in estimate.sql
     assert not AuditEntry.objects.filter(action="import.reimport").exists()
 
 
