@@ -125,7 +125,8 @@ def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
             return "part_done"
         reached = RunPart.objects.filter(run=run).values_list("watermark_to", flat=True)
         cursor_type = run.import_obj.cursor_type
-        locked.watermark_to = high_water.highest(reached, cursor_type)
+        # With the run's own: a run split before its parts kept theirs has it there.
+        locked.watermark_to = high_water.highest([*reached, locked.watermark_to], cursor_type)
         locked.save(update_fields=["watermark_to"])
         return finish.succeed(run, locked.lease_owner)
 

@@ -81,6 +81,25 @@ def test_a_split_run_imports_every_row_once_and_ends_once(google, bq_connection,
     assert parts.execute_part(rest[0]) == "skipped"
 
 
+def test_a_run_split_before_parts_kept_their_highest_cursor_keeps_its_own(
+    google, bq_connection, alice
+):
+    """Upgraded mid-run: the run holds the bound an older version took with a MAX query,
+    and the pages its parts wrote before hold none. The run ends with that bound."""
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    assert parts.execute_part(last) == "part_done"
+    highest = (START + dt.timedelta(seconds=ROWS - 1)).isoformat()
+    RunPart.objects.filter(pk=last).update(watermark_to="")
+    ImportRun.objects.filter(pk=run.pk).update(watermark_to=highest)
+
+    assert parts.execute_part(first) == ImportRun.Status.SUCCEEDED
+
+    import_obj.refresh_from_db()
+    assert import_obj.watermark == highest
+
+
 def test_a_part_taken_over_resumes_from_its_committed_offset(google, bq_connection, alice):
     """A part's worker that stopped after some pages (its lease ran out): another worker
     claims the part and reads it from the part's committed row; the stale owner writes
