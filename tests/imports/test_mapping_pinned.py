@@ -181,3 +181,48 @@ def test_arrow_events_map_to_pinned_keys_and_json():
 
 def test_rest_events_map_to_the_same_pinned_keys_and_json():
     assert outputs(REST_ROWS, "rest") == PINNED
+
+
+def test_text_that_cannot_be_stored_is_refused_with_its_reason_on_either_wire():
+    # What a plain-text shortcut must not let through: NUL, unpaired surrogates, text
+    # over the limits (in bytes for a non-ASCII identity).
+    good = {**ROWS[2], "tags": []}
+    cases = [
+        (
+            "user_id",
+            "u\x00",
+            "Identity in column user_id contains characters PostgreSQL cannot store",
+        ),
+        (
+            "user_id",
+            "u\ud800",
+            "Identity in column user_id contains characters PostgreSQL cannot store",
+        ),
+        ("user_id", "日" * 1000, "Identity in column user_id is longer than 2,600 bytes"),
+        ("user_id", "u" * 1025, "Identity in column user_id is longer than 1,024 characters"),
+        ("user_id", " \t", "Missing identity in column user_id"),
+        (
+            "event",
+            "e\x00",
+            "Event name in column event contains characters PostgreSQL cannot store",
+        ),
+        (
+            "event",
+            "e\udfff",
+            "Event name in column event contains characters PostgreSQL cannot store",
+        ),
+        ("event", "é" * 256, "Event name in column event is longer than 255 characters"),
+        (
+            "country",
+            "D\x00E",
+            "Property country contains a NUL character, which PostgreSQL cannot store",
+        ),
+        ("country", "D\ud800", "Property country contains text that is not valid Unicode"),
+        ("country", "\x01" * 11_000, "Property country is larger than 64 KiB"),
+    ]
+    for column, value, reason in cases:
+        for wire in ("arrow", "rest"):
+            row = {**(good if wire == "arrow" else REST_ROWS[2]), column: value}
+            mapped, rejected = map_page(EVENTS, [row], wire=wire, first_row_number=1, now=NOW)
+            assert mapped == [], (column, value, wire)
+            assert rejected[0].reason == reason, (column, value, wire)
