@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from audience.rows import EventRow, ProfileRow, canonical_json
+from audience.rows import EventRow, ProfileRow, canonical_json_bytes
 from imports import property_casts
 from imports.type_contract import Converter, Field, Unstorable, Wire, converter, schema_fields
 
@@ -358,7 +358,7 @@ class _PageMapper:
             event_id = self._key(row, mapping.event_id_column, "Event ID", MAX_EVENT_ID_LENGTH)
         timestamp = self._timestamp(row)
         properties = self._properties(row)
-        properties_json = canonical_json(properties)
+        properties_json = canonical_json_bytes(properties)
         return EventRow(
             identity=identity,
             name=name,
@@ -369,7 +369,7 @@ class _PageMapper:
                 if event_id is not None
                 else _dedupe_key(identity, name, timestamp, properties_json)
             ),
-            properties_json=properties_json,
+            properties_json=properties_json.decode(),
         )
 
     def _timestamp(self, row: MappingABC[str, Any]) -> datetime:
@@ -379,8 +379,11 @@ class _PageMapper:
             raise _Refused(f"Missing timestamp in column {column}")
         if self.arrow_timestamp and type(raw) is datetime and raw.tzinfo in _UTC_ZONES:
             # The instant itself: what the stored form (its ISO text in UTC) parses back
-            # to, without writing and parsing the text.
-            return raw.replace(tzinfo=UTC, fold=0)
+            # to, without writing and parsing the text. astimezone gives the same datetime
+            # as replace(tzinfo=UTC, fold=0) for a zone that is UTC, in half the time.
+            if raw.tzinfo is None or raw.fold:
+                return raw.replace(tzinfo=UTC, fold=0)
+            return raw.astimezone(UTC)
         try:
             stored = self.converters[column](raw)
         except Unstorable as exc:
@@ -633,28 +636,28 @@ def event_dedupe_key(
     identity: str, name: str, timestamp: datetime, properties: dict[str, Any]
 ) -> uuid.UUID:
     """Content hash: identical source rows give the same key, so a replay writes nothing."""
-    return _dedupe_key(identity, name, timestamp, canonical_json(properties))
+    return _dedupe_key(identity, name, timestamp, canonical_json_bytes(properties))
 
 
 def event_id_dedupe_key(event_id: str) -> uuid.UUID:
     """The key of an event whose import names an ID column: the ID alone, so a corrected row
     replaces the stored event. A content key hashes a three-item array and then the
     properties, so the two kinds of key never hash the same text."""
-    return _key(canonical_json(["event_id", event_id]))
+    return _key(canonical_json_bytes(["event_id", event_id]))
 
 
-def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: str) -> uuid.UUID:
+def _dedupe_key(identity: str, name: str, timestamp: datetime, properties_json: bytes) -> uuid.UUID:
     # The head is a complete JSON array, so head + properties cannot be read two ways.
-    head = canonical_json([identity, name, (timestamp - _EPOCH) // _MICROSECOND])
+    head = canonical_json_bytes([identity, name, (timestamp - _EPOCH) // _MICROSECOND])
     return _key(head + properties_json)
 
 
-def _key(text: str) -> uuid.UUID:
-    """The first 128 bits of the text's SHA-256, stored in 16 bytes (a PostgreSQL uuid):
+def _key(text: bytes) -> uuid.UUID:
+    """The first 128 bits of the (UTF-8) text's SHA-256, stored in 16 bytes (a PostgreSQL uuid):
     the unique index that every event write checks is less than half the size of one over
     64 hex characters. Keys stored before were the whole digest in hex; their migration
     kept its first 32 digits, which is this same value, so replays still match."""
-    return uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16])
+    return uuid.UUID(bytes=hashlib.sha256(text).digest()[:16])
 
 
 def _preview(value: Any) -> Any:
