@@ -322,6 +322,7 @@ class _PageMapper:
                     as_is=_stored_as_is(source_type, kept_type, wire),
                 )
             )
+        self.property_plan = tuple((p.column, p.name, p.as_is, p) for p in self.properties)
         # Identity and event name columns whose plain text is stored as it arrives.
         self.text_columns = frozenset(
             name for name, column in by_name.items() if column.label in _TEXT_TYPES
@@ -346,7 +347,8 @@ class _PageMapper:
 
     def event(self, row: MappingABC[str, Any], now: datetime) -> EventRow:
         """The row's event; raises _Refused with the reason it cannot be imported."""
-        self._check_cursor(row)
+        if self.mapping.cursor_column:
+            self._check_cursor(row)
         mapping = self.mapping
         identity = self._identity(row)
         if mapping.event_name_column:
@@ -474,22 +476,22 @@ class _PageMapper:
             raise _Refused(f"More than {MAX_PROPERTIES} properties")
         properties: dict[str, Any] = {}
         get = row.get
-        for prop in self.properties:
-            # An absent column (as opposed to NULL) is left out so it cannot clear a
-            # profile's existing value.
-            raw = get(prop.column, _ABSENT)
-            if raw is _ABSENT:
+        for column, name, as_is, prop in self.property_plan:
+            raw = get(column, _ABSENT)
+            if type(raw) is as_is:
+                if as_is is str and (
+                    len(raw) > _SAFE_STR_LENGTH or not raw.isascii() or "\x00" in raw
+                ):
+                    raw = self._property(prop, raw)
+            elif raw is None and as_is is not None:
+                pass  # NULL, stored as null
+            elif raw is _ABSENT:
+                # An absent column (as opposed to NULL) is left out so it cannot clear a
+                # profile's existing value.
                 continue
-            as_is = prop.as_is
-            if raw is None and as_is is not None:
-                properties[prop.name] = None
-            elif type(raw) is as_is and (
-                as_is is not str
-                or (len(raw) <= _SAFE_STR_LENGTH and raw.isascii() and "\x00" not in raw)
-            ):
-                properties[prop.name] = raw
             else:
-                properties[prop.name] = self._property(prop, raw)
+                raw = self._property(prop, raw)
+            properties[name] = raw
         return properties
 
     def _property(self, prop: _Property, raw: Any) -> Any:
