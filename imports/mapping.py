@@ -361,18 +361,12 @@ class _PageMapper:
         timestamp = self._timestamp(row)
         properties = self._properties(row)
         properties_json = canonical_json_bytes(properties)
-        return EventRow(
-            identity=identity,
-            name=name,
-            timestamp=timestamp,
-            properties=properties,
-            dedupe_key=(
-                event_id_dedupe_key(event_id)
-                if event_id is not None
-                else _dedupe_key(identity, name, timestamp, properties_json)
-            ),
-            properties_json=properties_json.decode(),
-        )
+        if event_id is None:
+            key = _dedupe_key(identity, name, timestamp, properties_json)
+        else:
+            key = event_id_dedupe_key(event_id)
+        # Positional arguments: under half the cost of keywords, once per event.
+        return EventRow(identity, name, timestamp, properties, key, properties_json.decode())
 
     def _timestamp(self, row: MappingABC[str, Any]) -> datetime:
         column = self.mapping.timestamp_column
