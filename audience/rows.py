@@ -39,13 +39,18 @@ _stdlib_canonical = json.JSONEncoder(
 
 
 def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: what an event's dedupe key hashes and jsonb stores.
+    """Compact JSON with sorted keys: what an event's dedupe key hashes and jsonb stores."""
+    return canonical_json_bytes(value).decode()
+
+
+def canonical_json_bytes(value: Any) -> bytes:
+    """canonical_json's text in UTF-8, the form a dedupe key hashes.
 
     orjson is an order of magnitude faster than the standard library, which matters
     for a function that runs once per imported event; the rare value it refuses (an
     integer beyond 64 bits) goes through the standard library instead.
     """
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
-        return _stdlib_canonical(value)
+        return _stdlib_canonical(value).encode()
