@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import google.auth.exceptions
 import requests
 import urllib3
 from django.template.defaultfilters import filesizeformat
 from google.api_core import exceptions as api_exceptions
+
+if TYPE_CHECKING:
+    from connections.models import Connection
 
 try:  # optional, as in connections/bigquery.py: the Storage Read API's transport
     import grpc
@@ -473,6 +477,20 @@ def explain(
     }
     return Explanation(
         message.detail.format_map(values), message.fix.format_map(values), message.status
+    )
+
+
+def connection_explained(
+    error: GoogleCallError, what: str, connection: Connection, *, level: int = logging.INFO
+) -> Explanation:
+    """explained() for a saved connection: its service account, project and dataset."""
+    return explained(
+        error,
+        what,
+        email=connection.client_email,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+        level=level,
     )
 
 

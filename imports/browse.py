@@ -27,7 +27,7 @@ from django.core.paginator import Page, Paginator
 from common.ratelimit import SlidingWindow
 from connections import bigquery
 from connections.cost import job_options
-from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, explained
+from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, connection_explained
 from connections.keys import connection_session
 from connections.models import Connection
 from imports.models import Import
@@ -158,13 +158,7 @@ def _error(
 
 
 def _explained(connection: Connection, error: bigquery.GoogleCallError) -> Explanation:
-    return explained(
-        error,
-        f"browse of connection {connection.pk}",
-        email=connection.client_email,
-        project_id=connection.project_id,
-        dataset_id=connection.dataset_id,
-    )
+    return connection_explained(error, f"browse of connection {connection.pk}", connection)
 
 
 def _schema(resources: Any) -> list[dict[str, Any]]:

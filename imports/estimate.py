@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from connections import bigquery
 from connections.cost import job_options
-from connections.google_errors import explained
+from connections.google_errors import connection_explained
 from connections.keys import connection_session
 from imports import cost
 from imports.browse import GOOGLE_CALLS
@@ -82,12 +82,8 @@ def review_estimates(import_obj: Import, user: User, now: dt.datetime | None = N
                         later.sql, location=location, params=later.params, options=options
                     ).total_bytes_processed
     except bigquery.GoogleCallError as error:
-        said = explained(
-            error,
-            f"review estimate of connection {connection.pk}",
-            email=connection.client_email,
-            project_id=connection.project_id,
-            dataset_id=connection.dataset_id,
+        said = connection_explained(
+            error, f"review estimate of connection {connection.pk}", connection
         )
         return Estimates(limit=limit, error=f"{said.detail} {said.fix}")
     except Exception:  # an aid: it must never take the review step down

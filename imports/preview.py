@@ -29,7 +29,7 @@ from audience import selectors as audience_selectors
 from audience.rows import EventRow, ProfileRow
 from connections import bigquery
 from connections.cost import job_options
-from connections.google_errors import GoogleErrorKind, explained
+from connections.google_errors import GoogleErrorKind, connection_explained
 from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
@@ -199,12 +199,8 @@ def _read(import_obj: Import, user: User, table_kind: str) -> _Sample:
                 f"BigQuery did not finish the sample query within {QUERY_TIMEOUT:.0f} seconds.",
                 "You can still save the import: a run waits for its query as long as it takes.",
             ) from error
-        said = explained(
-            error,
-            f"sample preview of connection {connection.pk}",
-            email=connection.client_email,
-            project_id=connection.project_id,
-            dataset_id=connection.dataset_id,
+        said = connection_explained(
+            error, f"sample preview of connection {connection.pk}", connection
         )
         raise _Failed(said.detail, said.fix) from error
 

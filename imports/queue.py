@@ -17,21 +17,20 @@ RUN_PART = "imports.tasks.run_part"
 def enqueue_run(run_id: str) -> bool:
     """Send the run to a worker. False when the broker is unreachable: the run stays queued
     in the database and the reaper sends it again later, so callers never fail on it."""
-    try:
-        current_app.send_task(RUN_IMPORT, args=[run_id])
-    except Exception:
-        logger.warning("could not enqueue run %s; the reaper will retry", run_id, exc_info=True)
-        return False
-    return True
+    return _send(RUN_IMPORT, run_id, "run")
 
 
 def enqueue_part(part_id: int) -> bool:
     """Send one part of a split run to a worker (False when the broker is unreachable: the
     reaper sends it once its lease, or its run's, runs out)."""
+    return _send(RUN_PART, part_id, "part")
+
+
+def _send(task: str, ident: str | int, what: str) -> bool:
     try:
-        current_app.send_task(RUN_PART, args=[part_id])
+        current_app.send_task(task, args=[ident])
     except Exception:
-        logger.warning("could not enqueue part %s; the reaper will retry", part_id, exc_info=True)
+        logger.warning("could not enqueue %s %s; the reaper will retry", what, ident, exc_info=True)
         return False
     return True
 

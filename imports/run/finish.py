@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from connections import bigquery
-from connections.google_errors import explained
+from connections.google_errors import connection_explained
 from connections.models import Connection
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
@@ -134,14 +134,7 @@ def _after_run(import_obj: Import, *, failed: bool) -> None:
 
 def google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: Connection) -> str:
     """The user's message for a Google error (Google's own text goes to the log)."""
-    said = explained(
-        error,
-        f"run {run.pk}",
-        email=connection.client_email,
-        project_id=connection.project_id,
-        dataset_id=connection.dataset_id,
-        level=logging.WARNING,
-    )
+    said = connection_explained(error, f"run {run.pk}", connection, level=logging.WARNING)
     return f"{said.detail} {said.fix}"
 
 
