@@ -87,6 +87,11 @@ class StandinStack:
         self.token_server.stop()
         self.emulator.stop()
 
+    def restart_emulator(self) -> None:
+        """A fresh emulator behind the same gates (see Emulator.restart): every dataset is
+        gone, the default one excepted. The storage gate's channel reconnects by itself."""
+        self.emulator.restart()
+
     def __enter__(self) -> StandinStack:
         return self.start()
 
