@@ -968,7 +968,9 @@ def print_summary(results: list[dict[str, Any]], page_size: int, target: str) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 100_000])
-    parser.add_argument("--page-size", type=int, default=10_000, help="IMPORT_PAGE_SIZE")
+    parser.add_argument(
+        "--page-size", type=int, default=settings.IMPORT_PAGE_SIZE, help="IMPORT_PAGE_SIZE"
+    )
     parser.add_argument(
         "--load-chunk", type=int, default=200_000, help="rows per load job into the emulator"
     )

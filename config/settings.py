@@ -362,8 +362,10 @@ IMPORT_REQUEUE_AFTER_SECONDS = env.int("IMPORT_REQUEUE_AFTER_SECONDS", default=1
 # returns become parts any worker can take (imports.run.parts). 1: one worker per run.
 IMPORT_RUN_PARTS = env.int("IMPORT_RUN_PARTS", default=1)
 # Each page is one write transaction; on SQLite it holds the whole file's write lock, so
-# pages are smaller there and the web and the heartbeat never wait long for it.
-IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=2_000 if SQLITE else 10_000)
+# pages are smaller there and the web and the heartbeat never wait long for it. On
+# PostgreSQL, 20,000 rows per page made a 1M-event run about 10 % faster than 10,000, for
+# about 35 MB more worker memory at its peak (bench/import_runner.py).
+IMPORT_PAGE_SIZE = env.int("IMPORT_PAGE_SIZE", default=2_000 if SQLITE else 20_000)
 # A transient BigQuery error while reading (503, rate limit) is retried this many times, after
 # pauses of base × 1, 2, 4… seconds (at most 30), on top of the client's own 8 s retry.
 IMPORT_TRANSIENT_RETRIES = env.int("IMPORT_TRANSIENT_RETRIES", default=5)
