@@ -414,6 +414,15 @@ class ImportReader:
             _job=done,
         )
 
+    def cancel(self, job: QueryJob) -> None:
+        """Ask BigQuery to cancel the job (it stops billing once it stops); best effort:
+        a failure is logged, since the caller is ending its work either way."""
+        try:
+            with google_call():
+                job._job.cancel(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+        except GoogleCallError as error:
+            logger.warning("job %s: cancel failed: %s", job.job_id, error)
+
     def _start(
         self, sql: str, params: list, *, location: str, options: JobOptions
     ) -> bigquery.QueryJob:
@@ -431,20 +440,24 @@ class ImportReader:
 
     def _wait(self, job: bigquery.QueryJob, *, timeout: float, on_wait=None):
         deadline = time.monotonic() + timeout
+        while not self._done(job):
+            if time.monotonic() > deadline:
+                raise GoogleCallError(
+                    GoogleErrorKind.UNREACHABLE, permanent=False, reason="job_timeout"
+                )
+            if on_wait is not None:
+                on_wait()  # what it raises (a Stop, a lost lease) is not a Google error
+            time.sleep(0.5)
         with google_call():
-            while not job.done(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT):
-                if time.monotonic() > deadline:
-                    raise GoogleCallError(
-                        GoogleErrorKind.UNREACHABLE, permanent=False, reason="job_timeout"
-                    )
-                if on_wait is not None:
-                    on_wait()
-                time.sleep(0.5)
             # From the job as jobs.insert or jobs.get gave it: no getQueryResults call,
             # since the result is read from the destination table.
             failed = job.exception()
             if failed is not None:
                 raise failed
+
+    def _done(self, job: bigquery.QueryJob) -> bool:
+        with google_call():
+            return job.done(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
 
     def table(self, table: str) -> Table:
         """tables.get of project.dataset.table: its columns and partitioning (no job)."""

@@ -29,6 +29,11 @@ Permission rules (deliberately simple, each one mirrors a documented Google rule
   fails so: its job resource is DONE with that ``errorResult`` and getQueryResults answers
   the 403. Rows, not bytes: the emulator's ``numBytes`` does not count strings. A job with
   ``destinationTable`` is never capped.
+* long queries: with ``jobs_keep_running`` set, every query job (not a dry run) reports
+  ``RUNNING`` in its jobs.insert and jobs.get answers, as a query that takes minutes does.
+  jobs.cancel then ends one as BigQuery does: ``DONE`` with ``errorResult`` reason
+  ``stopped`` ("Job execution was cancelled: User requested cancellation",
+  https://cloud.google.com/bigquery/docs/error-messages).
 * billing project: a job runs in the project it is POSTed to (``bigquery.jobs.create``
   there) and may read tables of other projects the caller can read
   (https://cloud.google.com/bigquery/docs/running-queries, "the project that runs the job
@@ -399,6 +404,8 @@ class Gate(LoopbackService):
         self._table_bytes: dict[tuple[str, str, str], int] = {}
         self.anonymous_result_max_rows: int | None = None
         self._too_large: set[tuple[str, str]] = set()
+        self.jobs_keep_running = False
+        self._cancelled: set[tuple[str, str]] = set()
 
     @property
     def bigquery_endpoint(self) -> str:
@@ -415,7 +422,9 @@ class Gate(LoopbackService):
             self._job_bytes.clear()
             self._table_bytes.clear()
             self._too_large.clear()
+            self._cancelled.clear()
         self.anonymous_result_max_rows = None
+        self.jobs_keep_running = False
 
     def set_table_bytes(self, project: str, dataset: str, table: str, size: int) -> None:
         """Make a table count as `size` bytes for what queries over it process and bill."""
@@ -858,6 +867,7 @@ class Gate(LoopbackService):
         elif op.startswith("jobs."):
             self._track_jobs(route, caller, payload, cost)
             self._cap_anonymous_result(route, payload)
+            self._long_query(route, payload)
         else:
             return upstream
         return Upstream(upstream.status, upstream.headers, json.dumps(payload).encode())
@@ -897,6 +907,30 @@ class Gate(LoopbackService):
             raise error
         result = error.body()["error"]["errors"][0]
         payload["status"] = {"state": "DONE", "errorResult": result, "errors": [result]}
+
+    def _long_query(self, route: Route, payload: dict[str, Any]) -> None:
+        """A query job still running while ``jobs_keep_running``, and stopped once
+        cancelled (see the module docstring)."""
+        op, project = route.operation, route.project or ""
+        job = payload.get("job") if op == "jobs.cancel" else payload
+        if op not in ("jobs.insert", "jobs.get", "jobs.cancel") or not isinstance(job, dict):
+            return
+        configuration = job.get("configuration") or {}
+        if "query" not in configuration or configuration.get("dryRun"):
+            return
+        key = (project, (job.get("jobReference") or {}).get("jobId") or route.job or "")
+        with self._jobs_lock:
+            if op == "jobs.cancel":
+                self._cancelled.add(key)
+            cancelled = key in self._cancelled
+        if cancelled:
+            stopped = {
+                "reason": "stopped",
+                "message": "Job execution was cancelled: User requested cancellation",
+            }
+            job["status"] = {"state": "DONE", "errorResult": stopped, "errors": [stopped]}
+        elif self.jobs_keep_running:
+            job["status"] = {"state": "RUNNING"}
 
     def _merge_access(self, dataset: dict[str, Any]) -> None:
         ref = dataset.get("datasetReference") or {}

@@ -114,7 +114,7 @@ def read_pages(
                 # after a page that found rows already stored (a re-read window, a re-import).
                 direct = True
                 for page in prefetched:
-                    _check_cancel(run)
+                    check_cancel(run)
                     written = write.write_page(
                         run, owner, import_obj, page, direct=direct, part=part
                     )
@@ -158,6 +158,7 @@ def _pages_from(
     return reader.pages(run.result_table, start_index=offset, page_size=size), "rest"
 
 
-def _check_cancel(run: ImportRun) -> None:
+def check_cancel(run: ImportRun) -> None:
+    """RunCancelled when Stop was asked for since the run was claimed."""
     if ImportRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
         raise RunCancelled

@@ -218,6 +218,29 @@ def test_stop_asks_first_then_a_stopped_import_offers_resume_schedule(
     assert page.console_errors == []
 
 
+def test_a_stop_while_the_query_runs_says_the_query_is_cancelled_then_the_run_ends(
+    page, live_server, alice, workspace_a, screenshot
+):
+    connection = make_connection(workspace_a, alice)
+    users = add_import(workspace_a, connection, "Nightly users", status="running")
+    run = add_run(users, status="running", ago=dt.timedelta(seconds=20), cancel_requested=True)
+    sign_in_browser(page, live_server, alice)
+
+    page.goto(f"{IMPORTS}{users.pk}/")
+    expect(page.locator("#progress-stopping")).to_have_text(
+        "Stop requested; its BigQuery query is being cancelled and the run ends."
+    )
+    screenshot("import-stopping-during-query")
+
+    ImportRun.objects.filter(pk=run.pk).update(
+        status="cancelled", error_message="Stopped.", finished_at=timezone.now()
+    )
+    Import.objects.filter(pk=users.pk).update(status="stopped")
+    expect(page.locator("#run-progress h2")).to_contain_text("Run cancelled")
+    expect(page.locator("#progress-stopping")).to_have_count(0)
+    assert page.console_errors == []
+
+
 def test_the_run_page_follows_its_run_until_it_ends(page, live_server, alice, workspace_a):
     connection = make_connection(workspace_a, alice)
     users = add_import(workspace_a, connection, "Nightly users", status="running")

@@ -189,6 +189,30 @@ def test_a_query_source_runs_once_with_limit_20_and_is_read_from_its_result(
     assert (result.identities, result.existing) == (4, 0)
 
 
+def test_a_query_still_running_after_the_timeout_is_cancelled_and_the_review_goes_on(
+    google, bq_connection, alice, sample_table, monkeypatch
+):
+    monkeypatch.setattr(preview, "QUERY_TIMEOUT", 1.0)
+    google.stack.gate.jobs_keep_running = True  # a query that takes minutes at Google
+    query = f"SELECT user_id, email FROM {DATASET}.{sample_table}"  # noqa: S608
+    import_obj = draft(
+        bq_connection,
+        source_kind="query",
+        source_query=query,
+        column_mapping=[{"column": "email", "property": "email", "include": True}],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == "BigQuery did not finish the sample query within 1 seconds."
+    assert result.fix.startswith("You can still save the import")
+    requests = google.stack.gate.requests
+    [job_id] = {r.path.split("/")[-1] for r in requests if r.operation == "jobs.get"}
+    cancels = [r for r in requests if r.operation == "jobs.cancel"]
+    assert [(r.path.split("/")[-2], r.status) for r in cancels] == [(job_id, 200)]
+    assert "tabledata.list" not in google.stack.gate.operations()  # nothing read after
+
+
 def test_an_events_sample_shows_wall_clock_times_read_in_the_source_zone(
     google, bq_connection, alice, sample_table
 ):

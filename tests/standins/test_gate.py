@@ -15,6 +15,8 @@ from standins import StandinStack
 from standins.gate import classify
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, USERS, World
 
+DRY_RUN = bigquery.QueryJobConfig(dry_run=True)
+
 SHORT = DEFAULT_RETRY.with_deadline(2)
 TIMEOUT = 5
 DRY_RUN = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
@@ -440,6 +442,30 @@ def test_anonymous_results_over_the_cap_fail_with_response_too_large(world: Worl
     rows = client.query(sql, location=LOCATION, job_config=config).result()
     assert rows.total_rows == len(USERS)
     client.delete_table(destination)
+
+
+def test_a_long_query_runs_until_released_and_a_cancelled_one_is_stopped(world: World) -> None:
+    world.stack.gate.jobs_keep_running = True
+    client = world.client()
+    sql = f"SELECT * FROM `{PROJECT}.{DATASET}.users`"  # noqa: S608 - fixed test names
+
+    running = client.query(sql, location=LOCATION)
+    cancelled = client.query(sql, location=LOCATION)
+    assert running.state == cancelled.state == "RUNNING"
+    assert not running.done() and not cancelled.done()  # jobs.get says so too
+    assert client.query(sql, location=LOCATION, job_config=DRY_RUN).state == "DONE"
+
+    assert cancelled.cancel()
+    assert cancelled.done()
+    assert cancelled.error_result == {
+        "reason": "stopped",
+        "message": "Job execution was cancelled: User requested cancellation",
+    }
+
+    world.stack.gate.jobs_keep_running = False
+    assert running.done() and running.error_result is None
+    assert running.result().total_rows == len(USERS)
+    assert client.get_job(cancelled.job_id, location=LOCATION).error_result["reason"] == "stopped"
 
 
 def test_a_job_in_a_billing_project_reads_another_projects_dataset(stack: StandinStack) -> None:
