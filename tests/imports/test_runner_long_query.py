@@ -11,8 +11,9 @@ from imports.models import Import, ImportRun
 from imports.run import execute, leases
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
 
-# The gate's request threads act on the run through their own database connections.
-pytestmark = pytest.mark.django_db(transaction=True)
+# The gate's request threads act on the run through their own database connections; run
+# control, so bin/test runs these on SQLite too.
+pytestmark = [pytest.mark.runcontrol, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
