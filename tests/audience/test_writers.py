@@ -178,6 +178,40 @@ def test_replaying_a_profile_page_changes_nothing(write_profiles, profile_run, w
     assert row_versions() == xmin_before
 
 
+def scans_in_this_transaction(relation: str) -> int:
+    """Scans of a table (sequential) or an index in the current transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", [relation])
+        return cursor.fetchone()[0]
+
+
+def test_a_page_of_stored_profiles_looks_each_identity_up_not_the_whole_workspace(
+    profile_run, workspace_a
+):
+    """The statistics of a table just filled by a first import still say it is small, and
+    a planner that trusts them reads every profile of the workspace for each page of a
+    re-import (a 1M re-import took 30-54 s instead of 8). Each identity is looked up in
+    the unique index instead, whatever the statistics say."""
+    rows = [profile(f"u{i}", T0, plan="pro") for i in range(2000)]
+    writers.write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audience_profile")  # stale: taken before the next page
+    rows = [profile(f"u{i}", T0, plan="pro") for i in range(2000, 4000)]
+    writers.write_profiles(workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows)
+    relations = ("audience_profile", "profile_ws_last_seen", "profile_unique_identity")
+    before = {name: scans_in_this_transaction(name) for name in relations}
+
+    written = writers.write_profiles(
+        workspace_id=workspace_a.pk, run_id=profile_run.pk, rows=rows[:500]
+    )
+
+    scans = {name: scans_in_this_transaction(name) - before[name] for name in relations}
+    assert written == 0
+    assert scans["audience_profile"] == 0  # no sequential scan
+    assert scans["profile_ws_last_seen"] == 0  # nor the workspace's every profile by index
+    assert scans["profile_unique_identity"] >= 500  # one lookup per identity
+
+
 @PROFILE_WRITERS
 def test_an_unchanged_profile_seen_again_later_is_not_rewritten(
     write_profiles, profile_run, workspace_a
