@@ -402,7 +402,8 @@ class ImportReader:
         return QueryJob(job_id=job.job_id, _job=job)
 
     def wait(self, job: QueryJob, *, timeout: float, on_wait=None) -> QueryJob:
-        """Wait until the job is done; the done job, with its destination table."""
+        """Wait until the job is done; the done job, with its destination table. A job
+        given up on is cancelled (see _wait)."""
         self._wait(job._job, timeout=timeout, on_wait=on_wait)
         done = job._job
         destination = done.destination
@@ -414,12 +415,12 @@ class ImportReader:
             _job=done,
         )
 
-    def cancel(self, job: QueryJob) -> None:
-        """Ask BigQuery to cancel the job (it stops billing once it stops); best effort:
-        a failure is logged, since the caller is ending its work either way."""
+    def _cancel(self, job: bigquery.QueryJob) -> None:
+        """Ask BigQuery to cancel a job no one will wait for; best effort: a failure is
+        logged, since the caller stops waiting either way."""
         try:
             with google_call():
-                job._job.cancel(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
+                job.cancel(retry=SHORT_RETRY, timeout=REQUEST_TIMEOUT)
         except GoogleCallError as error:
             logger.warning("job %s: cancel failed: %s", job.job_id, error)
 
@@ -439,14 +440,21 @@ class ImportReader:
             )
 
     def _wait(self, job: bigquery.QueryJob, *, timeout: float, on_wait=None):
+        """Poll until the job is done, calling `on_wait` between polls. A job given up on
+        (the timeout, or whatever `on_wait` raises: a Stop, a lost lease) is cancelled:
+        BigQuery would otherwise run it, and may bill it, to the end."""
         deadline = time.monotonic() + timeout
         while not self._done(job):
-            if time.monotonic() > deadline:
-                raise GoogleCallError(
-                    GoogleErrorKind.UNREACHABLE, permanent=False, reason="job_timeout"
-                )
-            if on_wait is not None:
-                on_wait()  # what it raises (a Stop, a lost lease) is not a Google error
+            try:
+                if time.monotonic() > deadline:
+                    raise GoogleCallError(
+                        GoogleErrorKind.UNREACHABLE, permanent=False, reason="job_timeout"
+                    )
+                if on_wait is not None:
+                    on_wait()  # what it raises is not a Google error: not in google_call
+            except BaseException:
+                self._cancel(job)
+                raise
             time.sleep(0.5)
         with google_call():
             # From the job as jobs.insert or jobs.get gave it: no getQueryResults call,

@@ -223,13 +223,10 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
             # A draft's id is not an import's yet: its jobs carry none.
             labels={} if import_obj._state.adding else {"import_id": import_obj.pk},
         )
-        started = reader.start_query(sql, [], location=location, options=options)
-        try:
-            job = reader.wait(started, timeout=QUERY_TIMEOUT)
-        except bigquery.GoogleCallError as error:
-            if error.reason == "job_timeout":
-                reader.cancel(started)  # no one will read its result: stop its billing
-            raise
+        # A query still running after QUERY_TIMEOUT is cancelled (see ImportReader.wait).
+        job = reader.wait(
+            reader.start_query(sql, [], location=location, options=options), timeout=QUERY_TIMEOUT
+        )
         table = job.destination
     else:
         table = f"{connection.project_id}.{connection.dataset_id}.{import_obj.source_table}"

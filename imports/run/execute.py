@@ -140,9 +140,8 @@ def _execute(run: ImportRun, owner: str, session: bigquery.BigQuerySession) -> s
 def _run_source_query(run: ImportRun, owner: str, reader: bigquery.ImportReader) -> None:
     """Estimate the window's query with a dry run (OverLimit when it exceeds the limit) and
     run it into its result table (renewing the lease while BigQuery works, and cancelling
-    the query on Stop); notes the table,
-    its size, the latest cursor value the run accepts and the bytes on `run` (not yet
-    saved)."""
+    the query on Stop); notes the table, its size, the latest cursor value the run accepts
+    and the bytes on `run` (not yet saved)."""
     import_obj = run.import_obj
     options = job_options(
         import_obj.connection,
@@ -167,13 +166,9 @@ def _run_source_query(run: ImportRun, owner: str, reader: bigquery.ImportReader)
         destination=scratch.table_for(import_obj.connection, run, dataset),
         kms_key_name=import_obj.connection.scratch_kms_key_name,
     )
-    started = reader.start_query(frozen.sql, frozen.params, location=location, options=into_scratch)
-    leases.renew(run, owner, job_id=started.job_id)
-    job = reader.wait(
-        started,
-        timeout=6 * 3600,
-        on_wait=lambda: _while_the_query_runs(run, owner, reader, started),
-    )
+    job = reader.start_query(frozen.sql, frozen.params, location=location, options=into_scratch)
+    leases.renew(run, owner, job_id=job.job_id)
+    job = reader.wait(job, timeout=6 * 3600, on_wait=lambda: _while_the_query_runs(run, owner))
     scratch.expire(reader.session, import_obj.connection, job.destination)
     run.result_table = job.destination
     run.rows_expected = reader.table_rows(run.result_table)
@@ -182,17 +177,11 @@ def _run_source_query(run: ImportRun, owner: str, reader: bigquery.ImportReader)
     run.bytes_billed = job.total_bytes_billed
 
 
-def _while_the_query_runs(
-    run: ImportRun, owner: str, reader: bigquery.ImportReader, job: bigquery.QueryJob
-) -> None:
-    """Keep the lease while BigQuery works. On Stop, or when another worker has the run,
-    cancel the query: BigQuery would otherwise run it, and bill it, to the end."""
-    try:
-        leases.renew(run, owner)
-        pages.check_cancel(run)
-    except (leases.LeaseLost, pages.RunCancelled):
-        reader.cancel(job)
-        raise
+def _while_the_query_runs(run: ImportRun, owner: str) -> None:
+    """Keep the lease while BigQuery works, and stop waiting on Stop (the wait then cancels
+    the query, as when another worker has taken the run)."""
+    leases.renew(run, owner)
+    pages.check_cancel(run)
 
 
 def _resume(run: ImportRun, owner: str) -> ImportRun:
