@@ -302,7 +302,13 @@ def _copy_directly(
     table, c = _table(model)
     columns = ", ".join(c[f] for f in fields)
     copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    # wrap_database_errors: psycopg's own errors out of the raw cursor come out as Django's
+    # (a dropped connection as OperationalError, which the runner reconnects after).
+    with (
+        transaction.atomic(savepoint=False),
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+    ):
         raw = cursor.cursor
         raw.adapters.register_dumper(_JsonText, _JsonbFromText)
         raw.execute("SAVEPOINT direct_copy")
@@ -345,7 +351,7 @@ def _copy_then_insert(
         # write measured, with rows streamed from the page rather than buffered.
         copy_sql = f"COPY {temp} FROM STDIN (FORMAT BINARY)"
         started = time.monotonic()
-        with cursor.cursor.copy(copy_sql) as copy:
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             copy.set_types(copy_types)
             for record in records:
                 copy.write_row(record)

@@ -2,8 +2,10 @@ import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection, transaction
+from django.db.utils import OperationalError
 
 from audience import writers
 from audience.models import Event, Profile
@@ -509,3 +511,29 @@ def test_deleting_a_run_keeps_its_rows_and_clears_their_pointer_to_it(
 
     assert Profile.objects.get().updated_by_run_id is None
     assert Event.objects.get().imported_by_run_id is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_dropped_before_the_direct_copy_is_a_django_database_error(
+    event_run, workspace_a
+):
+    """The direct COPY talks to psycopg's own cursor; a connection PostgreSQL dropped (a
+    restart, a failover) must still come out as Django's OperationalError, which the runner
+    reconnects after, not as psycopg's, which failed the run as unexpected."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    try:
+        with pytest.raises(OperationalError):
+            writers.write_events(
+                workspace_id=workspace_a.pk, run_id=event_run.pk, rows=[event("u1")], direct=True
+            )
+    finally:
+        connection.close()  # Django reconnects once the broken connection is closed
+    assert not Event.objects.exists()
