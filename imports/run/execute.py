@@ -10,12 +10,9 @@ pages, and while the source query runs (which is then cancelled).
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from dataclasses import replace
 
 from django.db import transaction
-from django.db.utils import InterfaceError, OperationalError
 
 from connections import bigquery
 from connections.cost import job_options, over_limit_message
@@ -23,12 +20,10 @@ from connections.keys import connection_session
 from connections.models import Connection
 from imports import mapping as mapping_module
 from imports.models import ImportRun
-from imports.run import finish, leases, pages, parts, read_path, scratch
+from imports.run import database, finish, leases, pages, parts, read_path, scratch
 from imports.run.window import format_watermark, source_table, window
 
 logger = logging.getLogger(__name__)
-
-DATABASE_RETRIES = 5
 
 
 class OverLimit(Exception):
@@ -74,13 +69,12 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
         except pages.RunCancelled:
             finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
             return ImportRun.Status.CANCELLED, False
-        except (OperationalError, InterfaceError) as error:
-            # A broken connection stays broken (Django reconnects only once it is closed).
+        except database.ERRORS as error:
             transaction.get_connection().close()
-            if database_errors >= DATABASE_RETRIES:
+            if database_errors >= database.RETRIES:
                 return _give_up_on_the_database(run, owner), False
             database_errors += 1
-            _wait_for_the_database(run, error, database_errors)
+            database.pause_after(error, f"run {run.pk}", database_errors)
             continue
         except mapping_module.MappingError as error:
             return _fail(run, owner, finish.mapping_failure(error)), False
@@ -193,31 +187,13 @@ def _resume(run: ImportRun, owner: str) -> ImportRun:
     ).get(pk=run.pk)
 
 
-def _wait_for_the_database(run: ImportRun, error: Exception, database_errors: int) -> None:
-    pause = min(30, 2 ** (database_errors - 1))
-    logger.warning(
-        "run %s: database error (%s); resuming from the committed row in %s s",
-        run.pk,
-        str(error).strip(),
-        pause,
-    )
-    time.sleep(pause)
-
-
 def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
     """Fail the run after the database refused it again and again (called while handling
-    the last error, which goes to the log)."""
-    reference = uuid.uuid4().hex[:12]
-    logger.exception("run %s: database error again (reference %s)", run.pk, reference)
+    the last error)."""
+    message = database.refused_message(f"run {run.pk}")
     try:
-        finish.finish(
-            run,
-            owner,
-            ImportRun.Status.FAILED,
-            f"The database kept refusing the import's writes. Reference: {reference} "
-            "(in the server log).",
-        )
-    except (OperationalError, InterfaceError):
+        finish.finish(run, owner, ImportRun.Status.FAILED, message)
+    except database.ERRORS:
         # Still unreachable: the lease expires and the reaper re-sends the run.
         transaction.get_connection().close()
         return "database_unavailable"

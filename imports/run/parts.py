@@ -20,7 +20,7 @@ from connections.keys import connection_session
 from imports import mapping as mapping_module
 from imports import queue
 from imports.models import ImportRun, RunPart
-from imports.run import finish, high_water, leases, pages, scratch
+from imports.run import database, finish, high_water, leases, pages, scratch
 
 logger = logging.getLogger(__name__)
 
@@ -86,31 +86,56 @@ def execute_part(part_id: int) -> str:
         logger.info("part %s not claimed (done, run ended or owned by another worker)", part_id)
         return "skipped"
     run = part.run
-    connection = run.import_obj.connection
-    try:
-        if run.cancel_requested:
-            raise pages.RunCancelled
-        with connection_session(connection) as session:
-            session.authenticate()
-            reader = bigquery.ImportReader(session)
-            with bigquery.StorageReader(session) as storage:
-                pages.read_pages(run, owner, reader, storage, part=part)
-        status = _part_done(run, part, owner)
-    except leases.LeaseLost:
-        logger.warning("run %s part %s: lease lost", run.pk, part.number)
-        return "lease_lost"
-    except pages.RunCancelled:
-        status = _end(run, ImportRun.Status.CANCELLED, "Stopped.")
-    except mapping_module.MappingError as error:
-        status = _end(run, ImportRun.Status.FAILED, finish.mapping_failure(error))
-    except bigquery.GoogleCallError as error:
-        status = _end(run, ImportRun.Status.FAILED, finish.google_failure(run, error, connection))
-    except Exception:
-        message = finish.unexpected_failure(f"run {run.pk} part {part.number}")
-        status = _end(run, ImportRun.Status.FAILED, message)
+    status = _execute_claimed_part(run, part, owner)
     if status in finish.ENDED:
-        scratch.release(connection, run)
+        scratch.release(run.import_obj.connection, run)
     return status
+
+
+def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
+    """Read the part to its end; after a database error, reconnect and carry on from its
+    committed row (see imports.run.database), as a whole run does."""
+    connection = run.import_obj.connection
+    what = f"run {run.pk} part {part.number}"
+    database_errors = 0
+    while True:
+        try:
+            if run.cancel_requested:
+                raise pages.RunCancelled
+            with connection_session(connection) as session:
+                session.authenticate()
+                reader = bigquery.ImportReader(session)
+                with bigquery.StorageReader(session) as storage:
+                    pages.read_pages(run, owner, reader, storage, part=part)
+            return _part_done(run, part, owner)
+        except database.ERRORS as error:
+            transaction.get_connection().close()
+            if database_errors >= database.RETRIES:
+                return _end_or_leave(run, database.refused_message(what))
+            database_errors += 1
+            database.pause_after(error, what, database_errors)
+        except leases.LeaseLost:
+            logger.warning("%s: lease lost", what)
+            return "lease_lost"
+        except pages.RunCancelled:
+            return _end(run, ImportRun.Status.CANCELLED, "Stopped.")
+        except mapping_module.MappingError as error:
+            return _end(run, ImportRun.Status.FAILED, finish.mapping_failure(error))
+        except bigquery.GoogleCallError as error:
+            message = finish.google_failure(run, error, connection)
+            return _end(run, ImportRun.Status.FAILED, message)
+        except Exception:
+            return _end(run, ImportRun.Status.FAILED, finish.unexpected_failure(what))
+
+
+def _end_or_leave(run: ImportRun, message: str) -> str:
+    """Fail the run; while the database is still away, leave it: the part's lease runs out
+    and the reaper sends it again."""
+    try:
+        return _end(run, ImportRun.Status.FAILED, message)
+    except database.ERRORS:
+        transaction.get_connection().close()
+        return "database_unavailable"
 
 
 def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
