@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-
-from django.db import transaction
+from functools import partial
 
 from connections import bigquery
 from connections.cost import job_options, over_limit_message
@@ -70,11 +69,10 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
             finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
             return ImportRun.Status.CANCELLED, False
         except database.ERRORS as error:
-            transaction.get_connection().close()
-            if database_errors >= database.RETRIES:
-                return _give_up_on_the_database(run, owner), False
             database_errors += 1
-            database.pause_after(error, f"run {run.pk}", database_errors)
+            if not database.reconnect(error, f"run {run.pk}", database_errors):
+                fail = partial(_fail, run, owner)
+                return database.give_up(f"run {run.pk}", fail), False
             continue
         except mapping_module.MappingError as error:
             return _fail(run, owner, finish.mapping_failure(error)), False
@@ -185,19 +183,6 @@ def _resume(run: ImportRun, owner: str) -> ImportRun:
     return ImportRun.objects.select_related(
         "import_obj", "import_obj__connection", "import_obj__workspace"
     ).get(pk=run.pk)
-
-
-def _give_up_on_the_database(run: ImportRun, owner: str) -> str:
-    """Fail the run after the database refused it again and again (called while handling
-    the last error)."""
-    message = database.refused_message(f"run {run.pk}")
-    try:
-        finish.finish(run, owner, ImportRun.Status.FAILED, message)
-    except database.ERRORS:
-        # Still unreachable: the lease expires and the reaper re-sends the run.
-        transaction.get_connection().close()
-        return "database_unavailable"
-    return ImportRun.Status.FAILED
 
 
 def _fail(run: ImportRun, owner: str, message: str) -> str:

@@ -11,6 +11,7 @@ locks, it finds every part done and the run still running. Stop is seen by every
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -109,11 +110,9 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
                     pages.read_pages(run, owner, reader, storage, part=part)
             return _part_done(run, part, owner)
         except database.ERRORS as error:
-            transaction.get_connection().close()
-            if database_errors >= database.RETRIES:
-                return _end_or_leave(run, database.refused_message(what))
             database_errors += 1
-            database.pause_after(error, what, database_errors)
+            if not database.reconnect(error, what, database_errors):
+                return database.give_up(what, partial(_end, run, ImportRun.Status.FAILED))
         except leases.LeaseLost:
             logger.warning("%s: lease lost", what)
             return "lease_lost"
@@ -126,16 +125,6 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
             return _end(run, ImportRun.Status.FAILED, message)
         except Exception:
             return _end(run, ImportRun.Status.FAILED, finish.unexpected_failure(what))
-
-
-def _end_or_leave(run: ImportRun, message: str) -> str:
-    """Fail the run; while the database is still away, leave it: the part's lease runs out
-    and the reaper sends it again."""
-    try:
-        return _end(run, ImportRun.Status.FAILED, message)
-    except database.ERRORS:
-        transaction.get_connection().close()
-        return "database_unavailable"
 
 
 def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
