@@ -6,6 +6,10 @@ its pages moves the part's committed offset and adds to the run's counters in th
 transaction, so a part whose worker dies is taken over from its committed row by another
 worker. The run ends once, by the part that ends last: under the import's and the run's row
 locks, it finds every part done and the run still running. Stop is seen by every part.
+
+A part whose stream cannot be read any more (its read session expired, about six hours
+after the split) turns the run back into one run that reads the whole result table again
+with REST paging, as a run of one stream does (see read_path.restart_with_rest).
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from connections import bigquery
+from connections.google_errors import GoogleErrorKind
 from connections.keys import connection_session
 from imports import mapping as mapping_module
 from imports import queue
 from imports.models import ImportRun, RunPart
-from imports.run import database, finish, high_water, leases, pages, scratch
+from imports.run import database, finish, high_water, leases, pages, read_path, scratch
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +127,8 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
         except mapping_module.MappingError as error:
             return _end(run, ImportRun.Status.FAILED, finish.mapping_failure(error))
         except bigquery.GoogleCallError as error:
+            if error.kind is GoogleErrorKind.READ_STREAM_GONE:
+                return _read_as_one_with_rest(run, part, owner, f"{what}: {error}")
             message = finish.google_failure(run, error, connection)
             return _end(run, ImportRun.Status.FAILED, message)
         except Exception:
@@ -143,6 +151,38 @@ def _part_done(run: ImportRun, part: RunPart, owner: str) -> str:
         locked.watermark_to = high_water.highest([*reached, locked.watermark_to], cursor_type)
         locked.save(update_fields=["watermark_to"])
         return finish.succeed(run, locked.lease_owner)
+
+
+def _read_as_one_with_rest(run: ImportRun, part: RunPart, owner: str, reason: str) -> str:
+    """Undo the split and send the run again, to read its whole result table with REST
+    paging from row 0; returns "rest" (or "lease_lost" when the part is not ours any more).
+
+    The parts are deleted, so every other part's worker finds its lease gone at its next
+    page and stops; what they wrote stays, and the replay writes nothing twice. The run is
+    left claimable (its lease expired): the worker the message reaches claims it, or the
+    reaper re-sends it when the broker is away.
+    """
+    with transaction.atomic():
+        # Parts first, then the import and the run: the order a page and a part's end lock in.
+        held = list(
+            RunPart.objects.select_for_update()
+            .filter(run=run)
+            .order_by("pk")
+            .values_list("pk", "lease_owner", "status")
+        )
+        if (part.pk, owner, RunPart.Status.RUNNING) not in held:
+            logger.warning("%s; the part's lease is lost", reason)
+            return "lease_lost"
+        locked = _lock(run)
+        if locked is None or locked.status != ImportRun.Status.RUNNING:
+            return "lease_lost"
+        RunPart.objects.filter(run=run).delete()
+        # Take the run's lease to switch it, then leave it expired for the next claim.
+        ImportRun.objects.filter(pk=run.pk).update(lease_owner=owner)
+        read_path.restart_with_rest(run, owner, reason)
+        ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+    queue.enqueue_run(str(run.pk))
+    return "rest"
 
 
 def _end(run: ImportRun, status: str, message: str) -> str:

@@ -222,3 +222,41 @@ def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, al
     assert parts.execute_part(lost) == "part_done"
     assert parts.execute_part(waiting) == ImportRun.Status.SUCCEEDED
     assert Event.objects.count() == ROWS
+
+
+def test_a_part_whose_stream_is_gone_turns_the_run_into_one_rest_read(
+    google, bq_connection, alice, clean_broker, caplog
+):
+    """A part resumed after its read session expired: the split is undone, every other
+    part's worker is fenced out, and the run reads the whole table again with REST, from
+    row 0, writing each event once."""
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)  # part 0 is read
+    [expired, other] = queued_parts(run)
+    busy = leases.part_claim(part_id=other, owner="busy")  # another worker reads this one
+    assert busy is not None
+    stream = RunPart.objects.get(pk=expired).read_stream
+    google.stack.storage_gate.inject("expired", match=stream)  # FAILED_PRECONDITION
+
+    assert parts.execute_part(expired) == "rest"
+
+    run.refresh_from_db()
+    assert (run.status, run.read_path, run.read_stream) == (ImportRun.Status.RUNNING, "rest", "")
+    assert (run.committed_offset, run.rows_read) == (0, 0)
+    assert run.lease_until <= timezone.now()  # claimable at once
+    assert not RunPart.objects.filter(run=run).exists()
+    assert "again from row 0 with REST paging" in caplog.text
+    # The other part's worker, with a page in hand, writes nothing.
+    with pytest.raises(leases.LeaseLost):
+        write.write_page(run, "busy", import_obj, MappedPage(64, 1, [], []), part=busy)
+
+    assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED  # the message sent
+
+    run.refresh_from_db()
+    import_obj.refresh_from_db()
+    assert (run.rows_read, run.committed_offset, run.rows_rejected) == (ROWS, ROWS, 0)
+    assert Event.objects.count() == ROWS  # part 0's rows were read twice, stored once
+    assert run.rows_written == ROWS  # each event counted once, by the pass that wrote it
+    highest = (START + dt.timedelta(seconds=ROWS - 1)).isoformat()
+    assert import_obj.watermark == run.watermark_to == highest
+    assert parts.execute_part(other) == "skipped"  # its message, arriving late
