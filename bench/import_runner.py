@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import resource
@@ -224,6 +225,20 @@ def instrument(clock: Clock) -> None:
             yield rows
 
     bigquery.StorageReader.pages = storage_pages
+    time_collections(clock)
+
+
+def time_collections(clock: Clock) -> None:
+    """Time each cyclic garbage collection by generation (it holds the GIL while it runs)."""
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            clock.add(f"gc: generation {info['generation']}", time.perf_counter() - started.pop())
+
+    gc.callbacks.append(callback)
 
 
 def sql_timer(clock: Clock):
@@ -934,6 +949,14 @@ def print_breakdown(child: dict[str, Any], total: float) -> None:
     ]
     for label, seconds in reader:
         print(f"    {label:60} {seconds:7.2f} s {100 * seconds / total:5.1f} %")
+    print("  cyclic garbage collections (either thread; each holds the GIL):")
+    for generation in range(3):
+        label = f"gc: generation {generation}"
+        seconds, count = t.get(label, 0.0), calls.get(label, 0)
+        print(
+            f"    {label + f' ({count:,} collections)':60} {seconds:7.2f} s "
+            f"{100 * seconds / total:5.1f} %"
+        )
 
 
 def machine() -> str:

@@ -19,7 +19,7 @@ from connections.google_errors import GoogleErrorKind
 from imports import mapping as mapping_module
 from imports.models import ImportRun, RejectedRow, RunPart
 from imports.prefetch import PagePrefetcher
-from imports.run import high_water, read_path, write
+from imports.run import collector, high_water, read_path, write
 from imports.run.high_water import PageHigh
 from imports.run.leases import renew, renew_part
 from imports.run.window import TIME_CURSOR_TYPES, parse_watermark
@@ -109,7 +109,7 @@ def read_pages(
 
         try:
             # The next page is read and mapped while this one is written.
-            with PagePrefetcher(pages, map_page, offset=offset) as prefetched:
+            with collector.paused(), PagePrefetcher(pages, map_page, offset=offset) as prefetched:
                 # Straight into the table while pages bring only new rows; the usual way
                 # after a page that found rows already stored (a re-read window, a re-import).
                 direct = True

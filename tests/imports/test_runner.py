@@ -1,6 +1,8 @@
 """The runner, in process, against the stand-ins: the real client reads the emulator
 through the permission gate and writes PostgreSQL with the bulk writers."""
 
+import gc
+
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -120,6 +122,34 @@ def test_incremental_runs_lose_nothing_and_duplicate_nothing(google, bq_connecti
     assert third.rows_read == 11
     assert Event.objects.count() == 91  # 60 + 1 late + 20 + 10, each once
     assert import_obj.watermark.startswith("2026-01-02")
+
+
+def test_the_collector_is_paused_while_pages_are_written_and_restored_after(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    collector_on_while_writing = []
+    original = write.write_page
+
+    def write_and_look(*args, **kwargs):
+        collector_on_while_writing.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(write, "write_page", write_and_look)
+    gc.enable()
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert collector_on_while_writing == [False] * 4
+    assert gc.isenabled()
+
+    google.stack.gate.inject("billing_not_enabled", times=1, match="tabledata.list")
+    status, failed = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    assert gc.isenabled()
 
 
 def test_a_run_that_fails_on_its_second_page_keeps_the_watermark_and_the_next_reads_it_all(
