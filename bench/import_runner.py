@@ -158,6 +158,7 @@ class Clock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self.marks: dict[str, float] = {}  # perf_counter of the first page's start, last's end
 
     def add(self, label: str, seconds: float) -> None:
         self.seconds[label] += seconds
@@ -186,6 +187,16 @@ def instrument(clock: Clock) -> None:
         setattr(owner, name, wrapper)
 
     timed(write, "write_page", "page transaction")
+    original_write_page = write.write_page
+
+    def write_page(*args: Any, **kwargs: Any) -> Any:
+        clock.marks.setdefault("first page", time.perf_counter())
+        try:
+            return original_write_page(*args, **kwargs)
+        finally:
+            clock.marks["last page"] = time.perf_counter()
+
+    write.write_page = write_page
     timed(mapping, "map_page", "map_page")
     timed(writers, "write_events", "write_events")
     for method in ("dataset_location", "start_query", "wait", "table_rows", "table_schema"):
@@ -284,7 +295,10 @@ def child_main(run_id: str, database: str, result_path: str) -> None:
     started = time.perf_counter()
     with connection.execute_wrapper(sql_timer(clock)):
         status = execute_run(run_id)
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
+    elapsed = ended - started
+    clock.seconds["before the first page"] = clock.marks.get("first page", ended) - started
+    clock.seconds["after the last page"] = ended - clock.marks.get("last page", ended)
     result = {
         "status": status,
         "seconds": elapsed,
@@ -933,9 +947,15 @@ def print_breakdown(child: dict[str, Any], total: float) -> None:
         ("page transaction: COMMIT", t.get("commit", 0.0)),
         ("page transaction: rest (fenced lease renew)", page - write - t.get("commit", 0.0)),
     ]
+    first = t.get("before the first page", 0.0)
+    last = t.get("after the last page", 0.0)
+    writer += [
+        ("before the first page (claim, its read and mapping)", first - source),
+        ("after the last page (finish, result table deleted)", last),
+    ]
     accounted = sum(seconds for _, seconds in writer)
     writer.append(
-        ("waiting for the reader thread, claim, cancel checks, finish", total - accounted)
+        ("between pages: waiting for the reader thread, cancel checks", total - accounted)
     )
     print(f"  where the runner's time went ({calls.get('page transaction', 0)} pages):")
     for label, seconds in writer:
