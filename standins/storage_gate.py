@@ -66,13 +66,16 @@ emulator's: the gate forwards the client's offset unchanged. Avro streams pass t
 uncut (an Avro block cannot be split without its schema's codec; the app reads Arrow).
 
 Streams: BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
-for a small table), each read from its own offsets. The emulator answers a small table's
-session with one stream whatever ``max_stream_count`` asks (a larger table's with a few at
-most), so a session asking for k > 1 streams that the emulator answers with one gets
-min(k, rows) streams from the gate, each a contiguous range of the emulator's stream, cut
-at its end. The emulator allocates a stream's rows only as they are read (an offset beyond
-them is FAILED_PRECONDITION), so the gate reads the emulator's stream from row 0 and skips
-to the range's start plus the client's offset.
+for a small table), each read from its own offsets, and starts answering at once. The
+emulator makes one stream per 100,000 rows (up to ``max_stream_count``) and answers each
+ReadRows only once the whole rest of the stream is out of DuckDB (1.7 s for a million
+rows). So the gate asks the emulator for all its 100,000-row streams and, when their number
+is not what the client gets (min(k, rows) streams), answers with streams of its own, each a
+contiguous range of rows over the emulator's streams in order: a million rows read as one
+stream start after one 100,000-row stream, and a second half is not read from row 0. The
+emulator allocates a stream's rows only as they are read (an offset beyond them is
+FAILED_PRECONDITION), so the gate reads each emulator stream from row 0 and skips to the
+range's start plus the client's offset.
 
 The gate holds one emulator response in memory at a time; that is the stand-in's memory,
 not the client's.
@@ -217,9 +220,10 @@ class RecordedCall:
 
 @dataclass(frozen=True)
 class _Part:
-    """A stream the gate made: rows [start, end) of the emulator's stream ``upstream``."""
+    """A stream the gate made: rows [start, end) of the emulator's streams in order, each
+    given as (name, its first row, the row after its last)."""
 
-    upstream: str
+    upstreams: tuple[tuple[str, int, int], ...]
     start: int
     end: int
 
@@ -595,6 +599,9 @@ class StorageGate(RecordsCalls):
     def _create_read_session(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         parsed = _CreateReadSessionRequest.FromString(request)
         table = parsed.read_session.table
+        every_stream = _CreateReadSessionRequest()
+        every_stream.CopyFrom(parsed)
+        every_stream.max_stream_count = 0  # the emulator's 100,000-row streams, all of them
 
         def remember(caller: TokenInfo, response: bytes) -> bytes:
             session = _ReadSession.FromString(response)
@@ -607,7 +614,7 @@ class StorageGate(RecordsCalls):
                 )
                 if fields:
                     self._schemas[session.name] = fields
-            split = self._split_streams(session, parsed.max_stream_count, resource)
+            split = self._regroup_streams(session, parsed.max_stream_count)
             if fields and session.HasField("arrow_schema"):
                 schema = google_arrow.google_schema(fields)
                 session.arrow_schema.serialized_schema = schema.serialize().to_pybytes()
@@ -616,29 +623,34 @@ class StorageGate(RecordsCalls):
         return self._run_unary(
             "CreateReadSession",
             table,
-            request,
+            every_stream.SerializeToString(),
             context,
             lambda caller: self._authorize_session(caller, parsed.parent, table),
             remember,
             parent=parsed.parent,
         )
 
-    def _split_streams(self, session: Any, wanted: int, table: dict[str, Any]) -> bool:
-        """Replace the emulator's one stream by min(wanted, rows) streams of contiguous
-        rows, as BigQuery divides a table between streams; False when the emulator's answer
-        stays (one stream asked for or left, or several streams of its own)."""
-        rows = int(table.get("numRows") or 0)
-        count = min(wanted, rows)
-        if count <= 1 or len(session.streams) != 1:
+    def _regroup_streams(self, session: Any, wanted: int) -> bool:
+        """Replace the emulator's streams by min(wanted, rows) streams of contiguous rows
+        over them, as BigQuery divides a table between streams; False when the emulator's
+        answer stays (as many streams as the client gets)."""
+        rows = session.estimated_row_count  # the emulator's exact count
+        upstream = [stream.name for stream in session.streams]
+        count = min(wanted or len(upstream), rows)
+        if count == len(upstream):
             return False
-        upstream = session.streams[0].name
+        # The emulator's own division: stream j holds rows [rows * j // n, rows * (j+1) // n).
+        bounds = [
+            (name, rows * number // len(upstream), rows * (number + 1) // len(upstream))
+            for number, name in enumerate(upstream)
+        ]
         del session.streams[:]
         with self._lock:
             for number in range(count):
-                name = f"{upstream}-part{number}"
-                self._parts[name] = _Part(
-                    upstream, number * rows // count, (number + 1) * rows // count
-                )
+                name = f"{upstream[0]}-part{number}"
+                start, end = number * rows // count, (number + 1) * rows // count
+                over = tuple(bound for bound in bounds if bound[1] < end and bound[2] > start)
+                self._parts[name] = _Part(over, start, end)
                 session.streams.add().name = name
         return True
 
@@ -688,34 +700,48 @@ class StorageGate(RecordsCalls):
             assert self._channel is not None  # noqa: S101 - handlers run only while started
             with self._lock:
                 part = self._parts.get(stream)
-            limit, skip = None, 0
+            # (the emulator's request, rows of its answer to skip), read in order
+            reads: list[tuple[bytes, int]] = [(request, 0)]
+            limit = None
             if part is not None:
-                limit, skip = max(0, part.end - part.start - offset), part.start + offset
-                request = _ReadRowsRequest(read_stream=part.upstream, offset=0).SerializeToString()
-            upstream = self._channel.unary_stream(f"/{SERVICE}/ReadRows")(
-                request,
-                timeout=self._timeout(context),
-                metadata=[("authorization", identity_token(caller.email))],
-            )
-            context.add_callback(upstream.cancel)  # the client went away: stop the emulator
+                first = part.start + offset
+                limit = max(0, part.end - first)
+                reads = [
+                    (
+                        _ReadRowsRequest(read_stream=name, offset=0).SerializeToString(),
+                        max(0, first - start),
+                    )
+                    for name, start, end in part.upstreams
+                    if end > first
+                ]
             session_match = STREAM.fullmatch(stream)
             with self._lock:
                 fields = self._schemas.get(session_match[1]) if session_match else None
             chunker = _Chunker(
-                self.max_rows_per_response, self.max_bytes_per_response, fields, limit, skip
+                self.max_rows_per_response, self.max_bytes_per_response, fields, limit
             )
             try:
-                for raw in upstream:
+                for upstream_request, skip in reads:
                     if chunker.limit == 0:
-                        upstream.cancel()  # the end of a stream the gate made
-                        break
-                    for data, count in chunker.split(raw):
-                        if fault is not None and fault.after is not None:
-                            if responses >= fault.after:
-                                raise self._fire(fault, "ReadRows", stream)
-                        yield data
-                        responses += 1
-                        rows += count
+                        break  # the end of a stream the gate made
+                    chunker.skip = skip
+                    upstream = self._channel.unary_stream(f"/{SERVICE}/ReadRows")(
+                        upstream_request,
+                        timeout=self._timeout(context),
+                        metadata=[("authorization", identity_token(caller.email))],
+                    )
+                    context.add_callback(upstream.cancel)  # the client went away
+                    for raw in upstream:
+                        if chunker.limit == 0:
+                            upstream.cancel()  # the end of a stream the gate made
+                            break
+                        for data, count in chunker.split(raw):
+                            if fault is not None and fault.after is not None:
+                                if responses >= fault.after:
+                                    raise self._fire(fault, "ReadRows", stream)
+                            yield data
+                            responses += 1
+                            rows += count
             except grpc.RpcError as error:
                 raise _upstream_failure(error) from error
             if fault is not None:

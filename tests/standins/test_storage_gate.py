@@ -430,6 +430,38 @@ def test_a_session_of_several_streams_divides_the_rows_between_them(
     assert list(at_the_end) == []
 
 
+def test_a_table_of_several_emulator_streams_is_read_as_the_streams_asked_for(
+    reader: BigQueryReadClient, standin_stack: StandinStack
+) -> None:
+    """The emulator makes a stream per 100,000 rows and answers each only once all of it is
+    out of DuckDB; the gate reads them in order behind the streams the client asked for,
+    so reading starts after one of them, with every row once and offsets as BigQuery's."""
+    rows = 250_001  # three emulator streams: rows 0, 83,333 and 166,667 on
+    name = f"several_{uuid.uuid4().hex[:8]}"
+    standin_stack.create_table(
+        PROJECT, DATASET, name, [("id", "INT64", "REQUIRED")], [{"id": i} for i in range(rows)]
+    )
+    table = f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}"
+
+    def streams(count: int) -> list[str]:
+        session = reader.create_read_session(
+            parent=f"projects/{PROJECT}",
+            read_session=types.ReadSession(table=table, data_format=types.DataFormat.ARROW),
+            max_stream_count=count,
+            retry=NO_RETRY,
+            timeout=TIMEOUT,
+        )
+        return [stream.name for stream in session.streams]
+
+    [one] = streams(1)
+    assert one.endswith("-part0")  # the gate's, over the emulator's three
+    assert read_ids(reader, one) == list(range(rows))
+    assert read_ids(reader, one, offset=150_000) == list(range(150_000, rows))
+    first, second = streams(2)
+    assert read_ids(reader, second) == list(range(125_000, rows))
+    assert read_ids(reader, first, offset=83_000) == list(range(83_000, 125_000))
+
+
 def test_a_small_table_gets_fewer_streams_than_asked(
     reader: BigQueryReadClient, standin_stack: StandinStack
 ) -> None:
