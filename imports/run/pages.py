@@ -121,6 +121,7 @@ def read_pages(
                     direct = written == len(page.mapped)
                     offset += page.size
                     failures = 0
+                    collector.page_written()
                     write.let_other_writers_in()
             return
         except bigquery.GoogleCallError as error:

@@ -58,3 +58,21 @@ def test_overlapping_runs_share_one_pause_that_ends_with_the_last():
     thread.join(10)
 
     assert gc.isenabled()
+
+
+def test_a_long_run_still_collects_once_every_so_many_pages():
+    collections = []
+
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            collections.append(info)
+
+    gc.callbacks.append(count)
+    try:
+        with collector.paused():
+            for _ in range(collector.PAGES_BETWEEN_COLLECTIONS * 2):
+                collector.page_written()
+    finally:
+        gc.callbacks.remove(count)
+
+    assert len(collections) == 2

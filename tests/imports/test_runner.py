@@ -10,7 +10,7 @@ from django.utils import timezone
 from audience.models import Event, Profile
 from imports import services
 from imports.models import Import, ImportRun, RejectedRow
-from imports.run import execute, leases, write
+from imports.run import collector, execute, leases, write
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import (
     EVENT_SCHEMA,
@@ -137,12 +137,23 @@ def test_the_collector_is_paused_while_pages_are_written_and_restored_after(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(write, "write_page", write_and_look)
-    gc.enable()
+    monkeypatch.setattr(collector, "PAGES_BETWEEN_COLLECTIONS", 2)
+    full_collections = []
 
-    status, run = run_once(import_obj, alice)
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            full_collections.append(info)
+
+    gc.callbacks.append(count)  # the collector's own list: it cannot be swapped
+    gc.enable()
+    try:
+        status, run = run_once(import_obj, alice)
+    finally:
+        gc.callbacks.remove(count)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
     assert collector_on_while_writing == [False] * 4
+    assert len(full_collections) == 2  # one every two pages, as set above
     assert gc.isenabled()
 
     google.stack.gate.inject("billing_not_enabled", times=1, match="tabledata.list")
