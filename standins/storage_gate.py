@@ -56,7 +56,7 @@ Response size: BigQuery answers ReadRows with many responses per stream: users r
 1,024 rows per response (GoogleCloudDataproc/hadoop-connectors#245, about 1.24 MiB each)
 and 896 for a 32-column table (googleapis/python-bigquery#1256); v1beta1 documented
 "about 10 MiB" per response and the v1 client documents a hard ceiling of 128 MB. The
-emulator sends a whole stream as one response (a million rows in one record batch). So
+emulator sends a whole stream as one response (up to 100,000 rows in one record batch). So
 each of its record batches is cut into responses of at most ``max_rows_per_response``
 rows (1,024) and ``max_bytes_per_response`` serialized bytes (10 MiB), each with its own
 ``row_count`` and progress; the Arrow schema goes in the first response of each ReadRows
