@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,9 @@ class ProfileRow:
     identity: str
     properties: dict[str, Any]
     seen_at: datetime
+    # The properties as canonical JSON, when the mapping already encoded them (in the
+    # reader's thread, so the writer's COPY does not).
+    properties_json: str = field(default="", compare=False)
 
 
 @dataclass

@@ -97,7 +97,7 @@ def write_profiles(
         WHERE {updated} IS DISTINCT FROM p.{c["properties"]}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
     records = (
-        (pos, row.identity, canonical_json(row.properties), row.seen_at)
+        (pos, row.identity, row.properties_json or canonical_json(row.properties), row.seen_at)
         for pos, row in enumerate(rows)
     )
     return _copy_then_insert(
@@ -281,7 +281,7 @@ def _copy_profiles_directly(
             (
                 workspace,
                 row.identity,
-                _JsonText(canonical_json(row.properties)),
+                _JsonText(row.properties_json or canonical_json(row.properties)),
                 row.seen_at,
                 row.seen_at,
                 run,

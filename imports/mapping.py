@@ -343,7 +343,8 @@ class _PageMapper:
         """The row's profile; raises _Refused with the reason it cannot be imported."""
         self._check_cursor(row)
         identity = self._identity(row)
-        return ProfileRow(identity=identity, properties=self._properties(row), seen_at=now)
+        properties = self._properties(row)
+        return ProfileRow(identity, properties, now, canonical_json_bytes(properties).decode())
 
     def event(self, row: MappingABC[str, Any], now: datetime) -> EventRow:
         """The row's event; raises _Refused with the reason it cannot be imported."""

@@ -388,6 +388,18 @@ def test_profile_properties_use_the_property_names_and_seen_at_is_now():
     )
 
 
+def test_a_profile_carries_its_properties_as_the_canonical_json_the_writer_stores():
+    profile = one(
+        PROFILES,
+        {"id": "42", "plan": "pro", "email": None, "meta": '{"b": 1, "a": "é"}', "score": 7},
+    )
+
+    assert profile.properties_json == canonical_json(profile.properties)
+    assert profile.properties_json == (
+        '{"Email":null,"meta":{"a":"é","b":1},"plan":"pro","score":7}'
+    )
+
+
 def test_both_wire_forms_of_a_row_map_to_the_same_profile():
     rest = one(
         PROFILES,
