@@ -36,6 +36,12 @@ class EventRow:
     properties_json: str = ""
 
 
+def stored_json(row: ProfileRow | EventRow) -> str:
+    """The row's properties as the canonical JSON its table stores: the mapping's text when
+    it encoded them already, else encoded here."""
+    return row.properties_json or canonical_json(row.properties)
+
+
 _stdlib_canonical = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False
 ).encode

@@ -24,7 +24,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from audience.models import Event, Profile
-from audience.rows import EventRow, ProfileRow, canonical_json
+from audience.rows import EventRow, ProfileRow, stored_json
 
 # Keeps each `IN (…)` of the fallback under SQLite's older 999-variable limit.
 _FALLBACK_CHUNK = 900
@@ -96,10 +96,7 @@ def write_profiles(
             {c["updated_by_run"]} = EXCLUDED.{c["updated_by_run"]}
         WHERE {updated} IS DISTINCT FROM p.{c["properties"]}
     """  # noqa: S608 - identifiers come from model metadata, values are parameters
-    records = (
-        (pos, row.identity, row.properties_json or canonical_json(row.properties), row.seen_at)
-        for pos, row in enumerate(rows)
-    )
+    records = ((pos, row.identity, stored_json(row), row.seen_at) for pos, row in enumerate(rows))
     return _copy_then_insert(
         temp=temp,
         temp_columns=temp_columns,
@@ -187,7 +184,7 @@ def write_events(
             row.identity,
             row.name,
             row.timestamp,
-            row.properties_json or canonical_json(row.properties),
+            stored_json(row),
             row.dedupe_key,
         )
         for pos, row in enumerate(rows)
@@ -254,7 +251,7 @@ def _copy_events_directly(
                 row.identity,
                 row.name,
                 row.timestamp,
-                _JsonText(row.properties_json or canonical_json(row.properties)),
+                _JsonText(stored_json(row)),
                 row.dedupe_key,
                 run,
             )
@@ -281,7 +278,7 @@ def _copy_profiles_directly(
             (
                 workspace,
                 row.identity,
-                _JsonText(row.properties_json or canonical_json(row.properties)),
+                _JsonText(stored_json(row)),
                 row.seen_at,
                 row.seen_at,
                 run,
