@@ -1,4 +1,6 @@
+import contextlib
 import datetime as dt
+import gc
 import uuid
 
 from imports import services
@@ -77,3 +79,19 @@ def make_import(connection, user, *, table: str, target: str = "profiles", **fie
         created_by=user,
         definition=definition,
     )
+
+
+@contextlib.contextmanager
+def full_collections():
+    """The full (generation 2) garbage collections that run inside the block, as a list."""
+    collections: list[dict] = []
+
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            collections.append(info)
+
+    gc.callbacks.append(count)  # the collector's own list: it cannot be swapped
+    try:
+        yield collections
+    finally:
+        gc.callbacks.remove(count)

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from imports.run import collector
+from tests.imports.conftest import full_collections
 
 
 @pytest.fixture(autouse=True)
@@ -61,18 +62,8 @@ def test_overlapping_runs_share_one_pause_that_ends_with_the_last():
 
 
 def test_a_long_run_still_collects_once_every_so_many_pages():
-    collections = []
-
-    def count(phase, info):
-        if phase == "stop" and info["generation"] == 2:
-            collections.append(info)
-
-    gc.callbacks.append(count)
-    try:
-        with collector.paused():
-            for _ in range(collector.PAGES_BETWEEN_COLLECTIONS * 2):
-                collector.page_written()
-    finally:
-        gc.callbacks.remove(count)
+    with full_collections() as collections, collector.paused():
+        for _ in range(collector.PAGES_BETWEEN_COLLECTIONS * 2):
+            collector.page_written()
 
     assert len(collections) == 2

@@ -16,6 +16,7 @@ from tests.imports.conftest import (
     EVENT_SCHEMA,
     USER_SCHEMA,
     event_rows,
+    full_collections,
     make_import,
     new_table,
     user_rows,
@@ -138,22 +139,13 @@ def test_the_collector_is_paused_while_pages_are_written_and_restored_after(
 
     monkeypatch.setattr(write, "write_page", write_and_look)
     monkeypatch.setattr(collector, "PAGES_BETWEEN_COLLECTIONS", 2)
-    full_collections = []
-
-    def count(phase, info):
-        if phase == "stop" and info["generation"] == 2:
-            full_collections.append(info)
-
-    gc.callbacks.append(count)  # the collector's own list: it cannot be swapped
     gc.enable()
-    try:
+    with full_collections() as collections:
         status, run = run_once(import_obj, alice)
-    finally:
-        gc.callbacks.remove(count)
 
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
     assert collector_on_while_writing == [False] * 4
-    assert len(full_collections) == 2  # one every two pages, as set above
+    assert len(collections) == 2  # one every two pages, as set above
     assert gc.isenabled()
 
     google.stack.gate.inject("billing_not_enabled", times=1, match="tabledata.list")
