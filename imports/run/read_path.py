@@ -87,8 +87,8 @@ def restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
 
     REST may order the rows differently from the stream, so the committed offset of the
     stream means nothing there: the whole table is replayed (the idempotent writes make
-    that harmless). rows_read and rows_rejected restart with it, so that they count one
-    pass; rows_written keeps counting what actually changed.
+    that harmless). rows_read, rows_rejected and rows_unchanged restart with it, so that
+    they count one pass; rows_written keeps counting what actually changed.
     """
     logger.warning(
         "run %s: %s; reading %s again from row 0 with REST paging (was at row %s)",
@@ -106,6 +106,7 @@ def restart_with_rest(run: ImportRun, owner: str, reason: str) -> None:
             committed_offset=0,
             rows_read=0,
             rows_rejected=0,
+            rows_unchanged=0,
         )
         RejectedRow.objects.filter(run=run).delete()
     run.read_path, run.read_stream, run.committed_offset = "rest", "", 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, F, Value
+from django.db.models.functions import Greatest
 
 from audience import writers
 from imports.models import Import, ImportRun, RejectedRow, RunPart
@@ -69,15 +70,12 @@ def write_page(
                 ],
                 ignore_conflicts=True,
             )
-        # Every row read is rejected, written or unchanged (already stored as it is, or a
-        # duplicate of another row of the page): the three always add up to the rows read.
-        unchanged = max(0, rows - len(rejected) - written)
         counters = {
             "committed_offset": F("committed_offset") + rows,
             "rows_read": F("rows_read") + rows,
             "rows_rejected": F("rows_rejected") + len(rejected),
             "rows_written": F("rows_written") + written,
-            "rows_unchanged": F("rows_unchanged") + unchanged,
+            "rows_unchanged": _unchanged(rows, len(rejected), written),
         }
         # The highest cursor value read, with the rows it came from (see high_water).
         (watermark_to,) = locked[0]
@@ -88,6 +86,20 @@ def write_page(
         else:
             renew_part(part, owner, run_fields=counters, **own)
     return written
+
+
+def _unchanged(read: int, rejected: int, written: int) -> Greatest:
+    """rows_unchanged after this page: every row read is rejected, written or unchanged
+    (already stored as it is, or a duplicate of another row), so it is what the other two
+    leave of the rows read.
+
+    Derived rather than added up page by page: after a restart with REST paging
+    (read_path.restart_with_rest) rows_read counts one pass again while rows_written keeps
+    the first pass's writes, and the rows they were would otherwise count twice, as written
+    and then as unchanged. In an UPDATE the columns on the right are the row's old values.
+    """
+    left = F("rows_read") + read - F("rows_rejected") - rejected - F("rows_written") - written
+    return Greatest(Value(0), left, output_field=BigIntegerField())
 
 
 def let_other_writers_in() -> None:

@@ -271,5 +271,7 @@ def test_a_resumed_run_whose_stream_is_gone_rereads_everything_with_rest(
     assert (run.read_path, run.read_stream) == ("rest", "")
     assert (run.committed_offset, run.rows_read) == (130, 130)  # one whole pass, from row 0
     assert run.rows_written == 130  # the replayed first page changed nothing
+    # ... and is not counted again as unchanged: written + unchanged + rejected = read.
+    assert (run.rows_unchanged, run.rows_rejected) == (0, 0)
     assert Profile.objects.count() == 130
     assert "reading" in caplog.text and "again from row 0 with REST paging" in caplog.text
