@@ -31,7 +31,14 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
         schedule_time=dt.time(2, 0),
         next_run_at=timezone.now() + dt.timedelta(hours=20),
         column_mapping=[{"column": "plan", "property": "plan", "include": True}],
-        source_schema=[{"name": "user_id", "type": "STRING"}, {"name": "plan", "type": "STRING"}],
+        source_schema=[
+            {"name": "user_id", "type": "STRING"},
+            {"name": "plan", "type": "STRING"},
+            {"name": "updated_at", "type": "TIMESTAMP"},
+        ],
+        sync_mode="incremental",
+        cursor_column="updated_at",
+        cursor_type="TIMESTAMP",
         created_by=alice,
     )
     add_run(
@@ -68,6 +75,7 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
     expect(page.locator("#progress-bar")).to_have_attribute("value", "200")
     expect(page.locator("#import-actions")).to_contain_text("Stop")
     expect(page.locator("#import-actions")).not_to_contain_text("Run now")
+    expect(page.locator("#reimport")).to_be_empty()  # not while a run reads
     page.evaluate("window.notReloaded = true")
     screenshot("import-detail-running")
 
@@ -99,6 +107,7 @@ def test_watch_a_run_live_then_read_its_rejected_rows(
     expect(page.locator("#import-status")).to_have_text("Scheduled")
     expect(page.locator("#import-actions")).to_contain_text("Run now")
     expect(page.locator("#import-actions")).to_contain_text("Pause")
+    expect(page.get_by_role("link", name="Re-import everything")).to_be_visible()
     expect(page.locator("#runs tbody tr").first).to_contain_text("990")
     expect(page.locator("#run-progress")).not_to_have_attribute("hx-trigger", re.compile("."))
     assert page.evaluate("window.notReloaded") is True
