@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
@@ -65,3 +66,11 @@ def profile_identities_stored(*, workspace_id: Any, identities: set[str]) -> set
         return set()
     rows = Profile.objects.filter(workspace_id=workspace_id, identity__in=identities)
     return set(rows.values_list("identity", flat=True))
+
+
+def event_keys_stored(*, workspace_id: Any, keys: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these dedupe keys the workspace already has an event for."""
+    if not keys:
+        return set()
+    rows = Event.objects.filter(workspace_id=workspace_id, dedupe_key__in=keys)
+    return set(rows.values_list("dedupe_key", flat=True))

@@ -104,6 +104,9 @@ class SamplePreview:
     rejections: list[SampleRejection] = dataclasses.field(default_factory=list)
     identities: int = 0
     existing: int = 0  # profiles: sample identities already stored
+    events: int = 0  # events: distinct sample events (by dedupe key)
+    events_stored: int = 0  # events: of those, already stored in the workspace
+    events_replace: bool = False  # stored events with the same ID are replaced, not skipped
     event_times: list[EventTime] = dataclasses.field(default_factory=list)
     error: str = ""
     fix: str = ""
@@ -115,6 +118,10 @@ class SamplePreview:
     @property
     def new_identities(self) -> int:
         return self.identities - self.existing
+
+    @property
+    def new_events(self) -> int:
+        return self.events - self.events_stored
 
     @property
     def flagged(self) -> int:
@@ -340,6 +347,12 @@ def _describe(
         )
     else:
         preview.event_times = _event_times(mapping, sample.wire, rows, mapped, rejected)
+        keys = {row.dedupe_key for row in mapped if isinstance(row, EventRow)}
+        preview.events = len(keys)
+        preview.events_stored = len(
+            audience_selectors.event_keys_stored(workspace_id=import_obj.workspace_id, keys=keys)
+        )
+        preview.events_replace = bool(import_obj.event_id_column)
     return preview
 
 

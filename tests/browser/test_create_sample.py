@@ -102,6 +102,9 @@ def test_without_read_session_user_the_sample_says_it_read_with_rest(
     expect(sample.locator("#sample-read-path")).to_contain_text(
         "it lacks BigQuery Read Session User, roles/bigquery.readSessionUser"
     )
+    expect(sample.locator("#sample-events")).to_have_text(
+        "3 sample events: 0 already in this workspace (the run skips them as duplicates), 3 new."
+    )
     expect(sample.locator("#sample-event-times")).to_contain_text(
         '"2025-12-01" → 2025-11-30T23:00:00+00:00'
     )

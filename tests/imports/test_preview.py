@@ -8,10 +8,13 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from audience.models import Profile, PropertyType
-from imports import preview
-from imports.models import Import
+from audience.models import Event, Profile, PropertyType
+from audience.selectors import event_keys_stored
+from imports import preview, services
+from imports.models import Import, ImportRun
+from imports.run import execute
 from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.imports.conftest import make_import
 
 SAMPLE_SQL = r"""
 SELECT 'p1' AS user_id, 'a@example.com' AS email, CAST(1.5 AS FLOAT64) AS score,
@@ -236,6 +239,45 @@ def test_an_events_sample_shows_wall_clock_times_read_in_the_source_zone(
         "Missing timestamp in column last_login",
     ]
     assert result.identities == 0  # new vs update is for profiles
+
+
+def test_an_events_sample_counts_the_events_a_run_would_find_stored_already(
+    google, bq_connection, alice, sample_table
+):
+    definition = {
+        "event_name_column": "",
+        "event_name_fixed": "Login",
+        "timestamp_column": "last_login",
+        "source_time_zone": "Europe/Berlin",
+        "column_mapping": [{"column": "email", "property": "email", "include": True}],
+    }
+    import_obj = draft(bq_connection, source_table=sample_table, target="events", **definition)
+
+    before = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert (before.events, before.events_stored, before.new_events) == (3, 0, 3)
+    saved = make_import(bq_connection, alice, table=sample_table, target="events", **definition)
+    run = services.import_run_now(import_obj=saved, actor=alice)
+    status = execute.execute_run(str(run.pk))
+    run.refresh_from_db()
+    assert status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS, run.error_message
+    Event.objects.filter(properties__email="b@example.com").delete()
+
+    after = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert (after.events, after.events_stored, after.new_events) == (3, 2, 1)
+    assert not after.events_replace  # no event ID column: a stored event is skipped
+
+
+def test_events_stored_counts_only_this_workspaces_events(workspace_a, workspace_b):
+    keys = [uuid.uuid4(), uuid.uuid4()]
+    for workspace, key in ((workspace_b, keys[0]), (workspace_a, keys[1])):
+        Event.objects.create(
+            workspace=workspace, identity="p1", name="Login", timestamp=timezone.now(),
+            properties={}, dedupe_key=key,
+        )  # fmt: skip
+
+    assert event_keys_stored(workspace_id=workspace_a.pk, keys=set(keys)) == {keys[1]}
 
 
 def test_an_incremental_sample_leaves_out_rows_without_a_cursor_as_a_run_does(
