@@ -4,7 +4,8 @@ The sample is read the way a run reads (imports.run.read_path: the Storage Read 
 the service account may create read sessions, REST paging otherwise) and mapped with the
 runner's own mapping (imports.mapping, with the workspace's property types), so what the
 preview shows is what the first run would store. A table is read as it is (no query, no
-bytes billed); a query or a view runs once as ``SELECT * FROM (…) LIMIT 20``.
+bytes billed); a query or a view runs once: the query a first run makes (its mapped
+columns, its filter on a partitioning cursor) with ``LIMIT 20``.
 
 Nothing here blocks the review: a Google error, a mapping the source no longer fits, or
 anything unexpected comes back as a message in the preview (Google's own text goes to the
@@ -38,7 +39,7 @@ from imports.browse import GOOGLE_CALLS
 from imports.forms import ReviewForm, definition
 from imports.models import Import
 from imports.run import read_path
-from imports.run.window import TIME_CURSOR_TYPES, future_limit, source_sql
+from imports.run.window import TIME_CURSOR_TYPES, future_limit, source_table, window
 from imports.type_contract import Wire, converter, schema_fields
 from workspaces.models import Workspace
 
@@ -222,7 +223,10 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
     )
     if by_query:
         location = connection.location or reader.dataset_location(connection.dataset_id)
-        sql = f"{source_sql(import_obj)} LIMIT {SAMPLE_ROWS}"  # a query source comes wrapped
+        # The run's own query (its mapped columns, and its filter on a partitioning cursor),
+        # limited: LIMIT does not cut what a view or a query scans, the columns chosen do.
+        frozen = window(import_obj, source_table(import_obj, reader))
+        sql = f"{frozen.sql} LIMIT {SAMPLE_ROWS}"  # a query source comes wrapped
         options = job_options(
             connection,
             "preview",
@@ -232,7 +236,8 @@ def _read_in(session: bigquery.BigQuerySession, import_obj: Import, table_kind: 
         )
         # A query still running after QUERY_TIMEOUT is cancelled (see ImportReader.wait).
         job = reader.wait(
-            reader.start_query(sql, [], location=location, options=options), timeout=QUERY_TIMEOUT
+            reader.start_query(sql, frozen.params, location=location, options=options),
+            timeout=QUERY_TIMEOUT,
         )
         table = job.destination
     else:

@@ -14,7 +14,7 @@ from imports import preview, services
 from imports.models import Import, ImportRun
 from imports.run import execute
 from tests.fixtures.standin_world import DATASET, PROJECT
-from tests.imports.conftest import make_import
+from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import
 
 SAMPLE_SQL = r"""
 SELECT 'p1' AS user_id, 'a@example.com' AS email, CAST(1.5 AS FLOAT64) AS score,
@@ -190,6 +190,39 @@ def test_a_query_source_runs_once_with_limit_20_and_is_read_from_its_result(
         ("login", "DATETIME"),
     ]
     assert (result.identities, result.existing) == (4, 0)
+
+
+def test_a_source_read_by_query_is_sampled_with_the_runs_own_columns_and_partition_filter(
+    google, bq_connection, alice
+):
+    """A view (or any source BigQuery cannot list rows of) is sampled by a query: the one a
+    run makes, limited. LIMIT does not cut the bytes a query scans; its columns and its
+    filter on a partitioning cursor do, and a table that requires that filter refuses a
+    query without it."""
+    table = f"partitioned_{uuid.uuid4().hex[:8]}"
+    google.stack.create_table(
+        PROJECT, DATASET, table, EVENT_SCHEMA, event_rows(0, 10),
+        partition_field="ts", require_partition_filter=True,
+    )  # fmt: skip
+    import_obj = draft(
+        bq_connection,
+        source_table=table,
+        target="events",
+        event_name_column="event",
+        timestamp_column="ts",
+        sync_mode="incremental",
+        cursor_column="ts",
+        cursor_type="TIMESTAMP",
+        column_mapping=[],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice, table_kind="VIEW")
+
+    assert result.error == ""
+    assert (result.by_query, result.rows_read, result.events) == (True, 10, 10)
+    [sql] = [r.sql for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    path = f"`{PROJECT}`.`{DATASET}`.`{table}`"
+    assert sql == f"SELECT `user_id`, `event`, `ts` FROM {path} WHERE `ts` >= @lo LIMIT 20"  # noqa: S608
 
 
 def test_a_query_still_running_after_the_timeout_is_cancelled_and_the_review_goes_on(
