@@ -14,7 +14,7 @@ from django.utils import timezone
 from connections.models import Connection
 from imports import schedules
 from imports.filters import ImportFilter
-from imports.models import Import, ImportRun, RejectedRow
+from imports.models import Import, ImportRun, RejectedRow, RunPart
 from imports.run.window import read_from
 from workspaces.models import Workspace
 
@@ -199,6 +199,11 @@ def run_rejected_rows_count(*, run: ImportRun, reason: str | None = None) -> int
 
 
 REASONS_SHOWN = 100
+
+
+def run_parts(*, run: ImportRun) -> list[RunPart]:
+    """The parts of a run split into parts (see imports.run.parts), in order; [] otherwise."""
+    return list(RunPart.objects.filter(run=run).order_by("number"))
 
 
 def run_rejected_reasons(*, run: ImportRun) -> list[tuple[str, int]]:

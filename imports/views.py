@@ -334,6 +334,7 @@ def run_detail(request: WorkspaceRequest, run_pk: Any) -> HttpResponse:
             "reasons": reasons,
             "reason": reason,
             "read_path_text": selectors.READ_PATHS.get(run.read_path, run.read_path),
+            "parts": selectors.run_parts(run=run) if run.read_path == "parts" else [],
             **_progress_context(run if active else None),
         },
     )

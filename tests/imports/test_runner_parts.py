@@ -176,6 +176,16 @@ def test_rejected_rows_of_parts_keep_distinct_numbers(google, bq_connection, ali
     assert {part for part, _ in shown} == {1, 2, 3}
     for part, row in shown:
         assert f"Part {part}, row {row:,}</td>" in page.content.decode()
+    # ... and what each part read, its counters adding up to the run's.
+    html = page.content.decode()
+    for part in RunPart.objects.filter(run=run):
+        assert (
+            f'<tr data-part="{part.number + 1}"><td>Part {part.number + 1}</td><td>Done</td>'
+            f'<td class="num">{part.rows_read}</td><td class="num">{part.rows_written}</td>'
+            f'<td class="num">{part.rows_unchanged}</td><td class="num">{part.rows_rejected}</td>'
+        ) in html
+    counted = RunPart.objects.filter(run=run).values_list("rows_read", "rows_rejected")
+    assert [sum(column) for column in zip(*counted, strict=True)] == [300, 6]
     # So does the download.
     url = reverse("imports:rejected_csv", kwargs={"ws": "acme", "run_pk": run.pk})
     lines = b"".join(alice_client.get(url).streaming_content).decode().splitlines()
