@@ -400,14 +400,16 @@ def imports_dispatch_due(*, now: dt.datetime | None = None) -> int:
 
     Each batch is one transaction holding row locks taken with SKIP LOCKED, so two
     dispatchers at once split the work instead of doubling it, and the unique
-    (import, scheduled_for) constraint backs that up.
+    (import, scheduled_for) constraint backs that up. The locks are FOR NO KEY UPDATE (the
+    key is never changed here): FOR UPDATE would also pass over an import that another
+    transaction only refers to, such as a worker recording an alert for its last run.
     """
     now = now or timezone.now()
     created = 0
     while True:
         with transaction.atomic():
             due = list(
-                Import.objects.select_for_update(skip_locked=True, of=("self",))
+                Import.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
                 .select_related("workspace")
                 .filter(status=Import.Status.SCHEDULED, next_run_at__lte=now)
                 .order_by("next_run_at")[:DISPATCH_BATCH]

@@ -170,6 +170,40 @@ def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
     assert celery_app.control.purge() == 2  # both runs were sent
 
 
+def hold_key_share(import_obj: Import, locked: threading.Event, release: threading.Event) -> None:
+    """Another transaction that only refers to the import: inserting a row with a foreign key
+    to it (the alert state a worker writes when a run ends) takes this lock on its row."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            table = connection.ops.quote_name(Import._meta.db_table)
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [import_obj.pk])  # noqa: S608
+            locked.set()
+            release.wait(60)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_takes_an_import_that_another_transaction_only_refers_to(hourly):
+    """The dispatcher locks the rows it updates FOR NO KEY UPDATE, as the runner does: FOR
+    UPDATE would pass over an import while an alert for its last run was being recorded."""
+    Import.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+    celery_app.control.purge()
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_key_share, args=(hourly, locked, release))
+    holder.start()
+    try:
+        assert locked.wait(30), "the other transaction did not take the lock"
+        created = services.imports_dispatch_due()
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert created == 1
+    assert hourly.runs.get().status == ImportRun.Status.QUEUED
+    assert celery_app.control.purge() == 1
+
+
 WATERMARK = "2026-03-01T00:00:00+00:00"
 INCREMENTAL = {
     "sync_mode": "incremental",
