@@ -160,6 +160,7 @@ TIMESTAMP_UNIT_CHOICES = [
     ("microseconds", "Microseconds since 1970-01-01"),
 ]
 
+_EVENT_TABLE_COLUMNS = ("event", "event_name")
 _IDENTITY_GUESSES = ("user_id", "userid", "customer_id", "distinct_id", "id", "email")
 
 EVENT_ID_HELP = (
@@ -326,6 +327,10 @@ class TargetForm(SemanticsFields):
         )
         if named:
             initial["event_name_column"] = named.name
+            # A column called event (not name, which a user table has too) beside a time:
+            # the table is most likely one of events.
+            if stamp and named.name.lower() in _EVENT_TABLE_COLUMNS:
+                initial["target"] = Import.Target.EVENTS
         return initial
 
     @property
