@@ -1,5 +1,7 @@
+import contextlib
 import datetime as dt
 import threading
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection, transaction
@@ -119,15 +121,32 @@ def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alic
     assert hourly.last_error.startswith("The schedule is not valid:")
 
 
-def hold_row_lock(import_obj: Import, locked: threading.Event, release: threading.Event) -> None:
-    """Another transaction (a second dispatcher, an admin's Pause) holding the import's row."""
+@contextlib.contextmanager
+def row_locked_elsewhere(import_obj: Import, lock: str) -> Iterator[None]:
+    """While inside, a second database connection (in another thread) holds `lock` on the
+    import's row: FOR UPDATE as a second dispatcher or an admin's Pause would, FOR KEY SHARE
+    as inserting a row that refers to it does (the alert state a worker writes when a run
+    ends)."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                table = connection.ops.quote_name(Import._meta.db_table)
+                cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s {lock}", [import_obj.pk])  # noqa: S608
+                locked.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
     try:
-        with transaction.atomic():
-            Import.objects.select_for_update().get(pk=import_obj.pk)
-            locked.set()
-            release.wait(60)
+        assert locked.wait(30), "the other transaction did not take the lock"
+        yield
     finally:
-        connection.close()
+        release.set()
+        holder.join(30)
 
 
 # Transactional: the lock is held by a second database connection, in another thread.
@@ -142,11 +161,7 @@ def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
     due_at = timezone.now() - dt.timedelta(minutes=1)
     Import.objects.update(next_run_at=due_at)
     celery_app.control.purge()
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_row_lock, args=(hourly, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(30), "the other transaction did not take the lock"
+    with row_locked_elsewhere(hourly, "FOR UPDATE"):
         with connection.cursor() as cursor:
             # A dispatcher that waits for the lock fails here instead of hanging the test.
             cursor.execute("SET lock_timeout = '10s'")
@@ -155,9 +170,6 @@ def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET lock_timeout")
-    finally:
-        release.set()
-        holder.join(30)
 
     assert created == 2
     for import_obj in others:
@@ -170,34 +182,14 @@ def test_the_dispatcher_passes_over_an_import_locked_by_another_transaction(
     assert celery_app.control.purge() == 2  # both runs were sent
 
 
-def hold_key_share(import_obj: Import, locked: threading.Event, release: threading.Event) -> None:
-    """Another transaction that only refers to the import: inserting a row with a foreign key
-    to it (the alert state a worker writes when a run ends) takes this lock on its row."""
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            table = connection.ops.quote_name(Import._meta.db_table)
-            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [import_obj.pk])  # noqa: S608
-            locked.set()
-            release.wait(60)
-    finally:
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatcher_takes_an_import_that_another_transaction_only_refers_to(hourly):
     """The dispatcher locks the rows it updates FOR NO KEY UPDATE, as the runner does: FOR
     UPDATE would pass over an import while an alert for its last run was being recorded."""
     Import.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
     celery_app.control.purge()
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=hold_key_share, args=(hourly, locked, release))
-    holder.start()
-    try:
-        assert locked.wait(30), "the other transaction did not take the lock"
+    with row_locked_elsewhere(hourly, "FOR KEY SHARE"):
         created = services.imports_dispatch_due()
-    finally:
-        release.set()
-        holder.join(30)
 
     assert created == 1
     assert hourly.runs.get().status == ImportRun.Status.QUEUED
