@@ -6,12 +6,14 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from queue import Empty
 
 import pytest
 from kombu import Connection
 
+from common import broker
 from common.broker import FilesystemTransport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +90,26 @@ def test_a_message_file_that_does_not_decode_is_skipped_and_logged(folders, capl
     assert [record.getMessage() for record in caplog.records] == [
         f"skipped a broker message on queue {QUEUE} that does not decode"
     ] * 2
+
+
+def test_a_channel_deletes_the_partial_files_of_writers_killed_long_ago(folders):
+    """A sender SIGKILLed between writing and renaming leaves its hidden partial file; the
+    next channel deletes it once it is older than any write takes, and a fresh one (a
+    writer still at work) is left alone."""
+    folder = Path(folders["data_folder_out"])
+    abandoned, in_progress = folder / ".abandoned.part", folder / ".in-progress.part"
+    abandoned.write_bytes(b'{"body": ')
+    in_progress.write_bytes(b'{"body": ')
+    long_ago = time.time() - broker.PARTIAL_MAX_AGE_SECONDS - 60
+    os.utime(abandoned, (long_ago, long_ago))
+
+    connection, queue = channel(folders)
+    queue._put(QUEUE, {"number": 1})
+
+    assert not abandoned.exists()
+    assert in_progress.exists()
+    assert queue._get(QUEUE) == {"number": 1}
+    connection.release()
 
 
 def test_the_one_command_set_up_sends_through_this_transport(tmp_path):
