@@ -1,10 +1,12 @@
 """Every API error is JSON: {"error": {"code", "message"}}; 429 says when to retry."""
 
+import base64
 import datetime as dt
 
 import pytest
 from django.core.cache import cache
 
+from api.pagination import BAD_CURSOR
 from imports.models import Import
 from tests.api.conftest import API, ApiClient, error_of, make_token
 from tests.connections.conftest import make_connection
@@ -129,3 +131,44 @@ def test_429_with_retry_after_once_a_token_uses_its_allowance(
     assert other.get(f"{API}/acme/").status_code == 200  # the allowance is per token
     time_machine.move_to(dt.datetime(2026, 5, 1, 12, 1, 1, tzinfo=dt.UTC), tick=False)
     assert api.get(f"{API}/acme/").status_code == 200
+
+
+def _cursor(query: str) -> str:
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor("p=garbage"),  # decodes; not a time for the created_at ordering
+        _cursor("p=2026-99-99"),
+        _cursor("p=\x00"),  # PostgreSQL refuses a NUL in a text parameter
+        "abc",  # does not decode at all
+    ],
+)
+@pytest.mark.parametrize("path", ["connections/", "imports/", "imports/{pk}/runs/", "audit/"])
+def test_a_cursor_not_made_by_the_api_is_a_400_naming_the_cursor(alice_api, import_a, path, cursor):
+    response = alice_api.get(f"{API}/acme/{path.format(pk=import_a.pk)}", {"cursor": cursor})
+
+    assert response.status_code == 400, response.content
+    assert error_of(response)["fields"] == {"cursor": [BAD_CURSOR]}
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-5", "201", "1.5", "١٢", str(10**30), ""])
+def test_a_page_size_outside_1_to_200_is_a_400(alice_api, import_a, size):
+    response = alice_api.get(f"{API}/acme/imports/", {"page_size": size})
+
+    assert response.status_code == 400, response.content
+    assert error_of(response)["fields"] == {
+        "page_size": ["page_size must be a whole number from 1 to 200."]
+    }
+
+
+def test_page_sizes_from_1_to_200_are_taken(alice_api, alice, workspace_a, import_a):
+    make_import(make_connection(workspace_a, alice, name="Second"), alice, table="users")
+
+    one = alice_api.get(f"{API}/acme/imports/", {"page_size": "1"}).json()
+    most = alice_api.get(f"{API}/acme/imports/", {"page_size": "200"}).json()
+
+    assert (len(one["results"]), bool(one["next"])) == (1, True)
+    assert (len(most["results"]), most["next"]) == (2, None)
