@@ -93,11 +93,14 @@ def host_and_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.hostname is None:
         raise AddressRefused("The URL has no host.")
+    refused = AddressRefused("The URL's port is not a number from 1 to 65535.")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError as error:
-        raise AddressRefused("The URL's port is not a number from 1 to 65535.") from error
-    return parts.hostname, port
+        raise refused from error
+    if port == 0:
+        raise refused
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def check_url(url: str) -> None:

@@ -2,6 +2,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 
+from common.validators import has_control_characters
 from notifications import addresses
 from notifications.events import TOGGLED_KINDS
 from notifications.models import Webhook
@@ -36,6 +37,12 @@ class WebhookForm(forms.Form):
     payload_format = forms.ChoiceField(
         label="Payload", choices=Webhook.Format.choices, initial=Webhook.Format.JSON
     )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if has_control_characters(name):
+            raise forms.ValidationError("Name must not contain control characters.", code="control")
+        return name
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

@@ -4,6 +4,7 @@ revocable, expiring, with their last use recorded; creation and revocation audit
 import datetime as dt
 import hashlib
 import re
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -288,3 +289,33 @@ def test_sending_the_same_form_twice_creates_one_token_and_shows_it_once(alice_c
     assert not TOKEN_IN_PAGE.search(followed)
     assert ApiToken.objects.count() == 1
     assert AuditEntry.objects.filter(action="api_token.created").count() == 1
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "t\x1b"}, "Token name must not contain control characters."),
+        ({"name": "   "}, "Give the token a name."),
+        ({"expires_on": "9999-12-31"}, "Choose a date within 100 years, or leave it empty"),
+        ({"expires_on": "2000-01-01"}, "The expiry date is in the past."),
+    ],
+)
+def test_a_refused_token_form_says_why_and_creates_nothing(alice_client, data, message):
+    response = create_on_page(alice_client, **data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_an_expiry_a_hundred_years_ahead_is_taken(alice_client, workspace_a):
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(workspace_a.time_zone)).date()
+    day = today.replace(year=today.year + 100, day=min(today.day, 28))
+
+    assert shown_token(create_on_page(alice_client, expires_on=day.isoformat()))
+    assert ApiToken.objects.get().expires_at.date() >= day
+
+
+def test_a_tampered_form_id_still_creates_the_token_once(alice_client):
+    assert shown_token(create_on_page(alice_client, nonce="not-a-uuid"))
+    assert ApiToken.objects.count() == 1

@@ -135,6 +135,8 @@ def services_secret(webhook) -> str:
         ("ftp://hooks.example.com/x", "The URL must start with https:// or http://."),
         ("https://hooks.example.com/x#frag", "Remove the #fragment: it is never sent."),
         ("https://no-such-host.invalid/x", "The host no-such-host.invalid cannot be resolved."),
+        ("https://8.8.8.8:0/x", "The URL's port is not a number from 1 to 65535."),
+        ("https://8.8.8.8:70000/x", "The URL's port is not a number from 1 to 65535."),
     ],
 )
 def test_a_webhook_to_a_private_address_or_a_bad_url_is_refused_and_nothing_is_saved(
@@ -146,6 +148,16 @@ def test_a_webhook_to_a_private_address_or_a_bad_url_is_refused_and_nothing_is_s
 
     assert response.status_code == 400
     assert message in response.content.decode().replace("&#x27;", "'")
+    assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_a_webhook_name_with_a_control_character_is_refused(alice_client, public_dns):
+    response = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "a\x1bb", "url": SLACK_URL, "payload_format": "slack"}
+    )
+
+    assert response.status_code == 400
+    assert "Name must not contain control characters." in response.content.decode()
     assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
 
 
