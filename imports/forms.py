@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
 
 from common.validators import has_control_characters
 from common.widgets import QuickSelect
@@ -24,6 +25,7 @@ from imports.mapping import MAX_PROPERTIES, TIMESTAMP_UNITS, ZONED_TIMESTAMP_TYP
 from imports.models import Import
 from imports.sql import MAX_QUERY_CHARS, validate_select_query
 from imports.type_contract import Field, type_name
+from workspaces.timezones import is_time_zone, time_zone_names
 
 MAX_PROPERTY_NAME = 255
 MAX_EVENT_NAME = 255
@@ -132,7 +134,7 @@ class Column:
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    return [(name, name) for name in time_zone_names()]
 
 
 def columns_of(schema: list[dict[str, Any]]) -> list[Column]:
@@ -434,7 +436,7 @@ class TargetForm(SemanticsFields):
         zone = unit = ""
         if kind in ZONED_TIMESTAMP_TYPES and "source_time_zone" not in self.errors:
             zone = (self.cleaned_data.get("source_time_zone") or "").strip() or self.tz
-            if zone not in zoneinfo.available_timezones():
+            if not is_time_zone(zone):
                 _error(
                     self,
                     "source_time_zone",
@@ -939,3 +941,16 @@ class ReimportForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages=_errors("Re-import from", invalid="Enter the day as YYYY-MM-DD."),
     )
+
+    def __init__(self, *args: Any, time_zone: str, **kwargs: Any) -> None:
+        self.zone = zoneinfo.ZoneInfo(time_zone)
+        super().__init__(*args, **kwargs)
+
+    def clean_from_day(self) -> dt.date | None:
+        day = self.cleaned_data["from_day"]
+        if day is not None and day > timezone.now().astimezone(self.zone).date():
+            raise forms.ValidationError(
+                "Choose today or an earlier day: Re-import reads again rows already imported.",
+                code="future",
+            )
+        return day

@@ -252,7 +252,10 @@ def import_reimport(request: WorkspaceRequest, pk: Any) -> HttpResponse:
     """Re-import everything, or from a day: asks first (what will be read, and the bytes a
     dry run of that query estimates), then moves the watermark back on POST."""
     import_obj = _get_import(request, pk)
-    form = ReimportForm(request.POST if request.method == "POST" else request.GET)
+    form = ReimportForm(
+        request.POST if request.method == "POST" else request.GET,
+        time_zone=request.workspace.time_zone,
+    )
     back = redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     if not form.is_valid():
         messages.error(request, " ".join(str(error) for error in form.errors["from_day"]))

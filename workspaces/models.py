@@ -1,14 +1,15 @@
 import uuid
-import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from workspaces.timezones import is_time_zone
+
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if not is_time_zone(value):
         raise ValidationError(f"{value!r} is not a known IANA time zone.", code="time_zone")
 
 

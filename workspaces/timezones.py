@@ -54,7 +54,21 @@ def zone_label(value: dt.datetime) -> str:
     return f"UTC{MINUS if sign == '-' else '+'}{offset}"
 
 
+# Files of the zone database that name no place: "localtime" is a link to the host's own
+# clock (another zone on each server, missing on some), the others are placeholders.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def time_zone_names() -> tuple[str, ...]:
     """Every IANA zone name, sorted, for a time zone picker."""
-    return tuple(sorted(zoneinfo.available_timezones()))
+    return tuple(sorted(zoneinfo.available_timezones() - NOT_ZONES))
+
+
+def is_time_zone(name: str) -> bool:
+    return name in _time_zone_set()
+
+
+@lru_cache(maxsize=1)
+def _time_zone_set() -> frozenset[str]:
+    return frozenset(time_zone_names())

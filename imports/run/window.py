@@ -135,9 +135,12 @@ def lower_bound(import_obj: Import, watermark: str) -> Any:
     seconds = import_obj.lookback_seconds or 0
     if lo is None or not seconds or isinstance(lo, int):
         return lo
-    if isinstance(lo, dt.datetime):
-        return lo - dt.timedelta(seconds=seconds)
-    return lo - dt.timedelta(days=-(-seconds // 86400))
+    try:
+        if isinstance(lo, dt.datetime):
+            return lo - dt.timedelta(seconds=seconds)
+        return lo - dt.timedelta(days=-(-seconds // 86400))
+    except OverflowError:  # a watermark within the lookback of year 1: read from the start
+        return CURSOR_MINIMUM[CURSOR_PARAM_TYPES[import_obj.cursor_type]]
 
 
 def watermark_at_day(import_obj: Import, day: dt.date, time_zone: str) -> str:
@@ -148,7 +151,10 @@ def watermark_at_day(import_obj: Import, day: dt.date, time_zone: str) -> str:
     midnight = dt.datetime.combine(day, dt.time())
     if kind == "TIMESTAMP":
         zone = zoneinfo.ZoneInfo(time_zone or "UTC")
-        return format_watermark(midnight.replace(tzinfo=zone).astimezone(dt.UTC))
+        try:
+            return format_watermark(midnight.replace(tzinfo=zone).astimezone(dt.UTC))
+        except OverflowError:  # Jan 1, 0001 east of UTC began before any TIMESTAMP
+            return format_watermark(CURSOR_MINIMUM["TIMESTAMP"])
     if kind == "DATETIME":
         return format_watermark(midnight)
     if kind == "DATE":

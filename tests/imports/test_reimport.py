@@ -194,3 +194,41 @@ def test_watermark_at_day_per_cursor_type(bq_connection, alice):
     assert watermark_at_day(import_obj, day, "America/New_York") == "2026-07-01T00:00:00"
     import_obj.cursor_type = "DATE"
     assert watermark_at_day(import_obj, day, "America/New_York") == "2026-07-01"
+
+
+def test_a_day_after_today_is_refused_and_changes_nothing(four_days, alice_client):
+    watermark = four_days.watermark
+
+    asked = alice_client.get(url(four_days, "?from_day=9999-12-31"), follow=True)
+    sent = alice_client.post(url(four_days), {"from_day": "9999-12-31"}, follow=True)
+
+    for response in (asked, sent):
+        assert "Choose today or an earlier day" in response.content.decode()
+    assert Import.objects.get(pk=four_days.pk).watermark == watermark
+    assert not AuditEntry.objects.filter(action="import.reimport").exists()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/GMT-14", "Etc/GMT+12"])
+def test_re_import_from_jan_1_0001_with_a_lookback_reads_from_the_start(
+    four_days, alice, alice_client, workspace_a, zone
+):
+    """The first day there is, in any zone and with a lookback that reaches before it: the
+    page, the confirmation and the next run read from the earliest TIMESTAMP (they were a
+    500 once the watermark was saved)."""
+    workspace_a.time_zone = zone
+    workspace_a.save()
+    Import.objects.filter(pk=four_days.pk).update(lookback_seconds=Import.Lookback.THREE_DAYS)
+
+    asked = alice_client.get(url(four_days, "?from_day=0001-01-01"))
+    sent = alice_client.post(url(four_days), {"from_day": "0001-01-01"})
+    page = alice_client.get(four_days.get_absolute_url())
+
+    assert (asked.status_code, sent.status_code, page.status_code) == (200, 302, 200)
+    import_obj = Import.objects.get(pk=four_days.pk)
+    assert import_obj.watermark.startswith("0001-01-01T")
+    status, run = run_once(import_obj, alice)
+    assert (status, run.rows_read, run.watermark_from) == (
+        ImportRun.Status.SUCCEEDED,
+        40,
+        "0001-01-01T00:00:00+00:00",
+    )

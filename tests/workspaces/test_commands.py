@@ -28,3 +28,13 @@ def test_create_workspace_refuses_an_unknown_time_zone(db):
             "create_workspace", "X", "--admin-email", "x@x.test", "--time-zone", "Mars/Base"
         )
     assert not Workspace.objects.exists()
+
+
+def test_the_hosts_localtime_is_not_a_workspace_time_zone():
+    from django.core.exceptions import ValidationError
+
+    from workspaces.models import validate_time_zone
+
+    validate_time_zone("Europe/Berlin")
+    with pytest.raises(ValidationError):
+        validate_time_zone("localtime")

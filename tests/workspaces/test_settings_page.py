@@ -59,6 +59,9 @@ def test_saving_the_same_values_records_nothing(alice_client, workspace_a):
         ({"name": "A\x00B", "time_zone": "UTC"}, "name", "Workspace name must not contain control characters."),
         ({"name": "Acme", "time_zone": "Mars/Olympus"}, "time_zone", "Choose a time zone from the list."),
         ({"name": "Acme", "time_zone": ""}, "time_zone", "Time zone is required."),
+        # Files of the zone database that are no place: the host's clock, placeholders.
+        ({"name": "Acme", "time_zone": "localtime"}, "time_zone", "Choose a time zone from the list."),
+        ({"name": "Acme", "time_zone": "Factory"}, "time_zone", "Choose a time zone from the list."),
     ],
 )  # fmt: skip
 def test_bad_values_are_refused_with_a_message(alice_client, workspace_a, data, field, message):
