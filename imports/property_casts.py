@@ -119,8 +119,13 @@ def _exact(value: Any) -> Decimal:
 
 
 def _fractional_digits(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """Digits after the point, trailing zeros not counted; exact for any number of digits
+    (normalize() in the default context would round to 28 and undercount)."""
+    if not number or not number.is_finite():
+        return 0
+    _, digits, exponent = number.as_tuple()
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(int(exponent) + trailing_zeros))
 
 
 def _number(number: Decimal, target: str) -> Any:

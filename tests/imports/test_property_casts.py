@@ -32,6 +32,9 @@ from imports.property_casts import Uncastable, castable, caster
         ("STRING", "FLOAT64", "0.5", 0.5),
         ("STRING", "FLOAT64", "Infinity", "Infinity"),
         ("STRING", "NUMERIC", "0.1", "0.1"),
+        ("BIGNUMERIC", "NUMERIC", "12345678901234567890123456789.123456789000", "12345678901234567890123456789.123456789"),
+        ("BIGNUMERIC", "NUMERIC", "0", "0"),
+        ("BIGNUMERIC", "NUMERIC", "1E+3", "1000"),
         ("STRING", "BOOL", "false", False),
         ("STRING", "DATE", "2024-02-29", "2024-02-29"),
         ("STRING", "TIME", "09:00:00", "09:00:00"),
@@ -64,6 +67,9 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("FLOAT64", "NUMERIC", "NaN"),
         ("FLOAT64", "INT64", "Infinity"),
         ("BIGNUMERIC", "NUMERIC", "0.00000000000000000000000000000000000001"),
+        # More than 28 significant digits: a rounding count saw no digit past the 9th.
+        ("BIGNUMERIC", "NUMERIC", "1.0000000000000000000000000000001"),
+        ("STRING", "NUMERIC", "12345678901234567890123456789.0000000001"),
         ("NUMERIC", "BIGNUMERIC", "1" + "0" * 39),  # not a NUMERIC anyway; beyond BIGNUMERIC
         ("STRING", "INT64", "x"),
         ("STRING", "INT64", " 42"),  # reads back as "42": not the same text
