@@ -41,6 +41,7 @@ time), which no other Arrow interval type does.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -127,6 +128,22 @@ def google_batch(
     return pyarrow.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def _unwrapped_cells(values: pyarrow.Array, field: Mapping[str, Any]) -> pyarrow.Array:
+    """The elements of an ARRAY<JSON | GEOGRAPHY | INTERVAL>, which the emulator sends as
+    its REST cells (struct<v: the cell's JSON text>), as plain strings. Keyed on the column's
+    type and not on the shape: a real ARRAY<STRUCT<v STRING>> is data."""
+    if not (
+        _type_name(field) in ("JSON", "GEOGRAPHY", "INTERVAL")
+        and pyarrow.types.is_struct(values.type)
+        and [child.name for child in values.type] == ["v"]
+    ):
+        return values
+    cells = values.field(0).to_pylist()
+    return pyarrow.array(
+        [None if cell is None else json.loads(cell) for cell in cells], type=pyarrow.string()
+    )
+
+
 def _convert(
     array: pyarrow.Array, field: Mapping[str, Any], target: pyarrow.DataType
 ) -> pyarrow.Array:
@@ -134,7 +151,7 @@ def _convert(
         return pyarrow.nulls(len(array), type=target)
     if _repeated(field):
         element = {**field, "mode": "NULLABLE"}
-        values = _convert(array.values, element, target.value_type)
+        values = _convert(_unwrapped_cells(array.values, field), element, target.value_type)
         offsets = array.offsets
         return pyarrow.ListArray.from_arrays(offsets, values, type=target, mask=array.is_null())
     kind = _type_name(field)

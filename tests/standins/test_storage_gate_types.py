@@ -164,3 +164,32 @@ def test_the_emulator_itself_answers_in_its_own_types(
 def test_run_sql_refuses_what_the_emulator_refuses(stack: StandinStack) -> None:
     with pytest.raises(EmulatorError, match="Syntax error|syntax|Parser"):
         stack.run_sql(PROJECT, "SELEC 1")
+
+
+ARRAYS_SQL = """
+SELECT 1 AS small_int, [JSON '{"a": 1}', JSON 'null', JSON '[]'] AS js,
+  [ST_GEOGFROMTEXT('POINT(1 2)')] AS gs, [INTERVAL 25 HOUR, INTERVAL 1 MONTH] AS ivs,
+  [STRUCT('kept' AS v)] AS real_structs
+"""
+
+
+def test_arrays_of_json_geography_and_interval_arrive_as_googles_lists(
+    standin_stack: StandinStack, reader: BigQueryReadClient
+) -> None:
+    """The emulator sends these arrays' elements as its REST cells (struct<v>); an
+    ARRAY<STRUCT<v STRING>> is data and stays a struct."""
+    name = f"arrays_{uuid.uuid4().hex[:8]}"
+    standin_stack.create_table_as(PROJECT, DATASET, name, ARRAYS_SQL)
+
+    _, schema, (row,) = read(reader, f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}")
+
+    assert schema.field("js").type.value_type == pyarrow.string()
+    assert schema.field("gs").type.value_type == pyarrow.string()
+    assert schema.field("ivs").type.value_type == pyarrow.month_day_nano_interval()
+    assert row["js"] == ['{"a":1}', "null", "[]"]
+    assert row["gs"] == ["POINT(1 2)"]
+    assert row["ivs"] == [
+        pyarrow.MonthDayNano([0, 0, 90_000_000_000_000]),
+        pyarrow.MonthDayNano([1, 0, 0]),
+    ]
+    assert row["real_structs"] == [{"v": "kept"}]
