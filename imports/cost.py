@@ -79,7 +79,7 @@ def monthly_projection(import_obj: Import, now: dt.datetime | None = None) -> Pr
         for size in ImportRun.objects.filter(
             import_obj=import_obj,
             workspace_id=import_obj.workspace_id,
-            status=ImportRun.Status.SUCCEEDED,
+            status__in=ImportRun.SUCCEEDED_STATUSES,
             bytes_billed__isnull=False,
         )
         .order_by("-finished_at")

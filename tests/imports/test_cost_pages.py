@@ -34,8 +34,8 @@ def daily_import(workspace_a, connection, alice):
 def test_the_import_page_projects_a_month_from_recent_successful_runs(
     alice_client, daily_import, users_import
 ):
-    for billed in (300 * MIB, 500 * MIB):
-        add_run(daily_import, bytes_billed=billed)
+    add_run(daily_import, bytes_billed=300 * MIB)
+    add_run(daily_import, status="succeeded_with_rejections", bytes_billed=500 * MIB)
     add_run(daily_import, status="failed", bytes_billed=90_000 * MIB)  # not a typical run
     add_run(users_import, bytes_billed=90_000 * MIB)  # another import's
 
