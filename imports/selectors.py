@@ -158,7 +158,7 @@ def import_watermark_note(*, import_obj: Import) -> WatermarkNote | None:
     at = import_obj.watermark_reset_at
     if at is None or import_obj.sync_mode != Import.SyncMode.INCREMENTAL:
         return None
-    if import_obj.runs.filter(status=ImportRun.Status.SUCCEEDED, finished_at__gt=at).exists():
+    if import_obj.runs.filter(status__in=ImportRun.SUCCEEDED_STATUSES, finished_at__gt=at).exists():
         return None
     return WatermarkNote(
         at=at, reason=import_obj.watermark_reset_reason, reads_from=read_from(import_obj)

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from imports import services
-from imports.models import Import
+from imports.models import Import, ImportRun
 from tests.imports.conftest import make_import
 from tests.imports.test_create_flow import (
     flow_connection,
@@ -150,3 +150,14 @@ def test_the_import_page_says_why_and_when_the_watermark_was_reset(
         "The watermark was reset on Nov 20, 2026 10:30 CET because the cursor column changed; "
         "the next run reads everything."
     ) in page
+
+    # Until a run has read from there, whether or not it rejected some rows.
+    import_obj.runs.create(
+        workspace_id=import_obj.workspace_id,
+        status=ImportRun.Status.SUCCEEDED_WITH_REJECTIONS,
+        scheduled_for=dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC),
+        finished_at=dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC),
+    )
+    assert "The watermark was reset" not in (
+        alice_client.get(import_obj.get_absolute_url()).content.decode()
+    )
