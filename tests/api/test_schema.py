@@ -9,7 +9,7 @@ from tests.api.conftest import ApiClient, make_token
 
 SCHEMA = "/api/schema/"
 UI = "/api/schema/ui/"
-ASSET = re.compile(r'(?:src|href)="([^"]+)"')
+ASSET = re.compile(r'<(?:link|script)\b[^>]*?\b(?:src|href)="([^"]+)"')
 
 
 def test_the_schema_is_valid_openapi_3_and_lists_every_endpoint(alice, workspace_a):
@@ -68,6 +68,7 @@ def test_the_ui_loads_every_asset_from_the_app(alice_client):
     html = response.content.decode()
     assert response.status_code == 200
     assert "swagger-ui" in html
+    assert '<a href="/">&larr; BigQuery Imports</a>' in html  # the way back to the app
     assert "<style" not in html and "<script>" not in html  # the CSP allows neither
     assets = ASSET.findall(html)
     assert len(assets) >= 5  # icon, two stylesheets, two bundles, the init script

@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 
 from audience.models import Event, Profile
 from imports.models import Import, ImportRun
+from notifications.models import Recipient
+from tests.api.conftest import make_token
 from tests.connections.conftest import make_connection
 from tests.factories import key_info
 from tests.fixtures.browser import sign_in_browser
@@ -101,6 +103,8 @@ def pages(workspace_a, alice, bob):
         )
         for i in range(5)
     )
+    make_token(alice, workspace_a, name="dbt Cloud nightly job for the marketing warehouse")
+    Recipient.objects.create(workspace=workspace_a, email="data-alerts-team@example.com")
     return {
         "dashboard": BASE,
         "help-panel": BASE + "#before-you-start",
@@ -114,6 +118,8 @@ def pages(workspace_a, alice, bob):
         "profiles": "/w/acme/audience/profiles/",
         "events": "/w/acme/audience/events/",
         "workspace-settings": "/w/acme/settings/workspace/",
+        "api-tokens": "/w/acme/settings/api-tokens/",
+        "notifications": "/w/acme/settings/notifications/",
     }
 
 
