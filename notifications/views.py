@@ -23,7 +23,7 @@ TEST_RATE_LIMITED = (
 )
 
 
-def _page(request: WorkspaceRequest, *, status: int = 200, **context: Any) -> HttpResponse:
+def _page(request: WorkspaceRequest, **context: Any) -> HttpResponse:
     workspace = request.workspace
     context.setdefault(
         "events_form", EventsForm(initial={"events": enabled_events(workspace=workspace)})
@@ -42,7 +42,6 @@ def _page(request: WorkspaceRequest, *, status: int = 200, **context: Any) -> Ht
             "page": page,
             **context,
         },
-        status=status,
     )
 
 
@@ -61,7 +60,7 @@ def notifications_page(request: WorkspaceRequest) -> HttpResponse:
 def events_update(request: WorkspaceRequest) -> HttpResponse:
     form = EventsForm(request.POST)
     if not form.is_valid():
-        return _page(request, events_form=form, status=400)
+        return _page(request, events_form=form)
     services.notification_events_update(
         workspace=request.workspace, actor=request.user, events=form.cleaned_data["events"]
     )
@@ -83,7 +82,7 @@ def recipient_add(request: WorkspaceRequest) -> HttpResponse:
         else:
             messages.success(request, f"{recipient.email} will receive alerts.")
             return _back(request)
-    return _page(request, recipient_form=form, status=400)
+    return _page(request, recipient_form=form)
 
 
 @workspace_view(admin_only=True)
@@ -131,7 +130,7 @@ def webhook_add(request: WorkspaceRequest) -> HttpResponse:
             # Shown in this response only, never stored in plain text or put in a message
             # cookie: the admin copies it now or rotates it later.
             return _page(request, new_secret=secret, secret_webhook=webhook)
-    return _page(request, webhook_form=form, status=400)
+    return _page(request, webhook_form=form)
 
 
 @workspace_view(admin_only=True)

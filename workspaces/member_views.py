@@ -67,7 +67,7 @@ def members_page(request: WorkspaceRequest) -> HttpResponse:
 def member_invite(request: WorkspaceRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, form)
     email, role = form.cleaned_data["email"], form.cleaned_data["role"]
     try:
         # The invitation exists only if its email went out: a failed send leaves nothing.
@@ -81,7 +81,7 @@ def member_invite(request: WorkspaceRequest) -> HttpResponse:
             members.invitation_send(invitation=created.invitation, link=link)
     except members.MemberRefused as refused:
         form.add_error("email", str(refused))
-        return _page(request, form, status=400)
+        return _page(request, form)
     except (smtplib.SMTPException, OSError) as exc:
         logger.warning("invitation email not sent: %s", type(exc).__name__)
         form.add_error(
@@ -222,7 +222,6 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
             "wrong_user": wrong_user,
             "login_url": f"{reverse('login')}?{urlencode({'next': request.path})}",
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -65,6 +65,10 @@ def test_an_admin_sets_up_alerts_and_reads_the_deliveries(
     page.get_by_role("button", name="Add recipient").click()
     expect(page.get_by_role("status")).to_contain_text("data@acme.test will receive alerts.")
 
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Add recipient").click()  # the form again, with why
+    expect(page.locator("#recipients")).to_contain_text("Enter a valid email address.")
+
     page.get_by_label("Name").fill("Ops receiver")
     page.get_by_label("URL").fill("http://127.0.0.1:9/hooks/alerts")
     page.get_by_role("button", name="Add webhook").click()

@@ -75,10 +75,10 @@ def test_an_admin_adds_and_removes_a_recipient(alice_client):
     recipient = Recipient.objects.get()
 
     again = alice_client.post(f"{PAGE}recipients/", {"email": "ops@acme.test"})
-    assert again.status_code == 400
+    assert again.status_code == 200
     assert "ops@acme.test already receives alerts." in again.content.decode()
     bad = alice_client.post(f"{PAGE}recipients/", {"email": "not an address"})
-    assert bad.status_code == 400 and "Enter a valid email address." in bad.content.decode()
+    assert bad.status_code == 200 and "Enter a valid email address." in bad.content.decode()
     assert Recipient.objects.count() == 1
 
     alice_client.post(f"{PAGE}recipients/{recipient.pk}/remove/")
@@ -146,7 +146,7 @@ def test_a_webhook_to_a_private_address_or_a_bad_url_is_refused_and_nothing_is_s
         f"{PAGE}webhooks/", {"name": "", "url": url, "payload_format": "json"}
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert message in response.content.decode().replace("&#x27;", "'")
     assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
 
@@ -156,7 +156,7 @@ def test_a_webhook_name_with_a_control_character_is_refused(alice_client, public
         f"{PAGE}webhooks/", {"name": "a\x1bb", "url": SLACK_URL, "payload_format": "slack"}
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "Name must not contain control characters." in response.content.decode()
     assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
 
@@ -173,7 +173,7 @@ def test_the_same_webhook_url_twice_is_refused(alice_client, public_dns):
     data = {"name": "", "url": SLACK_URL, "payload_format": "slack"}
     alice_client.post(f"{PAGE}webhooks/", data)
     again = alice_client.post(f"{PAGE}webhooks/", data)
-    assert again.status_code == 400
+    assert again.status_code == 200
     assert "This webhook URL is already in the list." in again.content.decode()
     assert Webhook.objects.count() == 1
 
@@ -191,7 +191,7 @@ def test_events_are_toggled_and_audited(alice_client, workspace_a):
         "turned_off": ["import.recovered", "connection.failing", "connection.recovered"],
     }
     bad = alice_client.post(f"{PAGE}events/", {"events": ["everything"]})
-    assert bad.status_code == 400
+    assert bad.status_code == 200
     assert NotificationSettings.objects.get(workspace=workspace_a).events == [
         "run.failed",
         "connection.key_old",

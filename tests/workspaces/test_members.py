@@ -91,15 +91,15 @@ def test_inviting_a_member_or_a_bad_address_says_why_and_sends_nothing(
     alice_client, bob, smtp_settings
 ):
     response = invite(alice_client, "BOB@acme.test")
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "BOB@acme.test is already a member of this workspace." in response.content.decode()
 
     response = invite(alice_client, "not an address")
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "Enter a valid email address" in response.content.decode()
 
     response = invite(alice_client, "dana@acme.test", "owner")
-    assert response.status_code == 400 and "Choose Admin or Member." in response.content.decode()
+    assert response.status_code == 200 and "Choose Admin or Member." in response.content.decode()
 
     assert smtp_settings.messages == [] and not Invitation.objects.exists()
     assert not AuditEntry.objects.exists()
@@ -138,7 +138,7 @@ def test_the_invitee_sets_a_password_and_lands_signed_in_in_the_workspace(invite
     assert invited.split("/")[2] not in page.content.decode()
 
     weak = client.post(ACCEPT, {"new_password1": "dana", "new_password2": "dana"})
-    assert weak.status_code == 400
+    assert weak.status_code == 200
     assert "This password is too short." in weak.content.decode()
     assert not get_user_model().objects.filter(username="dana@acme.test").exists()
 
@@ -237,7 +237,7 @@ def test_an_existing_account_joins_after_signing_in(alice_client, charlie, smtp_
     assert "has an account already" in page and "Sign in to accept" in page
     # No password can be set for an account that exists.
     refused = client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
-    assert refused.status_code == 400
+    assert refused.status_code == 200
     charlie.refresh_from_db()
     assert charlie.check_password("correct horse battery")
 
@@ -417,12 +417,11 @@ def test_the_links_secret_stays_out_of_logs_and_pages(invited, client, alice_cli
     secret = invited.split("/")[2]
     with caplog.at_level("INFO"):
         open_link(client, invited)
-        client.post(ACCEPT, {"new_password1": "dana", "new_password2": "x"})  # logged: 400
+        client.post(ACCEPT, {"new_password1": "dana", "new_password2": "x"})
         client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
         Client().get(invited)  # logged: 410
         pages = [alice_client.get(MEMBERS), alice_client.get("/w/acme/audit/")]
 
-    assert "Bad Request: /invitations/accept/" in caplog.text
     assert secret not in caplog.text.replace(f"Gone: /invitations/{secret}/", "")
     for page in pages:
         assert secret not in page.content.decode()
