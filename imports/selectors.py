@@ -141,7 +141,9 @@ def import_allowed_actions(*, import_obj: Import, active_run: ImportRun | None) 
         allowed.add("resume")
     if status == Import.Status.STOPPED and import_has_schedule_to_resume(import_obj=import_obj):
         allowed.add("resume-schedule")
-    if status in Import.ACTIVE_STATUSES:
+    # A Ready import with no run and nothing scheduled has nothing to stop.
+    stoppable = (Import.Status.SCHEDULED, Import.Status.PAUSED, Import.Status.RUNNING)
+    if running or import_obj.next_run_at is not None or status in stoppable:
         allowed.add("stop")
     return allowed
 

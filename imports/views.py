@@ -36,10 +36,8 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 REIMPORTED = "“{name}”: the next run reads from the new watermark. Run now starts it now."
 SCHEDULE_RESUMED = "“{name}”: schedule resumed."
-STOPPED = (
-    "“{name}” stopped. A running run ends after the page it is writing; "
-    "Resume schedule brings the schedule back."
-)
+STOPPED = "“{name}” stopped. A running run ends after the page it is writing."
+STOPPED_SCHEDULE = " Resume schedule brings the schedule back."
 
 
 def duration_text(value: dt.timedelta | float | None) -> str:
@@ -232,17 +230,22 @@ def import_stop(request: WorkspaceRequest, pk: Any) -> HttpResponse:
         except services.IllegalTransition as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, STOPPED.format(name=import_obj.name))
+            stopped = STOPPED.format(name=import_obj.name)
+            if selectors.import_has_schedule_to_resume(import_obj=import_obj):
+                stopped += STOPPED_SCHEDULE
+            messages.success(request, stopped)
         return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     context = _detail_context(request, import_obj)
     if "stop" not in context["allowed"]:
         messages.error(
             request,
-            f"The import is already {import_obj.get_status_display().lower()}; nothing to stop.",
+            f"The import is {import_obj.get_status_display().lower()} with no run and nothing "
+            "scheduled: nothing to stop.",
         )
         return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     context["confirm_stop"] = True
     context["can_pause"] = "pause" in context["allowed"]
+    context["repeats"] = selectors.import_has_schedule_to_resume(import_obj=import_obj)
     return render(request, "imports/detail.html", context)
 
 

@@ -2,9 +2,10 @@ import datetime as dt
 
 import pytest
 from django.contrib.messages import get_messages
+from django.utils import timezone
 
 from imports.models import Import, ImportRun
-from tests.imports.test_pages import add_import, add_run, detail_url
+from tests.imports.test_pages import add_import, add_run, detail_url, run_url
 from workspaces.models import AuditEntry
 
 LIST = "/w/acme/settings/partners/bigquery/imports/"
@@ -212,3 +213,59 @@ def test_deleting_an_import_twice_is_404(alice_client, workspace_a, connection):
 
     assert alice_client.post(detail_url(import_obj) + "delete/").status_code == 404
     assert alice_client.post(detail_url(import_obj) + "stop/").status_code == 404
+
+
+def test_stopping_a_run_of_an_import_without_a_schedule_speaks_of_no_schedule(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="running", schedule_kind="none")
+    add_run(import_obj, status="running", ago=dt.timedelta(seconds=30))
+
+    asked = alice_client.get(detail_url(import_obj) + "stop/").content.decode()
+    response = post(alice_client, import_obj, "stop")
+
+    assert "Stop ends the current run after its page." in asked
+    assert "Pause" not in asked and "Resume schedule" not in asked
+    assert messages_of(response) == [
+        ("success", "“Users” stopped. A running run ends after the page it is writing.")
+    ]
+
+
+def test_stopping_a_scheduled_import_says_how_to_bring_the_schedule_back(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(
+        workspace_a, connection, status="scheduled", schedule_kind="daily",
+        schedule_time=dt.time(6), next_run_at=timezone.now() + dt.timedelta(hours=3),
+    )  # fmt: skip
+
+    asked = alice_client.get(detail_url(import_obj) + "stop/").content.decode()
+    response = post(alice_client, import_obj, "stop")
+
+    assert "clears the schedule; Pause keeps the schedule and can be resumed." in asked
+    assert messages_of(response)[0][1].endswith("Resume schedule brings the schedule back.")
+
+
+def test_a_ready_import_with_nothing_to_run_offers_no_stop(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="ready", schedule_kind="none")
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+    asked = alice_client.get(detail_url(import_obj) + "stop/")
+
+    assert f'href="{detail_url(import_obj)}stop/"' not in page
+    assert messages_of(asked) == [
+        ("error", "The import is ready with no run and nothing scheduled: nothing to stop.")
+    ]
+
+
+def test_a_stopped_run_is_not_shown_as_an_error(alice_client, workspace_a, connection):
+    import_obj = add_import(workspace_a, connection, status="stopped")
+    run = add_run(import_obj, status="cancelled", error_message="Stopped.")
+
+    run_page = alice_client.get(run_url(run)).content.decode()
+    # How the run the import's page was following ended.
+    ended = alice_client.get(f"{detail_url(import_obj)}progress/?run={run.pk}").content.decode()
+
+    assert 'id="run-stopped">Stopped.</p>' in run_page and "Error:" not in run_page
+    assert '<dt>Outcome</dt><dd id="progress-stopped">Stopped.</dd>' in ended
+    assert "<dt>Error</dt>" not in ended

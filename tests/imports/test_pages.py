@@ -340,7 +340,7 @@ BUTTONS = ("Run now", "Pause", "Resume", "Stop", "Delete")
 @pytest.mark.parametrize(
     "status, expected",
     [
-        ("ready", {"Run now", "Stop", "Delete"}),
+        ("ready", {"Run now", "Delete"}),  # nothing scheduled, nothing to stop
         ("scheduled", {"Run now", "Pause", "Stop", "Delete"}),
         ("paused", {"Run now", "Resume", "Stop", "Delete"}),
         ("running", {"Stop", "Delete"}),
