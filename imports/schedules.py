@@ -42,8 +42,8 @@ MIN_CRON_INTERVAL_MINUTES = 5
 
 RUN_AT_REQUIRED = "Run at needs a date and a time."
 RUN_AT_PAST = "Run at must be in the future."
-WEEKDAY_REQUIRED = "Weekday is required for a weekly schedule."
-WEEKDAY_RANGE = "Weekday must be between 0 (Monday) and 6 (Sunday)."
+WEEKDAY_REQUIRED = "Choose the day of a weekly schedule."
+WEEKDAY_RANGE = "Day must be between 0 (Monday) and 6 (Sunday)."
 CRON_REQUIRED = "Cron expression is required."
 CRON_FIELDS = (
     "Cron expression must have 5 fields (minute hour day month weekday), e.g. 0 9 * * 1-5."

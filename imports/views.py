@@ -34,7 +34,8 @@ ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "pause": (services.import_pause, "“{name}” paused. Resume it to continue its schedule."),
     "resume": (services.import_resume, "“{name}” resumed."),
 }
-REIMPORTED = "“{name}”: the next run reads from the new watermark. Run now starts it now."
+REIMPORTED = "“{name}”: the next run reads from {day}. Run now starts it now."
+REIMPORTED_ALL = "“{name}”: the next run reads every row again. Run now starts it now."
 SCHEDULE_RESUMED = "“{name}”: schedule resumed."
 STOPPED = "“{name}” stopped. A running run ends after the page it is writing."
 STOPPED_SCHEDULE = " Resume schedule brings the schedule back."
@@ -270,7 +271,9 @@ def import_reimport(request: WorkspaceRequest, pk: Any) -> HttpResponse:
         except services.IllegalTransition as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, REIMPORTED.format(name=import_obj.name))
+            done = REIMPORTED_ALL if from_day is None else REIMPORTED
+            day = f"{from_day:%b %-d, %Y}" if from_day else ""
+            messages.success(request, done.format(name=import_obj.name, day=day))
         return back
     context = _detail_context(request, import_obj)
     try:

@@ -66,7 +66,7 @@ def test_re_import_from_a_day_asks_with_the_estimate_then_moves_the_watermark(
     confirm.get_by_role("button", name="Re-import").click()
 
     expect(page.locator(".messages, [role=status]").first).to_contain_text(
-        "the next run reads from the new watermark"
+        "“Purchases”: the next run reads from Jan 3, 2026. Run now starts it now."
     )
     expect(page.locator("#watermark-note")).to_contain_text(
         "because alice@acme.test chose Re-import from Jan 3, 2026; the next run reads from "

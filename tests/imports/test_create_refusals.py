@@ -316,7 +316,7 @@ def test_cursor_column_of_the_wrong_type(alice_client, connection, draft):
         ({"schedule_kind": "daily", "schedule_time": "25:00"},
          {"schedule_time": ["Enter a time such as 09:30."]}),
         ({"schedule_kind": "weekly", "schedule_time": "09:00"},
-         {"schedule_weekday": ["Weekday is required for a weekly schedule."]}),
+         {"schedule_weekday": ["Choose the day of a weekly schedule."]}),
         ({"schedule_kind": "weekly", "schedule_time": "09:00", "schedule_weekday": "7"},
          {"schedule_weekday": ["Choose a day of the week."]}),
         ({"schedule_kind": "once", "schedule_at": ""},

@@ -110,8 +110,9 @@ def test_re_import_everything_reads_every_row_again(four_days, alice, alice_clie
     confirm = alice_client.get(url(four_days)).content.decode()
     assert "Re-import everything of “" in confirm and "every row of the source" in confirm
 
-    alice_client.post(url(four_days))
+    done = alice_client.post(url(four_days), follow=True).content.decode()
 
+    assert "the next run reads every row again. Run now starts it now." in done
     four_days.refresh_from_db()
     assert four_days.watermark == ""
     assert AuditEntry.objects.get(action="import.reimport").details["from"] is None

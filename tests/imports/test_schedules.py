@@ -378,16 +378,16 @@ INVALID_CASES = {
         Schedule("weekly"),
         {
             "schedule_time": ["Time is required for a weekly schedule."],
-            "schedule_weekday": ["Weekday is required for a weekly schedule."],
+            "schedule_weekday": ["Choose the day of a weekly schedule."],
         },
     ),
     "weekly with weekday 7": (
         Schedule("weekly", time=dt.time(9), weekday=7),
-        {"schedule_weekday": ["Weekday must be between 0 (Monday) and 6 (Sunday)."]},
+        {"schedule_weekday": ["Day must be between 0 (Monday) and 6 (Sunday)."]},
     ),
     "weekly with weekday -1": (
         Schedule("weekly", time=dt.time(9), weekday=-1),
-        {"schedule_weekday": ["Weekday must be between 0 (Monday) and 6 (Sunday)."]},
+        {"schedule_weekday": ["Day must be between 0 (Monday) and 6 (Sunday)."]},
     ),
     "cron empty": (cron("  "), {"schedule_cron": ["Cron expression is required."]}),
     "cron with four fields": (cron("0 9 * *"), {"schedule_cron": [FIVE_FIELDS]}),
