@@ -60,7 +60,7 @@ def audit_entries_csv(*, entries: QuerySet[AuditEntry], time_zone: str) -> Itera
             yield [
                 in_zone_or_utc(entry.created_at, zone).isoformat(timespec="seconds"),
                 time_zone,
-                entry.actor.get_username() if entry.actor else "",
+                entry.actor.get_username() if entry.actor else entry.actor_name,
                 entry.action,
                 action_label(entry.action),
                 entry.target_type,

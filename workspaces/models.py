@@ -64,6 +64,9 @@ class AuditEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The actor's username when the entry was written: kept after the account is deleted;
+    # blank for what the system did (a scheduled check, a run's alert).
+    actor_name = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=50)
     target_type = models.CharField(max_length=50)
     target_id = models.CharField(max_length=64)

@@ -51,9 +51,11 @@ def audit_record(
         target_type, target_id, target_label = target[0], "", target[1]
     else:
         target_type, target_id, target_label = target._meta.model_name, str(target.pk), str(target)
+    person = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEntry.objects.create(
         workspace=workspace,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=person,
+        actor_name=person.get_username() if person is not None else "",
         action=action,
         target_type=target_type,
         target_id=target_id,

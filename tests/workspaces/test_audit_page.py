@@ -223,3 +223,22 @@ def test_the_page_costs_the_same_queries_however_long_the_log(
     # session, user, memberships, action menu, count, the page with its actors, actor menu
     with django_assert_num_queries(7):
         alice_client.get(AUDIT)
+
+
+def test_a_deleted_accounts_entries_keep_its_name_and_the_systems_say_so(
+    alice_client, alice, bob, workspace_a
+):
+    from workspaces.services import audit_record
+
+    connection = make_connection(workspace_a, alice, name="Warehouse")
+    audit_record(workspace=workspace_a, actor=bob, action="connection.tested", target=connection)
+    audit_record(workspace=workspace_a, actor=None, action="connection.tested", target=connection)
+    bob.delete()
+
+    page = alice_client.get(AUDIT).content.decode()
+    exported = csv_rows(alice_client.get(CSV))
+
+    assert "<td>bob@acme.test (account deleted)</td>" in page
+    assert "<td>The system</td>" in page
+    assert "deleted user or the system" not in page
+    assert {row["actor"] for row in exported} >= {"bob@acme.test", ""}
