@@ -6,13 +6,14 @@ from config.health import healthz
 from workspaces.account import PasswordResetView
 from workspaces.member_views import invitation_accept, invitation_open
 from workspaces.signin import ThrottledLoginView
+from workspaces.signout import SignOutView
 from workspaces.views import home, settings_overview, workspace_settings
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("signin/", ThrottledLoginView.as_view(), name="login"),
-    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signout/", SignOutView.as_view(), name="logout"),
     path("password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/sent/",

@@ -15,8 +15,10 @@ def test_wrong_password_is_refused_with_a_message(client, alice):
 def test_sign_out_ends_the_session(alice_client):
     assert alice_client.get("/w/acme/settings/partners/bigquery/").status_code == 200
 
-    alice_client.post("/signout/")
+    signed_out = alice_client.post("/signout/", follow=True)
 
+    assert signed_out.redirect_chain == [("/signin/", 302)]
+    assert "You are signed out." in signed_out.content.decode()
     assert alice_client.get("/w/acme/settings/partners/bigquery/").status_code == 302
 
 
