@@ -32,7 +32,11 @@ class ConnectionFilter(django_filters.FilterSet):
         method="search",
         max_length=200,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Name, project, dataset or service account"}
+            attrs={
+                "type": "search",
+                "placeholder": "Name, project, dataset",
+                "title": "Name, project, dataset or service account",
+            }
         ),
     )
     connected_on = django_filters.DateFromToRangeFilter(
