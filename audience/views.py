@@ -21,20 +21,30 @@ def _search(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()[:MAX_SEARCH]
 
 
-def _page(request: HttpRequest, queryset: QuerySet, order: str) -> KeysetPage:
+def _page(request: HttpRequest, queryset: QuerySet, order: str) -> tuple[KeysetPage, bool]:
     """The page the Newer/Older links point at: found from a row's position, never by
-    OFFSET, and without COUNT(*): these tables grow to millions of rows."""
+    OFFSET, and without COUNT(*): these tables grow to millions of rows. Also whether the
+    search is an identity itself.
+
+    A search for a whole identity lists that identity's rows through the identity index,
+    however old they are; any other search is a prefix, looked for in a bounded stretch of
+    the list at a time (see page_by_position)."""
     search = _search(request)
+    match = Q(identity__startswith=search) if search else None
+    exact = False
     if "\x00" in search:  # PostgreSQL text holds no NUL, so no identity starts with one
         queryset = queryset.none()
-    return page_by_position(
+    elif search and queryset.filter(identity=search).exists():
+        queryset, match, exact = queryset.filter(identity=search), None, True
+    page = page_by_position(
         queryset,
         order=order,
         older_than=request.GET.get("older"),
         newer_than=request.GET.get("newer"),
         size=PAGE_SIZE,
-        match=Q(identity__startswith=search) if search else None,
+        match=match,
     )
+    return page, exact
 
 
 # The Profiles and Events pages are one template (audience/browse.html) over two tables.
@@ -44,10 +54,11 @@ BROWSE = {
 }
 
 
-def _render(request: HttpRequest, page: KeysetPage, kind: str) -> HttpResponse:
+def _render(request: HttpRequest, page: KeysetPage, exact: bool, kind: str) -> HttpResponse:
     context = {
         **BROWSE[kind],
         "page": page,
+        "exact": exact,
         "search": _search(request),
         "scan_rows": pagination.SEARCH_SCAN_ROWS,
     }
@@ -63,19 +74,21 @@ def audience_home(request: WorkspaceRequest) -> HttpResponse:
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
 def profile_list(request: WorkspaceRequest) -> HttpResponse:
-    page = _page(request, selectors.profiles_for_browse(workspace=request.workspace), "last_seen")
+    profiles = selectors.profiles_for_browse(workspace=request.workspace)
+    page, exact = _page(request, profiles, "last_seen")
     for profile in page.object_list:
         profile.summary = selectors.properties_summary(profile.properties)
-    return _render(request, page, "profiles")
+    return _render(request, page, exact, "profiles")
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
 def event_list(request: WorkspaceRequest) -> HttpResponse:
-    page = _page(request, selectors.events_for_browse(workspace=request.workspace), "timestamp")
+    events = selectors.events_for_browse(workspace=request.workspace)
+    page, exact = _page(request, events, "timestamp")
     for event in page.object_list:
         event.summary = selectors.properties_summary(event.properties)
-    return _render(request, page, "events")
+    return _render(request, page, exact, "events")
 
 
 @workspace_view

@@ -136,8 +136,8 @@ def test_a_search_reads_a_bounded_stretch_of_the_list_per_page(
     third = alice_client.get(PROFILES, link(second, "search older profiles"))
 
     assert identities(first) == [] and identities(second) == []
-    assert "A search looks through 40 profiles at a time" in first.content.decode()
-    assert "No profiles match" not in first.content.decode()
+    assert "none of the 40 profiles looked through starts with it" in first.content.decode()
+    assert "No profiles match “rare”</h2>" not in first.content.decode()  # not all read yet
     assert identities(third) == ["rare-001", "rare-000"]
     assert "search older" not in third.content.decode()
     # A page reads at most 40 rows of the list (its scan is LIMITed) and looks up the 40th.
@@ -217,3 +217,31 @@ def test_the_side_navigation_marks_the_page(alice_client, workspace_a):
 
     assert f'href="{EVENTS}" class="active">Events' in page
     assert f'href="{PROFILES}" class="">Profiles' in page
+
+
+def test_a_whole_identity_is_found_however_old_its_rows_are(alice_client, workspace_a, monkeypatch):
+    """The profile's own page of events, and a search for one identity: through the identity
+    index, not a stretch of the newest rows (a customer's oldest profile was 9 pages away)."""
+    monkeypatch.setattr(pagination, "SEARCH_SCAN_ROWS", 40)
+    add_profiles(workspace_a, 2, prefix="rare", start=T0 - dt.timedelta(days=1))  # the oldest
+    add_profiles(workspace_a, 100)
+    Event.objects.bulk_create(
+        Event(
+            workspace=workspace_a, identity="rare-000", name="signup",
+            timestamp=T0 - dt.timedelta(days=1, seconds=i), properties={}, dedupe_key=uuid.uuid4(),
+        )
+        for i in range(3)
+    )  # fmt: skip
+    add_events(workspace_a, 100)
+
+    profile = alice_client.get(PROFILES, {"q": "rare-000"})
+    events = alice_client.get(EVENTS, {"q": "rare-000"})
+    prefix = alice_client.get(PROFILES, {"q": "rare"})  # not an identity: a bounded stretch
+
+    assert identities(profile) == ["rare-000"]
+    assert "1 profile of identity “rare-000”" in profile.content.decode()
+    assert identities(events) == ["rare-000"] * 3
+    assert "search older" not in events.content.decode()
+    assert identities(prefix) == []
+    assert "No profiles match “rare” among these" in prefix.content.decode()
+    assert "search older profiles" in prefix.content.decode()
