@@ -21,21 +21,26 @@ def _search(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()[:MAX_SEARCH]
 
 
+def _identity(request: HttpRequest) -> str:
+    return request.GET.get("identity", "")[:MAX_SEARCH]
+
+
 def _page(request: HttpRequest, queryset: QuerySet, order: str) -> tuple[KeysetPage, bool]:
     """The page the Newer/Older links point at: found from a row's position, never by
-    OFFSET, and without COUNT(*): these tables grow to millions of rows. Also whether the
-    search is an identity itself.
+    OFFSET, and without COUNT(*): these tables grow to millions of rows.
 
-    A search for a whole identity lists that identity's rows through the identity index,
-    however old they are; any other search is a prefix, looked for in a bounded stretch of
-    the list at a time (see page_by_position)."""
-    search = _search(request)
-    match = Q(identity__startswith=search) if search else None
-    exact = False
-    if "\x00" in search:  # PostgreSQL text holds no NUL, so no identity starts with one
+    `identity` (a profile's Events link) lists one identity's rows through the identity
+    index, however old they are. A search (`q`) is a prefix, looked for in a bounded stretch
+    of the list at a time (see page_by_position); when that stretch has none, the second
+    value says whether an identity is exactly the search, to offer it."""
+    search, identity = _search(request), _identity(request)
+    match = None
+    if "\x00" in search or "\x00" in identity:  # PostgreSQL text holds no NUL
         queryset = queryset.none()
-    elif search and queryset.filter(identity=search).exists():
-        queryset, match, exact = queryset.filter(identity=search), None, True
+    elif identity:
+        queryset = queryset.filter(identity=identity)
+    elif search:
+        match = Q(identity__startswith=search)
     page = page_by_position(
         queryset,
         order=order,
@@ -44,7 +49,13 @@ def _page(request: HttpRequest, queryset: QuerySet, order: str) -> tuple[KeysetP
         size=PAGE_SIZE,
         match=match,
     )
-    return page, exact
+    exact_exists = (
+        match is not None
+        and not page.object_list
+        and page.scanned_out
+        and queryset.filter(identity=search).exists()
+    )
+    return page, exact_exists
 
 
 # The Profiles and Events pages are one template (audience/browse.html) over two tables.
@@ -54,11 +65,12 @@ BROWSE = {
 }
 
 
-def _render(request: HttpRequest, page: KeysetPage, exact: bool, kind: str) -> HttpResponse:
+def _render(request: HttpRequest, page: KeysetPage, exact_exists: bool, kind: str) -> HttpResponse:
     context = {
         **BROWSE[kind],
         "page": page,
-        "exact": exact,
+        "identity": _identity(request),
+        "exact_exists": exact_exists,
         "search": _search(request),
         "scan_rows": pagination.SEARCH_SCAN_ROWS,
     }

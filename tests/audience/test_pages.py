@@ -61,7 +61,7 @@ def test_profiles_newest_first_with_a_properties_summary(alice_client, workspace
     assert "Mar 1, 2026 13:02" in page  # last seen
     assert "First seen (Europe/Berlin)" in page
     assert "3 profiles, newest first" in page
-    assert f'href="{EVENTS}?q=user-002"' in page
+    assert f'href="{EVENTS}?identity=user-002"' in page
 
 
 def test_profiles_search_by_identity_prefix(alice_client, workspace_a):
@@ -136,7 +136,9 @@ def test_a_search_reads_a_bounded_stretch_of_the_list_per_page(
     third = alice_client.get(PROFILES, link(second, "search older profiles"))
 
     assert identities(first) == [] and identities(second) == []
-    assert "none of the 40 profiles looked through starts with it" in first.content.decode()
+    assert "None of the 40 profiles looked through has an identity that starts with it" in (
+        first.content.decode()
+    )
     assert "No profiles match “rare”</h2>" not in first.content.decode()  # not all read yet
     assert identities(third) == ["rare-001", "rare-000"]
     assert "search older" not in third.content.decode()
@@ -219,9 +221,10 @@ def test_the_side_navigation_marks_the_page(alice_client, workspace_a):
     assert f'href="{PROFILES}" class="">Profiles' in page
 
 
-def test_a_whole_identity_is_found_however_old_its_rows_are(alice_client, workspace_a, monkeypatch):
-    """The profile's own page of events, and a search for one identity: through the identity
-    index, not a stretch of the newest rows (a customer's oldest profile was 9 pages away)."""
+def test_a_profiles_events_are_found_however_old_they_are(alice_client, workspace_a, monkeypatch):
+    """A profile's Events link lists that identity's events through the identity index, not
+    a stretch of the newest rows (a customer's oldest profile was 9 pages away); a prefix
+    search that finds nothing in its stretch offers the identity that is exactly it."""
     monkeypatch.setattr(pagination, "SEARCH_SCAN_ROWS", 40)
     add_profiles(workspace_a, 2, prefix="rare", start=T0 - dt.timedelta(days=1))  # the oldest
     add_profiles(workspace_a, 100)
@@ -234,14 +237,29 @@ def test_a_whole_identity_is_found_however_old_its_rows_are(alice_client, worksp
     )  # fmt: skip
     add_events(workspace_a, 100)
 
-    profile = alice_client.get(PROFILES, {"q": "rare-000"})
-    events = alice_client.get(EVENTS, {"q": "rare-000"})
-    prefix = alice_client.get(PROFILES, {"q": "rare"})  # not an identity: a bounded stretch
+    searched = alice_client.get(PROFILES, {"q": "rare-000"})
+    offered = re.search(r'id="exact-identity"><a href="\?([^"]*)"', searched.content.decode())
+    profile = alice_client.get(PROFILES, dict(parse_qsl(html.unescape(offered.group(1)))))
+    link = re.search(r'href="/w/acme/audience/events/\?([^"]*)"', profile.content.decode())
+    events = alice_client.get(EVENTS, dict(parse_qsl(html.unescape(link.group(1)))))
+    nobody = alice_client.get(EVENTS, {"identity": "rare-00"})
 
+    assert identities(searched) == []
+    assert "No profiles match “rare-000” among these" in searched.content.decode()
     assert identities(profile) == ["rare-000"]
     assert "1 profile of identity “rare-000”" in profile.content.decode()
     assert identities(events) == ["rare-000"] * 3
-    assert "search older" not in events.content.decode()
-    assert identities(prefix) == []
-    assert "No profiles match “rare” among these" in prefix.content.decode()
-    assert "search older profiles" in prefix.content.decode()
+    assert "3 events of identity “rare-000”" in events.content.decode()
+    assert identities(nobody) == []
+    assert "No events of identity “rare-00”" in nobody.content.decode()
+
+
+def test_a_prefix_search_stays_a_prefix_search_when_an_identity_is_exactly_it(
+    alice_client, workspace_a
+):
+    add_profiles(workspace_a, 3, prefix="u1")  # u1-000, u1-001, u1-002
+    Profile.objects.create(workspace=workspace_a, identity="u1", first_seen=T0, last_seen=T0)
+
+    response = alice_client.get(PROFILES, {"q": "u1"})
+
+    assert sorted(identities(response)) == ["u1", "u1-000", "u1-001", "u1-002"]

@@ -269,6 +269,7 @@ RAW_GETS = [
     f"{BASE}/imports/?q={{}}&connection={{}}&status={{}}",
     "/w/acme/audience/profiles/?q={}",
     "/w/acme/audience/events/?q={}&page={}",
+    "/w/acme/audience/events/?identity={}&older={}",
 ]
 MARK = "RAWMARK"
 KEY_WITH_RAW = quote(
