@@ -80,7 +80,7 @@ def pages(workspace_a, alice, bob):
         bytes_scanned=10 * 1024**3,
         watermark_from="2026-01-01T00:00:00+00:00",
         watermark_to="2026-01-31T23:59:59+00:00",
-        error_message="",
+        error_message="456 of 123,456 rows were rejected: check the identity column.",
     )
     Profile.objects.bulk_create(
         Profile(
@@ -172,6 +172,18 @@ def test_the_dashboards_columns_fit_a_laptop(page, live_server, alice, pages):
     box = table.bounding_box()
     wrapper = page.locator("#connections").locator("xpath=..").bounding_box()
     assert box["width"] <= wrapper["width"]  # no scrolling inside the table's frame either
+    expect(table.locator("th").last).to_be_in_viewport()
+
+
+def test_the_run_historys_columns_and_error_fit_a_laptop(page, live_server, alice, pages):
+    sign_in_browser(page, live_server, alice)
+    page.goto(pages["import"])
+
+    table = page.locator("#runs")
+    table.scroll_into_view_if_needed()
+    wrapper = table.locator("xpath=..").bounding_box()
+    assert table.bounding_box()["width"] <= wrapper["width"]  # nothing behind a scroll bar
+    expect(table.locator('td[data-label="Error"]')).to_be_in_viewport()
     expect(table.locator("th").last).to_be_in_viewport()
 
 
