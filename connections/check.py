@@ -106,13 +106,16 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     id_errors = errors.get("project_id", []) + errors.get("dataset_id", [])
     checks: list[CheckResult] = []
     if key_errors:
+        give = (
+            "Paste the whole JSON key file" if "key_text" in errors else "Upload the JSON key file"
+        )
         checks.append(
             CheckResult(
                 "key",
                 FAIL,
                 " ".join(key_errors),
-                fix="Upload the JSON key file exactly "
-                "as Google Cloud gave it (IAM & Admin > Service Accounts > Keys).",
+                fix=f"{give} exactly as Google Cloud gave it (IAM & Admin > Service Accounts > "
+                "Keys).",
             )
         )
     else:

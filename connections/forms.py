@@ -287,7 +287,7 @@ class ConnectionForm(forms.Form):
                 raw, allowed_token_uris=settings.KEY_TOKEN_URI_ALLOWLIST
             )
         except KeyFileError as exc:
-            self.add_error(field, exc)
+            self.add_error(field, exc if upload else pasted_key_error(exc))
         return cleaned
 
     @property
@@ -300,6 +300,25 @@ class ConnectionForm(forms.Form):
                 f"when the service account was granted access to {project_id}."
             )
         return ""
+
+
+# The parser speaks of a file; a pasted key is refused in the words of the Custom key tab.
+_PASTED_WORDS = (
+    ("The key file's", "The pasted key's"),
+    ("The key file", "The pasted key"),
+    ("Upload the whole JSON key file", "Paste the whole JSON key file"),
+    ("Upload the JSON key file", "Paste the whole JSON key file"),
+    ("Upload the key file as Google gave it", "Paste the whole key file as Google gave it"),
+    ("and upload the JSON", "and paste the JSON"),
+)
+
+
+def pasted_key_error(error: KeyFileError) -> KeyFileError:
+    """`error` in the words of the Custom key tab."""
+    message = str(error.message)
+    for file_words, pasted_words in _PASTED_WORDS:
+        message = message.replace(file_words, pasted_words)
+    return KeyFileError(message, error.code or "invalid")
 
 
 def _read_upload(upload: Any) -> bytes:

@@ -497,3 +497,14 @@ def test_test_connection_shows_a_tested_fields_error_by_the_field(alice_client, 
         '<div class="field-errors" id="errors-project_id" hx-swap-oob="true"><p class="field-error"'
         ' id="error-project_id">Project ID may contain only lowercase letters, digits and hyphens.'
     ) in html
+
+
+def test_a_refused_pasted_key_is_fixed_by_pasting_not_uploading(alice_client, google):
+    result = run_test(alice_client, google, key_json="hello")
+
+    key = check(result, "key")
+    assert (
+        key["detail"] == "The pasted key is not valid JSON (Expecting value at line 1, column 1)."
+    )
+    assert key["fix"].startswith("Paste the whole JSON key file exactly as Google Cloud gave it")
+    assert google.stack.token_server.requests == []

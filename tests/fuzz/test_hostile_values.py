@@ -167,11 +167,12 @@ def test_add_database_with_a_deeply_nested_key(alice_client, depth, code, kind, 
         field = "key_file"
     else:
         assert response.status_code == 200
+    what = "The pasted key" if field == "key_text" else "The key file"  # the tab's words
     assert (
         response.context["form"].errors[field][0]
         == {
-            "too_deep": "The key file is nested too deeply to be a service account key.",
-            "too_large": "The key file is larger than 64 KiB; a service account key is about 2.3 KB.",
+            "too_deep": f"{what} is nested too deeply to be a service account key.",
+            "too_large": f"{what} is larger than 64 KiB; a service account key is about 2.3 KB.",
         }[code]
     )
     assert not Connection.objects.exists()

@@ -60,7 +60,9 @@ def test_a_key_just_over_64_kib_is_still_read_and_refused_by_the_form(alice_clie
     response = alice_client.post(ADD, connection_fields(key_text="x" * (64 * 1024 + 1)))
 
     assert response.status_code == 200  # within the form's body limit: the form says it
-    assert response.context["form"].errors["key_text"] == [KEY_MESSAGE]
+    assert response.context["form"].errors["key_text"] == [
+        KEY_MESSAGE.replace("The key file", "The pasted key")
+    ]
 
 
 def test_any_other_page_refuses_a_body_over_the_general_limit(client, db):
