@@ -367,12 +367,14 @@ MESSAGES: dict[GoogleErrorKind, Message] = {
         "BigQuery refused the request as invalid.", "Check the Project ID and Dataset ID."),
     Kind.INVALID_QUERY: Message(
         "BigQuery could not run the query: {google_message}",
-        "Fix the query (Edit the import's source) and run the import again."),
+        "Fix the query: Duplicate the import, correct the query in the copy's source step "
+        "and save the copy."),
     Kind.PARTITION_FILTER_REQUIRED: Message(
         "Table {table} can only be queried with a filter on its partitioning column "
         "{columns}.",
         "Fix the query: add a WHERE condition on {columns} to the import's query, or make "
-        "the import incremental with {columns} as its cursor column."),
+        "the import incremental with {columns} as its cursor column (Duplicate the import "
+        "to change either)."),
     # BigQuery gives this one answer both for a dataset that does not exist and for one in
     # another location than the job's.
     Kind.LOCATION_MISMATCH: Message(

@@ -72,6 +72,10 @@ class Draft:
     sync: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
     touched: str = ""
+    # A duplicated import's source (form data and schema), until a source is checked, and
+    # the name the review step offers (see imports.duplicate).
+    copy_of: dict[str, Any] | None = None
+    name: str = ""
 
     # -- the session -----------------------------------------------------------------------
 
@@ -94,6 +98,8 @@ class Draft:
             connection_id=str(connection_id),
             source=stored.get("source") or None,
             touched=stored.get("touched", ""),
+            copy_of=stored.get("copy_of") or None,
+            name=stored.get("name", ""),
             **steps,
         )
 
@@ -117,6 +123,10 @@ class Draft:
         stored: dict[str, Any] = {"connection": self.connection_id, "touched": self.touched}
         if self.source:
             stored["source"] = self.source
+        if self.copy_of:
+            stored["copy_of"] = self.copy_of
+        if self.name:
+            stored["name"] = self.name
         for step in FORM_STEPS:
             data = getattr(self, step)
             if data is not None:
@@ -131,11 +141,17 @@ class Draft:
 
     def set_source(self, source: dict[str, Any], data: dict[str, Any]) -> None:
         """Keep a checked source; another schema drops the mapping and cursor chosen for
-        the old one."""
-        if (self.source or {}).get("schema") != source["schema"]:
+        the old one (or copied with a duplicated import's)."""
+        if (self.source or self.copy_of or {}).get("schema") != source["schema"]:
             self.target = None
             self.sync = None
         self.source = {**source, "data": data}
+        self.copy_of = None
+
+    @property
+    def source_data(self) -> dict[str, Any]:
+        """What the source step's form shows: the checked source's, or a copied one's."""
+        return (self.source or self.copy_of or {}).get("data") or {}
 
     def keep(self, step: str, data: dict[str, Any]) -> None:
         """Keep a valid step's form data."""

@@ -28,6 +28,7 @@ urlpatterns = [
     path("imports/<uuid:pk>/edit/", views_edit.import_edit, name="edit"),
     path("imports/<uuid:pk>/stop/", views.import_stop, name="stop"),
     path("imports/<uuid:pk>/reimport/", views.import_reimport, name="reimport"),
+    path("imports/<uuid:pk>/duplicate/", views_create.import_duplicate, name="duplicate"),
     path("imports/<uuid:pk>/<import_action:action>/", views.import_action, name="action"),
     path("imports/runs/<uuid:run_pk>/", views.run_detail, name="run"),
     path("imports/runs/<uuid:run_pk>/rejected.csv", views.rejected_csv, name="rejected_csv"),

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 import connections.selectors
 from common.pagination import page_by_keys
 from connections.models import Connection
-from imports import browse, estimate, preview, schedules, services
+from imports import browse, duplicate, estimate, preview, schedules, services
 from imports.draft import STEP_NAMES, STEPS, Draft, form_data
 from imports.forms import ReviewForm, ScheduleForm, SourceForm, definition
 from imports.models import Import
@@ -242,7 +242,7 @@ def create_source(
                 stored.save(request.session)
                 return redirect(_url(request, connection, "target", stored))
     else:
-        initial = stored.source["data"] if stored and stored.source else {}
+        initial = stored.source_data if stored else {}
         form = SourceForm(initial={"source_kind": "table", **initial})
     context = _browse_context(request, connection, _chosen_table(request, form))
     if check is not None:
@@ -405,7 +405,7 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
         if review.is_valid():
             return _save(request, connection, stored, forms, review)
     else:
-        review = ReviewForm(initial={"name": stored.default_name(target)})
+        review = ReviewForm(initial={"name": stored.name or stored.default_name(target)})
     summary = stored.summary(target, sync, request.workspace)
     extra: dict[str, Any] = {}
     if request.GET.get("sample"):  # without JavaScript, the sample is read on request
@@ -509,3 +509,21 @@ def _saved_note(import_obj: Import, tz: str) -> str:
         return "It has no run scheduled."
     local = timezone.localtime(import_obj.next_run_at, timezone=zoneinfo.ZoneInfo(tz))
     return f"First run: {local:%b} {local.day}, {local:%Y %H:%M} ({tz})."
+
+
+@workspace_view(admin_only=True)
+@require_POST
+def import_duplicate(request: WorkspaceRequest, pk: uuid.UUID) -> HttpResponse:
+    """Duplicate: Create Import with this import's choices, from its source step, to change
+    what Edit cannot. Nothing is saved until the copy's Save."""
+    import_obj = get_in_workspace(
+        Import.objects.select_related("connection"), request.workspace, pk=pk
+    )
+    draft = duplicate.draft_from_import(import_obj, request.workspace.time_zone)
+    draft.save(request.session)
+    messages.info(
+        request,
+        f"A copy of “{import_obj.name}” with all its choices: change what you need in any "
+        "step, then Save creates the new import. The original is left as it is.",
+    )
+    return redirect(_url(request, import_obj.connection, "source", draft))

@@ -35,10 +35,12 @@ def verdict(
     if rejected * 100 > threshold * read:
         message = (
             f"Rejected {rejected:,} of {read:,} rows ({share_text(rejected, read)}), above "
-            f"this import's {threshold} % threshold: check the identity column and the "
-            "mapping"
+            f"this import's {threshold} % threshold"
         )
         message += f" (most rejected rows: {top_reason})." if top_reason else "."
+        message += (
+            " Check the identity column and the mapping; Duplicate the import to change them."
+        )
         if incremental:
             message += " The watermark did not move: the next run reads the same rows again."
         return Verdict(ImportRun.Status.FAILED, message)

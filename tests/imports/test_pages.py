@@ -716,7 +716,8 @@ def every_get_url(import_obj, run):
 
 def every_post_url(import_obj):
     return [
-        detail_url(import_obj) + f"{action}/" for action in ("run-now", "pause", "resume", "stop")
+        detail_url(import_obj) + f"{action}/"
+        for action in ("run-now", "pause", "resume", "stop", "duplicate")
     ] + [detail_url(import_obj) + "delete/"]
 
 

@@ -97,9 +97,9 @@ def test_a_run_above_the_threshold_fails_keeps_the_watermark_and_the_next_reads_
     assert failed.status == ImportRun.Status.FAILED
     assert counts(failed) == (41, 10, 1, 30)  # the boundary row is read again, unchanged
     assert failed.error_message.startswith(
-        "Rejected 30 of 41 rows (73.1 %), above this import's 50 % threshold: check the "
-        "identity column and the mapping (most rejected rows: Missing identity in column "
-        "user_id). The watermark did not move"
+        "Rejected 30 of 41 rows (73.1 %), above this import's 50 % threshold (most rejected "
+        "rows: Missing identity in column user_id). Check the identity column and the "
+        "mapping; Duplicate the import to change them. The watermark did not move"
     )
     assert import_obj.watermark == watermark
     assert import_obj.last_error == failed.error_message
@@ -130,9 +130,9 @@ def test_every_row_rejected_fails_a_full_import_with_the_reason_in_words(
 
     assert run.status == ImportRun.Status.FAILED
     assert run.error_message == (
-        "Rejected 10 of 10 rows (100 %), above this import's 50 % threshold: check the "
-        "identity column and the mapping (most rejected rows: Identity in column user_id is "
-        "longer than 1,024 characters)."
+        "Rejected 10 of 10 rows (100 %), above this import's 50 % threshold (most rejected "
+        "rows: Identity in column user_id is longer than 1,024 characters). Check the identity "
+        "column and the mapping; Duplicate the import to change them."
     )
     assert (run.health_text, run.health_level) == ("0 %", "unhealthy")
 
