@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from common.filters import DayRangeFilter, choose_from_list
 from common.widgets import QuickSelect
 from connections.models import Connection
 from workspaces.selectors import workspace_users
@@ -39,7 +40,7 @@ class ConnectionFilter(django_filters.FilterSet):
             }
         ),
     )
-    connected_on = django_filters.DateFromToRangeFilter(
+    connected_on = DayRangeFilter(
         label="Connected On",
         field_name="created_at",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
@@ -50,14 +51,21 @@ class ConnectionFilter(django_filters.FilterSet):
         queryset=None,
         empty_label="Anyone",
         widget=QuickSelect,
+        error_messages={
+            "invalid_choice": "Choose Connected By from the list: only this workspace's "
+            "members connect its databases."
+        },
     )
     status = django_filters.ChoiceFilter(
         label="Status",
         choices=Connection.Status.choices,
         empty_label="Any status",
         widget=QuickSelect,
+        error_messages=choose_from_list("a status"),
     )
     sort = django_filters.OrderingFilter(
+        label="Sort",
+        error_messages=choose_from_list("a column to sort by"),
         fields=(
             ("name", "name"),
             ("project_id", "project"),

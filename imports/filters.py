@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from common.filters import choose_from_list
 from common.widgets import QuickSelect
 from connections.models import Connection
 from imports.models import Import
@@ -20,13 +21,27 @@ class ImportFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Import or connection"}),
     )
     status = django_filters.ChoiceFilter(
-        label="Status", choices=Import.Status.choices, empty_label="Any status", widget=QuickSelect
+        label="Status",
+        choices=Import.Status.choices,
+        empty_label="Any status",
+        widget=QuickSelect,
+        error_messages=choose_from_list("a status"),
     )
     connection = django_filters.ModelChoiceFilter(
-        label="Connection", queryset=None, empty_label="Any connection", widget=QuickSelect
+        label="Connection",
+        queryset=None,
+        empty_label="Any connection",
+        widget=QuickSelect,
+        error_messages={
+            "invalid_choice": "Choose a connection of this workspace that has imports."
+        },
     )
     target = django_filters.ChoiceFilter(
-        label="Target", choices=Import.Target.choices, empty_label="Any target", widget=QuickSelect
+        label="Target",
+        choices=Import.Target.choices,
+        empty_label="Any target",
+        widget=QuickSelect,
+        error_messages=choose_from_list("a target"),
     )
 
     class Meta:

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from common.filters import DayRangeFilter, choose_from_list
 from common.widgets import QuickSelect
 from workspaces.audit_actions import action_group, action_label
 from workspaces.models import AuditEntry, Membership, Workspace
@@ -25,12 +26,20 @@ class AuditEntryFilter(django_filters.FilterSet):
     workspace's local dates, inclusive)."""
 
     actor = django_filters.ModelChoiceFilter(
-        label="Actor", queryset=None, empty_label="Anyone", widget=QuickSelect
+        label="Actor",
+        queryset=None,
+        empty_label="Anyone",
+        widget=QuickSelect,
+        error_messages=choose_from_list("an actor who acted in this workspace"),
     )
     action = django_filters.ChoiceFilter(
-        label="Action", choices=[], empty_label="Any action", widget=QuickSelect
+        label="Action",
+        choices=[],
+        empty_label="Any action",
+        widget=QuickSelect,
+        error_messages=choose_from_list("an action this log holds"),
     )
-    date = django_filters.DateFromToRangeFilter(
+    date = DayRangeFilter(
         label="Date",
         field_name="created_at",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),

@@ -9,6 +9,7 @@ from api.authentication import TokenRequest
 from api.pagination import NewestFirst
 from api.serializers import AuditEntrySerializer, ErrorSerializer
 from api.views.base import ERRORS, WorkspaceAPIView
+from common.filters import range_parameter_errors
 from workspaces import audit_selectors
 
 
@@ -50,5 +51,7 @@ class AuditEntryList(WorkspaceAPIView):
             workspace=self.workspace, params=request.query_params
         )
         if not filterset.is_valid():
-            raise exceptions.ValidationError(filterset.errors)
+            raise exceptions.ValidationError(
+                range_parameter_errors(filterset.errors, ("date",), request.query_params)
+            )
         return self.paged(filterset.qs, decorate=audit_selectors.with_action_labels)

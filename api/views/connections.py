@@ -19,6 +19,7 @@ from api.serializers import (
     ErrorSerializer,
 )
 from api.views.base import ERRORS, WorkspaceAPIView
+from common.filters import range_parameter_errors
 from connections import check, keys, selectors, services
 from connections.models import Connection
 from workspaces.access import get_in_workspace
@@ -79,7 +80,9 @@ class ConnectionList(WorkspaceAPIView):
                 {v: k for k, v in RENAMED.items()}.get(name, name): messages
                 for name, messages in filterset.errors.items()
             }
-            raise exceptions.ValidationError(errors)
+            raise exceptions.ValidationError(
+                range_parameter_errors(errors, ("connected_on",), request.query_params)
+            )
         queryset = filterset.qs.annotate(
             connected_by_name=Coalesce("created_by__username", Value(""))
         )

@@ -24,7 +24,9 @@ def test_400_names_the_fields(alice_api):
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "invalid"
-    assert error["fields"] == {"connected_on": ["Enter a valid date."]}
+    assert error["fields"] == {
+        "connected_on_after": ["Enter the date as YYYY-MM-DD, e.g. 2026-03-05."]
+    }
 
 
 def test_400_for_an_unknown_ordering(alice_api):
@@ -172,3 +174,19 @@ def test_page_sizes_from_1_to_200_are_taken(alice_api, alice, workspace_a, impor
 
     assert (len(one["results"]), bool(one["next"])) == (1, True)
     assert (len(most["results"]), most["next"]) == (2, None)
+
+
+def test_a_bad_day_is_named_by_the_parameter_sent_and_a_reversed_range_by_the_range(alice_api):
+    bad_end = alice_api.get(
+        f"{API}/acme/connections/",
+        {"connected_on_after": "2026-03-01", "connected_on_before": "2026-13-40"},
+    )
+    reversed_range = alice_api.get(
+        f"{API}/acme/connections/",
+        {"connected_on_after": "2026-03-05", "connected_on_before": "2026-03-01"},
+    )
+
+    assert error_of(bad_end)["fields"] == {
+        "connected_on_before": ["Enter the date as YYYY-MM-DD, e.g. 2026-03-05."]
+    }
+    assert list(error_of(reversed_range)["fields"]) == ["connected_on"]

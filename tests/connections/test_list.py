@@ -145,15 +145,21 @@ def test_pagination_keeps_the_filters(alice_client, alice, bob, workspace_a):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"connected_on_after": "not-a-date"}, "Connected On: Enter a valid date."),
+        (
+            {"connected_on_after": "not-a-date"},
+            "Connected On: Enter the date as YYYY-MM-DD, e.g. 2026-03-05.",
+        ),
         (
             {"connected_on_after": "2026-03-05", "connected_on_before": "2026-03-03"},
             "Connected On: From is after To. Choose a From date on or before the To date.",
         ),
-        ({"connected_by": "999999"}, "Connected By: Select a valid choice."),
-        ({"connected_by": "' OR 1=1 --"}, "Connected By: Select a valid choice."),
-        ({"status": "<script>"}, "Status: Select a valid choice."),
-        ({"sort": "encrypted_key"}, "Ordering: Select a valid choice."),
+        (
+            {"connected_by": "999999"},
+            "Connected By: Choose Connected By from the list: only this workspace&#x27;s members",
+        ),
+        ({"connected_by": "' OR 1=1 --"}, "Connected By: Choose Connected By from the list"),
+        ({"status": "<script>"}, "Status: Choose a status from the list."),
+        ({"sort": "encrypted_key"}, "Sort: Choose a column to sort by from the list."),
         ({"q": "x" * 201}, "Search: Ensure this value has at most 200 characters"),
     ],
 )
@@ -179,7 +185,7 @@ def test_a_user_from_another_workspace_cannot_be_used_as_a_filter(
 ):
     response = alice_client.get(LIST, {"connected_by": charlie.pk})
 
-    assert "Select a valid choice" in response.content.decode()
+    assert "Choose Connected By from the list" in response.content.decode()
     assert "charlie@globex.test" not in response.content.decode()
 
 

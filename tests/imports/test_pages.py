@@ -141,9 +141,12 @@ def test_the_search_matches_the_name(alice_client, workspace_a, connection):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"status": "<script>"}, "Status: Select a valid choice."),
+        ({"status": "<script>"}, "Status: Choose a status from the list."),
         ({"connection": "not-a-uuid"}, "Connection: “not-a-uuid” is not a valid UUID."),
-        ({"connection": "00000000-0000-0000-0000-000000000000"}, "Select a valid choice."),
+        (
+            {"connection": "00000000-0000-0000-0000-000000000000"},
+            "Choose a connection of this workspace that has imports.",
+        ),
     ],
 )
 def test_bad_filter_values_show_a_message_and_no_rows(alice_client, users_import, params, message):
@@ -162,7 +165,7 @@ def test_another_workspaces_connection_cannot_be_a_filter(
 
     response = alice_client.get(LIST, {"connection": str(other.pk)})
 
-    assert "Select a valid choice" in response.content.decode()
+    assert "Choose a connection of this workspace that has imports." in response.content.decode()
     assert "Globex warehouse" not in response.content.decode()
 
 

@@ -119,7 +119,7 @@ def test_a_bad_filter_says_what_is_wrong_and_shows_nothing(alice_client, alice, 
     assert reversed_range.status_code == 200
     assert "The From date is after the To date." in reversed_range.content.decode()
     assert labels(reversed_range) == []
-    assert "Select a valid choice" in unknown.content.decode()
+    assert "Choose an action this log holds from the list." in unknown.content.decode()
 
 
 def test_pages_by_key_keep_the_filters(alice_client, alice, workspace_a):
