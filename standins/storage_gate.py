@@ -62,7 +62,8 @@ rows (1,024) and ``max_bytes_per_response`` serialized bytes (10 MiB), each with
 ``row_count`` and progress; the Arrow schema goes in the first response of each ReadRows
 call only ("This field is only populated in the first ReadRowsResponse RPC", ReadRowsResponse
 in the v1 RPC reference). Offsets are absolute row positions in the stream, as the
-emulator's: the gate forwards the client's offset unchanged. Avro streams pass through
+emulator's: the gate forwards the client's offset unchanged, except to resume within rows
+it has sent already (see _read_rows). Avro streams pass through
 uncut (an Avro block cannot be split without its schema's codec; the app reads Arrow).
 
 Streams: BigQuery divides a table's rows between up to ``max_stream_count`` streams (fewer
@@ -381,6 +382,9 @@ class StorageGate(RecordsCalls):
         self._schemas: dict[str, list[dict[str, Any]]] = {}
         # Stream name -> its range of the emulator's stream (sessions of k > 1 streams).
         self._parts: dict[str, _Part] = {}
+        # Stream name -> how many of its rows the gate has sent: a client may resume at any
+        # of them, as at Google.
+        self._sent: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> StorageGate:
@@ -703,7 +707,16 @@ class StorageGate(RecordsCalls):
             # (the emulator's request, rows of its answer to skip), read in order
             reads: list[tuple[bytes, int]] = [(request, 0)]
             limit = None
-            if part is not None:
+            with self._lock:
+                sent = self._sent.get(stream, 0)
+            if part is None and 0 < offset <= sent:
+                # Rows sent already: read again from row 0 and skip to the offset. The
+                # emulator counts a row as allocated only once its own stream has moved on
+                # past it, so a read cut short (a fault, a client gone) can leave it behind
+                # what the client received, and it would refuse the resumption.
+                again = _ReadRowsRequest(read_stream=stream, offset=0).SerializeToString()
+                reads = [(again, offset)]
+            elif part is not None:
                 first = part.start + offset
                 limit = max(0, part.end - first)
                 reads = [
@@ -742,6 +755,8 @@ class StorageGate(RecordsCalls):
                             yield data
                             responses += 1
                             rows += count
+                            with self._lock:
+                                self._sent[stream] = max(self._sent.get(stream, 0), offset + rows)
             except grpc.RpcError as error:
                 raise _upstream_failure(error) from error
             if fault is not None:
