@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.google",
     "tests.fixtures.connections",
     "tests.fixtures.mail",
+    "tests.fixtures.migrations",
 ]
 
 

@@ -5,32 +5,21 @@ import datetime as dt
 import hashlib
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from audience.models import Event
 from audience.rows import EventRow
 from audience.writers import write_events
 from imports.mapping import event_dedupe_key
+from tests.fixtures.migrations import migrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("back_to_the_latest_schema"),
+]
 
 BEFORE = [("audience", "0005_identity_1024")]
 AFTER = [("audience", "0006_compact_dedupe_key")]
 TS = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_schema():
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_a_replay_after_the_upgrade_finds_the_events_stored_before_it():

@@ -3,10 +3,13 @@ imports did where one setting can: a DATETIME or DATE event time stays UTC, an I
 (read by its size until now) waits for an admin's choice."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.fixtures.migrations import migrate
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("back_to_the_latest_schema"),
+]
 
 BEFORE = [
     ("connections", "0001_initial"),
@@ -14,19 +17,6 @@ BEFORE = [
     ("audience", "0003_event_workspace_unconstrained"),
 ]
 AFTER = [("imports", "0003_event_time_settings")]
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_schema():
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_existing_imports_keep_utc_for_wall_clock_times_and_ask_for_an_int64_unit():

@@ -2,27 +2,17 @@
 Rejected, and a run that succeeded with rejected rows the status that says so."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.fixtures.migrations import migrate
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("back_to_the_latest_schema"),
+]
 
 CONNECTIONS = ("connections", "0002_connection_key_set_at")
 BEFORE = [("imports", "0003_event_time_settings"), CONNECTIONS]
 AFTER = [("imports", "0004_run_health"), CONNECTIONS]
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_schema():
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_existing_runs_get_their_unchanged_rows_and_a_status_that_shows_rejections():

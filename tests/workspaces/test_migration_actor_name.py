@@ -2,26 +2,16 @@
 keep it when the account is deleted later; the system's entries stay without one."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.fixtures.migrations import migrate
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("back_to_the_latest_schema"),
+]
 
 BEFORE = [("workspaces", "0002_invitation")]
 AFTER = [("workspaces", "0003_auditentry_actor_name")]
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest_schema():
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def test_entries_written_before_the_upgrade_get_their_actors_name():
