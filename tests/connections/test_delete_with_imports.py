@@ -34,8 +34,8 @@ def test_delete_lists_the_active_imports_then_stops_and_deletes_them(
     page = alice_client.get(url(connection_a, "delete/")).content.decode()
 
     assert "4 active imports will be stopped." in page
-    for name in ("Ready one", "Nightly", "Paused one", "Running one"):
-        assert name in page
+    for imp in (ready, scheduled, paused, running):  # each links to its page, to review it
+        assert f'<a href="{imp.get_absolute_url()}">{imp.name}</a>' in page
     assert "Old one" not in page  # not active: listed in the count only
     assert "5 imports and their run history will be deleted" in page
 
