@@ -190,14 +190,9 @@ def _rejected(run: ImportRun, reason: str | None) -> QuerySet[RejectedRow]:
     return rows.filter(reason=reason) if reason else rows
 
 
-def run_rejected_rows(
-    *, run: ImportRun, limit: int, reason: str | None = None
-) -> list[RejectedRow]:
-    return list(_rejected(run, reason).order_by("row_number")[:limit])
-
-
-def run_rejected_rows_count(*, run: ImportRun, reason: str | None = None) -> int:
-    return _rejected(run, reason).count()
+def run_rejected_rows(*, run: ImportRun, reason: str | None = None) -> QuerySet[RejectedRow]:
+    """The run's kept rejected rows (with `reason` only), in row order."""
+    return _rejected(run, reason).order_by("row_number", "pk")
 
 
 REASONS_SHOWN = 100

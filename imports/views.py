@@ -320,12 +320,10 @@ def run_detail(request: WorkspaceRequest, run_pk: Any) -> HttpResponse:
     # A reason no kept row has (a stale link, a hand-made address) shows every row.
     reason = request.GET.get("reason", "")
     reason = reason if reason in dict(reasons) else ""
-    rejected = selectors.run_rejected_rows(run=run, limit=REJECTED_SHOWN, reason=reason)
-    kept = (
-        len(rejected)
-        if len(rejected) < REJECTED_SHOWN
-        else selectors.run_rejected_rows_count(run=run, reason=reason)
+    rejected_page = page_by_keys(
+        selectors.run_rejected_rows(run=run, reason=reason), request.GET.get("page"), REJECTED_SHOWN
     )
+    rejected = rejected_page.object_list
     schema = selectors.source_columns(run.import_obj)
     for row in rejected:
         row.data_text = _data_text(row.data, schema)
@@ -339,7 +337,8 @@ def run_detail(request: WorkspaceRequest, run_pk: Any) -> HttpResponse:
             "oob": bool(request.htmx),
             "imp": run.import_obj,
             "rejected": rejected,
-            "rejected_kept": kept,
+            "rejected_page": rejected_page,
+            "rejected_kept": rejected_page.paginator.count,
             "reasons": reasons,
             "reason": reason,
             "read_path_text": selectors.READ_PATHS.get(run.read_path, run.read_path),

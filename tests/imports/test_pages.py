@@ -893,3 +893,19 @@ def test_the_run_page_polls_while_its_run_is_active(alice_client, users_import):
     assert "hx-trigger" not in fragment
     assert '<section id="rejected-rows" hx-swap-oob="true">' in fragment
     assert "hx-trigger" not in alice_client.get(url).content.decode()
+
+
+def test_every_kept_rejected_row_can_be_read_page_by_page(alice_client, users_import):
+    run = add_run(users_import, rows_read=1000, rows_rejected=250)
+    RejectedRow.objects.bulk_create(
+        RejectedRow(run=run, row_number=n, reason="No identity", data={"n": n})
+        for n in range(1, 251)
+    )
+
+    pages = [alice_client.get(run_url(run), {"page": p}) for p in (1, 2, 3)]
+
+    shown = [[row.row_number for row in page.context["rejected"]] for page in pages]
+    assert shown == [list(range(1, 101)), list(range(101, 201)), list(range(201, 251))]
+    second = pages[1].content.decode()
+    assert "Rows 101–200 of 250 kept rejected rows." in second
+    assert "Page 2 of 3" in second and "Next &rarr;" in second
