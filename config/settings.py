@@ -14,6 +14,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from common.byte_sizes import parse_bytes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -380,8 +382,14 @@ BIGQUERY_API_ENDPOINT = env.str("BIGQUERY_API_ENDPOINT", default="https://bigque
 BIGQUERY_STORAGE_TARGET = env.str("BIGQUERY_STORAGE_TARGET", default="")
 BIGQUERY_STORAGE_ENABLED = env.bool("BIGQUERY_STORAGE_ENABLED", default=True)
 # Cost guard: every query job carries maximumBytesBilled (a connection or import may set
-# its own); a run whose dry-run estimate is higher fails before it spends. 1 TiB by default.
-BIGQUERY_MAXIMUM_BYTES_BILLED = env.int("BIGQUERY_MAXIMUM_BYTES_BILLED", default=2**40)
+# its own); a run whose dry-run estimate is higher fails before it spends. 1 TB by default,
+# read as the forms read it ("500 GB" or a number of bytes).
+try:
+    BIGQUERY_MAXIMUM_BYTES_BILLED = parse_bytes(
+        env.str("BIGQUERY_MAXIMUM_BYTES_BILLED", default="1 TB")
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(f"BIGQUERY_MAXIMUM_BYTES_BILLED: {error}") from error
 # On-demand price, for the import page's monthly projection (US multi-region list price).
 BIGQUERY_PRICE_PER_TIB = env.float("BIGQUERY_PRICE_PER_TIB", default=6.25)
 # A run's result table in the scratch dataset expires after this, even if the run never ends.

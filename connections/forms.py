@@ -7,8 +7,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from common.byte_sizes import clean_limit, format_bytes
 from common.validators import has_control_characters
-from connections.byte_sizes import format_bytes, parse_bytes
 from connections.identifiers import validate_dataset_id, validate_project_id
 from connections.keyfile import (
     MAX_KEY_BYTES,
@@ -163,8 +163,8 @@ class ConnectionForm(forms.Form):
         label="Maximum bytes billed",
         max_length=40,
         required=False,
-        help_text="No query job of this connection may bill more, e.g. 100 GB or 1 TiB. "
-        "Blank: the server's default.",
+        help_text="No query job of this connection may bill more, e.g. 100 GB or 1 TB (at least "
+        "10 MB). Blank: the server's default.",
     )
 
     def __init__(
@@ -243,8 +243,7 @@ class ConnectionForm(forms.Form):
         return clean_kms_key_name(self.cleaned_data["scratch_kms_key_name"].strip())
 
     def clean_maximum_bytes_billed(self) -> int | None:
-        text = self.cleaned_data["maximum_bytes_billed"].strip()
-        return parse_bytes(text, label="Maximum bytes billed") if text else None
+        return clean_limit(self.cleaned_data["maximum_bytes_billed"], label="Maximum bytes billed")
 
     @property
     def advanced(self) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from common.byte_sizes import clean_limit
 from common.validators import has_control_characters
 from common.widgets import QuickSelect
-from connections import cost
 from connections.identifiers import validate_table_id
 from imports import schedules
 from imports.mapping import MAX_PROPERTIES, TIMESTAMP_UNITS, ZONED_TIMESTAMP_TYPES
@@ -882,12 +882,7 @@ class ReviewForm(forms.Form):
 
     def clean_maximum_bytes_billed(self) -> int | None:
         text = self.cleaned_data.get("maximum_bytes_billed") or ""
-        if not text.strip():
-            return None  # the connection's limit
-        try:
-            return cost.parse_bytes(text)
-        except ValueError as exc:
-            raise ValidationError(f"Maximum bytes billed: {exc}", code="invalid") from exc
+        return clean_limit(text, label="Maximum bytes billed")  # blank: the connection's
 
 
 def definition(

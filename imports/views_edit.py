@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from connections.cost import size_text
+from common.byte_sizes import format_bytes
 from imports import services
 from imports.forms import (
     LookbackForm,
@@ -105,7 +105,7 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
         name_form = ReviewForm(
             initial={
                 "name": import_obj.name,
-                "maximum_bytes_billed": size_text(import_obj.maximum_bytes_billed),
+                "maximum_bytes_billed": format_bytes(import_obj.maximum_bytes_billed),
             }
         )
         schedule_form = ScheduleForm(tz=tz)

@@ -67,7 +67,7 @@ def test_advanced_fields_are_validated_and_tested_as_typed(
     page.get_by_role("textbox", name="Custom key").fill(key.to_json())
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#errors-maximum_bytes_billed")).to_contain_text(
-        "Maximum bytes billed must be a number of bytes"
+        "Maximum bytes billed: Enter a size such as 500 GB"
     )
     expect(page.locator("details.advanced")).to_have_attribute("open", "")
     screenshot("connection-advanced-bytes-error")

@@ -3,7 +3,6 @@ Maximum bytes billed, each validated with its own message before anything is sav
 
 import pytest
 
-from connections.byte_sizes import format_bytes
 from connections.models import Connection
 from tests.factories import key_json
 from workspaces.models import AuditEntry
@@ -64,12 +63,11 @@ def test_blank_advanced_fields_mean_the_defaults(alice_client):
         ("scratch_dataset_id", "scratch-data", "Scratch dataset may contain only letters"),
         ("scratch_kms_key_name", "my-key", "Scratch KMS key must be a Cloud KMS key name"),
         ("scratch_kms_key_name", KMS + "/cryptoKeyVersions/1", "Scratch KMS key must be"),
-        ("maximum_bytes_billed", "ten gigs", "Maximum bytes billed must be a number of bytes"),
-        ("maximum_bytes_billed", "10 XB", "units B, KB, MB, GB, TB, PB"),
-        ("maximum_bytes_billed", "0", "Maximum bytes billed must be at least 1 byte."),
-        ("maximum_bytes_billed", "-5 GB", "Maximum bytes billed must be a number of bytes"),
-        ("maximum_bytes_billed", "9 EB", "Maximum bytes billed must be a number of bytes"),
-        ("maximum_bytes_billed", "99999 PiB", "Maximum bytes billed must be at most 8 EiB."),
+        ("maximum_bytes_billed", "ten gigs", "Maximum bytes billed: Enter a size such as"),
+        ("maximum_bytes_billed", "10 XB", "units: bytes, KB, MB, GB, TB, PB"),
+        ("maximum_bytes_billed", "0", "Maximum bytes billed: Enter at least 10 MB"),
+        ("maximum_bytes_billed", "-5 GB", "Maximum bytes billed: Enter a size such as"),
+        ("maximum_bytes_billed", "99999 PiB", "Maximum bytes billed: Enter at most 1024 PB."),
     ],
 )
 def test_a_bad_advanced_value_gets_its_own_message_and_nothing_is_saved(
@@ -88,8 +86,9 @@ def test_a_bad_advanced_value_gets_its_own_message_and_nothing_is_saved(
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("500000000", 500_000_000), ("10 GB", 10**10), ("10GiB", 10 * 2**30), ("1,000 MB", 10**9)],
-)
+    [("500000000", 500_000_000), ("10 GB", 10 * 2**30), ("10GiB", 10 * 2**30),
+     ("1,000 MB", 1000 * 2**20)],
+)  # fmt: skip
 def test_human_units_are_accepted(alice_client, text, expected):
     alice_client.post(ADD, add_data(maximum_bytes_billed=text))
 
@@ -121,5 +120,4 @@ def test_editing_shows_changes_and_audits_the_advanced_fields(alice_client, conn
     assert entry.details["maximum_bytes_billed"] == {"from": None, "to": 100 * 2**30}
     page = alice_client.get(edit_url(connection_a)).content.decode()
     assert '<details class="advanced" open>' in page
-    assert 'value="100 GiB"' in page
-    assert format_bytes(1500) == "1500"
+    assert 'value="100 GB"' in page
