@@ -11,7 +11,6 @@ paging, table preview, the query's dry run, the next run times).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 import zoneinfo
 from typing import Any
@@ -310,11 +309,17 @@ def create_check_query(request: WorkspaceRequest, connection_pk: uuid.UUID) -> H
 # -- steps 2 to 4: target, sync, schedule -------------------------------------------------------
 
 
-def _runs(form: ScheduleForm, tz: str) -> list[dt.datetime]:
-    """The next run times in the workspace's zone, for a valid form."""
+def _next_runs(form: ScheduleForm, tz: str) -> dict[str, Any]:
+    """A valid schedule form's words and next run times in the workspace's zone. "Once, now"
+    runs when the import is saved, so it shows that rather than a time already past by then."""
+    schedule = form.schedule()
     zone = zoneinfo.ZoneInfo(tz)
-    runs = schedules.preview(form.schedule(), timezone.now(), count=PREVIEW_RUNS)
-    return [run.astimezone(zone) for run in runs]
+    runs = schedules.preview(schedule, timezone.now(), count=PREVIEW_RUNS)
+    return {
+        "runs": [run.astimezone(zone) for run in runs],
+        "describe": schedules.describe(schedule),
+        "runs_on_save": schedule.kind == "now",
+    }
 
 
 def _form_step(
@@ -342,9 +347,8 @@ def _form_step(
         form = draft.form(step, tz)
     extra: dict[str, Any] = {}
     if step == "schedule" and isinstance(form, ScheduleForm):
-        runs = _runs(form, tz) if form.is_bound and form.is_valid() else None
-        describe = schedules.describe(form.schedule()) if runs is not None else ""
-        extra = {"runs": runs, "describe": describe}
+        valid = form.is_bound and form.is_valid()
+        extra = _next_runs(form, tz) if valid else {"runs": None}
     return render(
         request,
         f"imports/create_{step}.html",
@@ -379,8 +383,7 @@ def create_schedule_preview(request: WorkspaceRequest, connection_pk: uuid.UUID)
     form = ScheduleForm(request.GET, tz=tz)
     context: dict[str, Any] = {"form": form, "time_zone": tz, "runs": None}
     if form.is_valid():
-        context["runs"] = _runs(form, tz)
-        context["describe"] = schedules.describe(form.schedule())
+        context.update(_next_runs(form, tz))
     return render(request, "imports/_create_schedule_preview.html", context)
 
 
@@ -422,8 +425,7 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
             review=review,
             **forms,
             summary=summary,
-            runs=_runs(schedule, tz),
-            describe=schedules.describe(schedule.schedule()),
+            **_next_runs(schedule, tz),
             **extra,
         ),
     )

@@ -294,6 +294,8 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
     words = review.content.decode()
     assert "A SQL query" in words and "named by column <strong>event</strong>" in words
     assert "Once, now" in words
+    assert "The run starts as soon as you save the import." in words
+    assert "Next run" not in words  # no time that has passed by the time Save is pressed
 
     assert saved.status_code == 302
     import_obj = Import.objects.get()
@@ -450,6 +452,10 @@ def test_schedule_preview_fragment_shows_the_next_five_runs_in_the_workspace_zon
         url, {"schedule_kind": "cron", "schedule_cron": "61 * * * *"}, headers=HTMX
     )
     assert "Cron expression is not valid: minute field" in bad.content.decode()
+
+    now = alice_client.get(url, {"schedule_kind": "now"}, headers=HTMX).content.decode()
+    assert "Once, now" in now and "as soon as you save the import" in now
+    assert "<li><time" not in now
 
 
 def test_schedule_preview_brings_every_fields_current_errors_in_place(
