@@ -437,12 +437,15 @@ class StorageGate(RecordsCalls):
         return f"{self.host}:{self.port}"
 
     def reset(self) -> None:
-        """Forget faults, the call log and sessions; restore the response bounds."""
+        """Forget faults, the call log, sessions, their divided streams and the rows sent on
+        them; restore the response bounds."""
         self.faults.clear()
         self.max_rows_per_response, self.max_bytes_per_response = self._defaults
         self.clear_requests()
         with self._lock:
             self._sessions.clear()
+            self._parts.clear()
+            self._sent.clear()
 
     # -- faults and call log -----------------------------------------------------------------
     def inject(
