@@ -38,10 +38,9 @@ def range_parameter_errors(
     as a whole (From after To) under the range's name."""
     keyed: dict[str, list[str]] = {}
     for name, messages in errors.items():
-        unreadable = [
-            f"{name}_{end}" for end in ("after", "before") if not _is_day(sent, f"{name}_{end}")
-        ]
-        for key in unreadable if name in ranges and unreadable else [name]:
+        ends = [f"{name}_{end}" for end in ("after", "before")] if name in ranges else []
+        unreadable = [parameter for parameter in ends if not _is_day(sent, parameter)]
+        for key in unreadable or [name]:
             keyed[key] = list(messages)
     return keyed
 
