@@ -9,14 +9,9 @@ from playwright.sync_api import expect
 
 from imports.models import Import
 from tests.fixtures.browser import sign_in_browser
-from tests.imports.test_create_flow import flow_connection, make_flow_tables
+from tests.imports.test_create_flow import flow_connection
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 def test_create_a_table_import_through_every_step(

@@ -12,14 +12,9 @@ from playwright.sync_api import expect
 from audience.models import Profile, PropertyType
 from tests.fixtures.browser import sign_in_browser
 from tests.fixtures.standin_world import PROJECT
-from tests.imports.test_create_flow import flow_connection, make_flow_tables
+from tests.imports.test_create_flow import flow_connection
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 def test_the_review_step_shows_what_the_sample_rows_would_store(

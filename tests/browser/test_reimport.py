@@ -11,14 +11,9 @@ from playwright.sync_api import expect
 
 from imports.models import Import
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
-from tests.imports.test_create_flow import flow_connection, make_flow_tables, mapping_data
+from tests.imports.test_create_flow import flow_connection, mapping_data
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 def signed_in(page, live_server, user) -> Client:

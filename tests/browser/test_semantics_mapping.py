@@ -7,14 +7,9 @@ from playwright.sync_api import expect
 
 from imports.models import Import
 from tests.browser.test_types_pages import to_target_step
-from tests.imports.test_create_flow import flow_connection, make_flow_tables
+from tests.imports.test_create_flow import flow_connection
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 def test_the_mapping_step_shows_the_options_that_apply_to_the_target(

@@ -12,14 +12,9 @@ from audience.models import PropertyType
 from imports import services
 from imports.models import Import
 from tests.fixtures.browser import sign_in_browser
-from tests.imports.test_create_flow import flow_connection, make_flow_tables
+from tests.imports.test_create_flow import flow_connection
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 def keep_type(workspace, name, type_, import_name):

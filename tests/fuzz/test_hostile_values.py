@@ -77,7 +77,7 @@ from tests.fuzz.hostile import (
     assert_escaped,
     nested_json,
 )
-from tests.imports.test_create_flow import flow_connection, make_flow_tables, new_url
+from tests.imports.test_create_flow import flow_connection, new_url
 
 HTMX = {"HX-Request": "true"}
 values = pytest.mark.parametrize("value_id, value", HOSTILE, ids=HOSTILE_IDS)
@@ -508,11 +508,6 @@ def test_create_import_review(alice_client, connection, value_id, value):
 
 
 # -- Create Import: source (the stand-ins answer the table list, preview and dry runs) ---------
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ import datetime as dt
 import gc
 import uuid
 
+import pytest
+
 from imports import services
 from tests.fixtures.standin_world import DATASET, PROJECT
 
@@ -95,3 +97,17 @@ def full_collections():
         yield collections
     finally:
         gc.callbacks.remove(count)
+
+
+@pytest.fixture
+def customers_table(flow_tables):
+    return flow_tables
+
+
+@pytest.fixture
+def connection(google, workspace_a, alice, customers_table):
+    """A connection to Create Import's dataset; a module with another `connection` fixture
+    overrides this one."""
+    from tests.imports.test_create_flow import flow_connection
+
+    return flow_connection(google, workspace_a, alice)

@@ -2,15 +2,11 @@
 real client against the stand-ins, errors in words, never blocking Save), and the
 per-import Maximum bytes billed, validated."""
 
-import pytest
-
 from imports.models import Import
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import
 from tests.imports.test_create_flow import (
     FLOW,
-    flow_connection,
-    make_flow_tables,
     mapping_data,
     post_source,
     step_url,
@@ -20,16 +16,6 @@ from tests.imports.test_create_sample_view import sample_url, to_review
 from tests.imports.test_edit import EDIT
 
 GIB = 1024**3
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
 
 
 def test_the_review_shows_the_estimated_bytes_of_a_run(

@@ -83,16 +83,6 @@ def flow_connection(google, workspace, user, name="Warehouse"):
     return connection
 
 
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
-
-
 def new_url(connection, ws="acme"):
     return f"/w/{ws}/settings/partners/bigquery/{connection.pk}/imports/new/"
 

@@ -12,25 +12,12 @@ from imports.sql import validate_select_query
 from tests.imports.test_create_flow import (
     HTMX,
     draft_of,
-    flow_connection,
     form_errors,
-    make_flow_tables,
     mapping_data,
     new_url,
     post_source,
     step_url,
 )
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
-
 
 ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
 

@@ -1,27 +1,13 @@
 """The review step's "What will land" block: loaded in place (htmx) or on request without
 JavaScript, for admins of the workspace only, and never a 500 or a key on the page."""
 
-import pytest
-
 from audience.models import PropertyType
 from tests.imports.test_create_flow import draft_of as draft_from
 from tests.imports.test_create_flow import (
-    flow_connection,
-    make_flow_tables,
     mapping_data,
     post_source,
     step_url,
 )
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
 
 
 def to_review(client, connection, table) -> str:

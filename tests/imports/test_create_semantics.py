@@ -6,25 +6,13 @@ import pytest
 from imports.models import Import
 from tests.imports.conftest import make_import
 from tests.imports.test_create_flow import (
-    flow_connection,
     form_errors,
-    make_flow_tables,
     mapping_data,
     walk,
 )
 from tests.imports.test_create_types import target_step
 
 EDIT = "/w/acme/settings/partners/bigquery/imports/{}/edit/"
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
 
 
 def events_target(**extra):

@@ -12,25 +12,13 @@ from imports.models import Import, ImportRun
 from imports.run.execute import execute_run
 from tests.imports.test_create_flow import (
     COLUMNS,
-    flow_connection,
     form_errors,
-    make_flow_tables,
     mapping_data,
     post_source,
     walk,
 )
 
 BASE = "/w/acme/settings/partners/bigquery"
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
 
 
 def events_target(timestamp_column, **extra):

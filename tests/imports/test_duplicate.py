@@ -8,8 +8,6 @@ from imports import services
 from imports.models import Import
 from tests.imports.test_create_flow import (
     draft_of,
-    flow_connection,
-    make_flow_tables,
     mapping_data,
     step_url,
     walk,
@@ -17,16 +15,6 @@ from tests.imports.test_create_flow import (
 from workspaces.models import AuditEntry
 
 DEFINITION = [f for f in services.DEFINITION_FIELDS if f not in ("name", "source_schema")]
-
-
-@pytest.fixture(scope="module")
-def customers_table(standin_stack):
-    return make_flow_tables(standin_stack)
-
-
-@pytest.fixture
-def connection(google, workspace_a, alice, customers_table):
-    return flow_connection(google, workspace_a, alice)
 
 
 @pytest.fixture

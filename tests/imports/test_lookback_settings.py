@@ -12,16 +12,10 @@ from tests.imports.conftest import make_import
 from tests.imports.test_create_flow import (
     flow_connection,
     form_errors,
-    make_flow_tables,
     mapping_data,
     step_url,
     walk,
 )
-
-
-@pytest.fixture(scope="module")
-def flow_tables(standin_stack):
-    return make_flow_tables(standin_stack)
 
 
 @pytest.fixture
