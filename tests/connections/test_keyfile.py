@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connections.forms import pasted_key_error
 from connections.keyfile import (
     GOOGLE_TOKEN_URIS,
     MAX_KEY_BYTES,
@@ -516,3 +517,19 @@ def test_pasted_text_and_uploaded_bytes_agree(text):
     except UnicodeEncodeError:
         return
     assert _outcome(text) == _outcome(encoded)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"), [pytest.param(raw, code, id=name) for name, raw, code in BAD_INPUTS]
+)
+def test_every_refusal_reads_in_the_custom_key_tabs_words(raw, code):
+    """The Custom key tab has no file: each message the parser has is worded for the paste
+    (a message added to the parser without its pasted words fails here)."""
+    with pytest.raises(KeyFileError) as info:
+        parse(raw)
+
+    pasted = pasted_key_error(info.value)
+
+    assert pasted.code == code
+    assert "upload" not in pasted.message.lower()
+    assert "The key file" not in pasted.message
