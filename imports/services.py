@@ -123,12 +123,15 @@ def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]
     changed = [
         n for n in DEFINITION_FIELDS if n in definition and getattr(import_obj, n) != definition[n]
     ]
+    schedule_before = _schedule_of(import_obj)
     for name in changed:
         setattr(import_obj, name, definition[name])
     resets = [WATERMARK_RESETS[name] for name in changed if name in WATERMARK_RESETS]
     if resets and import_obj.watermark:
         _reset_watermark(import_obj, "", resets[0])
-    if import_obj.status != Import.Status.PAUSED:
+    # Only a new schedule is planned: a rename must not run a "Once, now" import again, nor
+    # start a stopped or finished one.
+    if _schedule_of(import_obj) != schedule_before and import_obj.status != Import.Status.PAUSED:
         _plan(import_obj, timezone.now())
     import_obj.save()
     if changed:

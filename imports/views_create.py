@@ -309,16 +309,19 @@ def create_check_query(request: WorkspaceRequest, connection_pk: uuid.UUID) -> H
 # -- steps 2 to 4: target, sync, schedule -------------------------------------------------------
 
 
-def _next_runs(form: ScheduleForm, tz: str) -> dict[str, Any]:
+def _next_runs(form: ScheduleForm, tz: str, saved_kind: str = "") -> dict[str, Any]:
     """A valid schedule form's words and next run times in the workspace's zone. "Once, now"
-    runs when the import is saved, so it shows that rather than a time already past by then."""
+    runs when it is saved (not when an import saved with it is saved again), so it says that
+    rather than show a time already past by then."""
     schedule = form.schedule()
     zone = zoneinfo.ZoneInfo(tz)
     runs = schedules.preview(schedule, timezone.now(), count=PREVIEW_RUNS)
+    once_now = schedule.kind == "now"
     return {
         "runs": [run.astimezone(zone) for run in runs],
         "describe": schedules.describe(schedule),
-        "runs_on_save": schedule.kind == "now",
+        "runs_on_save": once_now and saved_kind != "now",
+        "runs_saved": once_now and saved_kind == "now",
     }
 
 
@@ -383,7 +386,7 @@ def create_schedule_preview(request: WorkspaceRequest, connection_pk: uuid.UUID)
     form = ScheduleForm(request.GET, tz=tz)
     context: dict[str, Any] = {"form": form, "time_zone": tz, "runs": None}
     if form.is_valid():
-        context.update(_next_runs(form, tz))
+        context.update(_next_runs(form, tz, saved_kind=request.GET.get("saved_kind", "")))
     return render(request, "imports/_create_schedule_preview.html", context)
 
 

@@ -285,3 +285,32 @@ def test_the_run_page_follows_its_run_until_it_ends(page, live_server, alice, wo
     expect(page.locator("#run-live")).not_to_have_attribute("hx-trigger", re.compile("."))
     assert page.evaluate("window.notReloaded") is True
     assert page.console_errors == []
+
+
+def test_edit_of_a_once_now_import_says_saving_does_not_run_it_again(
+    page, live_server, alice, workspace_a, screenshot
+):
+    connection = make_connection(workspace_a, alice)
+    once = add_import(
+        workspace_a, connection, "Backfill", status="completed", schedule_kind="now",
+        created_by=alice,
+    )  # fmt: skip
+    sign_in_browser(page, live_server, alice)
+    page.goto(f"{IMPORTS}{once.pk}/edit/")
+
+    preview = page.locator("#schedule-preview")
+    expect(preview).to_contain_text("saving again does not start another run (Run now does)")
+    screenshot("import-edit-once-now")
+    page.get_by_label("Hourly").check()
+    expect(preview).to_contain_text("Every hour at :00")
+    page.get_by_label("Once, now").check()
+    expect(preview).to_contain_text("saving again does not start another run")
+
+    page.get_by_label("Import name").fill("Backfill, renamed")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.locator(".message-success")).to_be_visible()
+    once.refresh_from_db()
+    assert (once.name, once.status, once.next_run_at) == ("Backfill, renamed", "completed", None)
+    assert not ImportRun.objects.filter(import_obj=once).exists()
+    assert page.console_errors == []

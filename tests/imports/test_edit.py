@@ -85,3 +85,20 @@ def test_edit_changes_the_rejection_threshold_and_refuses_one_above_100(
     assert (import_obj.name, import_obj.rejection_threshold) == ("Users", 10)
     detail = alice_client.get(f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/")
     assert "10 %: a run that rejects more of the rows it reads fails" in detail.content.decode()
+
+
+def test_edit_says_whether_saving_once_now_starts_a_run(alice_client, alice, connection_a):
+    now_import = make_import(connection_a, alice, table="users", name="Once", schedule_kind="now")
+    manual = make_import(connection_a, alice, table="users", name="Manual")
+    preview = f"/w/acme/settings/partners/bigquery/{connection_a.pk}/imports/new/schedule-preview/"
+    htmx = {"HX-Request": "true"}
+
+    edit_page = alice_client.get(EDIT.format(now_import.pk)).content.decode()
+    manual_page = alice_client.get(EDIT.format(manual.pk)).content.decode()
+    again = alice_client.get(preview, {"schedule_kind": "now", "saved_kind": "now"}, headers=htmx)
+    chosen = alice_client.get(preview, {"schedule_kind": "now", "saved_kind": "none"}, headers=htmx)
+
+    assert """hx-vals='{"saved_kind": "now"}'""" in edit_page
+    assert """hx-vals='{"saved_kind": "none"}'""" in manual_page
+    assert "saving again does not start another run (Run now does)" in again.content.decode()
+    assert "The run starts as soon as you save the import." in chosen.content.decode()

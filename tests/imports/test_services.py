@@ -316,6 +316,52 @@ def test_a_once_now_import_run_by_hand_is_not_run_again_by_the_schedule(connecti
     assert services.imports_dispatch_due() == 0
 
 
+def test_renaming_a_once_now_import_that_ran_does_not_run_it_again(connection_a, alice):
+    now_import = make_import(connection_a, alice, table="users", schedule_kind="now")
+    assert services.imports_dispatch_due() == 1
+    finished = finish(ImportRun.objects.get(import_obj=now_import))
+
+    renamed = services.import_update(
+        import_obj=finished, actor=alice, definition={"name": "Users, renamed"}
+    )
+
+    assert (renamed.name, renamed.status, renamed.next_run_at) == (
+        "Users, renamed",
+        Import.Status.COMPLETED,
+        None,
+    )
+    assert services.imports_dispatch_due(now=timezone.now() + dt.timedelta(days=1)) == 0
+
+
+def test_renaming_a_stopped_import_leaves_it_stopped(hourly, alice):
+    stopped = services.import_stop(import_obj=hourly, actor=alice)
+
+    renamed = services.import_update(
+        import_obj=stopped, actor=alice, definition={"name": "Hourly, renamed"}
+    )
+
+    assert (renamed.status, renamed.next_run_at) == (Import.Status.STOPPED, None)
+
+
+def test_a_new_schedule_on_edit_is_planned(connection_a, alice, hourly):
+    manual = make_import(connection_a, alice, table="users", name="manual")
+    before = timezone.now()
+
+    now_import = services.import_update(
+        import_obj=manual, actor=alice, definition={"schedule_kind": "now"}
+    )
+    daily = services.import_update(
+        import_obj=hourly,
+        actor=alice,
+        definition={"schedule_kind": "daily", "schedule_time": dt.time(4, 30)},
+    )
+
+    assert now_import.status == Import.Status.SCHEDULED
+    assert before <= now_import.next_run_at <= timezone.now()
+    assert daily.status == Import.Status.SCHEDULED
+    assert (daily.next_run_at.hour, daily.next_run_at.minute) == (4, 30)  # the workspace is UTC
+
+
 def test_resume_schedule_of_a_stopped_import_plans_it_again_and_is_audited(hourly, alice):
     from workspaces.models import AuditEntry
 
