@@ -16,7 +16,8 @@ BOOL, DATE     bool, date32                                      the same
 TIME           time64[us]                                        the same
 TIMESTAMP      timestamp[us, tz=UTC]                             the same
 DATETIME       timestamp[us], extension google:sqlType:datetime  no extension metadata
-GEOGRAPHY      string (WKT), extension google:sqlType:geography  no extension metadata
+GEOGRAPHY      string (WKT), extension google:sqlType:geography  no extension metadata; in a
+                                                                 STRUCT, WKB (geoarrow.wkb)
 JSON           string, extension google:sqlType:json            no extension metadata
 INTERVAL       month_day_nano_interval                           its canonical text at the top
                                                                  level, month_day_nano nested
@@ -42,7 +43,9 @@ time), which no other Arrow interval type does.
 from __future__ import annotations
 
 import json
+import math
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -165,6 +168,10 @@ def _convert(
             else [_bound(array.field(i), target.field(i).type) for i in range(2)]
         )
         return pyarrow.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
+    if kind == "GEOGRAPHY" and pyarrow.types.is_binary(array.type):
+        return pyarrow.array(
+            [None if wkb is None else wkt(wkb) for wkb in array.to_pylist()], type=target
+        )
     if kind == "INTERVAL" and pyarrow.types.is_string(array.type):
         return pyarrow.array(
             [None if text is None else _interval(text) for text in array.to_pylist()],
@@ -191,3 +198,77 @@ def _interval(text: str) -> tuple[int, int, int]:
     nanos = (int(hours) * 3600 + int(minutes) * 60 + int(seconds)) * 1_000_000_000
     nanos += int((fraction or "")[:9].ljust(9, "0"))
     return total_months, int(days), (-1 if time_sign else 1) * nanos
+
+
+# WKB geometry types (ISO, two dimensions), as GEOGRAPHY uses them.
+_GEOMETRIES = {
+    1: "POINT",
+    2: "LINESTRING",
+    3: "POLYGON",
+    4: "MULTIPOINT",
+    5: "MULTILINESTRING",
+    6: "MULTIPOLYGON",
+    7: "GEOMETRYCOLLECTION",
+}
+
+
+def wkt(wkb: bytes) -> str:
+    """A GEOGRAPHY's WKB (what the emulator sends for one nested in a STRUCT) as the WKT
+    text the emulator's REST answer and its top-level Arrow give for it: DuckDB spatial's
+    ST_AsText without a space before a parenthesis, each coordinate in its shortest form
+    ("POINT(1 2)", "POINT(1e-07 37.422)")."""
+    text, end = _geometry(memoryview(wkb), 0, nested=False)
+    if end != len(wkb):
+        raise ValueError("trailing bytes after a WKB geometry")
+    return text
+
+
+def _geometry(wkb: memoryview, at: int, *, nested: bool) -> tuple[str, int]:
+    order = "<" if wkb[at] == 1 else ">"
+    (kind,) = struct.unpack_from(f"{order}I", wkb, at + 1)
+    at += 5
+    name = _GEOMETRIES.get(kind)
+    if name is None:
+        raise ValueError(f"unsupported WKB geometry type {kind}")
+    if name == "POINT":
+        x, y = struct.unpack_from(f"{order}dd", wkb, at)
+        body = "EMPTY" if math.isnan(x) and math.isnan(y) else f"({_number(x)} {_number(y)})"
+        return _tagged(name, body), at + 16
+    (count,) = struct.unpack_from(f"{order}I", wkb, at)
+    at += 4
+    if name in ("LINESTRING", "POLYGON"):
+        parts = []
+        for _ in range(count):
+            if name == "LINESTRING":
+                x, y = struct.unpack_from(f"{order}dd", wkb, at)
+                parts.append(f"{_number(x)} {_number(y)}")
+                at += 16
+                continue
+            (points,) = struct.unpack_from(f"{order}I", wkb, at)
+            at += 4
+            coordinates = struct.unpack_from(f"{order}{2 * points}d", wkb, at)
+            at += 16 * points
+            pairs = zip(coordinates[::2], coordinates[1::2], strict=True)
+            parts.append("(" + ", ".join(f"{_number(x)} {_number(y)}" for x, y in pairs) + ")")
+        return _tagged(name, f"({', '.join(parts)})" if parts else "EMPTY"), at
+    members = []
+    for _ in range(count):
+        member, at = _geometry(wkb, at, nested=True)
+        members.append(member)
+    if name != "GEOMETRYCOLLECTION":
+        # A MULTI* lists its members' bodies: MULTIPOINT((0 0), (1 1)) is written (0 0, 1 1).
+        bodies = [member.split("(", 1)[1][:-1] if "(" in member else member for member in members]
+        if name == "MULTIPOINT":
+            members = bodies
+        else:
+            members = [f"({body})" for body in bodies]
+    return _tagged(name, f"({', '.join(members)})" if members else "EMPTY"), at
+
+
+def _tagged(name: str, body: str) -> str:
+    return f"{name} {body}" if body == "EMPTY" else f"{name}{body}"
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text

@@ -193,3 +193,62 @@ def test_arrays_of_json_geography_and_interval_arrive_as_googles_lists(
         pyarrow.MonthDayNano([1, 0, 0]),
     ]
     assert row["real_structs"] == [{"v": "kept"}]
+
+
+NESTED_GEOGRAPHY_SQL = """
+SELECT 1 AS small_int,
+  STRUCT(ST_GEOGFROMTEXT('POINT(-122.0841 37.4220)') AS g, 'kept' AS s) AS point,
+  STRUCT(ST_GEOGFROMTEXT('LINESTRING(0 0, 1.5 1e-7)') AS g) AS line,
+  STRUCT(ST_GEOGFROMTEXT('POLYGON((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 1))') AS g)
+    AS polygon,
+  STRUCT(ST_GEOGFROMTEXT('MULTIPOINT(0 0, 1 1)') AS g) AS multipoint,
+  STRUCT(ST_GEOGFROMTEXT('MULTILINESTRING((0 0, 1 1), (2 2, 3 3))') AS g) AS multiline,
+  STRUCT(ST_GEOGFROMTEXT('MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((2 2, 3 2, 3 3, 2 2)))') AS g)
+    AS multipolygon,
+  STRUCT(ST_GEOGFROMTEXT('GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1 1))') AS g)
+    AS collection,
+  STRUCT(ST_GEOGFROMTEXT('POINT EMPTY') AS g) AS empty,
+  [STRUCT(ST_GEOGFROMTEXT('POINT(180 -90)') AS g)] AS listed
+UNION ALL SELECT 2, STRUCT(NULL, NULL), NULL, NULL, NULL, NULL, NULL, NULL, NULL, []
+"""
+
+
+def test_a_geography_in_a_struct_arrives_as_the_wkt_rest_gives(
+    standin_stack: StandinStack, reader: BigQueryReadClient
+) -> None:
+    """The emulator sends a GEOGRAPHY nested in a STRUCT as WKB (geoarrow.wkb); Google sends
+    every GEOGRAPHY as WKT text, the same text tabledata.list gives."""
+    name = f"geo_{uuid.uuid4().hex[:8]}"
+    standin_stack.create_table_as(PROJECT, DATASET, name, NESTED_GEOGRAPHY_SQL)
+    rest = standin_stack.emulator.api(
+        "GET", f"/projects/{PROJECT}/datasets/{DATASET}/tables/{name}/data"
+    )
+    by_rest = {row["f"][0]["v"]: row["f"] for row in rest["rows"]}
+
+    _, schema, (first, second) = read(
+        reader, f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}"
+    )
+
+    assert schema.field("point").type.field("g").type == pyarrow.string()
+    texts = {
+        column: first[column]["g"]
+        for column in schema.names
+        if column not in ("small_int", "listed")
+    }
+    assert texts == {
+        "point": "POINT(-122.0841 37.422)",
+        "line": "LINESTRING(0 0, 1.5 1e-07)",
+        "polygon": "POLYGON((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 1))",
+        "multipoint": "MULTIPOINT(0 0, 1 1)",
+        "multiline": "MULTILINESTRING((0 0, 1 1), (2 2, 3 3))",
+        "multipolygon": "MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((2 2, 3 2, 3 3, 2 2)))",
+        "collection": "GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1 1))",
+        "empty": "POINT EMPTY",
+    }
+    rest_texts = [cell["v"]["f"][0]["v"] for cell in by_rest["1"][1:-1]]
+    assert rest_texts == list(texts.values())  # the same text as REST's
+    assert first["point"]["s"] == "kept"
+    assert first["listed"] == [{"g": "POINT(180 -90)"}]
+    assert second["point"] == {"g": None, "s": None}
+    assert second["line"] is None
+    assert second["listed"] == []
