@@ -324,3 +324,38 @@ def test_event_times_at_their_limits_land_alike_on_both_paths(
     assert arrow == rest == times
     assert arrow_rejected == rest_rejected
     assert {dict(data)["user_id"]: reason for reason, data in arrow_rejected} == reasons
+
+
+DEPTH = 500  # BigQuery's limit on a JSON value's nesting
+DEEP_JSON_SQL = f"""
+SELECT 'deep' AS user_id, JSON '{"[" * DEPTH}1{"]" * DEPTH}' AS doc,
+  JSON '{'{"a":' * (DEPTH - 1)}{{"b": "ü"}}{"}" * (DEPTH - 1)}' AS obj
+"""
+
+
+def nested(depth: int, kind: str):
+    value = [1] if kind == "array" else {"b": "ü"}
+    for _ in range(depth - 1):
+        value = [value] if kind == "array" else {"a": value}
+    return value
+
+
+def test_json_nested_to_bigquerys_limit_lands_alike_on_both_paths(google, bq_connection, alice):
+    table = table_of(google.stack, DEEP_JSON_SQL)
+    import_obj = make_import(
+        bq_connection,
+        alice,
+        table=table,
+        column_mapping=[
+            {"column": "doc", "property": "doc", "include": True},
+            {"column": "obj", "property": "obj", "include": True},
+        ],
+    )
+
+    def stored():
+        return list(Profile.objects.values_list("identity", "properties"))
+
+    (arrow_run, arrow, _), (rest_run, rest, _) = run_both_ways(google, import_obj, alice, stored)
+
+    assert arrow_run.status == rest_run.status == ImportRun.Status.SUCCEEDED
+    assert arrow == rest == [("deep", {"doc": nested(DEPTH, "array"), "obj": nested(DEPTH, "obj")})]
