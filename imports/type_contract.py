@@ -183,11 +183,19 @@ def _no_constants(name: str) -> Any:
     raise Unstorable(f"is JSON with {name}, which JSON does not allow")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise Unstorable(f"is JSON with a number beyond FLOAT64 ({text[:40]})")
+    return number
+
+
 def json_value(text: str) -> Any:
     """A JSON column's text parsed, as the JSON it is (SQL NULL and JSON null both store as
     null). Integers keep every digit; BigQuery keeps JSON numbers within INT64, UINT64 and
-    FLOAT64, which Python's parser reads exactly."""
-    return _check_json(json.loads(text, parse_constant=_no_constants))
+    FLOAT64, which Python's parser reads exactly. A number beyond FLOAT64 (1e400), which
+    Python would read as infinity, has no stored form: its row is rejected."""
+    return _check_json(json.loads(text, parse_constant=_no_constants, parse_float=_finite_float))
 
 
 # -- REST (tabledata.list) decoders: every scalar is a string --------------------------------------

@@ -187,6 +187,8 @@ def test_null_is_null_in_every_type(field, wire):
         (Field("c", "STRING"), "arrow", "a\ud800", "contains text that is not valid Unicode"),
         (Field("c", "JSON"), "rest", '{"k\\u0000": 1}', "contains a NUL character"),
         (Field("c", "JSON"), "arrow", "[Infinity]", "is JSON with Infinity"),
+        (Field("c", "JSON"), "rest", "1e400", "is JSON with a number beyond FLOAT64"),
+        (Field("c", "JSON"), "arrow", '{"a": [-1e400]}', "is JSON with a number beyond FLOAT64"),
         (Field("c", "BYTES"), "rest", "not base64!", "is not valid base64 BYTES"),
         (Field("c", "INTERVAL"), "rest", "P1D", "is not an INTERVAL in BigQuery's form"),
         (Field("c", "RANGE", element_type="DATE"), "rest", "2024-01-01", "is not a RANGE"),

@@ -359,3 +359,42 @@ def test_json_nested_to_bigquerys_limit_lands_alike_on_both_paths(google, bq_con
 
     assert arrow_run.status == rest_run.status == ImportRun.Status.SUCCEEDED
     assert arrow == rest == [("deep", {"doc": nested(DEPTH, "array"), "obj": nested(DEPTH, "obj")})]
+
+
+# JSON numbers beyond FLOAT64: BigQuery keeps JSON numbers within INT64, UINT64 and FLOAT64
+# (README), so a number such as 1e400 is not in the form BigQuery documents for JSON.
+BEYOND_FLOAT_SQL = """
+SELECT 'fine' AS user_id, JSON '1.7976931348623157e308' AS doc
+UNION ALL SELECT 'huge', JSON '1e400'
+UNION ALL SELECT 'nested', JSON '{"a": [-1e400]}'
+UNION ALL SELECT 'wide', JSON '{"int": 123456789012345678901234567890, "f": 1e400}'
+"""
+
+
+def test_a_json_number_beyond_float64_is_rejected_on_both_paths_not_stored_as_null(
+    google, bq_connection, alice
+):
+    table = table_of(google.stack, BEYOND_FLOAT_SQL)
+    import_obj = make_import(
+        bq_connection,
+        alice,
+        table=table,
+        column_mapping=[{"column": "doc", "property": "doc", "include": True}],
+        rejection_threshold=100,
+    )
+
+    (arrow_run, arrow, arrow_rejected), (rest_run, rest, rest_rejected) = run_both_ways(
+        google, import_obj, alice, profiles
+    )
+
+    for run in (arrow_run, rest_run):
+        assert run.status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS, run.error_message
+    assert arrow == rest == {"fine": '{"doc": ' + "17976931348623157" + "0" * 292 + "}"}
+    assert arrow_rejected == rest_rejected
+    assert sorted(dict(data)["user_id"] for _, data in arrow_rejected) == [
+        "huge",
+        "nested",
+        "wide",
+    ]
+    for reason, _ in arrow_rejected:
+        assert reason.startswith("Property doc is JSON with a number beyond FLOAT64"), reason
