@@ -398,3 +398,52 @@ def test_a_json_number_beyond_float64_is_rejected_on_both_paths_not_stored_as_nu
     ]
     for reason, _ in arrow_rejected:
         assert reason.startswith("Property doc is JSON with a number beyond FLOAT64"), reason
+
+
+CURSORS_SQL = """
+SELECT 'a' AS user_id, TIMESTAMP '1969-12-31 23:59:59.999999 UTC' AS ts,
+  DATETIME '2024-06-01 09:00:00.000001' AS local_time, DATE '0001-01-01' AS day,
+  CAST(-9223372036854775808 AS INT64) AS n
+UNION ALL SELECT 'b', TIMESTAMP '2024-06-01 07:00:00.000001 UTC',
+  DATETIME '1900-01-01 00:00:00', DATE '2024-02-29', 9223372036854775807
+UNION ALL SELECT 'c', TIMESTAMP '1900-01-01 00:00:00 UTC', DATETIME '2000-01-01 00:00:00',
+  DATE '2000-01-01', 0
+"""
+WATERMARKS = {  # cursor column: (type, the watermark both paths leave)
+    "ts": ("TIMESTAMP", "2024-06-01T07:00:00.000001+00:00"),
+    "local_time": ("DATETIME", "2024-06-01T09:00:00.000001"),
+    "day": ("DATE", "2024-02-29"),
+    "n": ("INT64", "9223372036854775807"),
+}
+
+
+@pytest.mark.parametrize("cursor", list(WATERMARKS))
+def test_an_incremental_run_leaves_the_same_watermark_on_both_paths(
+    google, bq_connection, alice, cursor
+):
+    table = table_of(google.stack, CURSORS_SQL)
+    cursor_type, watermark = WATERMARKS[cursor]
+    import_obj = make_import(
+        bq_connection,
+        alice,
+        table=table,
+        column_mapping=[{"column": "ts", "property": "ts", "include": True}],
+        sync_mode="incremental",
+        cursor_column=cursor,
+        cursor_type=cursor_type,
+        source_time_zone="Europe/Berlin" if cursor_type == "DATETIME" else "",
+    )
+    left = []
+
+    def stored():
+        import_obj.refresh_from_db()
+        left.append(import_obj.watermark)
+        type(import_obj).objects.filter(pk=import_obj.pk).update(watermark="")
+        return sorted(Profile.objects.values_list("identity", flat=True))
+
+    (arrow_run, arrow, _), (rest_run, rest, _) = run_both_ways(google, import_obj, alice, stored)
+
+    assert arrow_run.status == rest_run.status == ImportRun.Status.SUCCEEDED
+    assert arrow == rest == ["a", "b", "c"]
+    assert left == [watermark, watermark]
+    assert arrow_run.watermark_to == rest_run.watermark_to == watermark
