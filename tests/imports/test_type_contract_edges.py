@@ -16,15 +16,10 @@ import datetime as dt
 import uuid
 
 import pytest
-from django.db import connection
 
 from audience.models import PropertyType
-from imports import services
-from imports.models import ImportRun
-from imports.run.execute import execute_run
 from tests.fixtures.standin_world import DATASET, PROJECT
-from tests.imports.conftest import make_import
-from tests.imports.test_type_contract_golden import jsonb_text, stored
+from tests.imports.test_type_contract_golden import golden_import, jsonb_text, read_both_ways
 
 EDGE_SQL = r"""
 SELECT 'e1' AS user_id, 'purchase' AS event, TIMESTAMP '1969-12-31 23:59:59.999999 UTC' AS ev_ts,
@@ -204,58 +199,22 @@ def small_pages(settings):
     settings.IMPORT_PAGE_SIZE = 2  # pages end mid-table on both paths
 
 
-def edge_import(bq_connection, alice, table, target):
-    columns = ["event", "ev_ts", *TYPED_COLUMNS] if target == "profiles" else list(TYPED_COLUMNS)
-    mapping = [{"column": c, "property": c, "include": True} for c in columns]
-    extra = (
-        {"event_name_column": "event", "timestamp_column": "ev_ts"} if target == "events" else {}
-    )
-    return make_import(
-        bq_connection, alice, table=table, target=target, column_mapping=mapping, **extra
-    )
-
-
-def stored_floats(table: str) -> dict[str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT identity, (properties->'c_float64')::text FROM {table}")  # noqa: S608
-        return dict(cursor.fetchall())
-
-
-def read_edges(google, import_obj, user, table, columns):
-    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
-    arrow_run = run_once_of(import_obj, user)
-    arrow = stored(table, *columns)
-    arrow_floats = stored_floats(table)
-    connection.cursor().execute(f"DELETE FROM {table}")  # noqa: S608
-    google.stack.revoke(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
-    rest_run = run_once_of(import_obj, user)
-    rest = stored(table, *columns)
-    assert (arrow_run.read_path, rest_run.read_path) == ("storage", "rest")
-    assert stored_floats(table) == arrow_floats == STORED_FLOATS
-    return arrow, rest
-
-
-def run_once_of(import_obj, user) -> ImportRun:
-    run = services.import_run_now(import_obj=import_obj, actor=user)
-    status = execute_run(str(run.pk))
-    run.refresh_from_db()
-    assert status == ImportRun.Status.SUCCEEDED, run.error_message
-    assert (run.rows_read, run.rows_rejected) == (5, 0), list(run.rejected_rows.values())
-    return run
+FLOAT = "(properties->'c_float64')::text"  # the FLOAT64 property as jsonb writes it
 
 
 def test_profiles_store_the_edges_the_same_through_both_read_paths(
     google, bq_connection, alice, edge_table
 ):
-    import_obj = edge_import(bq_connection, alice, edge_table, "profiles")
+    import_obj = golden_import(bq_connection, alice, edge_table, "profiles", TYPED_COLUMNS)
 
-    arrow, rest = read_edges(google, import_obj, alice, "audience_profile", [])
+    arrow, rest = read_both_ways(google, import_obj, alice, "audience_profile", [FLOAT], rows=5)
 
     assert arrow == rest  # byte for byte, as PostgreSQL stores them
+    assert {identity: row[0] for identity, row in arrow.items()} == STORED_FLOATS
     for identity, typed in CONTRACT.items():
         name, time = EVENTS[identity]
         expected = {**typed, "event": name, "ev_ts": time.isoformat()}
-        (properties,) = arrow[identity]
+        (_, properties) = arrow[identity]
         assert properties == jsonb_text(expected), identity
     assert dict(PropertyType.objects.values_list("name", "type")) == {
         **TYPED_COLUMNS,
@@ -267,15 +226,15 @@ def test_profiles_store_the_edges_the_same_through_both_read_paths(
 def test_events_store_the_edges_the_same_through_both_read_paths(
     google, bq_connection, alice, edge_table
 ):
-    import_obj = edge_import(bq_connection, alice, edge_table, "events")
+    import_obj = golden_import(bq_connection, alice, edge_table, "events", TYPED_COLUMNS)
 
-    arrow, rest = read_edges(
-        google, import_obj, alice, "audience_event", ["name", "timestamp", "dedupe_key"]
-    )
+    columns = ["name", "timestamp", "dedupe_key", FLOAT]
+    arrow, rest = read_both_ways(google, import_obj, alice, "audience_event", columns, rows=5)
 
     assert arrow == rest  # identity, name, time, dedupe key and properties alike
+    assert {identity: row[3] for identity, row in arrow.items()} == STORED_FLOATS
     for identity, expected in CONTRACT.items():
-        name, timestamp, _, properties = arrow[identity]
+        name, timestamp, _, _, properties = arrow[identity]
         assert (name, timestamp) == EVENTS[identity], identity
         assert properties == jsonb_text(expected), identity
     assert dict(PropertyType.objects.values_list("name", "type")) == TYPED_COLUMNS

@@ -161,12 +161,12 @@ def small_pages(settings):
     settings.IMPORT_PAGE_SIZE = 3  # pages end mid-table on both paths
 
 
-def run_once(import_obj, user) -> ImportRun:
+def run_once(import_obj, user, rows: int) -> ImportRun:
     run = services.import_run_now(import_obj=import_obj, actor=user)
     status = execute_run(str(run.pk))
     run.refresh_from_db()
     assert status == ImportRun.Status.SUCCEEDED, run.error_message
-    assert (run.rows_read, run.rows_rejected) == (4, 0), list(run.rejected_rows.values())
+    assert (run.rows_read, run.rows_rejected) == (rows, 0), list(run.rejected_rows.values())
     return run
 
 
@@ -185,8 +185,10 @@ def jsonb_text(value) -> str:
         return cursor.fetchone()[0]
 
 
-def golden_import(bq_connection, alice, table, target):
-    columns = ["event", "ev_ts", *TYPED_COLUMNS] if target == "profiles" else list(TYPED_COLUMNS)
+def golden_import(bq_connection, alice, table, target, typed_columns=TYPED_COLUMNS):
+    """An import of `table` mapping each typed column to its property (profiles also keep
+    the event's name and time as properties)."""
+    columns = ["event", "ev_ts", *typed_columns] if target == "profiles" else list(typed_columns)
     mapping = [{"column": c, "property": c, "include": True} for c in columns]
     extra = (
         {"event_name_column": "event", "timestamp_column": "ev_ts"} if target == "events" else {}
@@ -196,13 +198,15 @@ def golden_import(bq_connection, alice, table, target):
     )
 
 
-def read_both_ways(google, import_obj, user, table, columns):
+def read_both_ways(google, import_obj, user, table, columns, rows=4):
+    """What a Storage read and then a REST read of the whole table each stored: identity ->
+    `columns` (SQL expressions) and the properties' jsonb text."""
     google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
-    by_storage = run_once(import_obj, user)
+    by_storage = run_once(import_obj, user, rows)
     arrow = stored(table, *columns)
     connection.cursor().execute(f"DELETE FROM {table}")  # noqa: S608
     google.stack.revoke(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
-    by_rest = run_once(import_obj, user)
+    by_rest = run_once(import_obj, user, rows)
     rest = stored(table, *columns)
     assert (by_storage.read_path, by_rest.read_path) == ("storage", "rest")
     return arrow, rest
