@@ -201,6 +201,24 @@ def test_data_editor_neither_is_could_not_confirm(alice_client, google):
     assert result["ok"] is False
 
 
+def test_data_editor_read_only_at_project_level_is_could_not_confirm(alice_client, google):
+    """Project-level permissions count only when all of them are held: Data Viewer holds
+    datasets.get, tables.get and tables.getData, but nothing that writes."""
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(google.key.email, "roles/bigquery.dataViewer", project=PROJECT)
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["dataset"] == "pass"
+    editor = check(result, "data_editor")
+    assert editor["status"] == "unconfirmed"
+    assert (
+        editor["detail"]
+        == f"Could not confirm that {google.key.email} can write to dataset {DATASET}."
+    )
+    assert result["ok"] is False
+
+
 def test_the_token_endpoint_not_answering_finishes_within_the_time_bound(alice_client, google):
     google.stack.token_server.inject("hang", times=None, seconds=60)
 
@@ -356,6 +374,23 @@ def test_a_lasting_503_is_could_not_confirm_within_the_bound(alice_client, googl
     assert result["elapsed"] < 20
     assert check(result, "dataset")["status"] == "unconfirmed"
     assert check(result, "dataset")["fix"].startswith("Try again in a minute")
+
+
+def test_a_lasting_rate_limit_is_could_not_confirm_not_a_missing_permission(alice_client, google):
+    """BigQuery answers a rate limit with 403 and reason rateLimitExceeded: the reason, not
+    the status, decides, so it is not read as "no access"."""
+    google.stack.gate.inject("rate_limit", times=None, match="datasets.get")
+
+    result = run_test(alice_client, google)
+
+    assert result["elapsed"] < 20
+    dataset = check(result, "dataset")
+    assert dataset["status"] == "unconfirmed"
+    assert dataset["detail"] == (
+        "BigQuery is limiting the rate of requests right now (a short-term limit, retried "
+        "a few times)."
+    )
+    assert dataset["fix"].startswith("Try again in a minute")
 
 
 def test_a_key_with_an_internal_token_uri_is_refused_and_nothing_is_called(alice_client, google):
