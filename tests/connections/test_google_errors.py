@@ -4,7 +4,9 @@ Google's own text goes to the server log only (with a reference id when unexpect
 import logging
 import re
 
+import google.auth.exceptions
 import pytest
+from google.api_core import exceptions as api_exceptions
 
 from connections.google_errors import (
     MESSAGES,
@@ -12,6 +14,7 @@ from connections.google_errors import (
     RETRY_FIX,
     GoogleCallError,
     GoogleErrorKind,
+    classify,
     explain,
     explained,
 )
@@ -124,3 +127,27 @@ def test_an_unexpected_failure_is_found_in_the_log_by_its_reference(caplog):
     assert record.levelno == logging.ERROR
     assert f"run 42: unexpected error (reference {said.reference})" in record.getMessage()
     assert GOOGLES_TEXT in record.getMessage()
+
+
+def test_a_rate_limit_is_transient_even_when_no_retry_wrapped_it():
+    """A query job that ends with rateLimitExceeded raises it directly (job_retry=None): the
+    run must retry it, not fail for good."""
+    error = classify(
+        api_exceptions.Forbidden(
+            "Exceeded rate limits: too many concurrent queries for this project_and_region.",
+            errors=[{"reason": "rateLimitExceeded", "domain": "usageLimits"}],
+        )
+    )
+
+    assert (error.kind, error.permanent) == (GoogleErrorKind.RATE_LIMITED, False)
+
+
+def test_a_token_endpoint_answer_without_an_oauth_error_is_transient():
+    """A 5xx or an HTML page from the token endpoint carries no OAuth error: nothing about
+    the key is known, so it is "try again", not a refused key."""
+    error = classify(
+        # as google.oauth2._client raises it for a body that is not JSON
+        google.auth.exceptions.RefreshError("<html>502 Bad Gateway</html>", retryable=True)
+    )
+
+    assert (error.kind, error.permanent) == (GoogleErrorKind.UNREACHABLE, False)
