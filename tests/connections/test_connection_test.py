@@ -440,6 +440,26 @@ def test_a_saved_connection_stores_its_result(alice_client, alice, workspace_a, 
     assert "Test Connection passed." in response.content.decode()
 
 
+def test_a_saved_key_whose_token_uri_the_allow_list_dropped_is_refused_unsent(
+    alice_client, alice, workspace_a, google, settings
+):
+    """A stored key was checked on save; once the allow-list no longer holds its token_uri,
+    the key is refused before anything is signed or sent."""
+    connection = make_connection(
+        workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id=DATASET
+    )
+    settings.KEY_TOKEN_URI_ALLOWLIST = ["https://accounts.google.com/o/oauth2/token"]
+
+    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.FAILING
+    auth = check(connection.last_test_result, "auth")
+    assert (auth["status"], auth["detail"]) == ("fail", "Google refused to sign in with this key.")
+    assert google.stack.token_server.requests == []
+    assert google.stack.gate.requests == []
+
+
 def test_a_failing_saved_connection_shows_failing_with_the_reason(
     alice_client, alice, workspace_a, google
 ):
