@@ -56,6 +56,36 @@ def test_a_failing_import_sends_one_alert_over_many_failed_runs_then_one_recover
 
 
 @pytest.mark.django_db
+def test_an_alert_goes_to_its_own_workspaces_destinations_only(
+    workspace_a, alice, destinations, workspace_b, charlie
+):
+    services.recipient_add(workspace=workspace_b, actor=charlie, email="ops@globex.test")
+    services.webhook_add(
+        workspace=workspace_b,
+        actor=charlie,
+        name="Globex ops",
+        url="https://hooks.globex.test/alerts",
+        payload_format="json",
+    )
+    ours, _ = services.webhook_add(
+        workspace=workspace_a,
+        actor=alice,
+        name="Acme ops",
+        url="https://hooks.acme.test/alerts",
+        payload_format="json",
+    )
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+
+    alert = alerts.import_alert_evaluate(import_id=import_obj.pk)
+
+    assert sorted(alert.deliveries.values_list("destination", flat=True)) == sorted(
+        ["data@acme.test", "ops@acme.test", str(ours)]
+    )
+    assert set(alert.deliveries.values_list("workspace", flat=True)) == {workspace_a.pk}
+
+
+@pytest.mark.django_db
 def test_judging_a_run_again_or_after_a_newer_one_sends_nothing(workspace_a, alice, destinations):
     import_obj = an_import(workspace_a, alice)
     finished_run(import_obj, "failed")
