@@ -6,7 +6,11 @@ rebinding)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
 import socket
+import time
 
 import pytest
 import time_machine
@@ -83,6 +87,29 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     sent.refresh_from_db()
     assert (sent.status, sent.attempts, sent.response_status) == ("delivered", 1, 200)
     assert sent.latency_ms is not None and sent.delivered_at is not None
+
+
+def test_the_signature_is_the_documented_hmac_sha256_of_the_timestamp_and_the_raw_body(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    """What README's receiver computes, written out here rather than through
+    notifications.signing, so that a change of scheme cannot agree with itself."""
+    webhook, secret = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    before = int(time.time())
+
+    delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    [request] = webhook_receiver.received
+    header = request.headers["X-Webhook-Signature"]
+    found = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", header)
+    assert found, header
+    timestamp = int(found[1])
+    assert before <= timestamp <= int(time.time())
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256
+    ).hexdigest()
+    assert found[2] == expected
 
 
 def test_a_wrong_secret_fails_the_receivers_check(
