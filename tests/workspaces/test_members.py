@@ -341,6 +341,21 @@ def test_removal_ends_the_members_sessions_and_revokes_their_tokens(
     assert removed.details == {"email": "bob@acme.test", "role": "member"}
 
 
+def test_removal_revokes_only_the_tokens_of_the_workspace_left(
+    alice_client, bob, workspace_a, workspace_b
+):
+    Membership.objects.create(workspace=workspace_b, user=bob, role=Membership.Role.MEMBER)
+    in_a = make_token(bob, workspace_a, "read")
+    in_b = make_token(bob, workspace_b, "read")
+
+    response = alice_client.post(f"{MEMBERS}{membership_of(bob).pk}/remove/")
+
+    assert response.status_code == 302
+    assert ApiClient(in_a).get("/api/v1/workspaces/acme/").status_code == 401
+    assert ApiClient(in_b).get("/api/v1/workspaces/globex/").status_code == 200
+    assert ApiToken.objects.get(user=bob, workspace=workspace_b).revoked_at is None
+
+
 def test_an_admin_may_remove_themselves_when_another_admin_stays(alice_client, alice, bob):
     Membership.objects.filter(user=bob).update(role="admin")
     response = alice_client.post(f"{MEMBERS}{membership_of(alice).pk}/remove/")
