@@ -208,6 +208,25 @@ def test_another_workspaces_entries_never_show(alice_client, charlie, workspace_
     assert "Globex warehouse" not in b"".join(alice_client.get(CSV).streaming_content).decode()
 
 
+def test_the_actor_menu_names_no_one_from_another_workspace(
+    alice_client, alice, workspace_a, charlie
+):
+    """Members of A, and whoever acted in A, only: the menu must not list another
+    workspace's users (their addresses), nor take one as a filter."""
+    entry(workspace_a, alice, "import.run_now", dt.datetime(2026, 3, 10, tzinfo=dt.UTC))
+
+    page = alice_client.get(AUDIT).content.decode()
+    by_charlie = alice_client.get(AUDIT, {"actor": charlie.pk})
+
+    assert "alice@acme.test" in page
+    assert "charlie@globex.test" not in page
+    assert labels(by_charlie) == []
+    assert "Choose an actor who acted in this workspace from the list." in (
+        by_charlie.content.decode()
+    )
+    assert "charlie@globex.test" not in by_charlie.content.decode()
+
+
 @pytest.mark.parametrize("count", [5, 120])
 def test_the_page_costs_the_same_queries_however_long_the_log(
     alice_client, alice, workspace_a, count, django_assert_num_queries
