@@ -149,6 +149,26 @@ def test_it_accepts_valid_project_ids(value):
             "In a domain-scoped project ID (example.com:my-project), the part before ':' "
             "must be a lowercase domain name.",
         ),
+        # The whole domain is checked, not a valid start of it: the value goes into URL
+        # paths unquoted (a traversal, a query string).
+        (
+            "example.com/../../projects/other:my-project",
+            "project_domain",
+            "In a domain-scoped project ID (example.com:my-project), the part before ':' "
+            "must be a lowercase domain name.",
+        ),
+        (
+            "example.com?all=true:my-project",
+            "project_domain",
+            "In a domain-scoped project ID (example.com:my-project), the part before ':' "
+            "must be a lowercase domain name.",
+        ),
+        (
+            "example.com\n:my-project",
+            "project_domain",
+            "In a domain-scoped project ID (example.com:my-project), the part before ':' "
+            "must be a lowercase domain name.",
+        ),
         (
             "example.com:",
             "project_length",
