@@ -74,6 +74,21 @@ def test_any_other_page_refuses_a_body_over_the_general_limit(client, db):
     assert "What you sent is too large (413)" in response.content.decode()
 
 
+def test_the_general_limit_takes_a_body_of_exactly_its_size_and_not_a_byte_more(client, db):
+    def signin_with_a_body_of(size: int):
+        body = b"username=a&password="
+        body += b"x" * (size - len(body))
+        return client.generic(
+            "POST", "/signin/", body, content_type="application/x-www-form-urlencoded"
+        )
+
+    at_the_limit = signin_with_a_body_of(settings.REQUEST_BODY_MAX_BYTES)
+    over_it = signin_with_a_body_of(settings.REQUEST_BODY_MAX_BYTES + 1)
+
+    assert at_the_limit.status_code == 200  # read: the sign-in form answers
+    assert over_it.status_code == 413
+
+
 def test_a_chunked_body_without_a_length_is_refused(client, db):
     response = client.generic(
         "POST", "/signin/", b"", content_type="text/plain", HTTP_TRANSFER_ENCODING="chunked"
