@@ -128,6 +128,22 @@ def test_a_new_invitation_for_the_same_address_replaces_the_earlier_link(
     assert open_link(client, second).status_code == 200
 
 
+def test_an_invitation_replaces_only_the_same_workspaces_earlier_link(
+    alice, workspace_a, charlie, workspace_b
+):
+    elsewhere = members.invitation_create(
+        workspace=workspace_b, actor=charlie, email="dana@acme.test", role="member"
+    )
+
+    members.invitation_create(
+        workspace=workspace_a, actor=alice, email="Dana@acme.test", role="member"
+    )
+
+    assert members.invitation_find(elsewhere.secret).workspace == workspace_b
+    elsewhere.invitation.refresh_from_db()
+    assert elsewhere.invitation.status == "pending"
+
+
 # -- accepting -------------------------------------------------------------------------------
 
 
