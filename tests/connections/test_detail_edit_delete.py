@@ -76,6 +76,28 @@ def test_rotating_the_key_replaces_it_and_is_audited(alice_client, connection_a,
     assert "Replaced the key" in page and new["private_key_id"] in page
 
 
+def test_a_new_key_on_the_same_dataset_forgets_the_old_keys_test_result(alice_client, connection_a):
+    """The result was the old key's: the new one may lack the roles, so the connection is
+    untested again, not still "OK"."""
+    Connection.objects.filter(pk=connection_a.pk).update(
+        status=Connection.Status.OK,
+        location="US",
+        last_test_result={"ok": True, "summary": "All checks passed.", "checks": []},
+        last_tested_at=connection_a.created_at,
+    )
+    new = key_info(email="importer-2@analytics-prod.iam.gserviceaccount.com", slot=1)
+
+    response = alice_client.post(
+        url(connection_a, "edit/"), edit_data(connection_a, key_text=json.dumps(new))
+    )
+
+    assert response.status_code == 302
+    connection_a.refresh_from_db()
+    assert connection_a.status == Connection.Status.UNTESTED
+    assert (connection_a.location, connection_a.last_test_result) == ("", None)
+    assert connection_a.last_tested_at is None
+
+
 def test_a_bad_new_key_changes_nothing(alice_client, connection_a):
     before = Connection.objects.values().get(pk=connection_a.pk)
 
