@@ -169,6 +169,20 @@ def test_another_workspaces_connection_cannot_be_a_filter(
     assert "Globex warehouse" not in response.content.decode()
 
 
+def test_another_workspaces_connection_with_imports_is_neither_offered_nor_taken(
+    alice_client, users_import, workspace_b, charlie
+):
+    other = make_connection(workspace_b, charlie, name="Globex warehouse")
+    add_import(workspace_b, other, name="Globex users")
+
+    menu = alice_client.get(LIST).content.decode()
+    response = alice_client.get(LIST, {"connection": str(other.pk)})
+
+    assert '<select name="connection"' in menu and "Globex warehouse" not in menu
+    assert "Choose a connection of this workspace that has imports." in response.content.decode()
+    assert "Globex" not in response.content.decode()
+
+
 def test_pagination_keeps_the_filters(alice_client, workspace_a, connection):
     for i in range(30):
         add_import(workspace_a, connection, f"imp-{i:02d}", status="scheduled")
