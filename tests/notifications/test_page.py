@@ -151,6 +151,33 @@ def test_a_webhook_to_a_private_address_or_a_bad_url_is_refused_and_nothing_is_s
     assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
 
 
+def test_a_name_resolving_to_a_public_and_a_private_address_is_refused(alice_client, monkeypatch):
+    """Every address a name resolves to is checked: the request may go to any of them."""
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        if host != "hooks.mixed.test":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in ("93.184.215.14", "127.0.0.1")
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+    response = alice_client.post(
+        f"{PAGE}webhooks/",
+        {"name": "", "url": "https://hooks.mixed.test/x", "payload_format": "json"},
+    )
+
+    assert response.status_code == 200
+    assert (
+        "Webhooks may not reach hooks.mixed.test (127.0.0.1): the address is loopback."
+        in response.content.decode()
+    )
+    assert not Webhook.objects.exists()
+
+
 def test_a_webhook_name_with_a_control_character_is_refused(alice_client, public_dns):
     response = alice_client.post(
         f"{PAGE}webhooks/", {"name": "a\x1bb", "url": SLACK_URL, "payload_format": "slack"}
