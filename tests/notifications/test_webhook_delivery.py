@@ -236,6 +236,27 @@ def test_a_webhook_to_loopback_is_refused_at_delivery_when_private_addresses_are
     assert sent.last_error.startswith("Webhooks may not reach 127.0.0.1: the address is loopback.")
 
 
+def test_a_proxy_in_the_environment_is_not_used_so_the_address_check_stands(
+    workspace_a, alice, webhook_receiver, monkeypatch
+):
+    """A proxy would look the host up itself and reach whatever it can: deliveries ignore
+    HTTP_PROXY, so a host that cannot be checked is refused and nothing is sent."""
+    proxy = f"http://127.0.0.1:{webhook_receiver.port}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "")
+    webhook, _ = add_webhook(workspace_a, alice, "http://hooks.unresolvable.test/alerts")
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert outcome.status == "refused"
+    assert webhook_receiver.received == []
+    sent.refresh_from_db()
+    assert sent.last_error.startswith("The host hooks.unresolvable.test cannot be resolved.")
+
+
 class Rebinding:
     """A resolver for `name` that answers `first` once and then `then`, like a DNS server
     an attacker controls; every other lookup goes to the suite's loopback-only resolver."""
