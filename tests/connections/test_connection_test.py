@@ -488,6 +488,20 @@ def test_test_connection_is_rate_limited_per_user(alice_client, google, stack):
     assert "more than 10 times in a minute" in response.content.decode()
 
 
+def test_one_users_used_up_allowance_leaves_other_users_theirs(
+    alice_client, charlie_client, google
+):
+    for _ in range(10):  # an empty form fails offline: no call to Google, still counted
+        alice_client.post(TEST_URL, {}, headers=HTMX)
+    assert "more than 10 times" in alice_client.post(TEST_URL, {}, headers=HTMX).content.decode()
+
+    theirs = charlie_client.post(TEST_URL.replace("/acme/", "/globex/"), {}, headers=HTMX)
+
+    assert theirs.status_code == 200
+    assert "more than 10 times" not in theirs.content.decode()
+    assert theirs.context["result"]["checks"][0]["status"] == "fail"  # the form was checked
+
+
 def test_the_limit_slides_across_a_minute_boundary(alice_client, google):
     """Ten tests at 12:00:55 and ten more at 12:01:01 used to pass: two calendar minutes."""
     start = dt.datetime(2026, 3, 2, 12, 0, 55, tzinfo=dt.UTC)
