@@ -17,8 +17,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-# NAT64 maps IPv4 addresses into IPv6: check the IPv4 address inside.
+# NAT64 maps IPv4 addresses into IPv6: check the IPv4 address inside (6to4, 2002::/16,
+# carries one too: ipaddress's sixtofour).
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IETF protocol assignments (RFC 6890): not globally reachable but two anycast addresses
+# (RFC 7723, RFC 8155); Python before 3.13 counts most of the block as global.
+PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+GLOBAL_PROTOCOL_ADDRESSES = {ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10")}
 
 
 class AddressRefused(Exception):
@@ -36,8 +41,13 @@ def refusal_reason(address: str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
         elif ip in NAT64:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    routable = ip.is_global and not (
+        ip in PROTOCOL_ASSIGNMENTS and ip not in GLOBAL_PROTOCOL_ADDRESSES
+    )
     for reason, flag in (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),
@@ -45,7 +55,7 @@ def refusal_reason(address: str) -> str | None:
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
         ("private", ip.is_private),
-        ("not globally routable", not ip.is_global),
+        ("not globally routable", not routable),
     ):
         if flag:
             return reason

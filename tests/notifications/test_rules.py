@@ -73,13 +73,21 @@ def test_a_connection_alerts_on_failing_and_on_passing_again_only():
         ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
         ("::ffff:10.0.0.1", "private"),
         ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::", "link-local"),  # 6to4 of 169.254.169.254
+        ("192.0.0.8", "not globally routable"),  # IETF protocol assignments
+        ("192.0.0.170", "private"),
     ],
 )
 def test_addresses_webhooks_may_not_reach(address, reason):
     assert addresses.refusal_reason(address) == reason
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "2002:5db8:d70e::", "192.0.0.9"],
+)  # 2002:5db8:d70e:: is 6to4 of 93.184.215.14; 192.0.0.9 is PCP anycast
 def test_public_addresses_are_allowed(address):
     assert addresses.refusal_reason(address) is None
 
