@@ -137,6 +137,18 @@ def test_an_estimate_over_the_limit_fails_the_run_before_any_billed_job(
     assert len(query_jobs(google.stack, dry_run=True)) == 1
 
 
+def test_an_estimate_equal_to_the_limit_runs(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    google.stack.gate.set_table_bytes(PROJECT, DATASET, table, 13 * MIB)
+    import_obj = make_import(bq_connection, alice, table=table, maximum_bytes_billed=13 * MIB)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert (run.bytes_estimated, run.bytes_billed) == (13 * MIB, 13 * MIB)
+    assert len(query_jobs(google.stack)) == 1
+
+
 def test_bigquerys_own_bytes_billed_limit_is_explained(google, bq_connection, alice):
     # The estimate (a few bytes) is under 5 MiB, but BigQuery bills at least 10 MiB a table.
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
