@@ -198,6 +198,25 @@ def test_a_storage_stream_broken_mid_way_is_read_again_from_the_committed_row(
     assert run.read_stream == storage_read.requests[-1].resource
 
 
+def test_a_transient_error_that_persists_fails_the_run_after_the_retries_allowed(
+    google, storage_read, bq_connection, alice, settings
+):
+    settings.IMPORT_TRANSIENT_RETRIES = 2
+    settings.IMPORT_RETRY_BASE_SECONDS = 0.01
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    # The first read and both retries fail; a fourth read would succeed.
+    storage_read.inject("unavailable", match="ReadRows", times=3)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    reads = [(c.code, c.offset) for c in storage_read.requests if c.operation == "ReadRows"]
+    assert reads == [("UNAVAILABLE", 0)] * 3
+    assert (run.committed_offset, run.rows_read) == (0, 0)
+    assert Profile.objects.count() == 0
+
+
 class Crash(Exception):
     pass
 
