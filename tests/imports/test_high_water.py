@@ -70,6 +70,19 @@ def test_a_page_gives_the_same_highest_cursor_under_its_limit_whatever_the_read_
         assert high_water.higher("", high(rows), cursor_type) == expected, wire
 
 
+@pytest.mark.parametrize("cursor_type", sorted(CURSORS))
+def test_a_cursor_exactly_at_the_limit_is_the_highest_of_its_page(cursor_type):
+    rest, arrow, _, at_the_limit = CURSORS[cursor_type]
+    run = incremental_run(cursor_type, at_the_limit)  # the second value is the limit itself
+    columns = (Field(name="c", type=cursor_type),)
+    for wire, cells in (("rest", rest), ("arrow", arrow)):
+        high = high_water.page_high(run, columns, wire)
+        assert high is not None
+        assert high_water.higher("", high([{"c": cell} for cell in cells]), cursor_type) == (
+            at_the_limit
+        ), wire
+
+
 def test_an_int64_cursor_has_no_limit_and_compares_as_a_number():
     run = incremental_run("INT64", "")
     high = high_water.page_high(run, (Field(name="c", type="INT64"),), "rest")
