@@ -206,6 +206,24 @@ def test_rejected_rows_are_counted_and_kept_with_the_reason(google, bq_connectio
     assert all("identity" in reason.lower() for _, reason in rejected)
 
 
+def test_the_first_1000_rejected_rows_are_kept_numbered_from_1_and_all_are_counted(
+    google, bq_connection, alice, settings
+):
+    settings.IMPORT_PAGE_SIZE = 300  # the fourth page holds the 1000th rejected row
+    rows = user_rows(0, 1050)
+    for row in rows:
+        row["user_id"] = None
+    table = new_table(google.stack, USER_SCHEMA, rows)
+    import_obj = make_import(bq_connection, alice, table=table, rejection_threshold=100)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS, run.error_message
+    assert (run.rows_read, run.rows_written, run.rows_rejected) == (1050, 0, 1050)
+    numbers = RejectedRow.objects.filter(run=run).values_list("row_number", flat=True)
+    assert sorted(numbers) == list(range(1, write.REJECTED_KEPT + 1))
+
+
 def test_a_permission_error_fails_the_run_with_our_message_and_keeps_a_recurring_import_scheduled(
     google, bq_connection, alice
 ):
