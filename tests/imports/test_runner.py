@@ -308,6 +308,34 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
     assert leases.run_claim(run_id=str(run.pk), owner="worker-c") is None
 
 
+def test_a_run_stopped_while_its_worker_was_away_is_not_started_again(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
+    import_obj = make_import(bq_connection, alice, table=table)
+    run = services.run_create(
+        import_obj=import_obj,
+        scheduled_for=timezone.now(),
+        trigger=ImportRun.Trigger.MANUAL,
+        enqueue=False,
+    )
+    # A worker claimed the run and died before its first query; Stop came meanwhile.
+    assert leases.run_claim(run_id=str(run.pk), owner="worker-a") is not None
+    services.import_stop(import_obj=import_obj, actor=alice)
+    ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+
+    status = execute.execute_run(str(run.pk))
+
+    assert status == ImportRun.Status.CANCELLED
+    run.refresh_from_db()
+    assert (run.status, run.error_message, run.result_table) == (
+        ImportRun.Status.CANCELLED,
+        "Stopped.",
+        "",
+    )
+    # The redelivered copy stops before any job: nothing is estimated or billed.
+    assert [r for r in google.stack.gate.requests if r.operation == "jobs.insert"] == []
+    assert Profile.objects.count() == 0
+
+
 def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, alice, monkeypatch):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
     import_obj = make_import(bq_connection, alice, table=table)
