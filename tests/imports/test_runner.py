@@ -1,9 +1,11 @@
 """The runner, in process, against the stand-ins: the real client reads the emulator
 through the permission gate and writes PostgreSQL with the bulk writers."""
 
+import datetime as dt
 import gc
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -306,6 +308,29 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
     assert (run.committed_offset, run.rows_read, run.rows_written) == (0, 0, 0)
     # ...and while the new owner's lease lives, a redelivered copy cannot claim the run.
     assert leases.run_claim(run_id=str(run.pk), owner="worker-c") is None
+
+
+def test_a_run_taken_over_keeps_its_start_time_and_counts_the_attempt(connection_a, alice):
+    import_obj = make_import(connection_a, alice, table="users")
+    run = services.run_create(
+        import_obj=import_obj,
+        scheduled_for=timezone.now(),
+        trigger=ImportRun.Trigger.MANUAL,
+        enqueue=False,
+    )
+    first = leases.run_claim(run_id=str(run.pk), owner="worker-a")
+    assert first is not None and first.attempts == 1
+
+    # worker-a died; ten minutes later its lease has run out and worker-b takes the run.
+    with time_machine.travel(first.started_at + dt.timedelta(minutes=10)):
+        second = leases.run_claim(run_id=str(run.pk), owner="worker-b")
+
+    assert second is not None
+    assert (second.lease_owner, second.attempts, second.started_at) == (
+        "worker-b",
+        2,
+        first.started_at,
+    )
 
 
 def test_a_run_stopped_while_its_worker_was_away_is_not_started_again(google, bq_connection, alice):
