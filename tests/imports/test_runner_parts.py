@@ -130,6 +130,30 @@ def test_a_part_taken_over_resumes_from_its_committed_offset(google, bq_connecti
     assert (run.rows_read, run.committed_offset) == (ROWS, ROWS)
 
 
+def test_a_stale_part_worker_writes_nothing_once_another_worker_took_the_part(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    part_id = queued_parts(run)[0]
+    stale = leases.part_claim(part_id=part_id, owner="stale")
+    assert stale is not None
+    # The stale worker stalls past its lease; another one claims the part meanwhile.
+    RunPart.objects.filter(pk=part_id).update(lease_until="2000-01-01T00:00:00Z")
+    assert leases.part_claim(part_id=part_id, owner="fresh") is not None
+    run.refresh_from_db()
+    before = (run.rows_read, run.committed_offset)
+
+    # It wakes up with a page in hand: the part's lease is not its own any more.
+    with pytest.raises(leases.LeaseLost):
+        write.write_page(run, "stale", import_obj, MappedPage(0, 64, [], []), part=stale)
+
+    part = RunPart.objects.get(pk=part_id)
+    assert (part.lease_owner, part.committed_offset, part.rows_read) == ("fresh", 0, 0)
+    run.refresh_from_db()
+    assert (run.rows_read, run.committed_offset) == before
+
+
 class _Stop(Exception):
     pass
 
