@@ -137,6 +137,24 @@ def test_every_row_rejected_fails_a_full_import_with_the_reason_in_words(
     assert (run.health_text, run.health_level) == ("0 %", "unhealthy")
 
 
+def test_a_failed_run_names_the_reason_most_rejected_rows_share(google, bq_connection, alice):
+    rows = user_rows(0, 10)
+    for row in rows[:3]:
+        row["user_id"] = None
+    rows[3]["user_id"] = LONG_ID
+    table = new_table(google.stack, USER_SCHEMA, rows)
+    import_obj = make_import(bq_connection, alice, table=table, rejection_threshold=10)
+
+    run = run_once(import_obj, alice)
+
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message == (
+        "Rejected 4 of 10 rows (40 %), above this import's 10 % threshold (most rejected "
+        "rows: Missing identity in column user_id). Check the identity column and the "
+        "mapping; Duplicate the import to change them."
+    )
+
+
 def test_a_threshold_of_zero_fails_on_one_rejected_row_and_100_never(google, bq_connection, alice):
     rows = with_missing_identities(user_rows(0, 30), 30)  # 1 of 30
     table = new_table(google.stack, USER_SCHEMA, rows)
