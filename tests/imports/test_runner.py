@@ -382,3 +382,4 @@ def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, ali
     assert run.committed_offset == 40  # the first page only, whole
     assert Profile.objects.count() == 40
     assert import_obj.status == Import.Status.STOPPED
+    assert import_obj.last_error == ""  # a Stop is the admin's choice, not an error to show
