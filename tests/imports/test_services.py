@@ -106,6 +106,42 @@ def test_the_dispatcher_catches_up_missed_ticks_with_one_run(hourly):
     assert hourly.runs.count() == 1
 
 
+def test_the_dispatcher_runs_an_import_due_at_this_very_instant(hourly):
+    due = hourly.next_run_at
+
+    assert services.imports_dispatch_due(now=due) == 1
+
+    hourly.refresh_from_db()
+    assert list(hourly.runs.values_list("scheduled_for", flat=True)) == [due]
+    assert hourly.next_run_at == due + dt.timedelta(hours=1)
+
+
+def test_the_reaper_resends_a_queued_run_only_once_its_message_may_be_lost(
+    hourly, alice, settings, clean_broker
+):
+    run = services.import_run_now(import_obj=hourly, actor=alice)
+    wait = dt.timedelta(seconds=settings.IMPORT_REQUEUE_AFTER_SECONDS)
+
+    assert services.runs_resend_lost(now=run.enqueued_at + wait) == 0  # not late yet
+    late = run.enqueued_at + wait + dt.timedelta(seconds=1)
+    assert services.runs_resend_lost(now=late) == 1
+
+    run.refresh_from_db()
+    assert run.enqueued_at == late  # sent again now: it waits its time again
+    assert services.runs_resend_lost(now=late + dt.timedelta(seconds=1)) == 0
+
+
+def test_the_reaper_resends_a_running_run_only_once_its_lease_ran_out(hourly, alice, clean_broker):
+    from imports.run import leases
+
+    run = services.import_run_now(import_obj=hourly, actor=alice)
+    claimed = leases.run_claim(run_id=str(run.pk), owner="worker-a")
+    assert claimed is not None
+
+    assert services.runs_resend_lost(now=claimed.lease_until - dt.timedelta(seconds=1)) == 0
+    assert services.runs_resend_lost(now=claimed.lease_until + dt.timedelta(seconds=1)) == 1
+
+
 def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alice):
     other = make_import(connection_a, alice, table="users", name="fine", schedule_kind="hourly")
     past = timezone.now() - dt.timedelta(minutes=1)
