@@ -326,6 +326,25 @@ def test_run_now_of_a_paused_import_runs_once_and_leaves_it_paused(hourly, alice
     assert services.imports_dispatch_due(now=next_run_at + dt.timedelta(hours=2)) == 0
 
 
+def test_editing_a_paused_import_keeps_it_paused(hourly, alice):
+    paused = services.import_pause(import_obj=hourly, actor=alice)
+    next_run_at = paused.next_run_at
+
+    services.import_update(
+        import_obj=paused,
+        actor=alice,
+        definition={"name": "Renamed", "schedule_kind": "daily", "schedule_time": dt.time(4)},
+    )
+
+    paused.refresh_from_db()
+    assert (paused.name, paused.status, paused.next_run_at) == (
+        "Renamed",
+        Import.Status.PAUSED,
+        next_run_at,
+    )
+    assert services.imports_dispatch_due(now=next_run_at + dt.timedelta(days=2)) == 0
+
+
 def test_pausing_a_running_scheduled_import_keeps_the_pause_after_the_run(hourly, alice):
     run = services.import_run_now(import_obj=hourly, actor=alice)
     services.import_pause(import_obj=hourly, actor=alice)
