@@ -151,6 +151,29 @@ def test_re_import_is_refused_while_a_run_is_active(four_days, alice, alice_clie
     assert not AuditEntry.objects.filter(action="import.reimport").exists()
 
 
+def test_re_import_is_refused_while_a_paused_imports_run_now_is_active(
+    four_days, alice, alice_client
+):
+    # Run now of a paused import: the import stays paused while its run is active.
+    services.import_update(
+        import_obj=four_days, actor=alice, definition={"schedule_kind": "hourly"}
+    )
+    services.import_pause(import_obj=four_days, actor=alice)
+    services.import_run_now(import_obj=four_days, actor=alice)
+    paused = Import.objects.get(pk=four_days.pk)
+    assert paused.status == Import.Status.PAUSED
+
+    for response in (
+        alice_client.get(url(four_days, "?from_day=2026-01-03"), follow=True),
+        alice_client.post(url(four_days), {"from_day": "2026-01-03"}, follow=True),
+    ):
+        assert "The import is running. Stop it or wait for the run to finish, then re-import." in (
+            response.content.decode()
+        )
+    assert Import.objects.get(pk=four_days.pk).watermark == paused.watermark
+    assert not AuditEntry.objects.filter(action="import.reimport").exists()
+
+
 def test_a_day_that_is_not_a_date_changes_nothing(four_days, alice_client):
     watermark = four_days.watermark
     response = alice_client.post(url(four_days), {"from_day": "yesterday"}, follow=True)
