@@ -13,7 +13,7 @@ from audience.models import Event, Profile
 from connections import bigquery
 from connections.keys import connection_key_info
 from imports import services
-from imports.models import ImportRun
+from imports.models import ImportRun, RejectedRow
 from imports.run import execute, leases, write
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import (
@@ -215,6 +215,33 @@ def test_a_transient_error_that_persists_fails_the_run_after_the_retries_allowed
     assert reads == [("UNAVAILABLE", 0)] * 3
     assert (run.committed_offset, run.rows_read) == (0, 0)
     assert Profile.objects.count() == 0
+
+
+def test_a_stream_gone_mid_run_rereads_with_rest_and_counts_each_rejected_row_once(
+    google, storage_read, bq_connection, alice
+):
+    rows = user_rows(0, 130)
+    for row in rows[::10]:  # rows 1, 11, ..., 121: four of them in the first page
+        row["user_id"] = None
+    table = new_table(google.stack, USER_SCHEMA, rows)
+    import_obj = make_import(bq_connection, alice, table=table)
+    # The stream is gone after its first page (40 rows) was written.
+    storage_read.inject("not_found", match="ReadRows", after=2)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS, run.error_message
+    reads = [(c.code, c.offset, c.rows) for c in storage_read.requests if c.operation == "ReadRows"]
+    assert reads == [("NOT_FOUND", 0, 64)]  # a page of 40 written before the stream went
+    assert (run.read_path, run.read_stream) == ("rest", "")
+    assert (run.rows_read, run.rows_written, run.rows_unchanged, run.rows_rejected) == (
+        130,
+        117,
+        0,
+        13,
+    )
+    numbers = RejectedRow.objects.filter(run=run).values_list("row_number", flat=True)
+    assert sorted(numbers) == list(range(1, 131, 10))
 
 
 class Crash(Exception):
