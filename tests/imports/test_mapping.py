@@ -2,6 +2,7 @@
 rejections with a reason. Pure logic: rows are built here as each read path delivers them
 (REST: tabledata.list's strings; Arrow: pyarrow's Python values)."""
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -461,6 +462,21 @@ def test_a_timestamp_event_time_is_the_same_instant_from_either_wire():
     assert arrow.timestamp == rest.timestamp == TS
     assert arrow.timestamp.tzinfo is not None
     assert arrow.dedupe_key == rest.dedupe_key
+
+
+def test_a_cursor_at_the_runs_ceiling_is_imported_and_one_past_it_is_rejected():
+    mapping = dataclasses.replace(EVENTS, cursor_column="ts", cursor_ceiling=TS)
+
+    at_arrow = one(mapping, an_event(ts=TS))
+    at_rest = one(mapping, a_rest_event(), wire="rest")
+    past = one(mapping, an_event(ts=TS + timedelta(microseconds=1)))
+
+    assert isinstance(at_arrow, EventRow) and isinstance(at_rest, EventRow)
+    assert at_arrow.timestamp == at_rest.timestamp == TS
+    assert past.reason == (
+        "Cursor ts is 2025-12-24T18:00:00.000001+00:00, more than 1 hour after the run "
+        "started: future-dated rows are not imported and do not move the watermark"
+    )
 
 
 # --- Event time from DATETIME, DATE and INT64 ------------------------------------------------
