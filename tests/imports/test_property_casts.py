@@ -71,6 +71,8 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("BIGNUMERIC", "NUMERIC", "1.0000000000000000000000000000001"),
         ("STRING", "NUMERIC", "12345678901234567890123456789.0000000001"),
         ("NUMERIC", "BIGNUMERIC", "1" + "0" * 39),  # not a NUMERIC anyway; beyond BIGNUMERIC
+        ("FLOAT64", "NUMERIC", 1e29),  # NUMERIC's largest is 10^29 - 10^-9
+        ("STRING", "NUMERIC", "1" + "0" * 29),
         ("STRING", "INT64", "x"),
         ("STRING", "INT64", " 42"),  # reads back as "42": not the same text
         ("STRING", "INT64", "042"),
