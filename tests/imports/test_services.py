@@ -345,6 +345,17 @@ def test_editing_a_paused_import_keeps_it_paused(hourly, alice):
     assert services.imports_dispatch_due(now=next_run_at + dt.timedelta(days=2)) == 0
 
 
+def test_resuming_a_paused_import_whose_run_now_is_active_shows_it_running(hourly, alice):
+    paused = services.import_pause(import_obj=hourly, actor=alice)
+    run = services.import_run_now(import_obj=paused, actor=alice)
+
+    resumed = services.import_resume(import_obj=paused, actor=alice)
+
+    assert Import.objects.get(pk=hourly.pk).status == resumed.status == Import.Status.RUNNING
+    after = finish(run)
+    assert (after.status, after.next_run_at) == (Import.Status.SCHEDULED, resumed.next_run_at)
+
+
 def test_pausing_a_running_scheduled_import_keeps_the_pause_after_the_run(hourly, alice):
     run = services.import_run_now(import_obj=hourly, actor=alice)
     services.import_pause(import_obj=hourly, actor=alice)
