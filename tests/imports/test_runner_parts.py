@@ -258,6 +258,22 @@ def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, al
     assert Event.objects.count() == ROWS
 
 
+def test_the_reaper_leaves_a_dead_part_of_an_ended_run_alone(
+    google, bq_connection, alice, clean_broker
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    [dead, waiting] = queued_parts(run)
+    assert leases.part_claim(part_id=dead, owner="dead") is not None
+    RunPart.objects.filter(pk=dead).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    services.import_stop(import_obj=import_obj, actor=alice)
+    assert parts.execute_part(waiting) == ImportRun.Status.CANCELLED
+
+    # The dead worker's part stays running with its lease run out, but its run has ended.
+    assert RunPart.objects.get(pk=dead).status == RunPart.Status.RUNNING
+    assert services.runs_resend_lost() == 0
+
+
 def test_a_part_whose_stream_is_gone_turns_the_run_into_one_rest_read(
     google, bq_connection, alice, clean_broker, caplog
 ):
