@@ -275,19 +275,23 @@ def test_a_transient_503_and_a_rate_limit_mid_run_are_retried(google, bq_connect
     assert Profile.objects.count() == 130
 
 
+def queued_run(import_obj) -> ImportRun:
+    """A run queued as Run now queues it, without a message to a broker no worker here reads."""
+    return services.run_create(
+        import_obj=import_obj,
+        scheduled_for=timezone.now(),
+        trigger=ImportRun.Trigger.MANUAL,
+        enqueue=False,
+    )
+
+
 # Transactional: the other worker takes the run over from the gate's thread, through its own
 # database connection, while this one is reading its page.
 @pytest.mark.django_db(transaction=True)
 def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypatch):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
     import_obj = make_import(bq_connection, alice, table=table)
-    # Queued as Run now queues it, without a message to a broker that no worker here reads.
-    run = services.run_create(
-        import_obj=import_obj,
-        scheduled_for=timezone.now(),
-        trigger=ImportRun.Trigger.MANUAL,
-        enqueue=False,
-    )
+    run = queued_run(import_obj)
     taken_over = []
 
     def another_worker_takes_over():
@@ -312,12 +316,7 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
 
 def test_a_run_taken_over_keeps_its_start_time_and_counts_the_attempt(connection_a, alice):
     import_obj = make_import(connection_a, alice, table="users")
-    run = services.run_create(
-        import_obj=import_obj,
-        scheduled_for=timezone.now(),
-        trigger=ImportRun.Trigger.MANUAL,
-        enqueue=False,
-    )
+    run = queued_run(import_obj)
     first = leases.run_claim(run_id=str(run.pk), owner="worker-a")
     assert first is not None and first.attempts == 1
 
@@ -336,12 +335,7 @@ def test_a_run_taken_over_keeps_its_start_time_and_counts_the_attempt(connection
 def test_a_run_stopped_while_its_worker_was_away_is_not_started_again(google, bq_connection, alice):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
     import_obj = make_import(bq_connection, alice, table=table)
-    run = services.run_create(
-        import_obj=import_obj,
-        scheduled_for=timezone.now(),
-        trigger=ImportRun.Trigger.MANUAL,
-        enqueue=False,
-    )
+    run = queued_run(import_obj)
     # A worker claimed the run and died before its first query; Stop came meanwhile.
     assert leases.run_claim(run_id=str(run.pk), owner="worker-a") is not None
     services.import_stop(import_obj=import_obj, actor=alice)
