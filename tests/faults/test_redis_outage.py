@@ -8,10 +8,12 @@ the same port: the message that was waiting in its queue is lost, as in producti
 """
 
 import datetime as dt
+import logging
 
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.utils import timezone
 
 from audience.models import Event
 from imports import services, tasks
@@ -134,3 +136,28 @@ def test_a_redis_that_stops_answering_neither_hangs_run_now_nor_loses_the_run(
     assert run.status == ImportRun.Status.SUCCEEDED, run.error_message
     assert run.attempts == 1
     assert amounts_of(run) == list(range(500_000, 500_300))
+
+
+def test_the_reaper_stops_at_the_first_refused_send_and_counts_only_what_was_sent(
+    connection_a, alice, fault_broker, settings, caplog
+):
+    runs = [
+        services.run_create(
+            import_obj=make_import(connection_a, alice, table="users", name=f"Import {n}"),
+            scheduled_for=timezone.now(),
+            trigger=ImportRun.Trigger.MANUAL,
+            enqueue=False,
+        )
+        for n in range(3)
+    ]
+    queued_at = {run.pk: run.enqueued_at for run in runs}
+    fault_broker.kill()
+
+    with caplog.at_level(logging.WARNING, logger="imports.queue"):
+        with time_machine.travel(requeue_age(settings)):
+            resent = services.runs_resend_lost()
+
+    # One refusal costs one connection attempt; the other two wait for the reaper's next tick.
+    assert resent == 0
+    assert len([r for r in caplog.records if "could not enqueue" in r.getMessage()]) == 1
+    assert {run.pk: run.enqueued_at for run in ImportRun.objects.all()} == queued_at
