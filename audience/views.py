@@ -25,7 +25,9 @@ def _identity(request: HttpRequest) -> str:
     return request.GET.get("identity", "")[:MAX_SEARCH]
 
 
-def _page(request: HttpRequest, queryset: QuerySet, order: str) -> tuple[KeysetPage, bool]:
+def _page(
+    request: HttpRequest, queryset: QuerySet, order: str, search: str, identity: str
+) -> tuple[KeysetPage, bool]:
     """The page the Newer/Older links point at: found from a row's position, never by
     OFFSET, and without COUNT(*): these tables grow to millions of rows.
 
@@ -33,7 +35,6 @@ def _page(request: HttpRequest, queryset: QuerySet, order: str) -> tuple[KeysetP
     index, however old they are. A search (`q`) is a prefix, looked for in a bounded stretch
     of the list at a time (see page_by_position); when that stretch has none, the second
     value says whether an identity is exactly the search, to offer it."""
-    search, identity = _search(request), _identity(request)
     match = None
     if "\x00" in search or "\x00" in identity:  # PostgreSQL text holds no NUL
         queryset = queryset.none()
@@ -65,13 +66,18 @@ BROWSE = {
 }
 
 
-def _render(request: HttpRequest, page: KeysetPage, exact_exists: bool, kind: str) -> HttpResponse:
+def _browse(request: HttpRequest, queryset: QuerySet, order: str, kind: str) -> HttpResponse:
+    """A page of profiles or events, each with a summary of its properties."""
+    search, identity = _search(request), _identity(request)
+    page, exact_exists = _page(request, queryset, order, search, identity)
+    for row in page.object_list:
+        row.summary = selectors.properties_summary(row.properties)
     context = {
         **BROWSE[kind],
         "page": page,
-        "identity": _identity(request),
+        "identity": identity,
         "exact_exists": exact_exists,
-        "search": _search(request),
+        "search": search,
         "scan_rows": pagination.SEARCH_SCAN_ROWS,
     }
     return render(request, "audience/browse.html", context)
@@ -87,20 +93,14 @@ def audience_home(request: WorkspaceRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def profile_list(request: WorkspaceRequest) -> HttpResponse:
     profiles = selectors.profiles_for_browse(workspace=request.workspace)
-    page, exact = _page(request, profiles, "last_seen")
-    for profile in page.object_list:
-        profile.summary = selectors.properties_summary(profile.properties)
-    return _render(request, page, exact, "profiles")
+    return _browse(request, profiles, "last_seen", "profiles")
 
 
 @workspace_view
 @require_http_methods(["GET", "HEAD"])
 def event_list(request: WorkspaceRequest) -> HttpResponse:
     events = selectors.events_for_browse(workspace=request.workspace)
-    page, exact = _page(request, events, "timestamp")
-    for event in page.object_list:
-        event.summary = selectors.properties_summary(event.properties)
-    return _render(request, page, exact, "events")
+    return _browse(request, events, "timestamp", "events")
 
 
 @workspace_view
