@@ -29,6 +29,14 @@ from workspaces.services import audit_record
 
 logger = logging.getLogger(__name__)
 
+# The fields Schedule.from_import reads: a change to any of them plans the import again.
+SCHEDULE_FIELDS = (
+    "schedule_kind",
+    "schedule_at",
+    "schedule_time",
+    "schedule_weekday",
+    "schedule_cron",
+)
 DEFINITION_FIELDS = (
     "name",
     "source_kind",
@@ -52,11 +60,7 @@ DEFINITION_FIELDS = (
     "cursor_type",
     "rejection_threshold",
     "lookback_seconds",
-    "schedule_kind",
-    "schedule_at",
-    "schedule_time",
-    "schedule_weekday",
-    "schedule_cron",
+    *SCHEDULE_FIELDS,
     "maximum_bytes_billed",
 )
 # A change to any of these makes the old watermark meaningless; each with the reason the
@@ -123,7 +127,6 @@ def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]
     changed = [
         n for n in DEFINITION_FIELDS if n in definition and getattr(import_obj, n) != definition[n]
     ]
-    schedule_before = _schedule_of(import_obj)
     for name in changed:
         setattr(import_obj, name, definition[name])
     resets = [WATERMARK_RESETS[name] for name in changed if name in WATERMARK_RESETS]
@@ -131,7 +134,8 @@ def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]
         _reset_watermark(import_obj, "", resets[0])
     # Only a new schedule is planned: a rename must not run a "Once, now" import again, nor
     # start a stopped or finished one.
-    if _schedule_of(import_obj) != schedule_before and import_obj.status != Import.Status.PAUSED:
+    rescheduled = any(name in SCHEDULE_FIELDS for name in changed)
+    if rescheduled and import_obj.status != Import.Status.PAUSED:
         _plan(import_obj, timezone.now())
     import_obj.save()
     if changed:
