@@ -217,13 +217,13 @@ def wkt(wkb: bytes) -> str:
     text the emulator's REST answer and its top-level Arrow give for it: DuckDB spatial's
     ST_AsText without a space before a parenthesis, each coordinate in its shortest form
     ("POINT(1 2)", "POINT(1e-07 37.422)")."""
-    text, end = _geometry(memoryview(wkb), 0, nested=False)
+    text, end = _geometry(memoryview(wkb), 0)
     if end != len(wkb):
         raise ValueError("trailing bytes after a WKB geometry")
     return text
 
 
-def _geometry(wkb: memoryview, at: int, *, nested: bool) -> tuple[str, int]:
+def _geometry(wkb: memoryview, at: int) -> tuple[str, int]:
     order = "<" if wkb[at] == 1 else ">"
     (kind,) = struct.unpack_from(f"{order}I", wkb, at + 1)
     at += 5
@@ -253,7 +253,7 @@ def _geometry(wkb: memoryview, at: int, *, nested: bool) -> tuple[str, int]:
         return _tagged(name, f"({', '.join(parts)})" if parts else "EMPTY"), at
     members = []
     for _ in range(count):
-        member, at = _geometry(wkb, at, nested=True)
+        member, at = _geometry(wkb, at)
         members.append(member)
     if name != "GEOMETRYCOLLECTION":
         # A MULTI* lists its members' bodies: MULTIPOINT((0 0), (1 1)) is written (0 0, 1 1).
