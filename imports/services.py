@@ -99,6 +99,19 @@ def _plan(import_obj: Import, now: dt.datetime) -> None:
     import_obj.status = Import.Status.SCHEDULED if first else Import.Status.READY
 
 
+def _start_if_due(import_obj: Import, now: dt.datetime) -> None:
+    """Start a saved import's run at once when its schedule is due now ("Once, now"), as
+    the dispatcher would on its next tick (up to DISPATCH_INTERVAL_SECONDS later): the admin
+    who saves "Once, now" sees the run start. The caller holds the import (a new row, or
+    locked), so the dispatcher cannot take the same run."""
+    due = import_obj.next_run_at
+    if import_obj.status != Import.Status.SCHEDULED or due is None or due > now:
+        return
+    run_create(import_obj=import_obj, scheduled_for=due, trigger=ImportRun.Trigger.SCHEDULE)
+    import_obj.next_run_at = schedules.next_run_after(_schedule_of(import_obj), now)
+    import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+
+
 @transaction.atomic
 def import_create(
     *, workspace: Workspace, connection: Connection, created_by: User, definition: dict[str, Any]
@@ -107,8 +120,10 @@ def import_create(
     for name in DEFINITION_FIELDS:
         if name in definition:
             setattr(import_obj, name, definition[name])
-    _plan(import_obj, timezone.now())
+    now = timezone.now()
+    _plan(import_obj, now)
     import_obj.save()
+    _start_if_due(import_obj, now)
     audit_record(
         workspace=workspace,
         actor=created_by,
@@ -135,9 +150,12 @@ def import_update(*, import_obj: Import, actor: User, definition: dict[str, Any]
     # Only a new schedule is planned: a rename must not run a "Once, now" import again, nor
     # start a stopped or finished one.
     rescheduled = any(name in SCHEDULE_FIELDS for name in changed)
+    now = timezone.now()
     if rescheduled and import_obj.status != Import.Status.PAUSED:
-        _plan(import_obj, timezone.now())
+        _plan(import_obj, now)
     import_obj.save()
+    if rescheduled:
+        _start_if_due(import_obj, now)
     if changed:
         audit_record(
             workspace=import_obj.workspace,
@@ -300,10 +318,12 @@ def import_resume(*, import_obj: Import, actor: User) -> Import:
         raise IllegalTransition(
             f"Only a paused or stopped import can be resumed; {_is(import_obj)}."
         )
-    _plan(import_obj, timezone.now())
+    now = timezone.now()
+    _plan(import_obj, now)
     if _active_run(import_obj):
         import_obj.status = Import.Status.RUNNING  # the run's end puts it back on schedule
     import_obj.save(update_fields=["status", "next_run_at", "updated_at"])
+    _start_if_due(import_obj, now)
     audit_record(
         workspace=import_obj.workspace,
         actor=actor,

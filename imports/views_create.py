@@ -510,6 +510,8 @@ def _save(
 
 
 def _saved_note(import_obj: Import, tz: str) -> str:
+    if import_obj.status == Import.Status.RUNNING:
+        return "Its first run has started."
     if import_obj.next_run_at is None:
         return "It has no run scheduled."
     local = timezone.localtime(import_obj.next_run_at, timezone=zoneinfo.ZoneInfo(tz))

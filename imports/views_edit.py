@@ -93,13 +93,14 @@ def import_edit(request: WorkspaceRequest, pk) -> HttpResponse:
                 definition["lookback_seconds"] = lookback_form.cleaned_data["lookback_seconds"]
             definition.update(semantics_form.definition())
             try:
-                services.import_update(
+                updated = services.import_update(
                     import_obj=import_obj, actor=request.user, definition=definition
                 )
             except services.IllegalTransition as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, f"Import “{definition['name']}” updated.")
+                started = " Its run has started." if updated.status == Import.Status.RUNNING else ""
+                messages.success(request, f"Import “{definition['name']}” updated.{started}")
                 return redirect("imports:detail", ws=request.workspace.slug, pk=import_obj.pk)
     else:
         name_form = ReviewForm(

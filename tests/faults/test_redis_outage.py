@@ -47,9 +47,16 @@ def test_a_redis_outage_loses_no_run_and_keeps_the_import_pages_up(
         sources[import_obj.pk] = list(range(start, start + count))
         return import_obj
 
+    def due_now(name: str, start: int, count: int) -> Import:
+        """An hourly import whose next run is due now, for the dispatcher ("Once, now" would
+        start its run with the save)."""
+        import_obj = events_import(name, start, count, schedule_kind="hourly")
+        Import.objects.filter(pk=import_obj.pk).update(next_run_at=timezone.now())
+        return import_obj
+
     long_one = events_import("Long", 0, 12_000)
     waiting = events_import("Waiting", 100_000, 300)
-    due = events_import("Due", 200_000, 300, schedule_kind="now")
+    due = due_now("Due", 200_000, 300)
     manual = events_import("Manual", 300_000, 300)
     worker = start_tagged_worker(worker_env, tmp_path, "w1")
     try:
@@ -75,7 +82,7 @@ def test_a_redis_outage_loses_no_run_and_keeps_the_import_pages_up(
         assert tasks.dispatch_due_imports() == 1
         assert due.runs.get().status == ImportRun.Status.QUEUED
         # Due meanwhile, but no dispatcher tick reaches a worker while Redis is down.
-        missed = events_import("Missed", 400_000, 300, schedule_kind="now")
+        missed = due_now("Missed", 400_000, 300)
         # The run in progress needs nothing from Redis: it ends while Redis is down.
         long_run = wait_for(lambda: finished(long_run.pk), timeout=120)
         assert long_run.status == ImportRun.Status.SUCCEEDED, long_run.error_message

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from imports import schedules
-from imports.models import Import
+from imports.models import Import, ImportRun
 from standins.emulator import EmulatorError
 from tests.connections.conftest import make_connection
 from tests.fixtures.standin_world import PROJECT, SCRATCH
@@ -288,6 +288,7 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
     assert "Next run" not in words  # no time that has passed by the time Save is pressed
 
     assert saved.status_code == 302
+    assert "Its first run has started." in alice_client.get(saved["Location"]).content.decode()
     import_obj = Import.objects.get()
     assert import_obj.source_kind == "query"
     # Stored without the trailing ; and comment: the runner wraps it in SELECT * FROM (...).
@@ -311,8 +312,11 @@ def test_an_events_import_from_a_select_query(alice_client, connection, customer
         "",
     )
     assert import_obj.schedule_kind == "now"
-    assert import_obj.status == Import.Status.SCHEDULED
-    assert abs(import_obj.next_run_at - timezone.now()) < dt.timedelta(minutes=1)
+    # Saved "Once, now": its run is queued with the save, not at the dispatcher's next tick.
+    assert (import_obj.status, import_obj.next_run_at) == (Import.Status.RUNNING, None)
+    run = import_obj.runs.get()
+    assert (run.status, run.trigger) == (ImportRun.Status.QUEUED, ImportRun.Trigger.SCHEDULE)
+    assert abs(run.scheduled_for - timezone.now()) < dt.timedelta(minutes=1)
     assert import_obj.name == "Query → Events"
 
 

@@ -102,3 +102,16 @@ def test_edit_says_whether_saving_once_now_starts_a_run(alice_client, alice, con
     assert """hx-vals='{"saved_kind": "none"}'""" in manual_page
     assert "saving again does not start another run (Run now does)" in again.content.decode()
     assert "The run starts as soon as you save the import." in chosen.content.decode()
+
+
+def test_edit_to_once_now_starts_the_run_and_says_so(alice_client, alice, connection_a):
+    manual = make_import(connection_a, alice, table="users", name="Manual")
+
+    response = alice_client.post(
+        EDIT.format(manual.pk), {"name": "Manual", "schedule_kind": "now"}, follow=True
+    )
+
+    assert "Import “Manual” updated. Its run has started." in response.content.decode()
+    manual.refresh_from_db()
+    assert manual.status == Import.Status.RUNNING
+    assert manual.runs.get().status == "queued"

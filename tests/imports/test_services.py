@@ -372,19 +372,37 @@ def test_a_manual_run_before_a_one_time_schedule_keeps_it_scheduled(connection_a
     assert (finish(run).status, once.next_run_at) == (Import.Status.SCHEDULED, at)
 
 
-def test_a_once_now_import_run_by_hand_is_not_run_again_by_the_schedule(connection_a, alice):
+def test_a_once_now_import_starts_its_run_when_saved_and_never_again(connection_a, alice):
+    before = timezone.now()
     now_import = make_import(connection_a, alice, table="users", schedule_kind="now")
 
-    run = services.import_run_now(import_obj=now_import, actor=alice)
+    run = ImportRun.objects.get(import_obj=now_import)
+    assert (run.status, run.trigger) == (ImportRun.Status.QUEUED, ImportRun.Trigger.SCHEDULE)
+    assert before <= run.scheduled_for <= timezone.now()
+    assert (now_import.status, now_import.next_run_at) == (Import.Status.RUNNING, None)
+    assert services.imports_dispatch_due() == 0  # the dispatcher has nothing left to start
+
     after = finish(run)
 
     assert (after.status, after.next_run_at) == (Import.Status.COMPLETED, None)
-    assert services.imports_dispatch_due() == 0
+    assert services.imports_dispatch_due(now=timezone.now() + dt.timedelta(days=1)) == 0
+
+
+def test_a_schedule_that_is_not_due_yet_waits_for_the_dispatcher(connection_a, alice):
+    later = make_import(
+        connection_a,
+        alice,
+        table="users",
+        schedule_kind="once",
+        schedule_at=timezone.now() + dt.timedelta(hours=1),
+    )
+
+    assert later.status == Import.Status.SCHEDULED
+    assert not ImportRun.objects.filter(import_obj=later).exists()
 
 
 def test_renaming_a_once_now_import_that_ran_does_not_run_it_again(connection_a, alice):
     now_import = make_import(connection_a, alice, table="users", schedule_kind="now")
-    assert services.imports_dispatch_due() == 1
     finished = finish(ImportRun.objects.get(import_obj=now_import))
 
     renamed = services.import_update(
@@ -396,6 +414,7 @@ def test_renaming_a_once_now_import_that_ran_does_not_run_it_again(connection_a,
         Import.Status.COMPLETED,
         None,
     )
+    assert ImportRun.objects.filter(import_obj=now_import).count() == 1
     assert services.imports_dispatch_due(now=timezone.now() + dt.timedelta(days=1)) == 0
 
 
@@ -422,8 +441,9 @@ def test_a_new_schedule_on_edit_is_planned(connection_a, alice, hourly):
         definition={"schedule_kind": "daily", "schedule_time": dt.time(4, 30)},
     )
 
-    assert now_import.status == Import.Status.SCHEDULED
-    assert before <= now_import.next_run_at <= timezone.now()
+    # "Once, now" on Edit starts the run with the save.
+    assert (now_import.status, now_import.next_run_at) == (Import.Status.RUNNING, None)
+    assert before <= ImportRun.objects.get(import_obj=manual).scheduled_for <= timezone.now()
     assert daily.status == Import.Status.SCHEDULED
     assert (daily.next_run_at.hour, daily.next_run_at.minute) == (4, 30)  # the workspace is UTC
 

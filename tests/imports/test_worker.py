@@ -1,6 +1,7 @@
 """Imports executed by real Celery worker processes on the real Redis, reading the BigQuery
 stand-in over HTTP, including a worker killed mid-run."""
 
+import datetime as dt
 import os
 import signal
 import threading
@@ -46,12 +47,13 @@ def test_the_dispatcher_and_a_worker_run_a_scheduled_import(
     celery_worker, google, bq_connection, alice
 ):
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 300))
+    soon = timezone.now() + dt.timedelta(minutes=5)
     import_obj = make_import(
-        bq_connection, alice, table=table, target="events", schedule_kind="now"
+        bq_connection, alice, table=table, target="events", schedule_kind="once", schedule_at=soon
     )
     assert import_obj.status == Import.Status.SCHEDULED
 
-    assert services.imports_dispatch_due() == 1
+    assert services.imports_dispatch_due(now=soon) == 1
 
     run = wait_for(lambda: finished(import_obj.runs.get().pk))
     assert run.status == ImportRun.Status.SUCCEEDED, run.error_message
@@ -63,9 +65,16 @@ def test_the_dispatcher_and_a_worker_run_a_scheduled_import(
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_never_double_run(google, bq_connection, alice, clean_broker):
     table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 1))
+    soon = timezone.now() + dt.timedelta(minutes=5)
     imports = [
         make_import(
-            bq_connection, alice, table=table, target="events", name=f"i{n}", schedule_kind="now"
+            bq_connection,
+            alice,
+            table=table,
+            target="events",
+            name=f"i{n}",
+            schedule_kind="once",
+            schedule_at=soon,
         )
         for n in range(30)
     ]
@@ -75,7 +84,7 @@ def test_two_dispatchers_at_once_never_double_run(google, bq_connection, alice, 
     def dispatch():
         barrier.wait()
         try:
-            results.append(services.imports_dispatch_due())
+            results.append(services.imports_dispatch_due(now=soon))
         finally:
             connection.close()
 
@@ -88,7 +97,7 @@ def test_two_dispatchers_at_once_never_double_run(google, bq_connection, alice, 
     assert sum(results) == 30
     assert ImportRun.objects.count() == 30
     assert all(i.runs.count() == 1 for i in imports)
-    assert services.imports_dispatch_due() == 0
+    assert services.imports_dispatch_due(now=soon) == 0
 
 
 @pytest.mark.django_db(transaction=True)
