@@ -388,6 +388,19 @@ def test_a_once_now_import_starts_its_run_when_saved_and_never_again(connection_
     assert services.imports_dispatch_due(now=timezone.now() + dt.timedelta(days=1)) == 0
 
 
+def test_resuming_an_import_paused_with_once_now_starts_its_run_at_once(hourly, alice):
+    services.import_pause(import_obj=hourly, actor=alice)
+    edited = services.import_update(
+        import_obj=hourly, actor=alice, definition={"schedule_kind": "now"}
+    )
+    assert edited.status == Import.Status.PAUSED and not hourly.runs.exists()
+
+    resumed = services.import_resume(import_obj=edited, actor=alice)
+
+    assert (resumed.status, resumed.next_run_at) == (Import.Status.RUNNING, None)
+    assert hourly.runs.get().status == ImportRun.Status.QUEUED
+
+
 def test_a_schedule_that_is_not_due_yet_waits_for_the_dispatcher(connection_a, alice):
     later = make_import(
         connection_a,
