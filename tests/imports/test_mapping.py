@@ -479,6 +479,32 @@ def test_a_cursor_at_the_runs_ceiling_is_imported_and_one_past_it_is_rejected():
     )
 
 
+def test_a_cursor_with_no_ceiling_rejects_every_row_that_has_a_cursor():
+    # No ceiling: the run's window holds only rows from the future, so none may land.
+    mapping = dataclasses.replace(EVENTS, cursor_column="ts", cursor_ceiling=None)
+
+    rejection = one(mapping, an_event(ts=TS))
+    without_cursor = one(mapping, an_event(ts=None))
+
+    assert rejection.reason.startswith("Cursor ts is 2025-12-24T18:00:00+00:00, more than")
+    assert without_cursor.reason == "Missing timestamp in column ts"
+
+
+def test_a_profile_cursor_past_the_ceiling_is_rejected_like_an_events():
+    mapping = dataclasses.replace(
+        PROFILES,
+        columns=(*PROFILE_COLUMNS, Field("updated", "DATE")),
+        cursor_column="updated",
+        cursor_ceiling=date(2026, 3, 1),
+    )
+
+    at = one(mapping, {"id": "u1", "updated": date(2026, 3, 1)})
+    past = one(mapping, {"id": "u1", "updated": "2026-03-02"}, wire="rest")
+
+    assert isinstance(at, ProfileRow)
+    assert past.reason.startswith("Cursor updated is 2026-03-02, more than 1 hour after")
+
+
 # --- Event time from DATETIME, DATE and INT64 ------------------------------------------------
 
 

@@ -135,3 +135,14 @@ def test_from_import_reads_the_new_settings():
 def test_an_unusable_event_id_column_is_a_mapping_error(column, message):
     with pytest.raises(MappingError, match=re.escape(message)):
         Mapping.from_import(import_with(event_id_column=column))
+
+
+def test_an_identity_of_exactly_2600_bytes_is_kept_and_one_byte_more_is_rejected():
+    exactly = "😀" * 650  # four bytes each: 650 characters, 2,600 bytes
+
+    kept = one(PROFILES, {"id": exactly})
+    over = one(PROFILES, {"id": exactly + "x"})
+
+    assert isinstance(kept, ProfileRow)
+    assert kept.identity == exactly
+    assert over.reason == "Identity in column id is longer than 2,600 bytes"
