@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audience.rows import EventRow, ProfileRow, canonical_json
-from imports.mapping import Mapping, MappingError, event_dedupe_key, map_page
+from imports.mapping import (
+    Mapping,
+    MappingError,
+    event_dedupe_key,
+    event_id_dedupe_key,
+    map_page,
+)
 from imports.models import Import
 from imports.type_contract import Field, converter
 
@@ -168,6 +174,7 @@ def test_from_import_reads_the_columns_it_is_given_over_the_stored_schema():
         ({"event_name_column": "", "event_name_fixed": ""}, "event name"),
         ({"identity_column": ""}, "identity column"),
         ({"event_name_column": "", "event_name_fixed": "x" * 256}, "longer than 255"),
+        ({"event_name_column": "", "event_name_fixed": " \t "}, "event name column or a fixed"),
         ({"target": "accounts"}, "Unknown import target"),
         ({"identity_column": "gone"}, "The source has no column gone (the identity column)"),
         ({"identity_column": "amount"}, "The identity column amount is NUMERIC in the source"),
@@ -185,6 +192,20 @@ def test_from_import_reads_the_columns_it_is_given_over_the_stored_schema():
 def test_from_import_refuses_a_definition_no_row_could_satisfy(fields, message):
     with pytest.raises(MappingError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Mapping.from_import(make_import(**fields))
+
+
+def test_from_import_takes_a_fixed_event_name_of_exactly_255_characters():
+    mapping = Mapping.from_import(make_import(event_name_column="", event_name_fixed="x" * 255))
+
+    assert mapping.event_name_fixed == "x" * 255
+
+
+def test_from_import_names_a_property_by_its_column_when_its_property_name_is_empty():
+    mapping = Mapping.from_import(
+        make_import(column_mapping=[{"column": "sku", "property": ""}, {"column": "amount"}])
+    )
+
+    assert mapping.properties == (("sku", "sku"), ("amount", "amount"))
 
 
 def test_from_import_takes_the_zone_for_datetime_and_date_and_the_unit_for_int64():
@@ -309,6 +330,23 @@ def test_it_accepts_255_properties_and_a_property_of_exactly_64_kib():
     assert len(profile.properties) == 255
 
 
+def test_an_array_property_over_64_kib_is_rejected_from_either_wire():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        properties=(("tags", "tags"),),
+        columns=(Field("id", "STRING"), Field("tags", "STRING", repeated=True)),
+    )
+    tags = ["t" * 1000] * 70  # each element short, the list over 64 KiB
+
+    from_arrow = one(mapping, {"id": "u1", "tags": tags})
+    from_rest = one(mapping, {"id": "u1", "tags": [{"v": tag} for tag in tags]}, wire="rest")
+    small = one(mapping, {"id": "u1", "tags": tags[:2]})
+
+    assert from_arrow.reason == from_rest.reason == "Property tags is larger than 64 KiB"
+    assert small.properties == {"tags": tags[:2]}
+
+
 def test_reasons_fit_the_rejected_row_column_even_for_long_column_names():
     mapping = Mapping(
         target="profiles", identity_column="c" * 300, columns=(Field("c" * 300, "STRING"),)
@@ -372,6 +410,22 @@ def test_rejected_data_is_the_rows_stored_forms_each_cut_to_1_kib():
     assert rejection.data["nul"] == "a\ufffdb"  # not storable: its text, scrubbed
     assert rejection.data["short"] == "ok"
     assert rejection.data["unknown"].startswith("<object object")
+
+
+def test_rejected_data_keeps_a_json_value_of_exactly_1_kib_as_json():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        columns=(Field("id", "STRING"), Field("meta", "JSON")),
+    )
+    exactly = {"k": "v" * (1024 - len('{"k":""}'))}
+    over = {"k": "v" * (1025 - len('{"k":""}'))}
+
+    kept = one(mapping, {"id": None, "meta": json.dumps(exactly)})
+    cut = one(mapping, {"id": None, "meta": json.dumps(over)})
+
+    assert kept.data["meta"] == exactly
+    assert isinstance(cut.data["meta"], str) and cut.data["meta"].endswith("…")
 
 
 # --- Rows ----------------------------------------------------------------------------
@@ -668,6 +722,15 @@ def test_a_property_whose_type_cannot_be_cast_rejects_rows_with_a_value_only():
 
 
 # --- Dedupe keys ---------------------------------------------------------------------
+
+
+def test_the_event_id_dedupe_key_is_pinned():
+    # Stored events with an ID carry this key: changing its form would make every corrected
+    # row after a deploy a second event instead of a replacement.
+    digest = hashlib.sha256(b'["event_id","e-1"]').digest()
+
+    assert event_id_dedupe_key("e-1") == uuid.UUID(bytes=digest[:16])
+    assert str(event_id_dedupe_key("e-1")) == "9bed562c-3d52-8075-1516-1f292b83329b"
 
 
 def test_identical_source_rows_get_the_same_dedupe_key():
