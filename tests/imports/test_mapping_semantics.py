@@ -146,3 +146,10 @@ def test_an_identity_of_exactly_2600_bytes_is_kept_and_one_byte_more_is_rejected
     assert isinstance(kept, ProfileRow)
     assert kept.identity == exactly
     assert over.reason == "Identity in column id is longer than 2,600 bytes"
+
+
+@pytest.mark.parametrize(("trim", "lower"), [(True, False), (False, True)])
+def test_from_import_reads_trim_and_lowercase_each_from_its_own_setting(trim, lower):
+    mapping = Mapping.from_import(import_with(identity_trim=trim, identity_lowercase=lower))
+
+    assert (mapping.identity_trim, mapping.identity_lowercase) == (trim, lower)
