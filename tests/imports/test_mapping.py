@@ -428,6 +428,38 @@ def test_rejected_data_keeps_a_json_value_of_exactly_1_kib_as_json():
     assert isinstance(cut.data["meta"], str) and cut.data["meta"].endswith("…")
 
 
+def test_rejected_data_cuts_an_array_value_over_1_kib_to_its_text():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        columns=(Field("id", "STRING"), Field("tags", "STRING", repeated=True)),
+    )
+
+    rejection = one(mapping, {"id": None, "tags": ["t" * 100] * 20})
+
+    assert isinstance(rejection.data["tags"], str)
+    assert rejection.data["tags"].startswith('["tttt')
+    assert rejection.data["tags"].endswith("…")
+    assert len(rejection.data["tags"].encode()) <= 1024
+
+
+def test_a_row_that_is_not_a_mapping_is_rejected_with_its_text():
+    mapped, rejected = map_page(
+        PROFILES, [["u1", "pro"]], wire="arrow", first_row_number=1, now=NOW
+    )
+
+    assert mapped == []
+    assert rejected[0].reason == "Row could not be converted (AttributeError)"
+    assert rejected[0].data == {"row": "['u1', 'pro']"}
+
+
+def test_a_page_needs_an_aware_now():
+    with pytest.raises(ValueError, match="aware"):
+        map_page(
+            PROFILES, [{"id": "u1"}], wire="arrow", first_row_number=1, now=NOW.replace(tzinfo=None)
+        )
+
+
 # --- Rows ----------------------------------------------------------------------------
 
 
@@ -441,6 +473,14 @@ def test_profile_properties_use_the_property_names_and_seen_at_is_now():
         properties={"plan": "pro", "Email": None, "meta": {"a": 1}, "score": 7},
         seen_at=NOW,
     )
+
+
+def test_a_mapped_column_the_source_no_longer_has_is_left_out():
+    mapping = dataclasses.replace(PROFILES, properties=(*PROFILES.properties, ("gone", "gone")))
+
+    profile = one(mapping, {"id": "u1", "plan": "pro", "gone": "x"})
+
+    assert profile.properties == {"plan": "pro"}
 
 
 def test_a_profile_carries_its_properties_as_the_canonical_json_the_writer_stores():
