@@ -190,8 +190,16 @@ def test_null_is_null_in_every_type(field, wire):
         (Field("c", "JSON"), "rest", "1e400", "is JSON with a number beyond FLOAT64"),
         (Field("c", "JSON"), "arrow", '{"a": [-1e400]}', "is JSON with a number beyond FLOAT64"),
         (Field("c", "BYTES"), "rest", "not base64!", "is not valid base64 BYTES"),
+        # Decodable once the stray character is skipped: refused, never silently cleaned.
+        (Field("c", "BYTES"), "rest", "AP9o*aQ==", "is not valid base64 BYTES"),
         (Field("c", "INTERVAL"), "rest", "P1D", "is not an INTERVAL in BigQuery's form"),
         (Field("c", "RANGE", element_type="DATE"), "rest", "2024-01-01", "is not a RANGE"),
+        (
+            Field("c", "RANGE", element_type="DATE"),
+            "rest",
+            "(2024-01-01, 2024-02-01]",
+            "is not a RANGE",
+        ),
         (Field("c", "NUMERIC"), "rest", "abc", "is not a decimal number"),
         (Field("c", "NUMERIC"), "arrow", Decimal("NaN"), "is not a finite number"),
         (Field("c", "DATETIME"), "rest", "2024-06-01T09:00:00+02:00", "with a time zone"),
@@ -211,11 +219,39 @@ def test_a_value_that_cannot_be_stored_says_why(field, wire, value, reason):
         (Field("c", "DATE"), dt.datetime(2024, 1, 1)),  # noqa: DTZ001
         (Field("c", "DATETIME"), dt.datetime(2024, 1, 1, tzinfo=UTC)),
         (Field("c", "BOOL"), 1),
+        (Field("c", "INT64"), True),  # a bool is an int to Python, not to Arrow's int64
     ],
 )
 def test_an_arrow_value_of_another_form_is_refused_not_guessed(field, value):
     with pytest.raises((TypeError, AttributeError)):
         converter(field, "arrow")(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("T", True), ("1", True), ("FALSE", False), ("f", False), ("0", False)],
+)
+def test_a_rest_bool_reads_each_spelling_of_true_and_false(text, expected):
+    assert converter(Field("c", "BOOL"), "rest")(text) is expected
+
+
+def test_a_rest_timestamp_in_float_seconds_keeps_every_microsecond():
+    # Read as a float, the last microsecond of year 9999 rounds up into year 10000.
+    stored = converter(Field("c", "TIMESTAMP"), "rest")("253402300799.999999")
+
+    assert stored == "9999-12-31T23:59:59.999999+00:00"
+
+
+def test_a_rest_struct_with_a_cell_missing_or_extra_is_refused_not_misread():
+    convert = converter(
+        Field("s", "STRUCT", fields=(Field("a", "INT64"), Field("b", "INT64"))), "rest"
+    )
+
+    assert convert({"f": [{"v": "1"}, {"v": "2"}]}) == {"a": 1, "b": 2}
+    with pytest.raises(ValueError, match="zip"):
+        convert({"f": [{"v": "1"}]})
+    with pytest.raises(ValueError, match="zip"):
+        convert({"f": [{"v": "1"}, {"v": "2"}, {"v": "3"}]})
 
 
 def test_decimal_text_keeps_every_digit_without_exponent():
