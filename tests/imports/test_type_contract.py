@@ -7,6 +7,7 @@ the Arrow column is what pyarrow gives for the Storage Read API's Arrow types.""
 
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 
 import pyarrow
@@ -48,6 +49,8 @@ CASES = [
     (Field("c", "STRING"), "", "", ""),
     (Field("c", "BYTES"), "AP9oaQ==", b"\x00\xffhi", "AP9oaQ=="),
     (Field("c", "BYTES"), "", b"", ""),
+    (Field("c", "BYTES"), "+/8=", b"\xfb\xff", "+/8="),  # the standard alphabet, not URL-safe
+    (Field("c", "BYTES"), "AP9oaR==", b"\x00\xffhi", "AP9oaQ=="),  # unused bits: one stored form
     (Field("c", "INT64"), "-9223372036854775808", -(2**63), -(2**63)),
     (Field("c", "INT64"), "9223372036854775807", 2**63 - 1, 2**63 - 1),
     (Field("c", "FLOAT64"), "1.5", 1.5, 1.5),
@@ -254,6 +257,40 @@ def test_a_rest_struct_with_a_cell_missing_or_extra_is_refused_not_misread():
         convert({"f": [{"v": "1"}, {"v": "2"}, {"v": "3"}]})
 
 
+def test_a_range_without_an_element_type_is_read_as_dates():
+    field = Field("c", "RANGE")
+
+    assert converter(field, "rest")("[2024-01-01, UNBOUNDED)") == {
+        "start": "2024-01-01",
+        "end": None,
+    }
+    assert converter(field, "arrow")({"start": dt.date(2024, 1, 1), "end": None}) == {
+        "start": "2024-01-01",
+        "end": None,
+    }
+
+
+def test_an_arrow_struct_without_one_of_its_fields_is_refused_not_read_as_null():
+    convert = converter(
+        Field("s", "STRUCT", fields=(Field("a", "INT64"), Field("b", "INT64"))), "arrow"
+    )
+
+    with pytest.raises(KeyError):
+        convert({"a": 1})
+
+
+def test_a_naive_arrow_timestamp_is_utc_whatever_the_machines_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        stored = converter(Field("c", "TIMESTAMP"), "arrow")(dt.datetime(2024, 6, 1, 7))  # noqa: DTZ001
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert stored == "2024-06-01T07:00:00+00:00"
+
+
 def test_decimal_text_keeps_every_digit_without_exponent():
     assert decimal_text(Decimal("1E+5")) == "100000"
     assert decimal_text(Decimal("-0E-9")) == "0"
@@ -294,6 +331,12 @@ def test_fields_come_from_the_api_schema_with_nested_types():
         "ARRAY<STRUCT<id INT64, items ARRAY<STRUCT<k STRING>>, span RANGE<DATE>>>"
     )
     assert field.fields[2].element_type == "DATE"
+
+
+def test_a_field_mode_is_read_in_any_case():
+    [field] = schema_fields([{"name": "tags", "type": "string", "mode": "repeated"}])
+
+    assert (field.type, field.repeated, field.label) == ("STRING", True, "ARRAY<STRING>")
 
 
 def test_stored_forms_are_json_that_postgresql_takes():
