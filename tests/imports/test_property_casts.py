@@ -18,11 +18,16 @@ from imports.property_casts import Uncastable, castable, caster
         ("FLOAT64", "NUMERIC", 1.5e-8, "0.000000015"),
         ("NUMERIC", "FLOAT64", "0.1", 0.1),
         ("NUMERIC", "INT64", "20", 20),
+        ("NUMERIC", "INT64", "9223372036854775807", 2**63 - 1),  # INT64's largest fits
+        ("BIGNUMERIC", "INT64", "-9223372036854775808", -(2**63)),
         ("NUMERIC", "BIGNUMERIC", "99999999999999999999999999999.999999999",
          "99999999999999999999999999999.999999999"),
         ("BIGNUMERIC", "NUMERIC", "0.5", "0.5"),
         ("INT64", "STRING", 42, "42"),
         ("FLOAT64", "STRING", 0.1, "0.1"),
+        # The text STRING -> FLOAT64 reads back: a whole float keeps its ".0".
+        ("FLOAT64", "STRING", 3.0, "3.0"),
+        ("FLOAT64", "STRING", 1e16, "1e+16"),
         ("FLOAT64", "STRING", "NaN", "NaN"),
         ("BOOL", "STRING", True, "true"),
         ("NUMERIC", "STRING", "12345678901234567.89", "12345678901234567.89"),
@@ -82,6 +87,7 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("STRING", "BOOL", "yes"),
         ("STRING", "DATE", "2024-2-29"),
         ("STRING", "TIMESTAMP", "2024-06-01 07:00:00Z"),
+        ("STRING", "DATETIME", "2024-06-01T09:00:00+00:00"),  # an instant, not a wall time
         ("STRING", "GEOGRAPHY", "POINT(1 2)"),
         ("DATETIME", "DATE", "2024-02-29T00:00:01"),
         ("ARRAY<STRING>", "ARRAY<INT64>", ["1", "x"]),
@@ -92,6 +98,8 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("RANGE<DATE>", "RANGE<DATETIME>", {"start": None, "end": None}),
         ("BYTES", "INT64", "AA=="),
         ("BOOL", "INT64", True),
+        ("INT64", "FLOAT64", True),  # a bool is not a number, even where Python says int
+        ("NUMERIC", "INT64", "9223372036854775808"),
     ],
 )
 def test_a_value_that_would_change_is_refused(source, target, value):
