@@ -171,3 +171,79 @@ def test_a_1024_character_identity_is_found_by_its_whole_value(
     response = alice_client.get("/w/acme/audience/profiles/", {"q": ids[1]})
 
     assert [p.identity for p in response.context["page"].object_list] == [ids[1]]
+
+
+def _profile_state(workspace, runs) -> dict[str, tuple]:
+    run_index = {run.pk: n for n, run in enumerate(runs)}
+    return {
+        p.identity: (p.properties, p.first_seen, p.last_seen, run_index[p.updated_by_run_id])
+        for p in Profile.objects.filter(workspace=workspace)
+    }
+
+
+def _event_state(workspace, runs) -> list[tuple]:
+    run_index = {run.pk: n for n, run in enumerate(runs)}
+    return sorted(
+        (
+            e.dedupe_key,
+            e.identity,
+            e.name,
+            e.timestamp,
+            e.properties,
+            run_index[e.imported_by_run_id],
+        )
+        for e in Event.objects.filter(workspace=workspace)
+    )
+
+
+@pytest.mark.parametrize("null_overwrites", [False, True])
+def test_the_orm_fallback_writes_profile_pages_as_postgresql_does(
+    null_overwrites, workspace_a, workspace_b, alice
+):
+    # Pages larger than the fallback's 900-identity chunks, re-sending stored identities with
+    # changes, nulls, unchanged values, older times and an identity twice in a page.
+    pages = [
+        [profile(f"u{i}", T0, plan="free", n=i) for i in range(1900)],
+        [profile(f"u{i}", T1, plan="pro" if i % 3 else "free", n=None if i % 5 == 0 else i)
+         for i in range(0, 2500, 2)]
+        + [profile("u7", T0 - timedelta(hours=1), plan="team"), profile("u7", T1, n=70)],
+    ]  # fmt: skip
+    copy_runs = [make_run(workspace_a, alice, "profiles") for _ in pages]
+    orm_runs = [make_run(workspace_b, alice, "profiles") for _ in pages]
+
+    for page, copy_run, orm_run in zip(pages, copy_runs, orm_runs, strict=True):
+        by_copy = writers.write_profiles(
+            workspace_id=workspace_a.pk, run_id=copy_run.pk, rows=page,
+            null_overwrites=null_overwrites,
+        )  # fmt: skip
+        by_orm = writers._write_profiles_orm(
+            workspace_id=workspace_b.pk, run_id=orm_run.pk, rows=page,
+            null_overwrites=null_overwrites,
+        )  # fmt: skip
+        assert by_orm == by_copy
+
+    assert _profile_state(workspace_b, orm_runs) == _profile_state(workspace_a, copy_runs)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_the_orm_fallback_writes_event_pages_as_postgresql_does(
+    replace, workspace_a, workspace_b, alice
+):
+    pages = [
+        [with_id(str(i), amount=i) for i in range(1900)],
+        [with_id(str(i), identity="u2" if i % 3 else "u1", amount=i % 7) for i in range(0, 2500, 2)]
+        + [with_id("7", amount=1), with_id("7", name="Refunded", amount=2)],
+    ]
+    copy_runs = [make_run(workspace_a, alice, "events") for _ in pages]
+    orm_runs = [make_run(workspace_b, alice, "events") for _ in pages]
+
+    for page, copy_run, orm_run in zip(pages, copy_runs, orm_runs, strict=True):
+        by_copy = writers.write_events(
+            workspace_id=workspace_a.pk, run_id=copy_run.pk, rows=page, replace=replace
+        )
+        by_orm = writers._write_events_orm(
+            workspace_id=workspace_b.pk, run_id=orm_run.pk, rows=page, replace=replace
+        )
+        assert by_orm == by_copy
+
+    assert _event_state(workspace_b, orm_runs) == _event_state(workspace_a, copy_runs)
