@@ -115,6 +115,19 @@ def test_a_null_keeps_the_stored_value_by_default(write_profiles, profile_run, w
 
 
 @PROFILE_WRITERS
+def test_a_null_in_a_later_row_of_the_page_keeps_the_stored_value(
+    write_profiles, profile_run, workspace_a
+):
+    ws, run = workspace_a.pk, profile_run.pk
+    write_profiles(workspace_id=ws, run_id=run, rows=[profile("u2", plan="pro", seats=3)])
+
+    page = [profile("u1", plan="free"), profile("u2", T1, plan=None, seats=4)]
+    assert write_profiles(workspace_id=ws, run_id=run, rows=page) == 2
+
+    assert Profile.objects.get(identity="u2").properties == {"plan": "pro", "seats": 4}
+
+
+@PROFILE_WRITERS
 def test_a_null_overwrites_the_stored_value_when_asked(write_profiles, profile_run, workspace_a):
     ws, run = workspace_a.pk, profile_run.pk
     write_profiles(workspace_id=ws, run_id=run, rows=[profile("u1", plan="pro", seats=3)])
