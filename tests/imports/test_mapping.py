@@ -330,6 +330,12 @@ def test_it_accepts_255_properties_and_a_property_of_exactly_64_kib():
     assert len(profile.properties) == 255
 
 
+def test_a_json_property_nested_too_deep_to_read_is_rejected_not_a_failed_page():
+    rejection = one(PROFILES, {"id": "u1", "meta": "[" * 100_000 + "]" * 100_000})
+
+    assert rejection.reason.startswith("Property meta is not in BigQuery's JSON form: '[[[")
+
+
 def test_an_array_property_over_64_kib_is_rejected_from_either_wire():
     mapping = Mapping(
         target="profiles",
@@ -805,6 +811,8 @@ def test_canonical_json_is_compact_sorted_utf8_and_takes_integers_beyond_64_bits
     )
     # orjson refuses integers beyond 64 bits; the standard library takes over.
     assert canonical_json({"n": 2**70, "a": 1}) == '{"a":1,"n":1180591620717411303424}'
+    # ... in the same form: UTF-8 text, not escapes, so the dedupe key hashes the same text.
+    assert canonical_json({"n": 2**70, "s": "ü😀"}) == '{"n":1180591620717411303424,"s":"ü😀"}'
 
 
 def test_the_dedupe_key_ignores_key_order_and_time_zone_but_not_content():
