@@ -208,6 +208,18 @@ def test_from_import_names_a_property_by_its_column_when_its_property_name_is_em
     assert mapping.properties == (("sku", "sku"), ("amount", "amount"))
 
 
+def test_from_import_skips_column_mapping_entries_that_are_not_objects():
+    mapping = Mapping.from_import(make_import(column_mapping=["sku", None, {"column": "amount"}]))
+
+    assert mapping.properties == (("amount", "amount"),)
+
+
+def test_property_type_labels_leave_out_a_column_the_source_no_longer_has():
+    mapping = dataclasses.replace(PROFILES, properties=(("plan", "plan"), ("gone", "gone")))
+
+    assert mapping.property_type_labels() == {"plan": "STRING"}
+
+
 def test_from_import_takes_the_zone_for_datetime_and_date_and_the_unit_for_int64():
     zoned = Mapping.from_import(
         make_import(timestamp_column="local_time", source_time_zone="Europe/Berlin")
@@ -464,6 +476,29 @@ def test_a_page_needs_an_aware_now():
         map_page(
             PROFILES, [{"id": "u1"}], wire="arrow", first_row_number=1, now=NOW.replace(tzinfo=None)
         )
+
+
+def test_rejected_data_keeps_a_value_of_exactly_1_kib_whole_and_scrubs_unknown_columns():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        columns=(Field("id", "STRING"), Field("plan", "STRING")),
+    )
+
+    rejection = one(mapping, {"id": None, "plan": "p" * 1024, "extra": {"a": "x\x00"}})
+
+    assert rejection.data["plan"] == "p" * 1024
+    # A column without a type is kept as it came, but a NUL (which jsonb refuses) makes
+    # the value its JSON text.
+    assert rejection.data["extra"] == '{"a":"x\\u0000"}'
+
+
+def test_a_reason_quotes_at_most_40_characters_of_the_value():
+    rejection = one(PROFILES, {"id": "u1", "score": "1234567890" * 10})
+
+    assert rejection.reason == (
+        "Property score is not in BigQuery's INT64 form: '" + "1234567890" * 3 + "12345678…"
+    )
 
 
 # --- Rows ----------------------------------------------------------------------------
