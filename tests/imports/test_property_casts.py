@@ -87,6 +87,7 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("STRING", "BOOL", "yes"),
         ("STRING", "DATE", "2024-2-29"),
         ("STRING", "TIMESTAMP", "2024-06-01 07:00:00Z"),
+        ("STRING", "TIMESTAMP", "2024-06-01T09:00:00+02:00"),  # the stored form is in UTC
         ("STRING", "DATETIME", "2024-06-01T09:00:00+00:00"),  # an instant, not a wall time
         ("STRING", "GEOGRAPHY", "POINT(1 2)"),
         ("DATETIME", "DATE", "2024-02-29T00:00:01"),

@@ -291,6 +291,14 @@ def test_a_naive_arrow_timestamp_is_utc_whatever_the_machines_time_zone(monkeypa
     assert stored == "2024-06-01T07:00:00+00:00"
 
 
+def test_an_arrow_timestamp_in_another_zone_is_stored_in_utc():
+    berlin = dt.timezone(dt.timedelta(hours=2))
+
+    stored = converter(Field("c", "TIMESTAMP"), "arrow")(dt.datetime(2024, 6, 1, 9, tzinfo=berlin))
+
+    assert stored == "2024-06-01T07:00:00+00:00"
+
+
 def test_decimal_text_keeps_every_digit_without_exponent():
     assert decimal_text(Decimal("1E+5")) == "100000"
     assert decimal_text(Decimal("-0E-9")) == "0"
