@@ -223,6 +223,26 @@ NEXT_RUN_CASES = {
         local(NEW_YORK, 2026, 3, 8, 1, 30),
         local(NEW_YORK, 2026, 3, 8, 3, 0),
     ),
+    "cron twice an hour Berlin fall back: the first 02:45 comes before the second 02:15": (
+        cron("15,45 * * * *", BERLIN),
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 0, 45),
+    ),
+    "hourly Troll fall back by two hours: the repeated 01:15 is next": (
+        hourly(15, "Antarctica/Troll"),
+        utc(2026, 10, 25, 0, 30),
+        utc(2026, 10, 25, 1, 15),
+    ),
+    "cron every hour but one names its hours: fall back runs 02:00 once": (
+        cron("0 0-22 * * *", BERLIN),
+        utc(2026, 10, 25, 0, 0),
+        utc(2026, 10, 25, 2, 0),
+    ),
+    "daily runs on the whole second of its time": (
+        Schedule("daily", time=dt.time(9, 0, 0, 500000)),
+        utc(2026, 3, 2, 7),
+        utc(2026, 3, 2, 9),
+    ),
     # One-off kinds
     "once ahead": (
         Schedule("once", at=utc(2026, 3, 3, 8, 30), tz=BERLIN),
@@ -288,6 +308,8 @@ def test_first_run_of_now_is_now():
     now = local(BERLIN, 2026, 3, 2, 10)
 
     assert first_run(Schedule("now", tz=BERLIN), now) == utc(2026, 3, 2, 9)
+    in_berlin = dt.datetime(2026, 3, 2, 10, tzinfo=ZoneInfo(BERLIN))
+    assert first_run(Schedule("now", tz=BERLIN), in_berlin).tzinfo is UTC
     assert preview(Schedule("now", tz=BERLIN), now) == [utc(2026, 3, 2, 9)]
 
 
@@ -332,6 +354,7 @@ def test_naive_once_time_is_read_in_the_schedule_zone():
         (dt.datetime(2026, 3, 29, 2, 30), BERLIN, utc(2026, 3, 29, 1)),  # noqa: DTZ001
         (dt.datetime(2026, 10, 25, 2, 30), BERLIN, utc(2026, 10, 25, 0, 30)),  # noqa: DTZ001
         (dt.datetime(2026, 3, 8, 2, 15), NEW_YORK, utc(2026, 3, 8, 7)),  # noqa: DTZ001
+        (dt.datetime(2026, 3, 29, 2, 0, 1), BERLIN, utc(2026, 3, 29, 1)),  # noqa: DTZ001
         (dt.datetime(2026, 1, 1, 9), KOLKATA, utc(2026, 1, 1, 3, 30)),  # noqa: DTZ001
     ],
 )
@@ -342,6 +365,24 @@ def test_wall_time_to_utc_applies_the_dst_rule(wall, tz, expected):
 def test_it_refuses_a_naive_after():
     with pytest.raises(ValueError, match="timezone-aware"):
         next_run_after(daily(9), dt.datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+class _NoOffset(dt.tzinfo):
+    """A time zone that does not know its offset: such a time is as naive as one without."""
+
+    def utcoffset(self, value):
+        return None
+
+    def dst(self, value):
+        return None
+
+    def tzname(self, value):
+        return None
+
+
+def test_it_refuses_an_after_whose_zone_has_no_offset():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next_run_after(daily(9), dt.datetime(2026, 1, 1, tzinfo=_NoOffset()))
 
 
 def test_computing_an_invalid_schedule_raises_the_validation_error():
@@ -383,6 +424,10 @@ INVALID_CASES = {
     ),
     "weekly with weekday 7": (
         Schedule("weekly", time=dt.time(9), weekday=7),
+        {"schedule_weekday": ["Day must be between 0 (Monday) and 6 (Sunday)."]},
+    ),
+    "weekly with weekday True": (
+        Schedule("weekly", time=dt.time(9), weekday=True),
         {"schedule_weekday": ["Day must be between 0 (Monday) and 6 (Sunday)."]},
     ),
     "weekly with weekday -1": (
@@ -457,6 +502,14 @@ INVALID_CASES = {
     ),
     "cron close across the hour": (
         cron("0,57 9,10 * * *"),
+        {"schedule_cron": ["Cron expression may run at most every 5 minutes."]},
+    ),
+    "cron close across midnight": (
+        cron("0,58 0,23 * * *"),
+        {"schedule_cron": ["Cron expression may run at most every 5 minutes."]},
+    ),
+    "cron 4 minutes apart across the hour": (
+        cron("2,58 * * * *"),
         {"schedule_cron": ["Cron expression may run at most every 5 minutes."]},
     ),
     "unknown kind": (
@@ -535,6 +588,10 @@ def test_validation_errors_carry_codes():
         (cron("0 9 * * 1-5", BERLIN), "Cron 0 9 * * 1-5 (Europe/Berlin)"),
         (cron(" 0  9 * * 1-5", BERLIN), "Cron 0 9 * * 1-5 (Europe/Berlin)"),
         (Schedule("daily", tz=BERLIN), "Daily (time not set) (Europe/Berlin)"),
+        (
+            Schedule("weekly", time=dt.time(9), weekday=7),
+            "Weekly on (day not set) at 09:00 (UTC)",
+        ),
     ],
 )
 def test_it_describes_a_schedule(schedule, text):
