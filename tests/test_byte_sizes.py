@@ -16,7 +16,8 @@ GIB = 2**30
     [("500 GB", 500 * GIB), ("500 GiB", 500 * GIB), ("1.5 TiB", 3 * 2**39),
      ("2,000,000,000", 2 * 10**9), ("10mb", 10 * 2**20), (" 2 tb ", 2 * 2**40),
      ("1_024 MB", GIB), ("9007199254740993", 9007199254740993), ("0.5 PB", 2**49),
-     ("10 MB", MINIMUM_LIMIT), ("1024 PB", MAXIMUM_LIMIT), ("11 m", 11 * 2**20)],
+     ("10 MB", MINIMUM_LIMIT), ("1024 PB", MAXIMUM_LIMIT), ("11 m", 11 * 2**20),
+     ("500   GB", 500 * GIB)],
 )  # fmt: skip
 def test_sizes_as_people_type_them(text, size):
     assert parse_bytes(text) == size
@@ -27,6 +28,7 @@ def test_sizes_as_people_type_them(text, size):
     [("-5 GB", "Enter a size such as"), ("5 parsecs", "Enter a size such as"),
      ("ten gigs", "Enter a size such as"), ("10 EB", "Enter a size such as"), ("", "Enter a"),
      ("1e9", "Enter a size such as"), ("1.5.2 GB", "Enter a size such as"),
+     ("5. GB", "Enter a size such as"),
      ("0", "Enter at least 10 MB"), ("10485759", "Enter at least 10 MB"),
      ("9.99 MB", "Enter at least 10 MB"), ("1024.5 PB", "Enter at most 1024 PB."),
      ("99999999999999999999999 PB", "Enter at most 1024 PB.")],
@@ -34,6 +36,23 @@ def test_sizes_as_people_type_them(text, size):
 def test_sizes_that_cannot_be_a_limit(text, message):
     with pytest.raises(ValueError, match=message):
         parse_bytes(text)
+
+
+@pytest.mark.parametrize(
+    ("spellings", "multiple"),
+    [(("", "b", "byte", "bytes"), 1), (("k", "kb", "kib"), 2**10), (("m", "mb", "mib"), 2**20),
+     (("g", "gb", "gib"), 2**30), (("t", "tb", "tib"), 2**40), (("p", "pb", "pib"), 2**50)],
+)  # fmt: skip
+def test_every_spelling_of_a_unit_is_read(spellings, multiple):
+    for spelling in spellings:
+        for text in (f"{2**50 // multiple} {spelling}", f"{2**50 // multiple}{spelling.upper()}"):
+            assert parse_bytes(text) == 2**50, text
+
+
+def test_a_fraction_of_a_byte_is_dropped_so_the_limit_never_exceeds_what_was_typed():
+    assert parse_bytes("1.9999999999 GB") == 2147483647
+    with pytest.raises(ValueError, match="Enter at least 10 MB"):
+        parse_bytes("10485759.9")
 
 
 def test_a_form_field_names_itself_and_blank_means_the_next_limit():
@@ -47,7 +66,8 @@ def test_a_form_field_names_itself_and_blank_means_the_next_limit():
 @pytest.mark.parametrize(
     ("size", "shown"),
     [(None, ""), (100 * GIB, "100 GB"), (3 * 2**39, "1536 GB"), (2 * 2**40, "2 TB"),
-     (12_345_678, "12345678"), (10 * 2**20, "10 MB"), (2**60, "1024 PB")],
+     (12_345_678, "12345678"), (10 * 2**20, "10 MB"), (2**60, "1024 PB"), (0, ""),
+     (10 * 2**20 + 2**10, "10241 KB")],
 )  # fmt: skip
 def test_what_a_form_shows_back_reads_back_as_the_same_size(size, shown):
     assert format_bytes(size) == shown
