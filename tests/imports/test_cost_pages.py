@@ -98,3 +98,72 @@ def test_the_run_page_and_history_show_bytes_estimated_scanned_and_billed(
     assert "<dt>Bytes scanned</dt><dd>11.0\xa0MB" in page
     assert '<dd id="run-bytes-billed">23.0\xa0MB' in page
     assert '23.0\xa0MB<br><span class="help">11.0\xa0MB</span>' in history
+
+
+def test_the_projection_takes_the_mean_of_the_ten_newest_successful_runs(daily_import):
+    add_run(daily_import, ago=dt.timedelta(days=30), bytes_billed=90_000 * MIB)  # the 11th
+    for hours in range(1, 11):
+        add_run(daily_import, ago=dt.timedelta(hours=hours), bytes_billed=100 * MIB)
+    add_run(daily_import, ago=dt.timedelta(minutes=30), bytes_billed=None)  # not known: skipped
+
+    projection = cost.monthly_projection(daily_import)
+
+    assert projection is not None
+    assert (projection.runs, projection.mean_billed) == (10, 100 * MIB)
+
+
+def test_the_mean_billed_is_rounded_to_the_nearest_byte(users_import):
+    for hours, billed in ((1, 1), (2, 2), (3, 2)):
+        add_run(users_import, ago=dt.timedelta(hours=hours), bytes_billed=billed)
+
+    projection = cost.monthly_projection(users_import)
+
+    assert projection is not None
+    assert projection.mean_billed == 2  # 5 / 3 = 1.67
+
+
+def test_the_bytes_a_month_are_rounded_to_the_nearest_byte():
+    assert cost.Projection(runs=1, mean_billed=1, runs_per_month=0.9).bytes_per_month == 1
+
+
+def test_a_schedules_runs_are_counted_over_a_week_from_now(workspace_a, connection, alice):
+    at_six = dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC)  # a Monday, when the daily import runs
+    hourly = add_import(
+        workspace_a, connection, name="Hourly", created_by=alice, schedule_kind="hourly",
+        schedule_time=dt.time(0, 15),
+    )  # fmt: skip
+    weekly = add_import(
+        workspace_a, connection, name="Weekly", created_by=alice, schedule_kind="weekly",
+        schedule_time=dt.time(6, 0), schedule_weekday=0,
+    )  # fmt: skip
+    daily = add_import(
+        workspace_a, connection, name="Daily", created_by=alice, schedule_kind="daily",
+        schedule_time=dt.time(6, 0),
+    )  # fmt: skip
+
+    # A run exactly a week from now is the week's last: one week's worth, not one less.
+    assert cost.runs_per_month(daily, at_six) == pytest.approx(cost.DAYS_PER_MONTH)
+    assert cost.runs_per_month(weekly, at_six) == pytest.approx(cost.DAYS_PER_MONTH / 7)
+    assert cost.runs_per_month(hourly, at_six) == pytest.approx(24 * cost.DAYS_PER_MONTH)
+
+
+@pytest.mark.parametrize(
+    ("size", "price", "said"),
+    [(0, 6.25, "about $0.00"), (2**40, 0.005, "about $0.01"), (2**40, 0.0049, "less than $0.01"),
+     (2**40, 1234.5, "about $1,234.50")],
+)  # fmt: skip
+def test_dollars_say_less_than_a_cent_only_for_a_positive_amount_that_rounds_to_zero(
+    size, price, said
+):
+    assert cost.dollars(size, price) == said
+
+
+def test_a_run_that_billed_nothing_counts_toward_the_mean(users_import):
+    add_run(users_import, ago=dt.timedelta(hours=1), bytes_billed=0)  # e.g. a cached result
+    add_run(users_import, ago=dt.timedelta(hours=2), bytes_billed=100 * MIB)
+    add_run(users_import, ago=dt.timedelta(hours=3), bytes_billed=None)  # not known
+
+    projection = cost.monthly_projection(users_import)
+
+    assert projection is not None
+    assert (projection.runs, projection.mean_billed) == (2, 50 * MIB)
