@@ -2,6 +2,7 @@
 workspace, import_id, run_id, purpose), as the stand-in gate's request log shows: Test
 Connection, the wizard's dry runs, the sample preview (runs: test_runner_cost)."""
 
+from connections.cost import human_bytes, job_options, label_value, maximum_bytes_billed
 from imports import browse, preview
 from standins.gate import MIB
 from tests.fixtures.standin_world import DATASET, PROJECT
@@ -63,3 +64,30 @@ def test_the_sample_preview_of_a_saved_import_names_it(google, bq_connection, al
     assert first.labels == {**base, "import_id": str(saved.pk)}
     assert first.maximum_bytes_billed == 20 * MIB
     assert second.labels == base  # a draft is no import yet
+
+
+def test_a_label_value_is_lowercase_with_only_label_characters_and_at_most_63_long():
+    assert label_value("Run-42/Ä b") == "run-42___b"
+    assert label_value("X" * 80) == "x" * 63
+
+
+def test_the_limit_is_the_imports_else_the_connections_else_the_servers(connection_a, settings):
+    assert maximum_bytes_billed(connection_a) == settings.BIGQUERY_MAXIMUM_BYTES_BILLED
+    connection_a.maximum_bytes_billed = 7 * MIB
+    assert maximum_bytes_billed(connection_a) == 7 * MIB
+    assert maximum_bytes_billed(connection_a, 20 * MIB) == 20 * MIB
+
+
+def test_only_a_job_writing_a_table_carries_the_connections_kms_key(connection_a):
+    connection_a.scratch_kms_key_name = "projects/p/locations/eu/keyRings/r/cryptoKeys/k"
+
+    dry_run = job_options(connection_a, "preview")
+    into_table = job_options(connection_a, "run", destination="p.scratch.run_1")
+
+    assert dry_run.kms_key_name == ""
+    assert into_table.kms_key_name == connection_a.scratch_kms_key_name
+
+
+def test_an_unknown_size_is_shown_as_zero_bytes():
+    assert human_bytes(None) == "0 bytes"
+    assert human_bytes(3 * MIB) == "3.0 MB"
