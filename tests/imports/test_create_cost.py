@@ -2,6 +2,12 @@
 real client against the stand-ins, errors in words, never blocking Save), and the
 per-import Maximum bytes billed, validated."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from imports.estimate import typical_watermark
 from imports.models import Import
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import
@@ -108,3 +114,22 @@ def test_an_incremental_review_estimates_the_first_and_a_later_run(
     first, later = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
     assert first.dry_run and later.dry_run
     assert "`updated_at` IS NOT NULL" in first.sql and "`updated_at` >= @lo" in later.sql
+
+
+@pytest.mark.parametrize(
+    ("schedule", "cursor_type", "expected"),
+    [({"schedule_kind": "hourly"}, "TIMESTAMP", ("2026-03-02T08:00:00+00:00", "an hour")),
+     ({"schedule_kind": "daily", "schedule_time": dt.time(6)}, "DATETIME",
+      ("2026-03-01T10:00:00", "a day")),
+     ({"schedule_kind": "weekly", "schedule_time": dt.time(6), "schedule_weekday": 0}, "DATE",
+      ("2026-02-23", "7 days")),
+     ({"schedule_kind": "none"}, "TIMESTAMP", ("2026-03-01T09:00:00+00:00", "a day")),
+     ({"schedule_kind": "daily", "schedule_time": dt.time(6)}, "INT64", ("", ""))],
+)  # fmt: skip
+def test_a_later_runs_watermark_is_one_schedule_interval_back(
+    workspace_a, schedule, cursor_type, expected
+):
+    import_obj = Import(workspace=workspace_a, cursor_type=cursor_type, **schedule)
+    now = dt.datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # 09:00 UTC
+
+    assert typical_watermark(import_obj, now) == expected
