@@ -1,12 +1,15 @@
 """Create Import refuses bad input with a message per field, and changes nothing."""
 
+import datetime as dt
 import tracemalloc
 from urllib.parse import unquote
 
 import pytest
+import time_machine
 
 from common.ratelimit import SlidingWindow
-from imports import browse
+from imports import browse, forms
+from imports.forms import ScheduleForm
 from imports.models import Import
 from imports.sql import validate_select_query
 from tests.imports.test_create_flow import (
@@ -402,3 +405,60 @@ def test_a_huge_query_is_refused_by_its_length_before_it_is_read(alice_client, c
 
     assert fragment.context["check_error"] == "The query must be at most 100000 characters."
     assert peak < 20 * 1024 * 1024  # the request's own copies, not a token per word
+
+
+# The step forms on their own: edges the pages do not reach.
+
+
+@pytest.mark.parametrize(
+    ("typed", "tz", "error"),
+    [("9999-12-31T09:00", "America/New_York", "Run at must be before the year 9999."),
+     ("0001-01-01T00:30", "Europe/Berlin", "Run at must be in the future.")],
+)  # fmt: skip
+def test_a_run_at_at_the_ends_of_the_calendar_is_a_message(typed, tz, error):
+    form = ScheduleForm({"schedule_kind": "once", "schedule_at": typed}, tz=tz)
+
+    assert not form.is_valid()
+    assert form.errors["schedule_at"] == [error]
+
+
+def test_a_run_at_is_taken_to_the_minute():
+    form = ScheduleForm(
+        {"schedule_kind": "once", "schedule_at": "2030-06-30 09:00:45"},
+        tz="UTC",
+        now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_at"] == dt.datetime(2030, 6, 30, 9, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("typed", "threshold"), [("0", 0), ("", forms.DEFAULT_REJECTION_THRESHOLD), ("100", 100)]
+)
+def test_a_rejection_threshold_of_zero_is_kept_and_blank_is_the_default(typed, threshold):
+    form = forms.RejectionThresholdForm({"rejection_threshold": typed})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["rejection_threshold"] == threshold
+
+
+@pytest.mark.parametrize("cursor_type", ["INT64", "INTEGER"])
+def test_an_integer_cursor_has_no_lookback_window(cursor_type):
+    form = forms.LookbackForm(
+        {"lookback_seconds": str(Import.Lookback.HOUR)}, cursor_type=cursor_type
+    )
+
+    assert not form.is_valid()
+    assert form.errors["lookback_seconds"][0].startswith("A lookback window needs a TIMESTAMP")
+
+
+def test_reimport_from_today_in_the_workspaces_zone_but_not_tomorrow():
+    # 23:30 UTC on March 2 is already March 3 in Kolkata.
+    with time_machine.travel(dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC), tick=False):
+        today = forms.ReimportForm({"from_day": "2026-03-03"}, time_zone="Asia/Kolkata")
+        tomorrow = forms.ReimportForm({"from_day": "2026-03-04"}, time_zone="Asia/Kolkata")
+
+        assert today.is_valid(), today.errors
+        assert not tomorrow.is_valid()
+        assert tomorrow.errors["from_day"][0].startswith("Choose today or an earlier day")
