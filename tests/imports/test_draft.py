@@ -3,13 +3,14 @@ a session keeps when the admin opens more than it holds."""
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import time_machine
 from django.contrib.sessions.backends.base import SessionBase
-from django.http import Http404
+from django.http import Http404, QueryDict
 
-from imports.draft import MAX_DRAFTS, SESSION_KEY, Draft
+from imports.draft import MAX_DRAFTS, SESSION_KEY, Draft, form_data
 
 CONNECTION = uuid.uuid4()
 SOURCE = {"kind": "table", "table": "users", "schema": [{"name": "id", "type": "STRING"}]}
@@ -71,3 +72,44 @@ def test_a_session_keeps_the_most_recently_touched_drafts():
     assert len(kept) == MAX_DRAFTS
     assert drafts[1].id not in kept
     assert {drafts[0].id, newest.id} <= kept
+
+
+def test_a_step_keeps_what_was_typed_without_the_token_and_the_button():
+    post = QueryDict("csrfmiddlewaretoken=t&action=next&sync_mode=full&cursor_column=")
+
+    assert form_data(post) == {"sync_mode": "full", "cursor_column": ""}
+    assert form_data(post, ["sync_mode"]) == {"sync_mode": "full"}
+
+
+def test_a_checked_source_replaces_a_duplicated_imports_copy():
+    draft = Draft.new(CONNECTION)
+    draft.copy_of = {**SOURCE, "data": {"table": "orders"}}
+    assert draft.source_data == {"table": "orders"}
+    assert draft.done() == set()  # a copy is not a checked source
+
+    draft.set_source(SOURCE, {"table": "users"})
+
+    assert draft.copy_of is None
+    assert draft.source_data == {"table": "users"}
+    assert draft.done() == {"source"}
+
+
+def test_the_first_incomplete_step_is_the_first_one_before_the_asked_step():
+    draft = Draft.new(CONNECTION)
+    assert draft.first_incomplete("UTC", "sync") == "source"
+
+    draft.set_source(SOURCE, {})
+
+    assert draft.first_incomplete("UTC", "target") is None
+    assert draft.first_incomplete("UTC", "sync") == "target"
+    assert draft.first_incomplete("UTC", "review") == "target"
+    draft.keep("target", {"target": "no such target"})  # kept, but no longer valid
+    assert draft.first_incomplete("UTC", "sync") == "target"
+
+
+def test_a_default_name_fits_the_name_field():
+    draft = Draft.new(CONNECTION)
+    draft.set_source({**SOURCE, "table": "t" * 120}, {})
+    target = SimpleNamespace(cleaned_data={"target": "profiles"})
+
+    assert draft.default_name(target) == ("t" * 120)[:100]
