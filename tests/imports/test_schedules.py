@@ -525,6 +525,11 @@ INVALID_CASES = {
         daily(9, tz="Mars/Olympus_Mons"),
         {"__all__": ["Time zone 'Mars/Olympus_Mons' is not a known IANA time zone."]},
     ),
+    "zone as a path": (
+        daily(9, tz="../etc/localtime"),
+        {"__all__": ["Time zone '../etc/localtime' is not a known IANA time zone."]},
+    ),
+    "empty zone": (daily(9, tz=""), {"__all__": ["Time zone '' is not a known IANA time zone."]}),
 }
 
 
@@ -592,6 +597,11 @@ def test_validation_errors_carry_codes():
             Schedule("weekly", time=dt.time(9), weekday=7),
             "Weekly on (day not set) at 09:00 (UTC)",
         ),
+        (
+            Schedule("once", at=utc(2026, 3, 3, 8, 30), tz="Mars/Olympus_Mons"),
+            "Once on Mar 3, 2026 at 08:30 (Mars/Olympus_Mons)",
+        ),
+        (Schedule("monthly"), "Unknown schedule (monthly)"),
     ],
 )
 def test_it_describes_a_schedule(schedule, text):
