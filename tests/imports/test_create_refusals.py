@@ -462,3 +462,29 @@ def test_reimport_from_today_in_the_workspaces_zone_but_not_tomorrow():
         assert today.is_valid(), today.errors
         assert not tomorrow.is_valid()
         assert tomorrow.errors["from_day"][0].startswith("Choose today or an earlier day")
+
+
+def test_an_hourly_schedule_without_a_minute_runs_on_the_hour():
+    form = ScheduleForm({"schedule_kind": "hourly", "schedule_minute": ""}, tz="UTC")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_time"] == dt.time(0, 0)
+
+
+def test_errors_in_the_fields_another_kind_uses_do_not_count():
+    form = ScheduleForm(
+        {"schedule_kind": "daily", "schedule_time": "09:30", "schedule_minute": "99",
+         "schedule_cron": "nonsense", "schedule_at": "soon"},
+        tz="UTC",
+    )  # fmt: skip
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_cron"] == ""
+
+
+@pytest.mark.parametrize("name", ["Users\x07", "Users\tcopy", "Users\x1b[31m"])
+def test_an_import_name_with_control_characters_is_refused(name):
+    form = forms.ReviewForm({"name": name})
+
+    assert not form.is_valid()
+    assert form.errors["name"] == ["Import name must not contain control characters."]
