@@ -488,3 +488,10 @@ def test_an_import_name_with_control_characters_is_refused(name):
 
     assert not form.is_valid()
     assert form.errors["name"] == ["Import name must not contain control characters."]
+
+
+def test_a_maximum_bytes_billed_longer_than_any_size_is_refused_before_it_is_read():
+    form = forms.ReviewForm({"name": "Users", "maximum_bytes_billed": "1" * 41})
+
+    assert not form.is_valid()
+    assert form.errors.as_data()["maximum_bytes_billed"][0].code == "max_length"
