@@ -362,6 +362,11 @@ def test_wall_time_to_utc_applies_the_dst_rule(wall, tz, expected):
     assert wall_time_to_utc(wall, tz) == expected
 
 
+def test_wall_time_to_utc_refuses_an_aware_time():
+    with pytest.raises(ValueError, match="naive"):
+        wall_time_to_utc(utc(2026, 3, 29, 2, 30), BERLIN)
+
+
 def test_it_refuses_a_naive_after():
     with pytest.raises(ValueError, match="timezone-aware"):
         next_run_after(daily(9), dt.datetime(2026, 1, 1))  # noqa: DTZ001
