@@ -65,6 +65,16 @@ def no_outgoing_network():
     socket.getaddrinfo = real_getaddrinfo
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_counts_from_an_earlier_session():
+    """Rate-limit windows live in the cache (Redis, or files on the SQLite set-up) and are
+    keyed by user id. A new test database hands out the same ids again, so a session started
+    within a minute of the last one would inherit its counts."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_user(username: str):
     from django.contrib.auth import get_user_model
 
