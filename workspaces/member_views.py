@@ -159,7 +159,7 @@ def invitation_revoke(request: WorkspaceRequest, invitation_pk: Any) -> HttpResp
     return redirect("members:page", ws=request.workspace.slug)
 
 
-INVALID_STATUS = {"unknown": 404, "expired": 410, "accepted": 410, "revoked": 410}
+INVALID_STATUS = {"unknown": 404, "expired": 410, "accepted": 410, "revoked": 410, "replaced": 410}
 SESSION_KEY = "invitation_secret"
 
 

@@ -154,6 +154,13 @@ def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
             "the workspace.",
             invitation,
         )
+    if status == "revoked" and _replaced(invitation):
+        raise InvitationInvalid(
+            "replaced",
+            f"A newer invitation to {invitation.email} replaced this link. Open the link in "
+            "the latest invitation email.",
+            invitation,
+        )
     if status == "revoked":
         raise InvitationInvalid(
             "revoked",
@@ -168,6 +175,17 @@ def invitation_find(secret: str, *, for_update: bool = False) -> Invitation:
             invitation,
         )
     return invitation
+
+
+def _replaced(invitation: Invitation) -> bool:
+    """Whether a new invitation to the same address ended this one (invitation_create
+    revokes the earlier link at the very instant it creates the new one), rather than an
+    admin's Withdraw."""
+    return Invitation.objects.filter(
+        workspace_id=invitation.workspace_id,
+        email__iexact=invitation.email,
+        created_at=invitation.revoked_at,
+    ).exists()
 
 
 def _join(invitation: Invitation, user: User) -> Membership:

@@ -124,7 +124,10 @@ def test_a_new_invitation_for_the_same_address_replaces_the_earlier_link(
     first, second = (link_in(m) for m in smtp_settings.messages)
 
     response = client.get(first)
-    assert response.status_code == 410 and "withdrawn" in response.content.decode()
+    assert response.status_code == 410
+    page = response.content.decode()
+    assert "Invitation replaced" in page
+    assert "A newer invitation to dana@acme.test replaced this link" in page
     assert open_link(client, second).status_code == 200
 
 
@@ -241,8 +244,23 @@ def test_a_withdrawn_invitation_no_longer_works(alice_client, invited, client):
     response = alice_client.post(f"{MEMBERS}invitations/{invitation.pk}/revoke/")
     assert response.status_code == 302
 
-    assert client.get(invited).status_code == 410
+    response = client.get(invited)
+    assert response.status_code == 410
+    assert "This invitation was withdrawn. Ask an admin" in response.content.decode()
     assert AuditEntry.objects.filter(action="member.invitation_revoked").count() == 1
+
+
+def test_a_withdrawn_link_is_not_called_replaced_by_a_later_invitation(
+    alice_client, invited, smtp_settings, client
+):
+    """Withdrawn, then invited again: the old link was withdrawn, not replaced."""
+    invitation = Invitation.objects.get()
+    alice_client.post(f"{MEMBERS}invitations/{invitation.pk}/revoke/")
+    invite(alice_client)
+
+    response = client.get(invited)
+    assert response.status_code == 410
+    assert "This invitation was withdrawn" in response.content.decode()
 
 
 def test_an_existing_account_joins_after_signing_in(alice_client, charlie, smtp_settings, client):
