@@ -77,6 +77,25 @@ def test_the_time_is_shown_in_the_workspaces_zone(alice_client, alice, workspace
     assert "Mar 2, 2026 08:30:00 JST" in page
 
 
+def test_times_in_the_details_read_as_the_pages_times(alice_client, alice, workspace_a):
+    """A time a service recorded in the details (a token's or an invitation's end) is shown
+    in the workspace's zone like the When column; text that only looks like one stays as
+    written."""
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+    when = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    entry(workspace_a, alice, "member.invited", when, expires_at="2026-03-04T15:30:00.5+00:00")
+    entry(workspace_a, alice, "api_token.created", when, expires_at="2026-03-05T00:00:00Z")
+    entry(workspace_a, alice, "import.paused", when, label="Odd", note="2026-13-45T10:00+00:00")
+
+    page = alice_client.get(AUDIT).content.decode()
+
+    assert "expires at: Mar 5, 2026 00:30 JST" in page
+    assert "expires at: Mar 5, 2026 09:00 JST" in page
+    assert "note: 2026-13-45T10:00+00:00" in page
+    assert "2026-03-04T15:30" not in page
+
+
 def test_filters_by_actor_action_and_date_range(alice_client, alice, bob, workspace_a):
     day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
     entry(workspace_a, alice, "import.run_now", day, label="A")

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from django import template
 
+from workspaces.templatetags.formats import date_in_zone
+
 register = template.Library()
+
+# A time as services record it (datetime.isoformat() of an aware value): shown as the page
+# shows its own times, in the workspace's zone, not as "2026-12-10T07:42:28.105782+00:00".
+_AWARE_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)")
 
 
 def _value(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, str) and _AWARE_ISO_TIME.fullmatch(value):
+        try:
+            return date_in_zone(dt.datetime.fromisoformat(value), "M j, Y H:i T")
+        except ValueError:  # shaped like a time but not one (a month 13): as written
+            return value
     if isinstance(value, dict):
         return ", ".join(f"{key}: {_value(item)}" for key, item in value.items())
     if isinstance(value, list | tuple):
