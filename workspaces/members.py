@@ -181,6 +181,8 @@ def _replaced(invitation: Invitation) -> bool:
     """Whether a new invitation to the same address ended this one (invitation_create
     revokes the earlier link at the very instant it creates the new one), rather than an
     admin's Withdraw."""
+    if invitation.revoked_at is None:
+        return False
     return Invitation.objects.filter(
         workspace_id=invitation.workspace_id,
         email__iexact=invitation.email,
