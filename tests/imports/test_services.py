@@ -12,6 +12,7 @@ from imports import services
 from imports.models import Import, ImportRun
 from imports.services import IllegalTransition
 from tests.imports.conftest import make_import
+from workspaces.models import AuditEntry
 
 
 @pytest.fixture
@@ -278,6 +279,41 @@ def test_changing_the_source_resets_the_watermark(connection_a, alice, before, c
     assert run.watermark_from == ""  # the next run reads the new source from its start
 
 
+def test_a_reset_names_the_first_change_of_the_definition(connection_a, alice):
+    """The source and the cursor changed at once: the reason given is the source's, the
+    first of the definition's fields (the order the edit form shows them)."""
+    import_obj = incremental_import_with_a_watermark(connection_a, alice)
+
+    services.import_update(
+        import_obj=import_obj,
+        actor=alice,
+        definition={"cursor_column": "created_at", "source_table": "accounts"},
+    )
+
+    import_obj.refresh_from_db()
+    assert import_obj.watermark_reset_reason == "the source changed"
+
+
+def test_an_edit_audits_every_field_it_changed_and_an_unchanged_save_nothing(connection_a, alice):
+    import_obj = incremental_import_with_a_watermark(connection_a, alice)
+
+    services.import_update(
+        import_obj=import_obj,
+        actor=alice,
+        definition={"name": import_obj.name, "source_table": import_obj.source_table},
+    )
+    assert not AuditEntry.objects.filter(action="import.updated").exists()
+
+    services.import_update(
+        import_obj=import_obj,
+        actor=alice,
+        definition={"name": "Renamed", "rejection_threshold": 7, "source_table": "users"},
+    )
+    [entry] = AuditEntry.objects.filter(action="import.updated")
+    assert entry.details == {"fields": ["name", "rejection_threshold"]}
+    assert entry.actor == alice
+
+
 def test_changing_the_name_and_the_schedule_keeps_the_watermark(connection_a, alice):
     import_obj = incremental_import_with_a_watermark(connection_a, alice)
 
@@ -462,8 +498,6 @@ def test_a_new_schedule_on_edit_is_planned(connection_a, alice, hourly):
 
 
 def test_resume_schedule_of_a_stopped_import_plans_it_again_and_is_audited(hourly, alice):
-    from workspaces.models import AuditEntry
-
     stopped = services.import_stop(import_obj=hourly, actor=alice)
 
     resumed = services.import_resume(import_obj=stopped, actor=alice)
