@@ -70,9 +70,12 @@ def test_stop_on_a_stopped_import_is_refused(hourly, alice):
 
 def test_stop_cancels_a_queued_run_and_asks_a_running_one_to_stop(hourly, connection_a, alice):
     run = services.import_run_now(import_obj=hourly, actor=alice)
+    before = timezone.now()
     services.import_stop(import_obj=hourly, actor=alice)
     run.refresh_from_db()
     assert run.status == ImportRun.Status.CANCELLED
+    assert run.error_message == "Stopped before it started."
+    assert before <= run.finished_at <= timezone.now()  # the history shows when it ended
 
     other = make_import(connection_a, alice, table="users", name="other")
     running = services.import_run_now(import_obj=other, actor=alice)
