@@ -195,7 +195,11 @@ def test_delete_asks_first_then_deletes_the_import_and_its_runs(
     assert not Import.objects.filter(pk=import_obj.pk).exists()
     assert not ImportRun.objects.filter(import_obj_id=import_obj.pk).exists()
     assert messages_of(response) == [("success", "Import “Users” deleted with its run history.")]
-    assert AuditEntry.objects.filter(action="import.deleted", actor=alice).exists()
+    [entry] = AuditEntry.objects.filter(action="import.deleted", actor=alice)
+    assert (entry.target_label, entry.details) == (
+        "Users",
+        {"connection": import_obj.connection.name},
+    )
 
 
 def test_delete_warns_about_an_active_run(alice_client, workspace_a, connection):

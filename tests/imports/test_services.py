@@ -158,6 +158,7 @@ def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alic
 
     hourly.refresh_from_db()
     assert hourly.status == Import.Status.FAILED
+    assert hourly.next_run_at is None  # its page promises no next run
     assert hourly.last_error.startswith("The schedule is not valid:")
 
 
