@@ -76,6 +76,24 @@ def test_rotating_the_key_replaces_it_and_is_audited(alice_client, connection_a,
     assert "Replaced the key" in page and new["private_key_id"] in page
 
 
+def test_a_key_from_another_project_is_named_on_the_page(alice_client, connection_a):
+    """A shared service account (its key made in a central project) is normal; the page
+    says whose key it is so the admin knows where its roles are granted."""
+    page = alice_client.get(url(connection_a)).content.decode()
+    assert "Key's project" not in page  # the key's project is the connection's
+
+    new = key_info(email="shared@platform-iam.iam.gserviceaccount.com", project_id="platform-iam")
+    alice_client.post(url(connection_a, "edit/"), edit_data(connection_a, key_text=json.dumps(new)))
+
+    page = alice_client.get(url(connection_a)).content.decode()
+    assert "Key's project</dt><dd>platform-iam" in page
+    entry = AuditEntry.objects.get(action="connection.key_rotated")
+    assert (
+        entry.details["from"]["client_email"] == "importer@analytics-prod.iam.gserviceaccount.com"
+    )
+    assert entry.details["to"]["client_email"] == "shared@platform-iam.iam.gserviceaccount.com"
+
+
 def test_a_new_key_on_the_same_dataset_forgets_the_old_keys_test_result(alice_client, connection_a):
     """The result was the old key's: the new one may lack the roles, so the connection is
     untested again, not still "OK"."""
