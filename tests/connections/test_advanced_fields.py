@@ -121,3 +121,32 @@ def test_editing_shows_changes_and_audits_the_advanced_fields(alice_client, conn
     page = alice_client.get(edit_url(connection_a)).content.decode()
     assert '<details class="advanced" open>' in page
     assert 'value="100 GB"' in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "untested"),
+    [
+        ("scratch_dataset_id", "imports_scratch", True),  # Test Connection checks it
+        ("scratch_kms_key_name", "projects/p/locations/us/keyRings/r/cryptoKeys/k", False),
+        ("maximum_bytes_billed", "5 GB", False),  # a limit changes no check's answer
+    ],
+)
+def test_only_a_change_test_connection_checks_asks_for_a_new_test(
+    alice_client, connection_a, field, value, untested
+):
+    Connection.objects.filter(pk=connection_a.pk).update(status=Connection.Status.OK)
+
+    response = alice_client.post(
+        edit_url(connection_a),
+        {
+            "name": connection_a.name,
+            "project_id": connection_a.project_id,
+            "dataset_id": connection_a.dataset_id,
+            field: value,
+        },
+    )
+
+    assert response.status_code == 302
+    connection_a.refresh_from_db()
+    expected = Connection.Status.UNTESTED if untested else Connection.Status.OK
+    assert connection_a.status == expected
