@@ -46,6 +46,26 @@ def test_edit_changes_names_and_keeps_the_key_when_left_empty(
     assert entry.details == {"name": {"from": "Warehouse", "to": "Lake"}}
 
 
+def test_saving_the_edit_form_unchanged_audits_nothing(alice_client, connection_a):
+    response = alice_client.post(url(connection_a, "edit/"), edit_data(connection_a))
+
+    assert response.status_code == 302
+    assert not AuditEntry.objects.filter(action="connection.updated").exists()
+
+
+def test_a_new_dataset_drops_the_old_failure_with_its_reason(alice_client, connection_a):
+    reason = "BigQuery Job User: importer may not run query jobs in analytics-prod."
+    Connection.objects.filter(pk=connection_a.pk).update(
+        status=Connection.Status.FAILING, status_reason=reason
+    )
+
+    alice_client.post(url(connection_a, "edit/"), edit_data(connection_a, dataset_id="events_v3"))
+
+    connection_a.refresh_from_db()
+    assert (connection_a.status, connection_a.status_reason) == (Connection.Status.UNTESTED, "")
+    assert "may not run query jobs" not in alice_client.get(url(connection_a)).content.decode()
+
+
 def test_the_edit_form_never_shows_the_stored_key(alice_client, connection_a, saved_key):
     page = alice_client.get(url(connection_a, "edit/")).content.decode()
 
