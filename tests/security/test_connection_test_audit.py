@@ -4,6 +4,7 @@ Database form's values), and the outcome; never anything of the key."""
 import json
 
 from connections.models import Connection
+from connections.services import connection_record_test
 from tests.connections.conftest import make_connection
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.security.needles import TOKEN_PREFIX, key_needles, leaks
@@ -88,3 +89,30 @@ def test_an_offline_failure_on_the_edit_form_is_recorded_on_the_connection(
     assert entry.target_id == str(connection.pk)
     assert entry.details["outcome"] == "failed" and entry.details["source"] == "form"
     assert "Not A Project" not in entry_text(entry)
+
+
+def test_the_audit_names_the_check_that_failed_not_one_unconfirmed_before_it(alice, workspace_a):
+    """Google was unreachable for one check and another then failed outright: the failure is
+    what the admin has to fix."""
+    connection = make_connection(workspace_a, alice)
+    Connection.objects.filter(pk=connection.pk).update(location="EU")
+    connection.refresh_from_db()  # as the page reads it, with the location an earlier test set
+    result = {
+        "ok": False,
+        "summary": "Project and dataset: not found.",
+        "location": "",
+        "checks": [
+            {"id": "auth", "label": "Authentication", "status": "pass"},
+            {"id": "job_user", "label": "BigQuery Job User", "status": "unconfirmed"},
+            {"id": "dataset", "label": "Project and dataset", "status": "fail"},
+            {"id": "scratch", "label": "Scratch dataset", "status": "skipped"},
+        ],
+    }
+
+    connection_record_test(connection=connection, actor=alice, result=result)
+
+    (entry,) = recorded_tests()
+    assert entry.details["failed_check"] == "Project and dataset"
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.FAILING
+    assert connection.location == "EU"  # a test that learned no location forgets none
