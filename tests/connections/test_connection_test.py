@@ -515,6 +515,12 @@ def test_the_limit_slides_across_a_minute_boundary(alice_client, google):
         refused = alice_client.post(TEST_URL, {}, headers=HTMX)
         assert "more than 10 times in a minute" in refused.content.decode()
 
+        # Half a second before those ten leave the window (their 5-second slot is counted
+        # whole): a second to wait is still a refusal.
+        clock.move_to(start + dt.timedelta(seconds=64, microseconds=500_000))
+        refused = alice_client.post(TEST_URL, {}, headers=HTMX)
+        assert "more than 10 times in a minute" in refused.content.decode()
+
         clock.move_to(start + dt.timedelta(seconds=65))
         assert "more than 10" not in alice_client.post(TEST_URL, {}, headers=HTMX).content.decode()
 

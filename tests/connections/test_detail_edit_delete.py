@@ -4,6 +4,7 @@ import json
 from connections import crypto
 from connections.models import Connection
 from tests.factories import key_info, key_json
+from tests.fixtures.connections import make_connection
 from workspaces.models import AuditEntry
 
 
@@ -224,6 +225,23 @@ def test_rotate_connection_keys_reencrypts_under_the_newest_key(connection_a, se
         json.loads(crypto.decrypt_key(connection_a.encrypted_key))["private_key"]
         == saved_key["private_key"]
     )
+
+
+def test_rotation_in_batches_reencrypts_each_key_once(workspace_a, alice, settings):
+    from cryptography.fernet import Fernet
+
+    from connections.services import connections_reencrypt
+
+    made = [make_connection(workspace_a, alice, name=f"W{i}") for i in range(5)]
+    new = Fernet.generate_key().decode()
+    settings.FERNET_KEYS = [new, *settings.FERNET_KEYS]
+
+    assert connections_reencrypt(batch_size=2) == 5
+
+    settings.FERNET_KEYS = [new]
+    for connection in made:
+        connection.refresh_from_db()
+        assert json.loads(crypto.decrypt_key(connection.encrypted_key))["type"] == "service_account"
 
 
 def test_unknown_connection_ids_are_404(alice_client, workspace_a):
