@@ -129,6 +129,27 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
                 fix="Correct the Project ID and Dataset ID as shown in the BigQuery console.",
             )
         )
+    # The Advanced fields, each failing the check that would have used it.
+    if errors.get("billing_project_id"):
+        checks.append(
+            CheckResult(
+                "job_user",
+                FAIL,
+                " ".join(errors["billing_project_id"]),
+                fix="Correct the Billing project (Advanced), or leave it blank to run jobs in "
+                "the Project ID's project.",
+            )
+        )
+    if errors.get("scratch_dataset_id"):
+        checks.append(
+            CheckResult(
+                "scratch",
+                FAIL,
+                " ".join(errors["scratch_dataset_id"]),
+                fix="Correct the Scratch dataset (Advanced), or leave it blank to use "
+                "<Dataset ID>_imports_tmp.",
+            )
+        )
     first_fail = next(c for c in checks if c.status == FAIL)
     done = {c.id for c in checks}
     checks += skipped_after(first_fail.label, [i for i, _ in CHECKS if i not in done])

@@ -574,6 +574,45 @@ def test_test_connection_shows_a_tested_fields_error_by_the_field(alice_client, 
     ) in html
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message", "failed"),
+    [
+        ("dataset_id", "events-v2", "Dataset ID may contain only", "dataset"),
+        ("billing_project_id", "Billing!", "Billing project may contain only", "job_user"),
+        ("scratch_dataset_id", "scratch space", "Scratch dataset may contain only", "scratch"),
+    ],
+)
+def test_a_bad_value_in_any_tested_field_fails_offline_by_that_field(
+    alice_client, google, field, value, message, failed
+):
+    """Test Connection never calls Google with a value the form refused: the checklist
+    fails at the check that value is for, and the field says why (a bad Advanced value
+    was a server error)."""
+    for headers in (HTMX, {}):
+        response = alice_client.post(
+            TEST_URL,
+            {
+                "name": "Warehouse",
+                "project_id": PROJECT,
+                "dataset_id": DATASET,
+                "key_text": google.key.to_json(),
+                field: value,
+            },
+            headers=headers,
+        )
+
+        assert response.status_code == 200
+        result = response.context["result"]
+        assert result["ok"] is False
+        assert check(result, failed)["status"] == "fail"
+        assert check(result, failed)["detail"].startswith(message)
+        assert check(result, failed)["fix"].startswith("Correct the")
+        assert check(result, "key")["status"] == "pass"
+        assert check(result, "auth")["status"] == "skipped"
+        assert f'id="error-{field}">{message}' in response.content.decode()
+    assert google.stack.token_server.requests == []
+
+
 def test_a_refused_pasted_key_is_fixed_by_pasting_not_uploading(alice_client, google):
     result = run_test(alice_client, google, key_json="hello")
 
