@@ -81,6 +81,8 @@ def test_an_uploaded_key_tested_then_pasted_is_the_same_key(alice_client, google
     [
         {"dataset_id": "other_dataset"},
         {"project_id": "other-project-1"},
+        {"billing_project_id": "acme-billing"},  # jobs run, and are allowed, elsewhere
+        {"scratch_dataset_id": "imports_scratch"},  # results go elsewhere
     ],
 )
 def test_other_values_than_the_tested_ones_are_saved_untested(alice_client, google, change):
