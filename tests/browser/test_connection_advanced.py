@@ -78,3 +78,29 @@ def test_advanced_fields_are_validated_and_tested_as_typed(
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".message-success")).to_have_text("Connection “Split billing” saved.")
     assert page.console_errors == []
+
+
+def test_a_malformed_scratch_dataset_fails_its_check_without_calling_google(
+    page, live_server, alice, google, screenshot
+):
+    sign_in_browser(page, live_server, alice)
+    page.goto("/w/acme/settings/partners/bigquery/add/")
+    page.get_by_label("Project ID").fill("analytics-prod")
+    page.get_by_label("Dataset ID").fill("events")
+    page.get_by_role("tab", name="Custom key").click()
+    page.get_by_role("textbox", name="Custom key").fill(google.key.to_json())
+    page.locator("details.advanced summary").click()
+    page.get_by_label("Scratch dataset").fill("scratch space")
+
+    page.get_by_role("button", name="Test Connection").click()
+
+    scratch = page.locator("#checklist [data-check=scratch]")
+    expect(scratch).to_contain_text("✗ Fail")
+    expect(scratch).to_contain_text("Scratch dataset may contain only")
+    expect(scratch).to_contain_text("Correct the Scratch dataset (Advanced)")
+    expect(page.locator("#errors-scratch_dataset_id")).to_contain_text(
+        "Scratch dataset may contain only letters, digits and underscores."
+    )
+    screenshot("connection-advanced-scratch-malformed")
+    assert google.stack.token_server.requests == []
+    assert page.console_errors == []
