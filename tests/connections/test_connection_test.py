@@ -486,6 +486,9 @@ def test_test_connection_is_rate_limited_per_user(alice_client, google, stack):
     response = alice_client.post(TEST_URL, {}, headers=HTMX)
 
     assert "more than 10 times in a minute" in response.content.decode()
+    page = alice_client.post(TEST_URL, {}, follow=False)  # the form without htmx
+    assert page.status_code == 429
+    assert "more than 10 times in a minute" in page.content.decode()
 
 
 def test_one_users_used_up_allowance_leaves_other_users_theirs(

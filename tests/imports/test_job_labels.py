@@ -31,6 +31,26 @@ def test_test_connection_carries_the_connections_limit_and_workspace(
     assert job.maximum_bytes_billed == 7 * MIB
 
 
+def test_test_connection_on_the_form_carries_the_typed_limit(alice_client, google):
+    """Before the connection is saved, its test job is bound by the limit typed in the
+    form's Advanced part, as its runs will be."""
+    alice_client.post(
+        "/w/acme/settings/partners/bigquery/add/test/",
+        {
+            "name": "Warehouse",
+            "project_id": PROJECT,
+            "dataset_id": DATASET,
+            "key_text": google.key.to_json(),
+            "maximum_bytes_billed": "12 MB",
+        },
+        headers={"HX-Request": "true"},
+    )
+
+    (job,) = jobs(google.stack)
+    assert job.maximum_bytes_billed == 12 * MIB  # sizes are binary, as BigQuery bills them
+    assert job.labels["purpose"] == "test"
+
+
 def test_the_wizards_dry_run_carries_the_limit_and_labels(google, bq_connection, alice, settings):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
     sql = f"SELECT user_id FROM `{PROJECT}.{DATASET}.{table}`"  # noqa: S608
