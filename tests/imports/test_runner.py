@@ -314,6 +314,33 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
     assert leases.run_claim(run_id=str(run.pk), owner="worker-c") is None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_lease_was_taken_during_its_estimate_starts_no_billed_query(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
+    import_obj = make_import(bq_connection, alice, table=table)
+    run = queued_run(import_obj)
+
+    def another_worker_takes_over():
+        ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+        assert leases.run_claim(run_id=str(run.pk), owner="worker-b") is not None
+        connection.close()  # the gate thread's own connection
+
+    # The first job is the dry run that estimates the window's cost.
+    when_first_served(google.stack.gate, "jobs.insert", another_worker_takes_over, monkeypatch)
+
+    status = execute.execute_run(str(run.pk))
+
+    assert status == "lease_lost"
+    jobs = [r for r in google.stack.gate.requests if r.operation == "jobs.insert"]
+    assert [job.dry_run for job in jobs] == [True]  # the estimate only: nothing billed
+    assert not [r for r in google.stack.gate.requests if r.operation == "tabledata.list"]
+    run.refresh_from_db()
+    assert (run.lease_owner, run.bytes_estimated, run.job_id) == ("worker-b", None, "")
+    assert Profile.objects.count() == 0
+
+
 def test_a_run_taken_over_keeps_its_start_time_and_counts_the_attempt(connection_a, alice):
     import_obj = make_import(connection_a, alice, table="users")
     run = queued_run(import_obj)
