@@ -4,6 +4,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -401,6 +402,23 @@ def test_pausing_a_running_scheduled_import_keeps_the_pause_after_the_run(hourly
     services.import_pause(import_obj=hourly, actor=alice)
 
     assert finish(run, failed=True).status == Import.Status.PAUSED
+
+
+def test_a_scheduled_run_that_outlasts_its_hour_is_followed_at_once_by_the_hour_it_overran(
+    hourly,
+):
+    slot = hourly.next_run_at
+    assert services.imports_dispatch_due(now=slot) == 1
+    run = hourly.runs.get()
+
+    # The 10:00 run ends at 11:30: the 11:00 run is due and runs at the next tick.
+    with time_machine.travel(slot + dt.timedelta(minutes=90), tick=False):
+        after = finish(run)
+        assert (after.status, after.next_run_at) == (
+            Import.Status.SCHEDULED,
+            slot + dt.timedelta(hours=1),
+        )
+        assert services.imports_dispatch_due() == 1
 
 
 def test_a_manual_run_before_a_one_time_schedule_keeps_it_scheduled(connection_a, alice):
