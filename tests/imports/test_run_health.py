@@ -70,6 +70,7 @@ def test_a_run_without_rejections_succeeds_with_full_health(google, bq_connectio
     run = run_once(import_obj, alice)
 
     assert run.status == ImportRun.Status.SUCCEEDED
+    assert run.started_at <= run.finished_at  # the run page shows when it ended
     assert counts(run) == (50, 50, 0, 0)
     assert (run.health_text, run.health_level) == ("100 %", "healthy")
 
@@ -95,6 +96,7 @@ def test_a_run_above_the_threshold_fails_keeps_the_watermark_and_the_next_reads_
     failed = run_once(import_obj, alice)
 
     assert failed.status == ImportRun.Status.FAILED
+    assert failed.started_at <= failed.finished_at
     assert counts(failed) == (41, 10, 1, 30)  # the boundary row is read again, unchanged
     assert failed.error_message.startswith(
         "Rejected 30 of 41 rows (73.1 %), above this import's 50 % threshold (most rejected "
