@@ -242,6 +242,7 @@ def test_a_permission_error_fails_the_run_with_our_message_and_keeps_a_recurring
     status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.FAILED
+    assert run.started_at <= run.finished_at
     assert "bigquery.jobs.create is missing" in run.error_message
     assert "Grant" in run.error_message and "BigQuery Job User" in run.error_message
     assert import_obj.status == Import.Status.SCHEDULED
@@ -400,6 +401,7 @@ def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, ali
     status, run = run_once(import_obj, alice)
 
     assert status == ImportRun.Status.CANCELLED
+    assert run.started_at <= run.finished_at
     assert run.committed_offset == 40  # the first page only, whole
     assert Profile.objects.count() == 40
     assert import_obj.status == Import.Status.STOPPED
