@@ -91,6 +91,25 @@ def test_an_int64_cursor_has_no_limit_and_compares_as_a_number():
     assert high_water.higher("9", 10, "INT64") == "10"
     assert high_water.higher("10", 9, "INT64") == "10"
     assert high_water.highest(["9", "", "10"], "INT64") == "10"
+    # The highest wherever it is among the parts' (the part that ends the run takes it).
+    assert high_water.highest(["10", "9", ""], "INT64") == "10"
+    assert high_water.highest(["", ""], "INT64") == ""
+    # Zero is a cursor value like any other (the Storage Read API gives it as an int).
+    arrow = high_water.page_high(run, (Field(name="c", type="INT64"),), "arrow")
+    assert arrow is not None
+    assert arrow([{"c": -5}, {"c": 0}, {"c": None}]) == 0
+    assert high_water.higher("", 0, "INT64") == "0"
+
+
+def test_the_highest_of_several_times_is_taken_wherever_it_is():
+    texts = [
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-03T00:00:00+00:00",
+        "",
+        "2026-01-02T00:00:00+00:00",
+    ]
+    assert high_water.highest(texts, "TIMESTAMP") == "2026-01-03T00:00:00+00:00"
+    assert high_water.highest(["2026-01-09", "2026-01-10", "2026-01-02"], "DATE") == "2026-01-10"
 
 
 def test_a_full_run_has_no_upper_bound_to_take():
