@@ -100,6 +100,28 @@ def test_without_a_lookback_a_row_a_day_behind_the_watermark_is_never_read(
     assert not stored(target).filter(identity="late").exists()
 
 
+def test_rows_without_a_cursor_are_never_read_not_even_by_the_first_run(
+    google, bq_connection, alice
+):
+    rows = user_rows(0, 10)
+    for row in rows[:3]:
+        row["updated_at"] = None
+    table = new_table(google.stack, USER_SCHEMA, rows)
+    import_obj = incremental(bq_connection, alice, table, "profiles")
+
+    status, first = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, first.error_message
+    assert (first.rows_expected, first.rows_read, first.rows_rejected) == (7, 7, 0)
+    assert sorted(Profile.objects.values_list("identity", flat=True)) == sorted(
+        f"u{i}" for i in range(3, 10)
+    )
+    # The next run reads from the watermark on, which no row without a cursor reaches.
+    _, second = run_once(import_obj, alice)
+    assert second.rows_read == 1  # the boundary row
+    assert Profile.objects.count() == 7
+
+
 @pytest.mark.parametrize("target", ["events", "profiles"])
 def test_a_future_cursor_is_rejected_and_does_not_move_the_watermark(
     google, bq_connection, alice, target
