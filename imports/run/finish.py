@@ -15,6 +15,7 @@ from connections.google_errors import connection_explained
 from connections.models import Connection
 from imports import schedules
 from imports.models import Import, ImportRun, RejectedRow
+from imports.run import high_water
 from imports.run.leases import LeaseLost, fenced
 from imports.run.verdict import verdict
 from imports.signals import announce_run_finished
@@ -76,7 +77,11 @@ def succeed(run: ImportRun, owner: str) -> str:
         import_obj.last_error = end.message
     else:
         if incremental and watermark_to:
-            import_obj.watermark = watermark_to
+            # The highest imported so far: with a lookback, a run whose latest rows are gone
+            # from the source (deleted, or their cursor moved back) reads only earlier ones.
+            import_obj.watermark = high_water.highest(
+                [import_obj.watermark, watermark_to], import_obj.cursor_type
+            )
         import_obj.last_error = ""
     _after_run(import_obj, failed=failed)
     import_obj.save()

@@ -100,6 +100,30 @@ def test_without_a_lookback_a_row_a_day_behind_the_watermark_is_never_read(
     assert not stored(target).filter(identity="late").exists()
 
 
+def test_the_watermark_never_moves_back_when_the_rows_at_it_are_gone(google, bq_connection, alice):
+    schema, rows = source_rows("profiles")
+    table = new_table(google.stack, schema, rows)
+    import_obj = incremental(
+        bq_connection, alice, table, "profiles", lookback_seconds=Import.Lookback.THREE_DAYS
+    )
+    run_once(import_obj, alice)
+    watermark = import_obj.watermark
+    # The source loses its latest rows; a row a day behind the watermark arrives late.
+    google.stack.run_sql(
+        PROJECT,
+        f"DELETE FROM `{PROJECT}.{DATASET}.{table}` WHERE user_id != 'u0'",  # noqa: S608
+    )
+    late = dt.datetime.fromisoformat(watermark) - DAY
+    google.stack.insert_rows(PROJECT, DATASET, table, [late_row("profiles", late)])
+
+    status, second = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, second.error_message
+    assert second.rows_read == 2  # u0, below the watermark, and the late row
+    assert Profile.objects.filter(identity="late").exists()
+    assert import_obj.watermark == watermark  # the highest imported so far, not the run's
+
+
 def test_rows_without_a_cursor_are_never_read_not_even_by_the_first_run(
     google, bq_connection, alice
 ):
