@@ -7,15 +7,19 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audience.models import Profile
+from audience.rows import ProfileRow
 from imports import services
 from imports.models import ImportRun, RejectedRow
-from imports.run import execute
+from imports.prefetch import MappedPage
+from imports.run import execute, leases, read_path, write
 from imports.run.verdict import verdict
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import START, USER_SCHEMA, make_import, new_table, user_rows
 from tests.imports.test_pages import add_import, add_run
+from tests.imports.test_runner import queued_run
 
 LONG_ID = "x" * 1100  # identities are at most 1,024 characters
 
@@ -61,6 +65,29 @@ def test_read_is_written_plus_unchanged_plus_rejected_on_a_first_run_and_a_re_ru
     assert first.status == again.status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS
     assert (again.health_percent, again.health_level) == (90.0, "degraded")
     assert again.error_message == ""
+
+
+def test_a_page_of_the_rest_replay_after_a_stream_pass_never_counts_negative_unchanged_rows(
+    connection_a, alice
+):
+    import_obj = make_import(connection_a, alice, table="users")
+    run = queued_run(import_obj)
+    assert leases.run_claim(run_id=str(run.pk), owner="w") is not None
+
+    def page(*identities: str) -> MappedPage:
+        rows = [ProfileRow(i, {"plan": "pro"}, timezone.now()) for i in identities]
+        return MappedPage(offset=0, size=len(rows), mapped=rows, rejected=[])
+
+    write.write_page(run, "w", import_obj, page("a", "b", "c"))  # the stream's first page
+    read_path.restart_with_rest(run, "w", "the read stream cannot be read")
+    # REST orders the rows differently: d is new, a was written by the stream's pass.
+    write.write_page(run, "w", import_obj, page("d", "a"))
+    run.refresh_from_db()
+    assert counts(run) == (2, 4, 0, 0)  # not -2 unchanged on the live run page
+
+    write.write_page(run, "w", import_obj, page("b", "c", "e"))
+    run.refresh_from_db()
+    assert counts(run) == (5, 5, 0, 0)
 
 
 def test_a_run_without_rejections_succeeds_with_full_health(google, bq_connection, alice):
