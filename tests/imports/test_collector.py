@@ -67,3 +67,14 @@ def test_a_long_run_still_collects_once_every_so_many_pages():
             collector.page_written()
 
     assert len(collections) == 2
+
+
+def test_a_run_shorter_than_the_interval_makes_no_full_collection(monkeypatch):
+    monkeypatch.setattr(collector, "_pages", 0)  # a fresh worker process
+    with full_collections() as collections, collector.paused():
+        for _ in range(collector.PAGES_BETWEEN_COLLECTIONS - 1):
+            collector.page_written()
+        assert collections == []
+        collector.page_written()
+
+    assert len(collections) == 1
