@@ -11,7 +11,7 @@ from google.api_core import exceptions as api_exceptions
 from audience.models import Profile
 from imports import services
 from imports.models import ImportRun
-from imports.run import execute, write
+from imports.run import execute, scratch, write
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
 
@@ -177,7 +177,10 @@ def test_a_run_that_may_not_create_the_scratch_dataset_says_why_and_what_to_do(
     message = run.error_message
     assert f"scratch dataset {PROJECT}:{bq_connection.scratch_dataset_id}" in message
     assert "may not create it" in message
-    assert "BigQuery Data Editor (bigquery.datasets.create)" in message
+    assert (
+        f"Grant {bq_connection.client_email} BigQuery Data Editor (bigquery.datasets.create) "
+        f"on project {PROJECT}"
+    ) in message
     assert "name an existing dataset" in message
     billed = [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
     assert not [r for r in billed if not r.dry_run]  # nothing spent
@@ -229,3 +232,21 @@ def test_without_a_scratch_dataset_it_may_create_a_run_uses_the_connections_own_
     assert patched == [f"/bigquery/v2/projects/{PROJECT}/datasets/{dataset}/tables/{own}"]
     assert deleted_tables(google.stack) == patched
     assert not table_exists(google.stack, run.result_table)
+
+
+def test_a_run_deletes_only_a_result_table_named_for_it(google, bq_connection, alice):
+    source = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=source)
+    _, other = run_once(import_obj, alice)
+    deleted_before = deleted_tables(google.stack)
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+    # Tables it did not name: the source table itself, and another run's result.
+    google.stack.create_table(PROJECT, SCRATCH, f"run_{other.pk.hex}", USER_SCHEMA)
+    another = f"{PROJECT}.{SCRATCH}.run_{other.pk.hex}"
+    for table in (f"{PROJECT}.{DATASET}.{source}", another):
+        ImportRun.objects.filter(pk=run.pk).update(result_table=table)
+
+        scratch.release(bq_connection, run)
+
+        assert table_exists(google.stack, table)
+    assert deleted_tables(google.stack) == deleted_before
