@@ -12,6 +12,7 @@ from django.utils import timezone
 from audience.models import Profile
 from audience.rows import ProfileRow
 from imports import services
+from imports.mapping import Rejection
 from imports.models import ImportRun, RejectedRow
 from imports.prefetch import MappedPage
 from imports.run import execute, leases, read_path, write
@@ -67,27 +68,29 @@ def test_read_is_written_plus_unchanged_plus_rejected_on_a_first_run_and_a_re_ru
     assert again.error_message == ""
 
 
-def test_a_page_of_the_rest_replay_after_a_stream_pass_never_counts_negative_unchanged_rows(
-    connection_a, alice
-):
+def test_the_rest_replay_after_a_stream_pass_counts_and_keeps_one_pass(connection_a, alice):
     import_obj = make_import(connection_a, alice, table="users")
     run = queued_run(import_obj)
     assert leases.run_claim(run_id=str(run.pk), owner="w") is not None
 
-    def page(*identities: str) -> MappedPage:
+    def page(*identities: str, rejected_at: int = 0) -> MappedPage:
         rows = [ProfileRow(i, {"plan": "pro"}, timezone.now()) for i in identities]
-        return MappedPage(offset=0, size=len(rows), mapped=rows, rejected=[])
+        rejected = [Rejection(rejected_at, "Missing identity", {})] if rejected_at else []
+        return MappedPage(offset=0, size=len(rows) + len(rejected), mapped=rows, rejected=rejected)
 
-    write.write_page(run, "w", import_obj, page("a", "b", "c"))  # the stream's first page
+    write.write_page(run, "w", import_obj, page("a", "b", "c", rejected_at=4))  # the stream's
     read_path.restart_with_rest(run, "w", "the read stream cannot be read")
-    # REST orders the rows differently: d is new, a was written by the stream's pass.
-    write.write_page(run, "w", import_obj, page("d", "a"))
+    # REST orders the rows differently: the rejected row is its first, d is new, and a was
+    # written by the stream's pass.
+    write.write_page(run, "w", import_obj, page("d", "a", rejected_at=1))
     run.refresh_from_db()
-    assert counts(run) == (2, 4, 0, 0)  # not -2 unchanged on the live run page
+    assert counts(run) == (3, 4, 0, 1)  # not -2 unchanged on the live run page
 
     write.write_page(run, "w", import_obj, page("b", "c", "e"))
     run.refresh_from_db()
-    assert counts(run) == (5, 5, 0, 0)
+    assert counts(run) == (6, 5, 0, 1)
+    # The rejected row once, as the REST pass numbered it.
+    assert list(RejectedRow.objects.filter(run=run).values_list("row_number", flat=True)) == [1]
 
 
 def test_a_run_without_rejections_succeeds_with_full_health(google, bq_connection, alice):
