@@ -152,6 +152,17 @@ def test_storage_unreachable_falls_back_to_rest_and_says_so(
     assert "Storage Read API unavailable (unreachable); reading with REST paging" in caplog.text
 
 
+def test_an_empty_result_opens_no_read_session(google, storage_read, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, [])
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert (run.rows_expected, run.rows_read, run.read_path) == (0, 0, "rest")
+    assert [c for c in storage_read.requests if c.operation == "CreateReadSession"] == []
+
+
 def test_without_read_session_user_storage_is_denied_and_the_run_reads_with_rest(
     google, bq_connection, alice, caplog
 ):
