@@ -12,7 +12,7 @@ from django.utils import timezone
 from audience.models import Event
 from connections import bigquery
 from connections.keys import connection_session
-from imports import services
+from imports import queue, services
 from imports.models import ImportRun, RejectedRow, RunPart
 from imports.prefetch import MappedPage
 from imports.run import execute, leases, pages, parts, write
@@ -241,6 +241,19 @@ def test_one_part_reads_as_before(google, bq_connection, alice, settings):
     assert run.read_path == "storage" and run.read_stream
     assert not RunPart.objects.filter(run=run).exists()
     assert Event.objects.count() == 300
+    sessions = [c for c in google.stack.storage_gate.requests if c.operation == "CreateReadSession"]
+    assert len(sessions) == 1  # the run's own: none opened to split it
+
+
+def test_a_result_bigquery_gives_one_stream_reads_as_one(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, 1))
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+
+    assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+    run.refresh_from_db()
+    assert run.read_path == "storage" and run.read_stream
+    assert not RunPart.objects.filter(run=run).exists()
+    assert Event.objects.count() == 1
 
 
 def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, alice, clean_broker):
@@ -256,6 +269,23 @@ def test_the_reaper_resends_a_part_whose_lease_ran_out(google, bq_connection, al
     assert parts.execute_part(lost) == "part_done"
     assert parts.execute_part(waiting) == ImportRun.Status.SUCCEEDED
     assert Event.objects.count() == ROWS
+
+
+def test_a_split_run_sent_again_sends_only_its_parts_not_done(
+    google, bq_connection, alice, monkeypatch
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    [done, waiting] = queued_parts(run)
+    assert parts.execute_part(done) == "part_done"
+    sent = []
+    monkeypatch.setattr(queue, "enqueue_part", sent.append)
+    # The worker that split the run is gone; the reaper sends the run again.
+    ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+
+    assert execute.execute_run(str(run.pk)) == "parts_sent"
+
+    assert sent == [waiting]
 
 
 def test_the_reaper_leaves_a_dead_part_of_an_ended_run_alone(
