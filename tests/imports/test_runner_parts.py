@@ -153,6 +153,12 @@ def test_a_stale_part_worker_writes_nothing_once_another_worker_took_the_part(
     run.refresh_from_db()
     assert (run.rows_read, run.committed_offset) == before
 
+    # Nor does it undo the split when its stream is gone: the part is the fresh worker's.
+    assert parts._read_as_one_with_rest(run, stale, "stale", "stream gone") == "lease_lost"
+    run.refresh_from_db()
+    assert (run.status, run.read_path) == (ImportRun.Status.RUNNING, parts.READ_PATH)
+    assert RunPart.objects.filter(run=run).count() == 3
+
 
 class _Stop(Exception):
     pass
