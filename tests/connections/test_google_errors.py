@@ -3,9 +3,11 @@ Google's own text goes to the server log only (with a reference id when unexpect
 
 import logging
 import re
+import socket
 
 import google.auth.exceptions
 import pytest
+import requests
 from google.api_core import exceptions as api_exceptions
 
 from connections.google_errors import (
@@ -151,3 +153,50 @@ def test_a_token_endpoint_answer_without_an_oauth_error_is_transient():
     )
 
     assert (error.kind, error.permanent) == (GoogleErrorKind.UNREACHABLE, False)
+
+
+def _refused_key(description: str) -> google.auth.exceptions.RefreshError:
+    """As google.oauth2._client raises a token endpoint's OAuth error."""
+    body = {"error": "invalid_grant", "error_description": description}
+    return google.auth.exceptions.RefreshError(f"invalid_grant: {description}", body)
+
+
+def _dns_failure_met_after_a_timeout() -> BaseException:
+    outer = google.auth.exceptions.TransportError(requests.exceptions.ConnectTimeout("timed out"))
+    outer.__cause__ = socket.gaierror(-2, "Name or service not known")
+    return outer
+
+
+@pytest.mark.parametrize(
+    ("raised", "kind", "permanent", "reason"),
+    [
+        (_refused_key("Invalid JWT Signature."), "invalid_signature", True, "invalid_grant"),
+        (_refused_key("Robot is disabled."), "account_missing", True, "invalid_grant"),
+        (_refused_key("Service account has been disabled."), "account_missing", True,
+         "invalid_grant"),
+        (_refused_key("Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                      "reasonable timeframe. Check your iat and exp values in the JWT claim."),
+         "clock_skew", True, "invalid_grant"),
+        (api_exceptions.TooManyRequests("Too many requests"), "rate_limited", False, ""),
+        (api_exceptions.InternalServerError("Internal error", errors=[{"reason": "internalError"}]),
+         "backend_error", False, "internalError"),
+        (api_exceptions.ServiceUnavailable("Backend unavailable"), "backend_error", False, ""),
+        # A table named like a project is a missing table, not a missing project.
+        (api_exceptions.NotFound("Not found: Table acme-analytics:crm.Projects"), "table_missing",
+         True, ""),
+        (api_exceptions.NotFound("Not found: Project acme-analytic"), "project_missing", True, ""),
+        # Out of retries: whatever the last answer was, trying again later may work.
+        (api_exceptions.RetryError(
+            "Timeout of 10.0s exceeded",
+            cause=api_exceptions.BadRequest("Job exceeded rate limits",
+                                            errors=[{"reason": "jobRateLimitExceeded"}])),
+         "bad_request", False, "jobRateLimitExceeded"),
+        (_dns_failure_met_after_a_timeout(), "unreachable", False, "host_not_found"),
+    ],
+)  # fmt: skip
+def test_google_failures_are_told_apart_and_only_passing_ones_are_retried(
+    raised, kind, permanent, reason
+):
+    error = classify(raised)
+
+    assert (error.kind, error.permanent, error.reason) == (kind, permanent, reason)
