@@ -200,3 +200,37 @@ def test_google_failures_are_told_apart_and_only_passing_ones_are_retried(
     error = classify(raised)
 
     assert (error.kind, error.permanent, error.reason) == (kind, permanent, reason)
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "fix", "status"),
+    [
+        (GoogleErrorKind.ACCESS_DENIED,
+         f"{EMAIL} has no access to dataset acme-analytics:crm, or the dataset does not exist.",
+         f"Check the Dataset ID, and grant {EMAIL} the BigQuery Data Editor role on dataset crm "
+         "(BigQuery > dataset > Sharing > Permissions) or on project acme-analytics.", "fail"),
+        (GoogleErrorKind.PROJECT_MISSING,
+         f"Project acme-analytics does not exist, or {EMAIL} cannot see it.",
+         "Check the Project ID in the Google Cloud console (it is the ID, not the name).", "fail"),
+        (GoogleErrorKind.DATASET_MISSING, "Dataset crm was not found in project acme-analytics.",
+         "Check the Dataset ID (it is case-sensitive) or create the dataset in BigQuery.", "fail"),
+        (GoogleErrorKind.BILLING_NOT_ENABLED, "Billing is not enabled for project acme-analytics.",
+         "Link a billing account to project acme-analytics (Billing > Account management > "
+         "Link a billing account), then run the import again.", "fail"),
+        # Limits and outages say nothing about the connection: "could not confirm", not "fail".
+        (GoogleErrorKind.RATE_LIMITED,
+         "BigQuery is limiting the rate of requests right now (a short-term limit, retried a few "
+         "times).", RETRY_FIX, "unconfirmed"),
+        (GoogleErrorKind.QUOTA_EXCEEDED,
+         "A BigQuery quota of project acme-analytics is used up; retrying now would not help.",
+         "Wait for the quota to reset (usually within the day) or raise it in IAM & Admin > "
+         "Quotas, then run the import again.", "unconfirmed"),
+        (GoogleErrorKind.BACKEND_ERROR,
+         "Google did not answer in time, or answered with a temporary error.", RETRY_FIX,
+         "unconfirmed"),
+    ],
+)  # fmt: skip
+def test_each_failure_names_the_right_project_dataset_and_fix(kind, detail, fix, status):
+    said = explain(error(kind), **WHERE)
+
+    assert (said.detail, said.fix, said.status) == (detail, fix, status)
