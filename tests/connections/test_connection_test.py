@@ -122,6 +122,11 @@ def test_project_missing(alice_client, google):
     dataset = check(result, "dataset")
     assert dataset["status"] == "fail"
     assert dataset["detail"].startswith("Project no-such-project does not exist")
+    # Every check after it says which one stopped it.
+    later = [c for c in result["checks"] if c["id"] not in ("key", "auth", "dataset")]
+    assert {(c["status"], c["detail"]) for c in later} == {
+        ("skipped", "Not run because “Project and dataset” did not pass.")
+    }
 
 
 def test_dataset_missing(alice_client, google):

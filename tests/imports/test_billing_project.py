@@ -80,6 +80,22 @@ def test_without_the_billing_project_the_same_account_fails_job_user(google, spl
     assert statuses(result)["read_session"] == "warning"
 
 
+def test_job_user_missing_in_the_billing_project_names_the_billing_project(google, split):
+    google.stack.revoke(split.key.email, "roles/bigquery.jobUser", project=split.billing)
+
+    result = check.run_connection_test(
+        key_info=split.key.info,
+        project_id=split.data,
+        dataset_id=split.dataset,
+        billing_project_id=split.billing,
+    )
+
+    job_user = next(c for c in result["checks"] if c["id"] == "job_user")
+    assert job_user["status"] == "fail"
+    assert f"may not run query jobs in project {split.billing} " in job_user["detail"]
+    assert f"BigQuery Job User role on project {split.billing} " in job_user["fix"]
+
+
 def test_test_connection_uses_the_billing_project_typed_in_the_form(alice_client, google, split):
     form = {
         "name": "Warehouse",
