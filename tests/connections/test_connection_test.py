@@ -9,6 +9,7 @@ import time
 import pytest
 import time_machine
 
+from connections import check as checklist
 from connections.models import Connection
 from tests.connections.conftest import make_connection
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
@@ -630,3 +631,17 @@ def test_a_refused_pasted_key_is_fixed_by_pasting_not_uploading(alice_client, go
     )
     assert key["fix"].startswith("Paste the whole JSON key file exactly as Google Cloud gave it")
     assert google.stack.token_server.requests == []
+
+
+def test_the_summary_names_a_failed_check_before_one_that_could_not_be_confirmed():
+    result = checklist.TestResult(
+        checks=[
+            checklist.CheckResult("auth", "pass", "Signed in."),
+            checklist.CheckResult("dataset", "pass", "Found."),
+            checklist.CheckResult("job_user", "unconfirmed", "Google did not answer in time."),
+            checklist.CheckResult("data_editor", "fail", "No access."),
+        ]
+    )
+
+    assert result.summary == "BigQuery Data Editor: No access."
+    assert checklist.has_failure(result.as_dict()) and not result.ok
