@@ -4,9 +4,11 @@ runner's run_finished hook that starts it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
+import time_machine
 from django.db import connection as db_connection
 
 from imports import services as import_services
@@ -155,6 +157,142 @@ def test_two_workers_judging_the_same_failure_at_once_send_one_alert(
 
     assert errors == []
     assert kinds() == ["run.failed"]
+
+
+@pytest.mark.django_db
+def test_deliveries_are_handed_to_the_workers_only_once_the_alert_is_committed(
+    workspace_a, alice, destinations, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A worker given a delivery before its row is committed finds nothing to send: the
+    alert would wait for the sweep, or go out although the transaction rolled back."""
+    enqueued = []
+    monkeypatch.setattr(
+        queue,
+        "send_task_or_log",
+        lambda name, *args, **kw: enqueued.append((name, *args)) or True,
+    )
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = alerts.import_alert_evaluate(import_id=import_obj.pk)
+        assert enqueued == []
+
+    assert sorted(enqueued) == sorted(
+        (queue.DELIVER, str(pk)) for pk in alert.deliveries.values_list("pk", flat=True)
+    )
+    assert len(enqueued) == 2
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_the_recovery_whose_message_was_lost_after_a_failure_was_alerted(
+    workspace_a, alice, destinations
+):
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+    alerts.import_alert_evaluate(import_id=import_obj.pk)
+    finished_run(import_obj, "succeeded")  # its run_finished message was lost
+
+    assert alerts.imports_alert_catch_up() == 1
+    assert kinds() == ["run.failed", "import.recovered"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_looks_back_a_day_and_judges_at_most_its_limit_of_imports_at_a_time(
+    workspace_a, alice, destinations
+):
+    start = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        stale = an_import(workspace_a, alice, name="Untouched for two days")
+        finished_run(stale, "failed")
+        clock.shift(dt.timedelta(hours=25))
+        for name in ("Users", "Events", "Purchases"):
+            finished_run(an_import(workspace_a, alice, name=name), "failed")
+        clock.shift(dt.timedelta(hours=23))
+
+        assert [alerts.imports_alert_catch_up(limit=2) for _ in range(3)] == [2, 1, 0]
+
+    assert kinds() == ["run.failed"] * 3
+    assert not ImportAlertState.objects.filter(pk=stale.pk).exists()
+
+
+class PausingJudges:
+    """Judges of one import in threads, each stopped after it has read the newest run and
+    the health last alerted (its first reading only) until `finish`: two workers handed
+    two runs' messages at once, interleaved as a test needs."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.real = alerts._import_state
+        self.has_read: dict[str, threading.Event] = {}
+        self.go: dict[str, threading.Event] = {}
+        self.threads: dict[str, threading.Thread] = {}
+        self.errors: list[Exception] = []
+        monkeypatch.setattr(alerts, "_import_state", self._import_state)
+
+    def _import_state(self, import_id):
+        state = self.real(import_id)
+        name = threading.current_thread().name
+        if name in self.go and not self.has_read[name].is_set():
+            self.has_read[name].set()
+            self.go[name].wait(30)
+        return state
+
+    def start(self, name: str, import_id) -> None:
+        self.has_read[name], self.go[name] = threading.Event(), threading.Event()
+
+        def judge():
+            try:
+                alerts.import_alert_evaluate(import_id=import_id)
+            except Exception as error:  # noqa: BLE001 - reported by finish
+                self.errors.append(error)
+            finally:
+                db_connection.close()
+
+        self.threads[name] = threading.Thread(target=judge, name=name)
+        self.threads[name].start()
+        assert self.has_read[name].wait(30)
+
+    def finish(self, name: str) -> None:
+        self.go[name].set()
+        self.threads[name].join(30)
+        assert not self.threads[name].is_alive() and self.errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_judge_that_lost_the_race_to_an_older_failure_judges_again_and_sends_the_recovery(
+    workspace_a, alice, destinations, monkeypatch
+):
+    import_obj = an_import(workspace_a, alice)
+    judges = PausingJudges(monkeypatch)
+    finished_run(import_obj, "failed")
+    judges.start("failed run's judge", import_obj.pk)
+    finished_run(import_obj, "succeeded")
+    judges.start("success's judge", import_obj.pk)  # read the same health: ok
+
+    judges.finish("failed run's judge")  # claims the change to failing
+    judges.finish("success's judge")  # finds the health changed under it: judges again
+
+    assert kinds() == ["run.failed", "import.recovered"]
+    assert ImportAlertState.objects.get(pk=import_obj.pk).health == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_run_judged_after_a_newer_success_was_recorded_sends_nothing(
+    workspace_a, alice, destinations, monkeypatch
+):
+    import_obj = an_import(workspace_a, alice)
+    judges = PausingJudges(monkeypatch)
+    finished_run(import_obj, "failed")
+    judges.start("failed run's judge", import_obj.pk)
+    success = finished_run(import_obj, "succeeded")
+    judges.start("success's judge", import_obj.pk)
+
+    judges.finish("success's judge")  # ok and still ok: records the success, sends nothing
+    judges.finish("failed run's judge")  # its run is older than the one recorded
+
+    assert kinds() == []
+    state = ImportAlertState.objects.get(pk=import_obj.pk)
+    assert (state.health, state.last_run_id) == ("ok", success.pk)
 
 
 # -- through the runner -------------------------------------------------------------------------
