@@ -48,13 +48,14 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each request with the next planned answer (an HTTP status or "hang"), then
-    with `default`. A hanging request waits until `release()` (or the client gives up)."""
+    """Answers each request with the next planned answer (an HTTP status, "hang", or a
+    function called when the request arrives that returns one), then with `default`. A
+    hanging request waits until `release()` (or the client gives up)."""
 
     url: str = ""
     secret: str = ""
     default: int = 200
-    plan: list[int | str] = field(default_factory=list)
+    plan: list[Any] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     hanging: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
@@ -87,6 +88,8 @@ def _handler(receiver: WebhookReceiver):
                 Received(self.path, dict(self.headers.items()), body, ok, time.time())
             )
             answer = receiver.answer()
+            if callable(answer):
+                answer = answer()
             if answer == "hang":
                 receiver.hanging.set()
                 receiver.released.wait(timeout=120)

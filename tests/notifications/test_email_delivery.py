@@ -6,6 +6,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+import time_machine
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
 
 from notifications import delivery, services
 from notifications.models import Delivery
@@ -75,3 +78,93 @@ def test_a_mail_server_that_is_away_is_tried_again_later(workspace_a, alice, set
     assert (outcome.status, outcome.retry_in) == ("pending", 30)
     sent.refresh_from_db()
     assert sent.last_error == "Could not reach the mail server (ConnectionRefusedError)."
+
+
+@pytest.mark.parametrize(
+    "refused_at, answer, status, error",
+    [
+        (
+            "RCPT",
+            "450 4.2.1 Mailbox busy",
+            "pending",
+            "The mail server refused the address (SMTP 450).",
+        ),
+        ("DATA", "451 4.3.0 Try again later", "pending", "The mail server answered SMTP 451."),
+        ("DATA", "554 5.7.1 Message rejected", "failed", "The mail server answered SMTP 554."),
+    ],
+)
+def test_a_temporary_smtp_refusal_is_tried_again_and_a_permanent_one_ends_the_delivery(
+    workspace_a, alice, smtp_settings, settings, refused_at, answer, status, error
+):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    if refused_at == "RCPT":
+        smtp_settings.inbox.refuse["ops@acme.test"] = answer
+    else:
+        smtp_settings.inbox.data_answer = answer
+    sent = send_test_to(workspace_a, alice)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == (status, 30 if status == "pending" else None)
+    sent.refresh_from_db()
+    assert (sent.status, sent.last_error) == (status, error)
+    assert smtp_settings.messages == []
+
+
+def test_a_delivery_held_by_a_worker_is_sent_again_only_once_its_lease_runs_out(
+    workspace_a, alice, smtp_settings, settings
+):
+    """A worker that died while sending leaves the delivery "sending": it is taken over
+    when its lease ends, never while the longest attempt could still be under way."""
+    longest_attempt = (
+        settings.NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT
+        + settings.NOTIFICATIONS_WEBHOOK_READ_TIMEOUT
+        + settings.EMAIL_TIMEOUT
+    )
+    sent = send_test_to(workspace_a, alice)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert delivery.delivery_claim(delivery_id=str(sent.pk)) is not None  # then it died
+        clock.shift(longest_attempt)
+        assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "skipped"
+        assert smtp_settings.messages == []
+
+        clock.shift(10 * 60)
+        assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "delivered"
+
+    assert len(smtp_settings.messages) == 1
+    sent.refresh_from_db()
+    assert (sent.status, sent.attempts) == ("delivered", 2)
+
+
+def test_a_removed_recipients_pending_delivery_ends(workspace_a, alice, smtp_settings):
+    sent = send_test_to(workspace_a, alice)
+    services.recipient_remove(recipient=sent.recipient, actor=alice)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("failed", None)
+    sent.refresh_from_db()
+    assert (sent.last_error, sent.destination) == ("The recipient was removed.", "ops@acme.test")
+    assert smtp_settings.messages == []
+
+
+class ExplodingBackend(BaseEmailBackend):
+    """A mail backend with a bug whose message holds a credential."""
+
+    def send_messages(self, email_messages):
+        raise RuntimeError("smtp://alerts:hunter2@mail.internal.test refused")
+
+
+def test_an_unexpected_error_is_tried_again_and_recorded_without_its_message(
+    workspace_a, alice, settings
+):
+    settings.EMAIL_BACKEND = f"{__name__}.ExplodingBackend"
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    sent = send_test_to(workspace_a, alice)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("pending", 30)
+    sent.refresh_from_db()
+    assert sent.last_error.startswith("Sending failed unexpectedly. Reference: ")
+    assert "hunter2" not in sent.last_error and "mail.internal" not in sent.last_error

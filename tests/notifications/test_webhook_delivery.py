@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import re
 import socket
+import threading
 import time
 
 import pytest
 import time_machine
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from notifications import delivery, payloads, services
@@ -202,6 +204,7 @@ def test_the_last_attempt_fails_the_delivery(
     "answer, error",
     [
         (410, "127.0.0.1 answered HTTP 410."),
+        (300, "127.0.0.1 answered HTTP 300, a redirect; redirects are not followed"),
         ("redirect", "127.0.0.1 answered HTTP 302, a redirect; redirects are not followed"),
     ],
 )
@@ -218,6 +221,91 @@ def test_a_client_error_or_a_redirect_ends_the_delivery_at_once(
     assert len(webhook_receiver.received) == 1  # the redirect was not followed
     sent.refresh_from_db()
     assert sent.last_error.startswith(error)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "trouble, error",
+    [
+        (429, "127.0.0.1 answered HTTP 429."),
+        (408, "127.0.0.1 answered HTTP 408."),
+        ("hang", "127.0.0.1 did not answer within 0.5 s."),
+        ("closed port", "Could not reach 127.0.0.1 (ConnectionError)."),
+        (
+            "TLS to plain HTTP",
+            "TLS with 127.0.0.1 failed (is its certificate valid for that name?).",
+        ),
+    ],
+)
+def test_a_failure_that_may_pass_is_tried_again(
+    workspace_a, alice, webhook_receiver, private_webhooks, settings, trouble, error
+):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    settings.NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT = 3
+    settings.NOTIFICATIONS_WEBHOOK_READ_TIMEOUT = 0.5
+    url = webhook_receiver.url
+    if trouble == "closed port":
+        url = f"http://127.0.0.1:{closed_port()}/hooks/alerts"
+    elif trouble == "TLS to plain HTTP":
+        url = url.replace("http://", "https://")
+    else:
+        webhook_receiver.plan = [trouble]
+    webhook, _ = add_webhook(workspace_a, alice, url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("pending", 30)
+    sent.refresh_from_db()
+    assert (sent.status, sent.last_error) == ("pending", error)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_that_ends_after_another_took_over_records_nothing(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    """A worker whose lease ran out while it waited for an answer was taken over by the
+    sweep: its late failure must not overwrite the attempt under way, whose success then
+    counts (else the alert would be sent once more)."""
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url)
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+    takeover_waiting, first_recorded = threading.Event(), threading.Event()
+    takeover_outcome = []
+
+    def take_over():
+        try:
+            expired = timezone.now() - dt.timedelta(seconds=1)
+            Delivery.objects.filter(pk=sent.pk).update(lease_until=expired)
+            takeover_outcome.append(delivery.delivery_attempt(delivery_id=str(sent.pk)).status)
+        finally:
+            db_connection.close()
+
+    takeover = threading.Thread(target=take_over)
+
+    def first_answer():
+        takeover.start()
+        assert takeover_waiting.wait(30)
+        return 500
+
+    def second_answer():
+        takeover_waiting.set()
+        assert first_recorded.wait(30)
+        return 200
+
+    webhook_receiver.plan = [first_answer, second_answer]
+
+    delivery.delivery_attempt(delivery_id=str(sent.pk))
+    first_recorded.set()
+    takeover.join(30)
+
+    assert takeover_outcome == ["delivered"]
+    sent.refresh_from_db()
+    assert (sent.status, sent.attempts, sent.response_status) == ("delivered", 2, 200)
 
 
 def test_a_webhook_to_loopback_is_refused_at_delivery_when_private_addresses_are_not_allowed(
