@@ -90,6 +90,10 @@ def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_pas
         1
     ].items()
     assert recovered.summary == "Connection “Warehouse” passes its daily check again"
+    assert recovered.payload["error"] is None
+    connection_page = f"/w/acme/settings/partners/bigquery/{bq_connection.pk}/"
+    assert failing.payload["links"]["connection"].endswith(connection_page)
+    assert recovered.payload["links"]["connection"].endswith(connection_page)
     assert ConnectionWatch.objects.get(pk=bq_connection.pk).health == "ok"
     bq_connection.refresh_from_db()
     assert bq_connection.status == Connection.Status.OK
@@ -142,4 +146,5 @@ def test_a_key_older_than_90_days_is_alerted_once_and_a_new_key_starts_again(wor
         "The service-account key of connection “Warehouse” was saved 90 days ago: time to rotate it"
     )
     assert alerts[0].payload["connection"]["private_key_id"] == info["private_key_id"]
+    assert alerts[0].payload["connection"]["key_age_days"] == 90
     assert "private_key" not in json.dumps(alerts[0].payload).replace("private_key_id", "")

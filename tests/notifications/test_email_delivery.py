@@ -10,8 +10,9 @@ import time_machine
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
-from notifications import delivery, services
+from notifications import alerts, delivery, services
 from notifications.models import Delivery
+from tests.notifications.helpers import an_import, finished_run
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,39 @@ def test_an_unexpected_error_is_tried_again_and_recorded_without_its_message(
     sent.refresh_from_db()
     assert sent.last_error.startswith("Sending failed unexpectedly. Reference: ")
     assert "hunter2" not in sent.last_error and "mail.internal" not in sent.last_error
+
+
+def test_a_failed_run_alert_says_what_failed_with_counts_connection_and_links(
+    workspace_a, alice, smtp_settings, settings
+):
+    settings.SITE_URL = "https://imports.example.test/"  # a trailing slash makes no "//"
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    import_obj = an_import(workspace_a, alice)
+    run = finished_run(import_obj, "failed", error="Google rejected the key.", rejected=10)
+    alert = alerts.import_alert_evaluate(import_id=import_obj.pk)
+
+    assert delivery.delivery_attempt(delivery_id=str(alert.deliveries.get().pk)).status == (
+        "delivered"
+    )
+
+    [message] = smtp_settings.messages
+    site = "https://imports.example.test/w/acme/settings"
+    assert message.get_content().replace("\r\n", "\n") == (
+        "Import “Nightly users” failed.\n"
+        "\n"
+        "Google rejected the key.\n"
+        "\n"
+        "Rows read: 120\n"
+        "Rows written: 110\n"
+        "Rows unchanged: 0\n"
+        "Rows rejected: 10\n"
+        "\n"
+        "Connection: Warehouse Nightly users (analytics-prod.events_v2)\n"
+        "\n"
+        f"Run: {site}/partners/bigquery/imports/runs/{run.pk}/\n"
+        f"Import: https://imports.example.test{import_obj.get_absolute_url()}\n"
+        f"Notification settings: {site}/notifications/\n"
+        "\n"
+        "Workspace: Acme\n"
+        "Event: run.failed\n"
+    )

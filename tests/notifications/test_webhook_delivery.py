@@ -23,6 +23,7 @@ from notifications.alerts import alert_raise
 from notifications.events import EventKind
 from notifications.forms import WebhookForm
 from notifications.models import Delivery
+from tests.fixtures.connections import make_connection
 from tests.notifications.helpers import an_import, finished_run
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,21 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     assert body["event"] == "run.failed" and body["delivery"] == str(sent.pk)
     assert body["workspace"] == {"slug": "acme", "name": "Acme"}
     assert body["import"]["name"] == "Nightly users"
-    assert body["run"]["id"] == str(run.pk) and body["run"]["status"] == "failed"
+    assert body["run"] == {
+        "id": str(run.pk),
+        "status": "failed",
+        "trigger": "manual",
+        "scheduled_for": run.scheduled_for.isoformat(),
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat(),
+    }
+    connection = run.import_obj.connection
+    assert body["connection"] == {
+        "id": str(connection.pk),
+        "name": connection.name,
+        "project_id": "analytics-prod",
+        "dataset_id": "events_v2",
+    }
     assert body["counts"] == {
         "rows_read": 120, "rows_written": 120, "rows_unchanged": 0, "rows_rejected": 0,
         "health": 100.0,
@@ -85,6 +100,9 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     assert body["error"] == "Google rejected the key: it was deleted."
     assert body["links"]["run"] == (
         f"https://imports.example.test/w/acme/settings/partners/bigquery/imports/runs/{run.pk}/"
+    )
+    assert body["links"]["import"] == (
+        f"https://imports.example.test/w/acme/settings/partners/bigquery/imports/{run.import_obj_id}/"
     )
     sent.refresh_from_db()
     assert (sent.status, sent.attempts, sent.response_status) == ("delivered", 1, 200)
@@ -140,6 +158,47 @@ def test_the_slack_option_posts_a_text_message(
     assert body["text"].startswith("*[Acme] Import “Nightly users” failed*")
     assert "Google rejected the key: it was deleted." in body["text"]
     assert f"/imports/runs/{run.pk}/|Open the run>" in body["text"]
+
+
+def test_the_slack_text_escapes_what_users_typed_and_gives_the_counts(
+    workspace_a, alice, webhook_receiver, private_webhooks
+):
+    """Slack reads <…> as a link or a mention and & as an entity: a name such as
+    "<!channel>" must show as typed, not ping everyone."""
+    webhook, _ = add_webhook(workspace_a, alice, webhook_receiver.url, payload_format="slack")
+    import_obj = an_import(
+        workspace_a,
+        alice,
+        name="Users & <!channel>",
+        connection=make_connection(workspace_a, alice),
+    )
+    run = finished_run(
+        import_obj, "failed", error="Column <email> & more are missing.", rejected=10
+    )
+    run = (
+        type(run)
+        .objects.select_related("import_obj__workspace", "import_obj__connection")
+        .get(pk=run.pk)
+    )
+    alert = alert_raise(
+        workspace=workspace_a,
+        kind=EventKind.RUN_FAILED,
+        payload=payloads.import_event(kind=EventKind.RUN_FAILED, run=run),
+        recipients=[],
+        webhooks=[webhook],
+    )
+
+    delivery.delivery_attempt(delivery_id=str(alert.deliveries.get().pk))
+
+    assert webhook_receiver.received[0].json()["text"] == "\n".join(
+        [
+            "*[Acme] Import “Users &amp; &lt;!channel&gt;” failed*",
+            "Column &lt;email&gt; &amp; more are missing.",
+            "Rows read 120, written 110, unchanged 0, rejected 10",
+            "<https://imports.example.test/w/acme/settings/partners/bigquery/imports/runs/"
+            f"{run.pk}/|Open the run>",
+        ]
+    )
 
 
 def test_a_failing_webhook_is_retried_with_growing_pauses_and_each_attempt_recorded(
