@@ -15,7 +15,7 @@ from django.utils import timezone
 from connections import services as connection_services
 from connections.keyfile import parse_service_account_key
 from connections.models import Connection
-from notifications import services, watch
+from notifications import queue, services, tasks, watch
 from notifications.models import Alert, ConnectionWatch
 from tests.factories import GOOGLE_TOKEN_URI, key_info
 from tests.fixtures.connections import make_connection
@@ -148,3 +148,62 @@ def test_a_key_older_than_90_days_is_alerted_once_and_a_new_key_starts_again(wor
     assert alerts[0].payload["connection"]["private_key_id"] == info["private_key_id"]
     assert alerts[0].payload["connection"]["key_age_days"] == 90
     assert "private_key" not in json.dumps(alerts[0].payload).replace("private_key_id", "")
+
+
+@pytest.mark.django_db
+def test_each_tick_spreads_its_share_of_the_daily_checks_over_the_tick(
+    workspace_a, alice, settings, monkeypatch
+):
+    settings.CONNECTION_CHECKS_PER_TICK = 3
+    settings.CONNECTION_CHECK_INTERVAL_SECONDS = 300
+    for n in range(4):
+        make_connection(workspace_a, alice, name=f"c{n}")
+    enqueued = []
+    monkeypatch.setattr(
+        queue,
+        "send_task_or_log",
+        lambda name, *args, countdown=None: enqueued.append((name, countdown)) or True,
+    )
+
+    assert tasks.check_connections() == 3
+
+    assert enqueued == [(queue.CHECK_CONNECTION, c) for c in (None, 100, 200)]
+    settings.CONNECTION_CHECKS_PER_TICK = 0
+    assert tasks.check_connections() == 0
+
+
+@pytest.mark.django_db
+def test_a_connection_whose_key_cannot_be_decrypted_fails_its_daily_check(
+    workspace_a, alice, settings
+):
+    from cryptography.fernet import Fernet
+
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    connection = make_connection(workspace_a, alice)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # the old key was dropped
+
+    alert = watch.connection_check_run(connection_id=connection.pk)
+
+    assert alert.kind == "connection.failing"
+    assert alert.payload["error"].startswith("The stored key cannot be decrypted")
+    connection.refresh_from_db()
+    assert connection.last_test_result["summary"] == alert.payload["error"]
+
+
+@pytest.mark.django_db
+def test_key_age_alerts_go_out_oldest_key_first_a_limited_number_at_a_time(workspace_a, alice):
+    with time_machine.travel(START, tick=False) as clock:
+        make_connection(workspace_a, alice, name="Older")
+        clock.shift(dt.timedelta(days=1))
+        make_connection(workspace_a, alice, name="Newer")
+        clock.shift(dt.timedelta(days=100))
+
+        assert watch.key_age_alerts_raise(limit=1) == 1
+        first = Alert.objects.get()
+        assert [watch.key_age_alerts_raise(limit=1) for _ in range(2)] == [1, 0]
+
+    assert first.payload["connection"]["name"] == "Older"
+    assert sorted(a.payload["connection"]["name"] for a in Alert.objects.all()) == [
+        "Newer",
+        "Older",
+    ]

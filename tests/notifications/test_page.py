@@ -4,10 +4,12 @@ deliveries list."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 
 import pytest
+import time_machine
 from django.db.models import Q
 
 from notifications import services
@@ -81,7 +83,8 @@ def test_an_admin_adds_and_removes_a_recipient(alice_client):
     assert bad.status_code == 200 and "Enter a valid email address." in bad.content.decode()
     assert Recipient.objects.count() == 1
 
-    alice_client.post(f"{PAGE}recipients/{recipient.pk}/remove/")
+    removed = alice_client.post(f"{PAGE}recipients/{recipient.pk}/remove/", follow=True)
+    assert "Ops@Acme.test no longer receives alerts." in removed.content.decode()
     assert not Recipient.objects.exists()
     actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["notifications.recipient_added", "notifications.recipient_removed"]
@@ -206,7 +209,10 @@ def test_the_same_webhook_url_twice_is_refused(alice_client, public_dns):
 
 
 def test_events_are_toggled_and_audited(alice_client, workspace_a):
-    alice_client.post(f"{PAGE}events/", {"events": ["run.failed", "connection.key_old"]})
+    saved = alice_client.post(
+        f"{PAGE}events/", {"events": ["run.failed", "connection.key_old"]}, follow=True
+    )
+    assert "Alert events saved." in saved.content.decode()
 
     assert NotificationSettings.objects.get(workspace=workspace_a).events == [
         "run.failed",
@@ -249,7 +255,8 @@ def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_clie
     alice_client.post(f"{PAGE}webhooks/{webhook.pk}/rotate/")
     secrets_seen.append(services_secret(webhook))
     alice_client.post(f"{PAGE}webhooks/{webhook.pk}/test/")
-    alice_client.post(f"{PAGE}webhooks/{webhook.pk}/remove/")
+    removed = alice_client.post(f"{PAGE}webhooks/{webhook.pk}/remove/", follow=True)
+    assert "Webhook Ops (https://hooks.slack.com/…) removed." in removed.content.decode()
 
     entries = list(AuditEntry.objects.values("action", "target_label", "details"))
     assert [e["action"] for e in entries] == [
@@ -285,3 +292,104 @@ def test_the_deliveries_list_pages_by_keys_with_a_fixed_number_of_queries(
     assert first.count(">Pending</span>") == 25 and "Page 1 of 2" in first
     assert second.count("delivery-status-") == 5
     assert ">Failed</span>" in second and "The mail server answered SMTP 550." in second
+
+
+def test_the_page_lists_only_its_own_workspaces_recipients_webhooks_and_deliveries(
+    alice_client, workspace_a, alice, workspace_b, charlie, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+    theirs = services.recipient_add(workspace=workspace_b, actor=charlie, email="ops@globex.test")
+    services.webhook_add(
+        workspace=workspace_b,
+        actor=charlie,
+        name="Globex pager",
+        url="http://127.0.0.1:9/globex",
+        payload_format="json",
+    )
+    services.destination_send_test(workspace=workspace_b, actor=charlie, recipient=theirs)
+    ours = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    services.destination_send_test(workspace=workspace_a, actor=alice, recipient=ours)
+
+    page = alice_client.get(PAGE).content.decode()
+
+    assert "ops@acme.test" in page and page.count("delivery-status-") == 1
+    assert "ops@globex.test" not in page and "Globex pager" not in page
+    assert "charlie@globex.test" not in page
+
+
+def test_a_workspace_has_at_most_50_recipients_and_20_webhooks_counting_its_own_only(
+    workspace_a, alice, workspace_b, charlie, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+
+    def add_webhook(workspace, actor, n):
+        return services.webhook_add(
+            workspace=workspace,
+            actor=actor,
+            name="",
+            url=f"http://127.0.0.1:9/{workspace.slug}/{n}",
+            payload_format="json",
+        )
+
+    for n in range(services.MAX_WEBHOOKS):
+        add_webhook(workspace_b, charlie, n)
+    for n in range(services.MAX_RECIPIENTS):
+        services.recipient_add(workspace=workspace_a, actor=alice, email=f"ops{n}@acme.test")
+
+    with pytest.raises(services.NotificationChangeRefused, match="at most 20 webhooks"):
+        add_webhook(workspace_b, charlie, "one more")
+    with pytest.raises(services.NotificationChangeRefused, match="at most 50 email recipients"):
+        services.recipient_add(workspace=workspace_a, actor=alice, email="one-more@acme.test")
+    add_webhook(workspace_a, alice, 0)  # another workspace's webhooks do not count
+    services.recipient_add(workspace=workspace_b, actor=charlie, email="ops@globex.test")
+    assert Webhook.objects.filter(workspace=workspace_b).count() == services.MAX_WEBHOOKS
+    assert Recipient.objects.filter(workspace=workspace_a).count() == services.MAX_RECIPIENTS
+
+
+def test_the_page_shows_when_a_webhooks_secret_was_last_set(alice_client, public_dns):
+    with time_machine.travel(dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
+        alice_client.post(
+            f"{PAGE}webhooks/", {"name": "Ops", "url": SLACK_URL, "payload_format": "json"}
+        )
+        webhook = Webhook.objects.get()
+        assert "Mar 2, 2026" in alice_client.get(PAGE).content.decode()
+        clock.shift(dt.timedelta(days=40))
+        alice_client.post(f"{PAGE}webhooks/{webhook.pk}/rotate/")
+        page = alice_client.get(PAGE).content.decode()
+
+    assert "Apr 11, 2026" in page and "Mar 2, 2026" not in page
+
+
+def test_a_member_can_change_nothing_not_even_a_webhooks_secret(
+    bob_client, workspace_a, alice, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    webhook, secret = services.webhook_add(
+        workspace=workspace_a,
+        actor=alice,
+        name="",
+        url="http://127.0.0.1:9/x",
+        payload_format="json",
+    )
+    posts = [
+        ("events/", {"events": []}),
+        ("recipients/", {"email": "x@acme.test"}),
+        (f"recipients/{recipient.pk}/remove/", {}),
+        (f"recipients/{recipient.pk}/test/", {}),
+        ("webhooks/", {"name": "", "url": "http://127.0.0.1:9/y", "payload_format": "json"}),
+        (f"webhooks/{webhook.pk}/remove/", {}),
+        (f"webhooks/{webhook.pk}/test/", {}),
+        (f"webhooks/{webhook.pk}/rotate/", {}),
+    ]
+
+    answers = [bob_client.post(f"{PAGE}{path}", data).status_code for path, data in posts]
+
+    assert answers == [403] * len(posts)
+    assert services_secret(webhook) == secret
+    assert Recipient.objects.count() == Webhook.objects.count() == 1
+    assert not Alert.objects.exists()
+    assert set(AuditEntry.objects.values_list("action", flat=True)) == {
+        "notifications.recipient_added",
+        "notifications.webhook_added",
+    }

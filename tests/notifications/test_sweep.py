@@ -4,6 +4,7 @@ what it forgets, and the re-encryption of webhook secrets after a Fernet key cha
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pytest
 import time_machine
@@ -11,7 +12,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
-from notifications import delivery, services, tasks
+from notifications import delivery, queue, services, tasks
 from notifications.models import Alert, Delivery, Webhook
 from tests.notifications.conftest import alerts_worker_env, wait_for
 
@@ -84,3 +85,60 @@ def test_webhook_urls_and_secrets_are_re_encrypted_with_the_newest_fernet_key(
     webhook = Webhook.objects.get(pk=webhook.pk)
     assert delivery.webhook_secret(webhook) == secret
     assert delivery.webhook_url(webhook) == "http://127.0.0.1:9/x"
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    sent = []
+
+    def record(name, *args, countdown=None):
+        sent.append((name, *args, countdown))
+        return True
+
+    monkeypatch.setattr(queue, "send_task_or_log", record)
+    return sent
+
+
+@pytest.mark.django_db
+def test_the_sweep_resends_a_pending_delivery_only_once_its_own_message_is_overdue(
+    workspace_a, alice, enqueued
+):
+    """A delivery's own message normally comes at once: the sweep sending it too soon
+    would make two workers race for it."""
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        alert = services.destination_send_test(
+            workspace=workspace_a, actor=alice, recipient=recipient
+        )
+        clock.shift(29)
+        assert tasks.sweep()["resent"] == 0
+        clock.shift(1)
+        assert tasks.sweep()["resent"] == 1
+
+    assert enqueued == [(queue.DELIVER, str(alert.deliveries.get().pk), None)]
+
+
+@pytest.mark.django_db
+def test_a_short_retry_waits_in_the_broker_and_a_long_one_is_left_to_the_sweep(
+    workspace_a, alice, settings, enqueued
+):
+    with socket.socket() as probe:  # a mail server that is away
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+
+    def failing_delivery(base_seconds):
+        settings.NOTIFICATIONS_RETRY_BASE_SECONDS = base_seconds
+        alert = services.destination_send_test(
+            workspace=workspace_a, actor=alice, recipient=recipient
+        )
+        delivery_id = str(alert.deliveries.get().pk)
+        assert tasks.deliver(delivery_id) == "pending"
+        return delivery_id
+
+    short = failing_delivery(300)
+    failing_delivery(301)
+
+    assert enqueued == [(queue.DELIVER, short, 300)]

@@ -458,6 +458,28 @@ def test_a_delivery_connects_to_the_address_it_checked_and_keeps_the_host_name(
     assert webhook_receiver.received[0].headers["Host"] == f"hooks.pinned.test:{port}"
 
 
+def test_a_delivery_tries_the_next_checked_address_when_one_refuses_the_connection(
+    workspace_a, alice, webhook_receiver, private_webhooks, monkeypatch
+):
+    port = webhook_receiver.port
+    real = socket.getaddrinfo
+
+    def resolve(host, port_, *args, **kwargs):
+        if host != "hooks.two.test":
+            return real(host, port_, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port_))
+            for address in ("127.0.0.2", "127.0.0.1")  # nothing listens on the first
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    webhook, _ = add_webhook(workspace_a, alice, f"http://hooks.two.test:{port}/hooks/alerts")
+    sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+    assert delivery.delivery_attempt(delivery_id=str(sent.pk)).status == "delivered"
+    assert len(webhook_receiver.received) == 1
+
+
 def test_a_removed_webhooks_pending_delivery_ends(
     workspace_a, alice, webhook_receiver, private_webhooks
 ):
