@@ -66,3 +66,25 @@ def test_clear_forgets_the_subject():
         assert WINDOW.retry_after("ada") > 0
         WINDOW.clear("ada")
         assert WINDOW.count("ada") == 0
+
+
+def test_counts_are_kept_in_the_cache_for_the_whole_window(settings):
+    """An entry that expired before its slot left the window would let more through than
+    the limit (on the local-memory cache, whose expiry follows the clock the test moves)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with time_machine.travel(START, tick=False) as clock:
+        assert [WINDOW.attempt("ada") for _ in range(10)] == [0] * 10
+
+        clock.move_to(START + dt.timedelta(seconds=55))
+        assert WINDOW.attempt("ada") > 0
+        assert WINDOW.count("ada") == 10
+
+
+def test_each_limit_counts_on_its_own_for_the_same_subject():
+    """Send test and Test Connection both count per user id: neither may use up the other."""
+    other = SlidingWindow("other-window", limit=10, seconds=60)
+    with time_machine.travel(START, tick=False):
+        assert [WINDOW.attempt("42") for _ in range(11)][-1] > 0
+
+        assert other.attempt("42") == 0
+        assert other.count("42") == 1 and WINDOW.count("42") == 10
