@@ -1,4 +1,7 @@
-"""page_by_keys gives the pages Django's Paginator gives, with the rows fetched by key."""
+"""page_by_keys gives the pages Django's Paginator gives, with the rows fetched by key;
+page_by_position walks a newest-first list both ways."""
+
+import datetime as dt
 
 import pytest
 from django.core.paginator import Paginator
@@ -6,7 +9,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
-from common.pagination import page_by_keys
+from audience.models import Profile
+from common.pagination import Position, page_by_keys, page_by_position
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +62,32 @@ def test_a_row_deleted_between_the_queries_is_left_out(workspaces):
     page = page_by_keys(DeletesOneBeforeReading(Workspace).order_by("name", "pk"), 2, 10)
 
     assert [w.slug for w in page.object_list] == expected[:3] + expected[4:]
+
+
+def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_link():
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    workspace = Workspace.objects.create(name="Acme", slug="acme")
+    Profile.objects.bulk_create(
+        Profile(
+            workspace=workspace,
+            identity=f"user-{minute}",
+            first_seen=start,
+            last_seen=start + dt.timedelta(minutes=minute),
+        )
+        for minute in range(10)
+    )
+    profiles = Profile.objects.all()
+
+    first = page_by_position(profiles, order="last_seen", size=5)
+    second = page_by_position(profiles, order="last_seen", older_than=first.older.token(), size=5)
+    back = page_by_position(profiles, order="last_seen", newer_than=second.newer.token(), size=5)
+
+    assert [p.identity for p in first.object_list] == [f"user-{m}" for m in (9, 8, 7, 6, 5)]
+    assert [p.identity for p in back.object_list] == [p.identity for p in first.object_list]
+    assert (back.is_first, back.start_index) == (True, 1)
+    assert second.older is None and second.start_index == 6
+
+
+def test_a_position_token_with_an_impossible_key_is_ignored():
+    assert Position.parse("1000.0.0") is None
+    assert Position.parse("1000.1.0") == Position(Position.parse("1000.1.0").value, 1, 0)
