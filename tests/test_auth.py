@@ -31,6 +31,8 @@ def test_pages_send_the_security_headers(alice_client):
 
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    for directive in ("frame-ancestors 'none'", "object-src 'none'", "form-action 'self'"):
+        assert directive in csp.split("; ")
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
 
