@@ -223,6 +223,8 @@ def test_events_are_toggled_and_audited(alice_client, workspace_a):
         "turned_on": [],
         "turned_off": ["import.recovered", "connection.failing", "connection.recovered"],
     }
+    alice_client.post(f"{PAGE}events/", {"events": ["connection.key_old", "run.failed"]})
+    assert AuditEntry.objects.filter(action="notifications.events_changed").count() == 1
     bad = alice_client.post(f"{PAGE}events/", {"events": ["everything"]})
     assert bad.status_code == 200
     assert NotificationSettings.objects.get(workspace=workspace_a).events == [
@@ -265,6 +267,7 @@ def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_clie
         "notifications.webhook_secret_rotated",
         "notifications.webhook_added",
     ]
+    assert entries[1]["details"] == {"to": "https://hooks.slack.com/…"}
     text = json.dumps(entries, ensure_ascii=False)
     for secret in secrets_seen:
         assert secret not in text
@@ -393,3 +396,11 @@ def test_a_member_can_change_nothing_not_even_a_webhooks_secret(
         "notifications.recipient_added",
         "notifications.webhook_added",
     }
+
+
+def test_only_known_events_are_kept_in_their_own_order(workspace_a, alice):
+    row = services.notification_events_update(
+        workspace=workspace_a, actor=alice, events=["connection.key_old", "test", "run.failed", "x"]
+    )
+
+    assert row.events == ["run.failed", "connection.key_old"]

@@ -57,6 +57,7 @@ def test_the_sweep_forgets_alerts_older_than_the_keep_days(workspace_a, alice, s
             workspace=workspace_a, actor=alice, recipient=recipient
         )
         Delivery.objects.update(status="delivered")
+        Delivery.objects.filter(alert=old).update(status="failed")  # ended: forgotten too
         clock.shift(dt.timedelta(days=31))
         assert tasks.sweep()["forgotten"] == 1
 
