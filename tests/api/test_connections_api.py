@@ -11,7 +11,7 @@ from connections.services import TEST_CONNECTION_WINDOW
 from tests.api.conftest import API, ApiClient, error_of, make_token
 from tests.connections.conftest import make_connection
 from tests.connections.test_list import seed
-from tests.factories import pem_lines
+from tests.factories import key_info, pem_lines
 from tests.security.needles import key_leaks
 
 TEST_RATE_LIMIT = TEST_CONNECTION_WINDOW.limit
@@ -237,3 +237,21 @@ def test_the_detail_shows_the_advanced_fields(bob_api, alice, workspace_a):
     assert body["scratch_dataset_id"] == "runs_tmp"
     assert body["scratch_kms_key_name"] == ""
     assert body["maximum_bytes_billed"] == 10**11
+
+
+def test_the_detail_keeps_its_dates_apart_in_utc_and_shows_the_keys_own_project(
+    bob_api, alice, workspace_a
+):
+    workspace_a.time_zone = "America/New_York"
+    workspace_a.save()
+    info = key_info(project_id="key-home-project")
+    connection = make_connection(workspace_a, alice, info=info, project_id="analytics-prod")
+    created = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    updated = dt.datetime(2026, 3, 2, 4, 15, tzinfo=dt.UTC)
+    Connection.objects.filter(pk=connection.pk).update(created_at=created, updated_at=updated)
+
+    body = bob_api.get(f"{LIST}{connection.pk}/").json()
+
+    assert (body["project_id"], body["key_project_id"]) == ("analytics-prod", "key-home-project")
+    assert body["connected_on"] == "2026-03-01T23:30:00Z"
+    assert body["updated_at"] == "2026-03-02T04:15:00Z"

@@ -126,6 +126,16 @@ def test_stop_cancels_the_active_run(alice_api, nightly):
     assert run.status == ImportRun.Status.CANCELLED
 
 
+def test_stop_asks_a_running_run_to_end_and_the_run_says_so(alice_api, nightly):
+    run = add_run(nightly, status="running", ago=dt.timedelta(minutes=3))
+    assert alice_api.get(f"{IMPORTS}runs/{run.pk}/").json()["cancel_requested"] is False
+
+    alice_api.post(f"{IMPORTS}{nightly.pk}/stop/")
+
+    detail = alice_api.get(f"{IMPORTS}runs/{run.pk}/").json()
+    assert (detail["status"], detail["cancel_requested"]) == ("running", True)
+
+
 @pytest.mark.parametrize("scope", ["read", "run"])
 def test_pause_resume_stop_need_the_admin_scope(alice, workspace_a, nightly, scope):
     api = ApiClient(make_token(alice, workspace_a, scope))
@@ -242,6 +252,7 @@ def test_an_import_shows_its_lookback_window(alice_api, workspace_a, connection)
     import_obj = add_import(
         workspace_a, connection, "Late rows", sync_mode="incremental", cursor_column="ts",
         cursor_type="TIMESTAMP", lookback_seconds=Import.Lookback.THREE_DAYS,
+        watermark="2026-04-01T08:00:00+00:00",
     )  # fmt: skip
 
     body = alice_api.get(f"{IMPORTS}{import_obj.pk}/").json()
@@ -249,6 +260,7 @@ def test_an_import_shows_its_lookback_window(alice_api, workspace_a, connection)
     assert (body["sync_mode"], body["cursor_column"], body["lookback_seconds"]) == (
         "incremental", "ts", 259200,
     )  # fmt: skip
+    assert body["watermark"] == "2026-04-01T08:00:00+00:00"
 
 
 def test_an_import_shows_its_identity_and_event_semantics(alice_api, workspace_a, connection):
@@ -263,3 +275,24 @@ def test_an_import_shows_its_identity_and_event_semantics(alice_api, workspace_a
         "event_id_column": "order_id", "identity_trim": True, "identity_lowercase": False,
     }  # fmt: skip
     assert body["null_policy"] == "overwrite"
+
+
+def test_a_run_gives_its_import_and_its_times_in_utc_whatever_the_workspaces_zone(
+    alice_api, workspace_a, nightly
+):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+    run = add_run(nightly, status="running", ago=dt.timedelta(minutes=30))
+    queued = dt.datetime(2026, 5, 4, 22, 0, tzinfo=dt.UTC)
+    ImportRun.objects.filter(pk=run.pk).update(
+        created_at=queued,
+        scheduled_for=queued - dt.timedelta(minutes=1),
+        started_at=queued + dt.timedelta(minutes=2),
+    )
+
+    detail = alice_api.get(f"{IMPORTS}runs/{run.pk}/").json()
+
+    assert detail["import_id"] == str(nightly.pk) != detail["id"]
+    assert detail["queued_at"] == "2026-05-04T22:00:00Z"
+    assert detail["scheduled_for"] == "2026-05-04T21:59:00Z"
+    assert detail["started_at"] == "2026-05-04T22:02:00Z"

@@ -319,3 +319,28 @@ def test_an_expiry_a_hundred_years_ahead_is_taken(alice_client, workspace_a):
 def test_a_tampered_form_id_still_creates_the_token_once(alice_client):
     assert shown_token(create_on_page(alice_client, nonce="not-a-uuid"))
     assert ApiToken.objects.count() == 1
+
+
+def test_checking_a_token_names_its_workspace_scope_expiry_owner_and_links(alice, workspace_a):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    expires = dt.datetime(2099, 1, 31, 23, tzinfo=dt.UTC)
+    api = ApiClient(make_token(alice, workspace_a, "run", name="dbt nightly", expires_at=expires))
+
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "workspace": {"slug": "acme", "name": "Acme", "time_zone": "Europe/Berlin"},
+        "token": {
+            "name": "dbt nightly",
+            "scope": "run",
+            "effective_scope": "run",
+            "expires_at": "2099-01-31T23:00:00Z",
+            "owner": {"id": alice.pk, "email": "alice@acme.test"},
+        },
+        "links": {
+            name: f"http://testserver{API}/acme/{name}/"
+            for name in ("connections", "imports", "audit")
+        },
+    }
