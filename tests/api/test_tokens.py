@@ -344,3 +344,90 @@ def test_checking_a_token_names_its_workspace_scope_expiry_owner_and_links(alice
             for name in ("connections", "imports", "audit")
         },
     }
+
+
+def test_the_limit_counts_only_the_users_active_tokens_in_this_workspace(
+    alice_client, alice, bob, workspace_a, workspace_b, time_machine
+):
+    from api.services import MAX_ACTIVE_TOKENS
+
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC), tick=False)
+    for n in range(MAX_ACTIVE_TOKENS - 1):
+        make_token(alice, workspace_a, name=f"t{n}")
+    make_token(alice, workspace_a, name="revoked")
+    ApiToken.objects.filter(name="revoked").update(revoked_at=timezone.now())
+    make_token(alice, workspace_a, name="expired", expires_at=timezone.now() + dt.timedelta(1))
+    ApiToken.objects.filter(name="expired").update(expires_at=timezone.now())  # ends now
+    make_token(bob, workspace_a, "read", name="Bob's")
+    Membership.objects.create(workspace=workspace_b, user=alice, role=Membership.Role.ADMIN)
+    make_token(alice, workspace_b, name="Alice at Globex")
+
+    assert shown_token(create_on_page(alice_client, name="the last one"))
+    refused = create_on_page(alice_client, name="one too many")
+
+    assert f"You have {MAX_ACTIVE_TOKENS} active tokens" in refused.content.decode()
+    assert not ApiToken.objects.filter(name="one too many").exists()
+
+
+def test_an_expiry_of_now_is_refused(alice, workspace_a, time_machine):
+    from api.services import TokenRefused, api_token_create
+
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC), tick=False)
+
+    with pytest.raises(TokenRefused, match="The expiry date must be in the future."):
+        make_token(alice, workspace_a, expires_at=timezone.now())
+    created = api_token_create(
+        workspace=workspace_a, user=alice, role="admin", name="a second", scope="read",
+        expires_at=timezone.now() + dt.timedelta(seconds=1),
+    )  # fmt: skip
+
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["a second"]
+    entry = AuditEntry.objects.get(action="api_token.created")
+    assert entry.details["expires_at"] == "2026-05-01T12:00:01+00:00"
+    assert created.token.expires_at == dt.datetime(2026, 5, 1, 12, 0, 1, tzinfo=dt.UTC)
+
+
+def test_revoking_anothers_token_records_whose_it_was(alice_client, alice, bob, workspace_a):
+    make_token(bob, workspace_a, "read", name="Bob notebook")
+    token = ApiToken.objects.get()
+
+    alice_client.post(f"{TOKENS}{token.pk}/revoke/")
+
+    entry = AuditEntry.objects.get(action="api_token.revoked")
+    assert (entry.actor, entry.details["owner"]) == (alice, "bob@acme.test")
+    assert entry.details["name"] == "Bob notebook"
+
+
+def test_a_deactivated_owners_token_gets_401(alice, workspace_a):
+    api = ApiClient(make_token(alice, workspace_a))
+    alice.is_active = False
+    alice.save()
+
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_invalid"
+
+
+def test_a_token_needs_its_owner_in_its_own_workspace_not_in_another(
+    alice, workspace_a, workspace_b
+):
+    api = ApiClient(make_token(alice, workspace_a))
+    Membership.objects.create(workspace=workspace_b, user=alice, role=Membership.Role.ADMIN)
+    Membership.objects.filter(workspace=workspace_a, user=alice).delete()
+
+    response = api.get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_invalid"
+
+
+def test_two_users_sending_the_same_form_id_each_get_their_own_token(alice_client, bob_client, bob):
+    nonce = "2b0c2f6e-7a52-4d7e-9a59-4c0b8f0f9a11"
+    assert shown_token(create_on_page(alice_client, nonce=nonce, name="Alice's"))
+
+    response = create_on_page(bob_client, nonce=nonce, name="Bob's", scope="read")
+
+    assert shown_token(response)
+    assert "Alice's" not in response.content.decode()
+    assert ApiToken.objects.get(name="Bob's").user == bob
