@@ -431,3 +431,27 @@ def test_two_users_sending_the_same_form_id_each_get_their_own_token(alice_clien
     assert shown_token(response)
     assert "Alice's" not in response.content.decode()
     assert ApiToken.objects.get(name="Bob's").user == bob
+
+
+def test_the_page_shows_each_tokens_state_and_its_last_working_minute(
+    alice_client, alice, workspace_a, time_machine
+):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC), tick=False)
+    tokyo_midnight = dt.datetime(2099, 6, 30, 15, tzinfo=dt.UTC)
+    make_token(alice, workspace_a, name="Until June", expires_at=tokyo_midnight)
+    make_token(alice, workspace_a, name="Lapsed", expires_at=timezone.now() + dt.timedelta(1))
+    ApiToken.objects.filter(name="Lapsed").update(expires_at=timezone.now())
+
+    page = alice_client.get(TOKENS).content.decode()
+    rows = {
+        name: row
+        for row in re.findall(r"<tr[ >].*?</tr>", page, re.S)
+        for name in ("Until June", "Lapsed")
+        if f"<td>{name}</td>" in row
+    }
+
+    assert "Jun 30, 2099 23:59" in rows["Until June"] and "Jul 1, 2099" not in rows["Until June"]
+    assert ">Active<" in rows["Until June"] and "token-inactive" not in rows["Until June"]
+    assert ">Expired<" in rows["Lapsed"] and 'class="token-inactive"' in rows["Lapsed"]
