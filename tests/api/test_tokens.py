@@ -443,15 +443,18 @@ def test_the_page_shows_each_tokens_state_and_its_last_working_minute(
     make_token(alice, workspace_a, name="Until June", expires_at=tokyo_midnight)
     make_token(alice, workspace_a, name="Lapsed", expires_at=timezone.now() + dt.timedelta(1))
     ApiToken.objects.filter(name="Lapsed").update(expires_at=timezone.now())
+    make_token(alice, workspace_a, name="Withdrawn", expires_at=tokyo_midnight)
+    ApiToken.objects.filter(name="Withdrawn").update(revoked_at=timezone.now())
 
     page = alice_client.get(TOKENS).content.decode()
     rows = {
         name: row
         for row in re.findall(r"<tr[ >].*?</tr>", page, re.S)
-        for name in ("Until June", "Lapsed")
+        for name in ("Until June", "Lapsed", "Withdrawn")
         if f"<td>{name}</td>" in row
     }
 
     assert "Jun 30, 2099 23:59" in rows["Until June"] and "Jul 1, 2099" not in rows["Until June"]
     assert ">Active<" in rows["Until June"] and "token-inactive" not in rows["Until June"]
     assert ">Expired<" in rows["Lapsed"] and 'class="token-inactive"' in rows["Lapsed"]
+    assert ">Revoked<" in rows["Withdrawn"] and ">Active<" not in rows["Withdrawn"]
