@@ -63,6 +63,8 @@ def test_the_list_filters_as_the_page_does(alice_api, workspace_a, connection, n
     assert [i["name"] for i in paused] == ["Purchases"]
     assert [i["name"] for i in found] == ["Nightly users"]
     assert bad.status_code == 400 and "status" in error_of(bad)["fields"]
+    too_long = alice_api.get(IMPORTS, {"search": "n" * 101})
+    assert too_long.status_code == 400 and list(error_of(too_long)["fields"]) == ["search"]
 
 
 def test_run_now_answers_202_with_the_run_and_its_location(alice, workspace_a, nightly):
