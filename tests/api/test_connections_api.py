@@ -255,3 +255,49 @@ def test_the_detail_keeps_its_dates_apart_in_utc_and_shows_the_keys_own_project(
     assert (body["project_id"], body["key_project_id"]) == ("analytics-prod", "key-home-project")
     assert body["connected_on"] == "2026-03-01T23:30:00Z"
     assert body["updated_at"] == "2026-03-02T04:15:00Z"
+
+
+def test_ordering_by_connected_on_is_by_creation_not_by_last_change(alice_api, alice, workspace_a):
+    seed(workspace_a, [alice], 4)
+    for n, connection in enumerate(Connection.objects.order_by("created_at")):
+        changed = dt.datetime(2026, 1, 10 - n, tzinfo=dt.UTC)  # the oldest changed last
+        Connection.objects.filter(pk=connection.pk).update(updated_at=changed)
+
+    rows = every_page(alice_api, LIST, {"ordering": "connected_on", "page_size": 2})
+
+    assert [r["name"] for r in rows] == [f"conn-{i:05d}" for i in range(4)]
+
+
+def test_the_lists_errors_name_the_parameters_sent_and_the_pages_sort_is_ignored(
+    alice_api, alice, workspace_a
+):
+    seed(workspace_a, [alice], 3)
+
+    too_long = alice_api.get(LIST, {"search": "x" * 201})
+    sorted_anyway = alice_api.get(LIST, {"sort": "no-such-column"})
+
+    assert too_long.status_code == 400
+    assert list(error_of(too_long)["fields"]) == ["search"]
+    assert sorted_anyway.status_code == 200
+    assert [r["name"] for r in sorted_anyway.json()["results"]] == [
+        "conn-00002", "conn-00001", "conn-00000",
+    ]  # fmt: skip
+
+
+def test_a_refused_test_connection_says_when_the_next_one_fits(
+    alice, workspace_a, settings, time_machine
+):
+    from connections.services import connection_test_allowed
+
+    cache.clear()
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC), tick=False)
+    connection = make_connection(workspace_a, alice)
+    api = ApiClient(make_token(alice, workspace_a, "run"))
+    for _ in range(TEST_RATE_LIMIT):
+        assert connection_test_allowed(user=alice)
+
+    time_machine.move_to(dt.datetime(2026, 5, 1, 12, 0, 30, tzinfo=dt.UTC), tick=False)
+    response = api.post(f"{LIST}{connection.pk}/test/")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "35"  # the slot of 12:00:00-12:00:05 leaves at 12:01:05
