@@ -458,3 +458,36 @@ def test_the_page_shows_each_tokens_state_and_its_last_working_minute(
     assert ">Active<" in rows["Until June"] and "token-inactive" not in rows["Until June"]
     assert ">Expired<" in rows["Lapsed"] and 'class="token-inactive"' in rows["Lapsed"]
     assert ">Revoked<" in rows["Withdrawn"] and ">Active<" not in rows["Withdrawn"]
+
+
+NONCE_IN_PAGE = re.compile(r'<input type="hidden" name="nonce" value="([^"]*)"')
+SCOPE_OPTIONS = re.compile(r'<input type="radio" name="scope" value="(\w+)"')
+
+
+def test_after_a_token_is_shown_the_form_is_a_new_one(alice_client):
+    nonce = "2b0c2f6e-7a52-4d7e-9a59-4c0b8f0f9a11"
+    first = create_on_page(alice_client, nonce=nonce, name="First")
+
+    page = first.content.decode()
+    (next_nonce,) = NONCE_IN_PAGE.findall(page)
+    assert next_nonce != nonce
+    assert 'value="First"' not in page
+    second = create_on_page(alice_client, nonce=next_nonce, name="Second")
+
+    assert shown_token(second) != shown_token(first)
+    assert sorted(ApiToken.objects.values_list("name", flat=True)) == ["First", "Second"]
+
+
+def test_a_member_is_offered_only_the_read_scope_and_a_refusal_is_on_the_scope(
+    alice_client, bob_client
+):
+    assert SCOPE_OPTIONS.findall(alice_client.get(TOKENS).content.decode()) == [
+        "read", "run", "admin",
+    ]  # fmt: skip
+    assert SCOPE_OPTIONS.findall(bob_client.get(TOKENS).content.decode()) == ["read"]
+
+    page = create_on_page(bob_client, scope="run").content.decode()
+
+    scopes = page.split('<fieldset class="token-scopes', 1)[1].split("</fieldset>", 1)[0]
+    assert "Members of a workspace can only view" in scopes
+    assert 'class="form-error"' not in page
