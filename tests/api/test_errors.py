@@ -190,3 +190,30 @@ def test_a_bad_day_is_named_by_the_parameter_sent_and_a_reversed_range_by_the_ra
         "connected_on_before": ["Enter the date as YYYY-MM-DD, e.g. 2026-03-05."]
     }
     assert list(error_of(reversed_range)["fields"]) == ["connected_on"]
+
+
+def test_the_handler_answers_djangos_own_refusals_a_bare_list_and_a_crash_in_the_same_shape(
+    db, caplog
+):
+    from django.core.exceptions import PermissionDenied
+    from rest_framework import exceptions
+
+    from api.errors import error_response
+
+    denied = error_response(PermissionDenied(), {})
+    listed = error_response(exceptions.ValidationError(["Pick one."]), {})
+    with caplog.at_level("ERROR", logger="api.errors"):
+        crashed = error_response(RuntimeError("secret detail"), {})
+
+    assert (denied.status_code, denied.data["error"]["code"]) == (403, "permission_denied")
+    assert denied.data["error"]["message"] == "This token may not do that."
+    assert listed.status_code == 400
+    assert listed.data["error"]["fields"] == {"non_field_errors": ["Pick one."]}
+    assert crashed.status_code == 500
+    assert crashed.data == {
+        "error": {
+            "code": "server_error",
+            "message": "Something went wrong on the server; it was logged.",
+        }
+    }
+    assert "secret detail" in caplog.text
