@@ -301,3 +301,12 @@ def test_a_refused_test_connection_says_when_the_next_one_fits(
 
     assert response.status_code == 429
     assert response["Retry-After"] == "35"  # the slot of 12:00:00-12:00:05 leaves at 12:01:05
+
+
+def test_a_leading_minus_reverses_the_order_ties_included(alice_api, alice, workspace_a):
+    seed(workspace_a, [alice], 12)  # seven projects: most share theirs with another
+
+    ascending = every_page(alice_api, LIST, {"ordering": "project", "page_size": 5})
+    descending = every_page(alice_api, LIST, {"ordering": "-project", "page_size": 5})
+
+    assert [r["id"] for r in descending] == [r["id"] for r in reversed(ascending)]

@@ -298,3 +298,17 @@ def test_a_run_gives_its_import_and_its_times_in_utc_whatever_the_workspaces_zon
     assert detail["queued_at"] == "2026-05-04T22:00:00Z"
     assert detail["scheduled_for"] == "2026-05-04T21:59:00Z"
     assert detail["started_at"] == "2026-05-04T22:02:00Z"
+
+
+def test_runs_queued_at_the_same_moment_are_listed_by_id_newest_first(alice_api, nightly):
+    moment = dt.datetime(2026, 5, 4, 22, 0, tzinfo=dt.UTC)
+    runs = [add_run(nightly, scheduled_for=moment + dt.timedelta(minutes=n)) for n in range(6)]
+    ImportRun.objects.filter(import_obj=nightly).update(created_at=moment)
+
+    pages, url = [], f"{IMPORTS}{nightly.pk}/runs/?page_size=2"
+    while url:
+        body = alice_api.get(url).json()
+        pages += [r["id"] for r in body["results"]]
+        url = body["next"]
+
+    assert pages == sorted((str(r.pk) for r in runs), reverse=True)
