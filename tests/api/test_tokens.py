@@ -491,3 +491,38 @@ def test_a_member_is_offered_only_the_read_scope_and_a_refusal_is_on_the_scope(
     scopes = page.split('<fieldset class="token-scopes', 1)[1].split("</fieldset>", 1)[0]
     assert "Members of a workspace can only view" in scopes
     assert 'class="form-error"' not in page
+
+
+def test_expiry_days_are_the_workspaces_days(alice_client, workspace_a, time_machine):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+    # 20:00 UTC on May 1 is already 05:00 on May 2 in Tokyo
+    time_machine.move_to(dt.datetime(2026, 5, 1, 20, tzinfo=dt.UTC), tick=False)
+
+    page = alice_client.get(TOKENS).content.decode()
+    yesterday = create_on_page(alice_client, name="Yesterday", expires_on="2026-05-01")
+    today = create_on_page(alice_client, name="Today", expires_on="2026-05-02")
+
+    assert 'name="expires_on" value="2026-07-31"' in page  # 90 days from Tokyo's today
+    assert "The expiry date is in the past." in yesterday.content.decode()
+    assert shown_token(today)
+    assert ApiToken.objects.get().expires_at == dt.datetime(2026, 5, 2, 15, tzinfo=dt.UTC)
+
+
+def test_a_hundred_years_from_a_29_february_ends_on_the_28th(alice_client, time_machine):
+    time_machine.move_to(dt.datetime(2000, 2, 29, 12, tzinfo=dt.UTC), tick=False)
+
+    last = create_on_page(alice_client, name="Last", expires_on="2100-02-28")
+    beyond = create_on_page(alice_client, name="Beyond", expires_on="2100-03-01")
+
+    assert shown_token(last)
+    assert "Choose a date within 100 years" in beyond.content.decode()
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["Last"]
+
+
+def test_a_token_name_longer_than_100_characters_is_refused(alice_client):
+    response = create_on_page(alice_client, name="n" * 101)
+
+    assert response.status_code == 200
+    assert "at most 100 characters" in response.content.decode()
+    assert not ApiToken.objects.exists()
