@@ -512,3 +512,64 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(alice, bob, work
 
     assert sorted(outcomes) == ["changed", "refused"]
     assert Membership.objects.filter(workspace=workspace_a, role="admin").count() == 1
+
+
+def test_a_new_invitation_replaces_the_earlier_one_whatever_the_case_of_the_address(
+    alice, workspace_a
+):
+    first = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="Dana@Acme.test", role="member"
+    )
+    members.invitation_create(
+        workspace=workspace_a, actor=alice, email="dana@acme.test", role="member"
+    )
+
+    with pytest.raises(members.InvitationInvalid) as refused:
+        members.invitation_find(first.secret)
+    assert refused.value.reason == "revoked"
+
+
+def test_withdrawing_an_invitation_that_is_not_pending_changes_nothing(alice, bob, workspace_a):
+    created = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="dana@acme.test", role="member"
+    )
+    members.invitation_revoke(invitation=created.invitation, actor=alice)
+    created.invitation.refresh_from_db()
+    first_revoked_at = created.invitation.revoked_at
+
+    members.invitation_revoke(invitation=created.invitation, actor=bob)
+
+    created.invitation.refresh_from_db()
+    assert created.invitation.revoked_at == first_revoked_at
+    entries = AuditEntry.objects.filter(action="member.invitation_revoked")
+    assert [e.actor for e in entries] == [alice]
+
+
+def test_setting_the_role_a_member_has_changes_nothing_and_is_not_audited(alice, bob, workspace_a):
+    for user, role in ((bob, "member"), (alice, "admin")):
+        kept = members.member_role_change(
+            workspace=workspace_a, actor=alice, membership=membership_of(user), role=role
+        )
+        assert kept.role == role
+
+    assert not AuditEntry.objects.filter(action="member.role_changed").exists()
+
+
+def test_a_member_who_accepts_a_second_invitation_joins_once(alice, workspace_a):
+    erin = get_user_model().objects.create_user(
+        username="erin@acme.test", email="erin@home.test", password=STRONG
+    )
+    to_work = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="erin@acme.test", role="member"
+    )
+    to_home = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="erin@home.test", role="admin"
+    )
+
+    members.invitation_accept(secret=to_work.secret, user=erin)
+    membership = members.invitation_accept(secret=to_home.secret, user=erin)
+
+    assert membership.role == "member"
+    assert AuditEntry.objects.filter(action="member.joined").count() == 1
+    to_home.invitation.refresh_from_db()
+    assert to_home.invitation.status == "accepted"
