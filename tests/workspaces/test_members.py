@@ -573,3 +573,34 @@ def test_a_member_who_accepts_a_second_invitation_joins_once(alice, workspace_a)
     assert AuditEntry.objects.filter(action="member.joined").count() == 1
     to_home.invitation.refresh_from_db()
     assert to_home.invitation.status == "accepted"
+
+
+def test_the_page_lists_only_this_workspaces_pending_invitations(
+    alice_client, alice, workspace_a, charlie, workspace_b
+):
+    members.invitation_create(
+        workspace=workspace_b, actor=charlie, email="globex-hire@globex.test", role="member"
+    )
+    lapsed = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="lapsed@acme.test", role="member"
+    )
+    Invitation.objects.filter(pk=lapsed.invitation.pk).update(expires_at=timezone.now())
+    members.invitation_create(
+        workspace=workspace_a, actor=alice, email="fresh@acme.test", role="member"
+    )
+
+    page = alice_client.get(MEMBERS).content.decode()
+
+    assert "fresh@acme.test" in page
+    assert "globex-hire@globex.test" not in page
+    assert "lapsed@acme.test" not in page
+
+
+def test_once_joined_the_accept_page_holds_no_invitation(invited, client):
+    open_link(client, invited)
+    client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+
+    again = client.get(ACCEPT)
+
+    assert again.status_code == 200
+    assert "No invitation open" in again.content.decode()
