@@ -92,6 +92,8 @@ def test_the_switcher_lists_every_workspace_of_the_user(alice, workspace_b, alic
 
     assert 'href="/w/globex/settings/partners/bigquery/"' in page
     assert "Acme</strong> (current)" in page
+    # By name: Acme before Globex, whichever was joined first.
+    assert page.index("Acme</strong> (current)") < page.index('href="/w/globex/settings/')
 
 
 @workspace_view(members_may_change=True)
@@ -103,3 +105,14 @@ def test_a_view_about_members_own_things_takes_their_changes(bob, charlie):
     assert call(a_members_own_view, bob, "post").content == b"POST"
     with pytest.raises(Http404):  # still only in the member's own workspace
         call(a_members_own_view, charlie, "post")
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_member_may_not_use_any_other_method_to_change_things(bob, method):
+    with pytest.raises(PermissionDenied):
+        call(a_view, bob, method)
+
+
+def test_a_workspace_slug_is_matched_exactly(alice):
+    with pytest.raises(Http404):
+        call(a_view, alice, ws="ACME")
