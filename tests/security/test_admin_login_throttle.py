@@ -197,3 +197,47 @@ def test_a_signed_in_user_without_staff_rights_sees_the_form_not_a_loop(alice_cl
     assert (
         "You are authenticated as alice@acme.test, but are not authorized" in page.content.decode()
     )
+
+
+def test_a_right_password_refused_for_lack_of_staff_rights_is_not_a_failure(client, operator):
+    get_user_model().objects.create_user("ann@example.test", "ann@example.test", PASSWORD)
+
+    for _ in range(6):
+        refused = attempt(client, PASSWORD, username="ann@example.test")
+        assert refused.status_code == 200, refused.status_code
+        assert "staff account" in refused.content.decode()
+
+    assert signed_in(attempt(client, PASSWORD, path="/signin/", username="ann@example.test"))
+
+
+def test_the_lock_says_how_many_minutes_are_left_rounded(client, operator):
+    with time_machine.travel(NOON, tick=False) as clock:
+        for _ in range(5):
+            attempt(client, "guess")
+        # the failures' slot leaves the 15-minute window at 12:16:15
+        clock.move_to(NOON + dt.timedelta(seconds=875))
+        hundred_seconds = attempt(client, PASSWORD)
+        clock.move_to(NOON + dt.timedelta(seconds=915))
+        sixty_seconds = attempt(client, PASSWORD)
+
+    assert hundred_seconds["Retry-After"] == "100"
+    assert f"{LOCKED}2 minutes." in hundred_seconds.content.decode()
+    assert sixty_seconds["Retry-After"] == "60"
+    assert f"{LOCKED}1 minute." in sixty_seconds.content.decode()
+
+
+def test_a_browser_remembers_the_account_it_signed_in_to_last(operator):
+    from django.conf import settings
+
+    from workspaces.signin import KNOWN_ACCOUNTS_KEPT, account_key
+
+    browser = Client(REMOTE_ADDR="203.0.113.10")
+    names = [f"user{n}@example.test" for n in range(KNOWN_ACCOUNTS_KEPT + 1)]
+    for name in names:
+        get_user_model().objects.create_user(name, name, PASSWORD)
+        assert signed_in(attempt(browser, PASSWORD, path="/signin/", username=name))
+        del browser.cookies[settings.SESSION_COOKIE_NAME]  # signed out, cookies kept
+
+    known = browser.cookies["signin_known"].value.split(":", 1)[0].split(",")
+
+    assert known == [account_key(name) for name in reversed(names)][:KNOWN_ACCOUNTS_KEPT]
