@@ -12,7 +12,7 @@ from imports.services import import_pause
 from tests.connections.conftest import make_connection
 from tests.imports.test_pages import add_import
 from workspaces.audit_views import PAGE_SIZE
-from workspaces.models import AuditEntry
+from workspaces.models import AuditEntry, Membership
 
 AUDIT = "/w/acme/audit/"
 CSV = "/w/acme/audit/export.csv"
@@ -280,3 +280,41 @@ def test_a_deleted_accounts_entries_keep_its_name_and_the_systems_say_so(
     assert "<td>The system</td>" in page
     assert "deleted user or the system" not in page
     assert {row["actor"] for row in exported} >= {"bob@acme.test", ""}
+
+
+def test_entries_of_the_same_moment_are_newest_recorded_first(alice_client, alice, workspace_a):
+    moment = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+    for name in ("first", "second", "third"):
+        entry(workspace_a, alice, "import.run_now", moment, label=name)
+
+    page = alice_client.get(AUDIT)
+    exported = csv_rows(alice_client.get(CSV))
+
+    assert labels(page) == ["third", "second", "first"]
+    assert [row["target_label"] for row in exported] == ["third", "second", "first"]
+
+
+def test_a_range_of_one_day_is_that_day(alice_client, alice, workspace_a):
+    day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+    entry(workspace_a, alice, "import.run_now", day, label="on the day")
+    entry(workspace_a, alice, "import.run_now", day + dt.timedelta(days=1), label="after")
+
+    response = alice_client.get(AUDIT, {"date_after": "2026-03-10", "date_before": "2026-03-10"})
+
+    assert "The From date is after the To date." not in response.content.decode()
+    assert labels(response) == ["on the day"]
+
+
+def test_someone_who_acted_and_left_can_still_be_picked_as_the_actor(
+    alice_client, alice, bob, workspace_a
+):
+    entry(workspace_a, bob, "import.paused", dt.datetime(2026, 3, 10, tzinfo=dt.UTC), label="B")
+    entry(workspace_a, alice, "import.run_now", dt.datetime(2026, 3, 11, tzinfo=dt.UTC))
+    Membership.objects.filter(user=bob).delete()
+
+    response = alice_client.get(AUDIT, {"actor": bob.pk})
+
+    assert f'<option value="{bob.pk}" selected>bob@acme.test</option>' in (
+        response.content.decode()
+    )
+    assert labels(response) == ["B"]
