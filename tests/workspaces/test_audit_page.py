@@ -318,3 +318,20 @@ def test_someone_who_acted_and_left_can_still_be_picked_as_the_actor(
         response.content.decode()
     )
     assert labels(response) == ["B"]
+
+
+def test_an_entry_keeps_a_long_label_cut_and_an_anonymous_actor_as_no_one(workspace_a):
+    from django.contrib.auth.models import AnonymousUser
+
+    from workspaces.services import audit_record
+
+    recorded = audit_record(
+        workspace=workspace_a,
+        actor=AnonymousUser(),
+        action="connection.created",
+        target=("connection", "w" * 300),
+    )
+
+    recorded.refresh_from_db()
+    assert (recorded.actor, recorded.actor_name) == (None, "")
+    assert recorded.target_label == "w" * 255

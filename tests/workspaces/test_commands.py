@@ -38,3 +38,12 @@ def test_the_hosts_localtime_is_not_a_workspace_time_zone():
     validate_time_zone("Europe/Berlin")
     with pytest.raises(ValidationError):
         validate_time_zone("localtime")
+
+
+def test_a_name_with_no_letters_for_a_slug_gets_a_plain_one(db):
+    from workspaces.services import workspace_create
+
+    first, _, _ = workspace_create(name="!!!", admin_email="a@example.test", admin_password="x")
+    second, _, _ = workspace_create(name="日本", admin_email="a@example.test", admin_password="x")
+
+    assert (first.slug, second.slug) == ("workspace", "workspace-2")

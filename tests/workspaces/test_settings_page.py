@@ -125,3 +125,23 @@ def test_pages_show_times_in_the_new_zone(alice_client, alice, workspace_a):
     page = alice_client.get(f"/w/acme/settings/partners/bigquery/{connection.pk}/").content
 
     assert "Mar 2, 2026 21:00 JST" in page.decode()
+
+
+def test_a_new_name_alone_leaves_an_overdue_run_where_it_is(alice_client, alice, workspace_a):
+    connection = make_connection(workspace_a, alice)
+    with time_machine.travel(NOW, tick=False):
+        daily = make_import(
+            connection,
+            alice,
+            table="users",
+            name="Daily",
+            schedule_kind="daily",
+            schedule_time=dt.time(9, 0),
+        )
+        overdue = NOW - dt.timedelta(minutes=5)  # the dispatcher has not caught up yet
+        Import.objects.filter(pk=daily.pk).update(next_run_at=overdue)
+
+        alice_client.post(SETTINGS, {"name": "Acme Global", "time_zone": "UTC"})
+
+    daily.refresh_from_db()
+    assert daily.next_run_at == overdue
