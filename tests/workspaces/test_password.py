@@ -3,9 +3,11 @@ Django's own views in the app's layout; reset requests go through a brake."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.test import Client
 
@@ -138,3 +140,21 @@ def test_a_password_change_keeps_this_session_and_ends_the_others(alice):
 def test_the_password_change_page_needs_a_signed_in_user(client, db):
     response = client.get("/password/change/")
     assert response.status_code == 302 and response["Location"].startswith("/signin/")
+
+
+def test_a_braked_reset_says_the_minutes_left_rounded_up(client, smtp_settings):
+    noon = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+    message = "Too many password reset requests for this email address. Try again in "
+    with time_machine.travel(noon, tick=False) as clock:
+        for _ in range(3):
+            ask_reset(client, "nobody@acme.test")
+        # the requests' slot leaves the hour's window at 13:05
+        clock.move_to(noon + dt.timedelta(seconds=3330))
+        ten = ask_reset(client, "nobody@acme.test")
+        clock.move_to(noon + dt.timedelta(seconds=3850))
+        one = ask_reset(client, "nobody@acme.test")
+
+    assert (ten.status_code, ten["Retry-After"]) == (429, "570")
+    assert f"{message}10 minutes." in ten.content.decode()
+    assert (one.status_code, one["Retry-After"]) == (429, "50")
+    assert f"{message}1 minute." in one.content.decode()
