@@ -604,3 +604,16 @@ def test_once_joined_the_accept_page_holds_no_invitation(invited, client):
 
     assert again.status_code == 200
     assert "No invitation open" in again.content.decode()
+
+
+def test_no_second_account_is_made_for_an_address_in_another_case(alice, workspace_a, charlie):
+    created = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="Charlie@Globex.test", role="member"
+    )
+
+    with pytest.raises(members.InvitationInvalid) as refused:
+        members.invitation_accept_new_account(secret=created.secret, password=STRONG)
+
+    assert refused.value.reason == "account_exists"
+    assert get_user_model().objects.filter(username__iexact="charlie@globex.test").count() == 1
+    assert not Membership.objects.filter(workspace=workspace_a, user=charlie).exists()
