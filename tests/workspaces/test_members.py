@@ -526,7 +526,7 @@ def test_a_new_invitation_replaces_the_earlier_one_whatever_the_case_of_the_addr
 
     with pytest.raises(members.InvitationInvalid) as refused:
         members.invitation_find(first.secret)
-    assert refused.value.reason == "revoked"
+    assert refused.value.reason == "replaced"
 
 
 def test_withdrawing_an_invitation_that_is_not_pending_changes_nothing(alice, bob, workspace_a):
