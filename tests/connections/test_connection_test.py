@@ -8,6 +8,7 @@ import time
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 
 from connections import check as checklist
 from connections.models import Connection
@@ -40,6 +41,10 @@ def run_test(client, google, *, key=None, project=PROJECT, dataset=DATASET, key_
 
 def statuses(result):
     return {c["id"]: c["status"] for c in result["checks"]}
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)]
 
 
 def check(result, check_id):
@@ -473,15 +478,39 @@ def test_a_failing_saved_connection_shows_failing_with_the_reason(
         workspace_a, alice, info=google.key.info, project_id=PROJECT, dataset_id="gone"
     )
 
-    alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
+    response = alice_client.post(f"/w/acme/settings/partners/bigquery/{connection.pk}/test/")
 
     connection.refresh_from_db()
     assert connection.status == Connection.Status.FAILING
     assert connection.status_reason.startswith(
         f"Project and dataset: {google.key.email} has no access to dataset {PROJECT}:gone"
     )
+    [(level, text)] = messages_of(response)
+    assert level == "error"
+    assert text == f"Test Connection failed. {connection.status_reason}"
     listing = alice_client.get("/w/acme/settings/partners/bigquery/").content.decode()
     assert "Failing" in listing
+
+
+def test_a_rate_limited_test_of_a_saved_connection_says_so_on_its_page(
+    alice_client, alice, workspace_a, google
+):
+    connection = make_connection(workspace_a, alice, info=google.key.info)
+    url = f"/w/acme/settings/partners/bigquery/{connection.pk}/test/"
+    for _ in range(10):  # an empty form fails offline: no call to Google, still counted
+        alice_client.post(TEST_URL, {}, headers=HTMX)
+
+    response = alice_client.post(url)
+
+    assert response.status_code == 302 and response["Location"].endswith(f"/{connection.pk}/")
+    assert messages_of(response) == [
+        (
+            "error",
+            "You ran Test Connection more than 10 times in a minute. Wait a minute and try again.",
+        )
+    ]
+    connection.refresh_from_db()
+    assert connection.last_tested_at is None
 
 
 def test_test_connection_is_rate_limited_per_user(alice_client, google, stack):

@@ -95,6 +95,7 @@ def test_rotating_the_key_replaces_it_and_is_audited(alice_client, connection_a,
     assert entry.details["to"]["private_key_id"] == new["private_key_id"]
     page = alice_client.get(url(connection_a)).content.decode()
     assert "Replaced the key" in page and new["private_key_id"] in page
+    assert "The key was replaced. Run Test Connection to check it." in page  # the saved message
 
 
 def test_a_key_from_another_project_is_named_on_the_page(alice_client, connection_a):
