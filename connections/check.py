@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from connections import bigquery
+from connections import bigquery, crypto, keys
 from connections.cost import label_value
 from connections.google_errors import (
     FAIL,
@@ -155,6 +155,32 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     checks += skipped_after(first_fail.label, [i for i, _ in CHECKS if i not in done])
     order = [i for i, _ in CHECKS]
     checks.sort(key=lambda c: order.index(c.id))
+    return TestResult(checks=checks).as_dict()
+
+
+def run_saved_connection_test(connection: Any) -> dict[str, Any]:
+    """Test Connection on a saved connection with its stored key (its page, the API and the
+    daily check), its jobs labelled with its workspace and bound by its limit. A stored key
+    that no FERNET_KEYS entry opens fails the key check with the fix; nothing is sent."""
+    try:
+        key_info = keys.connection_key_info(connection)
+    except crypto.KeyDecryptionError as error:
+        return stored_key_failure(error)
+    return run_connection_test(
+        key_info=key_info,
+        project_id=connection.project_id,
+        dataset_id=connection.dataset_id,
+        workspace_id=connection.workspace_id,
+        maximum_bytes_billed=connection.maximum_bytes_billed,
+        billing_project_id=connection.billing_project_id,
+        scratch_dataset_id=connection.scratch_dataset_id,
+    )
+
+
+def stored_key_failure(error: crypto.KeyDecryptionError) -> dict[str, Any]:
+    """The checklist of a saved connection whose stored key cannot be decrypted."""
+    checks = [CheckResult("key", FAIL, str(error), fix=crypto.KEY_DECRYPTION_FIX)]
+    checks += skipped_after(LABELS["key"], [i for i, _ in CHECKS if i != "key"])
     return TestResult(checks=checks).as_dict()
 
 

@@ -24,6 +24,13 @@ class KeyDecryptionError(Exception):
         )
 
 
+# What an admin can do about a KeyDecryptionError, where a page or a run reports one.
+KEY_DECRYPTION_FIX = (
+    "Edit the connection and upload its service account key again, or put the key it was "
+    "encrypted with back into FERNET_KEYS."
+)
+
+
 def encrypt_key(plaintext: bytes) -> str:
     """Encrypt with the newest key in FERNET_KEYS."""
     return _current().encrypt(plaintext).decode("ascii")

@@ -50,7 +50,10 @@ def values_digest(
     if key is not None:
         key_bytes = key.to_json_bytes()
     elif connection is not None:
-        key_bytes = crypto.decrypt_key(connection.encrypted_key)
+        try:
+            key_bytes = crypto.decrypt_key(connection.encrypted_key)
+        except crypto.KeyDecryptionError:  # no test can pass on it: match nothing typed
+            key_bytes = b"undecryptable:" + connection.encrypted_key.encode()
     else:
         raise ValueError("a new connection needs a key")
     parts = [

@@ -1,6 +1,8 @@
 """Connections' own pages: add, edit, Test Connection and the allow-list. The pages that
 show a connection's imports (list, detail, delete) are imports/views_connections.py."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -10,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.middleware import limit_body
-from connections import check, keys, services, tested_values
+from connections import check, crypto, keys, services, tested_values
 from connections.forms import ConnectionForm
 from connections.keyfile import MAX_KEY_BYTES
 from connections.models import Connection
@@ -170,21 +172,20 @@ def _test_typed_values(
         result = check.offline_failure(_messages(form))
     else:
         # The name plays no part in the test: a taken or mistyped one must not stop it.
-        if form.key is not None:
-            key_info = form.key.info
-        elif connection is not None:  # editing without a new key: the one kept
-            key_info = keys.connection_key_info(connection)
-        else:  # never: a new connection's missing key is a form error (TESTED_FIELDS)
-            raise ValueError("Test Connection needs a key.")
-        result = check.run_connection_test(
-            key_info=key_info,
-            project_id=form.cleaned_data["project_id"],
-            dataset_id=form.cleaned_data["dataset_id"],
-            workspace_id=request.workspace.pk,
-            maximum_bytes_billed=form.cleaned_data.get("maximum_bytes_billed"),
-            billing_project_id=form.cleaned_data["billing_project_id"],
-            scratch_dataset_id=form.cleaned_data["scratch_dataset_id"],
-        )
+        try:
+            key_info = _key_to_test(form, connection)
+        except crypto.KeyDecryptionError as error:
+            result = check.stored_key_failure(error)
+        else:
+            result = check.run_connection_test(
+                key_info=key_info,
+                project_id=form.cleaned_data["project_id"],
+                dataset_id=form.cleaned_data["dataset_id"],
+                workspace_id=request.workspace.pk,
+                maximum_bytes_billed=form.cleaned_data.get("maximum_bytes_billed"),
+                billing_project_id=form.cleaned_data["billing_project_id"],
+                scratch_dataset_id=form.cleaned_data["scratch_dataset_id"],
+            )
         # Saving exactly these values later keeps this result (the key stays out of the form).
         tested_values.remember(request.session, digest=_tested_digest(request, form), result=result)
     services.connection_test_audit(
@@ -199,6 +200,17 @@ def _test_typed_values(
         # Save may stay next to a field that has since been corrected.
         return render(request, "connections/_form_test.html", {"result": result, "form": form})
     return _form_page(request, form, connection=connection, result=result)
+
+
+def _key_to_test(form: ConnectionForm, connection: Connection | None) -> dict[str, Any]:
+    """The typed key, else (editing without a new key) the one kept; KeyDecryptionError when
+    that cannot be decrypted."""
+    if form.key is not None:
+        return form.key.info
+    if connection is not None:
+        return keys.connection_key_info(connection)
+    # Never: a new connection's missing key is a form error (TESTED_FIELDS).
+    raise ValueError("Test Connection needs a key.")
 
 
 def _drop_missing_name(form: ConnectionForm) -> None:
@@ -218,15 +230,7 @@ def connection_test(request: WorkspaceRequest, pk) -> HttpResponse:
             return render(request, "connections/_rate_limited.html", {"message": RATE_LIMITED})
         messages.error(request, RATE_LIMITED)
         return redirect("connections:detail", ws=request.workspace.slug, pk=connection.pk)
-    result = check.run_connection_test(
-        key_info=keys.connection_key_info(connection),
-        project_id=connection.project_id,
-        dataset_id=connection.dataset_id,
-        workspace_id=request.workspace.pk,
-        maximum_bytes_billed=connection.maximum_bytes_billed,
-        billing_project_id=connection.billing_project_id,
-        scratch_dataset_id=connection.scratch_dataset_id,
-    )
+    result = check.run_saved_connection_test(connection)
     services.connection_record_test(connection=connection, actor=request.user, result=result)
     if request.htmx:
         return render(

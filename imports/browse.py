@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
 from common.ratelimit import SlidingWindow
-from connections import bigquery
+from connections import bigquery, crypto
 from connections.cost import job_options
 from connections.google_errors import RETRY_FIX, Explanation, GoogleErrorKind, connection_explained
 from connections.keys import connection_session
@@ -142,6 +142,8 @@ def _session(connection: Connection, user: User) -> bigquery.BigQuerySession:
         return connection_session(connection)
     except bigquery.GoogleCallError as exc:
         raise _error(connection, exc) from exc
+    except crypto.KeyDecryptionError as exc:
+        raise BrowseError(str(exc), crypto.KEY_DECRYPTION_FIX, kind="key") from exc
 
 
 def _error(

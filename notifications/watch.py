@@ -19,9 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connections import services as connection_services
-from connections.check import run_connection_test
-from connections.crypto import KeyDecryptionError
-from connections.keys import connection_key_info
+from connections.check import run_saved_connection_test
 from connections.models import Connection
 from notifications import payloads
 from notifications.alerts import alert_raise
@@ -57,27 +55,13 @@ def connection_checks_claim(*, limit: int, now: dt.datetime | None = None) -> li
     return [str(pk) for pk in ids]
 
 
-def _test(connection: Connection) -> dict[str, Any]:
-    try:
-        key_info = connection_key_info(connection)
-    except KeyDecryptionError as error:
-        return {"ok": False, "summary": str(error), "location": "", "reference": "", "checks": []}
-    return run_connection_test(
-        key_info=key_info,
-        project_id=connection.project_id,
-        dataset_id=connection.dataset_id,
-        billing_project_id=connection.billing_project_id,
-        scratch_dataset_id=connection.scratch_dataset_id,
-    )
-
-
 def connection_check_run(*, connection_id: Any) -> Alert | None:
     """Test Connection on a saved connection, record the result on it, and alert when its
     health changed since the last alert."""
     connection = Connection.objects.select_related("workspace").filter(pk=connection_id).first()
     if connection is None:
         return None  # deleted since it was claimed
-    result = _test(connection)
+    result = run_saved_connection_test(connection)
     connection_services.connection_record_test(connection=connection, actor=None, result=result)
     health = Health.OK if result["ok"] else Health.FAILING
     logger.info("daily check of connection %s: %s", connection.pk, health)

@@ -20,7 +20,7 @@ from api.serializers import (
 )
 from api.views.base import ERRORS, WorkspaceAPIView
 from common.filters import range_parameter_errors
-from connections import check, keys, selectors, services
+from connections import check, selectors, services
 from connections.models import Connection
 from workspaces.access import get_in_workspace
 
@@ -125,13 +125,7 @@ class ConnectionTest(WorkspaceAPIView):
         )
         if not services.connection_test_allowed(user=request.user):
             raise TestRateLimited(user=request.user)
-        result = check.run_connection_test(
-            key_info=keys.connection_key_info(connection),
-            project_id=connection.project_id,
-            dataset_id=connection.dataset_id,
-            billing_project_id=connection.billing_project_id,
-            scratch_dataset_id=connection.scratch_dataset_id,
-        )
+        result = check.run_saved_connection_test(connection)
         services.connection_record_test(connection=connection, actor=request.user, result=result)
         data = self.get_serializer({"connection": connection, "result": result}).data
         return Response(data, status=status.HTTP_200_OK)

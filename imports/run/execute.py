@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 from functools import partial
 
-from connections import bigquery
+from connections import bigquery, crypto
 from connections.cost import job_options, over_limit_message
 from connections.keys import connection_session
 from connections.models import Connection
@@ -78,6 +78,8 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
             return _fail(run, owner, finish.mapping_failure(error)), False
         except (OverLimit, scratch.ScratchDatasetError) as error:
             return _fail(run, owner, str(error)), False
+        except crypto.KeyDecryptionError as error:
+            return _fail(run, owner, f"{error} {crypto.KEY_DECRYPTION_FIX}"), False
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, finish.google_failure(run, error, connection)), False
         except Exception:

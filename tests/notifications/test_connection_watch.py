@@ -185,9 +185,15 @@ def test_a_connection_whose_key_cannot_be_decrypted_fails_its_daily_check(
     alert = watch.connection_check_run(connection_id=connection.pk)
 
     assert alert.kind == "connection.failing"
-    assert alert.payload["error"].startswith("The stored key cannot be decrypted")
+    assert alert.payload["error"].startswith(
+        "Service account key: The stored key cannot be decrypted"
+    )
     connection.refresh_from_db()
     assert connection.last_test_result["summary"] == alert.payload["error"]
+    assert connection.status == Connection.Status.FAILING  # its page says so too
+    key_check = connection.last_test_result["checks"][0]
+    assert (key_check["id"], key_check["status"]) == ("key", "fail")
+    assert key_check["fix"].startswith("Edit the connection and upload its service account key")
 
 
 @pytest.mark.django_db
