@@ -31,6 +31,25 @@ def test_test_connection_carries_the_connections_limit_and_workspace(
     assert job.maximum_bytes_billed == 7 * MIB
 
 
+def test_the_apis_and_the_daily_checks_test_carry_the_same_limit_and_workspace(
+    alice, google, bq_connection
+):
+    from notifications import watch
+    from tests.api.conftest import ApiClient, make_token
+
+    bq_connection.maximum_bytes_billed = 7 * MIB
+    bq_connection.save(update_fields=["maximum_bytes_billed"])
+    api = ApiClient(make_token(alice, bq_connection.workspace, "run"))
+
+    api.post(f"/api/v1/workspaces/acme/connections/{bq_connection.pk}/test/")
+    watch.connection_check_run(connection_id=bq_connection.pk)
+
+    by_api, by_check = jobs(google.stack)
+    for job in (by_api, by_check):
+        assert job.maximum_bytes_billed == 7 * MIB
+        assert job.labels["workspace"] == str(bq_connection.workspace_id)
+
+
 def test_test_connection_on_the_form_carries_the_typed_limit(alice_client, google):
     """Before the connection is saved, its test job is bound by the limit typed in the
     form's Advanced part, as its runs will be."""
