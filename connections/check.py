@@ -100,10 +100,31 @@ def skipped_after(failed_label: str, ids: list[str]) -> list[CheckResult]:
     return [CheckResult(i, SKIPPED, f"Not run because “{failed_label}” did not pass.") for i in ids]
 
 
+# The form's fields other than the key, each group failing the check that would have used it.
+FIELD_CHECKS = (
+    (
+        ("project_id", "dataset_id"),
+        "dataset",
+        "Correct the Project ID and Dataset ID as shown in the BigQuery console.",
+    ),
+    (
+        ("billing_project_id",),
+        "job_user",
+        "Correct the Billing project (Advanced), or leave it blank to run jobs in the "
+        "Project ID's project.",
+    ),
+    (
+        ("scratch_dataset_id",),
+        "scratch",
+        "Correct the Scratch dataset (Advanced), or leave it blank to use "
+        "<Dataset ID>_imports_tmp.",
+    ),
+)
+
+
 def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     """A checklist for a form that failed validation: nothing was sent to Google."""
     key_errors = errors.get("key_file", []) + errors.get("key_text", []) + errors.get("__all__", [])
-    id_errors = errors.get("project_id", []) + errors.get("dataset_id", [])
     checks: list[CheckResult] = []
     if key_errors:
         give = (
@@ -120,36 +141,10 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
         )
     else:
         checks.append(CheckResult("key", PASS, "The key file is a valid service account key."))
-    if id_errors:
-        checks.append(
-            CheckResult(
-                "dataset",
-                FAIL,
-                " ".join(id_errors),
-                fix="Correct the Project ID and Dataset ID as shown in the BigQuery console.",
-            )
-        )
-    # The Advanced fields, each failing the check that would have used it.
-    if errors.get("billing_project_id"):
-        checks.append(
-            CheckResult(
-                "job_user",
-                FAIL,
-                " ".join(errors["billing_project_id"]),
-                fix="Correct the Billing project (Advanced), or leave it blank to run jobs in "
-                "the Project ID's project.",
-            )
-        )
-    if errors.get("scratch_dataset_id"):
-        checks.append(
-            CheckResult(
-                "scratch",
-                FAIL,
-                " ".join(errors["scratch_dataset_id"]),
-                fix="Correct the Scratch dataset (Advanced), or leave it blank to use "
-                "<Dataset ID>_imports_tmp.",
-            )
-        )
+    for fields, check_id, fix in FIELD_CHECKS:
+        messages = [message for name in fields for message in errors.get(name, [])]
+        if messages:
+            checks.append(CheckResult(check_id, FAIL, " ".join(messages), fix=fix))
     first_fail = next(c for c in checks if c.status == FAIL)
     done = {c.id for c in checks}
     checks += skipped_after(first_fail.label, [i for i, _ in CHECKS if i not in done])
