@@ -263,6 +263,17 @@ def _locked_memberships(workspace: Workspace) -> list[Membership]:
     )
 
 
+def _current(memberships: list[Membership], membership: Membership) -> Membership:
+    """`membership` as locked now; MemberRefused when another admin removed it meanwhile."""
+    for locked in memberships:
+        if locked.pk == membership.pk:
+            return locked
+    raise MemberRefused(
+        f"{membership.user.get_username()} is no longer a member of this workspace: another "
+        "admin removed them. Nothing was changed."
+    )
+
+
 def _only_admin(memberships: list[Membership], membership: Membership) -> bool:
     admins = [m for m in memberships if m.is_admin]
     return len(admins) == 1 and admins[0].pk == membership.pk
@@ -273,7 +284,7 @@ def member_role_change(
     *, workspace: Workspace, actor: User, membership: Membership, role: str
 ) -> Membership:
     memberships = _locked_memberships(workspace)
-    current = next(m for m in memberships if m.pk == membership.pk)
+    current = _current(memberships, membership)
     if current.role == role:
         return current
     if role != Membership.Role.ADMIN and _only_admin(memberships, current):
@@ -312,7 +323,7 @@ def sessions_end(user: User) -> int:
 @transaction.atomic
 def member_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
     memberships = _locked_memberships(workspace)
-    current = next(m for m in memberships if m.pk == membership.pk)
+    current = _current(memberships, membership)
     if _only_admin(memberships, current):
         raise MemberRefused(
             f"{current.user.get_username()} is the only admin of this workspace and cannot be "

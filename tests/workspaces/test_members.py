@@ -322,6 +322,21 @@ def test_an_admin_changes_a_role_and_it_is_audited(alice_client, alice, bob):
     assert "bob@acme.test is now admin." in alice_client.get(MEMBERS).content.decode()
 
 
+def test_a_member_another_admin_removed_meanwhile_is_refused_with_the_reason(alice, bob):
+    """Two admins on the Members page: one removes bob, the other then changes or removes
+    him from the page they still have open."""
+    stale = membership_of(bob)
+    workspace = stale.workspace
+    members.member_remove(workspace=workspace, actor=alice, membership=stale)
+    gone = "bob@acme.test is no longer a member of this workspace: another admin removed them."
+
+    with pytest.raises(members.MemberRefused, match=gone):
+        members.member_role_change(workspace=workspace, actor=alice, membership=stale, role="admin")
+    with pytest.raises(members.MemberRefused, match=gone):
+        members.member_remove(workspace=workspace, actor=alice, membership=stale)
+    assert AuditEntry.objects.filter(action="member.removed").count() == 1
+
+
 def test_the_last_admin_cannot_be_demoted_or_removed(alice_client, alice, bob):
     mine = membership_of(alice).pk
     for url, data in (
