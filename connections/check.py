@@ -28,6 +28,7 @@ from connections.google_errors import (
     explain,
     explained,
 )
+from connections.models import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def offline_failure(errors: dict[str, list[str]]) -> dict[str, Any]:
     return TestResult(checks=checks).as_dict()
 
 
-def run_saved_connection_test(connection: Any) -> dict[str, Any]:
+def run_saved_connection_test(connection: Connection) -> dict[str, Any]:
     """Test Connection on a saved connection with its stored key (its page, the API and the
     daily check), its jobs labelled with its workspace and bound by its limit. A stored key
     that no FERNET_KEYS entry opens fails the key check with the fix; nothing is sent."""

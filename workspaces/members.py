@@ -38,7 +38,8 @@ class MemberRefused(Exception):
 
 class InvitationInvalid(Exception):
     """An invitation link that does not work: `reason` is unknown, expired, accepted, revoked,
-    wrong_user or account_exists; the message is for the person who opened it."""
+    replaced (by a newer invitation), wrong_user or account_exists; the message is for the
+    person who opened it."""
 
     def __init__(self, reason: str, message: str, invitation: Invitation | None = None) -> None:
         super().__init__(message)
