@@ -79,7 +79,7 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
         except (OverLimit, scratch.ScratchDatasetError) as error:
             return _fail(run, owner, str(error)), False
         except crypto.KeyDecryptionError as error:
-            return _fail(run, owner, f"{error} {crypto.KEY_DECRYPTION_FIX}"), False
+            return _fail(run, owner, finish.key_failure(error)), False
         except bigquery.GoogleCallError as error:
             return _fail(run, owner, finish.google_failure(run, error, connection)), False
         except Exception:

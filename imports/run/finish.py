@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from connections import bigquery
+from connections import bigquery, crypto
 from connections.google_errors import connection_explained
 from connections.models import Connection
 from imports import schedules
@@ -146,6 +146,11 @@ def google_failure(run: ImportRun, error: bigquery.GoogleCallError, connection: 
 def mapping_failure(error: Exception) -> str:
     """The user's message for a mapping the run's result table cannot satisfy."""
     return f"The import's mapping cannot work: {error}"
+
+
+def key_failure(error: crypto.KeyDecryptionError) -> str:
+    """The user's message for a stored key FERNET_KEYS cannot open, with what to do."""
+    return f"{error} {crypto.KEY_DECRYPTION_FIX}"
 
 
 def unexpected_failure(what: str) -> str:

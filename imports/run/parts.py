@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connections import bigquery
+from connections import bigquery, crypto
 from connections.google_errors import GoogleErrorKind
 from connections.keys import connection_session
 from imports import mapping as mapping_module
@@ -126,6 +126,8 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
             return _end(run, ImportRun.Status.CANCELLED, "Stopped.")
         except mapping_module.MappingError as error:
             return _end(run, ImportRun.Status.FAILED, finish.mapping_failure(error))
+        except crypto.KeyDecryptionError as error:
+            return _end(run, ImportRun.Status.FAILED, finish.key_failure(error))
         except bigquery.GoogleCallError as error:
             if error.kind is GoogleErrorKind.READ_STREAM_GONE:
                 return _read_as_one_with_rest(run, part, owner, f"{what}: {error}")

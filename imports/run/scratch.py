@@ -21,7 +21,7 @@ import logging
 
 from django.conf import settings
 
-from connections import bigquery
+from connections import bigquery, crypto
 from connections.keys import connection_session
 from connections.models import Connection
 from imports.models import ImportRun
@@ -126,7 +126,7 @@ def release(
         else:
             with connection_session(connection) as own:
                 own.delete_table(table)
-    except bigquery.GoogleCallError as error:
+    except (bigquery.GoogleCallError, crypto.KeyDecryptionError) as error:
         logger.warning(
             "run %s: could not delete its result table %s (%s); it expires within %s hours",
             run.pk,

@@ -7,12 +7,21 @@ from cryptography.fernet import Fernet
 from django.core.cache import cache
 
 from connections.models import Connection
-from imports import browse
-from imports.models import ImportRun
-from imports.run import execute
+from imports import browse, services
+from imports.models import ImportRun, RunPart
+from imports.run import execute, parts
 from tests.api.conftest import ApiClient, make_token
 from tests.fixtures.connections import make_connection
-from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
+from tests.fixtures.standin_world import PROJECT
+from tests.imports.conftest import (
+    EVENT_SCHEMA,
+    USER_SCHEMA,
+    event_rows,
+    make_import,
+    new_table,
+    user_rows,
+)
+from tests.imports.test_runner_scratch import table_exists
 
 BASE = "/w/acme/settings/partners/bigquery/"
 HTMX = {"HX-Request": "true"}
@@ -130,3 +139,29 @@ def test_the_connection_can_still_be_renamed_and_given_a_new_key(
     assert connection.status == Connection.Status.UNTESTED  # the new key is to be tested
     tested = alice_client.post(f"{BASE}{connection.pk}/test/", headers=HTMX)
     assert tested.context["result"]["checks"][0]["status"] == "pass"  # opened with the new key
+
+
+def test_a_split_runs_part_fails_the_run_with_the_reason_and_keeps_its_table(
+    google, bq_connection, alice, lost_key, settings, caplog
+):
+    """A part taken after the key was lost ends the run as failed with the fix; its result
+    table is left to expire (deleting it needs the key), and the part's worker does not crash."""
+    settings.IMPORT_PAGE_SIZE = 64
+    settings.IMPORT_RUN_PARTS = 3
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 1000))
+    import_obj = make_import(bq_connection, alice, table=table, target="events")
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+    assert execute.execute_run(str(run.pk)) == "parts"
+    queued = RunPart.objects.filter(run=run, status=RunPart.Status.QUEUED)
+    first, second = queued.values_list("pk", flat=True)
+    lost_key()
+
+    assert parts.execute_part(first) == ImportRun.Status.FAILED
+    assert parts.execute_part(second) == "skipped"  # the run has ended
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message.startswith(DETAIL) and FIX in run.error_message
+    assert "could not delete its result table" in caplog.text
+    assert table_exists(google.stack, run.result_table)
