@@ -63,8 +63,9 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
                 raise pages.RunCancelled
             status = _with_session(run, owner, connection)
         except leases.LeaseLost:
-            logger.warning("run %s: lease lost; another worker owns it now", run_id)
-            return "lease_lost", False
+            outcome = leases.lost(run_id)
+            logger.warning("run %s: %s; stopped without writing more", run_id, leases.LOST[outcome])
+            return outcome, False
         except pages.RunCancelled:
             finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
             return ImportRun.Status.CANCELLED, False

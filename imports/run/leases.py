@@ -22,6 +22,19 @@ class LeaseLost(Exception):
     """Another worker owns this run now (or it was deleted): stop without writing."""
 
 
+# What a lost lease means, for the worker's log.
+LOST = {
+    "lease_lost": "lease lost, another worker owns it now",
+    "deleted": "deleted with its import or connection",
+}
+
+
+def lost(run_id: Any) -> str:
+    """What became of a run whose lease this worker lost, logged and returned by the task:
+    "deleted" (with its import or connection) or "lease_lost" (another worker owns it)."""
+    return "lease_lost" if ImportRun.objects.filter(pk=run_id).exists() else "deleted"
+
+
 def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

@@ -162,7 +162,8 @@ def test_stop_and_delete_during_page_writes_never_fail_or_lose_a_page(
         assert not ImportRun.objects.filter(pk=run.pk).exists()
         written = Event.objects.count()
         assert 0 < written < PAGE * PAGES and written % PAGE == 0, (round_number, written)
-        wait_for(lambda: f"run {run.pk}: lease lost" in celery_worker.log_path.read_text())  # noqa: B023
+        gone = f"run {run.pk}: deleted with its import"
+        wait_for(lambda: gone in celery_worker.log_path.read_text())  # noqa: B023
         assert Event.objects.count() == written  # the worker wrote nothing after the delete
 
     assert worker_errors(celery_worker) == []

@@ -316,6 +316,31 @@ def test_a_stale_duplicate_writes_nothing(google, bq_connection, alice, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_run_deleted_with_its_connection_mid_page_stops_and_says_so(
+    google, bq_connection, alice, monkeypatch, caplog
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
+    import_obj = make_import(bq_connection, alice, table=table)
+    run = queued_run(import_obj)
+
+    def an_admin_deletes_the_connection():
+        services.connection_delete_with_imports(connection=bq_connection, actor=alice)
+        connection.close()  # the gate thread's own connection
+
+    when_first_served(
+        google.stack.gate, "tabledata.list", an_admin_deletes_the_connection, monkeypatch
+    )
+
+    status = execute.execute_run(str(run.pk))
+
+    assert status == "deleted"
+    assert not ImportRun.objects.filter(pk=run.pk).exists()
+    assert Profile.objects.count() == 0  # the page it had read was not written
+    assert "deleted with its import or connection; stopped without writing more" in caplog.text
+    assert "another worker" not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_lease_was_taken_during_its_estimate_starts_no_billed_query(
     google, bq_connection, alice, monkeypatch
 ):

@@ -149,5 +149,5 @@ def test_deleting_the_connection_during_a_run_stops_it_cleanly(
     assert not Import.objects.exists() and not ImportRun.objects.exists()
     written = Event.objects.count()
     assert written % 5000 == 0  # whole pages only
-    wait_for(lambda: f"run {run.pk}: lease lost" in celery_worker.log_path.read_text())
+    wait_for(lambda: f"run {run.pk}: deleted with its import" in celery_worker.log_path.read_text())
     assert Event.objects.count() == written  # the worker wrote nothing after the delete
