@@ -68,13 +68,50 @@ def test_profiles_search_by_identity_prefix(alice_client, workspace_a):
     add_profiles(workspace_a, 3)
     add_profiles(workspace_a, 2, prefix="admin")
 
-    response = alice_client.get(PROFILES, {"q": " admin "})
+    with CaptureQueriesContext(db_connection) as queries:
+        response = alice_client.get(PROFILES, {"q": " admin "})
 
     assert identities(response) == ["admin-001", "admin-000"]
+    # Found: no query looks for an identity that is exactly the search.
+    assert not [q for q in queries.captured_queries if "\"identity\" = 'admin'" in q["sql"]]
     assert "whose identity starts with “admin”" in response.content.decode()
     nothing = alice_client.get(PROFILES, {"q": "<script>x"})
     assert identities(nothing) == []
     assert "No profiles match “&lt;script&gt;x”" in nothing.content.decode()
+
+
+def test_a_search_matches_letter_case_as_stored(alice_client, workspace_a):
+    add_profiles(workspace_a, 2, prefix="Admin")
+    add_profiles(workspace_a, 1, prefix="admin")
+
+    response = alice_client.get(PROFILES, {"q": "Admin"})
+
+    assert identities(response) == ["Admin-001", "Admin-000"]
+
+
+@pytest.mark.parametrize("field", ["q", "identity"])
+def test_a_search_longer_than_any_identity_is_cut_to_the_longest(alice_client, workspace_a, field):
+    add_profiles(workspace_a, 1)
+
+    response = alice_client.get(PROFILES, {field: "x" * 1024 + "yz"})
+
+    assert response.status_code == 200
+    assert response.context["search" if field == "q" else "identity"] == "x" * 1024
+    assert "x" * 1024 + "y" not in response.content.decode()
+
+
+@pytest.mark.parametrize("field", ["q", "identity"])
+@pytest.mark.parametrize("address", [PROFILES, EVENTS])
+def test_a_nul_byte_in_a_search_finds_nothing_instead_of_failing(
+    alice_client, workspace_a, address, field
+):
+    add_profiles(workspace_a, 2)
+    add_events(workspace_a, 2)
+
+    response = alice_client.get(address, {field: "user\x00"})
+
+    assert response.status_code == 200
+    assert identities(response) == []
 
 
 def link(response, label: str) -> dict[str, str]:
@@ -140,6 +177,7 @@ def test_a_search_reads_a_bounded_stretch_of_the_list_per_page(
         first.content.decode()
     )
     assert "No profiles match “rare”</h2>" not in first.content.decode()  # not all read yet
+    assert 'id="exact-identity"' not in first.content.decode()  # no identity is just "rare"
     assert identities(third) == ["rare-001", "rare-000"]
     assert "search older" not in third.content.decode()
     # A page reads at most 40 rows of the list (its scan is LIMITed) and looks up the 40th.
