@@ -365,6 +365,22 @@ def test_an_array_property_over_64_kib_is_rejected_from_either_wire():
     assert small.properties == {"tags": tags[:2]}
 
 
+def test_a_property_of_exactly_64_kib_as_json_is_kept_and_one_byte_more_is_not():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        properties=(("plan", "plan"),),
+        columns=(Field("id", "STRING"), Field("plan", "STRING")),
+    )
+    fits = "p" * (64 * 1024 - 2)  # with its two quotes, 65,536 bytes of JSON
+
+    kept = one(mapping, {"id": "u1", "plan": fits})
+    refused = one(mapping, {"id": "u1", "plan": fits + "p"})
+
+    assert kept.properties == {"plan": fits}
+    assert refused.reason == "Property plan is larger than 64 KiB"
+
+
 def test_reasons_fit_the_rejected_row_column_even_for_long_column_names():
     mapping = Mapping(
         target="profiles", identity_column="c" * 300, columns=(Field("c" * 300, "STRING"),)
