@@ -509,6 +509,13 @@ def test_rejected_data_keeps_a_value_of_exactly_1_kib_whole_and_scrubs_unknown_c
     assert rejection.data["extra"] == '{"a":"x\\u0000"}'
 
 
+def test_rejected_data_scrubs_a_nul_and_a_lone_surrogate_from_a_column_name():
+    """jsonb refuses both in a key, as in a value: the rejected row would not save."""
+    rejection = one(PROFILES, {"id": None, "a\x00b": 1, "c\ud800": 2})
+
+    assert set(rejection.data) == {"id", "a\ufffdb", "c?"}
+
+
 def test_a_reason_quotes_at_most_40_characters_of_the_value():
     rejection = one(PROFILES, {"id": "u1", "score": "1234567890" * 10})
 
