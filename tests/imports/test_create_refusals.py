@@ -6,6 +6,7 @@ from urllib.parse import unquote
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from common.ratelimit import SlidingWindow
 from imports import browse, forms
@@ -85,6 +86,53 @@ def test_only_a_single_select_query_is_accepted(alice_client, connection, google
 def test_selects_with_tricky_text_are_accepted_and_trimmed(sql, stored):
     # Trimmed after the last token: the runner wraps the query in SELECT * FROM (...).
     assert validate_select_query(sql) == stored
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("TRUNCATE TABLE crm.users", f"TRUNCATE changes data. {ONLY_SELECT}"),
+        ("LOAD DATA INTO crm.users FROM FILES (format = 'CSV', uris = ['gs://b/x.csv'])",
+         f"LOAD statements change the dataset or its access. {ONLY_SELECT}"),
+        ("SET x = 1", f"SET starts a script, and scripts are not allowed. {ONLY_SELECT}"),
+        ("CALL crm.tidy_up()", f"CALL starts a script, and scripts are not allowed. {ONLY_SELECT}"),
+        (";", "Enter a SELECT query."),
+        ("", "Enter a SELECT query."),
+        # Leading blanks do not hide the legacy SQL marker (BigQuery honours it there too).
+        ("\n  #legacySQL\nSELECT * FROM [crm.users]",
+         "Legacy SQL is not supported: write the query in GoogleSQL (standard SQL)."),
+        ("SELECT `user_id FROM crm.users", "The query has a quoted identifier that is never closed."),
+        # Only triple-quoted strings span lines, and a lone \r ends a line as \n does.
+        ("SELECT 'a\r; DROP TABLE crm.users; '",
+         "The query has a string that is never closed."),
+        # GoogleSQL has no triple-quoted identifiers: ``` is `` and then an open `.
+        ("SELECT ```\n; DROP TABLE crm.users; ```",
+         "The query has a quoted identifier that is never closed."),
+        # A ")" closing nothing would close the runner's wrapper, even if a "(" follows.
+        ("SELECT 1) UNION ALL (SELECT 2",
+         "The query's parentheses do not pair up: each “(” needs a matching “)”."),
+        ("SELECT (1", "The query's parentheses do not pair up: each “(” needs a matching “)”."),
+    ],
+)  # fmt: skip
+def test_a_query_that_is_not_one_select_is_refused_with_the_reason(sql, message):
+    with pytest.raises(ValidationError) as refused:
+        validate_select_query(sql)
+
+    assert refused.value.messages == [message]
+
+
+def test_a_query_at_the_length_limit_is_accepted():
+    sql = "SELECT 1 AS x" + " " * (100_000 - 13 - 5) + "-- ok"
+    assert len(sql) == 100_000
+
+    assert validate_select_query(sql) == "SELECT 1 AS x"
+    with pytest.raises(ValidationError, match="at most 100000 characters"):
+        validate_select_query(sql + " ")
+
+
+def test_a_block_comment_needs_its_own_closing_mark():
+    # "/*/" opens a comment; its "/" and "*" are not the "*/" that closes it.
+    assert validate_select_query("SELECT 1 AS x /*/ note */") == "SELECT 1 AS x"
 
 
 def test_a_query_bigquery_cannot_run_gets_our_words_not_googles(alice_client, connection, google):
