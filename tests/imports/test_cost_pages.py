@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from connections.models import Connection
 from imports import cost
 from imports.models import Import
 from tests.connections.conftest import make_connection
@@ -167,3 +168,41 @@ def test_a_run_that_billed_nothing_counts_toward_the_mean(users_import):
 
     assert projection is not None
     assert (projection.runs, projection.mean_billed) == (2, 50 * MIB)
+
+
+def test_a_cron_schedules_runs_are_counted_too(workspace_a, connection, alice):
+    monday = dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC)
+    every_six_hours = add_import(
+        workspace_a, connection, name="Cron", created_by=alice, schedule_kind="cron",
+        schedule_cron="0 */6 * * *",
+    )  # fmt: skip
+
+    assert cost.runs_per_month(every_six_hours, monday) == pytest.approx(4 * cost.DAYS_PER_MONTH)
+
+
+def test_a_schedule_with_no_run_in_the_week_is_not_said_to_run_only_when_started():
+    # e.g. a cron on the 1st of the month seen from the 2nd: scheduled, none of it this week.
+    text = cost.Projection(runs=1, mean_billed=MIB, runs_per_month=0.0).text()
+
+    assert text.startswith("About 0 bytes a month, about $0.00 at $6.25 per TiB")
+    assert "runs only when started" not in text
+
+
+def test_a_manual_imports_price_is_shown_without_needless_decimals(settings, users_import):
+    settings.BIGQUERY_PRICE_PER_TIB = 5.0
+    add_run(users_import, bytes_billed=2**40)
+
+    projection = cost.monthly_projection(users_import)
+
+    assert projection is not None
+    assert projection.text().endswith("about $5.00 a run at $5 per TiB.")
+
+
+def test_the_connections_limit_is_named_when_the_import_has_none(alice_client, users_import):
+    Connection.objects.filter(pk=users_import.connection_id).update(
+        maximum_bytes_billed=20 * 1024**3
+    )
+
+    page = alice_client.get(detail_url(users_import)).content.decode()
+
+    assert "20.0 GB per query (the connection&#x27;s limit)" in page
