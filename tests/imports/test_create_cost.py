@@ -3,14 +3,25 @@ real client against the stand-ins, errors in words, never blocking Save), and th
 per-import Maximum bytes billed, validated."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from imports.estimate import typical_watermark
+from common.ratelimit import SlidingWindow
+from imports import estimate
+from imports.estimate import review_estimates, typical_watermark
 from imports.models import Import
-from tests.fixtures.standin_world import PROJECT
-from tests.imports.conftest import make_import
+from standins.gate import MIB
+from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.imports.conftest import (
+    EVENT_SCHEMA,
+    USER_SCHEMA,
+    event_rows,
+    make_import,
+    new_table,
+    user_rows,
+)
 from tests.imports.test_create_flow import (
     FLOW,
     mapping_data,
@@ -133,3 +144,93 @@ def test_a_later_runs_watermark_is_one_schedule_interval_back(
     now = dt.datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # 09:00 UTC
 
     assert typical_watermark(import_obj, now) == expected
+
+
+# review_estimates on its own, against the stand-ins.
+
+
+def estimate_jobs(stack):
+    return [r for r in stack.gate.requests if r.operation == "jobs.insert"]
+
+
+def test_the_estimate_is_bound_by_and_shows_the_imports_own_limit(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    import_obj = make_import(bq_connection, alice, table=table, maximum_bytes_billed=20 * MIB)
+    google.stack.gate.set_table_bytes(PROJECT, DATASET, table, 3 * MIB)
+
+    estimates = review_estimates(import_obj, alice)
+
+    assert (estimates.first, estimates.typical, estimates.limit) == (3 * MIB, None, 20 * MIB)
+    assert not estimates.incremental and estimates.error == ""
+    (job,) = estimate_jobs(google.stack)
+    assert job.dry_run and job.maximum_bytes_billed == 20 * MIB
+
+
+def test_an_integer_cursor_has_no_typical_run_to_estimate(google, bq_connection, alice):
+    table = new_table(google.stack, EVENT_SCHEMA, event_rows(0, 3))
+    import_obj = make_import(
+        bq_connection, alice, table=table, target="events", sync_mode="incremental",
+        cursor_column="amount", cursor_type="INT64",
+    )  # fmt: skip
+
+    estimates = review_estimates(import_obj, alice)
+
+    assert estimates.incremental and estimates.first is not None
+    assert (estimates.typical, estimates.typical_since) == (None, "")
+    assert len(estimate_jobs(google.stack)) == 1  # the first run's only
+
+
+def test_the_estimates_share_the_per_user_limit_on_calls_to_bigquery(
+    google, bq_connection, alice, monkeypatch
+):
+    monkeypatch.setattr(
+        estimate, "GOOGLE_CALLS", SlidingWindow("estimate-test", limit=1, seconds=60)
+    )
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    import_obj = make_import(bq_connection, alice, table=table, maximum_bytes_billed=20 * MIB)
+    assert review_estimates(import_obj, alice).error == ""
+    google.stack.gate.clear_requests()
+
+    limited = review_estimates(import_obj, alice)
+
+    assert re.fullmatch(
+        r"You asked BigQuery for previews and checks more than 1 times in a minute\. "
+        r"Wait \d+ seconds and reload this page\.",
+        limited.error,
+    )
+    assert (limited.first, limited.limit) == (None, 20 * MIB)
+    assert google.stack.gate.operations() == []
+
+
+def test_a_google_error_is_said_with_its_fix_and_the_limit(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    import_obj = make_import(bq_connection, alice, table=table, maximum_bytes_billed=20 * MIB)
+    google.stack.gate.inject("quota_exceeded", times=None, match="jobs.insert")
+
+    estimates = review_estimates(import_obj, alice)
+
+    assert estimates.error == (
+        f"A BigQuery quota of project {PROJECT} is used up; retrying now would not help. "
+        "Wait for the quota to reset (usually within the day) or raise it in "
+        "IAM & Admin > Quotas, then run the import again."
+    )
+    assert (estimates.first, estimates.limit) == (None, 20 * MIB)
+
+
+def test_an_unexpected_failure_is_said_with_the_reference_in_the_log(
+    google, bq_connection, alice, caplog
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    import_obj = make_import(bq_connection, alice, table=table)
+    import_obj.sync_mode, import_obj.cursor_column = "incremental", "plan"
+    import_obj.cursor_type = "STRING"  # no cursor type a run knows: the window fails
+
+    estimates = review_estimates(import_obj, alice)
+
+    match = re.fullmatch(
+        r"It failed unexpectedly\. Reference: ([0-9a-f]{12}) \(in the server log\)\.",
+        estimates.error,
+    )
+    assert match is not None, estimates.error
+    assert f"review estimate failed unexpectedly (reference {match[1]})" in caplog.text
+    assert estimates.limit is not None and estimates.first is None
