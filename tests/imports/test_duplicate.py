@@ -2,9 +2,11 @@
 and schedule), so that what Edit cannot change is changed in a copy; pressing Next through
 the copy and Save makes an import defined like the original."""
 
+import datetime as dt
+
 import pytest
 
-from imports import services
+from imports import duplicate, services
 from imports.models import Import
 from tests.imports.test_create_flow import (
     draft_of,
@@ -115,3 +117,87 @@ def _form_data(form) -> dict[str, str]:
             continue
         data[name] = "on" if value is True else str(value)
     return data
+
+
+# draft_from_import on its own: each step's form, bound to what the copy keeps, gives back
+# the import's own choices.
+
+EVENTS_SCHEMA = [
+    {"name": "user_id", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "happened", "type": "DATETIME", "mode": "NULLABLE"},
+    {"name": "ms", "type": "INT64", "mode": "NULLABLE"},
+    {"name": "event_key", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "plan", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "note", "type": "STRING", "mode": "NULLABLE"},
+]
+
+
+def events_import(workspace, **fields) -> Import:
+    definition = {
+        "name": "Events", "source_kind": "table", "source_table": "events", "target": "events",
+        "identity_column": "user_id", "event_name_fixed": "Signed up",
+        "timestamp_column": "happened", "source_time_zone": "Asia/Tokyo",
+        "event_id_column": "event_key", "source_schema": EVENTS_SCHEMA,
+        # "note" has no entry (a column added later is included under its own name).
+        "column_mapping": [{"column": "plan", "property": "tier", "include": True},
+                           {"column": "ms", "property": "ms", "include": False}],
+        "schedule_kind": "none", **fields,
+    }  # fmt: skip
+    return Import(workspace=workspace, connection_id=1, **definition)
+
+
+def copied_forms(import_obj, time_zone="Europe/Berlin"):
+    draft = duplicate.draft_from_import(import_obj, time_zone)
+    # The source step checks the same table again: its schema keeps the copied steps.
+    draft.set_source({"kind": "table", "table": "events", "schema": EVENTS_SCHEMA}, {})
+    forms = draft.forms(time_zone)
+    for form in forms.values():
+        assert form.is_valid(), form.errors
+    return draft, {step: form.cleaned_data for step, form in forms.items()}
+
+
+def test_a_copied_events_import_keeps_its_fixed_name_zone_and_event_id(workspace_a):
+    _, cleaned = copied_forms(events_import(workspace_a))
+
+    target = cleaned["target"]
+    assert (target["event_name_column"], target["event_name_fixed"]) == ("", "Signed up")
+    assert target["source_time_zone"] == "Asia/Tokyo"  # not the workspace's Europe/Berlin
+    assert target["event_id_column"] == "event_key"
+    included = {m["column"]: m["property"] for m in target["column_mapping"] if m["include"]}
+    assert included == {"plan": "tier", "event_key": "event_key", "note": "note"}
+
+
+def test_a_copied_integer_time_keeps_its_unit(workspace_a):
+    import_obj = events_import(
+        workspace_a, timestamp_column="ms", source_time_zone="", timestamp_unit="milliseconds",
+        column_mapping=[],
+    )  # fmt: skip
+
+    _, cleaned = copied_forms(import_obj)
+
+    assert cleaned["target"]["timestamp_unit"] == "milliseconds"
+
+
+def test_a_copys_name_is_cut_to_the_longest_name_allowed(workspace_a):
+    draft = duplicate.draft_from_import(events_import(workspace_a, name="x" * 100), "UTC")
+
+    assert draft.name == "Copy of " + "x" * 92
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [({"schedule_kind": "hourly", "schedule_time": dt.time(0, 15)},
+      {"schedule_kind": "hourly", "schedule_time": dt.time(0, 15)}),
+     ({"schedule_kind": "weekly", "schedule_time": dt.time(6), "schedule_weekday": 0},
+      {"schedule_kind": "weekly", "schedule_time": dt.time(6), "schedule_weekday": 0}),
+     ({"schedule_kind": "cron", "schedule_cron": "30 4 * * 1-5"},
+      {"schedule_kind": "cron", "schedule_cron": "30 4 * * 1-5"}),
+     ({"schedule_kind": "once", "schedule_at": dt.datetime(2099, 1, 2, 3, 4, tzinfo=dt.UTC)},
+      {"schedule_kind": "once", "schedule_at": dt.datetime(2099, 1, 2, 3, 4, tzinfo=dt.UTC)})],
+)  # fmt: skip
+def test_a_copied_schedule_is_the_same_schedule(workspace_a, schedule, expected):
+    draft, cleaned = copied_forms(events_import(workspace_a, **schedule), "America/New_York")
+
+    assert {key: cleaned["schedule"][key] for key in expected} == expected
+    if schedule["schedule_kind"] == "once":  # shown in the workspace's wall time
+        assert draft.schedule["schedule_at"] == "2099-01-01 22:04"
