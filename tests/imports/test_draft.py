@@ -69,9 +69,17 @@ def test_a_session_keeps_the_most_recently_touched_drafts():
         newest.save(session)
 
     kept = set(session[SESSION_KEY])
-    assert len(kept) == MAX_DRAFTS
+    assert len(kept) == MAX_DRAFTS == 10
     assert drafts[1].id not in kept
     assert {drafts[0].id, newest.id} <= kept
+
+
+def test_only_a_form_step_is_kept_as_form_data():
+    draft = Draft.new(CONNECTION)
+
+    with pytest.raises(ValueError, match="review"):
+        draft.keep("review", {"name": "Users"})
+    assert not hasattr(draft, "review")
 
 
 def test_a_step_keeps_what_was_typed_without_the_token_and_the_button():
