@@ -394,3 +394,15 @@ def test_with_the_storage_read_api_off_on_this_server_the_sample_reads_with_rest
         "the Storage Read API is off on this server (disabled by BIGQUERY_STORAGE_ENABLED)"
     )
     assert google.stack.storage_gate.requests == []
+
+
+def test_a_property_shows_its_first_three_distinct_values_with_null_last():
+    assert preview._shown([None, 1, 1, 2, 3, 4]) == ["1", "2", "3"]
+    assert preview._shown([None, "a", "a"]) == ['"a"', "null"]
+
+
+def test_only_integers_a_double_cannot_hold_are_flagged():
+    assert not preview._beyond_double(2**53 - 1)  # the largest a double holds exactly
+    assert preview._beyond_double(2**53)
+    assert preview._beyond_double([1, {"n": -(2**53)}])
+    assert not preview._beyond_double(True)
