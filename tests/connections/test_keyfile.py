@@ -3,7 +3,7 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +53,19 @@ ENCRYPTED_PKCS1_PEM = _pem(
     serialization.BestAvailableEncryption(b"correct horse"),
 )
 OPENSSH_PEM = _pem(RSA_KEY, serialization.PrivateFormat.OpenSSH)
+
+
+def _unknown_algorithm_pem():
+    """A PKCS#8 key whose algorithm identifier no loader knows (1.3.101.99)."""
+    der = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_PASSWORD
+    )
+    der = der.replace(bytes.fromhex("06032b6570"), bytes.fromhex("06032b6563"))
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN PRIVATE KEY-----\n{body}-----END PRIVATE KEY-----\n"
+
+
+UNKNOWN_ALGORITHM_PEM = _unknown_algorithm_pem()
 
 CLIENT_EMAIL = "importer@acme-analytics.iam.gserviceaccount.com"
 KEY_ID = "3f1c0b8e2d9a47f6b5c4e3d2a1908f7e6d5c4b3a"
@@ -112,6 +125,8 @@ BAD_INPUTS = [
     ("too large bytes", b"{" + b" " * MAX_KEY_BYTES + b"}", "too_large"),
     ("too large str", "{" + " " * MAX_KEY_BYTES + "}", "too_large"),
     ("too large multibyte str", "{" + "\u00e9" * (MAX_KEY_BYTES // 2 + 1) + "}", "too_large"),
+    # the size is the first answer, even for text that could not be encoded anyway
+    ("too large str with a lone surrogate", "\ud800" + " " * MAX_KEY_BYTES, "too_large"),
     ("p12 der", b"\x30\x82\x09\xab\x02\x01\x03\x30\x82\x09\x71\x06\x09\x2a\x86", "p12"),
     ("p12 base64", "MIIJqQIBAzCCCW8GCSqGSIb3DQEHAaCCCWAEgglcMIIJWDCCBA8GCSqGSIb3", "p12"),
     (
@@ -128,6 +143,8 @@ BAD_INPUTS = [
     ("api key", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "api_key"),
     ("api key json string", '"AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"', "api_key"),
     ("access token", "ya29.a0AfH6SMBx3example-token", "access_token"),
+    # a JWT also starts with "ey", but has dots: it is no base64-encoded key file
+    ("jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "invalid_json"),
     ("bare pem", PKCS8_PEM, "pem_only"),
     ("base64 json", base64.b64encode(GOOD.encode()), "base64_json"),
     ("base64 compact json", base64.b64encode(json.dumps(key_info()).encode()), "base64_json"),
@@ -222,6 +239,22 @@ BAD_INPUTS = [
     ("token_uri object", key_json(token_uri={"url": "x"}), "field_type"),
     ("gmail address", key_json(client_email="someone@gmail.com"), "client_email"),
     ("uppercase email", key_json(client_email=CLIENT_EMAIL.upper()), "client_email"),
+    (
+        "uppercase account name",
+        key_json(client_email="impOrter@acme-analytics.iam.gserviceaccount.com"),
+        "client_email",
+    ),
+    (
+        "hyphen for the dot before gserviceaccount",
+        key_json(client_email="importer@acme-analytics.iam-gserviceaccount.com"),
+        "client_email",
+    ),
+    # a format character is not a control character: the address is simply not one
+    (
+        "zero-width space in the email",
+        key_json(client_email="importer\u200b@acme-analytics.iam.gserviceaccount.com"),
+        "client_email",
+    ),
     ("email with newline", key_json(client_email=CLIENT_EMAIL + "\n"), "control_character"),
     # control characters: only the PEM has line breaks
     ("nul after the pem", key_json(private_key=PKCS8_PEM + "\x00"), "control_character"),
@@ -277,6 +310,15 @@ BAD_INPUTS = [
         key_json(private_key="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
         "pem_public",
     ),
+    (
+        "damaged private key followed by a certificate",
+        key_json(
+            private_key="-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        ),
+        "pem_invalid",
+    ),
+    ("unknown key algorithm", key_json(private_key=UNKNOWN_ALGORITHM_PEM), "pem_invalid"),
     ("ec key", key_json(private_key=EC_PEM), "pem_not_rsa"),
     ("ed25519 key", key_json(private_key=ED25519_PEM), "pem_not_rsa"),
     ("openssh key", key_json(private_key=OPENSSH_PEM), "pem_invalid"),
@@ -327,6 +369,63 @@ def test_a_control_character_is_refused_naming_the_field_and_the_character():
         "The key's private_key contains a control character (U+0000), which a key made by "
         "Google never has. Upload the key file as Google gave it."
     )
+
+
+def test_a_duplicate_optional_field_is_named():
+    raw = key_json()[:-2] + ',\n  "client_id": "1"\n}'
+    with pytest.raises(KeyFileError) as info:
+        parse(raw)
+    assert info.value.message == (
+        "The key file has the field client_id twice. Upload the key file as Google gave it."
+    )
+
+
+@pytest.mark.parametrize(
+    ("private_key", "kind"),
+    [
+        (_pem(dsa.generate_private_key(key_size=2048)), "a DSA key"),
+        (_pem(ed448.Ed448PrivateKey.generate()), "an Ed448 key"),
+        (ED25519_PEM, "an Ed25519 key"),
+        (EC_PEM, "an EC key"),
+    ],
+)
+def test_a_key_of_another_algorithm_is_refused_naming_it(private_key, kind):
+    with pytest.raises(KeyFileError) as info:
+        parse(key_json(private_key=private_key))
+    assert info.value.message == (
+        f"The private_key must be an RSA key, as Google's are; this one is {kind}."
+    )
+
+
+def test_a_key_file_of_exactly_64_kib_is_read_and_one_byte_more_is_not():
+    padded = GOOD + " " * (MAX_KEY_BYTES - len(GOOD))
+
+    assert parse(padded.encode()).client_email == CLIENT_EMAIL
+    assert parse(padded).client_email == CLIENT_EMAIL
+    with pytest.raises(KeyFileError) as info:
+        parse((padded + " ").encode())
+    assert info.value.code == "too_large"
+
+
+def test_a_private_key_of_up_to_16000_characters_is_loaded():
+    """Longer keys than Google's (RSA-4096, trailing line breaks) still load; past 16,000
+    characters the key is refused unread."""
+    rsa_4096 = _pem(rsa.generate_private_key(public_exponent=65537, key_size=4096))
+    padded = PKCS8_PEM + "\n" * (16_000 - len(PKCS8_PEM))
+
+    assert parse(key_json(private_key=rsa_4096)).client_email == CLIENT_EMAIL
+    assert parse(key_json(private_key=padded)).client_email == CLIENT_EMAIL
+    with pytest.raises(KeyFileError) as info:
+        parse(key_json(private_key=padded + "\n"))
+    assert info.value.code == "pem_invalid"
+
+
+def test_an_optional_field_is_kept_up_to_2048_characters():
+    url = "https://www.googleapis.com/robot/v1/metadata/x509/"
+    longest = url + "a" * (2048 - len(url))
+
+    assert parse(key_json(client_x509_cert_url=longest)).info["client_x509_cert_url"] == longest
+    assert "client_x509_cert_url" not in parse(key_json(client_x509_cert_url=longest + "a")).info
 
 
 def test_it_does_not_echo_unknown_field_names_or_values():
