@@ -144,6 +144,12 @@ def test_it_accepts_valid_project_ids(value):
             "must be a lowercase domain name.",
         ),
         (
+            "example-.com:my-project",
+            "project_domain",
+            "In a domain-scoped project ID (example.com:my-project), the part before ':' "
+            "must be a lowercase domain name.",
+        ),
+        (
             "-example.com:my-project",
             "project_domain",
             "In a domain-scoped project ID (example.com:my-project), the part before ':' "
@@ -199,6 +205,15 @@ def test_it_accepts_valid_project_ids(value):
 def test_it_rejects_invalid_project_ids_naming_the_rule(value, code, message):
     error = _error(validate_project_id, value)
     assert (error.code, error.message) == (code, message)
+
+
+def test_a_domain_of_up_to_253_characters_is_accepted_before_the_colon():
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(longest) == 253
+
+    assert validate_project_id(f"{longest}:my-project") == f"{longest}:my-project"
+    error = _error(validate_project_id, f"{longest}d:my-project")
+    assert error.code == "project_domain"
 
 
 # --- dataset IDs ----------------------------------------------------------------------
@@ -286,7 +301,21 @@ def test_it_quotes_each_part_separately():
 
 @pytest.mark.parametrize(
     "parts",
-    [(), ("",), ("a`b",), ("ok", "a\\b"), ("a\nb",), ("a\rb",), ("a\x00b",), ("a\u2028b",)],
+    [
+        (),
+        ("",),
+        ("a`b",),
+        ("ok", "a\\b"),
+        ("a\nb",),
+        ("a\rb",),
+        ("a\x00b",),
+        ("a\u2028b",),
+        ("a\u2029b",),  # paragraph separator
+        ("a\u202eb",),  # right-to-left override: shows another name than it is
+        ("a\ud800b",),  # lone surrogate
+        ("a\ue000b",),  # private use
+        ("a\u0378b",),  # unassigned
+    ],
 )
 def test_it_refuses_to_quote_what_could_break_out(parts):
     with pytest.raises(ValueError):
