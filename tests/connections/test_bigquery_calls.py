@@ -1,0 +1,166 @@
+"""The BigQuery seam's calls against the stand-ins, with the real client libraries: each call
+rides out one transient 503 (its short retry), and the small answers they give (one table of
+a dataset, a table listing, whether a dataset had to be created) are what BigQuery holds."""
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from connections.bigquery import (
+    BigQuerySession,
+    DatasetBrowser,
+    GoogleCallError,
+    GoogleErrorKind,
+    ImportReader,
+)
+from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH, USERS
+
+USERS_TABLE = f"{PROJECT}.{DATASET}.users"
+
+
+@pytest.fixture
+def session(google):
+    with BigQuerySession(google.key.info, PROJECT) as opened:
+        yield opened
+
+
+def calls(google, operation):
+    return [r for r in google.stack.gate.requests if r.operation == operation]
+
+
+def _table_names(session):
+    return DatasetBrowser(session, DATASET).table_names()
+
+
+def _table(session):
+    return DatasetBrowser(session, DATASET).table("users")
+
+
+def _preview(session):
+    browser = DatasetBrowser(session, DATASET)
+    return browser.preview_rows(browser.table("users"))
+
+
+def _first_table(session):
+    return session.first_table(DATASET)
+
+
+def _dataset(session):
+    return session.get_dataset(DATASET)
+
+
+def _result_rows(session):
+    return ImportReader(session).table_rows(USERS_TABLE)
+
+
+def _result_pages(session):
+    return list(ImportReader(session).pages(USERS_TABLE, start_index=0, page_size=10))
+
+
+@pytest.mark.parametrize(
+    ("operation", "call"),
+    [
+        ("tables.list", _table_names),
+        ("tables.list", _first_table),
+        ("tables.get", _table),
+        ("tabledata.list", _preview),
+        ("datasets.get", _dataset),
+        ("tables.get", _result_rows),
+        ("tabledata.list", _result_pages),
+    ],
+)
+def test_a_call_rides_out_one_transient_503(google, session, operation, call):
+    google.stack.gate.inject("backend_error", times=1, match=operation)
+
+    answer = call(session)
+
+    assert answer
+    statuses = [r.status for r in calls(google, operation)]
+    assert statuses[:2] == [None, 200]  # the 503 (a fault, no status logged), then the retry
+
+
+def test_first_table_asks_for_one_table_and_none_of_an_empty_dataset(google, session):
+    empty = f"empty_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, empty, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=empty
+    )
+
+    assert session.first_table(DATASET) == "users"
+    assert session.first_table(empty) is None
+
+
+def test_table_names_gives_each_tables_name_and_type_up_to_the_limit(google, session):
+    for name in ("b_table", "c_table"):
+        google.stack.create_table(PROJECT, SCRATCH, name, [("id", "INT64")])
+    browser = DatasetBrowser(session, SCRATCH)
+
+    everything = browser.table_names()
+    first = browser.table_names(limit=1)
+
+    assert ("b_table", "TABLE") in everything and ("c_table", "TABLE") in everything
+    assert first == everything[:1]
+
+
+def test_ensure_dataset_creates_a_missing_dataset_once(google, session):
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    google.stack.grant(google.key.email, "roles/bigquery.dataOwner", project=PROJECT)
+
+    created = session.ensure_dataset(name, location=LOCATION, expiration_ms=3_600_000)
+    again = session.ensure_dataset(name, location=LOCATION, expiration_ms=3_600_000)
+
+    assert (created, again) == (True, False)
+    assert len(calls(google, "datasets.insert")) == 1
+    made = google.client().get_dataset(f"{PROJECT}.{name}")
+    assert made.location == LOCATION
+    assert made.default_table_expiration_ms == 3_600_000
+
+
+def test_an_existing_dataset_is_not_created_again(google, session):
+    assert session.ensure_dataset(SCRATCH, location=LOCATION, expiration_ms=3_600_000) is False
+    assert calls(google, "datasets.insert") == []
+
+
+def test_expire_table_sets_the_expiry_hours_from_now(google, session):
+    google.stack.create_table(PROJECT, SCRATCH, "expiring", [("id", "INT64")])
+    before = dt.datetime.now(dt.UTC)
+
+    session.expire_table(f"{PROJECT}.{SCRATCH}.expiring", hours=24)
+
+    expires = google.client().get_table(f"{PROJECT}.{SCRATCH}.expiring").expires
+    assert before + dt.timedelta(hours=24) <= expires <= before + dt.timedelta(hours=24, minutes=1)
+
+
+def test_deleting_a_table_that_is_already_gone_is_fine(google, session):
+    google.stack.create_table(PROJECT, SCRATCH, "short_lived", [("id", "INT64")])
+    table = f"{PROJECT}.{SCRATCH}.short_lived"
+
+    session.delete_table(table)
+    session.delete_table(table)
+
+    assert [r.status for r in calls(google, "tables.delete")] == [204, 404]
+
+
+def test_result_pages_start_at_the_index_and_hold_page_size_rows(google, session):
+    reader = ImportReader(session)
+
+    pages = list(reader.pages(USERS_TABLE, start_index=1, page_size=2))
+
+    assert [len(page) for page in pages] == [2, 2]
+    assert [row["user_id"] for page in pages for row in page] == [
+        user["user_id"] for user in USERS[1:]
+    ]
+
+
+def test_project_permissions_names_the_held_ones_and_a_refused_call_is_an_error(google, session):
+    """An error answer of testIamPermissions is no list of permissions: it must not read as
+    "none held"."""
+    wanted = ["bigquery.jobs.create", "bigquery.datasets.create"]
+
+    assert session.project_permissions(wanted) == {"bigquery.jobs.create"}
+
+    google.stack.gate.inject("backend_error", times=None, match="projects.testIamPermissions")
+    with pytest.raises(GoogleCallError) as info:
+        session.project_permissions(wanted)
+    assert (info.value.kind, info.value.status) == (GoogleErrorKind.BACKEND_ERROR, 503)
