@@ -225,3 +225,69 @@ def test_the_empty_state_offers_add_database(alice_client):
 
 def test_make_connection_helper_sets_connected_by(alice, workspace_a):
     assert make_connection(workspace_a, alice).created_by == alice
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"connected_on_after": "2026-03-04"}, ["conn-00003", "conn-00004"]),
+        ({"connected_on_before": "2026-03-02"}, ["conn-00000", "conn-00001"]),
+    ],
+)
+def test_a_connected_on_range_may_be_open_at_either_end(
+    alice_client, alice, workspace_a, params, expected
+):
+    seed(workspace_a, [alice], 5, start=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC))
+
+    response = alice_client.get(LIST, params)
+
+    assert response.status_code == 200
+    assert sorted(names(response)) == expected
+    assert "Connected On:" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("  conn-00003  ", ["conn-00003"]),  # the name, typed with spaces around it
+        ("PROJECT-002", ["conn-00002", "conn-00009"]),
+        ("ds_11", ["conn-00011"]),
+        ("   ", [f"conn-{i:05d}" for i in range(12)]),  # blank: no search
+    ],
+)
+def test_search_matches_the_name_the_project_or_the_dataset(
+    alice_client, alice, workspace_a, q, expected
+):
+    seed(workspace_a, [alice], 12)
+
+    assert sorted(names(alice_client.get(LIST, {"q": q}))) == expected
+
+
+@pytest.mark.parametrize(
+    ("sort", "value"),
+    [
+        ("project", lambda c: c.project_id),
+        ("-dataset", lambda c: c.dataset_id),
+        ("status", lambda c: c.status),
+        ("connected_on", lambda c: c.created_at),
+        ("-connected_by", lambda c: c.created_by.username),
+    ],
+)
+def test_each_column_sorts_the_list(alice_client, alice, bob, workspace_a, sort, value):
+    seed(workspace_a, [alice, bob], 9)
+    Connection.objects.filter(name__in=["conn-00002", "conn-00005"]).update(status="failing")
+    Connection.objects.filter(name="conn-00007").update(status="ok")
+
+    rows = alice_client.get(LIST, {"sort": sort}).context["page"].object_list
+
+    every = [value(c) for c in Connection.objects.filter(workspace=workspace_a)]
+    assert [value(c) for c in rows] == sorted(every, reverse=sort.startswith("-"))
+
+
+def test_filter_by_status(alice_client, alice, workspace_a):
+    seed(workspace_a, [alice], 4)
+    Connection.objects.filter(name="conn-00001").update(status="failing")
+    Connection.objects.filter(name="conn-00003").update(status="ok")
+
+    assert names(alice_client.get(LIST, {"status": "failing"})) == ["conn-00001"]
+    assert names(alice_client.get(LIST, {"status": "ok"})) == ["conn-00003"]
