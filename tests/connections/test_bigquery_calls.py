@@ -13,6 +13,8 @@ from connections.bigquery import (
     GoogleCallError,
     GoogleErrorKind,
     ImportReader,
+    JobOptions,
+    StorageReader,
 )
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH, USERS
 
@@ -164,3 +166,96 @@ def test_project_permissions_names_the_held_ones_and_a_refused_call_is_an_error(
     with pytest.raises(GoogleCallError) as info:
         session.project_permissions(wanted)
     assert (info.value.kind, info.value.status) == (GoogleErrorKind.BACKEND_ERROR, 503)
+
+
+def test_a_result_tables_rows_schema_and_pages_take_one_tables_get(google, session):
+    """A finished result table does not change: its row count, schema and rows come from
+    one tables.get."""
+    reader = ImportReader(session)
+
+    assert reader.table_rows(USERS_TABLE) == len(USERS)
+    assert [column["name"] for column in reader.table_schema(USERS_TABLE)] == [
+        "user_id",
+        "email",
+        "plan",
+    ]
+    assert sum(len(page) for page in reader.pages(USERS_TABLE, start_index=0, page_size=2)) == 5
+
+    assert len(calls(google, "tables.get")) == 1
+
+
+def test_waiting_for_a_query_job_that_failed_raises_its_error(google, session):
+    """A job can fail after jobs.insert accepted it (here: an anonymous result over
+    BigQuery's size cap): waiting for it gives the job's error, not a result table."""
+    google.stack.gate.anonymous_result_max_rows = 2
+    reader = ImportReader(session)
+    sql = f"SELECT * FROM `{USERS_TABLE}`"  # noqa: S608 - fixed test names
+    job = reader.start_query(sql, [], location=LOCATION, options=JobOptions(purpose="preview"))
+
+    with pytest.raises(GoogleCallError) as info:
+        reader.wait(job, timeout=30)
+
+    assert info.value.kind == GoogleErrorKind.RESPONSE_TOO_LARGE
+
+
+class _StillWaiting(Exception):
+    pass
+
+
+def test_a_query_job_still_running_at_the_timeout_is_given_up_and_cancelled(google, session):
+    google.stack.gate.jobs_keep_running = True  # a query that takes minutes at Google
+    reader = ImportReader(session)
+    sql = f"SELECT * FROM `{USERS_TABLE}`"  # noqa: S608 - fixed test names
+    job = reader.start_query(sql, [], location=LOCATION, options=JobOptions(purpose="preview"))
+    polls = []
+
+    def on_wait():
+        polls.append(1)
+        if len(polls) > 20:  # ten seconds: far past the timeout
+            raise _StillWaiting
+
+    with pytest.raises(GoogleCallError) as info:
+        reader.wait(job, timeout=1, on_wait=on_wait)
+
+    assert (info.value.kind, info.value.reason) == (GoogleErrorKind.UNREACHABLE, "job_timeout")
+    assert len(calls(google, "jobs.cancel")) == 1
+
+
+@pytest.fixture
+def storage(google, session):
+    google.stack.grant(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    with StorageReader(session) as reader:
+        yield reader
+
+
+def test_storage_pages_hold_page_size_rows_and_the_last_the_rest(storage):
+    stream = storage.open_stream(USERS_TABLE)
+
+    pages = list(storage.pages(stream, offset=0, page_size=2))
+    from_the_second = list(storage.pages(stream, offset=1, page_size=3))
+
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sorted(row["user_id"] for page in pages for row in page) == [u["user_id"] for u in USERS]
+    assert [len(page) for page in from_the_second] == [3, 1]
+
+
+def test_an_empty_table_opens_no_storage_stream(google, storage):
+    google.stack.create_table(PROJECT, SCRATCH, "no_rows", [("id", "INT64")])
+
+    with pytest.raises(GoogleCallError) as info:
+        storage.open_stream(f"{PROJECT}.{SCRATCH}.no_rows")
+
+    assert (info.value.kind, info.value.reason) == (
+        GoogleErrorKind.STORAGE_UNAVAILABLE,
+        "no_stream",
+    )
+
+
+def test_an_unknown_storage_stream_is_gone(storage):
+    stream = storage.open_stream(USERS_TABLE)
+    unknown = stream.rsplit("/", 1)[0] + "/no-such-stream"
+
+    with pytest.raises(GoogleCallError) as info:
+        list(storage.pages(unknown, offset=0, page_size=2))
+
+    assert info.value.kind == GoogleErrorKind.READ_STREAM_GONE
