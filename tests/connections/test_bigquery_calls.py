@@ -27,6 +27,11 @@ def session(google):
         yield opened
 
 
+def unique(prefix):
+    """A name no other test (or a rerun in the same session) uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
 def calls(google, operation):
     return [r for r in google.stack.gate.requests if r.operation == operation]
 
@@ -83,7 +88,7 @@ def test_a_call_rides_out_one_transient_503(google, session, operation, call):
 
 
 def test_first_table_asks_for_one_table_and_none_of_an_empty_dataset(google, session):
-    empty = f"empty_{uuid.uuid4().hex[:8]}"
+    empty = unique("empty")
     google.stack.create_dataset(PROJECT, empty, location=LOCATION)
     google.stack.grant(
         google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=empty
@@ -94,19 +99,24 @@ def test_first_table_asks_for_one_table_and_none_of_an_empty_dataset(google, ses
 
 
 def test_table_names_gives_each_tables_name_and_type_up_to_the_limit(google, session):
+    dataset = unique("listed")
+    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=dataset
+    )
     for name in ("b_table", "c_table"):
-        google.stack.create_table(PROJECT, SCRATCH, name, [("id", "INT64")])
-    browser = DatasetBrowser(session, SCRATCH)
+        google.stack.create_table(PROJECT, dataset, name, [("id", "INT64")])
+    browser = DatasetBrowser(session, dataset)
 
     everything = browser.table_names()
     first = browser.table_names(limit=1)
 
-    assert ("b_table", "TABLE") in everything and ("c_table", "TABLE") in everything
+    assert sorted(everything) == [("b_table", "TABLE"), ("c_table", "TABLE")]
     assert first == everything[:1]
 
 
 def test_ensure_dataset_creates_a_missing_dataset_once(google, session):
-    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    name = unique("scratch")
     google.stack.grant(google.key.email, "roles/bigquery.dataOwner", project=PROJECT)
 
     created = session.ensure_dataset(name, location=LOCATION, expiration_ms=3_600_000)
@@ -125,18 +135,20 @@ def test_an_existing_dataset_is_not_created_again(google, session):
 
 
 def test_expire_table_sets_the_expiry_hours_from_now(google, session):
-    google.stack.create_table(PROJECT, SCRATCH, "expiring", [("id", "INT64")])
+    table = unique("expiring")
+    google.stack.create_table(PROJECT, SCRATCH, table, [("id", "INT64")])
     before = dt.datetime.now(dt.UTC)
 
-    session.expire_table(f"{PROJECT}.{SCRATCH}.expiring", hours=24)
+    session.expire_table(f"{PROJECT}.{SCRATCH}.{table}", hours=24)
 
-    expires = google.client().get_table(f"{PROJECT}.{SCRATCH}.expiring").expires
+    expires = google.client().get_table(f"{PROJECT}.{SCRATCH}.{table}").expires
     assert before + dt.timedelta(hours=24) <= expires <= before + dt.timedelta(hours=24, minutes=1)
 
 
 def test_deleting_a_table_that_is_already_gone_is_fine(google, session):
-    google.stack.create_table(PROJECT, SCRATCH, "short_lived", [("id", "INT64")])
-    table = f"{PROJECT}.{SCRATCH}.short_lived"
+    name = unique("short_lived")
+    google.stack.create_table(PROJECT, SCRATCH, name, [("id", "INT64")])
+    table = f"{PROJECT}.{SCRATCH}.{name}"
 
     session.delete_table(table)
     session.delete_table(table)
@@ -240,10 +252,11 @@ def test_storage_pages_hold_page_size_rows_and_the_last_the_rest(storage):
 
 
 def test_an_empty_table_opens_no_storage_stream(google, storage):
-    google.stack.create_table(PROJECT, SCRATCH, "no_rows", [("id", "INT64")])
+    table = unique("no_rows")
+    google.stack.create_table(PROJECT, SCRATCH, table, [("id", "INT64")])
 
     with pytest.raises(GoogleCallError) as info:
-        storage.open_stream(f"{PROJECT}.{SCRATCH}.no_rows")
+        storage.open_stream(f"{PROJECT}.{SCRATCH}.{table}")
 
     assert (info.value.kind, info.value.reason) == (
         GoogleErrorKind.STORAGE_UNAVAILABLE,
