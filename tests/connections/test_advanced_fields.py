@@ -63,6 +63,11 @@ def test_blank_advanced_fields_mean_the_defaults(alice_client):
         ("scratch_dataset_id", "scratch-data", "Scratch dataset may contain only letters"),
         ("scratch_kms_key_name", "my-key", "Scratch KMS key must be a Cloud KMS key name"),
         ("scratch_kms_key_name", KMS + "/cryptoKeyVersions/1", "Scratch KMS key must be"),
+        (
+            "scratch_kms_key_name",
+            "projects/p/../other/locations/eu/keyRings/r/cryptoKeys/k",
+            "Scratch KMS key must be",
+        ),
         ("maximum_bytes_billed", "ten gigs", "Maximum bytes billed: Enter a size such as"),
         ("maximum_bytes_billed", "10 XB", "units: bytes, KB, MB, GB, TB, PB"),
         ("maximum_bytes_billed", "0", "Maximum bytes billed: Enter at least 10 MB"),
