@@ -5,6 +5,7 @@ makes in a month, at settings.BIGQUERY_PRICE_PER_TIB (on-demand pricing)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,9 +17,13 @@ from imports.models import Import, ImportRun
 
 RECENT_RUNS = 10
 TIB = 2**40
-# A schedule's runs are counted over a week (cheap, and exact for weekly ones) and scaled
-# to an average month.
+# A schedule's runs are counted over a week and scaled to an average month. A schedule
+# that runs less than daily (a weekly one, or a cron on the 1st of the month) is counted over
+# eight years instead, every month and leap day included, up to LONG_SAMPLE_RUNS runs (more
+# than a weekly schedule makes): past those, over the time they take.
 SAMPLE = dt.timedelta(days=7)
+LONG_SAMPLE = dt.timedelta(weeks=52 * 8)
+LONG_SAMPLE_RUNS = 500
 DAYS_PER_MONTH = 365.25 / 12
 
 
@@ -46,8 +51,14 @@ class Projection:
         monthly = self.bytes_per_month
         return (
             f"About {human_bytes(monthly)} a month, {dollars(monthly, price)} at "
-            f"${price:g} per TiB: about {self.runs_per_month:,.0f} runs a month, {each}."
+            f"${price:g} per TiB: about {_runs(self.runs_per_month)} a month, {each}."
         )
+
+
+def _runs(count: float) -> str:
+    """ "720 runs", "4.3 runs", "1 run": whole numbers from 10 on, one decimal below."""
+    text = f"{count:,.0f}" if count >= 10 else f"{count:.1f}".removesuffix(".0")
+    return f"{text} run{'' if text == '1' else 's'}"
 
 
 def dollars(size: int, price_per_tib: float) -> str:
@@ -63,13 +74,32 @@ def runs_per_month(import_obj: Import, now: dt.datetime | None = None) -> float 
         return None
     schedule = schedules.Schedule.from_import(import_obj)
     start = now or timezone.now()
-    count, at = 0, start
-    while True:
-        following = schedules.next_run_after(schedule, at)
-        if following is None or following > start + SAMPLE:
-            break
-        count, at = count + 1, following
+    count, _ = _runs_in(schedule, start, SAMPLE)
+    if count < SAMPLE.days:
+        return _sparse_runs_per_month(schedule, start.replace(minute=0, second=0, microsecond=0))
     return count * DAYS_PER_MONTH / SAMPLE.days
+
+
+@functools.lru_cache(maxsize=256)
+def _sparse_runs_per_month(schedule: schedules.Schedule, start: dt.datetime) -> float:
+    """Over LONG_SAMPLE, from the hour: kept for the hour, since the import's page asks
+    again each time it refreshes its progress."""
+    count, span = _runs_in(schedule, start, LONG_SAMPLE, LONG_SAMPLE_RUNS)
+    return count * DAYS_PER_MONTH / (span / dt.timedelta(days=1))
+
+
+def _runs_in(
+    schedule: schedules.Schedule, start: dt.datetime, span: dt.timedelta, most: int | None = None
+) -> tuple[int, dt.timedelta]:
+    """The runs after `start` within `span`, and the span they were counted over: up to the
+    `most`-th run when there are that many."""
+    count, at = 0, start
+    while most is None or count < most:
+        following = schedules.next_run_after(schedule, at)
+        if following is None or following > start + span:
+            return count, span
+        count, at = count + 1, following
+    return count, at - start
 
 
 def monthly_projection(import_obj: Import, now: dt.datetime | None = None) -> Projection | None:

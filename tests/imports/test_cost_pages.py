@@ -180,8 +180,44 @@ def test_a_cron_schedules_runs_are_counted_too(workspace_a, connection, alice):
     assert cost.runs_per_month(every_six_hours, monday) == pytest.approx(4 * cost.DAYS_PER_MONTH)
 
 
+@pytest.mark.parametrize(
+    ("cron", "per_month"),
+    [("0 3 1 * *", 1.0), ("0 3 1,15 * *", 2.0), ("0 0 1 1 *", 1 / 12), ("0 6 * * 1", 4.35)],
+)
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC),  # the day after a 1st
+        dt.datetime(2026, 12, 31, 23, tzinfo=dt.UTC),  # the hour before one
+    ],
+)
+def test_a_schedule_that_runs_less_than_daily_is_counted_over_years(
+    workspace_a, connection, alice, cron, per_month, now
+):
+    """A week from the 2nd holds no run of a cron on the 1st: counted over a week, it would
+    cost nothing; counted over eight years, it runs about once a month."""
+    import_obj = add_import(
+        workspace_a, connection, name="Sparse", created_by=alice, schedule_kind="cron",
+        schedule_cron=cron,
+    )  # fmt: skip
+
+    assert cost.runs_per_month(import_obj, now) == pytest.approx(per_month, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("per_month", "said"),
+    [(720.0, "about 720 runs a month"), (30.4375, "about 30 runs a month"),
+     (4.348, "about 4.3 runs a month"), (1.0034, "about 1 run a month"),
+     (0.0833, "about 0.1 runs a month")],
+)  # fmt: skip
+def test_runs_a_month_are_said_to_one_decimal_below_ten(per_month, said):
+    text = cost.Projection(runs=1, mean_billed=MIB, runs_per_month=per_month).text()
+
+    assert said in text
+
+
 def test_a_schedule_with_no_run_in_the_week_is_not_said_to_run_only_when_started():
-    # e.g. a cron on the 1st of the month seen from the 2nd: scheduled, none of it this week.
+    # e.g. a cron on February 29 seen in a year without one: scheduled, no run to count.
     text = cost.Projection(runs=1, mean_billed=MIB, runs_per_month=0.0).text()
 
     assert text.startswith("About 0 bytes a month, about $0.00 at $6.25 per TiB")
