@@ -184,7 +184,7 @@ def test_delete_asks_first_then_deletes_the_import_and_its_runs(
     assert confirm.status_code == 200
     page = confirm.content.decode()
     assert "Delete “Users”?" in page
-    assert "2 runs" in page
+    assert "The import and its run history (2 runs, with their rejected rows)" in page
     assert ">Delete import</button>" in page
     assert Import.objects.filter(pk=import_obj.pk).exists()
 

@@ -534,6 +534,104 @@ def test_the_progress_fragment_follows_a_new_run_after_the_old_one_ended(
     assert 'hx-swap-oob="true"' in fragment
 
 
+def test_when_a_new_run_replaced_the_followed_one_the_definition_is_refreshed(
+    alice_client, workspace_a, connection
+):
+    """The buttons did not change (a run is active before and after), but the run the page
+    followed has ended: its watermark and next run are redrawn."""
+    import_obj = add_import(workspace_a, connection, status="running")
+    old = add_run(import_obj, status="succeeded", ago=dt.timedelta(hours=1))
+    running_run(import_obj)
+
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/",
+        {"run": str(old.pk), "actions": "delete.stop"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+
+    assert 'id="import-actions"' not in fragment
+    assert '<section id="definition" hx-swap-oob="true">' in fragment
+
+
+def test_buttons_that_changed_meanwhile_bring_the_definition_with_them(
+    alice_client, workspace_a, connection
+):
+    """Another admin paused a scheduled import: the next poll swaps the buttons and the
+    definition, without a run having been followed."""
+    import_obj = add_import(
+        workspace_a,
+        connection,
+        status="scheduled",
+        next_run_at=timezone.now() + dt.timedelta(minutes=1),
+    )
+    Import.objects.filter(pk=import_obj.pk).update(status="paused", next_run_at=None)
+
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/",
+        {"actions": "delete.edit.pause.run-now.stop"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+
+    assert '<div id="import-actions" class="actions" hx-swap-oob="true">' in fragment
+    assert ">Resume</button>" in fragment
+    assert '<section id="definition" hx-swap-oob="true">' in fragment
+
+
+def test_a_finished_run_the_page_followed_is_shown_not_the_latest_one(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="completed")
+    followed = add_run(
+        import_obj,
+        ago=dt.timedelta(hours=2),
+        rows_expected=111,
+        committed_offset=111,
+        rows_read=111,
+    )
+    add_run(
+        import_obj,
+        ago=dt.timedelta(hours=1),
+        rows_expected=222,
+        committed_offset=222,
+        rows_read=222,
+    )
+
+    fragment = alice_client.get(
+        detail_url(import_obj) + "progress/", {"run": str(followed.pk)}
+    ).content.decode()
+
+    assert f'data-run="{followed.pk}"' in fragment
+    assert "111 of 111 rows (100%)" in fragment
+
+
+def test_a_run_with_every_row_done_but_not_yet_ended_has_under_a_second_left(
+    alice_client, workspace_a, connection
+):
+    import_obj = add_import(workspace_a, connection, status="running")
+    running_run(import_obj, committed_offset=1000, rows_read=1000)
+
+    fragment = alice_client.get(detail_url(import_obj) + "progress/").content.decode()
+
+    assert '<dd id="progress-left">About &lt;1\xa0s</dd>' in fragment
+
+
+def test_a_run_due_in_a_minute_is_starting_soon_not_due_now(alice_client, workspace_a, connection):
+    import_obj = add_import(
+        workspace_a,
+        connection,
+        status="scheduled",
+        schedule_kind="daily",
+        schedule_time=dt.time(3, 0),
+        next_run_at=timezone.now() + dt.timedelta(minutes=1),
+    )
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    assert 'hx-trigger="every 2s"' in page  # due within two minutes: the page follows it
+    assert "<h2>Starting soon</h2>" in page
+    assert "Due now" not in page
+
+
 # -- run page and rejected rows -----------------------------------------------------------------
 
 
@@ -640,6 +738,8 @@ def test_the_rejected_rows_csv_streams_every_column_and_defuses_formulas(
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "private, no-store"  # rows of a source stay off caches
     disposition = response["Content-Disposition"]
     assert disposition.startswith('attachment; filename="rejected-rows-users-')
     assert disposition.endswith('.csv"')
@@ -726,6 +826,8 @@ def every_get_url(import_obj, run):
         detail_url(import_obj),
         detail_url(import_obj) + "progress/",
         detail_url(import_obj) + "delete/",
+        detail_url(import_obj) + "stop/",
+        detail_url(import_obj) + "reimport/",
         run_url(run),
         run_url(run) + "rejected.csv",
     ]
@@ -768,7 +870,8 @@ def test_members_may_read_but_get_403_on_every_change(bob_client, users_import):
     run = add_run(users_import)
 
     for url in every_get_url(users_import, run):
-        expected = 403 if url.endswith("delete/") else 200
+        # the confirmation pages of delete, stop and re-import are for admins
+        expected = 403 if url.endswith(("delete/", "stop/", "reimport/")) else 200
         assert bob_client.get(url).status_code == expected, url
     for url in every_post_url(users_import):
         assert bob_client.post(url).status_code == 403, url
