@@ -115,3 +115,138 @@ def test_edit_to_once_now_starts_the_run_and_says_so(alice_client, alice, connec
     manual.refresh_from_db()
     assert manual.status == Import.Status.RUNNING
     assert manual.runs.get().status == "queued"
+
+
+def test_the_edit_form_starts_from_the_saved_schedule_in_the_workspaces_zone(
+    alice_client, alice, workspace_a, connection_a
+):
+    workspace_a.time_zone = "Europe/Berlin"
+    workspace_a.save()
+    once = make_import(
+        connection_a,
+        alice,
+        table="users",
+        name="Once",
+        schedule_kind="once",
+        schedule_at=dt.datetime(2030, 7, 1, 7, 30, tzinfo=dt.UTC),
+        maximum_bytes_billed=200 * 2**30,
+    )
+    hourly = make_import(
+        connection_a,
+        alice,
+        table="users",
+        name="Hourly",
+        schedule_kind="hourly",
+        schedule_time=dt.time(0, 15),
+    )
+    monday = make_import(
+        connection_a,
+        alice,
+        table="users",
+        name="Mondays",
+        schedule_kind="weekly",
+        schedule_weekday=0,
+        schedule_time=dt.time(6, 45),
+    )
+
+    def initial(import_obj):
+        context = alice_client.get(EDIT.format(import_obj.pk)).context
+        form, name_form = context["form"], context["name_form"]
+        return {
+            "kind": form["schedule_kind"].value(),
+            "at": form["schedule_at"].value(),
+            "minute": form["schedule_minute"].value(),
+            "time": form["schedule_time"].value(),
+            "weekday": form["schedule_weekday"].value(),
+            "limit": name_form["maximum_bytes_billed"].value(),
+        }
+
+    assert initial(once) == {
+        "kind": "once",
+        "at": "2030-07-01T09:30",  # 07:30 UTC is 09:30 in Berlin's summer
+        "minute": 0,
+        "time": None,
+        "weekday": None,
+        "limit": "200 GB",
+    }
+    assert initial(hourly) | {"limit": None} == {
+        "kind": "hourly",
+        "at": None,
+        "minute": 15,
+        "time": "00:15",
+        "weekday": None,
+        "limit": None,
+    }
+    assert initial(monday)["weekday"] == 0  # Monday is 0, not "no day"
+    assert initial(monday)["time"] == "06:45"
+    weekdays = make_import(
+        connection_a,
+        alice,
+        table="users",
+        name="Weekdays",
+        schedule_kind="cron",
+        schedule_cron="0 9 * * 1-5",
+    )
+    form = alice_client.get(EDIT.format(weekdays.pk)).context["form"]
+    assert form["schedule_cron"].value() == "0 9 * * 1-5"
+
+
+def test_edit_saves_the_byte_limit_and_blank_means_the_connections(
+    alice_client, alice, connection_a
+):
+    import_obj = make_import(connection_a, alice, table="users", name="Users")
+
+    response = alice_client.post(
+        EDIT.format(import_obj.pk),
+        {"name": "Users", "schedule_kind": "none", "maximum_bytes_billed": "2 TB"},
+    )
+
+    assert response.status_code == 302
+    import_obj.refresh_from_db()
+    assert import_obj.maximum_bytes_billed == 2 * 2**40
+    alice_client.post(EDIT.format(import_obj.pk), {"name": "Users", "schedule_kind": "none"})
+    import_obj.refresh_from_db()
+    assert import_obj.maximum_bytes_billed is None
+
+
+def test_the_edit_form_starts_from_the_saved_threshold_normalization_and_lookback(
+    alice_client, alice, connection_a
+):
+    import_obj = make_import(
+        connection_a,
+        alice,
+        table="users",
+        name="Users",
+        rejection_threshold=10,
+        identity_trim=True,
+        identity_lowercase=True,
+        null_policy="overwrite",
+        sync_mode="incremental",
+        cursor_column="updated_at",
+        cursor_type="TIMESTAMP",
+        lookback_seconds=Import.Lookback.THREE_DAYS,
+    )
+
+    context = alice_client.get(EDIT.format(import_obj.pk)).context
+
+    assert context["threshold_form"]["rejection_threshold"].value() == 10
+    semantics = context["semantics_form"]
+    assert semantics["identity_trim"].value() is True
+    assert semantics["identity_lowercase"].value() is True
+    assert semantics["null_policy"].value() == "overwrite"
+    assert context["lookback_form"]["lookback_seconds"].value() == Import.Lookback.THREE_DAYS
+
+
+def test_another_workspaces_import_is_not_found_under_your_own_workspace(
+    charlie_client, alice, connection_a
+):
+    """charlie is admin of globex, but alice's import is not found under /w/globex/."""
+    import_obj = make_import(connection_a, alice, table="users", name="Users")
+    url = EDIT.format(import_obj.pk).replace("/w/acme/", "/w/globex/")
+
+    assert charlie_client.get(url).status_code == 404
+    response = charlie_client.post(url, {"name": "Taken", "schedule_kind": "none"})
+
+    assert response.status_code == 404
+    import_obj.refresh_from_db()
+    assert import_obj.name == "Users"
