@@ -1,3 +1,5 @@
+from django.contrib.messages import get_messages
+
 from imports.models import Import, ImportRun
 from imports.services import import_pause, run_create
 from tests.imports.conftest import make_import
@@ -59,3 +61,31 @@ def test_one_stopped_import_is_told_in_the_singular(alice_client, alice, connect
     response = alice_client.post(url(connection_a, "delete/"), follow=True)
 
     assert "1 active import was stopped and deleted." in response.content.decode()
+
+
+def test_another_workspaces_connection_is_not_found_under_your_own_workspace(
+    charlie_client, alice, connection_a
+):
+    """charlie is admin of globex: alice's connection and its imports are out of his reach
+    under /w/globex/ too."""
+    make_import(connection_a, alice, table="users", name="Nightly", schedule_kind="hourly")
+    delete = url(connection_a, "delete/").replace("/w/acme/", "/w/globex/")
+
+    assert charlie_client.get(delete).status_code == 404
+    assert charlie_client.post(delete).status_code == 404
+
+    assert Import.objects.get(connection=connection_a).status == "scheduled"
+    assert not AuditEntry.objects.filter(action="connection.deleted").exists()
+
+
+def test_without_active_imports_the_message_mentions_none(alice_client, alice, connection_a):
+    done = make_import(connection_a, alice, table="users", name="Old one")
+    Import.objects.filter(pk=done.pk).update(status=Import.Status.COMPLETED)
+
+    response = alice_client.post(url(connection_a, "delete/"))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/w/acme/settings/partners/bigquery/"
+    [message] = get_messages(response.wsgi_request)
+    assert message.message == f"Connection “{connection_a.name}” deleted."
+    assert not Import.objects.exists()

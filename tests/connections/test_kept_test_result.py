@@ -63,6 +63,10 @@ def test_a_passing_test_is_kept_when_the_same_values_are_saved(alice_client, goo
     assert "Test Connection passed on these values; its result is kept" in page
     assert "Untested" not in page
     assert "Mar 2, 2026 09:15 UTC" in page  # Last tested: the test's time, not the save's
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 21, tzinfo=dt.UTC), tick=False):
+        detail = alice_client.get(f"{BASE}{connection.pk}/").content.decode()
+    assert '<section class="checklist-box" id="checklist">' in detail  # the kept checklist
+    assert "This connection has not been tested yet." not in detail
 
 
 def test_an_uploaded_key_tested_then_pasted_is_the_same_key(alice_client, google):
