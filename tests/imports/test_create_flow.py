@@ -541,6 +541,10 @@ def test_save_revalidates_a_one_time_run_that_has_passed_meanwhile(
     assert not Import.objects.exists()
     page = alice_client.get(saved["Location"])
     assert form_errors(page) == {"schedule_at": [schedules.RUN_AT_PAST]}
+    assert (
+        "Something in this step changed or is no longer valid; check it and continue."
+        in page.content.decode()
+    )
 
 
 def test_drafts_belong_to_their_connection(
