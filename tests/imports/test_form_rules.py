@@ -1,0 +1,333 @@
+"""The Create Import and Edit forms on their own: what each keeps, and what it refuses with
+which message."""
+
+import pytest
+
+from imports import forms
+from imports.mapping import MAX_PROPERTIES
+from imports.models import Import
+
+EVENT_COLUMNS = [
+    {"name": "user_id", "type": "STRING"},
+    {"name": "event", "type": "STRING"},
+    {"name": "ts", "type": "TIMESTAMP"},
+    {"name": "amount", "type": "INT64"},
+    {"name": "note", "type": "STRING"},
+]
+
+
+def events_data(**fields) -> dict[str, str]:
+    data = {
+        "target": "events",
+        "identity_column": "user_id",
+        "event_name_source": "column",
+        "event_name_column": "event",
+        "timestamp_column": "ts",
+        "include_3": "on",
+        "property_3": "amount",
+    }
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def target_form(data, schema=EVENT_COLUMNS, tz="UTC") -> forms.TargetForm:
+    form = forms.TargetForm(data, schema=schema, tz=tz)
+    form.is_valid()
+    return form
+
+
+def test_the_identity_name_and_time_columns_are_not_mapped_again_and_the_rest_keep_their_choice():
+    form = target_form(events_data(property_3="Amount"))
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["column_mapping"] == [
+        {"column": "amount", "property": "Amount", "include": True},
+        {"column": "note", "property": "note", "include": False},  # left out: no name needed
+    ]
+    assert (form.cleaned_data["source_time_zone"], form.cleaned_data["timestamp_unit"]) == ("", "")
+
+
+def test_the_event_name_comes_from_a_column_unless_a_fixed_one_is_chosen():
+    form = target_form(events_data(event_name_source=""))
+
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["event_name_column"], form.cleaned_data["event_name_fixed"]) == (
+        "event",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept", "error"),
+    [
+        ("  Signed up  ", "Signed up", None),
+        ("e" * 255, "e" * 255, None),
+        ("e" * 256, None, "The event name must be at most 255 characters (it has 256)."),
+        ("Signed\x07up", None, "The event name must not contain control characters."),
+        ("   ", None, "Enter the event name."),
+    ],
+)
+def test_a_fixed_event_name_is_trimmed_and_checked(typed, kept, error):
+    form = target_form(events_data(event_name_source="fixed", event_name_fixed=typed))
+
+    if error is None:
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["event_name_fixed"] == kept
+        assert form.cleaned_data["event_name_column"] == ""
+    else:
+        assert form.errors["event_name_fixed"] == [error]
+
+
+DATETIME_COLUMNS = [
+    {"name": "user_id", "type": "STRING"},
+    {"name": "event", "type": "STRING"},
+    {"name": "ts", "type": "DATETIME"},
+    {"name": "epoch", "type": "INT64"},
+]
+
+
+def test_a_datetime_timestamp_without_a_zone_is_in_the_workspaces_zone():
+    form = target_form(events_data(include_3=None), schema=DATETIME_COLUMNS, tz="Asia/Kolkata")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["source_time_zone"] == "Asia/Kolkata"
+
+
+def test_an_unknown_source_time_zone_is_refused_by_name():
+    form = target_form(
+        events_data(include_3=None, source_time_zone="Mars/Olympus"), schema=DATETIME_COLUMNS
+    )
+
+    assert form.errors["source_time_zone"] == [
+        "“Mars/Olympus” is not a time zone; choose one from the list."
+    ]
+
+
+def test_an_int64_timestamp_needs_its_unit():
+    data = events_data(include_3=None, timestamp_column="epoch")
+
+    refused = target_form(data, schema=DATETIME_COLUMNS)
+    kept = target_form({**data, "timestamp_unit": "milliseconds"}, schema=DATETIME_COLUMNS)
+
+    assert refused.errors["timestamp_unit"] == [
+        "Choose whether epoch counts seconds, milliseconds or microseconds since 1970-01-01: "
+        "the values are not guessed."
+    ]
+    assert kept.is_valid(), kept.errors
+    assert kept.cleaned_data["timestamp_unit"] == "milliseconds"
+    assert kept.cleaned_data["source_time_zone"] == ""
+
+
+REPEATED_COLUMNS = [
+    {"name": "user_id", "type": "STRING"},
+    {"name": "event", "type": "STRING"},
+    {"name": "ts", "type": "TIMESTAMP"},
+    {"name": "aliases", "type": "STRING", "mode": "repeated"},
+]
+
+
+def test_a_repeated_column_is_no_identity_even_when_its_mode_is_lowercase():
+    form = target_form(
+        {"target": "profiles", "identity_column": "aliases"}, schema=REPEATED_COLUMNS
+    )
+
+    assert form.errors["identity_column"] == [
+        "The identity column must be a STRING or INT64 column; “aliases” is ARRAY<STRING>."
+    ]
+
+
+def test_the_event_id_column_is_checked_for_events_and_ignored_for_profiles():
+    repeated = target_form(events_data(include_3=None, event_id_column="aliases"), REPEATED_COLUMNS)
+    unknown = target_form(events_data(include_3=None, event_id_column="nope"), REPEATED_COLUMNS)
+    profiles = target_form(
+        {"target": "profiles", "identity_column": "user_id", "event_id_column": "aliases"},
+        REPEATED_COLUMNS,
+    )
+
+    assert repeated.errors["event_id_column"] == [
+        "The event ID column must be a STRING or INT64 column; “aliases” is ARRAY<STRING>."
+    ]
+    assert unknown.errors["event_id_column"] == ["Column “nope” is not in the source."]
+    assert profiles.is_valid(), profiles.errors
+    assert profiles.cleaned_data["event_id_column"] == ""
+    assert profiles.cleaned_data["null_policy"] == Import.NullPolicy.KEEP  # blank: keep
+
+
+def test_property_names_differing_only_in_case_clash():
+    form = target_form(events_data(property_3="Amount", include_4="on", property_4="amount"))
+
+    assert form.errors["property_4"] == [
+        "Property name “amount” is already used for column amount; each property needs its "
+        "own name."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("p" * 255, None),
+        ("p" * 256, "Property name must be at most 255 characters (it has 256)."),
+        ("total\x00", "Property name must not contain control characters."),
+        ("total\x1b", "Property name must not contain control characters."),
+    ],
+)
+def test_a_property_name_is_short_and_plain(typed, error):
+    form = target_form(events_data(property_3=typed))
+
+    if error is None:
+        assert form.is_valid(), form.errors
+    else:
+        assert form.errors["property_3"] == [error]
+
+
+def wide_schema(columns: int) -> list[dict[str, str]]:
+    return [{"name": "user_id", "type": "STRING"}] + [
+        {"name": f"c{i}", "type": "STRING"} for i in range(columns)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("properties", "valid"), [(MAX_PROPERTIES, True), (MAX_PROPERTIES + 1, False)]
+)
+def test_at_most_255_properties(properties, valid):
+    data = {"target": "profiles", "identity_column": "user_id"}
+    for i in range(1, properties + 1):
+        data |= {f"include_{i}": "on", f"property_{i}": f"c{i - 1}"}
+
+    form = target_form(data, schema=wide_schema(properties))
+
+    assert form.is_valid() is valid
+    if not valid:
+        assert form.non_field_errors() == [
+            f"At most 255 columns can be imported as properties; {properties} are chosen. "
+            "Leave some out."
+        ]
+
+
+def test_a_table_with_an_event_column_but_no_time_is_guessed_to_be_profiles():
+    schema = [{"name": "user_id", "type": "STRING"}, {"name": "event", "type": "STRING"}]
+
+    form = forms.TargetForm(schema=schema)
+
+    assert form.initial["target"] == Import.Target.PROFILES
+    assert form.initial["event_name_column"] == "event"
+
+
+SYNC_COLUMNS = [
+    {"name": "user_id", "type": "STRING"},
+    {"name": "updated_at", "type": "TIMESTAMP"},
+    {"name": "version", "type": "INT64"},
+    {"name": "stamps", "type": "TIMESTAMP", "mode": "REPEATED"},
+]
+
+
+def test_a_full_sync_keeps_no_cursor_and_no_lookback():
+    form = forms.SyncForm(
+        {"sync_mode": "full", "cursor_column": "updated_at", "lookback_seconds": "3600"},
+        schema=SYNC_COLUMNS,
+    )
+
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["cursor_column"], form.cleaned_data["cursor_type"]) == ("", "")
+    assert form.cleaned_data["lookback_seconds"] == 0
+
+
+def test_an_incremental_sync_refuses_an_array_cursor_and_a_lookback_on_an_int64_one():
+    array = forms.SyncForm(
+        {"sync_mode": "incremental", "cursor_column": "stamps"}, schema=SYNC_COLUMNS
+    )
+    integer = forms.SyncForm(
+        {"sync_mode": "incremental", "cursor_column": "version", "lookback_seconds": "3600"},
+        schema=SYNC_COLUMNS,
+    )
+
+    assert array.errors["cursor_column"] == [
+        "The cursor column must be a TIMESTAMP, DATETIME, DATE or INT64 column; “stamps” is "
+        "ARRAY<TIMESTAMP>."
+    ]
+    assert integer.errors["lookback_seconds"][0].startswith("A lookback window needs a TIMESTAMP")
+
+
+def test_the_sync_step_suggests_an_updated_column_as_the_cursor():
+    assert forms.SyncForm(schema=SYNC_COLUMNS).initial["cursor_column"] == "updated_at"
+
+
+def test_a_cron_expression_is_kept_with_single_spaces():
+    form = forms.ScheduleForm(
+        {"schedule_kind": "cron", "schedule_cron": " 0  9 *\t* 1-5 "}, tz="UTC"
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_cron"] == "0 9 * * 1-5"
+
+
+def test_a_daily_schedule_keeps_no_weekday():
+    form = forms.ScheduleForm(
+        {"schedule_kind": "daily", "schedule_time": "09:30", "schedule_weekday": "2"}, tz="UTC"
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_weekday"] is None
+
+
+def test_a_table_source_keeps_no_query_and_a_query_source_no_table():
+    table = forms.SourceForm({"source_kind": "table", "table": "users", "query": "SELECT 1"})
+    query = forms.SourceForm({"source_kind": "query", "table": "users", "query": "SELECT 1"})
+
+    assert table.is_valid() and query.is_valid()
+    assert (table.cleaned_data["table"], table.cleaned_data["query"]) == ("users", "")
+    assert (query.cleaned_data["table"], query.cleaned_data["query"]) == ("", "SELECT 1")
+
+
+def test_a_too_long_table_name_gets_one_message():
+    form = forms.SourceForm({"source_kind": "table", "table": "t" * 1025})
+
+    assert form.errors["table"] == ["Table name must be at most 1,024 characters."]
+
+
+def test_edit_asks_for_the_event_id_of_events_and_the_null_policy_of_profiles():
+    events = forms.SemanticsForm(
+        {"event_id_column": "event"},
+        import_obj=Import(target="events", source_schema=EVENT_COLUMNS),
+    )
+    profiles = forms.SemanticsForm(
+        {"null_policy": "overwrite", "identity_lowercase": "on"},
+        import_obj=Import(target="profiles", source_schema=EVENT_COLUMNS),
+    )
+
+    assert events.is_valid() and profiles.is_valid()
+    assert events.definition() == {
+        "event_id_column": "event",
+        "identity_trim": False,
+        "identity_lowercase": False,
+    }
+    assert profiles.definition() == {
+        "null_policy": "overwrite",
+        "identity_trim": False,
+        "identity_lowercase": True,
+    }
+
+
+def test_edit_refuses_an_event_id_column_the_source_does_not_have():
+    form = forms.SemanticsForm(
+        {"event_id_column": "nope"},
+        import_obj=Import(target="events", source_schema=EVENT_COLUMNS),
+    )
+
+    assert form.errors["event_id_column"] == ["Column “nope” is not in the source."]
+
+
+def test_a_column_choice_with_a_nul_gets_one_message():
+    form = target_form({"target": "profiles", "identity_column": "user\x00id"})
+
+    assert form.errors["identity_column"] == ["Null characters are not allowed."]
+
+
+def test_an_unknown_event_name_source_is_the_only_message_about_the_event_name():
+    form = target_form(events_data(event_name_source="guess", event_name_column=""))
+
+    assert form.errors["event_name_source"] == [
+        "Choose an event name from a column or a fixed one."
+    ]
+    assert "event_name_column" not in form.errors
+    assert "event_name_fixed" not in form.errors
