@@ -1,0 +1,170 @@
+"""What the import pages read: a run's progress numbers, when a page polls, which buttons."""
+
+import datetime as dt
+
+import pytest
+
+from imports import selectors
+from imports.models import Import, ImportRun
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def run_of(**fields) -> ImportRun:
+    values = {"status": "running", "committed_offset": 0, "rows_read": 0}
+    values.update(fields)
+    return ImportRun(**values)
+
+
+def test_progress_counts_rows_read_per_second_and_time_left_from_the_offset():
+    run = run_of(
+        started_at=NOW - dt.timedelta(seconds=100),
+        committed_offset=200,
+        rows_read=400,
+        rows_expected=1000,
+    )
+
+    progress = selectors.run_progress(run=run, now=NOW)
+
+    assert (progress.done, progress.expected, progress.percent) == (200, 1000, 20)
+    assert progress.rows_per_second == 4.0  # rows read, not rows committed
+    assert progress.seconds_left == 400.0  # 800 rows left at 2 committed rows a second
+    assert progress.elapsed == dt.timedelta(seconds=100)
+
+
+def test_a_finished_run_is_timed_to_its_end_and_has_no_time_left():
+    run = run_of(
+        status="failed",
+        started_at=NOW - dt.timedelta(hours=1),
+        finished_at=NOW - dt.timedelta(minutes=50),
+        committed_offset=100,
+        rows_read=100,
+        rows_expected=1000,
+    )
+
+    progress = selectors.run_progress(run=run, now=NOW)
+
+    assert progress.elapsed == dt.timedelta(minutes=10)
+    assert progress.seconds_left is None
+    assert progress.percent == 10
+
+
+def test_a_succeeded_run_is_at_100_percent_whatever_it_expected():
+    run = run_of(
+        status="succeeded",
+        started_at=NOW - dt.timedelta(minutes=1),
+        finished_at=NOW,
+        committed_offset=90,
+        rows_read=90,
+        rows_expected=100,
+    )
+
+    assert selectors.run_progress(run=run, now=NOW).percent == 100
+
+
+def test_more_rows_than_expected_stay_at_100_percent_with_nothing_left():
+    """The row count is taken when the run starts; rows added since make it run past it."""
+    run = run_of(
+        started_at=NOW - dt.timedelta(seconds=10),
+        committed_offset=150,
+        rows_read=150,
+        rows_expected=100,
+    )
+
+    progress = selectors.run_progress(run=run, now=NOW)
+
+    assert progress.percent == 100
+    assert progress.seconds_left == 0
+
+
+def test_no_rate_in_the_first_second():
+    run = run_of(
+        started_at=NOW - dt.timedelta(milliseconds=500),
+        committed_offset=10,
+        rows_read=10,
+        rows_expected=100,
+    )
+
+    progress = selectors.run_progress(run=run, now=NOW)
+
+    assert progress.rows_per_second is None
+    assert progress.seconds_left is None
+
+
+def scheduled(**fields) -> Import:
+    values = {"status": "scheduled", "next_run_at": NOW}
+    values.update(fields)
+    return Import(**values)
+
+
+@pytest.mark.parametrize(
+    ("due_in", "live"),
+    [
+        (dt.timedelta(minutes=2), True),
+        (dt.timedelta(minutes=2, seconds=1), False),
+        (dt.timedelta(minutes=-5), True),  # waiting for the dispatcher's next tick
+        (dt.timedelta(minutes=-5, seconds=-1), False),
+    ],
+)
+def test_a_scheduled_import_is_followed_from_two_minutes_before_to_five_after(due_in, live):
+    import_obj = scheduled(next_run_at=NOW + due_in)
+
+    assert selectors.import_is_live(import_obj=import_obj, active_run=None, now=NOW) is live
+
+
+def test_a_paused_import_due_now_is_not_followed():
+    import_obj = scheduled(status="paused")
+
+    assert selectors.import_is_live(import_obj=import_obj, active_run=None, now=NOW) is False
+
+
+@pytest.mark.django_db
+def test_a_stopped_import_offers_resume_schedule_only_while_its_schedule_has_runs_to_come(
+    workspace_a, connection_a
+):
+    import_obj = Import.objects.create(
+        workspace=workspace_a,
+        connection=connection_a,
+        name="Once",
+        status="stopped",
+        schedule_kind="once",
+        schedule_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
+    assert "resume-schedule" not in selectors.import_allowed_actions(
+        import_obj=import_obj, active_run=None
+    )
+
+    import_obj.schedule_kind = "daily"
+    import_obj.schedule_time = dt.time(3, 0)
+    allowed = selectors.import_allowed_actions(import_obj=import_obj, active_run=None)
+    assert allowed == {"delete", "run-now", "edit", "resume-schedule"}
+
+
+@pytest.mark.django_db
+def test_a_run_started_by_hand_on_a_ready_import_can_be_stopped_but_not_run_again(
+    workspace_a, connection_a
+):
+    import_obj = Import.objects.create(
+        workspace=workspace_a, connection=connection_a, name="Ready", status="ready"
+    )
+    run = ImportRun.objects.create(
+        import_obj=import_obj,
+        workspace=workspace_a,
+        scheduled_for=NOW,
+        status="queued",
+    )
+
+    allowed = selectors.import_allowed_actions(import_obj=import_obj, active_run=run)
+
+    assert allowed == {"delete", "stop"}
+
+
+@pytest.mark.django_db
+def test_only_an_incremental_import_offers_reimport(workspace_a, connection_a):
+    full = Import(workspace=workspace_a, connection=connection_a, status="ready")
+    incremental = Import(
+        workspace=workspace_a, connection=connection_a, status="ready", sync_mode="incremental"
+    )
+
+    assert "reimport" not in selectors.import_allowed_actions(import_obj=full, active_run=None)
+    assert "reimport" in selectors.import_allowed_actions(import_obj=incremental, active_run=None)
