@@ -88,13 +88,17 @@ def test_a_call_rides_out_one_transient_503(google, session, operation, call):
 
 
 def test_first_table_asks_for_one_table_and_none_of_an_empty_dataset(google, session):
-    empty = unique("empty")
-    google.stack.create_dataset(PROJECT, empty, location=LOCATION)
-    google.stack.grant(
-        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=empty
-    )
+    # Datasets of its own: other tests add tables to the shared one.
+    empty, filled = unique("empty"), unique("filled")
+    for dataset in (empty, filled):
+        google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+        google.stack.grant(
+            google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=dataset
+        )
+    for name in ("b_table", "c_table"):
+        google.stack.create_table(PROJECT, filled, name, [("id", "INT64")])
 
-    assert session.first_table(DATASET) == "users"
+    assert session.first_table(filled) == "b_table"
     assert session.first_table(empty) is None
 
 
