@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from connections import services as connection_services
@@ -226,7 +227,10 @@ def _lock_for_change(queryset):
 
 
 def _locked(import_obj: Import) -> Import:
-    return _lock_for_change(Import.objects.select_related("workspace")).get(pk=import_obj.pk)
+    """The import's row, locked; Http404 when another admin (or its connection's Delete)
+    deleted it after the page fetched it."""
+    locked = _lock_for_change(Import.objects.select_related("workspace")).filter(pk=import_obj.pk)
+    return get_object_or_404(locked)
 
 
 def _active_run(import_obj: Import) -> ImportRun | None:
@@ -409,7 +413,8 @@ def connection_delete_with_imports(*, connection: Connection, actor: User) -> li
     writes nothing and stops. The imports are locked so that the page in flight can still
     commit (see _lock_for_change).
     """
-    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    # Http404 when another admin deleted it after the page fetched it.
+    connection = get_object_or_404(Connection.objects.select_for_update(), pk=connection.pk)
     stopped = imports_stop_for_connection(connection=connection, actor=actor)
     connection_services.connection_delete(
         connection=connection, actor=actor, stopped_imports=stopped

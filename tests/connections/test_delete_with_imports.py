@@ -89,3 +89,27 @@ def test_without_active_imports_the_message_mentions_none(alice_client, alice, c
     [message] = get_messages(response.wsgi_request)
     assert message.message == f"Connection “{connection_a.name}” deleted."
     assert not Import.objects.exists()
+
+
+def test_deleting_a_connection_another_admin_deleted_meanwhile_is_404(
+    alice_client, alice, connection_a, monkeypatch
+):
+    """Two admins confirm Delete at once: the second request fetched the connection before
+    the first deleted it, and finds it gone under the lock."""
+    from connections.models import Connection
+    from imports import views_connections
+
+    make_import(connection_a, alice, table="users", name="Ready one")
+    fetched = views_connections.get_in_workspace
+
+    def fetched_then_deleted(*args, **kwargs):
+        seen = fetched(*args, **kwargs)
+        Connection.objects.filter(pk=seen.pk).delete()
+        return seen
+
+    monkeypatch.setattr(views_connections, "get_in_workspace", fetched_then_deleted)
+
+    response = alice_client.post(url(connection_a, "delete/"))
+
+    assert response.status_code == 404
+    assert not AuditEntry.objects.filter(action="connection.deleted").exists()

@@ -273,3 +273,31 @@ def test_a_stopped_run_is_not_shown_as_an_error(alice_client, workspace_a, conne
     assert 'id="run-stopped">Stopped.</p>' in run_page and "Error:" not in run_page
     assert '<dt>Outcome</dt><dd id="progress-stopped">Stopped.</dd>' in ended
     assert "<dt>Error</dt>" not in ended
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "delete/"), ("post", "run-now/"), ("post", "pause/"), ("post", "stop/")],
+)
+def test_an_action_on_an_import_another_admin_deleted_meanwhile_is_404(
+    alice_client, workspace_a, connection, monkeypatch, method, path
+):
+    """Two admins press Delete (or another action) at once: the second request fetched the
+    import before the first deleted it, and finds it gone under the lock."""
+    from imports import views
+
+    import_obj = add_import(workspace_a, connection, status="ready")
+    fetched = views._get_import
+
+    def fetched_then_deleted(request, pk):
+        seen = fetched(request, pk)
+        Import.objects.filter(pk=seen.pk).delete()
+        return seen
+
+    monkeypatch.setattr(views, "_get_import", fetched_then_deleted)
+
+    response = getattr(alice_client, method)(detail_url(import_obj) + path)
+
+    assert response.status_code == 404
+    assert not Import.objects.filter(pk=import_obj.pk).exists()
+    assert not AuditEntry.objects.filter(action__startswith="import.").exists()
