@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from common.ratelimit import SlidingWindow
@@ -135,6 +136,7 @@ def connection_update(
         _apply_test(connection, tested.result, tested.tested_at)
     try:
         with transaction.atomic():
+            _lock_existing(connection)
             connection.save()
             if changes:
                 audit_record(
@@ -184,6 +186,14 @@ def connection_delete(*, connection: Connection, actor: User, stopped_imports: l
     connection.delete()
 
 
+def _lock_existing(connection: Connection) -> None:
+    """Lock the row of a connection read earlier, before saving it; Http404 when another
+    admin deleted it meanwhile (a plain save would insert it again, key and all)."""
+    locked = Connection.objects.select_for_update(no_key=True).filter(pk=connection.pk)
+    if locked.values_list("pk", flat=True).first() is None:
+        raise Http404("The connection was deleted meanwhile.")
+
+
 def connection_record_test(
     *,
     connection: Connection,
@@ -194,6 +204,7 @@ def connection_record_test(
     audited."""
     _apply_test(connection, result, timezone.now())
     with transaction.atomic():
+        _lock_existing(connection)
         connection.save(
             update_fields=[
                 "last_test_result",
@@ -202,7 +213,7 @@ def connection_record_test(
                 "status_reason",
                 "location",
                 "updated_at",
-            ]
+            ],
         )
         connection_test_audit(
             workspace=connection.workspace,

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.http import Http404
 from django.utils import timezone
 
 from connections import services as connection_services
@@ -62,7 +63,10 @@ def connection_check_run(*, connection_id: Any) -> Alert | None:
     if connection is None:
         return None  # deleted since it was claimed
     result = run_saved_connection_test(connection)
-    connection_services.connection_record_test(connection=connection, actor=None, result=result)
+    try:
+        connection_services.connection_record_test(connection=connection, actor=None, result=result)
+    except Http404:
+        return None  # deleted while it was being tested
     health = Health.OK if result["ok"] else Health.FAILING
     logger.info("daily check of connection %s: %s", connection.pk, health)
     connection_watches_ensure()

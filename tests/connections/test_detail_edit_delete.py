@@ -261,3 +261,41 @@ def test_the_pasted_key_is_marked_sensitive_for_error_reports(alice_client):
         {"name": "X", "project_id": "analytics-prod", "dataset_id": "d", "key_text": key_json()},
     )
     assert response.wsgi_request.sensitive_post_parameters == ("key_text",)
+
+
+def deleted_once_fetched(monkeypatch):
+    """The page's request read the connection, then another admin deleted it."""
+    from connections import views
+
+    fetched = views.get_in_workspace
+
+    def fetched_then_deleted(*args, **kwargs):
+        seen = fetched(*args, **kwargs)
+        Connection.objects.filter(pk=seen.pk).delete()
+        return seen
+
+    monkeypatch.setattr(views, "get_in_workspace", fetched_then_deleted)
+
+
+def test_saving_an_edit_of_a_connection_deleted_meanwhile_is_404_and_does_not_restore_it(
+    alice_client, connection_a, monkeypatch
+):
+    deleted_once_fetched(monkeypatch)
+
+    response = alice_client.post(url(connection_a, "edit/"), edit_data(connection_a, name="Lake"))
+
+    assert response.status_code == 404
+    assert not Connection.objects.exists()  # a plain save would have inserted it again
+    assert not AuditEntry.objects.filter(action="connection.updated").exists()
+
+
+def test_testing_a_connection_deleted_meanwhile_is_404(
+    alice_client, google, bq_connection, monkeypatch
+):
+    deleted_once_fetched(monkeypatch)
+
+    response = alice_client.post(url(bq_connection, "test/"))
+
+    assert response.status_code == 404
+    assert not Connection.objects.exists()
+    assert not AuditEntry.objects.filter(action="connection.tested").exists()

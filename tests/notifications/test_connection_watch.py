@@ -68,6 +68,24 @@ def test_two_beats_claiming_at_once_never_take_the_same_connection(workspace_a, 
 
 
 @pytest.mark.django_db
+def test_the_daily_check_of_a_connection_deleted_while_it_was_tested_records_nothing(
+    google, bq_connection, monkeypatch
+):
+    tested = watch.run_saved_connection_test
+
+    def tested_then_deleted(connection):
+        result = tested(connection)
+        Connection.objects.filter(pk=connection.pk).delete()
+        return result
+
+    monkeypatch.setattr(watch, "run_saved_connection_test", tested_then_deleted)
+
+    assert watch.connection_check_run(connection_id=bq_connection.pk) is None
+    assert not Connection.objects.exists()
+    assert kinds() == []
+
+
+@pytest.mark.django_db
 def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_passes_again(
     google, bq_connection, workspace_a, alice
 ):
