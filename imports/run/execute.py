@@ -63,9 +63,7 @@ def _execute_run(run_id: str) -> tuple[str, bool]:
                 raise pages.RunCancelled
             status = _with_session(run, owner, connection)
         except leases.LeaseLost:
-            outcome = leases.lost(run_id)
-            logger.warning("run %s: %s; stopped without writing more", run_id, leases.LOST[outcome])
-            return outcome, False
+            return leases.lost(run_id, f"run {run_id}"), False
         except pages.RunCancelled:
             finish.finish(run, owner, ImportRun.Status.CANCELLED, "Stopped.")
             return ImportRun.Status.CANCELLED, False

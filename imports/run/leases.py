@@ -5,6 +5,7 @@ it goes, so a stale duplicate delivery writes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
@@ -17,22 +18,22 @@ from django.utils import timezone
 
 from imports.models import ImportRun, RunPart
 
+logger = logging.getLogger(__name__)
+
 
 class LeaseLost(Exception):
     """Another worker owns this run now (or it was deleted): stop without writing."""
 
 
-# What a lost lease means, for the worker's log.
-LOST = {
-    "lease_lost": "lease lost, another worker owns it now",
-    "deleted": "deleted with its import or connection",
-}
-
-
-def lost(run_id: Any) -> str:
-    """What became of a run whose lease this worker lost, logged and returned by the task:
-    "deleted" (with its import or connection) or "lease_lost" (another worker owns it)."""
-    return "lease_lost" if ImportRun.objects.filter(pk=run_id).exists() else "deleted"
+def lost(run_id: Any, what: str) -> str:
+    """Log what became of a run whose lease this worker lost (`what` names the run or its
+    part) and return it: "deleted" (with its import or connection) or "lease_lost"."""
+    if ImportRun.objects.filter(pk=run_id).exists():
+        outcome, meaning = "lease_lost", "lease lost, another worker owns it now"
+    else:
+        outcome, meaning = "deleted", "deleted with its import or connection"
+    logger.warning("%s: %s; stopped without writing more", what, meaning)
+    return outcome
 
 
 def new_owner() -> str:

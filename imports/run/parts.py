@@ -120,9 +120,7 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
             if not database.reconnect(error, what, database_errors):
                 return database.give_up(what, partial(_end, run, ImportRun.Status.FAILED))
         except leases.LeaseLost:
-            outcome = leases.lost(run.pk)
-            logger.warning("%s: %s; stopped without writing more", what, leases.LOST[outcome])
-            return outcome
+            return leases.lost(run.pk, what)
         except pages.RunCancelled:
             return _end(run, ImportRun.Status.CANCELLED, "Stopped.")
         except mapping_module.MappingError as error:
