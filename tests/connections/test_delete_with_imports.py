@@ -1,7 +1,9 @@
 from django.contrib.messages import get_messages
 
+from imports import views_connections
 from imports.models import Import, ImportRun
 from imports.services import import_pause, run_create
+from tests.fixtures.races import deleted_once_fetched
 from tests.imports.conftest import make_import
 from workspaces.models import AuditEntry
 
@@ -96,18 +98,8 @@ def test_deleting_a_connection_another_admin_deleted_meanwhile_is_404(
 ):
     """Two admins confirm Delete at once: the second request fetched the connection before
     the first deleted it, and finds it gone under the lock."""
-    from connections.models import Connection
-    from imports import views_connections
-
     make_import(connection_a, alice, table="users", name="Ready one")
-    fetched = views_connections.get_in_workspace
-
-    def fetched_then_deleted(*args, **kwargs):
-        seen = fetched(*args, **kwargs)
-        Connection.objects.filter(pk=seen.pk).delete()
-        return seen
-
-    monkeypatch.setattr(views_connections, "get_in_workspace", fetched_then_deleted)
+    deleted_once_fetched(monkeypatch, views_connections, "get_in_workspace")
 
     response = alice_client.post(url(connection_a, "delete/"))
 

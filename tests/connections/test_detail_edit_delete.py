@@ -1,10 +1,11 @@
 import io
 import json
 
-from connections import crypto
+from connections import crypto, views
 from connections.models import Connection
 from tests.factories import key_info, key_json
 from tests.fixtures.connections import make_connection
+from tests.fixtures.races import deleted_once_fetched
 from workspaces.models import AuditEntry
 
 
@@ -263,24 +264,10 @@ def test_the_pasted_key_is_marked_sensitive_for_error_reports(alice_client):
     assert response.wsgi_request.sensitive_post_parameters == ("key_text",)
 
 
-def deleted_once_fetched(monkeypatch):
-    """The page's request read the connection, then another admin deleted it."""
-    from connections import views
-
-    fetched = views.get_in_workspace
-
-    def fetched_then_deleted(*args, **kwargs):
-        seen = fetched(*args, **kwargs)
-        Connection.objects.filter(pk=seen.pk).delete()
-        return seen
-
-    monkeypatch.setattr(views, "get_in_workspace", fetched_then_deleted)
-
-
 def test_saving_an_edit_of_a_connection_deleted_meanwhile_is_404_and_does_not_restore_it(
     alice_client, connection_a, monkeypatch
 ):
-    deleted_once_fetched(monkeypatch)
+    deleted_once_fetched(monkeypatch, views, "get_in_workspace")
 
     response = alice_client.post(url(connection_a, "edit/"), edit_data(connection_a, name="Lake"))
 
@@ -292,7 +279,7 @@ def test_saving_an_edit_of_a_connection_deleted_meanwhile_is_404_and_does_not_re
 def test_testing_a_connection_deleted_meanwhile_is_404(
     alice_client, google, bq_connection, monkeypatch
 ):
-    deleted_once_fetched(monkeypatch)
+    deleted_once_fetched(monkeypatch, views, "get_in_workspace")
 
     response = alice_client.post(url(bq_connection, "test/"))
 

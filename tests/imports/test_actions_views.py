@@ -4,7 +4,9 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
+from imports import views
 from imports.models import Import, ImportRun
+from tests.fixtures.races import deleted_once_fetched
 from tests.imports.test_pages import add_import, add_run, detail_url, run_url
 from workspaces.models import AuditEntry
 
@@ -284,17 +286,8 @@ def test_an_action_on_an_import_another_admin_deleted_meanwhile_is_404(
 ):
     """Two admins press Delete (or another action) at once: the second request fetched the
     import before the first deleted it, and finds it gone under the lock."""
-    from imports import views
-
     import_obj = add_import(workspace_a, connection, status="ready")
-    fetched = views._get_import
-
-    def fetched_then_deleted(request, pk):
-        seen = fetched(request, pk)
-        Import.objects.filter(pk=seen.pk).delete()
-        return seen
-
-    monkeypatch.setattr(views, "_get_import", fetched_then_deleted)
+    deleted_once_fetched(monkeypatch, views, "_get_import")
 
     response = getattr(alice_client, method)(detail_url(import_obj) + path)
 
