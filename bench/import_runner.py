@@ -194,7 +194,8 @@ def instrument(clock: Clock) -> None:
 
     timed(write, "write_page", "page transaction")
     timed(mapping, "map_page", "map_page")
-    timed(writers, "write_events", "write_events")
+    timed(writers, "write_events", "write")
+    timed(writers, "write_profiles", "write")
     for method in ("dataset_location", "start_query", "wait", "table_rows", "table_schema"):
         timed(bigquery.ImportReader, method, "source query")
 
@@ -255,7 +256,9 @@ def sql_timer(clock: Clock):
             return execute(sql, params, many, context)
         finally:
             text = sql.lstrip()
-            if text.startswith("INSERT INTO") and "audience_event" in text[:40]:
+            if text.startswith("INSERT INTO") and (
+                "audience_event" in text[:40] or "audience_profile" in text[:40]
+            ):
                 label = "sql: INSERT … SELECT … ON CONFLICT"
             elif text.startswith(("CREATE TEMP", "TRUNCATE")):
                 label = "sql: temp table create/truncate"
@@ -935,18 +938,18 @@ def nothing_new_child(
 
 def print_breakdown(child: dict[str, Any], total: float) -> None:
     t, calls = child["timings"], child["calls"]
-    write = t.get("write_events", 0.0)
+    write = t.get("write", 0.0)
     page = t.get("page transaction", 0.0)
     insert = t.get("sql: INSERT … SELECT … ON CONFLICT", 0.0)
     temp = t.get("sql: temp table create/truncate", 0.0)
     source = t.get("source query", 0.0)
     writer = [
         ("source query (dataset, query job, wait, row count)", source),
-        # A page of new events is copied straight into the table; one that collides, into
-        # the temp table (then INSERT … ON CONFLICT).
-        ("write_events: COPY (into the events table, or the temp table)", write - insert - temp),
-        ("write_events: INSERT … ON CONFLICT from temp", insert),
-        ("write_events: temp table create/truncate", temp),
+        # A page of new rows is copied straight into the table; one that collides (or a
+        # re-import's), into the temp table (then INSERT … ON CONFLICT).
+        ("write: COPY (into the table, or the temp table)", write - insert - temp),
+        ("write: INSERT … ON CONFLICT from temp", insert),
+        ("write: temp table create/truncate", temp),
         ("page transaction: COMMIT", t.get("commit", 0.0)),
         ("page transaction: rest (fenced lease renew)", page - write - t.get("commit", 0.0)),
     ]
