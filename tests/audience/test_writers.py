@@ -1,10 +1,12 @@
 import functools
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.utils import OperationalError
 
 from audience import writers
@@ -537,3 +539,86 @@ def test_a_connection_dropped_before_the_direct_copy_is_a_django_database_error(
     finally:
         connection.close()  # Django reconnects once the broken connection is closed
     assert not Event.objects.exists()
+
+
+class _PausedPage(list):
+    """A page whose rows stop coming after the first `paused_after` until `resume` is set,
+    as they would behind a slow reader."""
+
+    def __init__(self, rows, paused_after, resume):
+        super().__init__(rows)
+        self.paused_after, self.resume = paused_after, resume
+
+    def __iter__(self):
+        rows = super().__iter__()
+        for _ in range(self.paused_after):
+            yield next(rows)
+        assert self.resume.wait(timeout=30)
+        yield from rows
+
+
+def _until(condition) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_two_pages_copied_at_once_with_the_same_keys_in_opposite_orders_both_land(
+    transactional_db, workspace_a, alice
+):
+    """Two runs of one workspace copying the same events straight into the table, each
+    holding a key the other needs next: PostgreSQL ends the deadlock by failing one COPY,
+    which must fall back to the usual write (and find the other's events stored), not fail
+    its page."""
+    run = make_run(workspace_a, alice, "events")
+    # A binary COPY inserts its rows 1,000 at a time (and at its end); the padding pushes
+    # the first thousand out of the client's buffers.
+    a = [event(f"a{i}") for i in range(1000)]
+    b = [event(f"b{i}") for i in range(1000)]
+    padding = event("padding", pad="x" * 70_000)
+    resume = threading.Event()
+    pids, written, errors = {}, {}, {}
+
+    def write(name, rows):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    pids[name] = cursor.fetchone()[0]
+                written[name] = writers.write_events(
+                    workspace_id=workspace_a.pk, run_id=run.pk, rows=rows, direct=True
+                )
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            errors[name] = error
+        finally:
+            connections.close_all()
+
+    first_page = _PausedPage([*a, padding, b[0]], paused_after=1001, resume=resume)
+    first = threading.Thread(target=write, args=("first", first_page))
+    second = threading.Thread(target=write, args=("second", [*b, a[0]]))
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True
+    ) as other:
+
+        def found(sql, name):
+            return name in pids and other.execute(sql, [pids[name]]).fetchone() is not None
+
+        first.start()  # inserts a0…a999, then waits for `resume`
+        _until(lambda: found(
+            "SELECT FROM pg_stat_progress_copy WHERE pid = %s AND tuples_processed >= 1000",
+            "first",
+        ))  # fmt: skip
+        second.start()  # inserts b0…b999, then waits for the first's a0
+        _until(lambda: found(
+            "SELECT FROM pg_locks WHERE pid = %s AND locktype = 'transactionid' AND NOT granted",
+            "second",
+        ))  # fmt: skip
+        resume.set()  # the first now copies b0, which the second holds: a deadlock
+        first.join(timeout=60)
+        second.join(timeout=60)
+
+    assert errors == {}
+    assert sum(written.values()) == 2001
+    assert Event.objects.filter(workspace=workspace_a).count() == 2001
