@@ -182,6 +182,26 @@ def test_a_future_cursor_is_rejected_and_does_not_move_the_watermark(
     assert import_obj.watermark == soon.isoformat()
 
 
+def test_a_last_page_of_future_rows_only_keeps_the_watermark_of_the_pages_before(
+    google, bq_connection, alice, settings
+):
+    """A page without one cursor value the run accepts has no highest value of its own:
+    the highest of the pages before it stands."""
+    settings.IMPORT_PAGE_SIZE = 10
+    schema, rows = source_rows("events")
+    future = timezone.now().astimezone(dt.UTC).replace(microsecond=0) + 2 * DAY
+    late = [late_row("events", future + i * DAY) | {"amount": -i} for i in range(1, 11)]
+    table = new_table(google.stack, schema, [*rows, *late])
+    import_obj = incremental(bq_connection, alice, table, "events")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED_WITH_REJECTIONS, run.error_message
+    assert (run.rows_read, run.rows_rejected) == (40, 10)
+    highest = max(dt.datetime.fromisoformat(row["ts"]) for row in rows)
+    assert run.watermark_to == import_obj.watermark == highest.isoformat()
+
+
 def test_a_future_cursor_is_rejected_over_the_storage_read_api_too(
     google, bq_connection, alice, settings
 ):
