@@ -58,6 +58,42 @@ def test_a_mapping_error_travels_to_the_consumer_too():
             list(prefetched)
 
 
+def test_a_page_counts_the_rows_read_the_rejected_ones_too():
+    def reject_odd(rows, offset):
+        return [r for r in rows if r % 2 == 0], [r for r in rows if r % 2], None
+
+    with PagePrefetcher(source([[1, 2, 3], [4, 5]]), reject_odd, offset=0) as prefetched:
+        got = [(page.offset, page.size, page.mapped, page.rejected) for page in prefetched]
+
+    assert got == [(0, 3, [2], [1, 3]), (3, 2, [4], [5])]
+
+
+def test_an_error_that_is_not_an_exception_travels_to_the_consumer_too():
+    """A BaseException in the reader (a worker's shutdown, say) must end the consumer's
+    loop with it, not leave the consumer waiting for a page that never comes."""
+
+    class Shutdown(BaseException):
+        pass
+
+    def shut_down(rows, offset):
+        raise Shutdown
+
+    raised = []
+
+    def consume():
+        try:
+            with PagePrefetcher(source([[1]]), shut_down, offset=0) as prefetched:
+                list(prefetched)
+        except Shutdown:
+            raised.append(True)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(timeout=10)
+
+    assert raised == [True]
+
+
 def test_leaving_early_stops_the_reader_and_closes_the_source():
     closed = threading.Event()
     endless = source(([i] for i in range(10**9)), closed=closed)
@@ -101,8 +137,14 @@ def test_the_reader_stays_at_most_one_page_ahead():
         iterator = iter(prefetched)
         next(iterator)
         reader = prefetched._thread
-        # Until the reader stops for room (or, running away, reaches the end of the source).
-        wait_until(lambda: (len(produced) >= 3 and waiting(reader)) or not reader.is_alive())
+        # Until the reader stops for room (or, running away, reaches the end of the source);
+        # a full queue, so that a wait it has not yet woken from does not count.
+        wait_until(
+            lambda: (
+                (len(produced) >= 3 and waiting(reader) and prefetched._queue.full())
+                or not reader.is_alive()
+            )
+        )
         # One page handed over, one waiting in the queue, one mapped and waiting to be put.
         assert produced == [0, 1, 2]
         rest = list(iterator)
