@@ -12,7 +12,8 @@ land"):
   (an integer in INT64's range; a float whose shortest text is that number; at most 9
   or 38 digits after the point and within NUMERIC's or BIGNUMERIC's range);
 * a scalar into STRING: its text (INT64 42 -> "42", BOOL -> "true", a TIMESTAMP's stored
-  text); STRING into a scalar type when the text is exactly that type's stored form;
+  text); STRING into a scalar type when the text is exactly that type's stored form
+  (not into GEOGRAPHY, BYTES or INTERVAL, whose text a STRING cannot be checked to be);
 * DATE into DATETIME (midnight), DATETIME into DATE when it is midnight;
 * ARRAY<S> into ARRAY<T> element by element by the same rules;
 * anything else (STRUCT, RANGE, GEOGRAPHY, BYTES, INTERVAL across types) is rejected.
@@ -23,6 +24,7 @@ NULL fits every type.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -39,11 +41,13 @@ _TEXT_FORMS = frozenset(
 )
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NUMERIC_LIMIT = Decimal(10) ** 29
-# Just above BIGNUMERIC's largest value (5.78960446186580977117854925043439539266...E+38).
+# Just above BIGNUMERIC's largest value (5.78960446186580977117854925043439539266...E+38),
+# 2^255 x 10^-38; its smallest value is minus that (the range is two's complement's).
 _BIGNUMERIC_LIMIT = Decimal(
     "578960446186580977117854925043439539266.34992332820282019728792003956564819968"
 )
-_INTEGER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
+_BIGNUMERIC_MIN = _BIGNUMERIC_LIMIT.copy_negate()
+_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
 
 
 class Uncastable(ValueError):
@@ -64,7 +68,7 @@ def caster(source: str, target: str) -> Cast | None:
         return _number_cast(target)
     if target == "STRING" and source in _TEXT_FORMS | NUMBERS | {"BOOL"}:
         return _to_text(source)
-    if source == "STRING" and target in _TEXT_FORMS | NUMBERS | {"BOOL"}:
+    if source == "STRING" and target in _TEXT_READERS:
         return _from_text(target)
     if (source, target) == ("DATE", "DATETIME"):
         return _date_to_datetime
@@ -140,9 +144,12 @@ def _number(number: Decimal, target: str) -> Any:
         if Decimal(repr(as_float)) != number:
             raise Uncastable
         return as_float
-    digits = 9 if target == "NUMERIC" else 38
-    limit = _NUMERIC_LIMIT if target == "NUMERIC" else _BIGNUMERIC_LIMIT
-    if _fractional_digits(number) > digits or abs(number) >= limit:
+    # Exact comparisons only: abs() and unary minus round to the context's 28 digits.
+    if target == "NUMERIC":
+        digits, fits = 9, number.copy_abs() < _NUMERIC_LIMIT
+    else:
+        digits, fits = 38, _BIGNUMERIC_MIN <= number < _BIGNUMERIC_LIMIT
+    if _fractional_digits(number) > digits or not fits:
         raise Uncastable
     return decimal_text(number)
 
@@ -175,12 +182,12 @@ def _to_text(source: str) -> Cast:
 
 
 def _from_text(target: str) -> Cast:
-    read = _TEXT_READERS.get(target)
+    read = _TEXT_READERS[target]
 
     def cast(value: Any) -> Any:
         if value is None:
             return None
-        if read is None or not isinstance(value, str):
+        if not isinstance(value, str):
             raise Uncastable
         try:
             return read(value)
@@ -200,7 +207,7 @@ def _text_float(text: str) -> Any:
     if text in ("NaN", "Infinity", "-Infinity"):
         return text
     number = float(text)
-    if repr(number) != text:
+    if repr(number) != text or not math.isfinite(number):  # "inf" and "nan" are not the forms
         raise ValueError
     return float_value(number)
 

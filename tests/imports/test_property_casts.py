@@ -52,6 +52,30 @@ from imports.property_casts import Uncastable, castable, caster
         ("ARRAY<INT64>", "ARRAY<FLOAT64>", [1, 2], [1.0, 2.0]),
         ("ARRAY<STRING>", "ARRAY<INT64>", [], []),
         ("GEOGRAPHY", "STRING", "POINT(1 2)", "POINT(1 2)"),
+        ("BYTES", "STRING", "AP9oaQ==", "AP9oaQ=="),
+        ("BOOL", "STRING", False, "false"),
+        ("FLOAT64", "STRING", "-Infinity", "-Infinity"),
+        ("STRING", "FLOAT64", "NaN", "NaN"),
+        ("STRING", "FLOAT64", "-Infinity", "-Infinity"),
+        ("STRING", "INT64", "0", 0),
+        ("STRING", "INT64", "-9223372036854775808", -(2**63)),
+        # NUMERIC's and BIGNUMERIC's largest and smallest values: more digits than Decimal's
+        # default 28, compared exactly.
+        ("STRING", "NUMERIC", "99999999999999999999999999999.999999999",
+         "99999999999999999999999999999.999999999"),
+        ("BIGNUMERIC", "NUMERIC", "-99999999999999999999999999999.999999999",
+         "-99999999999999999999999999999.999999999"),
+        ("STRING", "BIGNUMERIC",
+         "578960446186580977117854925043439539266.34992332820282019728792003956564819967",
+         "578960446186580977117854925043439539266.34992332820282019728792003956564819967"),
+        ("STRING", "BIGNUMERIC",
+         "-578960446186580977117854925043439539266.34992332820282019728792003956564819968",
+         "-578960446186580977117854925043439539266.34992332820282019728792003956564819968"),
+        ("FLOAT64", "BIGNUMERIC", 1e-38, "0.00000000000000000000000000000000000001"),
+        ("STRING", "BIGNUMERIC", "0.0000000001", "0.0000000001"),  # ten digits: not NUMERIC's
+        ("DATE", "STRING", "2024-02-29", "2024-02-29"),
+        ("TIME", "STRING", "23:59:59.999999", "23:59:59.999999"),
+        ("DATETIME", "STRING", "2024-06-01T09:00:00", "2024-06-01T09:00:00"),
     ],
 )  # fmt: skip
 def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
@@ -101,8 +125,33 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("BOOL", "INT64", True),
         ("INT64", "FLOAT64", True),  # a bool is not a number, even where Python says int
         ("NUMERIC", "INT64", "9223372036854775808"),
+        ("NUMERIC", "INT64", "-9223372036854775809"),
+        ("STRING", "INT64", "-9223372036854775809"),
+        ("STRING", "INT64", "-0"),  # INT64 0 reads back as "0"
+        # Python's words for the infinities and NaN: FLOAT64's stored forms are BigQuery's.
+        ("STRING", "FLOAT64", "inf"),
+        ("STRING", "FLOAT64", "-inf"),
+        ("STRING", "FLOAT64", "nan"),
+        ("STRING", "NUMERIC", "x"),
+        ("STRING", "BIGNUMERIC", "NaN"),
+        ("NUMERIC", "INT64", "twelve"),  # not a number at all
+        ("FLOAT64", "NUMERIC", -1e29),  # beyond NUMERIC's smallest, -(10^29 - 10^-9)
+        ("STRING", "NUMERIC", "100000000000000000000000000000.000000001"),
+        ("STRING", "BIGNUMERIC",
+         "578960446186580977117854925043439539266.34992332820282019728792003956564819968"),
+        ("STRING", "BIGNUMERIC", "578960446186580977117854925043439539267"),
+        ("STRING", "BIGNUMERIC",
+         "-578960446186580977117854925043439539266.34992332820282019728792003956564819969"),
+        ("FLOAT64", "BIGNUMERIC", 1e-39),  # 39 digits after the point
+        ("STRING", "DATE", "20240229"),  # ISO 8601's basic form reads, but is not the form
+        ("STRING", "TIME", "09:00"),
+        ("STRING", "DATETIME", "2024-06-01 09:00:00"),
+        ("DATETIME", "DATE", "2024-02-29T00:00:00.000001"),
+        ("INT64", "ARRAY<INT64>", 5),
+        ("STRING", "BYTES", "AA=="),
+        ("STRING", "INTERVAL", "P1Y"),
     ],
-)
+)  # fmt: skip
 def test_a_value_that_would_change_is_refused(source, target, value):
     with pytest.raises(Uncastable):
         caster(source, target)(value)
@@ -110,7 +159,15 @@ def test_a_value_that_would_change_is_refused(source, target, value):
 
 @pytest.mark.parametrize(
     ("source", "target"),
-    [("STRING", "INT64"), ("STRUCT<a INT64>", "STRING"), ("ARRAY<BYTES>", "ARRAY<INT64>")],
+    [
+        ("STRING", "INT64"),
+        ("STRUCT<a INT64>", "STRING"),
+        ("ARRAY<BYTES>", "ARRAY<INT64>"),
+        ("ARRAY<INT64>", "ARRAY<FLOAT64>"),
+        ("INT64", "NUMERIC"),
+        ("DATE", "DATETIME"),
+        ("DATETIME", "DATE"),
+    ],
 )
 def test_null_fits_every_type(source, target):
     assert caster(source, target)(None) is None
@@ -122,3 +179,9 @@ def test_the_same_type_needs_no_cast_and_castable_tells_hopeless_pairs_apart():
     assert castable("STRING", "INT64")
     assert not castable("STRUCT<a INT64>", "INT64")
     assert not castable("ARRAY<GEOGRAPHY>", "ARRAY<INT64>")
+
+
+@pytest.mark.parametrize("target", ["GEOGRAPHY", "BYTES", "INTERVAL"])
+def test_a_string_is_not_castable_to_a_type_whose_text_it_cannot_be_checked_to_be(target):
+    assert not castable("STRING", target)
+    assert not castable("ARRAY<STRING>", f"ARRAY<{target}>")
