@@ -168,3 +168,87 @@ def test_only_an_incremental_import_offers_reimport(workspace_a, connection_a):
 
     assert "reimport" not in selectors.import_allowed_actions(import_obj=full, active_run=None)
     assert "reimport" in selectors.import_allowed_actions(import_obj=incremental, active_run=None)
+
+
+def test_progress_percent_is_rounded_down_so_100_means_every_row_is_done():
+    def percent(done):
+        run = run_of(started_at=NOW - dt.timedelta(seconds=10), committed_offset=done)
+        run.rows_expected = 1000
+        return selectors.run_progress(run=run, now=NOW).percent
+
+    assert (percent(199), percent(995), percent(999), percent(1000)) == (19, 99, 99, 100)
+
+
+def test_a_running_import_on_a_schedule_offers_pause_and_a_one_off_run_does_not():
+    running = run_of(started_at=NOW)
+    on_schedule = scheduled(status="running", next_run_at=NOW + dt.timedelta(hours=1))
+    one_off = scheduled(status="running", next_run_at=None)
+
+    on_schedule_actions = selectors.import_allowed_actions(
+        import_obj=on_schedule, active_run=running
+    )
+    one_off_actions = selectors.import_allowed_actions(import_obj=one_off, active_run=running)
+
+    assert on_schedule_actions == {"delete", "pause", "stop"}
+    assert one_off_actions == {"delete", "stop"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"schedule_kind": "now"},  # its one run is over: nothing is to come
+        {"schedule_kind": "daily", "schedule_time": None},  # a stored schedule left incomplete
+        {"schedule_kind": "cron", "schedule_cron": "61 * * * *"},
+    ],
+)
+def test_a_stopped_import_with_no_valid_run_to_come_offers_no_resume_schedule(
+    workspace_a, connection_a, schedule
+):
+    import_obj = Import(
+        workspace=workspace_a, connection=connection_a, status="stopped", **schedule
+    )
+
+    assert not selectors.import_has_schedule_to_resume(import_obj=import_obj, now=NOW)
+    allowed = selectors.import_allowed_actions(import_obj=import_obj, active_run=None)
+    assert allowed == {"delete", "run-now", "edit"}
+
+
+def test_a_run_expecting_no_rows_shows_no_percent_until_it_succeeds():
+    """An empty source: the row count taken at the start is 0."""
+    running = run_of(started_at=NOW - dt.timedelta(seconds=10), rows_expected=0)
+    succeeded = run_of(status="succeeded", started_at=NOW, finished_at=NOW, rows_expected=0)
+
+    progress = selectors.run_progress(run=running, now=NOW)
+
+    assert (progress.percent, progress.seconds_left) == (None, None)
+    assert selectors.run_progress(run=succeeded, now=NOW).percent == 100
+
+
+def test_a_run_is_timed_from_its_first_whole_second():
+    run = run_of(started_at=NOW - dt.timedelta(seconds=1), committed_offset=5, rows_read=7)
+    run.rows_expected = 10
+
+    progress = selectors.run_progress(run=run, now=NOW)
+
+    assert (progress.rows_per_second, progress.seconds_left) == (7.0, 1.0)
+
+
+def test_a_run_that_succeeded_with_rejections_is_at_100_percent_too():
+    run = run_of(
+        status="succeeded_with_rejections",
+        started_at=NOW - dt.timedelta(minutes=1),
+        finished_at=NOW,
+        committed_offset=90,
+        rows_expected=100,
+    )
+
+    assert selectors.run_progress(run=run, now=NOW).percent == 100
+
+
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [("queued", True), ("running", True), ("succeeded", False), ("failed", False)],
+)
+def test_a_queued_or_running_run_is_in_progress(status, active):
+    assert selectors.run_progress(run=run_of(status=status), now=NOW).active is active

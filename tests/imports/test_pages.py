@@ -1,13 +1,14 @@
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from imports.models import Import, ImportRun, RejectedRow
+from imports.models import Import, ImportRun, RejectedRow, RunPart
 from tests.connections.conftest import make_connection
 
 BASE = "/w/acme/settings/partners/bigquery/"
@@ -234,6 +235,23 @@ def test_the_query_count_does_not_grow_with_rows(alice_client, workspace_a, conn
     assert names(first) + names(middle) + names(last) == newest_first
 
 
+def test_runs_queued_at_the_same_moment_are_shown_newest_id_first_in_the_list_and_history(
+    alice_client, users_import
+):
+    """Runs created in the same instant are ordered by id, highest first, as the API lists
+    them: the list's last run is the history's first."""
+    moment = timezone.now() - dt.timedelta(hours=1)
+    runs = [add_run(users_import, scheduled_for=moment + dt.timedelta(minutes=n)) for n in range(6)]
+    ImportRun.objects.filter(import_obj=users_import).update(created_at=moment)
+    newest_id_first = sorted((r.pk for r in runs), reverse=True)
+
+    listed = alice_client.get(LIST).context["page"].object_list
+    history = alice_client.get(detail_url(users_import)).context["runs"].object_list
+
+    assert [i.latest_run.pk for i in listed] == [newest_id_first[0]]
+    assert [r.pk for r in history] == newest_id_first
+
+
 def test_the_empty_state(alice_client, workspace_a):
     page = alice_client.get(LIST).content.decode()
 
@@ -292,6 +310,30 @@ def test_the_detail_shows_the_definition(alice_client, workspace_a, connection, 
     assert "Mar 10, 2026 06:00 EDT" in page
     assert "alice@acme.test" in page
     assert "This import has not run yet." in page
+
+
+def test_the_definition_shows_the_mapping_as_runs_read_it(alice_client, workspace_a, connection):
+    """An entry may leave out include (included) and property (the column's name), as runs
+    read it; one without a column maps nothing."""
+    import_obj = add_import(
+        workspace_a,
+        connection,
+        column_mapping=[
+            {"column": "email"},
+            {"column": "plan", "property": ""},
+            {"column": "age", "property": "years", "include": False},
+            {"column": "", "property": "orphan"},
+        ],
+    )
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    table = page.split('id="definition-mapping"')[1].split("</table>")[0]
+    rows = [
+        [re.sub("<[^>]+>", "", cell).strip() for cell in row.split("<td>")[1:]]
+        for row in table.split("<tr>")[2:]
+    ]
+    assert rows == [["email", "email", "Yes"], ["plan", "plan", "Yes"], ["age", "years", "No"]]
 
 
 def test_a_query_source_is_shown_escaped(alice_client, workspace_a, connection):
@@ -805,6 +847,17 @@ def test_the_connection_detail_lists_its_imports(alice_client, workspace_a, conn
     assert f"{LIST}?connection={connection.pk}" in section
 
 
+def test_the_connection_detail_lists_its_imports_by_name(alice_client, workspace_a, connection):
+    for name in ("Purchases", "Anniversaries", "Nightly users"):
+        add_import(workspace_a, connection, name)
+
+    page = alice_client.get(f"{BASE}{connection.pk}/").content.decode()
+
+    section = page.split('id="imports"')[1].split("</dd>")[0]
+    positions = [section.index(name) for name in ("Anniversaries", "Nightly users", "Purchases")]
+    assert positions == sorted(positions)
+
+
 def test_the_connection_list_counts_imports(alice_client, workspace_a, connection, alice):
     other = make_connection(workspace_a, alice, name="Lake")
     for i in range(3):
@@ -1026,3 +1079,130 @@ def test_every_kept_rejected_row_can_be_read_page_by_page(alice_client, users_im
     second = pages[1].content.decode()
     assert "Rows 101–200 of 250 kept rejected rows." in second
     assert "Page 2 of 3" in second and "Next &rarr;" in second
+
+
+# -- watermark note -----------------------------------------------------------------------------
+
+
+def reset_import(workspace, connection, **fields) -> Import:
+    """An incremental import whose watermark was moved back to Jan 3 an hour ago."""
+    values = {
+        "sync_mode": "incremental",
+        "cursor_column": "ts",
+        "cursor_type": "TIMESTAMP",
+        "watermark": "2026-01-03T00:00:00+00:00",
+        "watermark_reset_at": timezone.now() - dt.timedelta(hours=1),
+        "watermark_reset_reason": "alice@acme.test chose Re-import from Jan 3, 2026",
+    }
+    values.update(fields)
+    return add_import(workspace, connection, **values)
+
+
+def test_the_watermark_note_says_where_the_next_run_reads_from_with_the_lookback(
+    alice_client, workspace_a, connection
+):
+    import_obj = reset_import(workspace_a, connection, lookback_seconds=Import.Lookback.DAY)
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    assert "because alice@acme.test chose Re-import from Jan 3, 2026" in page
+    assert "the next run reads from <code>2026-01-02T00:00:00+00:00</code>." in page
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        ("failed", True),  # it did not move the watermark: the next run still reads from there
+        ("cancelled", True),
+        ("succeeded", False),
+        ("succeeded_with_rejections", False),
+    ],
+)
+def test_the_watermark_note_stays_until_a_run_succeeds_after_the_reset(
+    alice_client, workspace_a, connection, status, shown
+):
+    import_obj = reset_import(workspace_a, connection)
+    add_run(import_obj, status=status, ago=dt.timedelta(minutes=30))
+
+    page = alice_client.get(detail_url(import_obj)).content.decode()
+
+    assert ('id="watermark-note"' in page) is shown
+
+
+# -- rejected reasons, parts, CSV columns -------------------------------------------------------
+
+
+def reason_options(page: str) -> list[str]:
+    menu = page.split('<select name="reason"')[1].split("</select>")[0]
+    return [option.split('"')[1] for option in menu.split("<option value=")[2:]]
+
+
+def test_the_reason_menu_lists_the_most_frequent_reason_first_then_by_name(
+    alice_client, users_import
+):
+    run = add_run(users_import, rows_read=10, rows_rejected=6)
+    reasons = ["Property b is late", "No identity", "Property a is late", "No identity"]
+    reasons += ["No identity", "Property a is late"]
+    RejectedRow.objects.bulk_create(
+        RejectedRow(run=run, row_number=n, reason=reason, data={"n": n})
+        for n, reason in enumerate(reasons, start=1)
+    )
+
+    page = alice_client.get(run_url(run)).content.decode()
+
+    assert reason_options(page) == ["No identity", "Property a is late", "Property b is late"]
+    assert ">No identity (3 kept rows)</option>" in page
+
+
+def test_the_reason_menu_offers_the_first_100_reasons(alice_client, users_import):
+    run = add_run(users_import, rows_read=101, rows_rejected=101)
+    RejectedRow.objects.bulk_create(
+        RejectedRow(run=run, row_number=n, reason=f"Value {n:03d} is bad", data={"n": n})
+        for n in range(101)
+    )
+
+    page = alice_client.get(run_url(run)).content.decode()
+    unlisted = alice_client.get(run_url(run), {"reason": "Value 100 is bad"})
+
+    assert reason_options(page) == [f"Value {n:03d} is bad" for n in range(100)]
+    # a reason the menu does not offer shows every row
+    assert unlisted.context["rejected_page"].paginator.count == 101
+
+
+def test_the_parts_of_a_split_run_are_shown_in_order(alice_client, users_import):
+    run = add_run(users_import, read_path="parts", rows_read=30)
+    RunPart.objects.bulk_create(
+        RunPart(run=run, number=number, read_stream=f"stream-{number}", rows_read=number * 10)
+        for number in (2, 0, 1)
+    )
+
+    page = alice_client.get(run_url(run)).content.decode()
+
+    section = page.split('<section id="run-parts">')[1].split("</section>")[0]
+    assert [row.split('"')[0] for row in section.split('<tr data-part="')[1:]] == ["1", "2", "3"]
+
+
+def test_the_csv_has_the_schemas_columns_that_kept_rows_have_and_a_data_column_for_the_rest(
+    alice_client, users_import
+):
+    users_import.source_schema = [
+        {"name": "user_id", "type": "STRING"},
+        {"name": "email", "type": "STRING"},
+        {"name": "note", "type": "STRING"},
+    ]
+    users_import.save()
+    run = add_run(users_import, rows_read=2, rows_rejected=2)
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(run=run, row_number=1, reason="No identity", data={"note": "n1"}),
+            RejectedRow(run=run, row_number=2, reason="Not a row", data="[1, 2]"),
+        ]
+    )
+
+    rows = read_csv(alice_client.get(run_url(run) + "rejected.csv"))
+
+    assert rows == [
+        ["row_number", "reason", "note", "data"],
+        ["1", "No identity", "n1", ""],
+        ["2", "Not a row", "", "[1, 2]"],
+    ]
