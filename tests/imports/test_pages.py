@@ -184,6 +184,60 @@ def test_another_workspaces_connection_with_imports_is_neither_offered_nor_taken
     assert "Globex" not in response.content.decode()
 
 
+def menu(page: str, name: str) -> list[str]:
+    """The labels of a filter menu's options, in order."""
+    select = page.split(f'<select name="{name}"')[1].split("</select>")[0]
+    return [option.split(">", 1)[1].split("</option")[0] for option in select.split("<option")[1:]]
+
+
+def test_the_status_and_target_menus_offer_every_value(alice_client, users_import):
+    page = alice_client.get(LIST).content.decode()
+
+    assert menu(page, "status") == [
+        "Any status", "Ready", "Scheduled", "Running", "Paused", "Completed", "Failed", "Stopped",
+    ]  # fmt: skip
+    assert menu(page, "target") == ["Any target", "User Profiles", "Events"]
+    assert menu(page, "connection") == ["Any connection", "Warehouse"]
+
+
+def test_filter_by_target_and_by_the_last_status(alice_client, workspace_a, connection):
+    add_import(workspace_a, connection, "Users", status="stopped")
+    add_import(workspace_a, connection, "Purchases", target="events")
+
+    assert names(alice_client.get(LIST, {"target": "events"})) == ["Purchases"]
+    assert names(alice_client.get(LIST, {"target": "profiles"})) == ["Users"]
+    assert names(alice_client.get(LIST, {"status": "stopped"})) == ["Users"]
+
+
+def test_a_target_not_offered_shows_its_own_message(alice_client, users_import):
+    response = alice_client.get(LIST, {"target": "audiences"})
+
+    assert "Target: Choose a target from the list." in response.content.decode()
+    assert names(response) == []
+
+
+def test_the_search_matches_the_connections_name_in_any_case(
+    alice_client, alice, workspace_a, connection
+):
+    lake = make_connection(workspace_a, alice, name="Data Lake")
+    add_import(workspace_a, lake, "Users")
+    add_import(workspace_a, connection, "Purchases")
+
+    assert names(alice_client.get(LIST, {"q": "data lake"})) == ["Users"]
+
+
+def test_the_search_takes_up_to_100_characters(alice_client, workspace_a, connection):
+    long_name = "x" * 100
+    add_import(workspace_a, connection, long_name)
+
+    taken = alice_client.get(LIST, {"q": long_name})
+    refused = alice_client.get(LIST, {"q": long_name + "x"})
+
+    assert names(taken) == [long_name]
+    assert "Search: Ensure this value has at most 100 characters" in refused.content.decode()
+    assert names(refused) == []
+
+
 def test_pagination_keeps_the_filters(alice_client, workspace_a, connection):
     for i in range(30):
         add_import(workspace_a, connection, f"imp-{i:02d}", status="scheduled")
@@ -975,6 +1029,23 @@ def test_with_many_connections_the_list_draws_no_menu_but_filters_and_searches_b
     assert "1 import matches the filters" in filtered
     assert "Users of Warehouse 042" in searched
     assert "1 import matches the filters" in searched
+
+
+def test_up_to_100_connections_are_a_menu_by_name_and_the_101st_removes_it(
+    alice_client, workspace_a, alice
+):
+    for i in reversed(range(100)):
+        connection = make_connection(workspace_a, alice, name=f"Warehouse {i:03d}")
+        add_import(workspace_a, connection, name=f"Users of {connection.name}")
+
+    hundred = alice_client.get(LIST).content.decode()
+    add_import(workspace_a, make_connection(workspace_a, alice, name="Lake"), name="Lake users")
+    hundred_and_one = alice_client.get(LIST).content.decode()
+
+    assert menu(hundred, "connection") == ["Any connection"] + [
+        f"Warehouse {i:03d}" for i in range(100)
+    ]
+    assert '<select name="connection"' not in hundred_and_one
 
 
 def test_a_run_read_with_the_storage_api_gives_no_hint(alice_client, users_import):
