@@ -256,3 +256,78 @@ def test_re_import_from_jan_1_0001_with_a_lookback_reads_from_the_start(
         40,
         "0001-01-01T00:00:00+00:00",
     )
+
+
+def test_the_estimate_of_re_import_everything_reads_every_row_not_from_the_watermark(
+    four_days, alice_client, google
+):
+    assert four_days.watermark  # the first run moved it
+    google.stack.gate.clear_requests()
+
+    alice_client.get(url(four_days))
+
+    (estimate,) = [r for r in google.stack.gate.requests if r.dry_run]
+    assert estimate.sql.endswith("WHERE `ts` IS NOT NULL")
+
+
+def test_the_confirmation_reads_from_the_day_minus_the_lookback_window(four_days, alice_client):
+    Import.objects.filter(pk=four_days.pk).update(lookback_seconds=Import.Lookback.DAY)
+
+    html = alice_client.get(url(four_days, "?from_day=2026-01-03")).content.decode()
+
+    # Jan 3 in Berlin starts at 23:00 UTC on Jan 2; a day of lookback before that
+    assert (
+        "at or after <code>2026-01-01T23:00:00+00:00</code> (the day's start minus the "
+        "lookback window of 1 day)"
+    ) in html
+
+
+def test_a_failed_dry_run_says_what_failed_and_what_to_do(four_days, alice_client, google):
+    google.stack.token_server.disable_account(google.key.email)
+
+    response = alice_client.get(url(four_days, "?from_day=2026-01-03"))
+
+    email = google.key.email
+    plan = response.context["reimport"]
+    assert plan.estimate_bytes is None
+    assert plan.estimate_error == (
+        f"The service account {email} is deleted or disabled. Enable {email} (IAM & Admin > "
+        "Service Accounts), or create a new service account and key and put the key in this "
+        "connection."
+    )
+    assert "put the key in this connection. You can still re-import." in response.content.decode()
+
+
+def test_asking_to_re_import_an_import_that_cannot_have_it_says_why_and_shows_no_confirmation(
+    bq_connection, alice, alice_client
+):
+    full = make_import(bq_connection, alice, table="users", name="Full")
+    integer = make_import(
+        bq_connection, alice, table="users", name="Integer", sync_mode="incremental",
+        cursor_column="version", cursor_type="INT64",
+    )  # fmt: skip
+    running = make_import(
+        bq_connection, alice, table="users", name="Running", sync_mode="incremental",
+        cursor_column="updated_at", cursor_type="TIMESTAMP",
+    )  # fmt: skip
+    Import.objects.filter(pk=running.pk).update(status=Import.Status.RUNNING)
+
+    said = {
+        import_obj.name: alice_client.get(url(import_obj, query), follow=True).content.decode()
+        for import_obj, query in (
+            (full, ""),
+            (integer, "?from_day=2026-01-03"),
+            (running, ""),
+        )
+    }
+
+    assert "Only an incremental import has a watermark to move back." in said[full.name]
+    assert (
+        "The cursor column version is an integer, not a date: use Re-import everything."
+        in said[integer.name]
+    )
+    assert (
+        "The import is running. Stop it or wait for the run to finish, then re-import."
+        in said[running.name]
+    )
+    assert not any('id="confirm-reimport"' in page for page in said.values())
