@@ -1,6 +1,8 @@
 """The Create Import and Edit forms on their own: what each keeps, and what it refuses with
 which message."""
 
+import datetime as dt
+
 import pytest
 
 from imports import forms
@@ -252,6 +254,48 @@ def test_the_sync_step_suggests_an_updated_column_as_the_cursor():
     assert forms.SyncForm(schema=SYNC_COLUMNS).initial["cursor_column"] == "updated_at"
 
 
+def test_the_suggested_cursor_is_an_updated_column_of_a_cursor_type_in_any_case():
+    schema = [
+        {"name": "updated_by", "type": "STRING"},
+        {"name": "updated_stamps", "type": "TIMESTAMP", "mode": "REPEATED"},
+        {"name": "LastUpdated", "type": "DATETIME"},
+    ]
+
+    assert forms.SyncForm(schema=schema).initial["cursor_column"] == "LastUpdated"
+
+
+def test_the_sync_step_starts_on_full_with_no_lookback():
+    form = forms.SyncForm(schema=SYNC_COLUMNS)
+
+    assert form["sync_mode"].value() == Import.SyncMode.FULL
+    assert form["lookback_seconds"].value() == 0
+
+
+def test_a_source_whose_only_time_column_is_an_array_has_no_cursor_to_offer():
+    array_only = [{"name": "user_id", "type": "STRING"}, SYNC_COLUMNS[-1]]
+
+    assert forms.SyncForm(schema=array_only).has_cursor_columns is False
+    assert forms.SyncForm(schema=SYNC_COLUMNS).has_cursor_columns is True
+
+
+def test_an_incremental_sync_with_the_lookback_left_empty_looks_back_zero_seconds():
+    form = forms.SyncForm(
+        {"sync_mode": "incremental", "cursor_column": "updated_at", "lookback_seconds": ""},
+        schema=SYNC_COLUMNS,
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["lookback_seconds"] == 0
+
+
+def test_a_cursor_column_with_a_nul_gets_one_message():
+    form = forms.SyncForm(
+        {"sync_mode": "incremental", "cursor_column": "updated\x00at"}, schema=SYNC_COLUMNS
+    )
+
+    assert form.errors["cursor_column"] == ["Null characters are not allowed."]
+
+
 def test_a_cron_expression_is_kept_with_single_spaces():
     form = forms.ScheduleForm(
         {"schedule_kind": "cron", "schedule_cron": " 0  9 *\t* 1-5 "}, tz="UTC"
@@ -259,6 +303,78 @@ def test_a_cron_expression_is_kept_with_single_spaces():
 
     assert form.is_valid(), form.errors
     assert form.cleaned_data["schedule_cron"] == "0 9 * * 1-5"
+
+
+def test_the_schedule_step_starts_on_once_now():
+    assert forms.ScheduleForm(tz="UTC")["schedule_kind"].value() == "now"
+
+
+@pytest.mark.parametrize(("typed", "minute"), [("0", 0), ("59", 59)])
+def test_an_hourly_schedule_takes_minutes_0_to_59(typed, minute):
+    form = forms.ScheduleForm({"schedule_kind": "hourly", "schedule_minute": typed}, tz="UTC")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_time"] == dt.time(0, minute)
+
+
+def test_an_hourly_minute_below_0_is_refused():
+    form = forms.ScheduleForm({"schedule_kind": "hourly", "schedule_minute": "-1"}, tz="UTC")
+
+    assert form.errors == {"schedule_minute": ["Minute must be from 0 to 59."]}
+
+
+def test_a_cron_expression_of_100_characters_is_read_and_one_of_101_is_refused():
+    spaced = "0" + " " * 90 + "9 * * 1-5"  # 100 characters, kept with single spaces
+    longer = "0" + " " * 91 + "9 * * 1-5"
+    assert len(spaced) == 100
+
+    kept = forms.ScheduleForm({"schedule_kind": "cron", "schedule_cron": spaced}, tz="UTC")
+    refused = forms.ScheduleForm({"schedule_kind": "cron", "schedule_cron": longer}, tz="UTC")
+
+    assert kept.is_valid(), kept.errors
+    assert kept.cleaned_data["schedule_cron"] == "0 9 * * 1-5"
+    assert refused.errors == {"schedule_cron": ["Cron expression must be at most 100 chars."]}
+
+
+def test_a_daily_time_may_be_typed_with_seconds():
+    form = forms.ScheduleForm({"schedule_kind": "daily", "schedule_time": "09:30:00"}, tz="UTC")
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_time"] == dt.time(9, 30)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["2030-06-30T09:00", "2030-06-30T09:00:45", "2030-06-30 09:00", "2030-06-30 09:00:45",
+     "  2030-06-30T09:00\n"],
+)  # fmt: skip
+def test_a_run_at_is_read_with_a_t_or_a_space_with_or_without_seconds(typed):
+    form = forms.ScheduleForm(
+        {"schedule_kind": "once", "schedule_at": typed},
+        tz="Europe/Berlin",
+        now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["schedule_at"] == dt.datetime(2030, 6, 30, 7, tzinfo=dt.UTC)
+
+
+def test_a_weekly_time_that_is_not_a_time_is_said_so():
+    form = forms.ScheduleForm(
+        {"schedule_kind": "weekly", "schedule_weekday": "0", "schedule_time": "25:00"}, tz="UTC"
+    )
+
+    assert form.errors == {"schedule_time": ["Enter a time such as 09:30."]}
+
+
+def test_a_run_at_is_judged_against_the_time_the_form_is_given():
+    data = {"schedule_kind": "once", "schedule_at": "2021-06-30T09:00"}
+
+    then = forms.ScheduleForm(data, tz="UTC", now=dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    later = forms.ScheduleForm(data, tz="UTC", now=dt.datetime(2022, 1, 1, tzinfo=dt.UTC))
+
+    assert then.is_valid(), then.errors
+    assert later.errors == {"schedule_at": ["Run at must be in the future."]}
 
 
 def test_a_daily_schedule_keeps_no_weekday():
@@ -331,3 +447,10 @@ def test_an_unknown_event_name_source_is_the_only_message_about_the_event_name()
     ]
     assert "event_name_column" not in form.errors
     assert "event_name_fixed" not in form.errors
+
+
+def test_an_import_name_of_100_characters_is_kept_trimmed():
+    form = forms.ReviewForm({"name": "  " + "n" * 100 + " "})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["name"] == "n" * 100

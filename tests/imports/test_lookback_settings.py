@@ -108,6 +108,20 @@ def test_edit_changes_the_lookback_window_and_keeps_the_watermark(bq_connection,
     }
 
 
+def test_edit_with_the_lookback_window_left_empty_sets_none(bq_connection, alice, alice_client):
+    import_obj = make_import(
+        bq_connection, alice, table="users", sync_mode="incremental",
+        cursor_column="updated_at", cursor_type="TIMESTAMP", lookback_seconds=86400,
+    )  # fmt: skip
+    edit = f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/edit/"
+
+    response = alice_client.post(edit, edit_data(import_obj, lookback_seconds=""))
+
+    assert response.status_code == 302
+    import_obj.refresh_from_db()
+    assert import_obj.lookback_seconds == 0
+
+
 def test_edit_of_a_full_import_asks_no_lookback(bq_connection, alice, alice_client):
     import_obj = make_import(bq_connection, alice, table="users")
     edit = f"/w/acme/settings/partners/bigquery/imports/{import_obj.pk}/edit/"

@@ -227,7 +227,10 @@ def test_a_day_after_today_is_refused_and_changes_nothing(four_days, alice_clien
     sent = alice_client.post(url(four_days), {"from_day": "9999-12-31"}, follow=True)
 
     for response in (asked, sent):
-        assert "Choose today or an earlier day" in response.content.decode()
+        assert (
+            "Choose today or an earlier day: Re-import reads again rows already imported."
+            in response.content.decode()
+        )
     assert Import.objects.get(pk=four_days.pk).watermark == watermark
     assert not AuditEntry.objects.filter(action="import.reimport").exists()
 
