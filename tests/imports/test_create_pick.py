@@ -70,3 +70,39 @@ def test_another_workspaces_connections_are_not_listed(
     page = alice_client.get(PICK).content.decode()
 
     assert "Globex warehouse" not in page and str(connection_b.pk) not in page
+
+
+def test_a_blank_search_or_a_page_link_still_goes_straight_to_the_only_connection(
+    alice_client, connection_a
+):
+    straight = f"{BASE}{connection_a.pk}/imports/new/"
+
+    blank = alice_client.get(PICK, {"q": "   "})
+    paged = alice_client.get(PICK, {"page": "1"})
+
+    assert (blank.status_code, blank.url) == (302, straight)
+    assert paged.status_code == 200
+    assert [c.name for c in paged.context["page"].object_list] == [connection_a.name]
+
+
+def test_a_search_too_long_to_read_says_so_and_lists_nothing(alice_client, alice, workspace_a):
+    make_connection(workspace_a, alice, name="Lake")
+    make_connection(workspace_a, alice, name="Shop")
+
+    response = alice_client.get(PICK, {"q": "x" * 201})
+
+    assert list(response.context["page"].object_list) == []
+    assert "Search: Ensure this value has at most 200 characters (it has 201)." in (
+        response.content.decode()
+    )
+
+
+def test_the_list_shows_25_connections_a_page(alice_client, alice, workspace_a):
+    for number in range(26):
+        make_connection(workspace_a, alice, name=f"Warehouse {number:02}")
+
+    first = alice_client.get(PICK)
+    second = alice_client.get(PICK, {"page": "2"})
+
+    assert len(first.context["page"].object_list) == 25
+    assert len(second.context["page"].object_list) == 1

@@ -13,6 +13,9 @@ from imports import browse, forms
 from imports.forms import ScheduleForm
 from imports.models import Import
 from imports.sql import validate_select_query
+from standins.emulator import EmulatorError
+from tests.fixtures.connections import make_connection
+from tests.fixtures.standin_world import PROJECT
 from tests.imports.test_create_flow import (
     HTMX,
     draft_of,
@@ -23,6 +26,7 @@ from tests.imports.test_create_flow import (
     step_url,
 )
 
+NO_COLUMNS = "create_import_no_columns"
 ONLY_SELECT = "Only a single SELECT query (or WITH … SELECT) can be imported."
 
 
@@ -195,6 +199,98 @@ def test_a_malformed_table_name_is_refused_before_any_call(
     # The page lists the dataset's tables again, but the bad name never went to Google.
     asked = [unquote(r.path) for r in google.stack.gate.requests if r.operation == "tables.get"]
     assert not [path for path in asked if table and path.endswith(f"/tables/{table}")]
+
+
+def test_a_malformed_table_name_is_not_previewed(alice_client, connection, google):
+    google.stack.gate.clear_requests()
+
+    fragment = alice_client.get(
+        f"{new_url(connection)}preview/", {"table": "a/../../b"}, headers=HTMX
+    )
+
+    assert (
+        '<div class="form-error" role="alert" id="preview-error">\n  <p>Table name may contain '
+        "only letters, marks, digits, spaces, underscores and hyphens.</p>"
+    ) in fragment.content.decode()
+    assert google.stack.gate.requests == []
+
+
+def test_a_query_naming_a_missing_table_is_refused_with_the_fix(alice_client, connection, google):
+    missing = alice_client.post(
+        new_url(connection),
+        {"source_kind": "query", "query": "SELECT * FROM no_such.table_x", "action": "check"},
+    )
+
+    assert form_errors(missing) == {
+        "query": [
+            "The query names a table or dataset that does not exist, or that "
+            f"{google.key.email} cannot see. Write tables with their dataset, as in "
+            "create_import_flow.my_table, and check the names (they are case-sensitive)."
+        ]
+    }
+
+
+def test_check_query_with_a_table_chosen_checks_nothing_and_keeps_nothing(
+    alice_client, connection, customers_table, google
+):
+    google.stack.gate.clear_requests()
+
+    response = alice_client.post(
+        new_url(connection),
+        {"source_kind": "table", "table": customers_table, "action": "check"},
+    )
+
+    assert form_errors(response) == {}
+    assert "jobs.insert" not in google.stack.gate.operations()
+    assert "import_drafts" not in alice_client.session
+
+
+def test_a_refused_table_name_is_said_once_and_not_previewed(alice_client, connection, google):
+    response = post_source(alice_client, connection, source_kind="table", table="a/../../b")
+
+    html = response.content.decode()
+    assert form_errors(response)["table"] == [
+        "Table name may contain only letters, marks, digits, spaces, underscores and hyphens."
+    ]
+    assert 'id="preview-error"' not in html
+
+
+def test_a_query_being_written_shows_no_table_preview(
+    alice_client, connection, customers_table, google
+):
+    response = post_source(
+        alice_client, connection, source_kind="query", table=customers_table, query="VALUES (1)"
+    )
+
+    assert "query" in form_errors(response)
+    assert f"Chosen: {customers_table}" not in response.content.decode()
+
+
+def test_the_source_step_starts_on_a_table(alice_client, connection):
+    page = alice_client.get(new_url(connection))
+
+    assert page.context["form"]["source_kind"].value() == "table"
+
+
+def test_a_table_without_columns_is_refused(alice_client, alice, workspace_a, google):
+    try:
+        google.stack.create_dataset(PROJECT, NO_COLUMNS, location="EU")
+        google.stack.create_table(PROJECT, NO_COLUMNS, "bare", [], [])
+    except EmulatorError as error:
+        if "409" not in str(error):
+            raise
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=NO_COLUMNS
+    )
+    connection = make_connection(
+        workspace_a, alice, name="Bare", info=google.key.info, project_id=PROJECT,
+        dataset_id=NO_COLUMNS,
+    )  # fmt: skip
+
+    response = post_source(alice_client, connection, source_kind="table", table="bare")
+
+    assert form_errors(response)["table"] == ["Table “bare” has no columns."]
+    assert "import_drafts" not in alice_client.session
 
 
 @pytest.fixture

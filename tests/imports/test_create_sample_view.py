@@ -72,6 +72,7 @@ def test_without_javascript_the_sample_is_read_on_request(
     html = page.content.decode()
     assert page.context["sample"].rows_read == 3
     assert 'id="sample-properties"' in html and 'id="sample-loading"' not in html
+    assert 'id="estimate-first">Each run processes about <strong>' in html
 
 
 def test_a_google_error_is_shown_in_the_block_and_the_review_still_saves(
@@ -111,3 +112,21 @@ def test_members_and_other_workspaces_get_no_sample(
     assert charlie_client.get(url).status_code == 404
     assert charlie_client.get(url.replace("/w/acme/", "/w/globex/")).status_code == 404
     assert len(google.stack.gate.requests) == before  # nothing was read for them
+
+
+def test_a_view_is_sampled_with_its_query_as_its_runs_read_it(
+    alice_client, connection, customers_table
+):
+    draft = to_review(alice_client, connection, customers_table)
+    table = alice_client.get(sample_url(connection, draft)).content.decode()
+    # What Google answers for a view's details (the stand-in keeps tables only).
+    session = alice_client.session
+    session["import_drafts"][draft]["source"]["info"]["kind"] = "VIEW"
+    session.save()
+
+    view = alice_client.get(sample_url(connection, draft))
+
+    ran_once = "(the source ran once with <code>LIMIT 20</code>)"
+    assert ran_once not in table
+    assert ran_once in view.content.decode()
+    assert view.context["sample"].rows_read == 3

@@ -8,6 +8,8 @@ import pytest
 
 from imports import duplicate, services
 from imports.models import Import
+from tests.fixtures.connections import make_connection
+from tests.imports.conftest import make_import
 from tests.imports.test_create_flow import (
     draft_of,
     mapping_data,
@@ -104,6 +106,32 @@ def test_duplicating_saves_nothing_until_the_copys_save(alice_client, original):
     alice_client.post(duplicate_url(original))
 
     assert (Import.objects.count(), AuditEntry.objects.count()) == before
+
+
+def test_a_copied_one_time_run_is_kept_in_the_workspaces_wall_time(
+    alice_client, alice, connection, customers_table
+):
+    connection.workspace.time_zone = "America/New_York"
+    connection.workspace.save()
+    import_obj = make_import(
+        connection, alice, table=customers_table, schedule_kind="once",
+        schedule_at=dt.datetime(2099, 1, 2, 3, 4, tzinfo=dt.UTC),
+    )  # fmt: skip
+
+    draft = draft_of(alice_client.post(duplicate_url(import_obj)))
+
+    kept = alice_client.session["import_drafts"][draft]["schedule"]["data"]
+    assert kept["schedule_at"] == "2099-01-01 22:04"
+
+
+def test_another_workspaces_import_cannot_be_duplicated(
+    alice_client, charlie, workspace_b, customers_table
+):
+    theirs = make_import(make_connection(workspace_b, charlie), charlie, table=customers_table)
+    url = f"/w/acme/settings/partners/bigquery/imports/{theirs.pk}/duplicate/"
+
+    assert alice_client.post(url).status_code == 404
+    assert "import_drafts" not in alice_client.session
 
 
 def _form_data(form) -> dict[str, str]:
