@@ -70,7 +70,8 @@ CASES = [
     (
         "vpc_service_controls", "Xl-Uid_42", Kind.VPC_SERVICE_CONTROLS, True,
         f"VPC Service Controls blocked the request: project {PROJECT} is inside a service "
-        "perimeter", "quoting reference Xl-Uid_42",
+        "perimeter that this server's requests come from outside of (VPC Service Controls "
+        "reference Xl-Uid_42).", "quoting reference Xl-Uid_42",
     ),
     (
         "cmek_required", PROJECT, Kind.CMEK_REQUIRED, True,

@@ -11,6 +11,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 
 from connections.google_errors import (
+    GOOGLE_MESSAGE_LIMIT,
     MESSAGES,
     NETWORK_FIX,
     RETRY_FIX,
@@ -192,6 +193,11 @@ def _dns_failure_met_after_a_timeout() -> BaseException:
                                             errors=[{"reason": "jobRateLimitExceeded"}])),
          "bad_request", False, "jobRateLimitExceeded"),
         (_dns_failure_met_after_a_timeout(), "unreachable", False, "host_not_found"),
+        # Anything else is a failure nobody expected: retrying it would only repeat it.
+        (ValueError("not a Google answer"), "unknown", True, ""),
+        # An API answering 401 refused the token: the key, not the dataset's permissions.
+        (api_exceptions.Unauthorized("Request had invalid authentication credentials."),
+         "unauthorized", True, ""),
     ],
 )  # fmt: skip
 def test_google_failures_are_told_apart_and_only_passing_ones_are_retried(
@@ -234,3 +240,56 @@ def test_each_failure_names_the_right_project_dataset_and_fix(kind, detail, fix,
     said = explain(error(kind), **WHERE)
 
     assert (said.detail, said.fix, said.status) == (detail, fix, status)
+
+
+def test_a_disabled_storage_api_is_named_from_googles_text_alone():
+    """The Storage Read API's gRPC answer carries no error reason, only the text."""
+    error = classify(
+        api_exceptions.PermissionDenied(
+            "BigQuery Storage API has not been used in project 123456789 before or it is "
+            "disabled. Enable it by visiting https://console.developers.google.com/apis/api/"
+            "bigquerystorage.googleapis.com/overview?project=123456789 then retry."
+        )
+    )
+
+    assert (error.kind, error.project_number) == (GoogleErrorKind.API_DISABLED, "123456789")
+    assert explain(error, **WHERE).detail == (
+        "The BigQuery Storage API is not enabled in project 123456789."
+    )
+
+
+def test_a_bytes_billed_limit_is_known_by_its_text_without_a_reason():
+    error = classify(
+        api_exceptions.BadRequest(
+            "Query exceeded limit for bytes billed: 10485760. 20971520 or higher required."
+        )
+    )
+
+    assert error.kind is GoogleErrorKind.BYTES_BILLED_LIMIT
+    assert error.facts == {
+        "limit": "10.0 MB (10,485,760 bytes)",
+        "required": "20.0 MB (20,971,520 bytes)",
+    }
+
+
+def test_a_missing_table_is_named_without_the_sentences_full_stop():
+    error = classify(api_exceptions.NotFound("Not found: Table acme-analytics:crm.orders."))
+
+    assert error.facts == {"table": "acme-analytics:crm.orders"}
+    assert explain(error, **WHERE).detail == "Table acme-analytics:crm.orders was not found."
+
+
+def _invalid_query(message: str) -> GoogleCallError:
+    return classify(
+        api_exceptions.BadRequest(message, errors=[{"reason": "invalidQuery", "message": message}])
+    )
+
+
+def test_bigquerys_words_on_a_query_are_kept_on_one_line_up_to_400_characters():
+    assert _invalid_query("Syntax error:\n  Unexpected\tkeyword  FROM").facts == {
+        "google_message": "Syntax error: Unexpected keyword FROM"
+    }
+    exactly = "x" * GOOGLE_MESSAGE_LIMIT
+    assert _invalid_query(exactly).facts["google_message"] == exactly
+    longer = _invalid_query(exactly + "y").facts["google_message"]
+    assert longer == "x" * (GOOGLE_MESSAGE_LIMIT - 1) + "…"
