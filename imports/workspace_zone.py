@@ -29,8 +29,13 @@ def imports_follow_time_zone(*, workspace: Workspace) -> int:
     moved. Call inside the transaction that changed the zone."""
     now = timezone.now()
     moved = 0
+    # A running import has its next run planned already (the dispatcher set it when it
+    # started this one): it moves too. A paused one is planned again when it resumes.
     due = Import.objects.select_for_update().filter(
-        workspace=workspace, status=Import.Status.SCHEDULED, schedule_kind__in=RECURRING
+        workspace=workspace,
+        status__in=(Import.Status.SCHEDULED, Import.Status.RUNNING),
+        schedule_kind__in=RECURRING,
+        next_run_at__isnull=False,
     )
     for import_obj in due:
         schedule = schedules.Schedule.from_import(import_obj, workspace.time_zone)

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from imports import services
 from imports.models import Import
 from tests.connections.conftest import make_connection
 from tests.imports.conftest import make_import
@@ -114,6 +115,70 @@ def test_a_new_zone_moves_the_next_run_of_recurring_schedules_only(
     assert daily.next_run_at == dt.datetime(2026, 3, 3, 0, 0, tzinfo=dt.UTC)  # 09:00 in Tokyo
     assert daily.status == Import.Status.SCHEDULED
     assert once.next_run_at == NOW + dt.timedelta(days=3)
+
+
+def test_hourly_and_cron_schedules_follow_the_new_zone_and_other_workspaces_stay(
+    alice_client, alice, workspace_a, charlie, workspace_b
+):
+    """Kolkata is UTC+05:30: an hourly run at minute 0 moves to minute 30 of UTC's hour and a
+    cron at 09:00 to 03:30 UTC; another workspace's daily import keeps its UTC clock, and an
+    invalid stored schedule (the dispatcher fails it) does not stop the change."""
+    connection = make_connection(workspace_a, alice)
+    with time_machine.travel(NOW, tick=False):
+        hourly = make_import(
+            connection, alice, table="users", name="Hourly",
+            schedule_kind="hourly", schedule_time=dt.time(0, 0),
+        )  # fmt: skip
+        cron = make_import(
+            connection, alice, table="users", name="Cron",
+            schedule_kind="cron", schedule_cron="0 9 * * *",
+        )  # fmt: skip
+        broken = make_import(
+            connection, alice, table="users", name="Broken",
+            schedule_kind="cron", schedule_cron="0 9 * * *",
+        )  # fmt: skip
+        Import.objects.filter(pk=broken.pk).update(schedule_cron="not a cron")
+        elsewhere = make_import(
+            make_connection(workspace_b, charlie), charlie, table="users", name="Elsewhere",
+            schedule_kind="daily", schedule_time=dt.time(9, 0),
+        )  # fmt: skip
+        assert hourly.next_run_at == dt.datetime(2026, 3, 2, 13, 0, tzinfo=dt.UTC)
+        assert cron.next_run_at == dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+
+        response = alice_client.post(SETTINGS, {"name": "Acme", "time_zone": "Asia/Kolkata"})
+
+    assert response.status_code == 302
+    for import_obj in (hourly, cron, broken, elsewhere):
+        import_obj.refresh_from_db()
+    assert hourly.next_run_at == dt.datetime(2026, 3, 2, 12, 30, tzinfo=dt.UTC)
+    assert cron.next_run_at == dt.datetime(2026, 3, 3, 3, 30, tzinfo=dt.UTC)
+    assert broken.next_run_at == dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+    assert elsewhere.next_run_at == dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+    assert Workspace.objects.get(slug="acme").time_zone == "Asia/Kolkata"
+
+
+def test_the_next_run_of_an_import_running_now_follows_the_new_zone_too(
+    alice_client, alice, workspace_a
+):
+    """The dispatcher planned the next run when it started this one; a zone changed while
+    the run goes on must move that plan, or the next run comes at the old zone's 09:00."""
+    connection = make_connection(workspace_a, alice)
+    with time_machine.travel(NOW, tick=False):
+        daily = make_import(
+            connection, alice, table="users", name="Daily",
+            schedule_kind="daily", schedule_time=dt.time(9, 0),
+        )  # fmt: skip
+    nine = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(nine + dt.timedelta(minutes=5), tick=False):
+        assert services.imports_dispatch_due() == 1
+        daily.refresh_from_db()
+        assert (daily.status, daily.next_run_at) == ("running", nine + dt.timedelta(days=1))
+
+        alice_client.post(SETTINGS, {"name": "Acme", "time_zone": "Asia/Tokyo"})
+
+    daily.refresh_from_db()
+    assert daily.status == Import.Status.RUNNING
+    assert daily.next_run_at == dt.datetime(2026, 3, 4, 0, 0, tzinfo=dt.UTC)  # 09:00 in Tokyo
 
 
 def test_pages_show_times_in_the_new_zone(alice_client, alice, workspace_a):
