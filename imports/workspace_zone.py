@@ -30,10 +30,11 @@ def imports_follow_time_zone(*, workspace: Workspace) -> int:
     now = timezone.now()
     moved = 0
     # A running import has its next run planned already (the dispatcher set it when it
-    # started this one): it moves too. A paused one is planned again when it resumes.
+    # started this one): it moves too, and so does a paused one's, which its Stop
+    # confirmation quotes (Resume plans it again from then).
     due = Import.objects.select_for_update().filter(
         workspace=workspace,
-        status__in=(Import.Status.SCHEDULED, Import.Status.RUNNING),
+        status__in=(Import.Status.SCHEDULED, Import.Status.RUNNING, Import.Status.PAUSED),
         schedule_kind__in=RECURRING,
         next_run_at__isnull=False,
     )

@@ -157,17 +157,23 @@ def test_hourly_and_cron_schedules_follow_the_new_zone_and_other_workspaces_stay
     assert Workspace.objects.get(slug="acme").time_zone == "Asia/Kolkata"
 
 
-def test_the_next_run_of_an_import_running_now_follows_the_new_zone_too(
+def test_the_next_run_of_an_import_running_or_paused_now_follows_the_new_zone_too(
     alice_client, alice, workspace_a
 ):
     """The dispatcher planned the next run when it started this one; a zone changed while
-    the run goes on must move that plan, or the next run comes at the old zone's 09:00."""
+    the run goes on must move that plan, or the next run comes at the old zone's 09:00. A
+    paused import's planned run (its Stop confirmation quotes it) moves as well."""
     connection = make_connection(workspace_a, alice)
     with time_machine.travel(NOW, tick=False):
         daily = make_import(
             connection, alice, table="users", name="Daily",
             schedule_kind="daily", schedule_time=dt.time(9, 0),
         )  # fmt: skip
+        paused = make_import(
+            connection, alice, table="users", name="Paused",
+            schedule_kind="daily", schedule_time=dt.time(10, 0),
+        )  # fmt: skip
+        services.import_pause(import_obj=paused, actor=alice)
     nine = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC)
     with time_machine.travel(nine + dt.timedelta(minutes=5), tick=False):
         assert services.imports_dispatch_due() == 1
@@ -179,6 +185,9 @@ def test_the_next_run_of_an_import_running_now_follows_the_new_zone_too(
     daily.refresh_from_db()
     assert daily.status == Import.Status.RUNNING
     assert daily.next_run_at == dt.datetime(2026, 3, 4, 0, 0, tzinfo=dt.UTC)  # 09:00 in Tokyo
+    paused.refresh_from_db()
+    assert paused.status == Import.Status.PAUSED
+    assert paused.next_run_at == dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)  # 10:00 in Tokyo
 
 
 def test_pages_show_times_in_the_new_zone(alice_client, alice, workspace_a):
