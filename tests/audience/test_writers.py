@@ -1,6 +1,5 @@
 import functools
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from audience.rows import EventRow, ProfileRow
 from imports.mapping import event_dedupe_key
 from imports.models import Import, ImportRun
 from tests.connections.conftest import make_connection
+from tests.fixtures.waiting import wait_for
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -557,13 +557,6 @@ class _PausedPage(list):
         yield from rows
 
 
-def _until(condition) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_two_pages_copied_at_once_with_the_same_keys_in_opposite_orders_both_land(
     transactional_db, workspace_a, alice
 ):
@@ -606,12 +599,12 @@ def test_two_pages_copied_at_once_with_the_same_keys_in_opposite_orders_both_lan
             return name in pids and other.execute(sql, [pids[name]]).fetchone() is not None
 
         first.start()  # inserts a0…a999, then waits for `resume`
-        _until(lambda: found(
+        wait_for(lambda: found(
             "SELECT FROM pg_stat_progress_copy WHERE pid = %s AND tuples_processed >= 1000",
             "first",
         ))  # fmt: skip
         second.start()  # inserts b0…b999, then waits for the first's a0
-        _until(lambda: found(
+        wait_for(lambda: found(
             "SELECT FROM pg_locks WHERE pid = %s AND locktype = 'transactionid' AND NOT granted",
             "second",
         ))  # fmt: skip

@@ -18,7 +18,8 @@ from audience.models import Event
 from config.celery import app as celery_app
 from imports.models import ImportRun
 from tests.fixtures.processes import start_worker, subprocess_database_url
-from tests.imports.test_worker import finished, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.imports.test_worker import finished
 
 __all__ = ["finished", "wait_for"]
 

@@ -2,11 +2,11 @@
 
 import sys
 import threading
-import time
 
 import pytest
 
 from imports.prefetch import MappedPage, PagePrefetcher
+from tests.fixtures.waiting import wait_for
 
 
 def double(rows, offset):
@@ -119,13 +119,6 @@ def waiting(thread: threading.Thread) -> bool:
     return False
 
 
-def wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_the_reader_stays_at_most_one_page_ahead():
     produced = []
 
@@ -139,7 +132,7 @@ def test_the_reader_stays_at_most_one_page_ahead():
         reader = prefetched._thread
         # Until the reader stops for room (or, running away, reaches the end of the source);
         # a full queue, so that a wait it has not yet woken from does not count.
-        wait_until(
+        wait_for(
             lambda: (
                 (len(produced) >= 3 and waiting(reader) and prefetched._queue.full())
                 or not reader.is_alive()

@@ -6,6 +6,7 @@ heartbeat share one database file.
 """
 
 import datetime as dt
+import functools
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from connections.models import Connection
 from imports import services, tasks
 from imports.models import Import, ImportRun, WorkerHeartbeat
 from tests.conftest import client_for
+from tests.fixtures import waiting
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
@@ -45,15 +47,8 @@ def fast_reads(google):
     return google
 
 
-def wait_for(predicate, timeout=120.0, interval=0.2, about=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        close_old_connections()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in time{about() if about else ''}")
+# Runs on the embedded set-up (SQLite, filesystem broker) take longer to get going.
+wait_for = functools.partial(waiting.wait_for, timeout=120.0)
 
 
 def run_state(run_pk, worker_log=None):

@@ -5,16 +5,16 @@ import datetime as dt
 import os
 import signal
 import threading
-import time
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from audience.models import Event
 from imports import services, tasks
 from imports.models import Import, ImportRun
 from tests.fixtures.processes import start_worker, stop_worker
+from tests.fixtures.waiting import wait_for
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
 
 pytestmark = pytest.mark.slow
@@ -23,17 +23,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def worker_env(google_worker_env):
     return google_worker_env
-
-
-def wait_for(predicate, timeout=60.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        close_old_connections()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def finished(run_pk):

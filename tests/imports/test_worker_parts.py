@@ -12,8 +12,9 @@ from imports import services, tasks
 from imports.models import ImportRun, RunPart
 from tests.fixtures.processes import start_worker, stop_worker
 from tests.fixtures.standin_world import PROJECT
+from tests.fixtures.waiting import wait_for
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import, new_table
-from tests.imports.test_worker import finished, wait_for
+from tests.imports.test_worker import finished
 
 pytestmark = pytest.mark.slow
 

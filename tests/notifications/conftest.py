@@ -13,23 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.db import close_old_connections
 
 from notifications import signing
 from tests.fixtures.mail import SmtpServer
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
-    """Poll `predicate` (with fresh database connections) until it returns something true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        close_old_connections()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
 
 # -- HTTP ----------------------------------------------------------------------------------------
 

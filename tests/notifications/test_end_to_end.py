@@ -14,8 +14,9 @@ from imports import services as import_services
 from imports.models import ImportRun
 from notifications import services, tasks
 from notifications.models import Alert, Delivery
+from tests.fixtures.waiting import wait_for
 from tests.imports.conftest import USER_SCHEMA, make_import, new_table, user_rows
-from tests.notifications.conftest import alerts_worker_env, wait_for
+from tests.notifications.conftest import alerts_worker_env
 from tests.security.capture import RedisMonitor
 from tests.security.needles import key_needles, leaks
 

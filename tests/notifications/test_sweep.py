@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from notifications import delivery, queue, services, tasks
 from notifications.models import Alert, Delivery, Webhook
-from tests.notifications.conftest import alerts_worker_env, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.notifications.conftest import alerts_worker_env
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ record of this process and the worker's log, every response (headers, body, mess
 cookie), every command sent to the test's Redis database (Celery messages decoded), and the
 database itself. No private key, no piece of one and no access token may be in any of it."""
 
+import functools
 import json
 import re
-import time
 
 import pytest
 from django.apps import apps
@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core import serializers
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import close_old_connections
 
 from api.models import ApiToken
 from audience.models import Profile
@@ -23,6 +22,7 @@ from connections.models import Connection
 from imports import services as import_services
 from imports.models import Import, ImportRun
 from standins.emulator import EmulatorError
+from tests.fixtures import waiting
 from tests.fixtures.processes import start_worker, stop_worker
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.test_create_flow import mapping_data, walk
@@ -65,15 +65,7 @@ def ensure_source(stack) -> None:
                 raise
 
 
-def wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        close_old_connections()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+wait_for = functools.partial(waiting.wait_for, timeout=90.0)
 
 
 def finished(run_pk):
