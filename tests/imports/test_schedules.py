@@ -485,6 +485,10 @@ INVALID_CASES = {
         cron("0 R * * *"),
         {"schedule_cron": ["Cron expression is not valid: hour field 'R' (allowed 0-23)."]},
     ),
+    "cron random in lower case": (
+        cron("0 r * * *"),
+        {"schedule_cron": ["Cron expression is not valid: hour field 'r' (allowed 0-23)."]},
+    ),
     "cron never runs": (
         cron("0 9 30 2 *"),
         {
