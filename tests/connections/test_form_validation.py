@@ -1,6 +1,7 @@
 """Bad and tricky inputs for Add Database: each gets its own message on its own field,
 and nothing is saved."""
 
+import base64
 import json
 
 import pytest
@@ -103,6 +104,8 @@ CASES = [
     ("key-too-large", {"key_text": " " * 70_000 + "{}"}, None, "key_text", "The pasted key is larger than 64 KiB; a service account key is about 2.3 KB."),
     ("key-bad-key-id", {"key_text": with_(private_key_id="../../etc")}, None, "key_text", "The key's private_key_id is not a key ID. Paste the whole key file as Google gave it."),
     ("key-nul-after-pem", {"key_text": with_(private_key=rsa_pem() + "\x00")}, None, "key_text", "The key's private_key contains a control character (U+0000), which a key made by Google never has. Paste the whole key file as Google gave it."),
+    ("key-nul", {"key_text": '{"type": "service_account"\x00}'}, None, "key_text", "The custom key contains NUL characters, which a JSON key file never does. Paste the file as Google gave it."),
+    ("key-base64", {"key_text": base64.b64encode(json.dumps(key_info()).encode()).decode()}, None, "key_text", "This is a base64-encoded key file. Decode it and paste the JSON it contains."),
     ("upload-nul-after-pem", {"key_text": ""}, with_(private_key=rsa_pem() + "\x00").encode(), "key_file", "The key's private_key contains a control character (U+0000), which a key made by Google never has. Upload the key file as Google gave it."),
     ("key-bell-in-email", {"key_text": with_(client_email="loader\x07@analytics-prod.iam.gserviceaccount.com")}, None, "key_text", "The key's client_email contains a control character (U+0007), which a key made by Google never has. Paste the whole key file as Google gave it."),
     ("upload-p12", {"key_text": ""}, bytes([0x30, 0x82, 0x09, 0x8A, 0x02, 0x01, 0x03]) + b"\0" * 50, "key_file", "This looks like a P12 key. Create a JSON key instead: IAM & Admin > Service Accounts > Keys > Add key > JSON."),
