@@ -61,11 +61,17 @@ def test_blank_advanced_fields_mean_the_defaults(alice_client):
         ("billing_project_id", "a/../../x", "Billing project may contain only lowercase"),
         ("scratch_dataset_id", "proj.scratch", "Enter the dataset ID alone"),
         ("scratch_dataset_id", "scratch-data", "Scratch dataset may contain only letters"),
+        ("scratch_dataset_id", "a" * 1025, "Scratch dataset must be at most 1,024 characters."),
         ("scratch_kms_key_name", "my-key", "Scratch KMS key must be a Cloud KMS key name"),
         ("scratch_kms_key_name", KMS + "/cryptoKeyVersions/1", "Scratch KMS key must be"),
         (
             "scratch_kms_key_name",
             "projects/p/../other/locations/eu/keyRings/r/cryptoKeys/k",
+            "Scratch KMS key must be",
+        ),
+        (
+            "scratch_kms_key_name",
+            "projects/p/locations/eu/keyRings/r.v2/cryptoKeys/k",
             "Scratch KMS key must be",
         ),
         ("maximum_bytes_billed", "ten gigs", "Maximum bytes billed: Enter a size such as"),
@@ -89,10 +95,28 @@ def test_a_bad_advanced_value_gets_its_own_message_and_nothing_is_saved(
     assert '<details class="advanced" open>' in page  # the error is not hidden
 
 
+def kms_key_name(length: int) -> str:
+    """A well-formed Cloud KMS key name `length` characters long."""
+    name = "projects/{}/locations/europe-west1/keyRings/imports/cryptoKeys/results"
+    return name.format("p" * (length - len(name) + 2))
+
+
+def test_a_kms_key_name_fits_its_column_and_a_longer_one_is_refused(alice_client):
+    refused = alice_client.post(ADD, add_data(scratch_kms_key_name=kms_key_name(513)))
+    kept = alice_client.post(ADD, add_data(scratch_kms_key_name=kms_key_name(512)))
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors == {
+        "scratch_kms_key_name": ["Ensure this value has at most 512 characters (it has 513)."]
+    }
+    assert kept.status_code == 302
+    assert Connection.objects.get().scratch_kms_key_name == kms_key_name(512)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("500000000", 500_000_000), ("10 GB", 10 * 2**30), ("10GiB", 10 * 2**30),
-     ("1,000 MB", 1000 * 2**20)],
+     ("1,000 MB", 1000 * 2**20), ("0" * 30 + "1073741824", 2**30)],  # 40 characters, the most
 )  # fmt: skip
 def test_human_units_are_accepted(alice_client, text, expected):
     alice_client.post(ADD, add_data(maximum_bytes_billed=text))
