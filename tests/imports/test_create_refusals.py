@@ -639,3 +639,13 @@ def test_a_maximum_bytes_billed_longer_than_any_size_is_refused_before_it_is_rea
 
     assert not form.is_valid()
     assert form.errors.as_data()["maximum_bytes_billed"][0].code == "max_length"
+
+
+def test_a_maximum_bytes_billed_of_40_characters_is_read():
+    typed = "0" * 30 + "1073741824"
+    assert len(typed) == 40
+
+    form = forms.ReviewForm({"name": "Users", "maximum_bytes_billed": typed})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["maximum_bytes_billed"] == 2**30
