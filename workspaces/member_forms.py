@@ -1,8 +1,13 @@
 """Forms of the Members page: an invitation by email, and a member's role."""
 
 from django import forms
+from django.contrib.auth.models import User
 
 from workspaces.models import Membership
+
+# Accepting an invitation without an account makes one named by the address (its username):
+# a longer address could be invited but never join.
+ADDRESS_MAX_LENGTH = User._meta.get_field("username").max_length
 
 ROLE_HELP = {
     "admin": "Changes connections, imports, notifications and members.",
@@ -13,10 +18,12 @@ ROLE_HELP = {
 class InviteForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
-        max_length=254,
+        max_length=ADDRESS_MAX_LENGTH,
         error_messages={
             "required": "Enter the email address to invite.",
             "invalid": "Enter a valid email address, such as name@example.com.",
+            "max_length": "Enter an email address of at most %(limit_value)d characters: the "
+            "invitee's account is named by it.",
         },
     )
     role = forms.ChoiceField(

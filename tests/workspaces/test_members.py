@@ -96,13 +96,50 @@ def test_inviting_a_member_or_a_bad_address_says_why_and_sends_nothing(
 
     response = invite(alice_client, "not an address")
     assert response.status_code == 200
-    assert "Enter a valid email address" in response.content.decode()
+    assert "Enter a valid email address, such as name@example.com." in response.content.decode()
 
     response = invite(alice_client, "dana@acme.test", "owner")
     assert response.status_code == 200 and "Choose Admin or Member." in response.content.decode()
 
     assert smtp_settings.messages == [] and not Invitation.objects.exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_inviting_nobody_asks_for_the_address(alice_client, smtp_settings):
+    response = invite(alice_client, "  ")
+
+    assert response.status_code == 200
+    assert response.context["invite_form"].errors == {
+        "email": ["Enter the email address to invite."]
+    }
+    assert smtp_settings.messages == [] and not Invitation.objects.exists()
+
+
+def test_an_address_too_long_to_name_an_account_is_refused_and_one_that_fits_joins(
+    alice_client, smtp_settings, client
+):
+    fits = "a" * 64 + "@" + "b" * 63 + "." + "c" * 16 + ".test"
+    assert len(fits) == 150
+
+    refused = invite(alice_client, "a" + fits)
+
+    assert refused.status_code == 200
+    assert refused.context["invite_form"].errors == {
+        "email": [
+            "Enter an email address of at most 150 characters: the invitee's account is named "
+            "by it."
+        ]
+    }
+    assert smtp_settings.messages == [] and not Invitation.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+    assert invite(alice_client, fits).status_code == 302
+    [message] = smtp_settings.messages
+    open_link(client, link_in(message))
+    joined = client.post(ACCEPT, {"new_password1": STRONG, "new_password2": STRONG})
+
+    assert joined.status_code == 302
+    assert Membership.objects.filter(user=get_user_model().objects.get(username=fits)).exists()
 
 
 def test_when_the_mail_server_is_away_nothing_is_saved(alice_client, settings, smtp_server):
