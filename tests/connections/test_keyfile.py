@@ -428,6 +428,12 @@ def test_an_optional_field_is_kept_up_to_2048_characters():
     assert "client_x509_cert_url" not in parse(key_json(client_x509_cert_url=longest + "a")).info
 
 
+def test_an_optional_field_that_is_not_ascii_is_not_kept():
+    """Google's values are ASCII; a look-alike (fullwidth digits) is dropped, not stored."""
+    assert parse(key_json(client_id="104857600123")).info["client_id"] == "104857600123"
+    assert "client_id" not in parse(key_json(client_id="10485760012\uff13")).info
+
+
 def test_it_does_not_echo_unknown_field_names_or_values():
     raw = '{"type": "service_account", "hunter2-secret": 1, "hunter2-secret": 2}'
     with pytest.raises(KeyFileError) as info:
