@@ -103,6 +103,20 @@ def test_reset_requests_from_one_network_are_braked(client, alice, smtp_settings
     assert other.status_code == 302 and len(smtp_settings.messages) == 1
 
 
+def test_requests_refused_for_their_network_do_not_use_up_an_addresss_own_limit(
+    client, alice, smtp_settings
+):
+    for n in range(10):
+        ask_reset(client, f"someone{n}@acme.test")
+    for _ in range(3):
+        assert ask_reset(client, "alice@acme.test").status_code == 429
+
+    other = ask_reset(client, "alice@acme.test", REMOTE_ADDR="203.0.113.9")
+
+    assert other.status_code == 302
+    assert [m["To"] for m in smtp_settings.messages] == ["alice@acme.test"]
+
+
 def test_an_address_locked_by_the_sign_in_brake_cannot_ask_for_resets(client, alice, smtp_settings):
     for n in range(30):
         client.post("/signin/", {"username": f"guess{n}@acme.test", "password": "guess"})
