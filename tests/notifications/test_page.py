@@ -90,6 +90,40 @@ def test_an_admin_adds_and_removes_a_recipient(alice_client):
     assert actions == ["notifications.recipient_added", "notifications.recipient_removed"]
 
 
+def test_a_recipient_address_of_254_characters_is_kept_and_a_longer_one_refused(alice_client):
+    longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 56 + ".test"
+    assert len(longest) == 254
+    longer = longest.replace("@", "@b", 1)
+
+    refused = alice_client.post(f"{PAGE}recipients/", {"email": longer})
+    kept = alice_client.post(f"{PAGE}recipients/", {"email": longest}, follow=True)
+
+    assert refused.status_code == 200
+    assert "Ensure this value has at most 254 characters (it has 255)." in refused.content.decode()
+    assert f"{longest} will receive alerts." in kept.content.decode()
+    assert list(Recipient.objects.values_list("email", flat=True)) == [longest]
+
+
+def test_a_webhook_url_of_2000_characters_is_kept_and_a_longer_one_refused(
+    alice_client, public_dns
+):
+    longest = SLACK_URL + "x" * (2000 - len(SLACK_URL))
+
+    refused = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "", "url": longest + "x", "payload_format": "slack"}
+    )
+    kept = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "", "url": longest, "payload_format": "slack"}
+    )
+
+    assert refused.status_code == 200
+    assert (
+        "Ensure this value has at most 2000 characters (it has 2001)." in refused.content.decode()
+    )
+    assert "Copy it now: it is not shown again." in kept.content.decode()
+    assert Webhook.objects.count() == 1
+
+
 def test_a_new_webhooks_secret_is_shown_once_and_stored_encrypted(alice_client, public_dns):
     response = alice_client.post(
         f"{PAGE}webhooks/", {"name": "Slack #data", "url": SLACK_URL, "payload_format": "slack"}
