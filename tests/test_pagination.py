@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from audience.models import Profile
-from common.pagination import Position, page_by_keys, page_by_position
+from common.pagination import EPOCH, Position, page_by_keys, page_by_position
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,8 @@ def test_a_row_deleted_between_the_queries_is_left_out(workspaces):
     assert [w.slug for w in page.object_list] == expected[:3] + expected[4:]
 
 
-def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_link():
+def ten_profiles():
+    """user-0 … user-9, last seen a minute apart (user-9 the newest)."""
     start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     workspace = Workspace.objects.create(name="Acme", slug="acme")
     Profile.objects.bulk_create(
@@ -76,7 +77,11 @@ def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_li
         )
         for minute in range(10)
     )
-    profiles = Profile.objects.all()
+    return Profile.objects.all()
+
+
+def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_link():
+    profiles = ten_profiles()
 
     first = page_by_position(profiles, order="last_seen", size=5)
     second = page_by_position(profiles, order="last_seen", older_than=first.older.token(), size=5)
@@ -88,6 +93,41 @@ def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_li
     assert second.older is None and second.start_index == 6
 
 
+def test_a_page_asked_for_both_ways_goes_to_the_older_rows():
+    profiles = ten_profiles()
+    edge = page_by_position(profiles, order="last_seen", size=5).older.token()
+
+    both = page_by_position(profiles, order="last_seen", older_than=edge, newer_than=edge, size=5)
+
+    assert [p.identity for p in both.object_list] == [f"user-{m}" for m in (4, 3, 2, 1, 0)]
+
+
+def test_a_hand_made_newer_token_counting_too_few_rows_before_starts_at_row_1():
+    profiles = ten_profiles()
+    oldest = Profile.objects.get(identity="user-0")
+    token = Position(oldest.last_seen, oldest.pk, 2).token()  # 2 rows before: really 9
+
+    page = page_by_position(profiles, order="last_seen", newer_than=token, size=5)
+
+    assert [p.identity for p in page.object_list] == [f"user-{m}" for m in (5, 4, 3, 2, 1)]
+    assert (page.start_index, page.end_index) == (1, 5)
+
+
 def test_a_position_token_with_an_impossible_key_is_ignored():
     assert Position.parse("1000.0.0") is None
     assert Position.parse("1000.1.0") == Position(Position.parse("1000.1.0").value, 1, 0)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [f"1000.{2**63}.0", "1000.1.-1", f"1000.1.{10**12}", f"{10**20}.1.0", f"{-(10**17)}.1.0",
+     "1000.1", "1000.1.0.0", "a.1.0", ""],
+)  # fmt: skip
+def test_a_position_token_out_of_range_or_malformed_is_ignored(token):
+    assert Position.parse(token) is None
+
+
+def test_a_position_token_at_the_edges_of_its_ranges_is_read():
+    position = Position.parse(f"0.{2**63 - 1}.{10**12 - 1}")
+
+    assert position == Position(EPOCH, 2**63 - 1, 10**12 - 1)
