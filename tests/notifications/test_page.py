@@ -215,6 +215,27 @@ def test_a_name_resolving_to_a_public_and_a_private_address_is_refused(alice_cli
     assert not Webhook.objects.exists()
 
 
+def test_a_host_whose_name_cannot_be_encoded_for_dns_cannot_be_resolved(alice_client, monkeypatch):
+    """A label of 60 "ä" passes the URL check but is too long once punycoded: the lookup
+    fails while encoding the name (UnicodeError), as the standard resolver does."""
+    looked_up = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        host.encode("idna")
+        return looked_up(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    host = "\u00e4" * 60 + ".example"
+
+    response = alice_client.post(
+        f"{PAGE}webhooks/", {"name": "", "url": f"https://{host}/hook", "payload_format": "json"}
+    )
+
+    assert response.status_code == 200
+    assert f"The host {host} cannot be resolved." in response.content.decode()
+    assert not Webhook.objects.exists() and not AuditEntry.objects.exists()
+
+
 def test_a_webhook_name_with_a_control_character_is_refused(alice_client, public_dns):
     response = alice_client.post(
         f"{PAGE}webhooks/", {"name": "a\x1bb", "url": SLACK_URL, "payload_format": "slack"}
