@@ -2,6 +2,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -18,6 +20,7 @@ def workspace_create(
     Returns (workspace, user, user_created).
     """
     User = get_user_model()
+    _check_admin_email(admin_email, limit=User._meta.get_field("username").max_length or 150)
     base = slugify(name)[:40] or "workspace"
     slug, n = base, 1
     while Workspace.objects.filter(slug=slug).exists():
@@ -33,6 +36,21 @@ def workspace_create(
     )
     Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.ADMIN)
     return workspace, user, created
+
+
+def _check_admin_email(address: str, *, limit: int) -> None:
+    """The admin signs in by the address, which names the account: refuse what could not."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(
+            f"{address!r} is not an email address: give the admin's, such as ada@example.com."
+        ) from None
+    if len(address) > limit:
+        raise ValidationError(
+            f"The admin's email address may have at most {limit} characters, as the account "
+            f"is named by it; this one has {len(address)}."
+        )
 
 
 def audit_record(

@@ -30,6 +30,35 @@ def test_create_workspace_refuses_an_unknown_time_zone(db):
     assert not Workspace.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("ada", "'ada' is not an email address: give the admin's, such as ada@example.com."),
+        ("", "'' is not an email address"),
+        (
+            "a" * 141 + "@acme.test",
+            "The admin's email address may have at most 150 characters, as the account is "
+            "named by it; this one has 151.",
+        ),
+    ],
+)
+def test_create_workspace_refuses_an_admin_address_no_one_could_sign_in_with(db, address, message):
+    with pytest.raises(CommandError) as refused:
+        call_command("create_workspace", "Acme", "--admin-email", address)
+
+    assert str(refused.value).startswith(message)
+    assert not Workspace.objects.exists()
+    assert not get_user_model().objects.exists()
+
+
+def test_an_admin_address_of_150_characters_is_taken(db):
+    address = "a" * 140 + "@acme.test"
+
+    call_command("create_workspace", "Acme", "--admin-email", address)
+
+    assert Membership.objects.get().user.username == address
+
+
 def test_the_hosts_localtime_is_not_a_workspace_time_zone():
     from django.core.exceptions import ValidationError
 
