@@ -98,6 +98,18 @@ def test_405_names_the_method(alice_api):
     }
 
 
+def test_a_method_no_endpoint_names_a_scope_for_needs_the_admin_scope(alice, workspace_a):
+    # Only the admin scope gets as far as being told the endpoint takes no such method.
+    run_api = ApiClient(make_token(alice, workspace_a, "run"))
+
+    for method in ("put", "patch", "delete"):
+        response = getattr(run_api, method)(f"{API}/acme/connections/")
+        assert response.status_code == 403, method
+        error = error_of(response)
+        assert error["code"] == "insufficient_scope", method
+        assert "this request needs the “admin” scope" in error["message"], method
+
+
 def test_409_for_an_action_the_state_does_not_allow(alice_api, import_a):
     assert import_a.status == Import.Status.READY
 

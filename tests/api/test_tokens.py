@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from api.models import ApiToken
-from api.services import LAST_USED_RESOLUTION
 from tests.api.conftest import API, ApiClient, error_of, make_token
 from workspaces.models import AuditEntry, Membership
 
@@ -123,12 +122,12 @@ def test_last_used_is_recorded_at_most_once_a_minute(alice, workspace_a, time_ma
     token.refresh_from_db()
     assert token.last_used_at == start
 
-    time_machine.move_to(start + LAST_USED_RESOLUTION - dt.timedelta(seconds=1), tick=False)
+    time_machine.move_to(start + dt.timedelta(seconds=59), tick=False)
     api.get(f"{API}/acme/")
     token.refresh_from_db()
     assert token.last_used_at == start  # not written again within the minute
 
-    later = start + LAST_USED_RESOLUTION
+    later = start + dt.timedelta(minutes=1)
     time_machine.move_to(later, tick=False)
     api.get(f"{API}/acme/")
     token.refresh_from_db()
@@ -265,16 +264,27 @@ def test_a_token_with_the_right_prefix_and_a_wrong_secret_gets_401(alice, worksp
     assert error_of(response)["code"] == "token_invalid"
 
 
-def test_a_token_refused_by_the_limit_of_active_tokens(alice_client, alice, workspace_a):
-    from api.services import MAX_ACTIVE_TOKENS
+def test_a_token_is_refused_unless_its_whole_digest_matches(alice, workspace_a):
+    text = make_token(alice, workspace_a)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    # The stored digest differs from the token's in its last character only.
+    ApiToken.objects.update(digest=digest[:-1] + ("0" if digest[-1] != "0" else "1"))
 
-    for n in range(MAX_ACTIVE_TOKENS):
+    response = ApiClient(text).get(f"{API}/acme/")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "token_invalid"
+
+
+def test_a_token_refused_by_the_limit_of_active_tokens(alice_client, alice, workspace_a):
+    # 50 active tokens a user and workspace: a script creating tokens in a loop stops there.
+    for n in range(50):
         make_token(alice, workspace_a, name=f"t{n}")
 
     response = create_on_page(alice_client)
 
-    assert f"You have {MAX_ACTIVE_TOKENS} active tokens" in response.content.decode()
-    assert ApiToken.objects.count() == MAX_ACTIVE_TOKENS
+    assert "You have 50 active tokens in this workspace already." in response.content.decode()
+    assert ApiToken.objects.count() == 50
 
 
 def test_sending_the_same_form_twice_creates_one_token_and_shows_it_once(alice_client):
@@ -458,6 +468,22 @@ def test_the_page_shows_each_tokens_state_and_its_last_working_minute(
     assert ">Active<" in rows["Until June"] and "token-inactive" not in rows["Until June"]
     assert ">Expired<" in rows["Lapsed"] and 'class="token-inactive"' in rows["Lapsed"]
     assert ">Revoked<" in rows["Withdrawn"] and ">Active<" not in rows["Withdrawn"]
+
+
+def test_the_page_lists_active_tokens_before_revoked_ones_then_newest_first(
+    alice_client, alice, workspace_a, time_machine
+):
+    start = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    for hours, name in enumerate(("Oldest active", "Revoked old", "Revoked new", "Newest")):
+        time_machine.move_to(start + dt.timedelta(hours=hours), tick=False)
+        make_token(alice, workspace_a, name=name)
+    time_machine.move_to(start + dt.timedelta(days=1), tick=False)
+    ApiToken.objects.filter(name__startswith="Revoked").update(revoked_at=timezone.now())
+
+    page = alice_client.get(TOKENS).content.decode()
+    names = re.findall(r"<td>(Oldest active|Revoked old|Revoked new|Newest)</td>", page)
+
+    assert names == ["Newest", "Oldest active", "Revoked new", "Revoked old"]
 
 
 NONCE_IN_PAGE = re.compile(r'<input type="hidden" name="nonce" value="([^"]*)"')
