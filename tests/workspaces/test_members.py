@@ -300,6 +300,26 @@ def test_a_withdrawn_link_is_not_called_replaced_by_a_later_invitation(
     assert "This invitation was withdrawn" in response.content.decode()
 
 
+def test_a_link_withdrawn_as_another_workspace_invites_the_same_address_is_not_replaced(
+    alice, workspace_a, charlie, workspace_b, time_machine
+):
+    start = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    time_machine.move_to(start, tick=False)
+    created = members.invitation_create(
+        workspace=workspace_a, actor=alice, email="dana@acme.test", role="member"
+    )
+    time_machine.move_to(start + dt.timedelta(minutes=5), tick=False)
+    members.invitation_revoke(invitation=created.invitation, actor=alice)
+    # Globex invites the same address at that very instant: Acme's link was still withdrawn.
+    members.invitation_create(
+        workspace=workspace_b, actor=charlie, email="dana@acme.test", role="member"
+    )
+
+    with pytest.raises(members.InvitationInvalid) as refused:
+        members.invitation_find(created.secret)
+    assert refused.value.reason == "revoked"
+
+
 def test_an_existing_account_joins_after_signing_in(alice_client, charlie, smtp_settings, client):
     invite(alice_client, "Charlie@Globex.test", "admin")
     link = link_in(smtp_settings.messages[0])
@@ -442,6 +462,19 @@ def test_removal_revokes_only_the_tokens_of_the_workspace_left(
     assert ApiToken.objects.get(user=bob, workspace=workspace_b).revoked_at is None
 
 
+def test_the_last_admin_stays_whatever_admins_other_workspaces_have(alice_client, alice, charlie):
+    mine = membership_of(alice).pk
+    for url, data in (
+        (f"{MEMBERS}{mine}/role/", {"role": "member"}),
+        (f"{MEMBERS}{mine}/remove/", {}),
+    ):
+        response = alice_client.post(url, data, follow=True)
+        assert "alice@acme.test is the only admin of this workspace" in response.content.decode()
+
+    assert membership_of(alice).role == "admin"
+    assert not AuditEntry.objects.exists()
+
+
 def test_an_admin_may_remove_themselves_when_another_admin_stays(alice_client, alice, bob):
     Membership.objects.filter(user=bob).update(role="admin")
     response = alice_client.post(f"{MEMBERS}{membership_of(alice).pk}/remove/")
@@ -470,6 +503,21 @@ def test_the_page_lists_members_with_role_and_joined_date(alice_client, bob):
     assert re.search(r'<option value="member" selected>Member</option>', page)
     assert membership_of(bob).created_at.strftime("%b %-d, %Y") in page
     assert "Only admin" in page  # alice has no Remove button
+
+
+def test_the_page_lists_only_this_workspaces_members(alice_client, bob, charlie):
+    page = alice_client.get(MEMBERS).content.decode()
+
+    assert "alice@acme.test" in page and "bob@acme.test" in page
+    assert "charlie@globex.test" not in page
+    assert "Only admin" in page  # charlie, Globex's admin, is not counted as Acme's
+
+
+def test_an_admin_who_keeps_their_own_role_stays_on_the_members_page(alice_client, alice):
+    response = alice_client.post(f"{MEMBERS}{membership_of(alice).pk}/role/", {"role": "admin"})
+
+    assert response.status_code == 302 and response["Location"] == MEMBERS
+    assert membership_of(alice).role == "admin"
 
 
 def test_no_audit_entry_holds_a_secret_a_digest_or_a_token(
