@@ -12,7 +12,7 @@ from imports.models import ImportRun, RunPart
 from imports.run import execute, parts
 from tests.api.conftest import ApiClient, make_token
 from tests.fixtures.connections import make_connection
-from tests.fixtures.standin_world import PROJECT
+from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import (
     EVENT_SCHEMA,
     USER_SCHEMA,
@@ -83,6 +83,29 @@ def test_the_edit_forms_test_without_a_new_key_fails_at_the_kept_key(
     assert response.status_code == 200
     assert_fails_at_the_key(response.context["result"])
     assert google.stack.token_server.requests == []
+
+
+def test_the_edit_forms_test_with_a_new_key_tests_that_key_not_the_kept_one(
+    alice_client, alice, workspace_a, google, lost_key
+):
+    connection = make_connection(workspace_a, alice, info=google.key.info)
+    lost_key()
+
+    response = alice_client.post(
+        f"{BASE}{connection.pk}/edit/test/",
+        {
+            "name": connection.name,
+            "project_id": PROJECT,
+            "dataset_id": DATASET,
+            "key_text": google.key.to_json(),
+        },
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    key = response.context["result"]["checks"][0]
+    assert (key["id"], key["status"]) == ("key", "pass")
+    assert google.stack.token_server.requests  # the typed key was sent to Google
 
 
 def test_the_apis_test_fails_at_the_key(alice, workspace_a, google, lost_key):

@@ -56,6 +56,24 @@ def test_the_edit_form_and_test_connection_answer_the_same(alice_client, alice, 
     assert connection.name == "Warehouse"
 
 
+def test_another_workspaces_connection_is_not_found_with_an_oversized_body_either(
+    charlie_client, alice, workspace_a
+):
+    # charlie is an admin of Globex: the Globex URL lets him in, the lookup must not.
+    connection = make_connection(workspace_a, alice, name="Acme secret warehouse")
+    edit = f"/w/globex/settings/partners/bigquery/{connection.pk}/edit/"
+    huge = connection_fields(key_text="x" * TEN_MIB)
+
+    for url, headers in (
+        (edit, {}),
+        (f"{edit}test/", {"HX-Request": "true"}),
+        (f"{edit}test/", {}),
+    ):
+        response = charlie_client.post(url, huge, headers=headers)
+        assert response.status_code == 404, (url, headers)
+        assert "Acme secret warehouse" not in response.content.decode()
+
+
 def test_a_key_just_over_64_kib_is_still_read_and_refused_by_the_form(alice_client):
     response = alice_client.post(ADD, connection_fields(key_text="x" * (64 * 1024 + 1)))
 
