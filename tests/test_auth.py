@@ -5,6 +5,12 @@ def test_sign_in_page_renders(client, db):
     assert b"Sign in" in response.content
 
 
+def test_the_csrf_cookie_stays_on_this_site(client, db):
+    cookie = client.get("/signin/").cookies["csrftoken"]
+
+    assert cookie["samesite"] == "Lax"
+
+
 def test_wrong_password_is_refused_with_a_message(client, alice):
     response = client.post("/signin/", {"username": "alice@acme.test", "password": "nope"})
 
@@ -35,6 +41,25 @@ def test_pages_send_the_security_headers(alice_client):
         assert directive in csp.split("; ")
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_the_content_security_policy_allows_the_apps_own_files_only(alice_client):
+    csp = alice_client.get("/w/acme/settings/partners/bigquery/")["Content-Security-Policy"]
+
+    assert csp.split("; ") == [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
 
 
 def test_password_guessing_is_stopped_after_five_failures(client, alice):

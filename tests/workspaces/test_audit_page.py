@@ -294,6 +294,32 @@ def test_entries_of_the_same_moment_are_newest_recorded_first(alice_client, alic
     assert [row["target_label"] for row in exported] == ["third", "second", "first"]
 
 
+def test_entries_are_ordered_by_when_they_happened_before_when_they_were_recorded(
+    alice_client, alice, workspace_a
+):
+    # A transaction that began earlier may commit its entry after a later one.
+    entry(
+        workspace_a,
+        alice,
+        "import.run_now",
+        dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC),
+        label="noon",
+    )
+    entry(
+        workspace_a,
+        alice,
+        "import.run_now",
+        dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC),
+        label="nine",
+    )
+
+    page = alice_client.get(AUDIT)
+    exported = csv_rows(alice_client.get(CSV))
+
+    assert labels(page) == ["noon", "nine"]
+    assert [row["target_label"] for row in exported] == ["noon", "nine"]
+
+
 def test_a_range_of_one_day_is_that_day(alice_client, alice, workspace_a):
     day = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
     entry(workspace_a, alice, "import.run_now", day, label="on the day")
