@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
 from api.models import ApiToken
 from workspaces.models import Membership, Workspace
@@ -19,7 +20,10 @@ def api_tokens_visible_to(*, workspace: Workspace, membership: Membership) -> Qu
     tokens = ApiToken.objects.filter(workspace=workspace).select_related("user", "revoked_by")
     if not membership.is_admin:
         tokens = tokens.filter(user=membership.user)
-    return tokens.order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "pk")
+    ended = Q(revoked_at__isnull=False) | Q(expires_at__lte=timezone.now())
+    return tokens.alias(ended=Case(When(ended, then=Value(1)), default=Value(0))).order_by(
+        "ended", "-created_at", "pk"
+    )
 
 
 def api_token_get_for_user(*, workspace: Workspace, membership: Membership, pk: Any) -> ApiToken:

@@ -486,6 +486,28 @@ def test_the_page_lists_active_tokens_before_revoked_ones_then_newest_first(
     assert names == ["Newest", "Oldest active", "Revoked new", "Revoked old"]
 
 
+def test_an_expired_token_is_listed_with_the_ended_ones_after_every_working_one(
+    alice_client, alice, workspace_a, time_machine
+):
+    start = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    ends = {"Working old": None, "Revoked": None, "Expired new": dt.timedelta(days=1)}
+    for hours, (name, lifetime) in enumerate(ends.items()):
+        time_machine.move_to(start + dt.timedelta(hours=hours), tick=False)
+        make_token(
+            alice,
+            workspace_a,
+            name=name,
+            expires_at=timezone.now() + lifetime if lifetime else None,
+        )
+    ApiToken.objects.filter(name="Revoked").update(revoked_at=timezone.now())
+    time_machine.move_to(start + dt.timedelta(days=2), tick=False)
+
+    page = alice_client.get(TOKENS).content.decode()
+    names = re.findall(r"<td>(Working old|Revoked|Expired new)</td>", page)
+
+    assert names == ["Working old", "Expired new", "Revoked"]
+
+
 NONCE_IN_PAGE = re.compile(r'<input type="hidden" name="nonce" value="([^"]*)"')
 SCOPE_OPTIONS = re.compile(r'<input type="radio" name="scope" value="(\w+)"')
 
