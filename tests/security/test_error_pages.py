@@ -63,7 +63,7 @@ def test_a_bad_request_is_a_400_page(db):
     assert "attacker.example" not in page
 
 
-def test_a_server_error_is_a_500_page_without_the_error(alice, monkeypatch):
+def test_a_server_error_is_a_500_page_without_the_error(alice, monkeypatch, caplog):
     def broken(user):
         raise RuntimeError("secret detail of the failure")
 
@@ -71,8 +71,13 @@ def test_a_server_error_is_a_500_page_without_the_error(alice, monkeypatch):
     browser = Client(raise_request_exception=False)
     browser.force_login(alice)
 
-    page = assert_error_page(browser.get("/"), 500, "Something went wrong")
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        page = assert_error_page(browser.get("/"), 500, "Something went wrong")
     assert "secret detail" not in page and "RuntimeError" not in page
+    # the operator's log keeps what the page hides: a crash is logged with its traceback
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert "secret detail of the failure" in caplog.text
 
 
 def test_the_500_page_renders_without_a_request_context(rf):
