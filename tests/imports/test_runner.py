@@ -182,6 +182,7 @@ def test_a_run_that_fails_on_its_second_page_keeps_the_watermark_and_the_next_re
     assert failed.committed_offset == 40  # the first page was written, the second was not
     assert failed.watermark_to == "2026-01-01T00:00:39+00:00"  # the highest it wrote
     assert import_obj.watermark == ""
+    assert import_obj.last_error == failed.error_message
 
     google.stack.token_server.disable_account(email, disabled=False)
     status, run = run_once(import_obj, alice)
@@ -191,6 +192,7 @@ def test_a_run_that_fails_on_its_second_page_keeps_the_watermark_and_the_next_re
     assert run.rows_read == 100  # the first page again, and the pages never written
     assert Event.objects.count() == 100
     assert import_obj.watermark.startswith("2026-01-01T00:01:39")
+    assert (import_obj.status, import_obj.last_error) == (Import.Status.COMPLETED, "")
 
 
 def test_rejected_rows_are_counted_and_kept_with_the_reason(google, bq_connection, alice):
