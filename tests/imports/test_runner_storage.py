@@ -228,6 +228,26 @@ def test_a_transient_error_that_persists_fails_the_run_after_the_retries_allowed
     assert Profile.objects.count() == 0
 
 
+def test_the_retries_allowed_count_again_after_a_page_is_written(
+    google, storage_read, bq_connection, alice, settings
+):
+    settings.IMPORT_TRANSIENT_RETRIES = 1
+    settings.IMPORT_RETRY_BASE_SECONDS = 0.01
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    # Two transient errors, each after a page the read before it committed: one retry each.
+    storage_read.inject("unavailable", match="ReadRows", after=2)
+    storage_read.inject("unavailable", match="ReadRows", after=2)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    reads = [(c.code, c.offset) for c in storage_read.requests if c.operation == "ReadRows"]
+    assert reads == [("UNAVAILABLE", 0), ("UNAVAILABLE", 40), ("OK", 80)]
+    assert (run.rows_read, run.rows_written, run.committed_offset) == (130, 130, 130)
+    assert Profile.objects.count() == 130
+
+
 def test_a_stream_gone_mid_run_rereads_with_rest_and_counts_each_rejected_row_once(
     google, storage_read, bq_connection, alice
 ):
