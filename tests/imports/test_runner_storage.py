@@ -352,3 +352,29 @@ def test_a_resumed_run_whose_stream_is_gone_rereads_everything_with_rest(
     assert (run.rows_unchanged, run.rows_rejected) == (0, 0)
     assert Profile.objects.count() == 130
     assert "reading" in caplog.text and "again from row 0 with REST paging" in caplog.text
+
+
+def test_a_run_that_crashed_after_its_last_page_ends_without_reading_again(
+    google, storage_read, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 40))  # one page
+    import_obj = make_import(bq_connection, alice, table=table)
+    crashed = start_and_crash_after_one_page(import_obj, alice, monkeypatch)
+    assert (crashed.committed_offset, crashed.rows_expected) == (40, 40)
+    # Hours later its read session has expired: reading the stream again would fail.
+    ImportRun.objects.filter(pk=crashed.pk).update(read_stream=f"{crashed.read_stream}-expired")
+    storage_read.clear_requests()
+
+    status = execute.execute_run(str(crashed.pk))
+
+    run = ImportRun.objects.get(pk=crashed.pk)
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert [c for c in storage_read.requests if c.operation == "ReadRows"] == []
+    assert not [r for r in google.stack.gate.requests if r.operation == "tabledata.list"]
+    assert (run.read_path, run.committed_offset, run.rows_read, run.rows_written) == (
+        "storage",
+        40,
+        40,
+        40,
+    )
+    assert Profile.objects.count() == 40
