@@ -144,6 +144,7 @@ def test_the_reaper_resends_a_running_run_only_once_its_lease_ran_out(hourly, al
     assert claimed is not None
 
     assert services.runs_resend_lost(now=claimed.lease_until - dt.timedelta(seconds=1)) == 0
+    assert services.runs_resend_lost(now=claimed.lease_until) == 0  # its last instant
     assert services.runs_resend_lost(now=claimed.lease_until + dt.timedelta(seconds=1)) == 1
 
 
@@ -161,6 +162,46 @@ def test_a_bad_stored_schedule_fails_that_import_only(hourly, connection_a, alic
     assert hourly.status == Import.Status.FAILED
     assert hourly.next_run_at is None  # its page promises no next run
     assert hourly.last_error.startswith("The schedule is not valid:")
+
+
+def test_the_dispatcher_takes_every_due_import_batch_after_batch(
+    hourly, connection_a, alice, monkeypatch
+):
+    monkeypatch.setattr(services, "DISPATCH_BATCH", 2)
+    others = [
+        make_import(connection_a, alice, table="users", name=f"due {n}", schedule_kind="hourly")
+        for n in range(2)
+    ]
+    Import.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+
+    assert services.imports_dispatch_due() == 3  # two batches of two, the second not full
+
+    for import_obj in [hourly, *others]:
+        import_obj.refresh_from_db()
+        assert import_obj.runs.count() == 1
+        assert import_obj.next_run_at > timezone.now()
+
+
+@pytest.mark.parametrize("status", [Import.Status.FAILED, Import.Status.COMPLETED])
+def test_an_import_that_failed_or_completed_cannot_be_paused_resumed_or_stopped(
+    hourly, alice, status
+):
+    Import.objects.filter(pk=hourly.pk).update(status=status, next_run_at=None)
+    hourly.refresh_from_db()
+    label = status.label.lower()
+
+    for action, message in [
+        ("import_pause", f"Only a scheduled import can be paused; this one is {label}."),
+        ("import_resume", f"Only a paused or stopped import can be resumed; this one is {label}."),
+        ("import_stop", f"The import is already {label}; nothing to stop."),
+    ]:
+        with pytest.raises(IllegalTransition, match=message):
+            getattr(services, action)(import_obj=hourly, actor=alice)
+    hourly.refresh_from_db()
+    assert (hourly.status, hourly.next_run_at) == (status, None)
+    assert not AuditEntry.objects.filter(
+        action__in=["import.paused", "import.resumed", "import.stopped"]
+    ).exists()
 
 
 @contextlib.contextmanager
@@ -428,6 +469,17 @@ def test_a_manual_run_before_a_one_time_schedule_keeps_it_scheduled(connection_a
     run = services.import_run_now(import_obj=once, actor=alice)
 
     assert (finish(run).status, once.next_run_at) == (Import.Status.SCHEDULED, at)
+
+
+def test_a_manual_run_that_ends_at_the_one_time_schedules_instant_was_that_run(connection_a, alice):
+    at = timezone.now() + dt.timedelta(days=2)
+    once = make_import(connection_a, alice, table="users", schedule_kind="once", schedule_at=at)
+    run = services.import_run_now(import_obj=once, actor=alice)
+
+    with time_machine.travel(at, tick=False):
+        after = finish(run)
+        assert (after.status, after.next_run_at) == (Import.Status.COMPLETED, None)
+        assert services.imports_dispatch_due() == 0
 
 
 def test_a_once_now_import_starts_its_run_when_saved_and_never_again(connection_a, alice):
