@@ -375,6 +375,10 @@ def test_a_run_taken_over_keeps_its_start_time_and_counts_the_attempt(connection
     first = leases.run_claim(run_id=str(run.pk), owner="worker-a")
     assert first is not None and first.attempts == 1
 
+    # At the lease's last instant it is still worker-a's.
+    with time_machine.travel(first.lease_until, tick=False):
+        assert leases.run_claim(run_id=str(run.pk), owner="worker-b") is None
+
     # worker-a died; ten minutes later its lease has run out and worker-b takes the run.
     with time_machine.travel(first.started_at + dt.timedelta(minutes=10)):
         second = leases.run_claim(run_id=str(run.pk), owner="worker-b")
