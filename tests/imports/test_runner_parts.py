@@ -6,6 +6,7 @@ real worker processes, one killed mid-part."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -109,6 +110,8 @@ def test_a_part_taken_over_resumes_from_its_committed_offset(google, bq_connecti
     part = RunPart.objects.get(pk=queued_parts(run)[0])
     stale = leases.part_claim(part_id=part.pk, owner="stale")
     assert stale is not None
+    with time_machine.travel(stale.lease_until, tick=False):  # its lease's last instant
+        assert leases.part_claim(part_id=part.pk, owner="early") is None
     # The stale worker commits two pages, then its lease runs out.
     with pytest.raises(_Stop):
         _read_two_pages(stale)
@@ -158,6 +161,28 @@ def test_a_stale_part_worker_writes_nothing_once_another_worker_took_the_part(
     run.refresh_from_db()
     assert (run.status, run.read_path) == (ImportRun.Status.RUNNING, parts.READ_PATH)
     assert RunPart.objects.filter(run=run).count() == 3
+
+
+def test_a_part_page_committed_after_the_run_ended_leaves_the_runs_numbers_as_they_ended(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
+    assert late is not None
+    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+    ended = ImportRun.objects.get(pk=run.pk)
+
+    write.write_page(run, "late", import_obj, MappedPage(0, 64, [], []), part=late)
+
+    assert RunPart.objects.get(pk=late.pk).committed_offset == 64  # the part's own row
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert (run.rows_read, run.committed_offset, run.lease_until) == (
+        ended.rows_read,
+        ended.committed_offset,
+        ended.lease_until,
+    )
 
 
 class _Stop(Exception):
