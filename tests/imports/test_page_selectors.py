@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from imports import selectors
-from imports.models import Import, ImportRun
+from imports.models import Import, ImportRun, RejectedRow
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -252,3 +252,40 @@ def test_a_run_that_succeeded_with_rejections_is_at_100_percent_too():
 )
 def test_a_queued_or_running_run_is_in_progress(status, active):
     assert selectors.run_progress(run=run_of(status=status), now=NOW).active is active
+
+
+@pytest.mark.parametrize(
+    ("row_number", "part", "row_in_part"),
+    [
+        (1, 1, 1),
+        (RejectedRow.PART_ROW_SPAN, 1, RejectedRow.PART_ROW_SPAN),
+        (RejectedRow.PART_ROW_SPAN + 1, 2, 1),
+        (2 * RejectedRow.PART_ROW_SPAN + 7, 3, 7),
+    ],
+)
+def test_a_rejected_rows_number_says_its_part_and_its_row_in_the_parts_stream(
+    row_number, part, row_in_part
+):
+    row = RejectedRow(row_number=row_number)
+
+    assert (row.part, row.row_in_part) == (part, row_in_part)
+
+
+@pytest.mark.parametrize(
+    ("time_type", "unit", "needed"),
+    [
+        ("INT64", "", True),
+        ("INTEGER", "", True),
+        ("INT64", "seconds", False),
+        ("TIMESTAMP", "", False),
+    ],
+)
+def test_only_an_int64_event_time_without_a_unit_asks_for_one(time_type, unit, needed):
+    import_obj = Import(
+        target="events",
+        timestamp_column="ts",
+        source_schema=[{"name": "ts", "type": time_type, "mode": "NULLABLE"}],
+        timestamp_unit=unit,
+    )
+
+    assert import_obj.needs_timestamp_unit is needed
