@@ -25,6 +25,11 @@ class LeaseLost(Exception):
     """Another worker owns this run now (or it was deleted): stop without writing."""
 
 
+class RunEnded(LeaseLost):
+    """The split run this part belongs to has ended (another part failed it, or Stop ended
+    it): the part stops without writing, as the run's numbers are final."""
+
+
 def lost(run_id: Any, what: str) -> str:
     """Log what became of a run whose lease this worker lost (`what` names the run or its
     part) and return it: "deleted" (with its import or connection) or "lease_lost"."""
@@ -124,6 +129,7 @@ def renew_part(part: RunPart, owner: str, run_fields: dict | None = None, **fiel
     until = timezone.now() + dt.timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
     if not fenced_part(part, owner).update(lease_until=until, **fields):
         raise LeaseLost
-    ImportRun.objects.filter(pk=part.run_id, status=ImportRun.Status.RUNNING).update(
+    if not ImportRun.objects.filter(pk=part.run_id, status=ImportRun.Status.RUNNING).update(
         lease_until=until, **(run_fields or {})
-    )
+    ):
+        raise RunEnded

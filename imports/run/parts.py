@@ -119,6 +119,9 @@ def _execute_claimed_part(run: ImportRun, part: RunPart, owner: str) -> str:
             database_errors += 1
             if not database.reconnect(error, what, database_errors):
                 return database.give_up(what, partial(_end, run, ImportRun.Status.FAILED))
+        except leases.RunEnded:
+            logger.info("%s: the run has ended; stopped without writing more", what)
+            return "run_ended"
         except leases.LeaseLost:
             return leases.lost(run.pk, what)
         except pages.RunCancelled:

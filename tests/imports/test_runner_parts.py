@@ -4,6 +4,7 @@ Here the parts are executed one after another in this process; tests/faults has 
 real worker processes, one killed mid-part."""
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audience.models import Event
+from audience.rows import EventRow
 from connections import bigquery
 from connections.keys import connection_session
 from imports import queue, services
@@ -163,19 +165,28 @@ def test_a_stale_part_worker_writes_nothing_once_another_worker_took_the_part(
     assert RunPart.objects.filter(run=run).count() == 3
 
 
-def test_a_part_page_committed_after_the_run_ended_leaves_the_runs_numbers_as_they_ended(
-    google, bq_connection, alice
-):
+def test_a_part_writes_nothing_once_another_part_ended_the_run(google, bq_connection, alice):
     import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
     run = start_run(import_obj, alice)
     late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
     assert late is not None
     assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
     ended = ImportRun.objects.get(pk=run.pk)
+    rows = [
+        EventRow(f"u{i}", "Signed up", START, {}, uuid.uuid5(uuid.NAMESPACE_OID, str(i)))
+        for i in range(64)
+    ]
+    page = MappedPage(0, 64, rows, [])
+    stored = Event.objects.filter(workspace=import_obj.workspace).count()
 
-    write.write_page(run, "late", import_obj, MappedPage(0, 64, [], []), part=late)
+    # The part read its page before the run ended: the run's numbers are final, so the page
+    # must not land uncounted in the workspace's events.
+    with pytest.raises(leases.RunEnded):
+        write.write_page(run, "late", import_obj, page, part=late)
 
-    assert RunPart.objects.get(pk=late.pk).committed_offset == 64  # the part's own row
+    assert Event.objects.filter(workspace=import_obj.workspace).count() == stored
+    assert not Event.objects.filter(name="Signed up").exists()
+    assert RunPart.objects.get(pk=late.pk).committed_offset == 0
     run.refresh_from_db()
     assert run.status == ImportRun.Status.FAILED
     assert (run.rows_read, run.committed_offset, run.lease_until) == (
@@ -183,6 +194,27 @@ def test_a_part_page_committed_after_the_run_ended_leaves_the_runs_numbers_as_th
         ended.committed_offset,
         ended.lease_until,
     )
+
+
+def test_a_part_reading_when_another_part_failed_the_run_stops_at_its_first_page(
+    google, bq_connection, alice, caplog
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
+    assert late is not None
+    stored = Event.objects.filter(workspace=import_obj.workspace).count()
+    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+
+    with caplog.at_level("INFO", logger="imports.run.parts"):
+        outcome = parts._execute_claimed_part(late.run, late, "late")
+
+    assert outcome == "run_ended"
+    assert f"run {run.pk} part {late.number}: the run has ended" in caplog.text
+    assert Event.objects.filter(workspace=import_obj.workspace).count() == stored
+    assert RunPart.objects.get(pk=late.pk).rows_read == 0
+    run.refresh_from_db()
+    assert (run.status, run.error_message) == (ImportRun.Status.FAILED, "Broken.")
 
 
 class _Stop(Exception):
