@@ -80,6 +80,25 @@ def test_a_table_source_selects_only_the_mapped_columns(google, bq_connection, a
     assert job.sql == f"SELECT `user_id`, `email`, `plan` FROM {source}"  # noqa: S608
 
 
+def test_a_mapped_column_saved_without_its_include_flag_is_read_as_included(
+    google, bq_connection, alice
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+    import_obj.column_mapping = [
+        {"column": "email", "property": "email"},  # no "include": included, as the mapping reads it
+        {"column": "plan", "property": "plan", "include": False},
+    ]
+    import_obj.save(update_fields=["column_mapping"])
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    (job,) = query_jobs(google.stack)
+    assert job.sql == f"SELECT `user_id`, `email` FROM `{PROJECT}`.`{DATASET}`.`{table}`"  # noqa: S608
+    assert run.rows_written == 5
+
+
 def test_an_incremental_run_scans_its_source_once(google, bq_connection, alice):
     stack = google.stack
     table = new_table(stack, USER_SCHEMA, user_rows(0, 30))
