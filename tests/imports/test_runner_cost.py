@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from audience.models import Profile
 from imports.models import ImportRun
 from standins.gate import MIB
 from tests.fixtures.standin_world import DATASET, PROJECT, SCRATCH
@@ -97,6 +98,20 @@ def test_a_mapped_column_saved_without_its_include_flag_is_read_as_included(
     (job,) = query_jobs(google.stack)
     assert job.sql == f"SELECT `user_id`, `email` FROM `{PROJECT}`.`{DATASET}`.`{table}`"  # noqa: S608
     assert run.rows_written == 5
+
+
+def test_a_mapped_column_dropped_from_the_table_since_is_not_selected(google, bq_connection, alice):
+    schema = [column for column in USER_SCHEMA if column[0] != "plan"]
+    rows = [{k: v for k, v in row.items() if k != "plan"} for row in user_rows(0, 5)]
+    table = new_table(google.stack, schema, rows)
+    import_obj = make_import(bq_connection, alice, table=table)  # still maps email and plan
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    (job,) = query_jobs(google.stack)
+    assert job.sql == f"SELECT `user_id`, `email` FROM `{PROJECT}`.`{DATASET}`.`{table}`"  # noqa: S608
+    assert Profile.objects.get(identity="u1").properties == {"email": "user1@example.com"}
 
 
 def test_an_incremental_run_scans_its_source_once(google, bq_connection, alice):
