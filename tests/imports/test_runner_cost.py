@@ -8,6 +8,7 @@ import pytest
 
 from audience.models import Profile
 from imports.models import ImportRun
+from imports.run import window
 from standins.gate import MIB
 from tests.fixtures.standin_world import DATASET, PROJECT, SCRATCH
 from tests.imports.conftest import (
@@ -219,6 +220,45 @@ def test_a_table_that_requires_a_partition_filter_on_its_cursor(google, bq_conne
     assert status == ImportRun.Status.SUCCEEDED, second.error_message
     assert (first.rows_read, second.rows_read) == (10, 4)
     assert all("WHERE `ts` >= @lo" in job.sql for job in scans(stack, table))
+
+
+@pytest.mark.parametrize(
+    ("cursor_type", "least"),
+    [
+        ("INT64", -(2**63)),
+        ("TIMESTAMP", dt.datetime(1, 1, 1, tzinfo=dt.UTC)),
+        ("DATETIME", dt.datetime(1, 1, 1)),  # noqa: DTZ001 - a DATETIME has no zone
+        ("DATE", dt.date(1, 1, 1)),
+    ],
+)
+def test_a_first_run_on_a_partitioning_cursor_filters_from_the_types_least_value(
+    bq_connection, alice, cursor_type, least
+):
+    # An integer-range partitioned table may hold negative cursor values: all are read.
+    import_obj = make_import(
+        bq_connection, alice, table="t", target="events", sync_mode="incremental",
+        cursor_column="ts", cursor_type=cursor_type,
+    )  # fmt: skip
+
+    first = window.window(import_obj, window.SourceTable(frozenset({"ts"}), "ts"))
+
+    assert first.sql.endswith("WHERE `ts` >= @lo")
+    (param,) = first.params
+    assert (param.type_, param.value) == (cursor_type, least)
+
+
+def test_a_run_from_an_int64_watermark_of_zero_reads_from_zero_and_says_so(bq_connection, alice):
+    import_obj = make_import(
+        bq_connection, alice, table="t", target="events", sync_mode="incremental",
+        cursor_column="seq", cursor_type="INT64",
+    )  # fmt: skip
+    import_obj.watermark = "0"
+
+    frozen = window.window(import_obj, None)
+
+    assert frozen.sql.endswith("WHERE `seq` >= @lo")
+    assert [(param.type_, param.value) for param in frozen.params] == [("INT64", 0)]
+    assert frozen.lo == "0"  # the run's "read from", not "every row"
 
 
 @pytest.mark.parametrize(("learned", "asked"), [("EU", [SCRATCH]), ("", [DATASET, SCRATCH])])
