@@ -1,13 +1,9 @@
 """Forms of the Members page: an invitation by email, and a member's role."""
 
 from django import forms
-from django.contrib.auth.models import User
 
 from workspaces.models import Membership
-
-# Accepting an invitation without an account makes one named by the address (its username):
-# a longer address could be invited but never join.
-ADDRESS_MAX_LENGTH = User._meta.get_field("username").max_length
+from workspaces.services import ACCOUNT_ADDRESS_MAX_LENGTH
 
 ROLE_HELP = {
     "admin": "Changes connections, imports, notifications and members.",
@@ -18,7 +14,7 @@ ROLE_HELP = {
 class InviteForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
-        max_length=ADDRESS_MAX_LENGTH,
+        max_length=ACCOUNT_ADDRESS_MAX_LENGTH,  # accepting makes an account named by it
         error_messages={
             "required": "Enter the email address to invite.",
             "invalid": "Enter a valid email address, such as name@example.com.",

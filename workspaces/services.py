@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -10,6 +10,10 @@ from django.utils.text import slugify
 from workspaces.models import AuditEntry, Membership, Workspace
 from workspaces.signals import time_zone_changed
 
+# An account is named by its email address (its username): a longer address could be typed,
+# invited or given to create_workspace, but never make an account.
+ACCOUNT_ADDRESS_MAX_LENGTH = cast(int, User._meta.get_field("username").max_length)
+
 
 @transaction.atomic
 def workspace_create(
@@ -20,7 +24,7 @@ def workspace_create(
     Returns (workspace, user, user_created).
     """
     User = get_user_model()
-    _check_admin_email(admin_email, limit=User._meta.get_field("username").max_length or 150)
+    _check_admin_email(admin_email)
     base = slugify(name)[:40] or "workspace"
     slug, n = base, 1
     while Workspace.objects.filter(slug=slug).exists():
@@ -38,7 +42,7 @@ def workspace_create(
     return workspace, user, created
 
 
-def _check_admin_email(address: str, *, limit: int) -> None:
+def _check_admin_email(address: str) -> None:
     """The admin signs in by the address, which names the account: refuse what could not."""
     try:
         validate_email(address)
@@ -46,10 +50,10 @@ def _check_admin_email(address: str, *, limit: int) -> None:
         raise ValidationError(
             f"{address!r} is not an email address: give the admin's, such as ada@example.com."
         ) from None
-    if len(address) > limit:
+    if len(address) > ACCOUNT_ADDRESS_MAX_LENGTH:
         raise ValidationError(
-            f"The admin's email address may have at most {limit} characters, as the account "
-            f"is named by it; this one has {len(address)}."
+            f"The admin's email address may have at most {ACCOUNT_ADDRESS_MAX_LENGTH} "
+            f"characters, as the account is named by it; this one has {len(address)}."
         )
 
 
