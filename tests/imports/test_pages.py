@@ -1253,6 +1253,33 @@ def test_the_parts_of_a_split_run_are_shown_in_order(alice_client, users_import)
     assert [row.split('"')[0] for row in section.split('<tr data-part="')[1:]] == ["1", "2", "3"]
 
 
+def part_statuses(page):
+    section = page.split('<section id="run-parts">')[1].split("</section>")[0]
+    return [row.split("<td>")[2].split("</td>")[0] for row in section.split("<tr data-part=")[1:]]
+
+
+def test_a_part_left_unfinished_by_an_ended_run_is_not_shown_as_running(alice_client, users_import):
+    parts = [RunPart.Status.DONE, RunPart.Status.RUNNING, RunPart.Status.QUEUED]
+    running = add_run(users_import, read_path="parts", status=ImportRun.Status.RUNNING)
+    failed = add_run(users_import, read_path="parts", status=ImportRun.Status.FAILED)
+    for run in (running, failed):
+        RunPart.objects.bulk_create(
+            RunPart(run=run, number=number, read_stream=f"s{number}", status=status)
+            for number, status in enumerate(parts)
+        )
+
+    assert part_statuses(alice_client.get(run_url(running)).content.decode()) == [
+        "Done",
+        "Running",
+        "Queued",
+    ]
+    assert part_statuses(alice_client.get(run_url(failed)).content.decode()) == [
+        "Done",
+        "Not finished",
+        "Not finished",
+    ]
+
+
 def test_the_csv_has_the_schemas_columns_that_kept_rows_have_and_a_data_column_for_the_rest(
     alice_client, users_import
 ):
