@@ -3,6 +3,7 @@ the local stand-ins (token endpoint, permission gate, BigQuery emulator)."""
 
 import datetime as dt
 import json
+import re
 import socket
 import time
 
@@ -12,6 +13,7 @@ from django.contrib.messages import get_messages
 
 from connections import check as checklist
 from connections.models import Connection
+from standins.policy import CRM_API
 from tests.connections.conftest import make_connection
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
 
@@ -192,6 +194,49 @@ def test_data_editor_granted_on_the_dataset(alice_client, google):
 
     assert editor["status"] == "pass"
     assert "has write access (WRITER) on dataset crm" in editor["detail"]
+
+
+def test_data_editor_confirmed_on_a_table_when_neither_project_nor_dataset_can_tell(
+    alice_client, google
+):
+    """A grant the dataset's access list does not show (here: on the project), with Cloud
+    Resource Manager off so the project's permissions cannot be asked: a table's own
+    permissions confirm it."""
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+    google.stack.policy.project(PROJECT).enabled_apis.discard(CRM_API)
+
+    editor = check(run_test(alice_client, google), "data_editor")
+
+    assert editor["status"] == "pass"
+    table = re.fullmatch(
+        rf"{re.escape(google.key.email)} can read and write table (\w+) in dataset {DATASET}\.",
+        editor["detail"],
+    )
+    assert table is not None, editor["detail"]
+    assert table[1] in {t.table_id for t in google.client().list_tables(DATASET)}
+
+
+def test_data_editor_a_table_read_only_is_could_not_confirm(alice_client, google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(google.key.email, "roles/bigquery.dataViewer", project=PROJECT)
+    google.stack.policy.project(PROJECT).enabled_apis.discard(CRM_API)
+
+    editor = check(run_test(alice_client, google), "data_editor")
+
+    assert editor["status"] == "unconfirmed"
+
+
+def test_data_editor_a_table_that_cannot_be_asked_is_could_not_confirm(alice_client, google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    google.stack.grant(google.key.email, "roles/bigquery.dataEditor", project=PROJECT)
+    google.stack.policy.project(PROJECT).enabled_apis.discard(CRM_API)
+    google.stack.gate.inject("backend_error", times=None, match="tables.testIamPermissions")
+
+    result = run_test(alice_client, google)
+
+    assert check(result, "data_editor")["status"] == "unconfirmed"
+    assert statuses(result)["dataset"] == "pass"
 
 
 def test_data_editor_neither_is_could_not_confirm(alice_client, google):
