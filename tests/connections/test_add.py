@@ -114,3 +114,53 @@ def test_another_workspace_cannot_add_here(charlie_client):
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_other_methods_are_refused(alice_client, method):
     assert getattr(alice_client, method)(ADD).status_code == 405
+
+
+@pytest.fixture
+def another_admin_saves_first(workspace_a, alice):
+    """Another admin's Save of the same name lands between this form's check and its save."""
+    from django.db.models.signals import pre_save
+
+    from tests.connections.conftest import make_connection
+
+    raced = []
+
+    def save_the_same_name_first(sender, instance, **kwargs):
+        if not raced:
+            raced.append(None)  # the other admin's own save passes through here too
+            raced[0] = make_connection(workspace_a, alice, name=instance.name.upper())
+
+    pre_save.connect(save_the_same_name_first, sender=Connection, weak=False)
+    yield raced
+    pre_save.disconnect(save_the_same_name_first, sender=Connection)
+
+
+def test_a_name_saved_by_another_admin_meanwhile_gets_the_name_message(
+    alice_client, another_admin_saves_first
+):
+    audited = AuditEntry.objects.count()
+
+    response = post(alice_client, key_text=key_json())
+
+    assert response.status_code == 200
+    assert "Connection name is already used by another connection." in response.content.decode()
+    assert another_admin_saves_first  # the name was taken before this Save
+    # Made from inside this Save, the other admin's save shares its transaction and goes too.
+    assert not Connection.objects.exists()
+    assert AuditEntry.objects.count() == audited
+
+
+def test_a_new_name_saved_by_another_admin_meanwhile_gets_the_name_message_on_edit(
+    alice_client, connection_a, another_admin_saves_first
+):
+    before = Connection.objects.values().get(pk=connection_a.pk)
+    edit = f"/w/acme/settings/partners/bigquery/{connection_a.pk}/edit/"
+
+    response = alice_client.post(
+        edit, {"name": "Renamed", "project_id": "analytics-prod", "dataset_id": "events_v2"}
+    )
+
+    assert response.status_code == 200
+    assert "Connection name is already used by another connection." in response.content.decode()
+    assert another_admin_saves_first[0].name == "RENAMED"
+    assert list(Connection.objects.values()) == [before]
