@@ -6,10 +6,11 @@ import datetime as dt
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.test.utils import CaptureQueriesContext
 
 from audience.models import Profile
+from common import pagination
 from common.pagination import EPOCH, Position, page_by_keys, page_by_position
 from workspaces.models import Workspace
 
@@ -91,6 +92,42 @@ def test_going_back_to_the_newest_rows_ends_on_the_first_page_without_a_newer_li
     assert [p.identity for p in back.object_list] == [p.identity for p in first.object_list]
     assert (back.is_first, back.start_index) == (True, 1)
     assert second.older is None and second.start_index == 6
+
+
+def test_newer_than_the_newest_row_shows_the_first_page():
+    """The rows a Newer link pointed back to were deleted meanwhile."""
+    profiles = ten_profiles()
+    newest = Profile.objects.get(identity="user-9")
+    token = Position(newest.last_seen, newest.pk, 5).token()
+
+    page = page_by_position(profiles, order="last_seen", newer_than=token, size=5)
+
+    assert [p.identity for p in page.object_list] == [f"user-{m}" for m in (9, 8, 7, 6, 5)]
+    assert (page.is_first, page.start_index) == (True, 1)
+    assert page.older is not None
+
+
+def test_paging_back_a_search_whose_scan_finds_nothing_goes_on_from_where_it_stopped(
+    monkeypatch,
+):
+    """A search reads at most SEARCH_SCAN_ROWS rows a page: going back through rows without
+    a match gives an empty page whose Newer link goes on from the last row read."""
+    monkeypatch.setattr(pagination, "SEARCH_SCAN_ROWS", 5)
+    profiles = ten_profiles()
+    oldest = Profile.objects.get(identity="user-0")
+    token = Position(oldest.last_seen, oldest.pk, 1).token()
+    match = Q(identity__in=["user-0", "user-9"])
+
+    page = page_by_position(profiles, order="last_seen", newer_than=token, size=5, match=match)
+
+    assert page.object_list == []
+    assert page.scanned_out
+    fifth_newer = Profile.objects.get(identity="user-5")
+    assert page.newer == Position(fifth_newer.last_seen, fifth_newer.pk, 1)
+    onward = page_by_position(
+        profiles, order="last_seen", newer_than=page.newer.token(), size=5, match=match
+    )
+    assert [p.identity for p in onward.object_list] == ["user-9"]
 
 
 def test_a_page_asked_for_both_ways_goes_to_the_older_rows():
