@@ -193,6 +193,23 @@ def test_a_running_import_on_a_schedule_offers_pause_and_a_one_off_run_does_not(
     assert one_off_actions == {"delete", "stop"}
 
 
+def test_a_paused_import_offers_stop_even_with_no_run_to_come():
+    paused = scheduled(status="paused", next_run_at=None)
+
+    allowed = selectors.import_allowed_actions(import_obj=paused, active_run=None)
+
+    assert allowed == {"delete", "run-now", "edit", "resume", "stop"}
+
+
+def test_an_import_marked_running_offers_neither_run_now_nor_edit_before_its_run_is_seen():
+    """The import's status and its run are read one after the other: either says running."""
+    marked = scheduled(status="running", next_run_at=None)
+
+    allowed = selectors.import_allowed_actions(import_obj=marked, active_run=None)
+
+    assert allowed == {"delete", "stop"}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "schedule",
