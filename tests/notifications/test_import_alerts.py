@@ -100,6 +100,20 @@ def test_judging_a_run_again_or_after_a_newer_one_sends_nothing(workspace_a, ali
 
 
 @pytest.mark.django_db
+def test_a_failure_followed_by_a_cancelled_run_is_still_alerted(workspace_a, alice, destinations):
+    """A Stop after a failed run (its message not judged yet) hides nothing: the failure is
+    the newest run that says something about the import's health."""
+    import_obj = an_import(workspace_a, alice)
+    failed = finished_run(import_obj, "failed")
+    finished_run(import_obj, "cancelled")
+
+    alert = alerts.import_alert_evaluate(import_id=import_obj.pk)
+
+    assert alert is not None and alert.payload["run"]["id"] == str(failed.pk)
+    assert kinds() == ["run.failed"]
+
+
+@pytest.mark.django_db
 def test_a_first_success_sends_nothing_and_an_event_turned_off_is_not_sent(
     workspace_a, alice, destinations
 ):
@@ -198,6 +212,31 @@ def test_the_sweep_sends_the_recovery_whose_message_was_lost_after_a_failure_was
 
 
 @pytest.mark.django_db
+def test_the_sweep_leaves_out_imports_without_a_finished_run(workspace_a, alice, destinations):
+    never_run = an_import(workspace_a, alice, name="Never run")
+    finished_run(an_import(workspace_a, alice, name="Stopped"), "cancelled")
+    finished_run(an_import(workspace_a, alice, name="Purchases"), "failed")
+
+    assert [alerts.imports_alert_catch_up(limit=1) for _ in range(2)] == [1, 0]
+    assert kinds() == ["run.failed"]
+    assert not ImportAlertState.objects.filter(pk=never_run.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_judges_an_import_whose_judge_stopped_before_recording_a_run(
+    workspace_a, alice, destinations
+):
+    """A worker that died after making the import's state row, before judging its run,
+    leaves a row with no run recorded: the sweep judges that import too."""
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+    ImportAlertState.objects.create(import_obj=import_obj)
+
+    assert alerts.imports_alert_catch_up() == 1
+    assert kinds() == ["run.failed"]
+
+
+@pytest.mark.django_db
 def test_the_sweep_looks_back_a_day_and_judges_at_most_its_limit_of_imports_at_a_time(
     workspace_a, alice, destinations
 ):
@@ -293,6 +332,32 @@ def test_a_failed_run_judged_after_a_newer_success_was_recorded_sends_nothing(
     assert kinds() == []
     state = ImportAlertState.objects.get(pk=import_obj.pk)
     assert (state.health, state.last_run_id) == ("ok", success.pk)
+
+
+@pytest.mark.django_db
+def test_a_judge_that_read_its_run_before_a_newer_one_was_recorded_sends_nothing(
+    workspace_a, alice, destinations, monkeypatch
+):
+    """Between reading the newest run and reading the health last alerted, another worker
+    may record a newer run: the older one is not judged against it."""
+    import_obj = an_import(workspace_a, alice)
+    finished_run(import_obj, "failed")
+    newest_run = alerts._latest_decisive_run
+    overtaking = []
+
+    def newest_then_overtaken(import_id):
+        run = newest_run(import_id)
+        if not overtaking:  # another worker finishes and judges a newer success meanwhile
+            overtaking.append(finished_run(import_obj, "succeeded"))
+            alerts.import_alert_evaluate(import_id=import_id)
+        return run
+
+    monkeypatch.setattr(alerts, "_latest_decisive_run", newest_then_overtaken)
+
+    assert alerts.import_alert_evaluate(import_id=import_obj.pk) is None
+    assert kinds() == []
+    state = ImportAlertState.objects.get(pk=import_obj.pk)
+    assert (state.health, state.last_run_id) == ("ok", overtaking[0].pk)
 
 
 # -- through the runner -------------------------------------------------------------------------
