@@ -92,6 +92,14 @@ def test_a_mail_server_that_is_away_is_tried_again_later(workspace_a, alice, set
         ),
         ("DATA", "451 4.3.0 Try again later", "pending", "The mail server answered SMTP 451."),
         ("DATA", "554 5.7.1 Message rejected", "failed", "The mail server answered SMTP 554."),
+        # 500 is the first permanent code
+        (
+            "RCPT",
+            "500 5.5.2 Syntax error",
+            "failed",
+            "The mail server refused the address (SMTP 500).",
+        ),
+        ("DATA", "500 5.5.2 Syntax error", "failed", "The mail server answered SMTP 500."),
     ],
 )
 def test_a_temporary_smtp_refusal_is_tried_again_and_a_permanent_one_ends_the_delivery(
