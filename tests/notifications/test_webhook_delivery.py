@@ -5,6 +5,7 @@ rebinding)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -12,6 +13,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import time_machine
@@ -322,6 +324,44 @@ def test_a_failure_that_may_pass_is_tried_again(
     assert (outcome.status, outcome.retry_in) == ("pending", 30)
     sent.refresh_from_db()
     assert (sent.status, sent.last_error) == ("pending", error)
+
+
+@contextlib.contextmanager
+def port_that_never_accepts() -> Iterator[int]:
+    """A port whose listener's queue is full: a new connection is neither accepted nor
+    refused, so connecting to it times out."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(64):
+            waiting = stack.enter_context(socket.socket())
+            waiting.settimeout(0.2)
+            try:
+                waiting.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break  # the queue is full
+        else:
+            pytest.fail("the listener kept accepting connections")
+        yield port
+
+
+def test_a_connection_that_times_out_is_tried_again(workspace_a, alice, private_webhooks, settings):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+    settings.NOTIFICATIONS_WEBHOOK_CONNECT_TIMEOUT = 0.5
+    with port_that_never_accepts() as port:
+        webhook, _ = add_webhook(workspace_a, alice, f"http://127.0.0.1:{port}/hooks/alerts")
+        sent, _ = failed_run_alert(workspace_a, alice, webhook)
+
+        outcome = delivery.delivery_attempt(delivery_id=str(sent.pk))
+
+    assert (outcome.status, outcome.retry_in) == ("pending", 30)
+    sent.refresh_from_db()
+    assert (sent.status, sent.last_error) == (
+        "pending",
+        "Could not connect to 127.0.0.1 within 0.5 s.",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
