@@ -76,6 +76,7 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     assert request.headers["X-Webhook-Event"] == "run.failed"
     assert request.headers["X-Webhook-Delivery"] == str(sent.pk)
     assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"] == "BigQueryImports-Alerts/1"  # not the library's
     body = request.json()
     assert body["event"] == "run.failed" and body["delivery"] == str(sent.pk)
     assert body["workspace"] == {"slug": "acme", "name": "Acme"}
