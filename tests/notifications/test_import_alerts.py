@@ -49,6 +49,8 @@ def test_a_failing_import_sends_one_alert_over_many_failed_runs_then_one_recover
     failed, recovered = Alert.objects.order_by("created_at")
     assert failed.summary == "Import “Nightly users” failed"
     assert recovered.summary == "Import “Nightly users” recovered: its run succeeded"
+    assert recovered.payload["run"]["status"] == "succeeded"
+    assert recovered.payload["error"] is None
     assert sorted(failed.deliveries.values_list("destination", flat=True)) == [
         "data@acme.test",
         "ops@acme.test",

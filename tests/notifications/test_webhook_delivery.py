@@ -78,7 +78,10 @@ def test_a_delivery_is_signed_json_with_the_event_counts_error_and_links(
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"] == "BigQueryImports-Alerts/1"  # not the library's
     body = request.json()
+    assert body["version"] == 1
     assert body["event"] == "run.failed" and body["delivery"] == str(sent.pk)
+    occurred_at = dt.datetime.fromisoformat(body["occurred_at"])
+    assert sent.alert.created_at - dt.timedelta(seconds=5) <= occurred_at <= timezone.now()
     assert body["workspace"] == {"slug": "acme", "name": "Acme"}
     assert body["import"]["name"] == "Nightly users"
     assert body["run"] == {
