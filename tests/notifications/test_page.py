@@ -90,6 +90,19 @@ def test_an_admin_adds_and_removes_a_recipient(alice_client):
     assert actions == ["notifications.recipient_added", "notifications.recipient_removed"]
 
 
+def test_a_recipient_is_saved_without_spaces_once_per_workspace_whatever_its_case(
+    workspace_a, alice, workspace_b, charlie
+):
+    services.recipient_add(workspace=workspace_b, actor=charlie, email="ops@acme.test")
+
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email=" ops@acme.test\n")
+
+    assert recipient.email == "ops@acme.test"  # another workspace's address does not count
+    with pytest.raises(services.NotificationChangeRefused, match="OPS@acme.test already receives"):
+        services.recipient_add(workspace=workspace_a, actor=alice, email="OPS@acme.test")
+    assert Recipient.objects.filter(workspace=workspace_a).count() == 1
+
+
 def test_a_recipient_address_of_254_characters_is_kept_and_a_longer_one_refused(alice_client):
     longest = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 56 + ".test"
     assert len(longest) == 254

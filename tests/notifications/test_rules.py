@@ -118,6 +118,7 @@ def test_retries_wait_longer_each_time(settings):
         ("https://hooks.slack.com/services/T000/B000/XXXXSECRET", "https://hooks.slack.com/…"),
         ("https://example.com", "https://example.com/"),
         ("http://127.0.0.1:8123/hook?token=abc", "http://127.0.0.1:8123/…"),
+        ("https://example.com/?token=abc", "https://example.com/…"),  # a query alone
         ("https://user:pass@example.com/", "https://example.com/"),
         ("https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/…"),
     ],
