@@ -32,7 +32,7 @@ def finished_run(import_obj, status: str, *, error: str = "", rejected: int = 0)
     now = timezone.now()
     ImportRun.objects.filter(pk=run.pk).update(
         status=status,
-        started_at=now,
+        started_at=now - dt.timedelta(minutes=3),
         finished_at=now,
         rows_read=120,
         rows_written=120 - rejected,
