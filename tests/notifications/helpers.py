@@ -21,7 +21,15 @@ def an_import(workspace, user, name: str = "Nightly users", connection=None):
     return make_import(connection, user, table="users", name=name, schedule_kind="none")
 
 
-def finished_run(import_obj, status: str, *, error: str = "", rejected: int = 0) -> ImportRun:
+def finished_run(
+    import_obj,
+    status: str,
+    *,
+    error: str = "",
+    read: int = 120,
+    rejected: int = 0,
+    unchanged: int = 0,
+) -> ImportRun:
     """A run that ended with `status`, created after every earlier one."""
     run = run_create(
         import_obj=import_obj,
@@ -34,8 +42,9 @@ def finished_run(import_obj, status: str, *, error: str = "", rejected: int = 0)
         status=status,
         started_at=now - dt.timedelta(minutes=3),
         finished_at=now,
-        rows_read=120,
-        rows_written=120 - rejected,
+        rows_read=read,
+        rows_written=read - rejected - unchanged,
+        rows_unchanged=unchanged,
         rows_rejected=rejected,
         error_message=error or ("Google rejected the key." if status == "failed" else ""),
     )

@@ -188,7 +188,9 @@ def test_a_failed_run_alert_says_what_failed_with_counts_connection_and_links(
     settings.SITE_URL = "https://imports.example.test/"  # a trailing slash makes no "//"
     services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
     import_obj = an_import(workspace_a, alice)
-    run = finished_run(import_obj, "failed", error="Google rejected the key.", rejected=10)
+    run = finished_run(
+        import_obj, "failed", error="Google rejected the key.", rejected=10, unchanged=20
+    )
     alert = alerts.import_alert_evaluate(import_id=import_obj.pk)
 
     assert delivery.delivery_attempt(delivery_id=str(alert.deliveries.get().pk)).status == (
@@ -203,8 +205,8 @@ def test_a_failed_run_alert_says_what_failed_with_counts_connection_and_links(
         "Google rejected the key.\n"
         "\n"
         "Rows read: 120\n"
-        "Rows written: 110\n"
-        "Rows unchanged: 0\n"
+        "Rows written: 90\n"
+        "Rows unchanged: 20\n"
         "Rows rejected: 10\n"
         "\n"
         "Connection: Warehouse Nightly users (analytics-prod.events_v2)\n"

@@ -179,7 +179,12 @@ def test_the_slack_text_escapes_what_users_typed_and_gives_the_counts(
         connection=make_connection(workspace_a, alice),
     )
     run = finished_run(
-        import_obj, "failed", error="Column <email> & more are missing.", rejected=10
+        import_obj,
+        "failed",
+        error="Column <email> & more are missing.",
+        read=2400,
+        rejected=10,
+        unchanged=1200,
     )
     run = (
         type(run)
@@ -200,7 +205,7 @@ def test_the_slack_text_escapes_what_users_typed_and_gives_the_counts(
         [
             "*[Acme] Import “Users &amp; &lt;!channel&gt;” failed*",
             "Column &lt;email&gt; &amp; more are missing.",
-            "Rows read 120, written 110, unchanged 0, rejected 10",
+            "Rows read 2,400, written 1,190, unchanged 1,200, rejected 10",
             "<https://imports.example.test/w/acme/settings/partners/bigquery/imports/runs/"
             f"{run.pk}/|Open the run>",
         ]
