@@ -276,6 +276,24 @@ def test_the_same_webhook_url_twice_is_refused(alice_client, public_dns):
     assert Webhook.objects.count() == 1
 
 
+def test_a_webhook_is_saved_with_its_name_trimmed_and_its_url_once_per_workspace(
+    workspace_a, alice, workspace_b, charlie, public_dns
+):
+    services.webhook_add(
+        workspace=workspace_b, actor=charlie, name="", url=SLACK_URL, payload_format="slack"
+    )
+
+    webhook, _ = services.webhook_add(
+        workspace=workspace_a, actor=alice, name="  Ops\n", url=SLACK_URL, payload_format="slack"
+    )
+
+    assert webhook.name == "Ops"
+    with pytest.raises(services.NotificationChangeRefused, match="already in the list"):
+        services.webhook_add(
+            workspace=workspace_a, actor=alice, name="Other", url=SLACK_URL, payload_format="json"
+        )
+
+
 def test_events_are_toggled_and_audited(alice_client, workspace_a):
     saved = alice_client.post(
         f"{PAGE}events/", {"events": ["run.failed", "connection.key_old"]}, follow=True
