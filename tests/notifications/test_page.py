@@ -343,6 +343,9 @@ def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_clie
     alice_client.post(f"{PAGE}webhooks/{webhook.pk}/rotate/")
     secrets_seen.append(services_secret(webhook))
     alice_client.post(f"{PAGE}webhooks/{webhook.pk}/test/")
+    assert list(Delivery.objects.values_list("channel", "destination")) == [
+        ("webhook", "Ops (https://hooks.slack.com/…)")
+    ]
     removed = alice_client.post(f"{PAGE}webhooks/{webhook.pk}/remove/", follow=True)
     assert "Webhook Ops (https://hooks.slack.com/…) removed." in removed.content.decode()
 
@@ -354,6 +357,11 @@ def test_no_audit_entry_holds_a_signing_secret_or_a_webhook_urls_path(alice_clie
         "notifications.webhook_added",
     ]
     assert entries[1]["details"] == {"to": "https://hooks.slack.com/…"}
+    assert entries[3]["details"] == {
+        "name": "Ops",
+        "url": "https://hooks.slack.com/…",
+        "payload": "json",
+    }
     text = json.dumps(entries, ensure_ascii=False)
     for secret in secrets_seen:
         assert secret not in text

@@ -4,6 +4,7 @@ what it forgets, and the re-encryption of webhook secrets after a Fernet key cha
 from __future__ import annotations
 
 import datetime as dt
+import io
 import socket
 
 import pytest
@@ -81,7 +82,9 @@ def test_webhook_urls_and_secrets_are_re_encrypted_with_the_newest_fernet_key(
     )
 
     settings.FERNET_KEYS = [new_key, old_key]
-    call_command("rotate_notification_secrets")
+    out = io.StringIO()
+    call_command("rotate_notification_secrets", stdout=out)
+    assert "Re-encrypted 1 webhook(s)." in out.getvalue()
     settings.FERNET_KEYS = [new_key]  # the old key is gone
 
     webhook = Webhook.objects.get(pk=webhook.pk)
