@@ -107,6 +107,7 @@ def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_pas
     assert {"check": "Authentication", "status": "fail"}.items() <= failing.payload["checks"][
         1
     ].items()
+    assert failing.payload["checks"][1]["detail"]  # what the check found, for the reader
     assert recovered.summary == "Connection “Warehouse” passes its daily check again"
     assert recovered.payload["error"] is None
     connection_page = f"/w/acme/settings/partners/bigquery/{bq_connection.pk}/"
@@ -165,6 +166,8 @@ def test_a_key_older_than_90_days_is_alerted_once_and_a_new_key_starts_again(wor
     )
     assert alerts[0].payload["connection"]["private_key_id"] == info["private_key_id"]
     assert alerts[0].payload["connection"]["key_age_days"] == 90
+    assert alerts[0].payload["connection"]["client_email"] == info["client_email"]
+    assert alerts[0].payload["connection"]["key_saved_at"] == START.isoformat()
     assert "private_key" not in json.dumps(alerts[0].payload).replace("private_key_id", "")
 
 
