@@ -42,6 +42,22 @@ def test_each_connection_is_claimed_once_a_day_oldest_first_a_few_per_tick(works
         assert watch.connection_checks_claim(limit=2) == ticks[0]  # a day later, oldest first
 
 
+@pytest.mark.django_db
+def test_a_never_checked_connection_comes_first_then_the_longest_unchecked(workspace_a, alice):
+    with time_machine.travel(START, tick=False) as clock:
+        older = make_connection(workspace_a, alice, name="Checked first")
+        assert watch.connection_checks_claim(limit=5) == [str(older.pk)]
+        clock.shift(dt.timedelta(hours=1))
+        newer = make_connection(workspace_a, alice, name="Checked an hour later")
+        assert watch.connection_checks_claim(limit=5) == [str(newer.pk)]
+        clock.shift(dt.timedelta(days=2))
+        new = make_connection(workspace_a, alice, name="Never checked")
+
+        claimed = [watch.connection_checks_claim(limit=1) for _ in range(3)]
+
+    assert claimed == [[str(new.pk)], [str(older.pk)], [str(newer.pk)]]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_beats_claiming_at_once_never_take_the_same_connection(workspace_a, alice):
     for n in range(12):
