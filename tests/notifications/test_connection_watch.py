@@ -10,6 +10,7 @@ import threading
 import pytest
 import time_machine
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from connections import services as connection_services
@@ -81,6 +82,36 @@ def test_two_beats_claiming_at_once_never_take_the_same_connection(workspace_a, 
 
     every = sum(claimed, [])
     assert len(every) == len(set(every)) == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_passes_over_a_connection_another_beat_holds_instead_of_waiting(workspace_a, alice):
+    held = make_connection(workspace_a, alice, name="Held")
+    free = make_connection(workspace_a, alice, name="Free")
+    watch.connection_watches_ensure()
+    locked, release = threading.Event(), threading.Event()
+
+    def other_beat():
+        try:
+            with transaction.atomic():
+                ConnectionWatch.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            db_connection.close()
+
+    holder = threading.Thread(target=other_beat)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting would fail, not hang
+        assert watch.connection_checks_claim(limit=5) == [str(free.pk)]
+    finally:
+        release.set()
+        holder.join(30)
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 @pytest.mark.django_db
