@@ -165,6 +165,32 @@ def test_the_daily_check_alerts_when_a_connection_starts_failing_and_when_it_pas
     assert bq_connection.status == Connection.Status.OK
 
 
+@pytest.mark.django_db
+def test_a_check_that_lost_the_race_to_another_check_of_its_connection_sends_nothing(
+    workspace_a, alice, settings, monkeypatch
+):
+    from cryptography.fernet import Fernet
+
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    connection = make_connection(workspace_a, alice)
+    settings.FERNET_KEYS = [Fernet.generate_key().decode()]  # every check now fails
+    judged = watch.connection_event
+    other_check = []
+
+    def judged_while_another_check_records(previous, current):
+        if not other_check:  # a second worker checks the same connection meanwhile
+            other_check.append("started")
+            other_check.append(watch.connection_check_run(connection_id=connection.pk))
+        return judged(previous, current)
+
+    monkeypatch.setattr(watch, "connection_event", judged_while_another_check_records)
+
+    assert watch.connection_check_run(connection_id=connection.pk) is None
+    assert other_check[1].kind == "connection.failing"
+    assert kinds() == ["connection.failing"]
+    assert ConnectionWatch.objects.get(pk=connection.pk).health == "failing"
+
+
 def replace_key(connection, user, info):
     key = parse_service_account_key(json.dumps(info), allowed_token_uris=[GOOGLE_TOKEN_URI])
     return connection_services.connection_update(
