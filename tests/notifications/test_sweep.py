@@ -17,6 +17,7 @@ from notifications import delivery, queue, services, tasks
 from notifications.models import Alert, Delivery, Webhook
 from tests.fixtures.waiting import wait_for
 from tests.notifications.conftest import alerts_worker_env
+from tests.notifications.helpers import an_import, finished_run
 
 
 @pytest.fixture
@@ -147,3 +148,31 @@ def test_a_short_retry_waits_in_the_broker_and_a_long_one_is_left_to_the_sweep(
     failing_delivery(301)
 
     assert enqueued == [(queue.DELIVER, short, 300)]
+
+
+@pytest.mark.django_db
+def test_the_sweep_resends_a_delivery_held_by_a_worker_only_once_its_lease_ran_out(
+    workspace_a, alice, enqueued
+):
+    recipient = services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    alert = services.destination_send_test(workspace=workspace_a, actor=alice, recipient=recipient)
+    sent = alert.deliveries.get()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert delivery.delivery_claim(delivery_id=str(sent.pk)) is not None  # then it died
+        clock.shift(delivery.lease_seconds())
+        assert tasks.sweep()["resent"] == 0  # the lease ends now: still held
+        clock.shift(1)
+        assert tasks.sweep()["resent"] == 1
+
+    assert enqueued == [(queue.DELIVER, str(sent.pk), None)]
+
+
+@pytest.mark.django_db
+def test_the_sweep_judges_a_finished_run_whose_message_was_lost(workspace_a, alice, enqueued):
+    services.recipient_add(workspace=workspace_a, actor=alice, email="ops@acme.test")
+    finished_run(an_import(workspace_a, alice), "failed")
+
+    assert tasks.sweep()["judged"] == 1
+
+    assert list(Alert.objects.values_list("kind", flat=True)) == ["run.failed"]
+    assert tasks.sweep()["judged"] == 0
