@@ -1,6 +1,8 @@
 """The pure rules: when a change of state sends an alert, which addresses webhooks may
 reach, how deliveries are signed and spaced out."""
 
+import socket
+
 import pytest
 
 from notifications import addresses, delivery, events, signing
@@ -90,6 +92,24 @@ def test_addresses_webhooks_may_not_reach(address, reason):
 )  # 2002:5db8:d70e:: is 6to4 of 93.184.215.14; 192.0.0.9 is PCP anycast
 def test_public_addresses_are_allowed(address):
     assert addresses.refusal_reason(address) is None
+
+
+def test_a_host_is_resolved_to_each_of_its_addresses_once_and_to_none_is_refused(
+    monkeypatch,
+):
+    answers = {
+        "hooks.twice.test": ["93.184.215.14", "2606:4700:4700::1111", "93.184.215.14"],
+        "hooks.empty.test": [],
+    }
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+    assert addresses.resolve("hooks.twice.test", 443) == ["93.184.215.14", "2606:4700:4700::1111"]
+    with pytest.raises(addresses.AddressRefused, match="hooks.empty.test cannot be resolved"):
+        addresses.check_url("https://hooks.empty.test/alerts")
 
 
 def test_a_signature_verifies_with_the_secret_and_fails_when_anything_changes():
