@@ -378,3 +378,23 @@ def test_a_run_that_crashed_after_its_last_page_ends_without_reading_again(
         40,
     )
     assert Profile.objects.count() == 40
+
+
+def test_a_crashed_storage_run_resumed_once_storage_is_turned_off_rereads_with_rest(
+    google, storage_read, bq_connection, alice, monkeypatch, settings
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 130))
+    import_obj = make_import(bq_connection, alice, table=table)
+    crashed = start_and_crash_after_one_page(import_obj, alice, monkeypatch)
+    assert (crashed.read_path, crashed.committed_offset) == ("storage", 40)
+    settings.BIGQUERY_STORAGE_ENABLED = False
+    storage_read.clear_requests()
+
+    status = execute.execute_run(str(crashed.pk))
+
+    run = ImportRun.objects.get(pk=crashed.pk)
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert storage_read.requests == []
+    assert (run.read_path, run.read_stream) == ("rest", "")
+    assert (run.committed_offset, run.rows_read) == (130, 130)  # one whole pass, from row 0
+    assert Profile.objects.count() == 130
