@@ -234,3 +234,19 @@ def test_an_unexpected_failure_is_said_with_the_reference_in_the_log(
     assert match is not None, estimates.error
     assert f"review estimate failed unexpectedly (reference {match[1]})" in caplog.text
     assert estimates.limit is not None and estimates.first is None
+
+
+def test_the_limit_on_calls_to_bigquery_is_each_users_own(
+    google, bq_connection, alice, bob, monkeypatch
+):
+    monkeypatch.setattr(
+        estimate, "GOOGLE_CALLS", SlidingWindow("estimate-test", limit=1, seconds=60)
+    )
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 3))
+    import_obj = make_import(bq_connection, alice, table=table)
+    assert review_estimates(import_obj, alice).error == ""
+    assert review_estimates(import_obj, alice).error.startswith("You asked BigQuery")
+
+    estimates = review_estimates(import_obj, bob)  # the same import, another user
+
+    assert estimates.error == "" and estimates.first is not None
