@@ -242,3 +242,31 @@ def test_the_connections_limit_is_named_when_the_import_has_none(alice_client, u
     page = alice_client.get(detail_url(users_import)).content.decode()
 
     assert "20.0 GB per query (the connection&#x27;s limit)" in page
+
+
+def test_a_sparse_schedule_with_many_runs_is_counted_over_the_runs_it_makes(
+    workspace_a, connection, alice
+):
+    """Hourly on the 1st: no run in the week from the 2nd, 24 on each 1st. Over eight years
+    that is more runs than are counted: the month is taken from the time the runs counted
+    span, not from the eight years."""
+    monday = dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC)
+    on_the_first = add_import(
+        workspace_a, connection, name="First", created_by=alice, schedule_kind="cron",
+        schedule_cron="0 * 1 * *",
+    )  # fmt: skip
+
+    assert cost.runs_per_month(on_the_first, monday) == pytest.approx(24, rel=0.05)
+
+
+def test_a_schedule_that_skips_weekends_is_counted_over_a_whole_week(
+    workspace_a, connection, alice
+):
+    saturday = dt.datetime(2026, 3, 7, 6, tzinfo=dt.UTC)
+    weekdays = add_import(
+        workspace_a, connection, name="Weekdays", created_by=alice, schedule_kind="cron",
+        schedule_cron="0 6,18 * * 1-5",
+    )  # fmt: skip
+
+    # Ten runs a week, Monday to Friday; six days from a Saturday would hold only nine.
+    assert cost.runs_per_month(weekdays, saturday) == pytest.approx(10 * cost.DAYS_PER_MONTH / 7)
