@@ -250,3 +250,19 @@ def test_a_run_deletes_only_a_result_table_named_for_it(google, bq_connection, a
 
         assert table_exists(google.stack, table)
     assert deleted_tables(google.stack) == deleted_before
+
+
+def test_a_scratch_dataset_that_cannot_be_looked_up_fails_the_run_before_any_query(
+    google, bq_connection, alice
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+    google.stack.gate.inject("quota_exceeded", times=None, match=f"/datasets/{SCRATCH}")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    assert f"A BigQuery quota of project {PROJECT} is used up" in run.error_message
+    billed = [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
+    assert not [r for r in billed if not r.dry_run]  # not written elsewhere instead
+    assert Profile.objects.count() == 0
