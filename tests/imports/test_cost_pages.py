@@ -4,6 +4,7 @@ run history), and the import page's monthly projection and limit."""
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from connections.models import Connection
 from imports import cost
@@ -270,3 +271,16 @@ def test_a_schedule_that_skips_weekends_is_counted_over_a_whole_week(
 
     # Ten runs a week, Monday to Friday; six days from a Saturday would hold only nine.
     assert cost.runs_per_month(weekdays, saturday) == pytest.approx(10 * cost.DAYS_PER_MONTH / 7)
+
+
+def test_the_newest_runs_are_those_that_finished_last(daily_import):
+    now = timezone.now()
+    for hours in range(1, 11):
+        add_run(daily_import, ago=dt.timedelta(hours=hours), bytes_billed=100 * MIB)
+    # Started before all of them, it ran for a day and has just finished.
+    add_run(daily_import, ago=dt.timedelta(hours=24), finished_at=now, bytes_billed=1_100 * MIB)
+
+    projection = cost.monthly_projection(daily_import)
+
+    assert projection is not None
+    assert (projection.runs, projection.mean_billed) == (10, 200 * MIB)  # (9×100 + 1,100) / 10
