@@ -190,6 +190,29 @@ def test_without_read_session_user_storage_is_denied_and_the_run_reads_with_rest
     assert calls == [("CreateReadSession", google.key.email, "PERMISSION_DENIED")]
 
 
+def test_a_denied_read_session_closes_the_channel_it_opened(
+    google, bq_connection, alice, monkeypatch
+):
+    """Denied is what the roles the product asks for get, run after run: a worker must not
+    keep a gRPC channel from each."""
+    closed = []
+    original_close = bigquery.StorageReader.close
+
+    def close(self):
+        closed.append(self)
+        original_close(self)
+
+    monkeypatch.setattr(bigquery.StorageReader, "close", close)
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert run.read_path == "rest"
+    assert len(closed) == 1
+
+
 def test_a_storage_stream_broken_mid_way_is_read_again_from_the_committed_row(
     google, storage_read, bq_connection, alice
 ):
