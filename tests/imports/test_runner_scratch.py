@@ -3,6 +3,7 @@ which BigQuery caps: responseTooLarge), reads it from there and deletes it when 
 scratch dataset is created on first use, and a run that cannot create it says why and what
 to do."""
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -232,6 +233,37 @@ def test_without_a_scratch_dataset_it_may_create_a_run_uses_the_connections_own_
     assert patched == [f"/bigquery/v2/projects/{PROJECT}/datasets/{dataset}/tables/{own}"]
     assert deleted_tables(google.stack) == patched
     assert not table_exists(google.stack, run.result_table)
+
+
+def test_a_result_table_in_the_connections_own_dataset_expires_after_the_hours_set(
+    google, bq_connection, alice, settings, monkeypatch
+):
+    settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS = 30
+    dataset = f"own_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
+    )
+    google.stack.create_table(PROJECT, dataset, "users", USER_SCHEMA, user_rows(0, 5))
+    bq_connection.dataset_id = dataset
+    bq_connection.save()
+    import_obj = make_import(bq_connection, alice, table="users")
+    admin = _admin_client(google.stack)
+    expires = []
+    original = write.write_page
+
+    def look_at_the_table_then_write(run, owner, *args, **kwargs):
+        expires.append(admin.get_table(run.result_table).expires)
+        return original(run, owner, *args, **kwargs)
+
+    monkeypatch.setattr(write, "write_page", look_at_the_table_then_write)
+    before = dt.datetime.now(dt.UTC)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    (expiry,) = expires
+    assert before + dt.timedelta(hours=30) <= expiry <= before + dt.timedelta(hours=30, minutes=5)
 
 
 def test_a_run_deletes_only_a_result_table_named_for_it(google, bq_connection, alice):
