@@ -3,6 +3,7 @@ read through the read path a run would take (the Storage Read API when the accou
 BigQuery Read Session User, REST paging when it does not), mapped by the runner's mapping
 with the workspace's property types, and described property by property."""
 
+import socket
 import uuid
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from audience.models import Event, Profile, PropertyType
 from audience.selectors import event_keys_stored
+from connections import bigquery
 from imports import preview, services
 from imports.models import Import, ImportRun
 from imports.run import execute
@@ -101,7 +103,11 @@ def test_without_read_session_user_the_sample_is_read_with_rest_and_flagged(
 
     assert result.error == ""
     assert result.read_path == "rest"
-    assert "BigQuery Read Session User" in result.rest_reason
+    assert result.rest_reason == (
+        "the service account may not create Storage Read API sessions (it lacks BigQuery "
+        "Read Session User, roles/bigquery.readSessionUser): runs read with the slower "
+        "REST paging, as this sample did"
+    )
     calls = [(c.operation, c.code) for c in google.stack.storage_gate.requests]
     assert calls == [("CreateReadSession", "PERMISSION_DENIED")]
     assert "tabledata.list" in google.stack.gate.operations()
@@ -406,3 +412,23 @@ def test_only_integers_a_double_cannot_hold_are_flagged():
     assert preview._beyond_double(2**53)
     assert preview._beyond_double([1, {"n": -(2**53)}])
     assert not preview._beyond_double(True)
+
+
+def test_with_the_storage_read_api_unreachable_the_sample_reads_with_rest_and_says_so(
+    google, bq_connection, alice, sample_table, settings, monkeypatch
+):
+    grant_read_sessions(google)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    settings.BIGQUERY_STORAGE_TARGET = f"127.0.0.1:{closed_port}"
+    monkeypatch.setattr(bigquery, "RETRY_DEADLINE", 0.5)
+
+    result = preview.sample_preview(
+        import_obj=draft(bq_connection, source_table=sample_table), user=alice
+    )
+
+    assert result.read_path == "rest" and result.rows_read == 5
+    assert result.rest_reason == (
+        "the Storage Read API did not answer; runs then read with REST paging"
+    )
