@@ -298,3 +298,19 @@ def test_a_scratch_dataset_that_cannot_be_looked_up_fails_the_run_before_any_que
     billed = [r for r in google.stack.gate.requests if r.operation == "jobs.insert" and r.sql]
     assert not [r for r in billed if not r.dry_run]  # not written elsewhere instead
     assert Profile.objects.count() == 0
+
+
+def test_a_result_table_google_will_not_delete_does_not_fail_the_run(
+    google, bq_connection, alice, caplog
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    import_obj = make_import(bq_connection, alice, table=table)
+    google.stack.gate.inject("quota_exceeded", times=None, match="tables.delete")
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.SUCCEEDED, run.error_message
+    assert Profile.objects.count() == 5
+    assert f"could not delete its result table {run.result_table}" in caplog.text
+    google.stack.gate.faults.clear()
+    assert table_exists(google.stack, run.result_table)  # left to the dataset's expiration
