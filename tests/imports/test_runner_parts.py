@@ -21,6 +21,7 @@ from imports.prefetch import MappedPage
 from imports.run import execute, leases, pages, parts, write
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import EVENT_SCHEMA, START, event_rows, make_import, new_table
+from tests.imports.test_runner_scratch import table_exists
 
 ROWS = 1000
 
@@ -403,3 +404,80 @@ def test_a_part_whose_stream_is_gone_turns_the_run_into_one_rest_read(
     highest = (START + dt.timedelta(seconds=ROWS - 1)).isoformat()
     assert import_obj.watermark == run.watermark_to == highest
     assert parts.execute_part(other) == "skipped"  # its message, arriving late
+
+
+def read_sessions(google) -> list:
+    return [c for c in google.stack.storage_gate.requests if c.operation == "CreateReadSession"]
+
+
+def test_with_the_storage_read_api_disabled_a_run_is_not_split(
+    google, bq_connection, alice, settings
+):
+    settings.BIGQUERY_STORAGE_ENABLED = False
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, 300))
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+
+    assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+
+    run.refresh_from_db()
+    assert (run.read_path, run.read_stream) == ("rest", "")
+    assert not RunPart.objects.filter(run=run).exists()
+    assert Event.objects.count() == 300
+    assert read_sessions(google) == []
+
+
+def test_an_empty_result_is_not_split(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, [])
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+
+    assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+
+    run.refresh_from_db()
+    assert (run.rows_expected, run.rows_read, run.read_path) == (0, 0, "rest")
+    assert not RunPart.objects.filter(run=run).exists()
+    assert read_sessions(google) == []
+
+
+def test_a_split_refused_by_google_reads_the_run_as_one_with_rest(
+    google, bq_connection, alice, caplog
+):
+    # Without BigQuery Read Session User no read session opens, split or not.
+    google.stack.revoke(google.key.email, "roles/bigquery.readSessionUser", project=PROJECT)
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, 300))
+    run = services.import_run_now(import_obj=import_obj, actor=alice)
+
+    with caplog.at_level("INFO", logger="imports.run"):
+        assert execute.execute_run(str(run.pk)) == ImportRun.Status.SUCCEEDED
+
+    run.refresh_from_db()
+    assert (run.read_path, run.rows_read) == ("rest", 300)
+    assert not RunPart.objects.filter(run=run).exists()
+    assert Event.objects.count() == 300
+    assert f"run {run.pk}: no split read session" in caplog.text
+    assert [c.code for c in read_sessions(google)] == ["PERMISSION_DENIED"] * 2
+
+
+def test_a_split_run_deletes_its_result_table_once_its_last_part_ends(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    run.refresh_from_db()
+    first, last = queued_parts(run)
+
+    assert parts.execute_part(first) == "part_done"
+    assert table_exists(google.stack, run.result_table)  # the last part still reads it
+
+    assert parts.execute_part(last) == ImportRun.Status.SUCCEEDED
+    assert not table_exists(google.stack, run.result_table)
+
+
+def test_a_part_whose_stream_is_gone_sends_the_run_again(google, bq_connection, alice, monkeypatch):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    expired = queued_parts(run)[0]
+    google.stack.storage_gate.inject("expired", match=RunPart.objects.get(pk=expired).read_stream)
+    sent = []
+    monkeypatch.setattr(queue, "enqueue_run", sent.append)
+
+    assert parts.execute_part(expired) == "rest"
+
+    assert sent == [str(run.pk)]
