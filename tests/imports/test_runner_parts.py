@@ -481,3 +481,29 @@ def test_a_part_whose_stream_is_gone_sends_the_run_again(google, bq_connection, 
     assert parts.execute_part(expired) == "rest"
 
     assert sent == [str(run.pk)]
+
+
+def test_split_runs_of_two_imports_each_end_with_their_own_parts(
+    google, bq_connection, alice, monkeypatch
+):
+    later = incremental_events(google, bq_connection, alice, event_rows(0, ROWS, day=1))
+    earlier = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run_a = start_run(later, alice)
+    run_b = start_run(earlier, alice)
+    parts_a, parts_b = queued_parts(run_a), queued_parts(run_b)
+    # The run of `earlier` is sent again: it sends its own parts only.
+    sent = []
+    monkeypatch.setattr(queue, "enqueue_part", sent.append)
+    ImportRun.objects.filter(pk=run_b.pk).update(lease_until=timezone.now())
+    assert execute.execute_run(str(run_b.pk)) == "parts_sent"
+    assert sent == parts_b
+
+    # The other import's parts still waiting do not hold this run back.
+    assert [parts.execute_part(pk) for pk in parts_a] == ["part_done", ImportRun.Status.SUCCEEDED]
+    # Nor do its parts' later cursor values move the other import's watermark.
+    assert [parts.execute_part(pk) for pk in parts_b] == ["part_done", ImportRun.Status.SUCCEEDED]
+
+    later.refresh_from_db()
+    earlier.refresh_from_db()
+    assert later.watermark == (START + dt.timedelta(days=1, seconds=ROWS - 1)).isoformat()
+    assert earlier.watermark == (START + dt.timedelta(seconds=ROWS - 1)).isoformat()
