@@ -16,7 +16,7 @@ from audience.rows import EventRow
 from connections import bigquery
 from connections.keys import connection_session
 from imports import queue, services
-from imports.models import ImportRun, RejectedRow, RunPart
+from imports.models import Import, ImportRun, RejectedRow, RunPart
 from imports.prefetch import MappedPage
 from imports.run import execute, leases, pages, parts, write
 from tests.fixtures.standin_world import PROJECT
@@ -507,3 +507,101 @@ def test_split_runs_of_two_imports_each_end_with_their_own_parts(
     earlier.refresh_from_db()
     assert later.watermark == (START + dt.timedelta(days=1, seconds=ROWS - 1)).isoformat()
     assert earlier.watermark == (START + dt.timedelta(seconds=ROWS - 1)).isoformat()
+
+
+def test_a_part_whose_mapping_no_longer_fits_fails_the_run_with_the_reason(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    # Edited since the split: the result table has no such column.
+    Import.objects.filter(pk=import_obj.pk).update(identity_column="gone")
+
+    assert parts.execute_part(first) == ImportRun.Status.FAILED
+    assert parts.execute_part(last) == "skipped"  # the run has ended
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message == (
+        "The import's mapping cannot work: "
+        "The source has no column gone (the identity column) any more."
+    )
+
+
+def test_a_part_fails_the_run_even_after_the_run_was_sent_again(
+    google, bq_connection, alice, monkeypatch
+):
+    """The run's lease ran out while a worker read one of its parts, and the reaper sent the
+    run again (another worker owns the run's lease now): the part still ends the run."""
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    Import.objects.filter(pk=import_obj.pk).update(identity_column="gone")  # to fail the part
+    part = leases.part_claim(part_id=queued_parts(run)[0], owner="reading")
+    assert part is not None
+    monkeypatch.setattr(queue, "enqueue_part", lambda part_id: True)
+    ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+    assert execute.execute_run(str(run.pk)) == "parts_sent"
+
+    assert parts._execute_claimed_part(part.run, part, "reading") == ImportRun.Status.FAILED
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message.startswith("The import's mapping cannot work")
+
+
+def test_a_google_error_in_a_part_fails_the_run_with_the_cause_and_the_fix(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    google.stack.gate.inject("billing_not_enabled", times=None, match="tables.get")
+
+    assert parts.execute_part(first) == ImportRun.Status.FAILED
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert f"Billing is not enabled for project {PROJECT}." in run.error_message
+    assert "Link a billing account" in run.error_message
+
+
+def test_an_unexpected_error_in_a_part_fails_the_run_with_a_reference_found_in_the_log(
+    google, bq_connection, alice, monkeypatch, caplog
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    part = RunPart.objects.get(pk=queued_parts(run)[0])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, not a Google error")
+
+    monkeypatch.setattr(pages, "read_pages", broken)
+
+    assert parts.execute_part(part.pk) == ImportRun.Status.FAILED
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message.startswith("The import failed unexpectedly. Reference: ")
+    reference = run.error_message.split("Reference: ")[1].split(" ")[0]
+    assert f"run {run.pk} part {part.number} failed unexpectedly (reference {reference})" in (
+        caplog.text
+    )
+
+
+def test_a_run_ended_by_one_part_keeps_its_end_when_others_end_too(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
+    assert late is not None
+    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+
+    # A Stop seen by another part afterwards: the run stays failed, and says so.
+    assert parts._end(run, ImportRun.Status.CANCELLED, "Stopped.") == ImportRun.Status.FAILED
+    # Nor does a part whose stream is gone then undo the split of the ended run.
+    assert parts._read_as_one_with_rest(late.run, late, "late", "stream gone") == "lease_lost"
+
+    run.refresh_from_db()
+    assert (run.status, run.error_message) == (ImportRun.Status.FAILED, "Broken.")
+    assert run.read_path == parts.READ_PATH
+    assert RunPart.objects.filter(run=run).count() == 3
