@@ -5,9 +5,11 @@ real worker processes, one killed mid-part."""
 
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.db.utils import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +20,7 @@ from connections.keys import connection_session
 from imports import queue, services
 from imports.models import Import, ImportRun, RejectedRow, RunPart
 from imports.prefetch import MappedPage
-from imports.run import execute, leases, pages, parts, write
+from imports.run import database, execute, leases, pages, parts, write
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import EVENT_SCHEMA, START, event_rows, make_import, new_table
 from tests.imports.test_runner_scratch import table_exists
@@ -285,8 +287,12 @@ def test_stop_ends_a_split_run_and_every_part(google, bq_connection, alice):
     import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
     run = start_run(import_obj, alice)
     ImportRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    asked = len(google.stack.gate.requests)
 
     statuses = [parts.execute_part(part_id) for part_id in queued_parts(run)]
+
+    # The part stopped before reading anything: it did not even look at the result table.
+    assert "tables.get" not in [r.operation for r in google.stack.gate.requests[asked:]]
 
     run.refresh_from_db()
     import_obj.refresh_from_db()
@@ -605,3 +611,31 @@ def test_a_run_ended_by_one_part_keeps_its_end_when_others_end_too(google, bq_co
     assert (run.status, run.error_message) == (ImportRun.Status.FAILED, "Broken.")
     assert run.read_path == parts.READ_PATH
     assert RunPart.objects.filter(run=run).count() == 3
+
+
+# Transactional: the part's worker closes its broken database connection before each retry.
+@pytest.mark.django_db(transaction=True)
+def test_a_part_whose_database_keeps_refusing_fails_the_run_after_the_retries(
+    google, bq_connection, alice, monkeypatch
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    refusals = []
+
+    def refused(*args, **kwargs):
+        refusals.append(1)
+        if len(refusals) > database.RETRIES + 1:
+            raise RuntimeError("retried past the limit")
+        raise OperationalError("the database refused")
+
+    monkeypatch.setattr(pages, "read_pages", refused)
+    pauses = []
+    monkeypatch.setattr(database, "time", SimpleNamespace(sleep=pauses.append))
+
+    assert parts.execute_part(queued_parts(run)[0]) == ImportRun.Status.FAILED
+
+    assert len(refusals) == database.RETRIES + 1
+    assert pauses == [1, 2, 4, 8, 16]
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.FAILED
+    assert run.error_message.startswith("The database kept refusing the import's writes.")
