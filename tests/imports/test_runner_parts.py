@@ -639,3 +639,24 @@ def test_a_part_whose_database_keeps_refusing_fails_the_run_after_the_retries(
     run.refresh_from_db()
     assert run.status == ImportRun.Status.FAILED
     assert run.error_message.startswith("The database kept refusing the import's writes.")
+
+
+def test_a_stale_part_worker_cannot_mark_the_part_done(google, bq_connection, alice):
+    """The stale worker reached the end of its stream after another worker took the part
+    over: the part is the fresh worker's to end, and the run waits for it."""
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    assert parts.execute_part(first) == "part_done"
+    stale = leases.part_claim(part_id=last, owner="stale")
+    assert stale is not None
+    RunPart.objects.filter(pk=last).update(lease_until="2000-01-01T00:00:00Z")
+    assert leases.part_claim(part_id=last, owner="fresh") is not None
+
+    with pytest.raises(leases.LeaseLost):
+        parts._part_done(stale.run, stale, "stale")
+
+    part = RunPart.objects.get(pk=last)
+    assert (part.status, part.lease_owner) == (RunPart.Status.RUNNING, "fresh")
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.RUNNING
