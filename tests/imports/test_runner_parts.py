@@ -660,3 +660,26 @@ def test_a_stale_part_worker_cannot_mark_the_part_done(google, bq_connection, al
     assert (part.status, part.lease_owner) == (RunPart.Status.RUNNING, "fresh")
     run.refresh_from_db()
     assert run.status == ImportRun.Status.RUNNING
+
+
+def test_the_last_part_to_finish_after_another_part_failed_the_run_leaves_it_failed(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    assert parts.execute_part(first) == "part_done"
+    late = leases.part_claim(part_id=last, owner="late")
+    assert late is not None
+    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+    failed = ImportRun.objects.get(pk=run.pk)
+
+    # It read its last page before the run failed: it is done, and that is all.
+    assert parts._part_done(late.run, late, "late") == "part_done"
+
+    assert RunPart.objects.get(pk=last).status == RunPart.Status.DONE
+    run.refresh_from_db()
+    import_obj.refresh_from_db()
+    assert (run.status, run.error_message) == (ImportRun.Status.FAILED, "Broken.")
+    assert run.watermark_to == failed.watermark_to
+    assert import_obj.watermark == ""
