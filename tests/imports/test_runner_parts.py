@@ -683,3 +683,17 @@ def test_the_last_part_to_finish_after_another_part_failed_the_run_leaves_it_fai
     assert (run.status, run.error_message) == (ImportRun.Status.FAILED, "Broken.")
     assert run.watermark_to == failed.watermark_to
     assert import_obj.watermark == ""
+
+
+def test_a_run_waits_for_a_part_another_worker_is_still_reading(google, bq_connection, alice):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    first, last = queued_parts(run)
+    busy = leases.part_claim(part_id=last, owner="busy")
+    assert busy is not None
+
+    assert parts.execute_part(first) == "part_done"
+    assert ImportRun.objects.get(pk=run.pk).status == ImportRun.Status.RUNNING
+
+    assert parts._execute_claimed_part(busy.run, busy, "busy") == ImportRun.Status.SUCCEEDED
+    assert Event.objects.count() == ROWS
