@@ -437,3 +437,34 @@ def test_stop_between_pages_ends_the_run_as_cancelled(google, bq_connection, ali
     assert Profile.objects.count() == 40
     assert import_obj.status == Import.Status.STOPPED
     assert import_obj.last_error == ""  # a Stop is the admin's choice, not an error to show
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_back_from_a_database_error_stops_if_its_run_was_taken_meanwhile(
+    google, bq_connection, alice, monkeypatch
+):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 10))
+    import_obj = make_import(bq_connection, alice, table=table)
+    run = queued_run(import_obj)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (worker_backend,) = cursor.fetchone()
+
+    def connection_dropped_and_run_taken_over():
+        ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now())
+        assert leases.run_claim(run_id=str(run.pk), owner="worker-b") is not None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [worker_backend])
+        connection.close()  # the gate thread's own connection
+
+    when_first_served(
+        google.stack.gate, "tabledata.list", connection_dropped_and_run_taken_over, monkeypatch
+    )
+
+    assert execute.execute_run(str(run.pk)) == "lease_lost"
+
+    # It reconnected, found the run another worker's, and read no page again.
+    assert len([r for r in google.stack.gate.requests if r.operation == "tabledata.list"]) == 1
+    assert Profile.objects.count() == 0
+    run.refresh_from_db()
+    assert (run.lease_owner, run.committed_offset) == ("worker-b", 0)
