@@ -184,6 +184,19 @@ def test_an_estimate_equal_to_the_limit_runs(google, bq_connection, alice):
     assert len(query_jobs(google.stack)) == 1
 
 
+def test_an_estimate_one_byte_over_the_limit_fails_the_run(google, bq_connection, alice):
+    table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
+    google.stack.gate.set_table_bytes(PROJECT, DATASET, table, 13 * MIB + 1)
+    import_obj = make_import(bq_connection, alice, table=table, maximum_bytes_billed=13 * MIB)
+
+    status, run = run_once(import_obj, alice)
+
+    assert status == ImportRun.Status.FAILED
+    assert run.error_message.startswith("The run's query would process about 13.0 MB")
+    assert run.bytes_estimated == 13 * MIB + 1
+    assert query_jobs(google.stack) == []
+
+
 def test_bigquerys_own_bytes_billed_limit_is_explained(google, bq_connection, alice):
     # The estimate (a few bytes) is under 5 MiB, but BigQuery bills at least 10 MiB a table.
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 5))
