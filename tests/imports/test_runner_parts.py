@@ -697,3 +697,15 @@ def test_a_run_waits_for_a_part_another_worker_is_still_reading(google, bq_conne
 
     assert parts._execute_claimed_part(busy.run, busy, "busy") == ImportRun.Status.SUCCEEDED
     assert Event.objects.count() == ROWS
+
+
+def test_a_duplicate_message_for_a_run_still_being_read_leaves_its_result_table(
+    google, bq_connection, alice
+):
+    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
+    run = start_run(import_obj, alice)
+    run.refresh_from_db()
+
+    assert execute.execute_run(str(run.pk)) == "skipped"  # its lease is alive
+
+    assert table_exists(google.stack, run.result_table)  # its parts still read it
