@@ -4,6 +4,7 @@ its key), and Test Connection through the API against the Google stand-ins."""
 import datetime as dt
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from common.ratelimit import SLOTS
 from connections.models import Connection
@@ -310,3 +311,29 @@ def test_a_leading_minus_reverses_the_order_ties_included(alice_api, alice, work
     descending = every_page(alice_api, LIST, {"ordering": "-project", "page_size": 5})
 
     assert [r["id"] for r in descending] == [r["id"] for r in reversed(ascending)]
+
+
+def test_ordering_by_connected_by_puts_connections_without_a_creator_first(
+    alice_api, alice, bob, workspace_a
+):
+    seed(workspace_a, [None, bob, alice], 6)  # None: the creator's account was deleted
+
+    rows = every_page(alice_api, LIST, {"ordering": "connected_by", "page_size": 1})
+    backwards = every_page(alice_api, LIST, {"ordering": "-connected_by", "page_size": 1})
+
+    assert [r["connected_by"] and r["connected_by"]["email"] for r in rows] == [
+        None, None, "alice@acme.test", "alice@acme.test", "bob@acme.test", "bob@acme.test",
+    ]  # fmt: skip
+    assert [r["id"] for r in backwards] == [r["id"] for r in reversed(rows)]
+
+
+def test_a_request_leaves_the_workspaces_zone_behind(alice_api, workspace_a, settings):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+
+    assert alice_api.get(LIST).status_code == 200
+    assert alice_api.get(f"{LIST}00000000-0000-0000-0000-000000000000/").status_code == 404
+
+    # The next request this thread serves, a page outside any workspace included, starts
+    # from the server's zone.
+    assert timezone.get_current_timezone_name() == settings.TIME_ZONE
