@@ -312,3 +312,28 @@ def test_runs_queued_at_the_same_moment_are_listed_by_id_newest_first(alice_api,
         url = body["next"]
 
     assert pages == sorted((str(r.pk) for r in runs), reverse=True)
+
+
+def test_the_schedule_is_described_in_the_workspaces_zone(alice_api, workspace_a, nightly):
+    workspace_a.time_zone = "Asia/Tokyo"
+    workspace_a.save()
+
+    listed = alice_api.get(IMPORTS).json()["results"][0]
+    detail = alice_api.get(f"{IMPORTS}{nightly.pk}/").json()
+
+    assert listed["schedule"] == detail["schedule"] == "Daily at 02:00 (Asia/Tokyo)"
+
+
+def test_the_list_answers_in_four_queries_whoever_created_the_imports(
+    alice_api, alice, bob, workspace_a, connection, django_assert_num_queries
+):
+    for n in range(6):
+        add_run(add_import(workspace_a, connection, f"Import {n}", created_by=(alice, bob)[n % 2]))
+    alice_api.get(IMPORTS)  # the token's last use is written on the first request of the minute
+
+    # the token with its owner's role, the connection filter's check, the page, latest runs
+    with django_assert_num_queries(4):
+        response = alice_api.get(IMPORTS)
+
+    creators = [row["created_by"]["email"] for row in response.json()["results"]]
+    assert sorted(creators) == ["alice@acme.test"] * 3 + ["bob@acme.test"] * 3
