@@ -78,3 +78,12 @@ def test_a_member_token_may_not_read_the_audit_log(bob_api):
 
     assert response.status_code == 403
     assert error_of(response)["message"].startswith("Only admins of the workspace")
+
+
+def test_a_bad_day_is_named_by_the_parameter_sent(alice_api):
+    response = alice_api.get(AUDIT, {"date_after": "2026-03-01", "date_before": "2026-02-30"})
+
+    assert response.status_code == 400
+    assert error_of(response)["fields"] == {
+        "date_before": ["Enter the date as YYYY-MM-DD, e.g. 2026-03-05."]
+    }
