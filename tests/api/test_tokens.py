@@ -574,3 +574,48 @@ def test_a_token_name_longer_than_100_characters_is_refused(alice_client):
     assert response.status_code == 200
     assert "at most 100 characters" in response.content.decode()
     assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_sent_twice_at_once_creates_one_token(
+    alice_client, alice, workspace_a, monkeypatch
+):
+    import threading
+    import uuid
+
+    from django.db import connection
+
+    from api import services
+
+    nonce = "2b0c2f6e-7a52-4d7e-9a59-4c0b8f0f9a11"
+    token_new = services.tokens.token_new
+    other: dict = {}
+
+    def the_other_request() -> None:
+        try:
+            other["created"] = services.api_token_create(
+                workspace=workspace_a, user=alice, role="admin", name="dbt nightly",
+                scope="run", expires_at=None, form_nonce=uuid.UUID(nonce),
+            )  # fmt: skip
+        finally:
+            connection.close()
+
+    def the_other_request_commits_first():
+        # Both requests found no token of this form; the other one inserts and commits now.
+        if not other:
+            other["started"] = True
+            thread = threading.Thread(target=the_other_request)
+            thread.start()
+            thread.join(timeout=60)
+        return token_new()
+
+    monkeypatch.setattr(services.tokens, "token_new", the_other_request_commits_first)
+
+    response = create_on_page(alice_client, nonce=nonce)
+
+    assert response.status_code == 302
+    followed = alice_client.get(response["Location"]).content.decode()
+    assert "This form was sent already: token “dbt nightly” was created then" in followed
+    assert not TOKEN_IN_PAGE.search(followed)
+    assert list(ApiToken.objects.values_list("pk", flat=True)) == [other["created"].token.pk]
+    assert AuditEntry.objects.filter(action="api_token.created").count() == 1
