@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 
 import pytest
@@ -498,3 +499,22 @@ def test_only_known_events_are_kept_in_their_own_order(workspace_a, alice):
     )
 
     assert row.events == ["run.failed", "connection.key_old"]
+
+
+CHECKED = re.compile(r'<input type="checkbox" name="events" value="([\w.]+)"[^>]*\bchecked\b')
+
+
+def test_the_page_shows_the_saved_events_as_chosen(alice_client, bob_client, workspace_a, alice):
+    services.notification_events_update(
+        workspace=workspace_a, actor=alice, events=["run.failed", "connection.key_old"]
+    )
+
+    admins = alice_client.get(PAGE).content.decode()
+    members = bob_client.get(PAGE).content.decode()
+
+    assert CHECKED.findall(admins) == ["run.failed", "connection.key_old"]
+    assert re.findall(r'badge-ok">On</span> ([^<]+)</li>', members) == [
+        "Run failed",
+        "Service-account key older than 90 days",
+    ]
+    assert members.count('badge-muted">Off</span>') == 3
