@@ -337,3 +337,14 @@ def test_a_request_leaves_the_workspaces_zone_behind(alice_api, workspace_a, set
     # The next request this thread serves, a page outside any workspace included, starts
     # from the server's zone.
     assert timezone.get_current_timezone_name() == settings.TIME_ZONE
+
+
+def test_the_detail_answers_in_two_queries(bob_api, alice, workspace_a, django_assert_num_queries):
+    connection = make_connection(workspace_a, alice)
+    bob_api.get(LIST)  # the token's last use is written on the first request of the minute
+
+    # the token with its owner's role, the connection with who connected it
+    with django_assert_num_queries(2):
+        body = bob_api.get(f"{LIST}{connection.pk}/").json()
+
+    assert body["connected_by"] == {"id": alice.pk, "email": "alice@acme.test"}
