@@ -337,3 +337,13 @@ def test_the_list_answers_in_four_queries_whoever_created_the_imports(
 
     creators = [row["created_by"]["email"] for row in response.json()["results"]]
     assert sorted(creators) == ["alice@acme.test"] * 3 + ["bob@acme.test"] * 3
+
+
+def test_an_imports_runs_are_its_own_only(alice_api, workspace_a, connection, nightly):
+    other = add_import(workspace_a, connection, "Purchases", target="events")
+    add_run(other, ago=dt.timedelta(minutes=1))
+    own = add_run(nightly, ago=dt.timedelta(hours=1))
+
+    runs = alice_api.get(f"{IMPORTS}{nightly.pk}/runs/").json()["results"]
+
+    assert [r["id"] for r in runs] == [str(own.pk)]
