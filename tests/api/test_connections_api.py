@@ -348,3 +348,15 @@ def test_the_detail_answers_in_two_queries(bob_api, alice, workspace_a, django_a
         body = bob_api.get(f"{LIST}{connection.pk}/").json()
 
     assert body["connected_by"] == {"id": alice.pk, "email": "alice@acme.test"}
+
+
+def test_connections_connected_at_the_same_moment_are_listed_by_id_newest_first(
+    alice_api, alice, workspace_a
+):
+    seed(workspace_a, [alice], 6)
+    Connection.objects.update(created_at=dt.datetime(2026, 5, 4, 22, 0, tzinfo=dt.UTC))
+
+    rows = every_page(alice_api, LIST, {"page_size": 2})
+
+    expected = Connection.objects.order_by("-pk").values_list("pk", flat=True)
+    assert [r["id"] for r in rows] == [str(pk) for pk in expected]
