@@ -518,3 +518,21 @@ def test_the_page_shows_the_saved_events_as_chosen(alice_client, bob_client, wor
         "Service-account key older than 90 days",
     ]
     assert members.count('badge-muted">Off</span>') == 3
+
+
+def test_send_test_to_a_webhook_names_it_and_queues_its_delivery(
+    alice_client, workspace_a, alice, settings
+):
+    settings.NOTIFICATIONS_ALLOW_PRIVATE_WEBHOOKS = True
+    webhook, _ = services.webhook_add(
+        workspace=workspace_a,
+        actor=alice,
+        name="Ops pager",
+        url="http://127.0.0.1:9/ops",
+        payload_format="json",
+    )
+
+    response = alice_client.post(f"{PAGE}webhooks/{webhook.pk}/test/", follow=True)
+
+    assert f"Test sent to {webhook}. Its delivery is listed below." in response.content.decode()
+    assert Delivery.objects.filter(webhook=webhook).count() == 1
