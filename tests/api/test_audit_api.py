@@ -87,3 +87,16 @@ def test_a_bad_day_is_named_by_the_parameter_sent(alice_api):
     assert error_of(response)["fields"] == {
         "date_before": ["Enter the date as YYYY-MM-DD, e.g. 2026-03-05."]
     }
+
+
+def test_an_entry_answers_what_was_acted_on(alice_api, alice, workspace_a):
+    row = entry(workspace_a, alice, "import.paused", dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    AuditEntry.objects.filter(pk=row.pk).update(target_id="0b5e")
+
+    (listed,) = [r for r in alice_api.get(AUDIT).json()["results"] if r["id"] == row.pk]
+
+    assert set(listed) == {
+        "id", "at", "actor", "action", "action_label", "target_type", "target_id",
+        "target_label", "details",
+    }  # fmt: skip
+    assert (listed["target_type"], listed["target_id"]) == ("import", "0b5e")

@@ -360,3 +360,28 @@ def test_connections_connected_at_the_same_moment_are_listed_by_id_newest_first(
 
     expected = Connection.objects.order_by("-pk").values_list("pk", flat=True)
     assert [r["id"] for r in rows] == [str(pk) for pk in expected]
+
+
+def test_a_connection_answers_every_documented_field(bob_api, alice, workspace_a):
+    connection = make_connection(workspace_a, alice)
+    tested = dt.datetime(2026, 3, 2, 4, 15, tzinfo=dt.UTC)
+    Connection.objects.filter(pk=connection.pk).update(
+        location="EU",
+        status=Connection.Status.FAILING,
+        status_reason="The dataset was not found.",
+        last_tested_at=tested,
+    )
+
+    listed = bob_api.get(LIST).json()["results"][0]
+    body = bob_api.get(f"{LIST}{connection.pk}/").json()
+
+    fields = {
+        "id", "url", "name", "project_id", "dataset_id", "service_account", "key_id",
+        "key_project_id", "location", "billing_project_id", "scratch_dataset_id",
+        "scratch_kms_key_name", "maximum_bytes_billed", "status", "status_reason",
+        "last_tested_at", "connected_on", "connected_by", "updated_at",
+    }  # fmt: skip
+    assert set(listed) == fields and set(body) == fields | {"last_test"}
+    assert (body["location"], body["status"]) == ("EU", "failing")
+    assert body["status_reason"] == "The dataset was not found."
+    assert body["last_tested_at"] == "2026-03-02T04:15:00Z"

@@ -347,3 +347,42 @@ def test_an_imports_runs_are_its_own_only(alice_api, workspace_a, connection, ni
     runs = alice_api.get(f"{IMPORTS}{nightly.pk}/runs/").json()["results"]
 
     assert [r["id"] for r in runs] == [str(own.pk)]
+
+
+def test_an_import_and_its_run_answer_every_documented_field(alice_api, workspace_a, connection):
+    import_obj = add_import(
+        workspace_a, connection, "Orders", source_table="shop.orders", identity_column="customer",
+        status="failed", last_error="The table was not found.", sync_mode="incremental",
+        cursor_column="ts", cursor_type="TIMESTAMP",
+    )  # fmt: skip
+    run = add_run(
+        import_obj, status="failed", attempts=3, read_path="storage", error_message="Gone.",
+        watermark_from="2026-04-01T00:00:00+00:00", watermark_to="2026-04-02T00:00:00+00:00",
+    )  # fmt: skip
+
+    body = alice_api.get(f"{IMPORTS}{import_obj.pk}/").json()
+    detail = alice_api.get(f"{IMPORTS}runs/{run.pk}/").json()
+
+    assert set(body) == {
+        "id", "url", "name", "connection", "status", "source_kind", "source_table",
+        "source_query", "target", "identity_column", "identity_trim", "identity_lowercase",
+        "event_id_column", "null_policy", "rejection_threshold", "sync_mode", "cursor_column",
+        "watermark", "lookback_seconds", "schedule_kind", "schedule", "next_run_at",
+        "last_error", "created_at", "created_by", "updated_at", "latest_run", "runs_url",
+    }  # fmt: skip
+    assert (body["source_kind"], body["source_table"], body["identity_column"]) == (
+        "table", "shop.orders", "customer",
+    )  # fmt: skip
+    assert (body["status"], body["last_error"]) == ("failed", "The table was not found.")
+    assert (body["schedule_kind"], body["schedule"]) == ("none", "No schedule")
+    assert set(detail) == set(body["latest_run"]) == {
+        "id", "url", "import_id", "status", "trigger", "cancel_requested", "scheduled_for",
+        "queued_at", "started_at", "finished_at", "progress", "rows_expected", "rows_read",
+        "rows_written", "rows_unchanged", "rows_rejected", "health", "health_level",
+        "bytes_scanned", "watermark_from", "watermark_to", "read_path", "job_id", "attempts",
+        "error_message", "rejected_rows_csv",
+    }  # fmt: skip
+    assert (detail["attempts"], detail["read_path"]) == (3, "storage")
+    assert (detail["watermark_from"], detail["watermark_to"]) == (
+        "2026-04-01T00:00:00+00:00", "2026-04-02T00:00:00+00:00",
+    )  # fmt: skip
