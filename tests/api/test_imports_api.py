@@ -386,3 +386,23 @@ def test_an_import_and_its_run_answer_every_documented_field(alice_api, workspac
     assert (detail["watermark_from"], detail["watermark_to"]) == (
         "2026-04-01T00:00:00+00:00", "2026-04-02T00:00:00+00:00",
     )  # fmt: skip
+
+
+def test_the_list_filters_by_connection_and_target_of_this_workspace_only(
+    alice_api, alice, workspace_a, workspace_b, charlie, connection, nightly
+):
+    second = make_connection(workspace_a, alice, name="Second warehouse")
+    add_import(workspace_a, second, "Purchases", target="events")
+    theirs = make_connection(workspace_b, charlie, name="Globex warehouse")
+    add_import(workspace_b, theirs, "Globex users")
+
+    by_connection = alice_api.get(IMPORTS, {"connection": str(second.pk)}).json()["results"]
+    by_target = alice_api.get(IMPORTS, {"target": "profiles"}).json()["results"]
+    foreign = alice_api.get(IMPORTS, {"connection": str(theirs.pk)})
+
+    assert [i["name"] for i in by_connection] == ["Purchases"]
+    assert [i["name"] for i in by_target] == ["Nightly users"]
+    assert foreign.status_code == 400
+    assert error_of(foreign)["fields"] == {
+        "connection": ["Choose a connection of this workspace that has imports."]
+    }
