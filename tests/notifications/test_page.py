@@ -482,8 +482,10 @@ def test_a_member_can_change_nothing_not_even_a_webhooks_secret(
     ]
 
     answers = [bob_client.post(f"{PAGE}{path}", data).status_code for path, data in posts]
+    # Every change view is the admins' whatever the method: a GET is refused as well.
+    looks = [bob_client.get(f"{PAGE}{path}").status_code for path, _ in posts]
 
-    assert answers == [403] * len(posts)
+    assert answers == looks == [403] * len(posts)
     assert services_secret(webhook) == secret
     assert Recipient.objects.count() == Webhook.objects.count() == 1
     assert not Alert.objects.exists()
