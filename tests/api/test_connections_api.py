@@ -370,10 +370,12 @@ def test_a_connection_answers_every_documented_field(bob_api, alice, workspace_a
         status=Connection.Status.FAILING,
         status_reason="The dataset was not found.",
         last_tested_at=tested,
+        maximum_bytes_billed=10**12,
     )
 
     listed = bob_api.get(LIST).json()["results"][0]
-    body = bob_api.get(f"{LIST}{connection.pk}/").json()
+    detail = bob_api.get(f"{LIST}{connection.pk}/")
+    body = detail.json()
 
     fields = {
         "id", "url", "name", "project_id", "dataset_id", "service_account", "key_id",
@@ -385,3 +387,4 @@ def test_a_connection_answers_every_documented_field(bob_api, alice, workspace_a
     assert (body["location"], body["status"]) == ("EU", "failing")
     assert body["status_reason"] == "The dataset was not found."
     assert body["last_tested_at"] == "2026-03-02T04:15:00Z"
+    assert '"maximum_bytes_billed":1000000000000,' in detail.content.decode()  # a whole number
