@@ -101,6 +101,21 @@ def test_connected_on_range_is_inclusive_in_the_workspace_zone(alice_api, alice,
     assert sorted(r["name"] for r in rows) == ["conn-00002", "conn-00003", "conn-00004"]
 
 
+def test_filter_by_status_and_a_status_not_offered_is_refused(alice_api, alice, workspace_a):
+    seed(workspace_a, [alice], 4)
+    Connection.objects.filter(name__in=["conn-00001", "conn-00003"]).update(
+        status=Connection.Status.FAILING
+    )
+
+    failing = every_page(alice_api, LIST, {"status": "failing"})
+    unknown = alice_api.get(LIST, {"status": "broken"})
+
+    assert sorted(r["name"] for r in failing) == ["conn-00001", "conn-00003"]
+    assert {r["status"] for r in failing} == {"failing"}
+    assert unknown.status_code == 400
+    assert "status" in error_of(unknown)["fields"]
+
+
 def test_another_workspaces_user_cannot_be_a_filter(alice_api, alice, charlie, workspace_a):
     seed(workspace_a, [alice], 2)
 
