@@ -9,7 +9,9 @@ import pytest
 import time_machine
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import Http404, QueryDict
+from django.utils import timezone
 
+from audience.models import PropertyType
 from imports.draft import MAX_DRAFTS, SESSION_KEY, Draft, form_data
 
 CONNECTION = uuid.uuid4()
@@ -121,3 +123,76 @@ def test_a_default_name_fits_the_name_field():
     target = SimpleNamespace(cleaned_data={"target": "profiles"})
 
     assert draft.default_name(target) == ("t" * 120)[:100]
+
+
+def test_a_duplicated_draft_loads_with_its_copy_and_its_name():
+    session = SessionBase()
+    draft = Draft.new(CONNECTION)
+    draft.copy_of = {**SOURCE, "data": {"source_kind": "table", "table": "users"}}
+    draft.name = "Copy of Users"
+    draft.save(session)
+
+    loaded = Draft.load(session, CONNECTION, draft.id)
+
+    assert loaded.copy_of == draft.copy_of
+    assert loaded.name == "Copy of Users"
+    assert loaded.source_data == {"source_kind": "table", "table": "users"}
+
+
+def test_a_step_posted_empty_is_checked_as_posted_not_as_kept():
+    draft = Draft.new(CONNECTION)
+    draft.set_source(SOURCE, {})
+    draft.keep("sync", {"sync_mode": "full"})
+
+    assert draft.form("sync", "UTC").is_valid()
+    posted = draft.form("sync", "UTC", data=QueryDict())
+    assert posted.data == {} and not posted.is_valid()
+
+
+@pytest.mark.django_db
+def test_the_review_summary_says_what_is_renamed_left_out_and_looked_back(workspace_a, workspace_b):
+    kept = {"defined_by_import_name": "Old import", "first_seen_at": timezone.now()}
+    PropertyType.objects.create(workspace=workspace_a, name="plan", type="JSON", **kept)
+    PropertyType.objects.create(workspace=workspace_b, name="email", type="INT64", **kept)
+    draft = Draft.new(CONNECTION)
+    draft.set_source(SOURCE, {})
+    mapping = [
+        {"column": "email", "property": "email_address", "include": True},
+        {"column": "plan", "property": "plan", "include": True},
+        {"column": "score", "property": "score", "include": False},
+    ]
+    target = SimpleNamespace(
+        cleaned_data={"target": "profiles", "timestamp_column": "", "column_mapping": mapping},
+        columns=[SimpleNamespace(name=name, type_label="STRING") for name in ("email", "plan")],
+    )
+    sync = SimpleNamespace(
+        cleaned_data={"sync_mode": "incremental", "cursor_type": "DATE", "lookback_seconds": 86400}
+    )
+
+    summary = draft.summary(target, sync, workspace_a)
+
+    assert [(p["column"], p["renamed"], p["type"]) for p in summary["properties"]] == [
+        ("email", True, "STRING"),
+        ("plan", False, "STRING"),
+    ]
+    # Only this workspace's types count; a STRING can be kept as JSON (not the other way).
+    assert summary["type_conflicts"] == [
+        {"property": "plan", "column": "plan", "type": "STRING", "kept": "JSON",
+         "defined_by": "Old import", "castable": True}
+    ]  # fmt: skip
+    assert summary["left_out"] == ["score"]
+    assert summary["lookback_label"] == "1 day"
+
+
+def test_a_copys_steps_stay_only_while_the_checked_source_has_its_columns():
+    same, other = Draft.new(CONNECTION), Draft.new(CONNECTION)
+    for draft in (same, other):
+        draft.copy_of = {**SOURCE, "data": {"table": "users"}}
+        draft.keep("target", {"target": "profiles"})
+        draft.keep("sync", {"sync_mode": "full"})
+
+    same.set_source(SOURCE, {})
+    other.set_source({**SOURCE, "schema": [{"name": "id", "type": "INT64"}]}, {})
+
+    assert (same.target, same.sync) == ({"target": "profiles"}, {"sync_mode": "full"})
+    assert (other.target, other.sync) == (None, None)
