@@ -3,14 +3,19 @@ read through the read path a run would take (the Storage Read API when the accou
 BigQuery Read Session User, REST paging when it does not), mapped by the runner's mapping
 with the workspace's property types, and described property by property."""
 
+import datetime as dt
+import json
+import re
 import socket
 import uuid
+import zoneinfo
 
 import pytest
 from django.utils import timezone
 
 from audience.models import Event, Profile, PropertyType
 from audience.selectors import event_keys_stored
+from common.ratelimit import SlidingWindow
 from connections import bigquery
 from imports import preview, services
 from imports.models import Import, ImportRun
@@ -29,6 +34,7 @@ UNION ALL SELECT NULL, 'c@example.com', CAST(1 AS FLOAT64), NULL, NULL, NULL, NU
 UNION ALL SELECT 'p4', 'd@example.com', CAST(1 AS FLOAT64), NUMERIC '0.25',
   DATETIME '2024-06-03 11:00:00', NULL, NULL
 """
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 PROPERTIES = ["email", "score", "balance", "last_login", "big", "level"]
 
 
@@ -273,6 +279,11 @@ def test_an_events_sample_shows_wall_clock_times_read_in_the_source_zone(
     assert result.error == ""
     times = {(t.stored, t.utc) for t in result.event_times}
     assert ('"2024-06-01T09:00:00"', "2024-06-01T07:00:00+00:00") in times
+    # Each time as read stands beside its own event, past the rows rejected before it.
+    assert len(result.event_times) == 3
+    for shown in result.event_times:
+        wall = dt.datetime.fromisoformat(json.loads(shown.stored))
+        assert wall.replace(tzinfo=BERLIN) == dt.datetime.fromisoformat(shown.utc)
     assert sorted(r.reason for r in result.rejections) == [
         "Missing identity in column user_id",
         "Missing timestamp in column last_login",
@@ -308,6 +319,38 @@ def test_an_events_sample_counts_the_events_a_run_would_find_stored_already(
     assert not after.events_replace  # no event ID column: a stored event is skipped
 
 
+def test_an_events_sample_with_an_event_id_says_stored_events_are_replaced(
+    google, bq_connection, alice, sample_table
+):
+    import_obj = draft(
+        bq_connection,
+        source_table=sample_table,
+        target="events",
+        event_name_fixed="Login",
+        timestamp_column="last_login",
+        source_time_zone="UTC",
+        event_id_column="email",
+        column_mapping=[],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == ""
+    assert result.events == 3 and result.events_replace
+
+
+def test_an_empty_table_is_read_with_rest_and_says_why(google, bq_connection, alice):
+    grant_read_sessions(google)
+    table = f"empty_{uuid.uuid4().hex[:8]}"
+    google.stack.create_table(PROJECT, DATASET, table, EVENT_SCHEMA, [])
+    import_obj = draft(bq_connection, source_table=table, column_mapping=[])
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert (result.error, result.read_path, result.rows_read) == ("", "rest", 0)
+    assert result.rest_reason == "the source has no rows for the Storage Read API to stream"
+
+
 def test_events_stored_counts_only_this_workspaces_events(workspace_a, workspace_b):
     keys = [uuid.uuid4(), uuid.uuid4()]
     for workspace, key in ((workspace_b, keys[0]), (workspace_a, keys[1])):
@@ -335,6 +378,24 @@ def test_an_incremental_sample_leaves_out_rows_without_a_cursor_as_a_run_does(
     result = preview.sample_preview(import_obj=import_obj, user=alice)
 
     assert (result.rows_read, result.no_cursor, result.rows_mapped) == (5, 2, 3)
+
+
+def test_samples_count_towards_the_per_user_limit_on_calls_to_bigquery(
+    google, bq_connection, alice, sample_table, monkeypatch
+):
+    monkeypatch.setattr(preview, "GOOGLE_CALLS", SlidingWindow("sample-test", limit=1, seconds=60))
+    import_obj = draft(bq_connection, source_table=sample_table)
+    assert preview.sample_preview(import_obj=import_obj, user=alice).error == ""
+    google.stack.gate.clear_requests()
+
+    limited = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert limited.error == (
+        "You asked BigQuery for previews and checks more than 1 times in a minute, so the "
+        "sample was not read."
+    )
+    assert re.fullmatch(r"Wait \d+ seconds and reload this page\.", limited.fix)
+    assert limited.properties == [] and google.stack.gate.operations() == []
 
 
 def test_a_google_error_is_shown_in_our_words_and_nothing_is_raised(
@@ -432,3 +493,31 @@ def test_with_the_storage_read_api_unreachable_the_sample_reads_with_rest_and_sa
     assert result.rest_reason == (
         "the Storage Read API did not answer; runs then read with REST paging"
     )
+
+
+def test_flags_name_the_rejected_rows_and_a_stored_datetime():
+    reason = "Property level is INT64 in this workspace; value 'high' cannot be stored as INT64"
+
+    [one] = preview._flags(["8"], "STRING", "INT64", [reason], None)
+    two = preview._flags([], "INT64", "FLOAT64", [reason, reason], None)
+
+    assert (one.kind, one.rejects) == ("rejected", True)
+    assert one.text == f"1 sample row would be rejected: {reason}."
+    assert [f.text for f in two] == [
+        f"Digits would be lost: 2 sample rows would be rejected: {reason}."
+    ]
+    assert [f.kind for f in preview._flags([], "STRING", "DATETIME", [], None)] == ["no_zone"]
+    assert preview._flags([], "DATETIME", "STRING", [], None) == []
+
+
+def test_booleans_and_numbers_are_mixed_json_types():
+    [mixed] = preview._flags([True, 1, None], "JSON", "JSON", [], None)
+
+    assert mixed.kind == "mixed"
+    assert mixed.text == "Mixed JSON types across the sample rows: boolean in 1, number in 1."
+
+
+def test_a_value_is_shown_whole_up_to_its_limit_and_unescaped():
+    assert preview._text("x" * 58) == '"' + "x" * 58 + '"'  # 60 characters
+    assert preview._text("x" * 59) == '"' + "x" * 58 + "…"
+    assert preview._text("Zürich") == '"Zürich"'
