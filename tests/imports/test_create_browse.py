@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.cache import cache
 
 from connections import bigquery
 from connections.google_errors import GoogleErrorKind
@@ -108,6 +109,45 @@ def test_paging_and_search_use_the_cached_listing(alice_client, many, google):
     assert ops(google, "tables.list") == 0  # one listing per connection for five minutes
     # Page 3 is events_100..119 and Users_0..4, whose details the search already cached.
     assert ops(google, "tables.get") == 20
+
+
+def test_a_search_finds_the_text_anywhere_in_a_name_and_ignores_surrounding_spaces(
+    alice_client, many, google
+):
+    response = alice_client.get(new_url(many), {"q": "  _007 "})
+
+    assert names(response) == ["events_007"]
+    assert response.context["tables"].query == "_007"
+    assert "1 of 125 tables match “_007”" in response.content.decode()
+
+
+def test_a_dataset_with_more_tables_than_are_listed_says_so(
+    alice_client, many, google, monkeypatch
+):
+    monkeypatch.setattr(browse, "MAX_TABLES", 125)
+    every = alice_client.get(new_url(many), {"q": "Users"})
+    assert (every.context["tables"].total, every.context["tables"].truncated) == (125, False)
+    assert "Only the first" not in every.content.decode()
+
+    cache.clear()
+    monkeypatch.setattr(browse, "MAX_TABLES", 124)
+    cut = alice_client.get(new_url(many), {"q": "Users"})
+    assert (cut.context["tables"].total, cut.context["tables"].truncated) == (124, True)
+    assert "Only the first 124 tables are listed; search to find others." in cut.content.decode()
+
+
+def test_details_served_from_the_cache_are_shown_as_loaded(alice_client, many, google):
+    [fresh] = alice_client.get(new_url(many), {"q": "events_007"}).context["tables"].page
+    google.stack.gate.clear_requests()
+
+    again = alice_client.get(new_url(many), {"q": "events_007"})
+
+    assert ops(google, "tables.get") == 0
+    [cached] = again.context["tables"].page
+    assert (cached.name, cached.num_rows, cached.loaded) == ("events_007", 12, True)
+    assert cached.modified == fresh.modified is not None
+    assert again.context["tables"].missing_details == 0
+    assert "could not be loaded" not in again.content.decode()
 
 
 def test_search_as_you_type_fragment(alice_client, many, google):
@@ -242,3 +282,5 @@ def test_display_of_preview_values():
     )
     assert browse.display({"a": [1, 2]}) == '{"a": [1, 2]}'
     assert browse.display("x" * 500).endswith("…") and len(browse.display("x" * 500)) == 120
+    assert browse.display("x" * 120) == "x" * 120  # as long as a cell shows: kept whole
+    assert browse.display(["Zürich", "東京"]) == '["Zürich", "東京"]'

@@ -81,6 +81,16 @@ def test_a_query_check_google_could_not_answer_is_to_be_tried_again(google, bq_c
     assert failed.value.fix == RETRY_FIX
 
 
+def test_a_query_check_google_rate_limited_is_to_be_tried_again(google, bq_connection, alice):
+    google.stack.gate.inject("rate_limit", times=None, match="jobs.insert")
+
+    with pytest.raises(browse.BrowseError) as failed:
+        browse.query_check(bq_connection, "SELECT 1 AS x", user=alice)
+
+    assert failed.value.kind is GoogleErrorKind.RATE_LIMITED
+    assert failed.value.fix == RETRY_FIX
+
+
 def test_a_quota_used_up_is_said_with_its_own_fix_not_a_retry(google, bq_connection, alice):
     google.stack.gate.inject("quota_exceeded", match="jobs.insert")
 
