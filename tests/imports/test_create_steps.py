@@ -10,6 +10,7 @@ from imports.models import Import
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.test_create_flow import (
     FLOW,
+    ORDERS,
     draft_of,
     form_errors,
     mapping_data,
@@ -170,6 +171,28 @@ def test_a_step_keeps_only_its_own_fields(alice_client, connection, customers_ta
 
     kept = alice_client.session["import_drafts"][draft]["sync"]["data"]
     assert kept == {"sync_mode": "full", "rejection_threshold": "7"}
+
+
+def test_the_source_step_keeps_only_the_sources_fields(alice_client, connection, customers_table):
+    draft = draft_of(
+        post_source(
+            alice_client, connection, source_kind="table", table=customers_table, q="cust", page="2"
+        )
+    )
+
+    kept = alice_client.session["import_drafts"][draft]["source"]["data"]
+    assert kept == {"source_kind": "table", "table": customers_table}
+
+
+def test_a_table_clicked_on_a_revisited_source_step_is_previewed_over_the_kept_one(
+    alice_client, connection, customers_table
+):
+    draft = to_sync(alice_client, connection, customers_table)
+
+    clicked = alice_client.get(step_url(connection, draft, "source"), {"table": ORDERS})
+
+    assert clicked.context["preview"].table.name == ORDERS
+    assert clicked.context["chosen"] == ORDERS
 
 
 def test_the_schedule_preview_fragment_heads_its_runs_with_the_workspaces_zone(
