@@ -73,9 +73,10 @@ class Draft:
     schedule: dict[str, Any] | None = None
     touched: str = ""
     # A duplicated import's source (form data and schema), until a source is checked, and
-    # the name the review step offers (see imports.duplicate).
+    # the name and maximum bytes billed the review step offers (see imports.duplicate).
     copy_of: dict[str, Any] | None = None
     name: str = ""
+    maximum_bytes_billed: str = ""
 
     # -- the session -----------------------------------------------------------------------
 
@@ -100,6 +101,7 @@ class Draft:
             touched=stored.get("touched", ""),
             copy_of=stored.get("copy_of") or None,
             name=stored.get("name", ""),
+            maximum_bytes_billed=stored.get("maximum_bytes_billed", ""),
             **steps,
         )
 
@@ -127,6 +129,8 @@ class Draft:
             stored["copy_of"] = self.copy_of
         if self.name:
             stored["name"] = self.name
+        if self.maximum_bytes_billed:
+            stored["maximum_bytes_billed"] = self.maximum_bytes_billed
         for step in FORM_STEPS:
             data = getattr(self, step)
             if data is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
+from common.byte_sizes import format_bytes
 from imports.draft import Draft
 from imports.forms import columns_of
 from imports.models import Import
@@ -22,6 +23,7 @@ def draft_from_import(import_obj: Import, time_zone: str) -> Draft:
     draft = Draft.new(import_obj.connection_id)
     draft.copy_of = {"data": _source_data(import_obj), "schema": import_obj.source_schema}
     draft.name = f"{NAME_PREFIX}{import_obj.name}"[:100]
+    draft.maximum_bytes_billed = format_bytes(import_obj.maximum_bytes_billed)
     draft.target = _target_data(import_obj)
     draft.sync = _sync_data(import_obj)
     draft.schedule = _schedule_data(import_obj, time_zone)

@@ -411,7 +411,12 @@ def create_review(request: WorkspaceRequest, connection_pk: uuid.UUID, draft: uu
         if review.is_valid():
             return _save(request, connection, stored, forms, review)
     else:
-        review = ReviewForm(initial={"name": stored.name or stored.default_name(target)})
+        review = ReviewForm(
+            initial={
+                "name": stored.name or stored.default_name(target),
+                "maximum_bytes_billed": stored.maximum_bytes_billed,
+            }
+        )
     summary = stored.summary(target, sync, request.workspace)
     extra: dict[str, Any] = {}
     if request.GET.get("sample"):  # without JavaScript, the sample is read on request

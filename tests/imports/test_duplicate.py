@@ -5,8 +5,10 @@ the copy and Save makes an import defined like the original."""
 import datetime as dt
 
 import pytest
+from django.contrib.sessions.backends.base import SessionBase
 
 from imports import duplicate, services
+from imports.draft import Draft
 from imports.models import Import
 from tests.fixtures.connections import make_connection
 from tests.imports.conftest import make_import
@@ -18,6 +20,7 @@ from tests.imports.test_create_flow import (
 )
 from workspaces.models import AuditEntry
 
+GIB = 2**30
 DEFINITION = [f for f in services.DEFINITION_FIELDS if f not in ("name", "source_schema")]
 
 
@@ -42,6 +45,7 @@ def original(alice_client, connection, customers_table):
         name="Customers",
     )  # fmt: skip
     assert saved.status_code == 302
+    Import.objects.filter(name="Customers").update(maximum_bytes_billed=20 * GIB)  # as Edit sets
     return Import.objects.get(name="Customers")
 
 
@@ -72,7 +76,10 @@ def test_a_duplicate_walked_with_next_only_is_defined_like_the_original(
     )
     review = alice_client.get(step_url(connection, draft, "review"))
     assert review.context["review"].initial["name"] == "Copy of Customers"
-    saved = alice_client.post(step_url(connection, draft, "review"), {"name": "Copy of Customers"})
+    assert review.context["review"].initial["maximum_bytes_billed"] == "20 GB"
+    saved = alice_client.post(
+        step_url(connection, draft, "review"), _form_data(review.context["review"])
+    )
 
     assert saved.status_code == 302
     copy = Import.objects.get(name="Copy of Customers")
@@ -81,6 +88,7 @@ def test_a_duplicate_walked_with_next_only_is_defined_like_the_original(
         f: getattr(original, f) for f in DEFINITION
     }
     assert copy.source_schema == original.source_schema
+    assert copy.maximum_bytes_billed == 20 * GIB
     original.refresh_from_db()
     assert original.name == "Customers"  # left as it is
 
@@ -204,6 +212,18 @@ def test_a_copied_integer_time_keeps_its_unit(workspace_a):
     _, cleaned = copied_forms(import_obj)
 
     assert cleaned["target"]["timestamp_unit"] == "milliseconds"
+
+
+def test_a_copy_keeps_the_imports_maximum_bytes_billed_in_the_sessions_draft(workspace_a):
+    session = SessionBase()
+    draft = duplicate.draft_from_import(
+        events_import(workspace_a, maximum_bytes_billed=3 * GIB), "UTC"
+    )
+    draft.save(session)
+
+    assert Draft.load(session, draft.connection_id, draft.id).maximum_bytes_billed == "3 GB"
+    unlimited = duplicate.draft_from_import(events_import(workspace_a), "UTC")
+    assert unlimited.maximum_bytes_billed == ""  # the connection's limit, as before
 
 
 def test_a_copys_name_is_cut_to_the_longest_name_allowed(workspace_a):
