@@ -284,3 +284,20 @@ def test_display_of_preview_values():
     assert browse.display("x" * 500).endswith("…") and len(browse.display("x" * 500)) == 120
     assert browse.display("x" * 120) == "x" * 120  # as long as a cell shows: kept whole
     assert browse.display(["Zürich", "東京"]) == '["Zürich", "東京"]'
+
+
+def test_the_schema_a_draft_keeps_has_each_columns_type_mode_fields_and_range():
+    api_schema = [
+        {"name": "s", "type": "RECORD", "mode": "repeated", "fields": [
+            {"name": "id", "type": "INTEGER"},
+            {"name": "span", "type": "RANGE", "rangeElementType": {"type": "DATE"}}]},
+        {"name": "n", "type": "INTEGER"},
+    ]  # fmt: skip
+
+    assert browse._schema(api_schema) == [
+        {"name": "s", "type": "STRUCT", "mode": "REPEATED", "fields": [
+            {"name": "id", "type": "INT64", "mode": "NULLABLE"},
+            {"name": "span", "type": "RANGE", "mode": "NULLABLE",
+             "rangeElementType": {"type": "DATE"}}]},
+        {"name": "n", "type": "INT64", "mode": "NULLABLE"},
+    ]  # fmt: skip

@@ -177,6 +177,10 @@ def test_a_table_that_does_not_exist(alice_client, connection, google):
         "Table “no_such_table” was not found in dataset create_import_flow."
         in preview.content.decode()
     )
+    # The source page shows the same, and the table search does not carry the name on.
+    page = alice_client.get(new_url(connection), {"table": "no_such_table"})
+    assert page.context["chosen"] == ""
+    assert 'name="table" form="table-search"' not in page.content.decode()
     assert not Import.objects.exists()
 
 

@@ -14,6 +14,7 @@ from tests.imports.test_create_flow import (
     draft_of,
     form_errors,
     mapping_data,
+    new_url,
     post_source,
     step_url,
     walk,
@@ -182,6 +183,18 @@ def test_the_source_step_keeps_only_the_sources_fields(alice_client, connection,
 
     kept = alice_client.session["import_drafts"][draft]["source"]["data"]
     assert kept == {"source_kind": "table", "table": customers_table}
+
+
+def test_a_source_sent_without_a_button_goes_on_as_next_does(
+    alice_client, connection, customers_table
+):
+    response = alice_client.post(
+        new_url(connection), {"source_kind": "table", "table": customers_table}
+    )
+
+    draft = draft_of(response)
+    assert response["Location"] == step_url(connection, draft, "target")
+    assert alice_client.session["import_drafts"][draft]["source"]["table"] == customers_table
 
 
 def test_a_table_clicked_on_a_revisited_source_step_is_previewed_over_the_kept_one(

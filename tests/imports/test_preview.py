@@ -20,7 +20,7 @@ from connections import bigquery
 from imports import preview, services
 from imports.models import Import, ImportRun
 from imports.run import execute
-from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import
 
 SAMPLE_SQL = r"""
@@ -144,6 +144,7 @@ def test_without_read_session_user_the_sample_is_read_with_rest_and_flagged(
     precision = next(f for f in props["balance"].flags if f.kind == "precision")
     assert precision.rejects and "12345678901234567.89" in precision.text
     assert props["big"].values == ["9007199254740993", "null"]
+    assert props["big"].rows_with_value == 1  # of the 2 rows mapped, NULL is no value
     assert props["last_login"].values == ['"2024-06-02T10:00:00"', '"2024-06-03T11:00:00"']
     assert props["level"].values == ["8", "null"]  # "8" cast to the workspace's INT64
     assert (result.identities, result.existing, result.new_identities) == (2, 1, 1)
@@ -202,6 +203,25 @@ def test_a_query_source_runs_once_with_limit_20_and_is_read_from_its_result(
         ("login", "DATETIME"),
     ]
     assert (result.identities, result.existing) == (4, 0)
+
+
+def test_a_query_source_of_a_connection_with_a_location_runs_there_without_asking_google(
+    google, bq_connection, alice, sample_table
+):
+    bq_connection.location = LOCATION
+    bq_connection.save()
+    query = f"SELECT user_id, email FROM {DATASET}.{sample_table}"  # noqa: S608
+    import_obj = draft(
+        bq_connection,
+        source_kind="query",
+        source_query=query,
+        column_mapping=[{"column": "email", "property": "email", "include": True}],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert (result.error, result.by_query, result.rows_read) == ("", True, 5)
+    assert "datasets.get" not in google.stack.gate.operations()
 
 
 def test_a_source_read_by_query_is_sampled_with_the_runs_own_columns_and_partition_filter(
@@ -396,6 +416,24 @@ def test_samples_count_towards_the_per_user_limit_on_calls_to_bigquery(
     )
     assert re.fullmatch(r"Wait \d+ seconds and reload this page\.", limited.fix)
     assert limited.properties == [] and google.stack.gate.operations() == []
+
+
+def test_an_incremental_sample_on_an_integer_cursor_is_mapped_as_a_run_maps_it(
+    google, bq_connection, alice, sample_table
+):
+    import_obj = draft(
+        bq_connection,
+        source_table=sample_table,
+        sync_mode="incremental",
+        cursor_column="big",
+        cursor_type="INT64",
+        column_mapping=[{"column": "email", "property": "email", "include": True}],
+    )
+
+    result = preview.sample_preview(import_obj=import_obj, user=alice)
+
+    assert result.error == ""
+    assert (result.rows_read, result.no_cursor, result.rows_mapped) == (5, 3, 2)
 
 
 def test_a_google_error_is_shown_in_our_words_and_nothing_is_raised(
