@@ -50,6 +50,20 @@ def deleted_tables(stack) -> list[str]:
     return [r.path for r in stack.gate.requests if r.operation == "tables.delete"]
 
 
+def only_its_own_dataset(google, connection, rows) -> str:
+    """Point the connection at a new dataset holding `rows` as table users, with Data Editor
+    on that dataset only, as the product asks for: no datasets.create for a scratch one."""
+    dataset = f"own_{uuid.uuid4().hex[:8]}"
+    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
+    )
+    google.stack.create_table(PROJECT, dataset, "users", USER_SCHEMA, rows)
+    connection.dataset_id = dataset
+    connection.save()
+    return dataset
+
+
 def test_a_run_reads_its_result_from_the_scratch_table_and_deletes_it(google, bq_connection, alice):
     table = new_table(google.stack, USER_SCHEMA, user_rows(0, 90))
     import_obj = make_import(bq_connection, alice, table=table)
@@ -211,15 +225,7 @@ def test_the_kms_key_encrypts_the_scratch_dataset_and_the_result_table(
 def test_without_a_scratch_dataset_it_may_create_a_run_uses_the_connections_own_dataset(
     google, bq_connection, alice
 ):
-    # Data Editor on one dataset only, as the product asks for: no datasets.create.
-    dataset = f"own_{uuid.uuid4().hex[:8]}"
-    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
-    google.stack.grant(
-        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
-    )
-    google.stack.create_table(PROJECT, dataset, "users", USER_SCHEMA, user_rows(0, 70))
-    bq_connection.dataset_id = dataset
-    bq_connection.save()
+    dataset = only_its_own_dataset(google, bq_connection, user_rows(0, 70))
     import_obj = make_import(bq_connection, alice, table="users")
 
     status, run = run_once(import_obj, alice)
@@ -239,14 +245,7 @@ def test_a_result_table_in_the_connections_own_dataset_expires_after_the_hours_s
     google, bq_connection, alice, settings, monkeypatch
 ):
     settings.BIGQUERY_SCRATCH_EXPIRATION_HOURS = 30
-    dataset = f"own_{uuid.uuid4().hex[:8]}"
-    google.stack.create_dataset(PROJECT, dataset, location=LOCATION)
-    google.stack.grant(
-        google.key.email, "roles/bigquery.dataEditor", project=PROJECT, dataset=dataset
-    )
-    google.stack.create_table(PROJECT, dataset, "users", USER_SCHEMA, user_rows(0, 5))
-    bq_connection.dataset_id = dataset
-    bq_connection.save()
+    only_its_own_dataset(google, bq_connection, user_rows(0, 5))
     import_obj = make_import(bq_connection, alice, table="users")
     admin = _admin_client(google.stack)
     expires = []
