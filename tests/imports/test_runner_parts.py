@@ -168,12 +168,18 @@ def test_a_stale_part_worker_writes_nothing_once_another_worker_took_the_part(
     assert RunPart.objects.filter(run=run).count() == 3
 
 
-def test_a_part_writes_nothing_once_another_part_ended_the_run(google, bq_connection, alice):
+def failed_with_a_part_claimed(google, bq_connection, alice):
+    """A split run failed by one part while another worker ("late") holds another part."""
     import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
     run = start_run(import_obj, alice)
     late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
     assert late is not None
     assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+    return import_obj, run, late
+
+
+def test_a_part_writes_nothing_once_another_part_ended_the_run(google, bq_connection, alice):
+    import_obj, run, late = failed_with_a_part_claimed(google, bq_connection, alice)
     ended = ImportRun.objects.get(pk=run.pk)
     rows = [
         EventRow(f"u{i}", "Signed up", START, {}, uuid.uuid5(uuid.NAMESPACE_OID, str(i)))
@@ -202,12 +208,8 @@ def test_a_part_writes_nothing_once_another_part_ended_the_run(google, bq_connec
 def test_a_part_reading_when_another_part_failed_the_run_stops_at_its_first_page(
     google, bq_connection, alice, caplog
 ):
-    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
-    run = start_run(import_obj, alice)
-    late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
-    assert late is not None
+    import_obj, run, late = failed_with_a_part_claimed(google, bq_connection, alice)
     stored = Event.objects.filter(workspace=import_obj.workspace).count()
-    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
 
     with caplog.at_level("INFO", logger="imports.run.parts"):
         outcome = parts._execute_claimed_part(late.run, late, "late")
@@ -596,11 +598,7 @@ def test_an_unexpected_error_in_a_part_fails_the_run_with_a_reference_found_in_t
 
 
 def test_a_run_ended_by_one_part_keeps_its_end_when_others_end_too(google, bq_connection, alice):
-    import_obj = incremental_events(google, bq_connection, alice, event_rows(0, ROWS))
-    run = start_run(import_obj, alice)
-    late = leases.part_claim(part_id=queued_parts(run)[0], owner="late")
-    assert late is not None
-    assert parts._end(run, ImportRun.Status.FAILED, "Broken.") == ImportRun.Status.FAILED
+    _, run, late = failed_with_a_part_claimed(google, bq_connection, alice)
 
     # A Stop seen by another part afterwards: the run stays failed, and says so.
     assert parts._end(run, ImportRun.Status.CANCELLED, "Stopped.") == ImportRun.Status.FAILED
