@@ -16,10 +16,8 @@ milliseconds each, far less than restarting the emulator (1-2 s).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -50,12 +48,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to stop the emulator when its parent dies, so a killed test run leaves no
-    orphan. (Linux ties this to the starting *thread*: start the emulator from a thread that
-    lives as long as you need it, e.g. the main thread.)"""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+# Run by the emulator's own interpreter before it becomes the emulator: ask Linux to stop
+# it when the thread that started it ends, so a killed test run leaves no orphan (start it
+# from a thread that lives as long as you need it, e.g. the main thread), unless that
+# thread has already gone. Not a preexec_fn: Python code between fork and exec in a
+# process whose threads are inside gRPC calls (the storage gate, a client reconnecting)
+# can abort the child ("epoll_wait error: Bad file descriptor", exit code -6), while
+# without one the child is started by vfork and nothing runs before exec.
+_DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the process that started the emulator has ended")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _default_venv() -> Path:
@@ -135,6 +141,7 @@ class Emulator:
         }
         env["HOME"] = str(self.home)
         command = [
+            *self._launcher(),
             str(self.executable),
             "serve",
             "--host",
@@ -157,11 +164,15 @@ class Emulator:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         atexit.register(self._kill)
         Thread(target=self._drain, args=(self._process.stderr,), daemon=True).start()
         self._wait_ready()
+
+    def _launcher(self) -> list[str]:
+        if sys.platform != "linux":
+            return []
+        return [str(self.venv / "bin" / "python"), "-c", _DIE_WITH_PARENT, str(os.getpid())]
 
     def _drain(self, stream: IO[bytes]) -> None:
         for line in iter(stream.readline, b""):
@@ -254,6 +265,28 @@ class Emulator:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        """The code the process ended with (negative: the signal that ended it); None while
+        it runs or before it started."""
+        return None if self._process is None else self._process.poll()
+
+    def answering(self) -> bool:
+        """Whether the process runs and its REST port takes connections. A crash closes the
+        port, and so does a shutdown stuck on a request (the Storage Read port then stays
+        open), so a running process alone does not say the emulator can be used."""
+        if not self.running:
+            return False
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     @property
     def rest_url(self) -> str:

@@ -12,6 +12,7 @@ from connections.google_errors import GoogleErrorKind
 from imports import browse
 from standins.emulator import EmulatorError
 from tests.connections.conftest import make_connection
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import PROJECT
 from tests.imports.test_create_flow import FLOW, HTMX, make_flow_tables, new_url
 
@@ -19,9 +20,13 @@ MANY = "create_import_many"
 TABLES = [f"events_{i:03d}" for i in range(120)] + [f"Users_{i}" for i in range(5)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def many_tables(standin_stack):
-    """A dataset of our own with 125 tables (created once per module, kept for the session)."""
+    """A dataset of our own with 125 tables (created once, kept for the session)."""
+    return kept_in_emulator(make_many_tables, standin_stack)
+
+
+def make_many_tables(standin_stack):
     try:
         standin_stack.create_dataset(PROJECT, MANY, location="EU")
     except EmulatorError as error:

@@ -20,6 +20,7 @@ from connections import bigquery
 from imports import preview, services
 from imports.models import Import, ImportRun
 from imports.run import execute
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import
 
@@ -38,10 +39,14 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 PROPERTIES = ["email", "score", "balance", "last_login", "big", "level"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sample_table(standin_stack):
+    return kept_in_emulator(make_sample_table, standin_stack)
+
+
+def make_sample_table(stack):
     name = f"sample_{uuid.uuid4().hex[:8]}"
-    standin_stack.create_table_as(PROJECT, DATASET, name, SAMPLE_SQL)
+    stack.create_table_as(PROJECT, DATASET, name, SAMPLE_SQL)
     return name
 
 

@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from audience.models import PropertyType
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.test_type_contract_golden import golden_import, jsonb_text, read_both_ways
 
@@ -187,10 +188,14 @@ STORED_FLOATS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def edge_table(standin_stack) -> str:
+    return kept_in_emulator(make_edge_table, standin_stack)
+
+
+def make_edge_table(stack) -> str:
     name = f"edges_{uuid.uuid4().hex[:8]}"
-    standin_stack.create_table_as(PROJECT, DATASET, name, EDGE_SQL)
+    stack.create_table_as(PROJECT, DATASET, name, EDGE_SQL)
     return name
 
 

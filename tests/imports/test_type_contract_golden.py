@@ -20,6 +20,7 @@ from audience.rows import canonical_json
 from imports import services
 from imports.models import ImportRun
 from imports.run.execute import execute_run
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import make_import
 
@@ -149,10 +150,14 @@ PROFILE_CONTRACT = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def golden_table(standin_stack) -> str:
+    return kept_in_emulator(make_golden_table, standin_stack)
+
+
+def make_golden_table(stack) -> str:
     name = f"golden_{uuid.uuid4().hex[:8]}"
-    standin_stack.create_table_as(PROJECT, DATASET, name, GOLDEN_SQL)
+    stack.create_table_as(PROJECT, DATASET, name, GOLDEN_SQL)
     return name
 
 

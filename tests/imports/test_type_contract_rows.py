@@ -14,6 +14,7 @@ from audience.models import Event, Profile
 from imports import services
 from imports.models import ImportRun
 from imports.run.execute import execute_run
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import make_import
 
@@ -290,9 +291,13 @@ EVENT_TIME_CASES = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def event_times_table(standin_stack) -> str:
-    return table_of(standin_stack, EVENT_TIMES_SQL)
+    return kept_in_emulator(make_event_times_table, standin_stack)
+
+
+def make_event_times_table(stack) -> str:
+    return table_of(stack, EVENT_TIMES_SQL)
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,17 @@ gate answer from the new one at once, on the same addresses."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from standins import StandinStack
-from standins.emulator import DEFAULT_DATASET
-from tests.fixtures.standin_world import PROJECT
+from standins.emulator import DEFAULT_DATASET, free_port
+from tests.fixtures.google import _EmulatorRenewal
+from tests.fixtures.standin_world import DATASET as SEEDED
+from tests.fixtures.standin_world import PROJECT, USERS, seed
+from tests.fixtures.waiting import wait_for
 from tests.standins.test_storage_gate import open_stream, read_ids
 
 DATASET = "kept_until_restart"
@@ -60,3 +66,46 @@ def test_a_restart_drops_the_data_and_both_gates_read_the_new_emulator(
     client = stack.bigquery_client(key, project=PROJECT)
     rows = client.list_rows(f"{PROJECT}.{DATASET}.t")
     assert sorted(row["id"] for row in rows) == [10, 11, 12, 13, 14]
+
+
+def test_an_emulator_that_died_is_started_again_before_the_next_test(
+    own_stack: StandinStack,
+) -> None:
+    """A crash of the stand-in fails at most the test it happened in: the next test finds
+    it answering and seeded, the tables its module keeps are made again, and the summary
+    names the crash."""
+    stack = own_stack
+    seed(stack)
+    renewal = _EmulatorRenewal()
+    renewal.started(stack)
+    made: list[str] = []
+
+    def make_table(stack: StandinStack) -> str:
+        name = f"kept_{len(made)}"
+        stack.create_table(PROJECT, SEEDED, name, [("id", "INT64")], [{"id": 1}])
+        made.append(name)
+        return name
+
+    assert renewal.kept(make_table, stack) == "kept_0"
+    assert renewal.kept(make_table, stack) == "kept_0"  # kept while the emulator lives
+    renewal.before_test("tests/first.py::test_one")
+    assert renewal.crashes == []
+    # A process that runs but takes no connections (a shutdown stuck on a request closes
+    # the REST port and keeps the Storage Read one) does not answer either.
+    port, stack.emulator.port = stack.emulator.port, free_port()
+    assert stack.emulator.running and not stack.emulator.answering()
+    stack.emulator.port = port
+
+    pid = stack.emulator.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not stack.emulator.answering(), timeout=10)
+    renewal.before_test("tests/second.py::test_two")
+
+    assert stack.emulator.answering()
+    [crash] = renewal.crashes
+    assert crash.startswith(f"before tests/second.py::test_two: exit code {-signal.SIGKILL}")
+    users = stack.emulator.api("GET", f"/projects/{PROJECT}/datasets/{SEEDED}/tables/users")
+    assert int(users["numRows"]) == len(USERS)
+    assert renewal.kept(make_table, stack) == "kept_1"
+    assert renewal.renewals == 0  # counts only the restarts for growth

@@ -21,6 +21,7 @@ from connections.google_errors import GoogleErrorKind, classify, explain
 from standins import StandinStack, errors
 from standins.policy import BIGQUERY_STORAGE_API
 from standins.storage_gate import MAX_BYTES_PER_RESPONSE, MAX_ROWS_PER_RESPONSE
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, World
 
 ROWS = 50_000
@@ -34,9 +35,13 @@ RETRY_UNAVAILABLE = api_retry.Retry(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def big_table(standin_stack: StandinStack) -> str:
-    """A 50,000-row table (loaded once per module; the emulator keeps data between tests)."""
+    """A 50,000-row table (loaded once; the emulator keeps data between tests)."""
+    return kept_in_emulator(load_big_table, standin_stack)
+
+
+def load_big_table(standin_stack: StandinStack) -> str:
     name = f"storage_{uuid.uuid4().hex[:8]}"
     standin_stack.create_table(
         PROJECT,

@@ -19,6 +19,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
 
 from standins import StandinStack
 from standins.emulator import EmulatorError
+from tests.fixtures.google import kept_in_emulator
 from tests.fixtures.standin_world import DATASET, PROJECT, World
 
 TIMEOUT = 30
@@ -64,8 +65,12 @@ EXTENSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def typed_table(standin_stack: StandinStack) -> str:
+    return kept_in_emulator(make_typed_table, standin_stack)
+
+
+def make_typed_table(standin_stack: StandinStack) -> str:
     name = f"types_{uuid.uuid4().hex[:8]}"
     standin_stack.create_table_as(PROJECT, DATASET, name, TYPES_SQL)
     return f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}"
