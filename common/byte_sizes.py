@@ -26,6 +26,7 @@ MINIMUM_LIMIT = 10 * 2**20
 MAXIMUM_LIMIT = 2**60
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)")
 _SHOWN_UNITS = ("PB", "TB", "GB", "MB", "KB")
+_MOST_IN_A_UNIT = 100_000  # more digits than that read better as a byte count
 
 
 def parse_bytes(text: str) -> int:
@@ -60,12 +61,13 @@ def clean_limit(text: str, *, label: str) -> int | None:
 
 
 def format_bytes(value: int | None) -> str:
-    """`value` as a form shows it back: in the largest unit that keeps it whole ("10 GB"),
-    else in bytes, so that it reads back as exactly the same number."""
+    """`value` as a form shows it back, so that it reads back as exactly the same number: in
+    the largest unit that keeps it whole and short ("10 GB", "10241 KB"), else in bytes
+    ("20,000,000,000", not "19531250 KB")."""
     if not value:
         return ""
     for name in _SHOWN_UNITS:
         size = UNITS[name.lower()]
-        if value % size == 0:
+        if value % size == 0 and value // size < _MOST_IN_A_UNIT:
             return f"{value // size} {name}"
-    return str(value)
+    return f"{value:,}"

@@ -66,8 +66,9 @@ def test_a_form_field_names_itself_and_blank_means_the_next_limit():
 @pytest.mark.parametrize(
     ("size", "shown"),
     [(None, ""), (100 * GIB, "100 GB"), (3 * 2**39, "1536 GB"), (2 * 2**40, "2 TB"),
-     (12_345_678, "12345678"), (10 * 2**20, "10 MB"), (2**60, "1024 PB"), (0, ""),
-     (10 * 2**20 + 2**10, "10241 KB")],
+     (12_345_678, "12,345,678"), (10 * 2**20, "10 MB"), (2**60, "1024 PB"), (0, ""),
+     (10 * 2**20 + 2**10, "10241 KB"), (99_999 * 2**10, "99999 KB"),
+     (20_000_000_000, "20,000,000,000")],
 )  # fmt: skip
 def test_what_a_form_shows_back_reads_back_as_the_same_size(size, shown):
     assert format_bytes(size) == shown
