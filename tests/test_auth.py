@@ -28,6 +28,13 @@ def test_sign_out_ends_the_session(alice_client):
     assert alice_client.get("/w/acme/settings/partners/bigquery/").status_code == 302
 
 
+def test_the_sign_in_page_sends_a_signed_in_user_on(alice_client):
+    page = alice_client.get("/signin/", follow=True)
+
+    assert page.redirect_chain[0] == ("/", 302)
+    assert page.status_code == 200 and b"Sign in" not in page.content
+
+
 def test_sign_out_is_not_possible_by_get(alice_client):
     assert alice_client.get("/signout/").status_code == 405
 

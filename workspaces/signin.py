@@ -52,7 +52,7 @@ def client_address(request: HttpRequest) -> str:
     it saw; whatever the client wrote there itself stays to the left and is never used.
     """
     count = settings.TRUSTED_PROXY_COUNT
-    if count > 1:
+    if count > 0:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if len(hops) >= count:

@@ -131,9 +131,42 @@ def test_failures_from_anywhere_slow_the_account_down_with_growing_delays(operat
             assert slowed.status_code == 429
             assert SLOWED in slowed.content.decode()
             delays.append(int(slowed["Retry-After"]))
-            clock.shift(delays[-1])
+            clock.shift(delays[-1] - 1)
+            last_second = attempt(guesser, "guess")
+            assert last_second["Retry-After"] == "1"
+            assert "Try again in 1 second." in last_second.content.decode()
+            clock.shift(1)
             assert attempt(guesser, "guess").status_code == 200  # the wait is over: one more
         assert delays == [2, 4, 8, 16]
+
+
+def test_the_wait_is_rounded_up_to_whole_seconds(operator):
+    with time_machine.travel(NOON, tick=False) as clock:
+        fail_from_many_addresses(clock, 10)
+        clock.shift(0.5)
+        guesser = Client(REMOTE_ADDR="203.0.113.50")
+        slowed = attempt(guesser, "guess")
+        clock.shift(1)
+        early = attempt(guesser, "guess")
+
+    # 1.5 s of the 2 s were left: after 1 s the account is still waiting.
+    assert slowed["Retry-After"] == "2"
+    assert early.status_code == 429 and early["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("path", LOGIN_PAGES)
+def test_a_post_without_a_password_neither_clears_the_failures_nor_earns_the_browser(
+    operator, path
+):
+    browser = Client(REMOTE_ADDR="203.0.113.10")
+    for _ in range(4):
+        assert attempt(browser, "guess", path=path).status_code == 200
+
+    empty = attempt(browser, "", path=path)
+
+    assert empty.status_code == 200 and "signin_known" not in browser.cookies
+    assert attempt(browser, "guess", path=path).status_code == 200  # the fifth failure
+    assert attempt(browser, PASSWORD, path=path).status_code == 429
 
 
 @pytest.mark.parametrize("path", LOGIN_PAGES)
@@ -179,6 +212,20 @@ def test_a_known_browser_cookie_is_signed_and_for_its_account_only(operator):
         assert signed_in(attempt(browser, PASSWORD))
 
 
+def test_a_browser_known_for_more_than_90_days_waits_like_any_other(operator):
+    older = Client(REMOTE_ADDR="203.0.113.10")
+    newer = Client(REMOTE_ADDR="203.0.113.11")
+    with time_machine.travel(NOON, tick=False) as clock:
+        assert signed_in(attempt(older, PASSWORD))
+        clock.shift(dt.timedelta(days=2))
+        assert signed_in(attempt(newer, PASSWORD))
+        clock.shift(dt.timedelta(days=89, seconds=1))  # 91 and 89 days since
+        fail_from_many_addresses(clock, 12)
+
+        assert attempt(older, PASSWORD).status_code == 429
+        assert signed_in(attempt(newer, PASSWORD))
+
+
 def test_a_successful_admin_sign_in_clears_the_failures(client, operator):
     for _ in range(4):
         attempt(client, "guess")
@@ -219,20 +266,24 @@ def test_the_lock_says_how_many_minutes_are_left_rounded(client, operator):
         hundred_seconds = attempt(client, PASSWORD)
         clock.move_to(NOON + dt.timedelta(seconds=915))
         sixty_seconds = attempt(client, PASSWORD)
+        clock.move_to(NOON + dt.timedelta(seconds=955))
+        twenty_seconds = attempt(client, PASSWORD)
 
     assert hundred_seconds["Retry-After"] == "100"
     assert f"{LOCKED}2 minutes." in hundred_seconds.content.decode()
     assert sixty_seconds["Retry-After"] == "60"
     assert f"{LOCKED}1 minute." in sixty_seconds.content.decode()
+    assert twenty_seconds["Retry-After"] == "20"
+    assert f"{LOCKED}1 minute." in twenty_seconds.content.decode()  # never "0 minutes"
 
 
 def test_a_browser_remembers_the_account_it_signed_in_to_last(operator):
     from django.conf import settings
 
-    from workspaces.signin import KNOWN_ACCOUNTS_KEPT, account_key
+    from workspaces.signin import account_key
 
     browser = Client(REMOTE_ADDR="203.0.113.10")
-    names = [f"user{n}@example.test" for n in range(KNOWN_ACCOUNTS_KEPT + 1)]
+    names = [f"user{n}@example.test" for n in range(6)]
     for name in names:
         get_user_model().objects.create_user(name, name, PASSWORD)
         assert signed_in(attempt(browser, PASSWORD, path="/signin/", username=name))
@@ -240,4 +291,25 @@ def test_a_browser_remembers_the_account_it_signed_in_to_last(operator):
 
     known = browser.cookies["signin_known"].value.split(":", 1)[0].split(",")
 
-    assert known == [account_key(name) for name in reversed(names)][:KNOWN_ACCOUNTS_KEPT]
+    assert known == [account_key(name) for name in reversed(names)][:5]  # the last five
+
+
+def test_an_account_signed_in_to_again_comes_first_once_in_a_cookie_scripts_cannot_read(
+    operator, settings
+):
+    from workspaces.signin import account_key
+
+    settings.SESSION_COOKIE_SECURE = True  # served over HTTPS: the cookie goes over HTTPS only
+    get_user_model().objects.create_user("eve@example.test", "eve@example.test", PASSWORD)
+    browser = Client(REMOTE_ADDR="203.0.113.10")
+    for name in ["ops@example.test", "eve@example.test", "ops@example.test"]:
+        assert signed_in(attempt(browser, PASSWORD, path="/signin/", username=name))
+        browser.post("/signout/")
+
+    cookie = browser.cookies["signin_known"]
+    known = cookie.value.split(":", 1)[0].split(",")
+
+    assert known == [account_key("ops@example.test"), account_key("eve@example.test")]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["secure"] is True
