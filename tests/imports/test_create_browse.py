@@ -20,7 +20,7 @@ MANY = "create_import_many"
 TABLES = [f"events_{i:03d}" for i in range(120)] + [f"Users_{i}" for i in range(5)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def many_tables(standin_stack):
     """A dataset of our own with 125 tables (created once, kept for the session)."""
     return kept_in_emulator(make_many_tables, standin_stack)

@@ -39,13 +39,13 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 PROPERTIES = ["email", "score", "balance", "last_login", "big", "level"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sample_table(standin_stack):
     return kept_in_emulator(make_sample_table, standin_stack)
 
 
 def make_sample_table(stack):
-    name = f"sample_{uuid.uuid4().hex[:8]}"
+    name = "kept_sample"
     stack.create_table_as(PROJECT, DATASET, name, SAMPLE_SQL)
     return name
 

@@ -13,7 +13,6 @@ signature for function EPOCH_US for argument types: INT64"), which BigQuery does
 """
 
 import datetime as dt
-import uuid
 
 import pytest
 
@@ -188,13 +187,13 @@ STORED_FLOATS = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def edge_table(standin_stack) -> str:
     return kept_in_emulator(make_edge_table, standin_stack)
 
 
 def make_edge_table(stack) -> str:
-    name = f"edges_{uuid.uuid4().hex[:8]}"
+    name = "kept_edges"
     stack.create_table_as(PROJECT, DATASET, name, EDGE_SQL)
     return name
 

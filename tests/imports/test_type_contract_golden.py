@@ -10,7 +10,6 @@ in Google's Arrow types (standins/google_arrow.py)."""
 
 import datetime as dt
 import json
-import uuid
 
 import pytest
 from django.db import connection
@@ -150,13 +149,13 @@ PROFILE_CONTRACT = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def golden_table(standin_stack) -> str:
     return kept_in_emulator(make_golden_table, standin_stack)
 
 
 def make_golden_table(stack) -> str:
-    name = f"golden_{uuid.uuid4().hex[:8]}"
+    name = "kept_golden"
     stack.create_table_as(PROJECT, DATASET, name, GOLDEN_SQL)
     return name
 

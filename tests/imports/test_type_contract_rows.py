@@ -291,13 +291,14 @@ EVENT_TIME_CASES = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def event_times_table(standin_stack) -> str:
     return kept_in_emulator(make_event_times_table, standin_stack)
 
 
 def make_event_times_table(stack) -> str:
-    return table_of(stack, EVENT_TIMES_SQL)
+    stack.create_table_as(PROJECT, DATASET, "kept_event_times", EVENT_TIMES_SQL)
+    return "kept_event_times"
 
 
 @pytest.mark.parametrize(

@@ -35,14 +35,14 @@ RETRY_UNAVAILABLE = api_retry.Retry(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def big_table(standin_stack: StandinStack) -> str:
     """A 50,000-row table (loaded once; the emulator keeps data between tests)."""
     return kept_in_emulator(load_big_table, standin_stack)
 
 
 def load_big_table(standin_stack: StandinStack) -> str:
-    name = f"storage_{uuid.uuid4().hex[:8]}"
+    name = "kept_storage"
     standin_stack.create_table(
         PROJECT,
         DATASET,

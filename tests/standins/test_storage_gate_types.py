@@ -65,13 +65,13 @@ EXTENSIONS = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def typed_table(standin_stack: StandinStack) -> str:
     return kept_in_emulator(make_typed_table, standin_stack)
 
 
 def make_typed_table(standin_stack: StandinStack) -> str:
-    name = f"types_{uuid.uuid4().hex[:8]}"
+    name = "kept_types"
     standin_stack.create_table_as(PROJECT, DATASET, name, TYPES_SQL)
     return f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}"
 
