@@ -170,9 +170,9 @@ def test_from_import_reads_the_columns_it_is_given_over_the_stored_schema():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"timestamp_column": ""}, "timestamp column"),
+        ({"timestamp_column": ""}, "An events import needs a timestamp column."),
         ({"event_name_column": "", "event_name_fixed": ""}, "event name"),
-        ({"identity_column": ""}, "identity column"),
+        ({"identity_column": ""}, "The import has no identity column."),
         ({"event_name_column": "", "event_name_fixed": "x" * 256}, "longer than 255"),
         ({"event_name_column": "", "event_name_fixed": " \t "}, "event name column or a fixed"),
         ({"target": "accounts"}, "Unknown import target"),
@@ -180,6 +180,8 @@ def test_from_import_reads_the_columns_it_is_given_over_the_stored_schema():
         ({"identity_column": "amount"}, "The identity column amount is NUMERIC in the source"),
         ({"identity_column": "tags"}, "The identity column tags is ARRAY<STRING> in the source"),
         ({"timestamp_column": "sku"}, "The timestamp column sku is STRING in the source"),
+        ({"event_name_column": "gone"}, "The source has no column gone (the event name column)"),
+        ({"event_name_column": "amount"}, "The event name column amount is NUMERIC in the source"),
         (
             {"timestamp_column": "local_time"},
             "The timestamp column local_time is DATETIME, a time without a time zone",
@@ -365,20 +367,38 @@ def test_an_array_property_over_64_kib_is_rejected_from_either_wire():
     assert small.properties == {"tags": tags[:2]}
 
 
-def test_a_property_of_exactly_64_kib_as_json_is_kept_and_one_byte_more_is_not():
+@pytest.mark.parametrize("char", ["p", "é"])  # the limit is in bytes of UTF-8, not characters
+def test_a_property_of_exactly_64_kib_as_json_is_kept_and_one_byte_more_is_not(char):
     mapping = Mapping(
         target="profiles",
         identity_column="id",
         properties=(("plan", "plan"),),
         columns=(Field("id", "STRING"), Field("plan", "STRING")),
     )
-    fits = "p" * (64 * 1024 - 2)  # with its two quotes, 65,536 bytes of JSON
+    fits = char * ((64 * 1024 - 2) // len(char.encode()))  # with its quotes, 65,536 bytes
 
     kept = one(mapping, {"id": "u1", "plan": fits})
-    refused = one(mapping, {"id": "u1", "plan": fits + "p"})
+    refused = one(mapping, {"id": "u1", "plan": fits + char})
 
     assert kept.properties == {"plan": fits}
     assert refused.reason == "Property plan is larger than 64 KiB"
+
+
+def test_bytes_not_in_their_wire_form_are_rejected_not_stored_as_text():
+    mapping = Mapping(
+        target="profiles",
+        identity_column="id",
+        properties=(("b", "b"),),
+        columns=(Field("id", "STRING"), Field("b", "BYTES")),
+    )
+
+    from_rest = one(mapping, {"id": "u1", "b": "not base64!"}, wire="rest")
+    from_arrow = one(mapping, {"id": "u1", "b": "AP9oaQ=="})
+    kept = one(mapping, {"id": "u1", "b": b"\x00\xffhi"})
+
+    assert from_rest.reason == "Property b is not valid base64 BYTES"
+    assert from_arrow.reason == "Property b is not in BigQuery's BYTES form: 'AP9oaQ=='"
+    assert kept.properties == {"b": "AP9oaQ=="}
 
 
 def test_reasons_fit_the_rejected_row_column_even_for_long_column_names():
@@ -518,9 +538,21 @@ def test_rejected_data_scrubs_a_nul_and_a_lone_surrogate_from_a_column_name():
 
 def test_a_reason_quotes_at_most_40_characters_of_the_value():
     rejection = one(PROFILES, {"id": "u1", "score": "1234567890" * 10})
+    # A value refused by the property's kept type is quoted as its JSON, cut the same way.
+    kept_as_floats = dataclasses.replace(
+        PROFILES,
+        columns=(*PROFILE_COLUMNS, Field("ids", "INT64", repeated=True)),
+        properties=(("ids", "ids"),),
+        property_types=(("ids", "ARRAY<FLOAT64>"),),
+    )
+    uncast = one(kept_as_floats, {"id": "u1", "ids": [2**53 + 1] * 3})
 
     assert rejection.reason == (
         "Property score is not in BigQuery's INT64 form: '" + "1234567890" * 3 + "12345678…"
+    )
+    assert uncast.reason == (
+        "Property ids is ARRAY<FLOAT64> in this workspace; value [9007199254740993, "
+        "9007199254740993, 90… cannot be stored as ARRAY<FLOAT64>"
     )
 
 
@@ -597,9 +629,12 @@ def test_an_int64_identity_and_event_name_are_their_digits():
         mapping, {"user_id": "9223372036854775807", "code": "-3", "ts": TS_MICROS}, wire="rest"
     )
     arrow = one(mapping, {"user_id": 9223372036854775807, "code": -3, "ts": TS})
+    text = one(mapping, {"user_id": "42", "code": -3, "ts": TS})
 
     assert (rest.identity, rest.name) == ("9223372036854775807", "-3")
     assert rest == arrow
+    # Text is not an Arrow INT64's form: it is refused, not taken as the identity's digits.
+    assert text.reason == "Identity in column user_id is not in BigQuery's INT64 form: '42'"
 
 
 def test_an_event_takes_its_name_from_the_column_or_the_fixed_name():
@@ -716,15 +751,24 @@ def test_a_wall_clock_event_time_is_read_in_the_source_time_zone(kind, rest, arr
     assert from_rest.dedupe_key == from_arrow.dedupe_key
 
 
-def test_a_wall_clock_time_the_clocks_skip_is_rejected_with_a_reason():
-    rejection = one(
-        zoned_events("DATETIME"), {"user_id": "u1", "at": "2024-03-31T02:30:00"}, wire="rest"
-    )
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (
+            "2024-03-31T02:30:00",
+            "Timestamp in column at, 2024-03-31 02:30:00, does not exist in Europe/Berlin "
+            "(the clocks skip it)",
+        ),
+        (
+            "2024-06-01T09:00:00+02:00",
+            "Timestamp in column at is a DATETIME with a time zone ('2024-06-01T09:00:00+02:00')",
+        ),
+    ],
+)
+def test_a_wall_clock_time_the_clocks_skip_or_with_a_zone_is_rejected_with_a_reason(value, reason):
+    rejection = one(zoned_events("DATETIME"), {"user_id": "u1", "at": value}, wire="rest")
 
-    assert rejection.reason == (
-        "Timestamp in column at, 2024-03-31 02:30:00, does not exist in Europe/Berlin "
-        "(the clocks skip it)"
-    )
+    assert rejection.reason == reason
 
 
 @pytest.mark.parametrize(
@@ -787,22 +831,26 @@ def test_an_int64_event_time_beyond_year_9999_is_rejected_not_a_failure_later():
 
 
 def test_a_property_the_workspace_keeps_as_another_type_is_cast_where_nothing_is_lost():
+    # The workspace keeps a type per property name, whatever column the import reads it from.
     mapping = Mapping(
         target="profiles",
         identity_column="id",
-        properties=(("n", "n"), ("price", "price")),
+        properties=(("n", "count"), ("price", "price")),
         columns=(Field("id", "STRING"), Field("n", "INT64"), Field("price", "FLOAT64")),
-        property_types=(("n", "FLOAT64"), ("price", "NUMERIC")),
+        property_types=(("count", "FLOAT64"), ("n", "STRING"), ("price", "NUMERIC")),
     )
 
     cast = one(mapping, {"id": "u1", "n": 3, "price": 0.1})
     lossy = one(mapping, {"id": "u2", "n": 2**53 + 1, "price": 0.1})
+    unreadable = one(mapping, {"id": "u3", "n": "3", "price": 0.1})
 
-    assert cast.properties == {"n": 3.0, "price": "0.1"}
+    assert cast.properties == {"count": 3.0, "price": "0.1"}
     assert lossy.reason == (
-        "Property n is FLOAT64 in this workspace; value 9007199254740993 cannot be stored as "
-        "FLOAT64"
+        "Property count is FLOAT64 in this workspace; value 9007199254740993 cannot be stored "
+        "as FLOAT64"
     )
+    # A value not in its wire form is named by the source's type, the one it arrived as.
+    assert unreadable.reason == "Property count is not in BigQuery's INT64 form: '3'"
 
 
 def test_a_property_whose_type_cannot_be_cast_rejects_rows_with_a_value_only():
@@ -969,6 +1017,7 @@ def test_an_arrow_timestamp_is_the_instant_its_stored_text_names():
         TS.replace(tzinfo=pyarrow_utc, microsecond=123_456),
         TS.replace(tzinfo=pyarrow_utc, fold=1),
         TS.replace(tzinfo=UTC),
+        TS.replace(tzinfo=UTC, fold=1),
         TS.replace(tzinfo=timezone(timedelta(0))),
         TS.replace(tzinfo=None),
         datetime(1, 1, 1, tzinfo=pyarrow_utc),

@@ -109,6 +109,7 @@ def test_a_value_is_cast_when_nothing_is_lost(source, target, value, cast):
         ("STRING", "FLOAT64", "0.10"),
         ("STRING", "NUMERIC", "1e3"),
         ("STRING", "BOOL", "yes"),
+        ("STRING", "BOOL", "True"),  # BigQuery's BOOL text is lower case
         ("STRING", "DATE", "2024-2-29"),
         ("STRING", "TIMESTAMP", "2024-06-01 07:00:00Z"),
         ("STRING", "TIMESTAMP", "2024-06-01T09:00:00+02:00"),  # the stored form is in UTC
