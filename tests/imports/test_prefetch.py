@@ -58,14 +58,16 @@ def test_a_mapping_error_travels_to_the_consumer_too():
             list(prefetched)
 
 
-def test_a_page_counts_the_rows_read_the_rejected_ones_too():
+def test_a_page_counts_the_rows_read_the_rejected_ones_too_and_keeps_its_high():
     def reject_odd(rows, offset):
-        return [r for r in rows if r % 2 == 0], [r for r in rows if r % 2], None
+        return [r for r in rows if r % 2 == 0], [r for r in rows if r % 2], max(rows)
 
     with PagePrefetcher(source([[1, 2, 3], [4, 5]]), reject_odd, offset=0) as prefetched:
-        got = [(page.offset, page.size, page.mapped, page.rejected) for page in prefetched]
+        got = [
+            (page.offset, page.size, page.mapped, page.rejected, page.high) for page in prefetched
+        ]
 
-    assert got == [(0, 3, [2], [1, 3]), (3, 2, [4], [5])]
+    assert got == [(0, 3, [2], [1, 3], 3), (3, 2, [4], [5], 5)]
 
 
 def test_an_error_that_is_not_an_exception_travels_to_the_consumer_too():
