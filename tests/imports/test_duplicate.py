@@ -174,9 +174,11 @@ def events_import(workspace, **fields) -> Import:
         "identity_column": "user_id", "event_name_fixed": "Signed up",
         "timestamp_column": "happened", "source_time_zone": "Asia/Tokyo",
         "event_id_column": "event_key", "source_schema": EVENTS_SCHEMA,
-        # "note" has no entry (a column added later is included under its own name).
+        # "note" has no entry (a column added later is included under its own name), and
+        # "event_key"'s has no "include": included, as the runner reads it (imports.mapping).
         "column_mapping": [{"column": "plan", "property": "tier", "include": True},
-                           {"column": "ms", "property": "ms", "include": False}],
+                           {"column": "ms", "property": "ms", "include": False},
+                           {"column": "event_key", "property": "key"}],
         "schedule_kind": "none", **fields,
     }  # fmt: skip
     return Import(workspace=workspace, connection_id=1, **definition)
@@ -193,14 +195,26 @@ def copied_forms(import_obj, time_zone="Europe/Berlin"):
 
 
 def test_a_copied_events_import_keeps_its_fixed_name_zone_and_event_id(workspace_a):
-    _, cleaned = copied_forms(events_import(workspace_a))
+    _, cleaned = copied_forms(events_import(workspace_a, identity_trim=True))
 
     target = cleaned["target"]
     assert (target["event_name_column"], target["event_name_fixed"]) == ("", "Signed up")
+    assert (target["identity_trim"], target["identity_lowercase"]) == (True, False)
     assert target["source_time_zone"] == "Asia/Tokyo"  # not the workspace's Europe/Berlin
     assert target["event_id_column"] == "event_key"
     included = {m["column"]: m["property"] for m in target["column_mapping"] if m["include"]}
-    assert included == {"plan": "tier", "event_key": "event_key", "note": "note"}
+    assert included == {"plan": "tier", "event_key": "key", "note": "note"}
+
+
+def test_a_copied_query_import_opens_its_source_step_with_its_query(workspace_a):
+    query = "SELECT user_id, happened FROM `p.d.events`"
+    import_obj = events_import(
+        workspace_a, source_kind="query", source_table="", source_query=query
+    )
+
+    draft = duplicate.draft_from_import(import_obj, "UTC")
+
+    assert draft.source_data == {"source_kind": "query", "table": "", "query": query}
 
 
 def test_a_copied_integer_time_keeps_its_unit(workspace_a):
@@ -236,8 +250,8 @@ def test_a_copys_name_is_cut_to_the_longest_name_allowed(workspace_a):
     ("schedule", "expected"),
     [({"schedule_kind": "hourly", "schedule_time": dt.time(0, 15)},
       {"schedule_kind": "hourly", "schedule_time": dt.time(0, 15)}),
-     ({"schedule_kind": "weekly", "schedule_time": dt.time(6), "schedule_weekday": 0},
-      {"schedule_kind": "weekly", "schedule_time": dt.time(6), "schedule_weekday": 0}),
+     ({"schedule_kind": "weekly", "schedule_time": dt.time(6, 45), "schedule_weekday": 0},
+      {"schedule_kind": "weekly", "schedule_time": dt.time(6, 45), "schedule_weekday": 0}),
      ({"schedule_kind": "cron", "schedule_cron": "30 4 * * 1-5"},
       {"schedule_kind": "cron", "schedule_cron": "30 4 * * 1-5"}),
      ({"schedule_kind": "once", "schedule_at": dt.datetime(2099, 1, 2, 3, 4, tzinfo=dt.UTC)},
