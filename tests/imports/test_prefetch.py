@@ -146,3 +146,23 @@ def test_the_reader_stays_at_most_one_page_ahead():
 
     assert len(rest) == 9
     assert produced == list(range(10))
+
+
+def test_a_reader_left_waiting_for_room_maps_no_further_page():
+    """Mapping a page is most of a reader's work: once the consumer has left, the reader
+    must stop before mapping another page, not map it and then find no one to take it."""
+    mapped = []
+
+    def counting(rows, offset):
+        mapped.append(offset)
+        return rows, [], None
+
+    with PagePrefetcher(source([[i] for i in range(10)]), counting, offset=0) as prefetched:
+        next(iter(prefetched))
+        reader = prefetched._thread
+        wait_for(lambda: len(mapped) >= 3 and waiting(reader) and prefetched._queue.full())
+    reader.join(5)
+
+    # One page handed over, one in the queue, one waiting for room; none mapped after leaving.
+    assert mapped == [0, 1, 2]
+    assert not reader.is_alive()
