@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from imports.models import Import
 from imports.schedules import (
     Schedule,
     describe,
@@ -18,6 +19,7 @@ from imports.schedules import (
     validate,
     wall_time_to_utc,
 )
+from workspaces.models import Workspace
 
 UTC = dt.UTC
 BERLIN = "Europe/Berlin"
@@ -593,6 +595,10 @@ def test_validation_errors_carry_codes():
             Schedule("once", at=utc(2026, 3, 3, 8, 30), tz=BERLIN),
             "Once on Mar 3, 2026 at 09:30 (Europe/Berlin)",
         ),
+        (
+            Schedule("once", at=utc(2026, 6, 30, 20), tz=KOLKATA),
+            "Once on Jul 1, 2026 at 01:30 (Asia/Kolkata)",  # the next day there
+        ),
         (hourly(15), "Every hour at :15"),
         (hourly(), "Every hour at :00"),
         (daily(9, tz=BERLIN), "Daily at 09:00 (Europe/Berlin)"),
@@ -617,15 +623,18 @@ def test_it_describes_a_schedule(schedule, text):
     assert describe(schedule) == text
 
 
-def test_it_reads_an_import():
-    class FakeImport:
-        schedule_kind = "weekly"
-        schedule_at = None
-        schedule_time = dt.time(9)
-        schedule_weekday = 2
-        schedule_cron = ""
+def test_it_reads_an_import_in_its_workspaces_zone_unless_given_another():
+    import_obj = Import(
+        workspace=Workspace(time_zone=KOLKATA),
+        schedule_kind="weekly",
+        schedule_time=dt.time(9),
+        schedule_weekday=2,
+    )
 
-    assert Schedule.from_import(FakeImport(), BERLIN) == Schedule(
+    assert Schedule.from_import(import_obj) == Schedule(
+        "weekly", time=dt.time(9), weekday=2, tz=KOLKATA
+    )
+    assert Schedule.from_import(import_obj, BERLIN) == Schedule(
         "weekly", time=dt.time(9), weekday=2, tz=BERLIN
     )
 
