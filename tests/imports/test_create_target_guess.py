@@ -38,3 +38,19 @@ def test_a_stored_choice_is_kept_over_the_guess():
     form = TargetForm({"target": "profiles"}, schema=events_table)
 
     assert form["target"].value() == "profiles"
+
+
+@pytest.mark.parametrize(
+    ("columns", "field", "guess"),
+    [
+        # user_id before email, whichever comes first in the table
+        ((("email", "STRING"), ("user_id", "STRING")), "identity_column", "user_id"),
+        # a TIMESTAMP column, not an INT64 counter before it
+        ((("user_id", "STRING"), ("visits", "INT64"), ("ts", "TIMESTAMP")), "timestamp_column", "ts"),
+        ((("user_id", "STRING"), ("day", "DATETIME")), "source_time_zone", "Asia/Kolkata"),
+    ],
+)  # fmt: skip
+def test_the_first_guess_of_each_column_and_of_the_source_time_zone(columns, field, guess):
+    form = TargetForm(schema=schema(*columns), tz="Asia/Kolkata")
+
+    assert form[field].value() == guess
