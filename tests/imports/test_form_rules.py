@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from imports import forms
+from imports import forms, schedules
 from imports.mapping import MAX_PROPERTIES
 from imports.models import Import
 
@@ -105,6 +105,22 @@ def test_an_unknown_source_time_zone_is_refused_by_name():
     ]
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "field", "typed", "error"),
+    [
+        ("ts", "source_time_zone", "Europe/Berlin\x00", "The time zone must not contain control characters."),
+        ("ts", "source_time_zone", "x" * 65, "Choose a time zone from the list."),
+        ("epoch", "timestamp_unit", "fortnights", "Choose seconds, milliseconds or microseconds."),
+    ],
+)  # fmt: skip
+def test_a_refused_time_setting_gets_one_message(timestamp, field, typed, error):
+    data = events_data(include_3=None, timestamp_column=timestamp, **{field: typed})
+
+    form = target_form(data, schema=DATETIME_COLUMNS)
+
+    assert form.errors == {field: [error]}
+
+
 def test_an_int64_timestamp_needs_its_unit():
     data = events_data(include_3=None, timestamp_column="epoch")
 
@@ -155,11 +171,12 @@ def test_the_event_id_column_is_checked_for_events_and_ignored_for_profiles():
     assert profiles.cleaned_data["null_policy"] == Import.NullPolicy.KEEP  # blank: keep
 
 
-def test_property_names_differing_only_in_case_clash():
-    form = target_form(events_data(property_3="Amount", include_4="on", property_4="amount"))
+@pytest.mark.parametrize(("first", "second"), [("Amount", "amount"), ("amount", "Amount")])
+def test_property_names_differing_only_in_case_clash(first, second):
+    form = target_form(events_data(property_3=first, include_4="on", property_4=second))
 
     assert form.errors["property_4"] == [
-        "Property name “amount” is already used for column amount; each property needs its "
+        f"Property name “{second}” is already used for column amount; each property needs its "
         "own name."
     ]
 
@@ -377,6 +394,15 @@ def test_a_run_at_is_judged_against_the_time_the_form_is_given():
     assert later.errors == {"schedule_at": ["Run at must be in the future."]}
 
 
+def test_the_schedule_is_in_the_zone_the_form_is_given():
+    form = forms.ScheduleForm(
+        {"schedule_kind": "daily", "schedule_time": "09:30"}, tz="Asia/Kolkata"
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.schedule() == schedules.Schedule("daily", time=dt.time(9, 30), tz="Asia/Kolkata")
+
+
 def test_a_daily_schedule_keeps_no_weekday():
     form = forms.ScheduleForm(
         {"schedule_kind": "daily", "schedule_time": "09:30", "schedule_weekday": "2"}, tz="UTC"
@@ -424,6 +450,18 @@ def test_edit_asks_for_the_event_id_of_events_and_the_null_policy_of_profiles():
     }
 
 
+def test_the_event_id_choices_are_none_then_the_string_and_int64_columns():
+    form = forms.SemanticsForm(import_obj=Import(target="events", source_schema=EVENT_COLUMNS))
+
+    assert form.fields["event_id_column"].widget.choices == [
+        ("", "None: identical rows collapse into one event"),
+        ("user_id", "user_id (STRING)"),
+        ("event", "event (STRING)"),
+        ("amount", "amount (INT64)"),
+        ("note", "note (STRING)"),
+    ]
+
+
 def test_edit_refuses_an_event_id_column_the_source_does_not_have():
     form = forms.SemanticsForm(
         {"event_id_column": "nope"},
@@ -447,6 +485,76 @@ def test_an_unknown_event_name_source_is_the_only_message_about_the_event_name()
     ]
     assert "event_name_column" not in form.errors
     assert "event_name_fixed" not in form.errors
+
+
+def definition_of(source_kind: str, target_fields: dict[str, str]) -> dict:
+    """The Import fields from a source over DATETIME_COLUMNS and a choice at each step; the
+    source has both a table and a query typed, as after switching between them."""
+    steps = {
+        "target": target_form(
+            events_data(include_3=None, property_3=None, **target_fields), DATETIME_COLUMNS
+        ),
+        "sync": forms.SyncForm(
+            {"sync_mode": "incremental", "cursor_column": "ts", "lookback_seconds": "3600"},
+            schema=DATETIME_COLUMNS,
+        ),
+        "schedule": forms.ScheduleForm(
+            {"schedule_kind": "weekly", "schedule_weekday": "2", "schedule_time": "07:00"},
+            tz="UTC",
+        ),
+        "review": forms.ReviewForm({"name": "Signups", "maximum_bytes_billed": "1073741824"}),
+    }
+    for form in steps.values():
+        assert form.is_valid(), form.errors
+    source = {"kind": source_kind, "table": "signups", "query": "SELECT 1", "schema": []}
+    return forms.definition(source=source, **steps)
+
+
+def test_the_definition_takes_each_field_from_its_step():
+    datetime = definition_of(
+        "query",
+        {
+            "source_time_zone": "Asia/Kolkata",
+            "event_id_column": "epoch",
+            "null_policy": "overwrite",
+            "identity_trim": "on",
+        },
+    )
+    epoch = definition_of("table", {"timestamp_column": "epoch", "timestamp_unit": "milliseconds"})
+
+    assert datetime == {
+        "name": "Signups",
+        "source_kind": "query",
+        "source_table": "",
+        "source_query": "SELECT 1",
+        "source_schema": [],
+        "target": "events",
+        "identity_column": "user_id",
+        "event_name_column": "event",
+        "event_name_fixed": "",
+        "timestamp_column": "ts",
+        "source_time_zone": "Asia/Kolkata",
+        "timestamp_unit": "",
+        "column_mapping": [{"column": "epoch", "property": "epoch", "include": False}],
+        "event_id_column": "epoch",
+        "null_policy": "overwrite",
+        "identity_trim": True,
+        "identity_lowercase": False,
+        "sync_mode": "incremental",
+        "cursor_column": "ts",
+        "cursor_type": "DATETIME",
+        "rejection_threshold": forms.DEFAULT_REJECTION_THRESHOLD,
+        "lookback_seconds": 3600,
+        "schedule_kind": "weekly",
+        "schedule_at": None,
+        "schedule_time": dt.time(7),
+        "schedule_weekday": 2,
+        "schedule_cron": "",
+        "maximum_bytes_billed": 2**30,
+    }
+    assert (epoch["timestamp_column"], epoch["timestamp_unit"]) == ("epoch", "milliseconds")
+    assert (epoch["source_time_zone"], epoch["identity_trim"]) == ("", False)
+    assert (epoch["source_table"], epoch["source_query"]) == ("signups", "")
 
 
 def test_an_import_name_of_100_characters_is_kept_trimmed():
