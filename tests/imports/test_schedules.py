@@ -369,9 +369,10 @@ def test_wall_time_to_utc_refuses_an_aware_time():
         wall_time_to_utc(utc(2026, 3, 29, 2, 30), BERLIN)
 
 
-def test_it_refuses_a_naive_after():
+@pytest.mark.parametrize("compute", [next_run_after, first_run])
+def test_it_refuses_a_naive_time_to_start_from(compute):
     with pytest.raises(ValueError, match="timezone-aware"):
-        next_run_after(daily(9), dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        compute(Schedule("now"), dt.datetime(2026, 1, 1))  # noqa: DTZ001
 
 
 class _NoOffset(dt.tzinfo):
