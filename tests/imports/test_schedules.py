@@ -1,6 +1,7 @@
 """Schedules: validation messages, run times across DST changes, and descriptions."""
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -251,6 +252,11 @@ NEXT_RUN_CASES = {
         utc(2026, 3, 1),
         utc(2026, 3, 3, 8, 30),
     ),
+    "once given in another zone comes back in UTC": (
+        Schedule("once", at=dt.datetime(2026, 3, 3, 9, 30, tzinfo=ZoneInfo(BERLIN))),
+        utc(2026, 3, 1),
+        utc(2026, 3, 3, 8, 30),
+    ),
     "once passed": (Schedule("once", at=utc(2026, 3, 3, 8, 30)), utc(2026, 3, 3, 8, 30), None),
     "now has no next run": (Schedule("now"), utc(2026, 1, 1), None),
     "none has no run": (Schedule("none"), utc(2026, 1, 1), None),
@@ -393,13 +399,20 @@ def test_it_refuses_an_after_whose_zone_has_no_offset():
         next_run_after(daily(9), dt.datetime(2026, 1, 1, tzinfo=_NoOffset()))
 
 
-def test_computing_an_invalid_schedule_raises_the_validation_error():
+@pytest.mark.parametrize(
+    ("compute", "schedule", "errors"),
+    [
+        (next_run_after, cron("*/2 * * * *"),
+         {"schedule_cron": ["Cron expression may run at most every 5 minutes."]}),
+        (first_run, Schedule("once", at=utc(2026, 3, 3), tz="Mars/Olympus_Mons"),
+         {"__all__": ["Time zone 'Mars/Olympus_Mons' is not a known IANA time zone."]}),
+    ],
+)  # fmt: skip
+def test_computing_an_invalid_schedule_raises_the_validation_error(compute, schedule, errors):
     with pytest.raises(ValidationError) as raised:
-        next_run_after(cron("*/2 * * * *"), utc(2026, 1, 1))
+        compute(schedule, utc(2026, 1, 1))
 
-    assert raised.value.message_dict == {
-        "schedule_cron": ["Cron expression may run at most every 5 minutes."]
-    }
+    assert raised.value.message_dict == errors
 
 
 # Validation
@@ -609,6 +622,7 @@ def test_validation_errors_carry_codes():
         (cron("0 9 * * 1-5", BERLIN), "Cron 0 9 * * 1-5 (Europe/Berlin)"),
         (cron(" 0  9 * * 1-5", BERLIN), "Cron 0 9 * * 1-5 (Europe/Berlin)"),
         (Schedule("daily", tz=BERLIN), "Daily (time not set) (Europe/Berlin)"),
+        (Schedule("once", tz=BERLIN), "Once (date not set)"),
         (
             Schedule("weekly", time=dt.time(9), weekday=7),
             "Weekly on (day not set) at 09:00 (UTC)",
@@ -624,20 +638,27 @@ def test_it_describes_a_schedule(schedule, text):
     assert describe(schedule) == text
 
 
-def test_it_reads_an_import_in_its_workspaces_zone_unless_given_another():
-    import_obj = Import(
-        workspace=Workspace(time_zone=KOLKATA),
-        schedule_kind="weekly",
-        schedule_time=dt.time(9),
-        schedule_weekday=2,
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"schedule_kind": "weekly", "schedule_time": dt.time(9), "schedule_weekday": 2},
+        {"schedule_kind": "once", "schedule_at": utc(2026, 3, 3, 8, 30)},
+        {"schedule_kind": "cron", "schedule_cron": "0 9 * * 1-5"},
+    ],
+)
+def test_it_reads_an_import_in_its_workspaces_zone_unless_given_another(fields):
+    import_obj = Import(workspace=Workspace(time_zone=KOLKATA), **fields)
+    expected = Schedule(
+        fields["schedule_kind"],
+        at=fields.get("schedule_at"),
+        time=fields.get("schedule_time"),
+        weekday=fields.get("schedule_weekday"),
+        cron=fields.get("schedule_cron", ""),
+        tz=KOLKATA,
     )
 
-    assert Schedule.from_import(import_obj) == Schedule(
-        "weekly", time=dt.time(9), weekday=2, tz=KOLKATA
-    )
-    assert Schedule.from_import(import_obj, BERLIN) == Schedule(
-        "weekly", time=dt.time(9), weekday=2, tz=BERLIN
-    )
+    assert Schedule.from_import(import_obj) == expected
+    assert Schedule.from_import(import_obj, BERLIN) == replace(expected, tz=BERLIN)
 
 
 # Properties
