@@ -326,6 +326,14 @@ def test_the_schedule_step_starts_on_once_now():
     assert forms.ScheduleForm(tz="UTC")["schedule_kind"].value() == "now"
 
 
+def test_the_schedule_step_offers_each_kind_once_with_no_schedule_last():
+    choices = forms.ScheduleForm(tz="UTC").fields["schedule_kind"].choices
+
+    assert [kind for kind, _ in choices] == [
+        "now", "once", "hourly", "daily", "weekly", "cron", "none"
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(("typed", "minute"), [("0", 0), ("59", 59)])
 def test_an_hourly_schedule_takes_minutes_0_to_59(typed, minute):
     form = forms.ScheduleForm({"schedule_kind": "hourly", "schedule_minute": typed}, tz="UTC")
