@@ -138,7 +138,8 @@ def test_the_reader_stays_at_most_one_page_ahead():
             lambda: (
                 (len(produced) >= 3 and waiting(reader) and prefetched._queue.full())
                 or not reader.is_alive()
-            )
+            ),
+            database=False,
         )
         # One page handed over, one waiting in the queue, one mapped and waiting to be put.
         assert produced == [0, 1, 2]
@@ -160,7 +161,10 @@ def test_a_reader_left_waiting_for_room_maps_no_further_page():
     with PagePrefetcher(source([[i] for i in range(10)]), counting, offset=0) as prefetched:
         next(iter(prefetched))
         reader = prefetched._thread
-        wait_for(lambda: len(mapped) >= 3 and waiting(reader) and prefetched._queue.full())
+        wait_for(
+            lambda: len(mapped) >= 3 and waiting(reader) and prefetched._queue.full(),
+            database=False,
+        )
     reader.join(5)
 
     # One page handed over, one in the queue, one waiting for room; none mapped after leaving.

@@ -99,7 +99,7 @@ def test_an_emulator_that_died_is_started_again_before_the_next_test(
     pid = stack.emulator.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not stack.emulator.answering(), timeout=10)
+    wait_for(lambda: not stack.emulator.answering(), timeout=10, database=False)
     renewal.before_test("tests/second.py::test_two")
 
     assert stack.emulator.answering()
