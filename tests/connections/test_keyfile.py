@@ -129,6 +129,7 @@ BAD_INPUTS = [
     ("too large str with a lone surrogate", "\ud800" + " " * MAX_KEY_BYTES, "too_large"),
     ("p12 der", b"\x30\x82\x09\xab\x02\x01\x03\x30\x82\x09\x71\x06\x09\x2a\x86", "p12"),
     ("p12 base64", "MIIJqQIBAzCCCW8GCSqGSIb3DQEHAaCCCWAEgglcMIIJWDCCBA8GCSqGSIb3", "p12"),
+    ("p12 base64 of a longer file", "MIIKOAIBAzCCCfQGCSqGSIb3DQEHAaCCCeUEggnhMIIJ3TCCBXEG", "p12"),
     (
         "latin-1",
         json.dumps(key_info(project_id="caf\u00e9"), ensure_ascii=False).encode("latin-1"),
@@ -138,6 +139,7 @@ BAD_INPUTS = [
     ("utf-16 with bom", GOOD.encode("utf-16"), "utf16"),
     ("utf-16-le no bom", GOOD.encode("utf-16-le"), "utf16"),
     ("utf-16-be no bom", GOOD.encode("utf-16-be"), "utf16"),
+    ("utf-16-be with bom", b"\xfe\xff" + GOOD.encode("utf-16-be"), "utf16"),
     ("utf-32", GOOD.encode("utf-32"), "utf16"),
     ("lone surrogate str", '{"type": "\ud800"}', "not_utf8"),
     ("api key", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "api_key"),
@@ -235,6 +237,8 @@ BAD_INPUTS = [
     ("private_key empty", key_json(private_key=""), "missing_fields"),
     ("project_id blank", key_json(project_id="   "), "missing_fields"),
     ("client_email int", key_json(client_email=12), "field_type"),
+    # false is there, just not text
+    ("client_email false", key_json(client_email=False), "field_type"),
     ("private_key list", key_json(private_key=PKCS8_PEM.splitlines()), "field_type"),
     ("token_uri object", key_json(token_uri={"url": "x"}), "field_type"),
     ("gmail address", key_json(client_email="someone@gmail.com"), "client_email"),
@@ -345,13 +349,35 @@ def test_there_are_at_least_forty_bad_inputs():
     assert len(BAD_INPUTS) >= 40
 
 
-def test_it_names_every_missing_field_in_a_stable_order():
-    raw = key_json(token_uri=_DROP, client_email=_DROP, project_id=_DROP)
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        (("private_key",), "The key file is missing the field private_key."),
+        (
+            ("private_key_id", "project_id"),
+            "The key file is missing the fields project_id, private_key_id.",
+        ),
+        (
+            ("token_uri", "client_email", "project_id"),
+            "The key file is missing the fields project_id, client_email, token_uri.",
+        ),
+        (
+            ("token_uri", "client_email", "private_key", "private_key_id", "project_id"),
+            "The key file is missing the fields project_id, private_key_id, private_key, "
+            "client_email, token_uri.",
+        ),
+    ],
+)
+def test_it_names_every_missing_field_in_a_stable_order(missing, message):
     with pytest.raises(KeyFileError) as info:
-        parse(raw)
-    assert info.value.message == (
-        "The key file is missing the fields project_id, client_email, token_uri."
-    )
+        parse(key_json(**dict.fromkeys(missing, _DROP)))
+    assert info.value.message == message
+
+
+def test_it_names_every_field_that_is_not_text():
+    with pytest.raises(KeyFileError) as info:
+        parse(key_json(token_uri={"url": "x"}, client_email=12))
+    assert info.value.message == "These key fields must be text: client_email, token_uri."
 
 
 def test_it_gives_line_and_column_for_bad_json():
@@ -398,7 +424,7 @@ def test_a_key_of_another_algorithm_is_refused_naming_it(private_key, kind):
 
 
 def test_a_key_file_of_exactly_64_kib_is_read_and_one_byte_more_is_not():
-    padded = GOOD + " " * (MAX_KEY_BYTES - len(GOOD))
+    padded = GOOD + " " * (64 * 1024 - len(GOOD))
 
     assert parse(padded.encode()).client_email == CLIENT_EMAIL
     assert parse(padded).client_email == CLIENT_EMAIL
@@ -462,6 +488,11 @@ def test_it_explains_the_token_uri_rule():
     )
 
 
+def test_anything_but_bytes_or_text_is_a_programming_error_not_a_refusal():
+    with pytest.raises(TypeError, match="raw must be bytes or str"):
+        parse(None)
+
+
 def test_key_file_error_is_a_validation_error():
     from django.core.exceptions import ValidationError
 
@@ -490,6 +521,7 @@ VALID_INPUTS = [
     ("no universe_domain", key_json(universe_domain=_DROP)),
     ("no optional fields", key_json(client_id=_DROP, auth_uri=_DROP, client_x509_cert_url=_DROP)),
     ("bytearray", bytearray(GOOD.encode())),
+    ("memoryview", memoryview(GOOD.encode())),
 ]
 
 
@@ -525,6 +557,13 @@ def test_it_accepts_a_token_uri_the_allow_list_adds():
     standin = "http://127.0.0.1:9999/token"
     key = parse(key_json(token_uri=standin), allowed=(*GOOGLE_TOKEN_URIS, standin))
     assert key.token_uri == standin
+
+
+def test_googles_own_token_uri_is_refused_when_the_allow_list_leaves_it_out():
+    """The allow-list is the whole rule: an operator who drops an endpoint drops it."""
+    with pytest.raises(KeyFileError) as info:
+        parse(GOOD, allowed=["https://accounts.google.com/o/oauth2/token"])
+    assert info.value.code == "token_uri"
 
 
 def test_it_keeps_only_the_fields_google_auth_reads():
