@@ -209,7 +209,11 @@ _PARTITION_RE = re.compile(
     r"Cannot query over table '([^']+)' without a filter over column\(s\) '([^']+)'"
 )
 _BYTES_BILLED_RE = re.compile(r"bytes billed: (\d+)\. (\d+) or higher required")
-_API_TITLE_RE = re.compile(r"(BigQuery(?: Storage)? API) has not been used in project")
+# Only the APIs we call are named from Google's text (project permissions come from Cloud
+# Resource Manager); any other title reads as the BigQuery API.
+_API_TITLE_RE = re.compile(
+    r"(BigQuery(?: Storage)? API|Cloud Resource Manager API) has not been used in project"
+)
 _VPC_ID_RE = re.compile(r"vpcServiceControlsUniqueIdentifier: ([\w-]+)")
 # BigQuery's own words about the user's SQL are shown (its error item's message, not the
 # whole answer), trimmed: they name columns, types and positions, not secrets.

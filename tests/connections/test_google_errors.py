@@ -258,6 +258,26 @@ def test_a_disabled_storage_api_is_named_from_googles_text_alone():
     )
 
 
+def test_a_disabled_cloud_resource_manager_api_is_named_not_taken_for_bigquerys():
+    """Project permissions are asked of Cloud Resource Manager: with its API off, telling the
+    user to enable the BigQuery API (already on) would send them the wrong way."""
+    error = classify(
+        api_exceptions.Forbidden(
+            "Cloud Resource Manager API has not been used in project 123456789 before or it "
+            "is disabled. Enable it by visiting https://console.developers.google.com/apis/api/"
+            "cloudresourcemanager.googleapis.com/overview?project=123456789 then retry.",
+            errors=[{"reason": "accessNotConfigured"}],
+        )
+    )
+
+    said = explain(error, **WHERE)
+    assert said.detail == "The Cloud Resource Manager API is not enabled in project 123456789."
+    assert said.fix.startswith(
+        "Enable the Cloud Resource Manager API in project 123456789 (APIs & Services > Library "
+        "> Cloud Resource Manager API > Enable)"
+    )
+
+
 def test_a_bytes_billed_limit_is_known_by_its_text_without_a_reason():
     error = classify(
         api_exceptions.BadRequest(

@@ -4,7 +4,7 @@ documented failures where Test Connection meets them, through the real client an
 import pytest
 
 from connections.models import Connection
-from standins.policy import BIGQUERY_STORAGE_API
+from standins.policy import BIGQUERY_STORAGE_API, CRM_API
 from tests.connections.conftest import make_connection
 from tests.connections.test_connection_test import check, run_test, statuses
 from tests.fixtures.standin_world import DATASET, PROJECT
@@ -76,6 +76,43 @@ def test_a_disabled_storage_api_is_named_with_how_to_enable_it(alice_client, goo
     )
     assert read["fix"].startswith(f"Enable the BigQuery Storage API in project {number}")
     assert result["ok"] is True
+
+
+def test_when_the_projects_permissions_cannot_be_asked_the_warning_says_why(alice_client, google):
+    """Cloud Resource Manager answers testIamPermissions; with its API off nothing is known
+    about the read session grant, and the warning names that API, not BigQuery's."""
+    google.stack.grant(google.key.email, READ_SESSION_USER, project=PROJECT)
+    google.stack.policy.project(PROJECT).enabled_apis.discard(CRM_API)
+    number = google.stack.policy.project(PROJECT).number
+
+    result = run_test(alice_client, google)
+
+    read = check(result, "read_session")
+    assert read["status"] == "warning"
+    assert read["detail"] == (
+        f"Could not confirm that {google.key.email} may read with the Storage Read API (The "
+        f"Cloud Resource Manager API is not enabled in project {number}.) If it may not, "
+        "imports will use the slower REST path."
+    )
+    assert read["fix"].startswith(
+        f"Grant {google.key.email} the BigQuery Read Session User role "
+        f"(roles/bigquery.readSessionUser) on project {PROJECT}"
+    )
+    assert result["ok"] is True
+
+
+def test_with_the_storage_read_api_turned_off_here_no_read_session_is_tried(
+    alice_client, google, settings
+):
+    """Imports will not use it, so its API being off in Google Cloud does not matter."""
+    settings.BIGQUERY_STORAGE_ENABLED = False
+    google.stack.grant(google.key.email, READ_SESSION_USER, project=PROJECT)
+    google.stack.policy.set_api_enabled(PROJECT, False, service=BIGQUERY_STORAGE_API)
+
+    result = run_test(alice_client, google)
+
+    assert check(result, "read_session")["status"] == "pass"
+    assert google.stack.storage_gate.requests == []
 
 
 # fault on the job check (a dry run), the job check's status, words of the detail and the fix
