@@ -10,8 +10,11 @@ import time
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connections import check as checklist
+from connections.bigquery import AccessEntry
+from connections.google_errors import GoogleCallError, GoogleErrorKind
 from connections.models import Connection
 from standins.policy import CRM_API
 from tests.connections.conftest import make_connection
@@ -64,6 +67,7 @@ def test_all_checks_pass(alice_client, google):
     }  # fmt: skip
     assert result["ok"] is True
     assert result["location"] == LOCATION
+    assert check(result, "auth")["detail"] == f"Signed in to Google as {google.key.email}."
     assert f"found in location {LOCATION}" in check(result, "dataset")["detail"]
     assert "Test Connection" in result["html"] and "Passed" in result["html"]
     assert not Connection.objects.exists()  # testing before saving saves nothing
@@ -257,6 +261,54 @@ def test_data_editor_neither_is_could_not_confirm(alice_client, google):
     assert result["ok"] is False
 
 
+# What imports do to the dataset's tables, as BigQuery Data Editor grants it.
+TABLE_WRITES = [
+    "bigquery.tables.create",
+    "bigquery.tables.get",
+    "bigquery.tables.getData",
+    "bigquery.tables.update",
+    "bigquery.tables.updateData",
+]
+
+
+@pytest.mark.parametrize("missing", TABLE_WRITES)
+def test_data_editor_at_project_level_needs_every_table_permission_imports_use(
+    alice_client, google, missing
+):
+    """A custom role that lacks one of them is not Data Editor, whatever else it holds."""
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=DATASET)
+    held = ["bigquery.datasets.get", *(p for p in TABLE_WRITES if p != missing)]
+    google.stack.grant(google.key.email, held, project=PROJECT)
+
+    result = run_test(alice_client, google)
+
+    assert statuses(result)["dataset"] == "pass"
+    assert check(result, "data_editor")["status"] == "unconfirmed"
+
+
+@pytest.mark.parametrize(
+    ("role", "entity_id", "writes"),
+    [
+        ("WRITER", "importer@p.iam.gserviceaccount.com", True),
+        ("OWNER", "importer@p.iam.gserviceaccount.com", True),
+        ("roles/bigquery.dataEditor", "importer@p.iam.gserviceaccount.com", True),
+        ("roles/bigquery.dataOwner", "importer@p.iam.gserviceaccount.com", True),
+        ("roles/bigquery.admin", "importer@p.iam.gserviceaccount.com", True),
+        ("roles/bigquery.dataEditor", "serviceAccount:importer@p.iam.gserviceaccount.com", True),
+        ("READER", "importer@p.iam.gserviceaccount.com", False),
+        ("roles/bigquery.dataViewer", "importer@p.iam.gserviceaccount.com", False),
+        ("WRITER", "someone-else@p.iam.gserviceaccount.com", False),
+        ("WRITER", "", False),  # a special group or a view
+    ],
+)
+def test_a_dataset_grant_is_write_access_only_for_a_writing_role_held_by_the_account(
+    role, entity_id, writes
+):
+    entry = AccessEntry(role=role, entity_id=entity_id)
+
+    assert checklist._is_writer_entry(entry, "importer@p.iam.gserviceaccount.com") is writes
+
+
 def test_data_editor_read_only_at_project_level_is_could_not_confirm(alice_client, google):
     """Project-level permissions count only when all of them are held: Data Viewer holds
     datasets.get, tables.get and tables.getData, but nothing that writes."""
@@ -297,6 +349,7 @@ def test_answers_that_each_beat_the_call_timeout_still_stop_at_the_overall_bound
     result = run_test(alice_client, google)
 
     given_up = "No answer from Google within 3 seconds."
+    assert statuses(result)["auth"] == "pass"  # what had finished keeps its answer
     for check_id in ("dataset", "job_user", "data_editor"):
         assert check(result, check_id)["status"] == "unconfirmed", check_id
         assert check(result, check_id)["detail"] == given_up, check_id
@@ -512,6 +565,9 @@ def test_a_saved_key_whose_token_uri_the_allow_list_dropped_is_refused_unsent(
     assert connection.status == Connection.Status.FAILING
     auth = check(connection.last_test_result, "auth")
     assert (auth["status"], auth["detail"]) == ("fail", "Google refused to sign in with this key.")
+    assert check(connection.last_test_result, "dataset")["detail"] == (
+        "Not run because “Authentication” did not pass."
+    )
     assert google.stack.token_server.requests == []
     assert google.stack.gate.requests == []
 
@@ -694,6 +750,66 @@ def test_a_bad_value_in_any_tested_field_fails_offline_by_that_field(
         assert check(result, "auth")["status"] == "skipped"
         assert f'id="error-{field}">{message}' in response.content.decode()
     assert google.stack.token_server.requests == []
+
+
+def test_a_refused_key_and_a_refused_dataset_both_fail_and_the_rest_wait_on_the_key(
+    alice_client, google
+):
+    result = run_test(alice_client, google, key_json="hello", dataset="events-v2")
+
+    assert [c["id"] for c in result["checks"]] == [i for i, _ in checklist.CHECKS]
+    assert statuses(result) == {
+        "key": "fail", "auth": "skipped", "dataset": "fail", "job_user": "skipped",
+        "data_editor": "skipped", "scratch": "skipped", "read_session": "skipped",
+    }  # fmt: skip
+    assert check(result, "auth")["detail"] == "Not run because “Service account key” did not pass."
+
+
+def test_a_refused_project_and_a_refused_dataset_are_both_named(alice_client, google):
+    result = run_test(alice_client, google, project="Bad_Project", dataset="events-v2")
+
+    detail = check(result, "dataset")["detail"]
+    assert detail.startswith("Project ID may contain only lowercase letters, digits and hyphens")
+    assert " Dataset ID may contain only " in detail
+    assert check(result, "auth")["detail"] == "Not run because “Project and dataset” did not pass."
+
+
+def test_a_key_both_uploaded_and_pasted_fails_the_key_check_unsent(alice_client, google):
+    upload = SimpleUploadedFile("key.json", google.key.to_json().encode(), "application/json")
+
+    response = alice_client.post(
+        TEST_URL,
+        {
+            "name": "Warehouse",
+            "project_id": PROJECT,
+            "dataset_id": DATASET,
+            "key_file": upload,
+            "key_text": google.key.to_json(),
+        },
+        headers=HTMX,
+    )
+
+    key = check(response.context["result"], "key")
+    assert (key["status"], key["detail"]) == (
+        "fail",
+        "Google Service Account Key: give the key either as an uploaded JSON file or as a "
+        "custom key, not both.",
+    )
+    assert google.stack.token_server.requests == []
+
+
+def test_an_unexpected_failure_puts_its_log_reference_on_the_checklist():
+    runner = checklist._Runner(
+        {"client_email": "importer@p.iam.gserviceaccount.com"}, PROJECT, DATASET
+    )
+
+    runner.set(runner.failure("dataset", GoogleCallError(GoogleErrorKind.UNKNOWN, permanent=True)))
+
+    result = runner.result()
+    assert re.fullmatch(r"[0-9a-f]{12}", result["reference"])
+    assert check(result, "dataset")["detail"] == (
+        f"Google answered with an unexpected error. Reference: {result['reference']}."
+    )
 
 
 def test_a_refused_pasted_key_is_fixed_by_pasting_not_uploading(alice_client, google):

@@ -4,8 +4,14 @@ names the role to grant, or says to name an existing dataset."""
 
 import uuid
 
+import pytest
+
 from connections import check
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT, SCRATCH
+
+
+def check_status(result, check_id):
+    return next(c["status"] for c in result["checks"] if c["id"] == check_id)
 
 
 def scratch_check(google, **fields):
@@ -66,6 +72,68 @@ def test_a_scratch_dataset_in_another_location_fails(google):
 
     assert scratch["status"] == "fail"
     assert "is in US, the dataset in EU" in scratch["detail"]
+    assert scratch["fix"] == (
+        "Name a dataset in EU as Scratch dataset (Advanced), or leave it blank to have one created."
+    )
+
+
+def test_a_scratch_dataset_the_account_may_only_read_is_could_not_confirm(google):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=SCRATCH)
+    google.stack.grant(
+        google.key.email, "roles/bigquery.dataViewer", project=PROJECT, dataset=SCRATCH
+    )
+
+    result, scratch = scratch_check(google)
+
+    assert scratch["status"] == "unconfirmed"
+    assert scratch["detail"] == (
+        f"Could not confirm that {google.key.email} can write run results into {PROJECT}:{SCRATCH}."
+    )
+    assert scratch["fix"] == (
+        f"Grant {google.key.email} BigQuery Data Editor on dataset {SCRATCH}. If it is already "
+        "granted through a group or a custom role, you can ignore this."
+    )
+
+
+# What a run does in the scratch dataset: writes its result table, reads it, deletes it.
+SCRATCH_WRITES = [
+    "bigquery.tables.create",
+    "bigquery.tables.updateData",
+    "bigquery.tables.getData",
+    "bigquery.tables.delete",
+]
+
+
+@pytest.mark.parametrize("missing", [None, *SCRATCH_WRITES])
+def test_writing_the_scratch_dataset_through_the_project_needs_every_permission_a_run_uses(
+    google, missing
+):
+    google.stack.revoke(google.key.email, project=PROJECT, dataset=SCRATCH)
+    held = ["bigquery.datasets.get", *(p for p in SCRATCH_WRITES if p != missing)]
+    google.stack.grant(google.key.email, held, project=PROJECT)
+
+    result, scratch = scratch_check(google)
+
+    if missing is None:
+        assert scratch["status"] == "pass"
+        assert scratch["detail"] == (
+            f"{google.key.email} can write run results into {PROJECT}:{SCRATCH}."
+        )
+    else:
+        assert scratch["status"] == "unconfirmed"
+
+
+def test_a_scratch_dataset_behind_a_service_perimeter_is_named_as_such_not_as_missing(google):
+    google.stack.gate.inject("vpc_service_controls", times=None, match=f"/datasets/{SCRATCH}")
+
+    result, scratch = scratch_check(google)
+
+    assert scratch["status"] == "fail"
+    assert scratch["detail"].startswith(
+        f"VPC Service Controls blocked the request: project {PROJECT} is inside a service perimeter"
+    )
+    assert "datasets.create" not in scratch["detail"]
+    assert check_status(result, "dataset") == "pass"
 
 
 def test_the_scratch_dataset_typed_in_the_form_is_checked(alice_client, google):

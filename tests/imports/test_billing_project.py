@@ -96,6 +96,49 @@ def test_job_user_missing_in_the_billing_project_names_the_billing_project(googl
     assert f"BigQuery Job User role on project {split.billing} " in job_user["fix"]
 
 
+def test_read_session_user_missing_in_the_billing_project_names_the_billing_project(google, split):
+    google.stack.revoke(split.key.email, "roles/bigquery.readSessionUser", project=split.billing)
+
+    result = check.run_connection_test(
+        key_info=split.key.info,
+        project_id=split.data,
+        dataset_id=split.dataset,
+        billing_project_id=split.billing,
+    )
+
+    read = next(c for c in result["checks"] if c["id"] == "read_session")
+    assert read["status"] == "warning"
+    assert read["detail"] == (
+        f"{split.key.email} may not create Storage Read API sessions in project "
+        f"{split.billing} (bigquery.readsessions.create is missing): imports will use the "
+        "slower REST path."
+    )
+    assert read["fix"].startswith(
+        f"Grant {split.key.email} the BigQuery Read Session User role "
+        f"(roles/bigquery.readSessionUser) on project {split.billing} "
+    )
+
+
+def test_a_saved_connection_is_tested_with_its_billing_project_and_scratch_dataset(
+    google, split, workspace_a, alice
+):
+    connection = make_connection(
+        workspace_a, alice, info=split.key.info, project_id=split.data, dataset_id=split.dataset
+    )
+    connection.billing_project_id = split.billing
+    connection.scratch_dataset_id = "not_there_yet"
+    connection.save()
+
+    result = check.run_saved_connection_test(connection)
+
+    details = {c["id"]: c["detail"] for c in result["checks"]}
+    assert details["job_user"] == (
+        f"{split.key.email} can run query jobs in project {split.billing} (the billing project)."
+    )
+    assert statuses(result)["scratch"] == "fail"
+    assert details["scratch"].startswith(f"The scratch dataset {split.data}:not_there_yet, ")
+
+
 def test_test_connection_uses_the_billing_project_typed_in_the_form(alice_client, google, split):
     form = {
         "name": "Warehouse",
