@@ -6,21 +6,24 @@ import re
 import socket
 
 import google.auth.exceptions
+import grpc
 import pytest
 import requests
+import urllib3
 from google.api_core import exceptions as api_exceptions
 
 from connections.google_errors import (
-    GOOGLE_MESSAGE_LIMIT,
     MESSAGES,
     NETWORK_FIX,
     RETRY_FIX,
     GoogleCallError,
     GoogleErrorKind,
     classify,
+    connection_explained,
     explain,
     explained,
 )
+from connections.models import Connection
 
 EMAIL = "loader@acme-analytics.iam.gserviceaccount.com"
 WHERE = {"email": EMAIL, "project_id": "acme-analytics", "dataset_id": "crm"}
@@ -69,14 +72,14 @@ def test_a_kind_outside_the_vocabulary_is_refused():
             "job_user",
             f"{EMAIL} may not run query jobs in project acme-analytics "
             "(bigquery.jobs.create is missing).",
-            f"Grant {EMAIL} the BigQuery Job User role",
+            f"Grant {EMAIL} the BigQuery Job User role on project acme-analytics ",
         ),
         (
             {"kind": GoogleErrorKind.ACCESS_DENIED, "permission": "bigquery.jobs.create"},
             "",
             f"{EMAIL} may not run query jobs in project acme-analytics "
             "(bigquery.jobs.create is missing).",
-            f"Grant {EMAIL} the BigQuery Job User role",
+            f"Grant {EMAIL} the BigQuery Job User role on project acme-analytics ",
         ),
         (
             {"kind": GoogleErrorKind.UNREACHABLE, "reason": "host_not_found"},
@@ -116,8 +119,41 @@ def test_a_known_failure_logs_googles_text_and_needs_no_reference(caplog):
     assert not said.reference and "Reference" not in said.detail
     (record,) = caplog.records
     assert record.levelno == logging.INFO
-    assert record.getMessage().startswith("browse of connection 7 failed: access_denied ")
-    assert GOOGLES_TEXT in record.getMessage()
+    assert record.getMessage() == (
+        f"browse of connection 7 failed: access_denied (status=None, reason=-) {GOOGLES_TEXT}"
+    )
+
+
+def test_a_passing_failure_is_no_unexpected_one_and_needs_no_reference(caplog):
+    passing = GoogleCallError(GoogleErrorKind.RATE_LIMITED, permanent=False)
+
+    with caplog.at_level(logging.INFO, logger="connections.google_errors"):
+        said = explained(passing, "run 42", **WHERE)
+
+    assert not said.reference
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+def test_a_saved_connections_failure_names_its_account_project_and_dataset_and_logs_at_its_level(
+    caplog,
+):
+    connection = Connection(
+        client_email=EMAIL,
+        project_id="acme-analytics",
+        dataset_id="crm",
+        billing_project_id="acme-billing",
+        scratch_dataset_id="crm_scratch",
+    )
+
+    with caplog.at_level(logging.INFO, logger="connections.google_errors"):
+        said = connection_explained(
+            error(GoogleErrorKind.ACCESS_DENIED), "run 42", connection, level=logging.WARNING
+        )
+
+    assert said.detail == (
+        f"{EMAIL} has no access to dataset acme-analytics:crm, or the dataset does not exist."
+    )
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 def test_an_unexpected_failure_is_found_in_the_log_by_its_reference(caplog):
@@ -162,6 +198,11 @@ def _refused_key(description: str) -> google.auth.exceptions.RefreshError:
     return google.auth.exceptions.RefreshError(f"invalid_grant: {description}", body)
 
 
+def _linked(outer: BaseException, *, cause=None, context=None) -> BaseException:
+    outer.__cause__, outer.__context__ = cause, context
+    return outer
+
+
 def _dns_failure_met_after_a_timeout() -> BaseException:
     outer = google.auth.exceptions.TransportError(requests.exceptions.ConnectTimeout("timed out"))
     outer.__cause__ = socket.gaierror(-2, "Name or service not known")
@@ -193,6 +234,50 @@ def _dns_failure_met_after_a_timeout() -> BaseException:
                                             errors=[{"reason": "jobRateLimitExceeded"}])),
          "bad_request", False, "jobRateLimitExceeded"),
         (_dns_failure_met_after_a_timeout(), "unreachable", False, "host_not_found"),
+        # Where the network's answer sits: a cause, a context, urllib3's reason, an argument.
+        (_linked(google.auth.exceptions.TransportError("x"),
+                 cause=ConnectionRefusedError(111, "Connection refused")),
+         "unreachable", False, "connection_refused"),
+        (_linked(google.auth.exceptions.TransportError("x"),
+                 context=socket.gaierror(-2, "Name or service not known")),
+         "unreachable", False, "host_not_found"),
+        (requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, "/token", reason=socket.gaierror(-2, "Name or service not known"))),
+         "unreachable", False, "host_not_found"),
+        (google.auth.exceptions.TransportError(requests.exceptions.ReadTimeout("Read timed out")),
+         "unreachable", False, "timeout"),
+        (TimeoutError("timed out"), "unreachable", False, "timeout"),
+        (api_exceptions.RetryError("Timeout of 600.0s exceeded", cause=None), "unreachable",
+         False, ""),
+        # The Storage Read API's gRPC answers: no server answered.
+        (api_exceptions.ServiceUnavailable("unavailable", response=grpc.RpcError()),
+         "unreachable", False, ""),
+        (api_exceptions.DeadlineExceeded("deadline", response=grpc.RpcError()), "unreachable",
+         False, ""),
+        # A token endpoint's error without a description, or an answer that is no OAuth error.
+        (google.auth.exceptions.RefreshError("invalid_client", {"error": "invalid_client"}),
+         "auth_refused", True, "invalid_client"),
+        (google.auth.exceptions.RefreshError("<html>502</html>", "<html>502</html>"),
+         "unreachable", False, ""),
+        (_refused_key("Invalid grant: account not found"), "account_missing", True,
+         "invalid_grant"),
+        # A table named like a dataset is a missing table too.
+        (api_exceptions.NotFound("Not found: Table acme-analytics:crm.Dataset_copies"),
+         "table_missing", True, ""),
+        # A 404 about anything else (a job) is nothing we expect.
+        (api_exceptions.NotFound("Not found: Job acme-analytics:EU.job_123"), "unknown", True,
+         ""),
+        # The first of several error items decides.
+        (api_exceptions.Forbidden("Exceeded rate limits", errors=[
+            {"reason": "rateLimitExceeded"}, {"reason": "accessDenied"}]),
+         "rate_limited", False, "rateLimitExceeded"),
+        # Google's own VPC Service Controls text names only the identifier; and CMEK's policy.
+        (api_exceptions.Forbidden("Request is prohibited by organization's policy. "
+                                  "vpcServiceControlsUniqueIdentifier: Ab-1_c"),
+         "vpc_service_controls", True, ""),
+        (api_exceptions.BadRequest("Constraint constraints/gcp.restrictNonCmekServices violated "
+                                   "for projects/acme-analytics."),
+         "cmek_required", True, ""),
         # Anything else is a failure nobody expected: retrying it would only repeat it.
         (ValueError("not a Google answer"), "unknown", True, ""),
         # An API answering 401 refused the token: the key, not the dataset's permissions.
@@ -234,6 +319,32 @@ def test_google_failures_are_told_apart_and_only_passing_ones_are_retried(
         (GoogleErrorKind.BACKEND_ERROR,
          "Google did not answer in time, or answered with a temporary error.", RETRY_FIX,
          "unconfirmed"),
+        # A refused key: make a new one.
+        (GoogleErrorKind.AUTH_REFUSED, "Google refused to sign in with this key.",
+         f"Create a new JSON key for {EMAIL} (IAM & Admin > Service Accounts > {EMAIL} > Keys > "
+         "Add key) and put it in this connection with Edit.", "fail"),
+        (GoogleErrorKind.UNAUTHORIZED, "Google refused to sign in with this key.",
+         f"Create a new JSON key for {EMAIL} (IAM & Admin > Service Accounts > {EMAIL} > Keys > "
+         "Add key) and put it in this connection with Edit.", "fail"),
+        (GoogleErrorKind.BAD_REQUEST, "BigQuery refused the request as invalid.",
+         "Check the Project ID and Dataset ID.", "fail"),
+        (GoogleErrorKind.RESPONSE_TOO_LARGE,
+         "The query's result is larger than BigQuery returns without a destination table.",
+         "Make each run read less: map only the columns you need, or make the import "
+         "incremental so that each run reads one window.", "fail"),
+        # Google's answer did not say which table.
+        (GoogleErrorKind.TABLE_MISSING, "A table was not found.", "Check the table name.", "fail"),
+        (GoogleErrorKind.VPC_SERVICE_CONTROLS,
+         "VPC Service Controls blocked the request: project acme-analytics is inside a service "
+         "perimeter that this server's requests come from outside of.",
+         f"Ask your Google Cloud administrator to allow {EMAIL} from this server's network in "
+         "the perimeter (an ingress rule or access level in Security > VPC Service Controls).",
+         "fail"),
+        # The Storage Read API's own failures reach a page only if its fallback failed too.
+        (GoogleErrorKind.READ_STREAM_GONE, "Google answered with an unexpected error.",
+         RETRY_FIX, "fail"),
+        (GoogleErrorKind.STORAGE_UNAVAILABLE, "Google answered with an unexpected error.",
+         RETRY_FIX, "fail"),
     ],
 )  # fmt: skip
 def test_each_failure_names_the_right_project_dataset_and_fix(kind, detail, fix, status):
@@ -278,6 +389,48 @@ def test_a_disabled_cloud_resource_manager_api_is_named_not_taken_for_bigquerys(
     )
 
 
+def test_no_route_to_google_is_could_not_confirm_not_a_failure():
+    said = explain(error(GoogleErrorKind.UNREACHABLE, reason="connection_refused"), **WHERE)
+
+    assert (said.detail, said.status) == (
+        "Could not reach Google (connection refused).",
+        "unconfirmed",
+    )
+
+
+def test_a_missing_permission_is_named_as_google_spells_it():
+    error = classify(
+        api_exceptions.Forbidden(
+            "Access Denied: Table acme-analytics:crm.users: Permission bigquery.tables.getData "
+            "denied on table acme-analytics:crm.users (or it may not exist)."
+        )
+    )
+
+    assert error.permission == "bigquery.tables.getData"
+    assert explain(error, **WHERE).detail.endswith("(bigquery.tables.getData is missing).")
+
+
+def test_an_api_disabled_in_googles_older_words_is_the_bigquery_api():
+    error = classify(
+        api_exceptions.Forbidden(
+            "Access Not Configured. BigQuery has not been enabled for your project.",
+            errors=[{"reason": "accessNotConfigured"}],
+        )
+    )
+
+    assert explain(error, **WHERE).detail == "The BigQuery API is not enabled in the project."
+
+
+def test_a_missing_dataset_is_named_with_a_regional_location():
+    error = classify(
+        api_exceptions.NotFound(
+            "Not found: Dataset acme-analytics:eu_events was not found in location europe-west2"
+        )
+    )
+
+    assert error.facts == {"dataset": "acme-analytics:eu_events", "location": "europe-west2"}
+
+
 def test_a_bytes_billed_limit_is_known_by_its_text_without_a_reason():
     error = classify(
         api_exceptions.BadRequest(
@@ -309,7 +462,19 @@ def test_bigquerys_words_on_a_query_are_kept_on_one_line_up_to_400_characters():
     assert _invalid_query("Syntax error:\n  Unexpected\tkeyword  FROM").facts == {
         "google_message": "Syntax error: Unexpected keyword FROM"
     }
-    exactly = "x" * GOOGLE_MESSAGE_LIMIT
+    exactly = "x" * 400
     assert _invalid_query(exactly).facts["google_message"] == exactly
     longer = _invalid_query(exactly + "y").facts["google_message"]
-    assert longer == "x" * (GOOGLE_MESSAGE_LIMIT - 1) + "…"
+    assert longer == "x" * 399 + "…"
+
+
+def test_only_bigquerys_words_on_the_query_are_shown_not_the_whole_answer():
+    said = "Unrecognized name: emial at [1:8]"
+    error = classify(
+        api_exceptions.BadRequest(
+            f"POST https://bigquery.googleapis.com/bigquery/v2/projects/p/jobs: {said}",
+            errors=[{"reason": "invalidQuery", "message": said}],
+        )
+    )
+
+    assert error.facts == {"google_message": said}
