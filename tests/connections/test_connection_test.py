@@ -259,6 +259,7 @@ def test_data_editor_neither_is_could_not_confirm(alice_client, google):
     )
     assert "Could not confirm" in result["html"]
     assert result["ok"] is False
+    assert result["warnings"] == 1  # the read session check's; could not confirm is no warning
 
 
 # What imports do to the dataset's tables, as BigQuery Data Editor grants it.

@@ -275,6 +275,9 @@ def _dns_failure_met_after_a_timeout() -> BaseException:
         (api_exceptions.Forbidden("Request is prohibited by organization's policy. "
                                   "vpcServiceControlsUniqueIdentifier: Ab-1_c"),
          "vpc_service_controls", True, ""),
+        (api_exceptions.Forbidden("VPC Service Controls: Request is prohibited by organization's "
+                                  "policy."),
+         "vpc_service_controls", True, ""),
         (api_exceptions.BadRequest("Constraint constraints/gcp.restrictNonCmekServices violated "
                                    "for projects/acme-analytics."),
          "cmek_required", True, ""),

@@ -306,6 +306,11 @@ BAD_INPUTS = [
         json.dumps(key_info(private_key=PKCS8_PEM.replace("\n", "\\n"))),
         "pem_escaped_newlines",
     ),
+    (
+        "escaped newline only before the end line",
+        json.dumps(key_info(private_key=PKCS8_PEM.replace("\n-----END", "\\n-----END"))),
+        "pem_escaped_newlines",
+    ),
     ("encrypted pkcs8", key_json(private_key=ENCRYPTED_PKCS8_PEM), "pem_encrypted"),
     ("encrypted pkcs1", key_json(private_key=ENCRYPTED_PKCS1_PEM), "pem_encrypted"),
     ("public key", key_json(private_key=PUBLIC_PEM), "pem_public"),

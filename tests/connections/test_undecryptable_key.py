@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.cache import cache
 
+from connections.check import CHECKS
 from connections.models import Connection
 from imports import browse, services
 from imports.models import ImportRun, RunPart
@@ -44,6 +45,7 @@ def assert_fails_at_the_key(result: dict) -> None:
     key, *others = result["checks"]
     assert (key["id"], key["status"]) == ("key", "fail")
     assert key["detail"].startswith(DETAIL) and key["fix"].startswith(FIX)
+    assert [check["id"] for check in others] == [i for i, _ in CHECKS if i != "key"]
     assert {check["status"] for check in others} == {"skipped"}
     assert result["ok"] is False
 

@@ -119,6 +119,37 @@ def test_read_session_user_missing_in_the_billing_project_names_the_billing_proj
     )
 
 
+def test_with_a_billing_project_the_data_grants_to_make_are_in_the_data_project(google, split):
+    for granted in (split.dataset, f"{split.dataset}_imports_tmp"):
+        google.stack.revoke(split.key.email, project=split.data, dataset=granted)
+    google.stack.grant(
+        split.key.email, "roles/bigquery.dataViewer", project=split.data, dataset=split.dataset
+    )
+
+    result = check.run_connection_test(
+        key_info=split.key.info,
+        project_id=split.data,
+        dataset_id=split.dataset,
+        billing_project_id=split.billing,
+    )
+
+    checks = {c["id"]: c for c in result["checks"]}
+    assert checks["data_editor"]["status"] == "unconfirmed"
+    assert (
+        f"on dataset {split.dataset} (BigQuery > dataset > Sharing > Permissions) or on project "
+        f"{split.data} (IAM & Admin > IAM)."
+    ) in checks["data_editor"]["fix"]
+    assert checks["scratch"]["status"] == "warning"
+    assert (
+        f"scratch dataset {split.data}:{split.dataset}_imports_tmp does not exist"
+        in (checks["scratch"]["detail"])
+    )
+    assert checks["scratch"]["fix"].startswith(
+        f"To keep them apart, grant {split.key.email} BigQuery Data Editor on project "
+        f"{split.data}, "
+    )
+
+
 def test_a_saved_connection_is_tested_with_its_billing_project_and_scratch_dataset(
     google, split, workspace_a, alice
 ):
