@@ -23,7 +23,7 @@ TABLES = [f"events_{i:03d}" for i in range(120)] + [f"Users_{i}" for i in range(
 @pytest.fixture(scope="module")
 def many_tables(standin_stack):
     """A dataset of our own with 125 tables (created once, kept for the session)."""
-    return kept_in_emulator(make_many_tables, standin_stack)
+    return kept_in_emulator(MANY, make_many_tables, standin_stack)
 
 
 def make_many_tables(standin_stack):

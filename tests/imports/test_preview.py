@@ -20,7 +20,7 @@ from connections import bigquery
 from imports import preview, services
 from imports.models import Import, ImportRun
 from imports.run import execute
-from tests.fixtures.google import kept_in_emulator
+from tests.fixtures.google import kept_table_as
 from tests.fixtures.standin_world import DATASET, LOCATION, PROJECT
 from tests.imports.conftest import EVENT_SCHEMA, event_rows, make_import
 
@@ -41,13 +41,7 @@ PROPERTIES = ["email", "score", "balance", "last_login", "big", "level"]
 
 @pytest.fixture(scope="module")
 def sample_table(standin_stack):
-    return kept_in_emulator(make_sample_table, standin_stack)
-
-
-def make_sample_table(stack):
-    name = "kept_sample"
-    stack.create_table_as(PROJECT, DATASET, name, SAMPLE_SQL)
-    return name
+    return kept_table_as(standin_stack, "kept_sample", SAMPLE_SQL)
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ import datetime as dt
 import pytest
 
 from audience.models import PropertyType
-from tests.fixtures.google import kept_in_emulator
-from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.fixtures.google import kept_table_as
 from tests.imports.test_type_contract_golden import golden_import, jsonb_text, read_both_ways
 
 EDGE_SQL = r"""
@@ -189,13 +188,7 @@ STORED_FLOATS = {
 
 @pytest.fixture(scope="module")
 def edge_table(standin_stack) -> str:
-    return kept_in_emulator(make_edge_table, standin_stack)
-
-
-def make_edge_table(stack) -> str:
-    name = "kept_edges"
-    stack.create_table_as(PROJECT, DATASET, name, EDGE_SQL)
-    return name
+    return kept_table_as(standin_stack, "kept_edges", EDGE_SQL)
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,8 @@ from audience.rows import canonical_json
 from imports import services
 from imports.models import ImportRun
 from imports.run.execute import execute_run
-from tests.fixtures.google import kept_in_emulator
-from tests.fixtures.standin_world import DATASET, PROJECT
+from tests.fixtures.google import kept_table_as
+from tests.fixtures.standin_world import PROJECT
 from tests.imports.conftest import make_import
 
 GOLDEN_SQL = r"""
@@ -151,13 +151,7 @@ PROFILE_CONTRACT = {
 
 @pytest.fixture(scope="module")
 def golden_table(standin_stack) -> str:
-    return kept_in_emulator(make_golden_table, standin_stack)
-
-
-def make_golden_table(stack) -> str:
-    name = "kept_golden"
-    stack.create_table_as(PROJECT, DATASET, name, GOLDEN_SQL)
-    return name
+    return kept_table_as(standin_stack, "kept_golden", GOLDEN_SQL)
 
 
 @pytest.fixture(autouse=True)

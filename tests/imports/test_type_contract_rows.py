@@ -14,7 +14,7 @@ from audience.models import Event, Profile
 from imports import services
 from imports.models import ImportRun
 from imports.run.execute import execute_run
-from tests.fixtures.google import kept_in_emulator
+from tests.fixtures.google import kept_table_as
 from tests.fixtures.standin_world import DATASET, PROJECT
 from tests.imports.conftest import make_import
 
@@ -293,12 +293,7 @@ EVENT_TIME_CASES = {
 
 @pytest.fixture(scope="module")
 def event_times_table(standin_stack) -> str:
-    return kept_in_emulator(make_event_times_table, standin_stack)
-
-
-def make_event_times_table(stack) -> str:
-    stack.create_table_as(PROJECT, DATASET, "kept_event_times", EVENT_TIMES_SQL)
-    return "kept_event_times"
+    return kept_table_as(standin_stack, "kept_event_times", EVENT_TIMES_SQL)
 
 
 @pytest.mark.parametrize(

@@ -85,8 +85,8 @@ def test_an_emulator_that_died_is_started_again_before_the_next_test(
         made.append("kept")
         return "kept"
 
-    assert renewal.kept(make_table, stack) == "kept"
-    assert renewal.kept(make_table, stack) == "kept"
+    assert renewal.kept("kept", make_table, stack) == "kept"
+    assert renewal.kept("kept", make_table, stack) == "kept"
     assert made == ["kept"]  # made once while the emulator lives
     renewal.before_test("tests/first.py::test_one")
     assert renewal.crashes == []
@@ -110,6 +110,13 @@ def test_an_emulator_that_died_is_started_again_before_the_next_test(
     # Made again at once, before the test asks (outside its database transaction).
     assert made == ["kept", "kept"]
     assert stack.emulator.api("GET", f"/projects/{PROJECT}/datasets/{SEEDED}/tables/kept")
-    assert renewal.kept(make_table, stack) == "kept"
+    assert renewal.kept("kept", make_table, stack) == "kept"
     assert made == ["kept", "kept"]
     assert renewal.renewals == 0  # counts only the restarts for growth
+
+    # Started afresh for growth between modules: made again when a module next asks.
+    renewal.GROWTH = -(2**40)
+    renewal.between_modules()
+    assert renewal.renewals == 1 and made == ["kept", "kept"]
+    assert renewal.kept("kept", make_table, stack) == "kept"
+    assert made == ["kept", "kept", "kept"]

@@ -38,7 +38,7 @@ RETRY_UNAVAILABLE = api_retry.Retry(
 @pytest.fixture(scope="module")
 def big_table(standin_stack: StandinStack) -> str:
     """A 50,000-row table (loaded once; the emulator keeps data between tests)."""
-    return kept_in_emulator(load_big_table, standin_stack)
+    return kept_in_emulator("kept_storage", load_big_table, standin_stack)
 
 
 def load_big_table(standin_stack: StandinStack) -> str:

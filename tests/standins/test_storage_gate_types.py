@@ -19,7 +19,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
 
 from standins import StandinStack
 from standins.emulator import EmulatorError
-from tests.fixtures.google import kept_in_emulator
+from tests.fixtures.google import kept_table_as
 from tests.fixtures.standin_world import DATASET, PROJECT, World
 
 TIMEOUT = 30
@@ -67,12 +67,7 @@ EXTENSIONS = {
 
 @pytest.fixture(scope="module")
 def typed_table(standin_stack: StandinStack) -> str:
-    return kept_in_emulator(make_typed_table, standin_stack)
-
-
-def make_typed_table(standin_stack: StandinStack) -> str:
-    name = "kept_types"
-    standin_stack.create_table_as(PROJECT, DATASET, name, TYPES_SQL)
+    name = kept_table_as(standin_stack, "kept_types", TYPES_SQL)
     return f"projects/{PROJECT}/datasets/{DATASET}/tables/{name}"
 
 
