@@ -53,13 +53,21 @@ def statuses(result):
     return {c["id"]: c["status"] for c in result["checks"]}
 
 
-def test_test_connection_passes_with_the_billing_project_and_names_both(google, split):
-    result = check.run_connection_test(
+def checks_by_id(result):
+    return {c["id"]: c for c in result["checks"]}
+
+
+def connection_test_with_the_billing_project(split):
+    return check.run_connection_test(
         key_info=split.key.info,
         project_id=split.data,
         dataset_id=split.dataset,
         billing_project_id=split.billing,
     )
+
+
+def test_test_connection_passes_with_the_billing_project_and_names_both(google, split):
+    result = connection_test_with_the_billing_project(split)
 
     assert result["ok"] is True, result["summary"]
     assert set(statuses(result).values()) == {"pass"}
@@ -83,14 +91,9 @@ def test_without_the_billing_project_the_same_account_fails_job_user(google, spl
 def test_job_user_missing_in_the_billing_project_names_the_billing_project(google, split):
     google.stack.revoke(split.key.email, "roles/bigquery.jobUser", project=split.billing)
 
-    result = check.run_connection_test(
-        key_info=split.key.info,
-        project_id=split.data,
-        dataset_id=split.dataset,
-        billing_project_id=split.billing,
-    )
+    result = connection_test_with_the_billing_project(split)
 
-    job_user = next(c for c in result["checks"] if c["id"] == "job_user")
+    job_user = checks_by_id(result)["job_user"]
     assert job_user["status"] == "fail"
     assert f"may not run query jobs in project {split.billing} " in job_user["detail"]
     assert f"BigQuery Job User role on project {split.billing} " in job_user["fix"]
@@ -99,14 +102,9 @@ def test_job_user_missing_in_the_billing_project_names_the_billing_project(googl
 def test_read_session_user_missing_in_the_billing_project_names_the_billing_project(google, split):
     google.stack.revoke(split.key.email, "roles/bigquery.readSessionUser", project=split.billing)
 
-    result = check.run_connection_test(
-        key_info=split.key.info,
-        project_id=split.data,
-        dataset_id=split.dataset,
-        billing_project_id=split.billing,
-    )
+    result = connection_test_with_the_billing_project(split)
 
-    read = next(c for c in result["checks"] if c["id"] == "read_session")
+    read = checks_by_id(result)["read_session"]
     assert read["status"] == "warning"
     assert read["detail"] == (
         f"{split.key.email} may not create Storage Read API sessions in project "
@@ -126,14 +124,9 @@ def test_with_a_billing_project_the_data_grants_to_make_are_in_the_data_project(
         split.key.email, "roles/bigquery.dataViewer", project=split.data, dataset=split.dataset
     )
 
-    result = check.run_connection_test(
-        key_info=split.key.info,
-        project_id=split.data,
-        dataset_id=split.dataset,
-        billing_project_id=split.billing,
-    )
+    result = connection_test_with_the_billing_project(split)
 
-    checks = {c["id"]: c for c in result["checks"]}
+    checks = checks_by_id(result)
     assert checks["data_editor"]["status"] == "unconfirmed"
     assert (
         f"on dataset {split.dataset} (BigQuery > dataset > Sharing > Permissions) or on project "
